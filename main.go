@@ -1,0 +1,69 @@
+// Command pedigree is the Pedigree pharmaceutical supply-chain ledger: one
+// binary whose subcommands run a ledger node, seed a demo network, parse and
+// scan GS1 codes, make signing keys and print signed labels.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+)
+
+// subcommand is one verb of the pedigree binary. run gets the arguments after
+// the verb and returns the process exit code.
+type subcommand struct {
+	summary string
+	run     func(args []string, stdin io.Reader, stdout, stderr io.Writer) int
+}
+
+// Exit codes shared by every subcommand.
+const (
+	exitOK    = 0
+	exitError = 1 // the command ran and failed (bad input, I/O)
+	exitUsage = 2 // the command line itself is wrong
+)
+
+func subcommands() map[string]subcommand {
+	return map[string]subcommand{
+	}
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run is the whole program, kept apart from main so tests can call it.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cmds := subcommands()
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(cmds, stdout)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	cmd, ok := cmds[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "pedigree: unknown command %q (see pedigree --help)\n", args[0])
+		return exitUsage
+	}
+	return cmd.run(args[1:], stdin, stdout, stderr)
+}
+
+func usage(cmds map[string]subcommand, w io.Writer) {
+	names := make([]string, 0, len(cmds))
+	for name := range cmds {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	b.WriteString("Pedigree: a replicated, tamper-evident ledger for serialized medicine packs.\n\n")
+	b.WriteString("Usage: pedigree <command> [flags]\n\nCommands:\n")
+	for _, name := range names {
+		fmt.Fprintf(&b, "  %-8s %s\n", name, cmds[name].summary)
+	}
+	b.WriteString("\nRun 'pedigree <command> --help' for a command's flags.\n")
+	io.WriteString(w, b.String())
+}
