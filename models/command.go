@@ -2,6 +2,7 @@ package models
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 )
 
@@ -42,4 +43,42 @@ type Result struct {
 	Message string `json:"message,omitempty"`
 	// Data is optional kind-specific output, JSON-encoded.
 	Data json.RawMessage `json:"data,omitempty"`
+}
+
+// The command kinds. Each names its payload type in its comment.
+const (
+	// KindRegisterOrganisation registers a trading partner or an admin
+	// (RegisterOrganisationPayload).
+	KindRegisterOrganisation CommandKind = "register_organisation"
+	// KindIssueToken records a new API token's hash (IssueTokenPayload).
+	KindIssueToken CommandKind = "issue_token"
+	// KindRevokeToken revokes an API token (RevokeTokenPayload).
+	KindRevokeToken CommandKind = "revoke_token"
+	// KindRegisterProduct registers a GTIN (RegisterProductPayload).
+	KindRegisterProduct CommandKind = "register_product"
+	// KindRegisterKey registers a manufacturer signing key (RegisterKeyPayload).
+	KindRegisterKey CommandKind = "register_key"
+	// KindCaptureEvents applies a list of EPCIS events, all or nothing
+	// (CaptureEventsPayload).
+	KindCaptureEvents CommandKind = "capture_events"
+	// KindDecommission sets an EU FMD inactive status on packs
+	// (DecommissionPayload).
+	KindDecommission CommandKind = "decommission"
+	// KindUndoDecommission makes decommissioned packs active again
+	// (UndoDecommissionPayload).
+	KindUndoDecommission CommandKind = "undo_decommission"
+	// KindRecall recalls one lot of a product (RecallPayload).
+	KindRecall CommandKind = "recall"
+	// KindAlert records a suspect verification (AlertPayload).
+	KindAlert CommandKind = "alert"
+)
+
+// NewCommand builds a Command with payload encoded as JSON. The server calls
+// it after authenticating a request; the leader stamps Time before proposing.
+func NewCommand(id string, kind CommandKind, actor string, at time.Time, payload any) (Command, error) {
+	raw, err := json.Marshal(payload)
+	if err != nil {
+		return Command{}, fmt.Errorf("models: encode %s payload: %w", kind, err)
+	}
+	return Command{ID: id, Kind: kind, Actor: actor, Time: at, Payload: raw}, nil
 }

@@ -1,0 +1,145 @@
+package models
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Apply applies one committed command to the projection inside tx and says
+// whether the rules accepted it. seq is the command's 1-based ledger
+// position; it is recorded on everything the command writes.
+//
+// Apply is deterministic: the same projection, seq and command give the same
+// writes and Result on every node. It never panics: a bad payload, a broken
+// rule or a storage error all come back as Accepted false with a Code and a
+// Message. When it rejects a command it may have written part of it, so the
+// caller runs it inside a SAVEPOINT and rolls back to it on rejection, then
+// calls RecordRejection in the same transaction, which records the alerts
+// that some rejections raise.
+func Apply(tx *gorm.DB, seq uint64, cmd Command) (res Result) {
+	res.Seq = seq
+	defer func() {
+		if p := recover(); p != nil {
+			res = Result{Seq: seq, Code: CodeInternal, Message: fmt.Sprintf("rule for %s failed: %v", cmd.Kind, p)}
+		}
+	}()
+	data, err := applyRule(tx, seq, cmd)
+	if err != nil {
+		var rej *Rejection
+		if errors.As(err, &rej) {
+			return Result{Seq: seq, Code: rej.Code, Message: rej.Message}
+		}
+		return Result{Seq: seq, Code: CodeInternal, Message: err.Error()}
+	}
+	res.Accepted = true
+	if data != nil {
+		raw, err := json.Marshal(data)
+		if err != nil {
+			return Result{Seq: seq, Code: CodeInternal, Message: fmt.Sprintf("encode result: %v", err)}
+		}
+		res.Data = raw
+	}
+	return res
+}
+
+// RecordRejection writes what a rejected command leaves behind after its own
+// writes were rolled back: an Alert when the rejection is one regulators must
+// see (a receipt by someone who is not the shipment's destination). Call it
+// in the same transaction, after rolling back to the command's savepoint.
+func RecordRejection(tx *gorm.DB, seq uint64, cmd Command, res Result) error {
+	if res.Accepted || res.Code != CodeNotDestination {
+		return nil
+	}
+	alert := Alert{
+		Verdict:    AlertWrongReceiver,
+		Actor:      cmd.Actor,
+		Location:   cmd.Actor,
+		Message:    res.Message,
+		Seq:        seq,
+		RecordTime: cmd.Time.UTC(),
+	}
+	if err := tx.Create(&alert).Error; err != nil {
+		return fmt.Errorf("models: record alert for rejected command %s: %w", cmd.ID, err)
+	}
+	return nil
+}
+
+// AlertWrongReceiver is the Alert verdict for a receipt by an organisation
+// that was not the shipment's destination.
+const AlertWrongReceiver = "wrong_receiver"
+
+// applyRule dispatches to the rule for cmd.Kind. A non-nil first result is
+// encoded into Result.Data.
+func applyRule(tx *gorm.DB, seq uint64, cmd Command) (any, error) {
+	a := &applier{tx: tx, seq: seq, cmd: cmd, at: cmd.Time.UTC()}
+	if err := a.loadActor(); err != nil {
+		return nil, err
+	}
+	switch cmd.Kind {
+	case KindRegisterOrganisation:
+		var p RegisterOrganisationPayload
+		return decodeThen(cmd, &p, func() (any, error) { return nil, a.registerOrganisation(p) })
+	case KindIssueToken:
+		var p IssueTokenPayload
+		return decodeThen(cmd, &p, func() (any, error) { return nil, a.issueToken(p) })
+	case KindRevokeToken:
+		var p RevokeTokenPayload
+		return decodeThen(cmd, &p, func() (any, error) { return nil, a.revokeToken(p) })
+	}
+	return nil, reject(CodeUnknownKind, "unknown command kind %q", cmd.Kind)
+}
+
+// decodeThen strictly decodes the command's payload into p and runs rule.
+func decodeThen(cmd Command, p any, rule func() (any, error)) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(cmd.Payload))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(p); err != nil {
+		return nil, reject(CodeBadPayload, "%s payload: %v", cmd.Kind, err)
+	}
+	if dec.More() {
+		return nil, reject(CodeBadPayload, "%s payload: trailing data", cmd.Kind)
+	}
+	return rule()
+}
+
+// applier carries one command's context through its rule.
+type applier struct {
+	tx  *gorm.DB
+	seq uint64
+	cmd Command
+	at  time.Time // record time, UTC
+	// actor is the acting organisation; nil when the cluster itself acts
+	// (cmd.Actor empty), which only bootstrap and internal commands do.
+	actor *Organisation
+}
+
+// loadActor looks up the acting organisation.
+func (a *applier) loadActor() error {
+	if a.cmd.Actor == "" {
+		return nil
+	}
+	var org Organisation
+	err := a.tx.Where("id = ?", a.cmd.Actor).Take(&org).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return reject(CodeUnknownActor, "actor %q is not a registered organisation", a.cmd.Actor)
+	}
+	if err != nil {
+		return fmt.Errorf("load actor: %w", err)
+	}
+	a.actor = &org
+	return nil
+}
+
+// isCluster reports whether the cluster itself, not an organisation, acts.
+func (a *applier) isCluster() bool { return a.actor == nil }
+
+// isAdmin reports whether the actor is the cluster or an admin.
+func (a *applier) isAdmin() bool { return a.actor == nil || a.actor.Role == RoleAdmin }
+
+// actorID is the acting organisation's id ("" for the cluster).
+func (a *applier) actorID() string { return a.cmd.Actor }

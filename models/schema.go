@@ -1,0 +1,242 @@
+package models
+
+import (
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// The projection: gorm models of the SQLite tables that Apply writes and the
+// read queries use. Every row is derived from the ledger, so a node can drop
+// the database and rebuild it by replaying the log. No field is named
+// CreatedAt or UpdatedAt: gorm would fill those from the local clock, and the
+// projection must be the same on every node.
+
+// Role is what an organisation is in the supply chain; rules check it.
+type Role string
+
+// The roles.
+const (
+	RoleManufacturer Role = "manufacturer"
+	RoleWholesaler   Role = "wholesaler"
+	RolePharmacy     Role = "pharmacy"
+	RoleRegulator    Role = "regulator"
+	RoleAdmin        Role = "admin"
+)
+
+// Valid reports whether r is one of the roles.
+func (r Role) Valid() bool {
+	switch r {
+	case RoleManufacturer, RoleWholesaler, RolePharmacy, RoleRegulator, RoleAdmin:
+		return true
+	}
+	return false
+}
+
+// Organisation is a registered trading partner, regulator or admin.
+type Organisation struct {
+	// ID is the organisation's GLN, or a name for an admin.
+	ID   string `gorm:"primaryKey" json:"id"`
+	Name string `gorm:"not null" json:"name"`
+	Role Role   `gorm:"not null" json:"role"`
+	// Prefixes are its GS1 company prefixes, space-separated (each is also a
+	// CompanyPrefix row, which is what rules look up).
+	Prefixes   string    `json:"prefixes,omitempty"`
+	Seq        uint64    `json:"seq"`
+	RecordTime time.Time `json:"record_time"`
+}
+
+// CompanyPrefix maps a GS1 company prefix to the organisation licensing it.
+// A prefix belongs to one organisation.
+type CompanyPrefix struct {
+	Prefix string `gorm:"primaryKey"`
+	OrgID  string `gorm:"index;not null"`
+}
+
+// Token is an API token, stored only as its SHA-256 hash.
+type Token struct {
+	// Hash is the lowercase hex SHA-256 of the bearer token.
+	Hash  string `gorm:"primaryKey" json:"hash"`
+	OrgID string `gorm:"index;not null" json:"org_id"`
+	// Role is the organisation's role, copied at issue so that
+	// authenticating a request is one lookup.
+	Role       Role       `json:"role"`
+	Label      string     `json:"label,omitempty"`
+	IssuedSeq  uint64     `json:"issued_seq"`
+	IssuedAt   time.Time  `json:"issued_at"`
+	RevokedSeq uint64     `json:"revoked_seq,omitempty"`
+	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
+}
+
+// Product is a registered GTIN.
+type Product struct {
+	// GTIN is 14 digits.
+	GTIN string `gorm:"primaryKey" json:"gtin"`
+	Name string `json:"name"`
+	// Manufacturer is the owning organisation's GLN.
+	Manufacturer string `gorm:"index;not null" json:"manufacturer"`
+	Form         string `json:"form,omitempty"`
+	Strength     string `json:"strength,omitempty"`
+	PackSize     string `json:"pack_size,omitempty"`
+	// Signed says packs carry an AI 8030 signature.
+	Signed     bool      `json:"signed"`
+	Seq        uint64    `json:"seq"`
+	RecordTime time.Time `json:"record_time"`
+}
+
+// SigningKey is a manufacturer's registered public key.
+type SigningKey struct {
+	KeyID      string    `gorm:"primaryKey" json:"key_id"`
+	OrgID      string    `gorm:"index;not null" json:"org_id"`
+	Algorithm  string    `gorm:"not null" json:"algorithm"`
+	PublicKey  []byte    `gorm:"not null" json:"public_key"`
+	Seq        uint64    `json:"seq"`
+	RecordTime time.Time `json:"record_time"`
+}
+
+// Status is a pack's (or container's) lifecycle status, after the EU FMD
+// statuses and the CBV dispositions.
+type Status string
+
+// The statuses. Active and in transit are the live ones; the others are the
+// EU FMD decommissioned statuses. Destroyed and stolen are final.
+const (
+	StatusActive     Status = "active"
+	StatusInTransit  Status = "in_transit"
+	StatusDispensed  Status = "dispensed" // EU FMD "supplied"
+	StatusDestroyed  Status = "destroyed"
+	StatusStolen     Status = "stolen"
+	StatusExported   Status = "exported"
+	StatusSample     Status = "sample"
+	StatusFreeSample Status = "free_sample"
+	StatusLocked     Status = "locked"
+)
+
+// Final reports whether no rule may change s again.
+func (s Status) Final() bool { return s == StatusDestroyed || s == StatusStolen }
+
+// Decommissioned reports whether s is one of the EU FMD inactive statuses.
+func (s Status) Decommissioned() bool {
+	switch s {
+	case StatusDispensed, StatusDestroyed, StatusStolen, StatusExported, StatusSample, StatusFreeSample, StatusLocked:
+		return true
+	}
+	return false
+}
+
+// Item kinds: a pack is an SGTIN, a container (case, pallet) an SSCC.
+const (
+	ItemPack      = "sgtin"
+	ItemContainer = "sscc"
+)
+
+// Item is a pack or a container: one table, so the aggregation tree is one
+// self-reference (ParentID) and moving a pallet is one recursive query.
+type Item struct {
+	ID int64 `gorm:"primaryKey;autoIncrement" json:"-"`
+	// Key is the canonical identity: "(01)<gtin>(21)<serial>" for a pack,
+	// "(00)<sscc>" for a container (see PackKey, ContainerKey).
+	Key  string `gorm:"uniqueIndex;not null" json:"key"`
+	Kind string `gorm:"not null" json:"kind"`
+	// GTIN, Serial, Lot and Expiry describe a pack; Lot and Expiry come
+	// from the commissioning event's ILMD. Expiry is "2006-01-02".
+	GTIN   string `gorm:"index:idx_items_lot,priority:1" json:"gtin,omitempty"`
+	Serial string `json:"serial,omitempty"`
+	Lot    string `gorm:"index:idx_items_lot,priority:2" json:"lot,omitempty"`
+	Expiry string `json:"expiry,omitempty"`
+	Status Status `gorm:"not null" json:"status"`
+	// Holder is the GLN of the organisation with custody.
+	Holder string `gorm:"index;not null" json:"holder"`
+	// Destination is the GLN a shipment is going to, while in transit.
+	Destination string `json:"destination,omitempty"`
+	// ParentID is the container the item is packed in (0: none).
+	ParentID int64 `gorm:"index" json:"-"`
+	// The decommission record: who, where and when (record time).
+	DecommissionedBy  string     `json:"decommissioned_by,omitempty"`
+	DecommissionedAt  *time.Time `json:"decommissioned_at,omitempty"`
+	DecommissionedLoc string     `json:"decommissioned_location,omitempty"`
+	DecommissionedSeq uint64     `json:"decommissioned_seq,omitempty"`
+	// SuppliedToPublic marks a dispense that can never be undone.
+	SuppliedToPublic bool   `json:"supplied_to_public,omitempty"`
+	CommissionedSeq  uint64 `json:"commissioned_seq"`
+	// Seq is the ledger position that last changed the item.
+	Seq uint64 `json:"seq"`
+}
+
+// EventRecord is a stored EPCIS event.
+type EventRecord struct {
+	// ID orders events in ledger order; query pages are keyed by it.
+	ID int64 `gorm:"primaryKey;autoIncrement"`
+	// Seq is the ledger position of the capture command.
+	Seq uint64 `gorm:"index;not null"`
+	// EventID is the event's eventID, or its CBV 2.0 hash id.
+	EventID     string    `gorm:"uniqueIndex;not null"`
+	Type        string    `gorm:"index;not null"`
+	EventTime   time.Time `gorm:"index;not null"`
+	RecordTime  time.Time `gorm:"not null"`
+	Action      string
+	BizStep     string `gorm:"index"`
+	Disposition string `gorm:"index"`
+	// BizLocation and ReadPoint are canonical location keys (LocationKey).
+	BizLocation string `gorm:"index"`
+	ReadPoint   string
+	Actor       string
+	// JSON is the event as EPCIS 2.0 JSON-LD (canonical field order).
+	JSON string `gorm:"not null"`
+}
+
+// EventEPC indexes which identifiers an event concerns, so provenance and
+// MATCH_epc are index lookups. Shipping or receiving a container indexes the
+// event for everything inside it too (Direct false).
+type EventEPC struct {
+	Key     string `gorm:"primaryKey"`
+	EventID int64  `gorm:"primaryKey;index"`
+	Direct  bool
+}
+
+// Recall is a recalled lot.
+type Recall struct {
+	ID         int64     `gorm:"primaryKey;autoIncrement" json:"id"`
+	GTIN       string    `gorm:"uniqueIndex:idx_recalls_lot,priority:1;not null" json:"gtin"`
+	Lot        string    `gorm:"uniqueIndex:idx_recalls_lot,priority:2;not null" json:"lot"`
+	By         string    `json:"by"`
+	Reason     string    `json:"reason,omitempty"`
+	Seq        uint64    `json:"seq"`
+	RecordTime time.Time `json:"record_time"`
+}
+
+// Alert is a recorded suspect finding: a failed verification, a receipt by
+// someone who is not the destination.
+type Alert struct {
+	ID int64 `gorm:"primaryKey;autoIncrement" json:"id"`
+	// Verdict is the verdict or finding, e.g. VerdictUnknownSerial or
+	// "wrong_receiver".
+	Verdict    string    `gorm:"index" json:"verdict"`
+	Code       string    `json:"code,omitempty"`
+	Actor      string    `json:"actor,omitempty"`
+	Location   string    `json:"location,omitempty"`
+	Scanned    string    `json:"scanned,omitempty"`
+	GTIN       string    `json:"gtin,omitempty"`
+	Serial     string    `json:"serial,omitempty"`
+	Lot        string    `json:"lot,omitempty"`
+	Message    string    `json:"message,omitempty"`
+	Seq        uint64    `gorm:"index" json:"seq"`
+	RecordTime time.Time `json:"record_time"`
+}
+
+// tables lists every table of the projection, in creation order.
+func tables() []any {
+	return []any{
+		&Organisation{}, &CompanyPrefix{}, &Token{}, &Product{}, &SigningKey{},
+		&Item{}, &EventRecord{}, &EventEPC{}, &Recall{}, &Alert{},
+	}
+}
+
+// Migrate creates or updates the projection's tables and indices.
+func Migrate(db *gorm.DB) error {
+	if err := db.AutoMigrate(tables()...); err != nil {
+		return fmt.Errorf("models: migrate: %w", err)
+	}
+	return nil
+}
