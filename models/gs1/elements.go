@@ -183,4 +183,3 @@ func describeRequirement(alts [][]string) string {
 	}
 	return "one of AI " + strings.Join(parts[:len(parts)-1], ", ") + " or " + parts[len(parts)-1]
 }
-
