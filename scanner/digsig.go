@@ -1,0 +1,385 @@
+package scanner
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// AIDigSig is the GS1 Application Identifier of the digital signature.
+const AIDigSig = "8030"
+
+// Layout of the AI 8030 value (see the package documentation).
+const (
+	KeyIDLen      = 4  // base64url characters of the key id (3 bytes)
+	sigBytes      = 64 // Ed25519 signature, or P-256 r||s
+	sigChars      = 86 // base64url, unpadded, of 64 bytes
+	DigSigLen     = KeyIDLen + sigChars
+	messagePrefix = "pedigree-digsig-v1"
+	keyIDPrefix   = "pedigree-keyid-v1"
+)
+
+// Algorithm names a signature algorithm as the ledger records it.
+type Algorithm string
+
+// The supported algorithms. Both make 64-byte signatures, so a key id and
+// a signature fit the 90 characters AI 8030 allows.
+const (
+	Ed25519   Algorithm = "ed25519"
+	ECDSAP256 Algorithm = "ecdsa-p256"
+)
+
+// SignatureStatus is the outcome of checking a code's signature.
+type SignatureStatus string
+
+// Signature statuses. Each failure has its own status so a pharmacist's
+// terminal and the regulator's alert can say what went wrong.
+const (
+	// SigValid: the signature verifies against the named key.
+	SigValid SignatureStatus = "valid"
+	// SigMissing: the code carries no AI 8030.
+	SigMissing SignatureStatus = "missing"
+	// SigInvalid: the signature does not match the data, so the code was
+	// altered (serial, lot, expiry...) or forged.
+	SigInvalid SignatureStatus = "invalid"
+	// SigMalformed: AI 8030 is not a key id and a 64-byte signature in
+	// base64url, e.g. truncated.
+	SigMalformed SignatureStatus = "malformed"
+	// SigUnknownKey: no registered key has the id the code names.
+	SigUnknownKey SignatureStatus = "unknown_key"
+)
+
+// ErrUnknownKey is what a KeyResolver returns (wrapped or not) for a key id
+// it does not know.
+var ErrUnknownKey = errors.New("unknown signing key")
+
+// PublicKey is a manufacturer's verification key as the ledger registers
+// it: the id codes name, the algorithm, and the raw key (32 bytes for
+// Ed25519, the 65-byte uncompressed point for P-256).
+type PublicKey struct {
+	ID        string    `json:"key_id"`
+	Algorithm Algorithm `json:"algorithm"`
+	Key       []byte    `json:"public_key"`
+}
+
+// KeyID derives the id of a raw public key: the first 3 bytes of
+// SHA-256("pedigree-keyid-v1" 0x00 algorithm 0x00 key), in base64url. The
+// id is a hint for finding the key, not a security property: the signature
+// covers it, and a registry must refuse two keys with the same id.
+func KeyID(alg Algorithm, raw []byte) string {
+	h := sha256.New()
+	h.Write([]byte(keyIDPrefix))
+	h.Write([]byte{0})
+	h.Write([]byte(alg))
+	h.Write([]byte{0})
+	h.Write(raw)
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:3])
+}
+
+// Validate checks that the key parses for its algorithm and that its id is
+// the one derived from it.
+func (k PublicKey) Validate() error {
+	if _, err := k.verifier(); err != nil {
+		return err
+	}
+	if want := KeyID(k.Algorithm, k.Key); k.ID != want {
+		return fmt.Errorf("key id %q does not match the key (want %q)", k.ID, want)
+	}
+	return nil
+}
+
+// verifier returns a function that checks a 64-byte signature over msg.
+func (k PublicKey) verifier() (func(msg, sig []byte) bool, error) {
+	switch k.Algorithm {
+	case Ed25519:
+		if len(k.Key) != ed25519.PublicKeySize {
+			return nil, fmt.Errorf("ed25519 public key is %d bytes, want %d", len(k.Key), ed25519.PublicKeySize)
+		}
+		pub := ed25519.PublicKey(k.Key)
+		return func(msg, sig []byte) bool { return ed25519.Verify(pub, msg, sig) }, nil
+	case ECDSAP256:
+		pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), k.Key)
+		if err != nil {
+			return nil, fmt.Errorf("ecdsa-p256 public key: %w", err)
+		}
+		return func(msg, sig []byte) bool {
+			d := sha256.Sum256(msg)
+			r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
+			return ecdsa.Verify(pub, d[:], r, s)
+		}, nil
+	}
+	return nil, fmt.Errorf("unsupported algorithm %q", k.Algorithm)
+}
+
+// PrivateKey is a manufacturer's signing key.
+type PrivateKey struct {
+	pub  PublicKey
+	sign func(msg []byte) ([]byte, error)
+	key  any // ed25519.PrivateKey or *ecdsa.PrivateKey, for marshalling
+}
+
+// GenerateKey makes a new signing key. rnd nil means crypto/rand.
+func GenerateKey(alg Algorithm, rnd io.Reader) (*PrivateKey, error) {
+	if rnd == nil {
+		rnd = rand.Reader
+	}
+	switch alg {
+	case Ed25519:
+		_, priv, err := ed25519.GenerateKey(rnd)
+		if err != nil {
+			return nil, err
+		}
+		return newPrivateKey(priv)
+	case ECDSAP256:
+		priv, err := ecdsa.GenerateKey(elliptic.P256(), rnd)
+		if err != nil {
+			return nil, err
+		}
+		return newPrivateKey(priv)
+	}
+	return nil, fmt.Errorf("unsupported algorithm %q (want %s or %s)", alg, Ed25519, ECDSAP256)
+}
+
+// newPrivateKey wraps an ed25519.PrivateKey or *ecdsa.PrivateKey (P-256).
+func newPrivateKey(key any) (*PrivateKey, error) {
+	switch k := key.(type) {
+	case ed25519.PrivateKey:
+		raw := []byte(k.Public().(ed25519.PublicKey))
+		return &PrivateKey{
+			pub:  PublicKey{ID: KeyID(Ed25519, raw), Algorithm: Ed25519, Key: raw},
+			sign: func(msg []byte) ([]byte, error) { return ed25519.Sign(k, msg), nil },
+			key:  k,
+		}, nil
+	case *ecdsa.PrivateKey:
+		if k.Curve != elliptic.P256() {
+			return nil, errors.New("ecdsa key is not on P-256")
+		}
+		ek, err := k.PublicKey.ECDH()
+		if err != nil {
+			return nil, err
+		}
+		raw := ek.Bytes()
+		return &PrivateKey{
+			pub: PublicKey{ID: KeyID(ECDSAP256, raw), Algorithm: ECDSAP256, Key: raw},
+			sign: func(msg []byte) ([]byte, error) {
+				d := sha256.Sum256(msg)
+				r, s, err := ecdsa.Sign(rand.Reader, k, d[:])
+				if err != nil {
+					return nil, err
+				}
+				sig := make([]byte, sigBytes)
+				r.FillBytes(sig[:32])
+				s.FillBytes(sig[32:])
+				return sig, nil
+			},
+			key: k,
+		}, nil
+	}
+	return nil, fmt.Errorf("unsupported private key type %T", key)
+}
+
+// Public returns the key to register on the ledger.
+func (k *PrivateKey) Public() PublicKey { return k.pub }
+
+// field is one AI and its value; the gs1-typed API wraps these.
+type field struct{ ai, value string }
+
+// signedMessage builds the bytes a signature covers: the prefix, GS, the
+// key id, then for every AI except 8030 in ascending AI order, GS, the AI
+// and its value. Sorting makes the message independent of the order the
+// fields were printed in.
+func signedMessage(keyID string, fields []field) ([]byte, error) {
+	sorted := make([]field, 0, len(fields))
+	for _, f := range fields {
+		if f.ai != AIDigSig {
+			sorted = append(sorted, f)
+		}
+	}
+	if len(sorted) == 0 {
+		return nil, errors.New("nothing to sign: no AIs besides 8030")
+	}
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].ai < sorted[j].ai })
+	var b strings.Builder
+	b.WriteString(messagePrefix)
+	b.WriteByte(asciiGS)
+	b.WriteString(keyID)
+	for i, f := range sorted {
+		if i > 0 && sorted[i-1].ai == f.ai {
+			return nil, fmt.Errorf("AI (%s) appears twice", f.ai)
+		}
+		if strings.IndexByte(f.value, asciiGS) >= 0 {
+			return nil, fmt.Errorf("AI (%s) value contains a separator", f.ai)
+		}
+		b.WriteByte(asciiGS)
+		b.WriteString(f.ai)
+		b.WriteString(f.value)
+	}
+	return []byte(b.String()), nil
+}
+
+// signFields returns the AI 8030 value for the fields.
+func (k *PrivateKey) signFields(fields []field) (string, error) {
+	for _, f := range fields {
+		if f.ai == AIDigSig {
+			return "", errors.New("data already carries a signature (8030)")
+		}
+	}
+	msg, err := signedMessage(k.pub.ID, fields)
+	if err != nil {
+		return "", err
+	}
+	sig, err := k.sign(msg)
+	if err != nil {
+		return "", fmt.Errorf("sign: %w", err)
+	}
+	return k.pub.ID + base64.RawURLEncoding.EncodeToString(sig), nil
+}
+
+// Verification is the result of checking a code's signature.
+type Verification struct {
+	Status    SignatureStatus `json:"status"`
+	KeyID     string          `json:"key_id,omitempty"`
+	Algorithm Algorithm       `json:"algorithm,omitempty"`
+	// Reason explains any status but valid, in one line.
+	Reason string `json:"reason,omitempty"`
+}
+
+// ParseDigSig splits an AI 8030 value into its key id and 64-byte
+// signature. It is strict: exactly 90 base64url characters, no padding,
+// and zero trailing bits, so each code has one spelling.
+func ParseDigSig(v string) (keyID string, sig []byte, err error) {
+	if len(v) != DigSigLen {
+		return "", nil, fmt.Errorf("8030 is %d characters, want %d (4 key id + 86 signature)", len(v), DigSigLen)
+	}
+	kid, err := base64.RawURLEncoding.Strict().DecodeString(v[:KeyIDLen])
+	if err != nil || len(kid) != 3 {
+		return "", nil, fmt.Errorf("8030 key id %q is not base64url", v[:KeyIDLen])
+	}
+	sig, err = base64.RawURLEncoding.Strict().DecodeString(v[KeyIDLen:])
+	if err != nil || len(sig) != sigBytes {
+		return "", nil, errors.New("8030 signature is not 64 bytes of base64url")
+	}
+	return v[:KeyIDLen], sig, nil
+}
+
+// verifyFields checks the 8030 among fields. The error is only for a
+// resolver that failed for another reason than an unknown key (say, the
+// ledger was unreachable): then there is no verdict to give.
+func verifyFields(ctx context.Context, fields []field, keys KeyResolver) (Verification, error) {
+	var ds string
+	found := false
+	for _, f := range fields {
+		if f.ai == AIDigSig {
+			if found {
+				return Verification{Status: SigMalformed, Reason: "8030 appears twice"}, nil
+			}
+			ds, found = f.value, true
+		}
+	}
+	if !found {
+		return Verification{Status: SigMissing, Reason: "the code carries no signature (8030)"}, nil
+	}
+	kid, sig, err := ParseDigSig(ds)
+	if err != nil {
+		return Verification{Status: SigMalformed, Reason: err.Error()}, nil
+	}
+	v := Verification{KeyID: kid}
+	if keys == nil {
+		v.Status, v.Reason = SigUnknownKey, "no keys to verify with"
+		return v, nil
+	}
+	pub, err := keys.ResolveKey(ctx, kid)
+	if errors.Is(err, ErrUnknownKey) {
+		v.Status, v.Reason = SigUnknownKey, fmt.Sprintf("no registered key has id %q", kid)
+		return v, nil
+	}
+	if err != nil {
+		return v, fmt.Errorf("resolve key %q: %w", kid, err)
+	}
+	v.Algorithm = pub.Algorithm
+	check, err := pub.verifier()
+	if err != nil {
+		v.Status, v.Reason = SigInvalid, "registered key is unusable: "+err.Error()
+		return v, nil
+	}
+	msg, err := signedMessage(kid, fields)
+	if err != nil {
+		v.Status, v.Reason = SigMalformed, err.Error()
+		return v, nil
+	}
+	if !check(msg, sig) {
+		v.Status, v.Reason = SigInvalid, "signature does not match the data (altered or forged code)"
+		return v, nil
+	}
+	v.Status = SigValid
+	return v, nil
+}
+
+// KeyResolver finds a public key by the id a code names. The server
+// implements it over the ledger's key registry; KeySet is the in-memory
+// one for offline scanners. ResolveKey returns an error wrapping
+// ErrUnknownKey for an id it does not know.
+type KeyResolver interface {
+	ResolveKey(ctx context.Context, id string) (PublicKey, error)
+}
+
+// KeySet is an in-memory KeyResolver, safe for concurrent use.
+type KeySet struct {
+	mu   sync.RWMutex
+	keys map[string]PublicKey
+}
+
+// NewKeySet returns a set holding keys; see Add.
+func NewKeySet(keys ...PublicKey) (*KeySet, error) {
+	s := &KeySet{keys: make(map[string]PublicKey)}
+	for _, k := range keys {
+		if err := s.Add(k); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Add validates a key and adds it. A different key with an id already in
+// the set is refused: codes name keys only by id.
+func (s *KeySet) Add(k PublicKey) error {
+	if err := k.Validate(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.keys[k.ID]; ok && (old.Algorithm != k.Algorithm || string(old.Key) != string(k.Key)) {
+		return fmt.Errorf("key id %q already names another key", k.ID)
+	}
+	s.keys[k.ID] = k
+	return nil
+}
+
+// ResolveKey implements KeyResolver.
+func (s *KeySet) ResolveKey(_ context.Context, id string) (PublicKey, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	k, ok := s.keys[id]
+	if !ok {
+		return PublicKey{}, fmt.Errorf("%w: %q", ErrUnknownKey, id)
+	}
+	return k, nil
+}
+
+// Len returns the number of keys in the set.
+func (s *KeySet) Len() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.keys)
+}

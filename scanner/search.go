@@ -1,0 +1,449 @@
+package scanner
+
+import (
+	"image"
+	"image/color"
+	"image/draw"
+	"math"
+	"sort"
+
+	"github.com/makiuchi-d/gozxing"
+)
+
+// The retry ladder. gozxing's DataMatrix reader makes one attempt with what
+// it is given: it ignores TRY_HARDER, does not invert, and its detector
+// grows a white rectangle out from the image centre. Real photos need more,
+// so run tries views of the image from cheapest to dearest and stops at
+// the first GS1 result:
+//
+//  1. the image (downscaled first if it is a large photo): hybrid
+//     binarizer, pure-symbol fast path, detector, QR; then the global
+//     histogram binarizer; then inverted for light-on-dark marks;
+//  2. candidate regions found by local contrast, cropped, so a symbol away
+//     from the centre of a cluttered photo is at the centre of its crop;
+//  3. 2x upscaling for symbols under ~3 pixels per module;
+//  4. a 3x3 median for speckle, and 2x downscaling for blur and noise;
+//  5. rotation by 45 degrees, which the corner search sometimes needs;
+//  6. the full-resolution photo, when step 1 used a downscaled one.
+const (
+	workMaxSide   = 1024 // longest side of the first working view
+	maxCandidates = 4
+)
+
+func (s *search) run() (*Result, error) {
+	base := s.gray
+	if side := max(base.Rect.Dx(), base.Rect.Dy()); side > workMaxSide {
+		base = downscale(base, (side+workMaxSide-1)/workMaxSide)
+	}
+	steps := []func() *Result{
+		func() *Result { return s.tryView(base, "base", true) },
+		func() *Result { return s.tryCandidates(base, "base") },
+		func() *Result {
+			if min(base.Rect.Dx(), base.Rect.Dy()) > 1600 {
+				return nil
+			}
+			return s.tryView(upscale2(base), "up2", false)
+		},
+		func() *Result { return s.tryView(median3(base), "median", false) },
+		func() *Result {
+			if min(base.Rect.Dx(), base.Rect.Dy()) < 120 {
+				return nil
+			}
+			return s.tryView(downscale(base, 2), "down2", false)
+		},
+		func() *Result { return s.tryView(rotate(base, math.Pi/4), "rot45", false) },
+		func() *Result {
+			if base == s.gray {
+				return nil
+			}
+			if r := s.tryView(s.gray, "full", false); r != nil {
+				return r
+			}
+			return s.tryCandidates(s.gray, "full")
+		},
+	}
+	for _, step := range steps {
+		if s.done() {
+			break
+		}
+		if r := step(); r != nil {
+			return r, nil
+		}
+	}
+	return s.nonGS1, s.fail()
+}
+
+// tryView runs the binarizers and readers over one view. full adds the
+// cheap extras (pure fast path, QR) that only the first view needs.
+func (s *search) tryView(g *image.Gray, name string, first bool) *Result {
+	src := luminance(g)
+	type attempt struct {
+		bin     func(gozxing.LuminanceSource) gozxing.Binarizer
+		invert  bool
+		binName string
+	}
+	attempts := []attempt{
+		{gozxing.NewHybridBinarizer, false, "hybrid"},
+		{gozxing.NewGlobalHistgramBinarizer, false, "global"},
+		{gozxing.NewHybridBinarizer, true, "hybrid-inverted"},
+	}
+	for i, a := range attempts {
+		if s.done() {
+			return nil
+		}
+		ls := src
+		if a.invert {
+			ls = gozxing.NewInvertedLuminanceSource(src)
+		}
+		bm, err := gozxing.NewBinaryBitmap(a.bin(ls))
+		if err != nil {
+			continue
+		}
+		strategy := name + "/" + a.binName
+		if first && i != 1 {
+			if r := s.tryDM(bm, true, strategy+"/pure"); r != nil && s.accept(r) {
+				return r
+			}
+		}
+		if r := s.tryDM(bm, false, strategy); r != nil && s.accept(r) {
+			return r
+		}
+		if first && i == 0 {
+			if r := s.tryQR(bm, strategy+"/qr"); r != nil && s.accept(r) {
+				return r
+			}
+		}
+	}
+	return nil
+}
+
+// tryCandidates crops regions that look like a symbol and retries on each.
+func (s *search) tryCandidates(g *image.Gray, name string) *Result {
+	for i, rect := range candidates(g, maxCandidates) {
+		if s.done() {
+			return nil
+		}
+		crop := cropGray(g, rect)
+		if r := s.tryView(crop, name+"/crop"+string(rune('0'+i)), false); r != nil {
+			return r
+		}
+		if min(crop.Rect.Dx(), crop.Rect.Dy()) < 300 {
+			if r := s.tryView(upscale2(crop), name+"/crop"+string(rune('0'+i))+"/up2", false); r != nil {
+				return r
+			}
+		}
+	}
+	return nil
+}
+
+// luminance wraps a gray image as a gozxing luminance source without
+// copying the pixels.
+func luminance(g *image.Gray) gozxing.LuminanceSource {
+	src, err := gozxing.NewPlanarYUVLuminanceSource(g.Pix, g.Stride, g.Rect.Dy(), 0, 0, g.Rect.Dx(), g.Rect.Dy(), false)
+	if err != nil {
+		// Unreachable for images made by toGray; fall back to a copy.
+		return gozxing.NewLuminanceSourceFromImage(g)
+	}
+	return src
+}
+
+// toGray converts any image to 8-bit luminance with its origin at (0,0),
+// with fast paths for the types the standard decoders produce.
+func toGray(img image.Image) *image.Gray {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	out := image.NewGray(image.Rect(0, 0, w, h))
+	switch m := img.(type) {
+	case *image.Gray:
+		for y := 0; y < h; y++ {
+			copy(out.Pix[y*w:(y+1)*w], m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):])
+		}
+	case *image.YCbCr:
+		for y := 0; y < h; y++ {
+			copy(out.Pix[y*w:(y+1)*w], m.Y[m.YOffset(b.Min.X, b.Min.Y+y):])
+		}
+	case *image.NRGBA:
+		for y := 0; y < h; y++ {
+			p := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):]
+			for x := 0; x < w; x++ {
+				r, g, bl, a := int(p[4*x]), int(p[4*x+1]), int(p[4*x+2]), int(p[4*x+3])
+				l := (299*r + 587*g + 114*bl) / 1000
+				out.Pix[y*w+x] = uint8((l*a + 255*(255-a)) / 255)
+			}
+		}
+	case *image.RGBA:
+		for y := 0; y < h; y++ {
+			p := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):]
+			for x := 0; x < w; x++ {
+				r, g, bl, a := int(p[4*x]), int(p[4*x+1]), int(p[4*x+2]), int(p[4*x+3])
+				// Premultiplied: composite over white.
+				out.Pix[y*w+x] = uint8(min(255, (299*r+587*g+114*bl)/1000+255-a))
+			}
+		}
+	case *image.Paletted:
+		lut := make([]uint8, len(m.Palette))
+		for i, c := range m.Palette {
+			lut[i] = grayOverWhite(c)
+		}
+		for y := 0; y < h; y++ {
+			p := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):]
+			for x := 0; x < w; x++ {
+				out.Pix[y*w+x] = lut[p[x]]
+			}
+		}
+	default:
+		for y := 0; y < h; y++ {
+			for x := 0; x < w; x++ {
+				out.Pix[y*w+x] = grayOverWhite(img.At(b.Min.X+x, b.Min.Y+y))
+			}
+		}
+	}
+	return out
+}
+
+// grayOverWhite composites a colour over white and takes its luminance, so
+// transparent backgrounds read as paper.
+func grayOverWhite(c color.Color) uint8 {
+	r, g, b, a := c.RGBA()
+	l := (299*r + 587*g + 114*b) / 1000
+	return uint8((l + 0xffff - a) >> 8)
+}
+
+// downscale shrinks by an integer factor with a box filter, which also
+// averages away sensor noise.
+func downscale(g *image.Gray, f int) *image.Gray {
+	if f <= 1 {
+		return g
+	}
+	w, h := g.Rect.Dx()/f, g.Rect.Dy()/f
+	out := image.NewGray(image.Rect(0, 0, max(w, 1), max(h, 1)))
+	sums := make([]int, out.Rect.Dx())
+	n := f * f
+	for y := 0; y < h; y++ {
+		clear(sums)
+		for yy := y * f; yy < y*f+f; yy++ {
+			row := g.Pix[yy*g.Stride:]
+			for x := 0; x < w; x++ {
+				s := 0
+				for _, v := range row[x*f : x*f+f] {
+					s += int(v)
+				}
+				sums[x] += s
+			}
+		}
+		for x := 0; x < w; x++ {
+			out.Pix[y*out.Stride+x] = uint8(sums[x] / n)
+		}
+	}
+	return out
+}
+
+// upscale2 doubles the size with bilinear interpolation, giving the
+// binarizer and sampler more than one pixel per module to work with.
+func upscale2(g *image.Gray) *image.Gray {
+	w, h := g.Rect.Dx(), g.Rect.Dy()
+	out := image.NewGray(image.Rect(0, 0, 2*w, 2*h))
+	at := func(x, y int) int {
+		x = min(max(x, 0), w-1)
+		y = min(max(y, 0), h-1)
+		return int(g.Pix[y*g.Stride+x])
+	}
+	for y := 0; y < 2*h; y++ {
+		sy, fy := (y-1)/2, (y-1)%2 // sample centres at (2k+1)/2 in source pixels
+		if y == 0 {
+			sy, fy = -1, 1
+		}
+		for x := 0; x < 2*w; x++ {
+			sx, fx := (x-1)/2, (x-1)%2
+			if x == 0 {
+				sx, fx = -1, 1
+			}
+			a, b := at(sx, sy), at(sx+1, sy)
+			c, d := at(sx, sy+1), at(sx+1, sy+1)
+			// weights 3:1 / 1:3 for the two sub-positions
+			wx0, wy0 := 3-2*fx, 3-2*fy
+			wx1, wy1 := 4-wx0, 4-wy0
+			v := (a*wx0*wy0 + b*wx1*wy0 + c*wx0*wy1 + d*wx1*wy1 + 8) / 16
+			out.Pix[y*out.Stride+x] = uint8(v)
+		}
+	}
+	return out
+}
+
+// median3 is a 3x3 median filter, which removes salt-and-pepper speckle
+// without blurring module edges the way a mean would.
+func median3(g *image.Gray) *image.Gray {
+	w, h := g.Rect.Dx(), g.Rect.Dy()
+	out := image.NewGray(g.Rect)
+	copy(out.Pix, g.Pix)
+	var win [9]uint8
+	for y := 1; y < h-1; y++ {
+		for x := 1; x < w-1; x++ {
+			k := 0
+			for dy := -1; dy <= 1; dy++ {
+				row := g.Pix[(y+dy)*g.Stride+x-1:]
+				win[k], win[k+1], win[k+2] = row[0], row[1], row[2]
+				k += 3
+			}
+			// Partial insertion sort up to the median.
+			for i := 0; i <= 4; i++ {
+				m := i
+				for j := i + 1; j < 9; j++ {
+					if win[j] < win[m] {
+						m = j
+					}
+				}
+				win[i], win[m] = win[m], win[i]
+			}
+			out.Pix[y*out.Stride+x] = win[4]
+		}
+	}
+	return out
+}
+
+// rotate turns the image by angle radians about its centre onto a canvas
+// big enough to hold it, filling the corners with the image's mean so
+// they do not look like a dark frame.
+func rotate(g *image.Gray, angle float64) *image.Gray {
+	w, h := g.Rect.Dx(), g.Rect.Dy()
+	cos, sin := math.Cos(angle), math.Sin(angle)
+	nw := int(math.Abs(float64(w)*cos) + math.Abs(float64(h)*sin) + 1)
+	nh := int(math.Abs(float64(w)*sin) + math.Abs(float64(h)*cos) + 1)
+	out := image.NewGray(image.Rect(0, 0, nw, nh))
+	fill := uint8(255)
+	cx, cy := float64(w)/2, float64(h)/2
+	ncx, ncy := float64(nw)/2, float64(nh)/2
+	for y := 0; y < nh; y++ {
+		for x := 0; x < nw; x++ {
+			dx, dy := float64(x)+0.5-ncx, float64(y)+0.5-ncy
+			sx := cos*dx + sin*dy + cx - 0.5
+			sy := -sin*dx + cos*dy + cy - 0.5
+			out.Pix[y*out.Stride+x] = bilinear(g, sx, sy, fill)
+		}
+	}
+	return out
+}
+
+func bilinear(g *image.Gray, x, y float64, fill uint8) uint8 {
+	w, h := g.Rect.Dx(), g.Rect.Dy()
+	if x < -0.5 || y < -0.5 || x > float64(w)-0.5 || y > float64(h)-0.5 {
+		return fill
+	}
+	x0, y0 := int(math.Floor(x)), int(math.Floor(y))
+	fx, fy := x-float64(x0), y-float64(y0)
+	at := func(x, y int) float64 {
+		x = min(max(x, 0), w-1)
+		y = min(max(y, 0), h-1)
+		return float64(g.Pix[y*g.Stride+x])
+	}
+	v := at(x0, y0)*(1-fx)*(1-fy) + at(x0+1, y0)*fx*(1-fy) + at(x0, y0+1)*(1-fx)*fy + at(x0+1, y0+1)*fx*fy
+	return uint8(v + 0.5)
+}
+
+func cropGray(g *image.Gray, r image.Rectangle) *image.Gray {
+	out := image.NewGray(image.Rect(0, 0, r.Dx(), r.Dy()))
+	draw.Draw(out, out.Rect, g, r.Min, draw.Src)
+	return out
+}
+
+// candidates finds up to n regions that may hold a symbol: connected
+// groups of blocks with strong local contrast, ranked by how densely and
+// squarely they are filled, each padded by a quiet-zone margin.
+func candidates(g *image.Gray, n int) []image.Rectangle {
+	const bs = 8
+	w, h := g.Rect.Dx(), g.Rect.Dy()
+	bw, bh := w/bs, h/bs
+	if bw < 3 || bh < 3 {
+		return nil
+	}
+	lo, hi := 255, 0
+	contrast := make([]int, bw*bh)
+	for by := 0; by < bh; by++ {
+		for bx := 0; bx < bw; bx++ {
+			mn, mx := 255, 0
+			for y := by * bs; y < by*bs+bs; y++ {
+				for _, v := range g.Pix[y*g.Stride+bx*bs : y*g.Stride+bx*bs+bs] {
+					mn, mx = min(mn, int(v)), max(mx, int(v))
+				}
+			}
+			contrast[by*bw+bx] = mx - mn
+			lo, hi = min(lo, mn), max(hi, mx)
+		}
+	}
+	thr := max((hi-lo)/3, 24)
+	mark := make([]bool, bw*bh)
+	for i, c := range contrast {
+		mark[i] = c >= thr
+	}
+	// Close one-block gaps so a symbol's light modules do not split it.
+	closed := make([]bool, len(mark))
+	for by := 0; by < bh; by++ {
+		for bx := 0; bx < bw; bx++ {
+			if mark[by*bw+bx] {
+				closed[by*bw+bx] = true
+				continue
+			}
+			l := bx > 0 && mark[by*bw+bx-1]
+			r := bx < bw-1 && mark[by*bw+bx+1]
+			u := by > 0 && mark[(by-1)*bw+bx]
+			d := by < bh-1 && mark[(by+1)*bw+bx]
+			closed[by*bw+bx] = (l && r) || (u && d)
+		}
+	}
+	type comp struct {
+		r     image.Rectangle
+		count int
+		score float64
+	}
+	var comps []comp
+	label := make([]bool, len(closed))
+	stack := []int{}
+	for i := range closed {
+		if !closed[i] || label[i] {
+			continue
+		}
+		c := comp{r: image.Rect(i%bw, i/bw, i%bw+1, i/bw+1)}
+		stack = append(stack[:0], i)
+		label[i] = true
+		for len(stack) > 0 {
+			j := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			c.count++
+			x, y := j%bw, j/bw
+			c.r = c.r.Union(image.Rect(x, y, x+1, y+1))
+			for _, nb := range [4][2]int{{x - 1, y}, {x + 1, y}, {x, y - 1}, {x, y + 1}} {
+				if nb[0] < 0 || nb[1] < 0 || nb[0] >= bw || nb[1] >= bh {
+					continue
+				}
+				k := nb[1]*bw + nb[0]
+				if closed[k] && !label[k] {
+					label[k] = true
+					stack = append(stack, k)
+				}
+			}
+		}
+		cw, ch := c.r.Dx(), c.r.Dy()
+		if cw < 2 || ch < 2 || c.count < 6 {
+			continue
+		}
+		if cw >= bw-1 && ch >= bh-1 {
+			continue // the whole image: the first pass already tried it
+		}
+		fill := float64(c.count) / float64(cw*ch)
+		aspect := float64(min(cw, ch)) / float64(max(cw, ch))
+		c.score = fill * aspect * math.Sqrt(float64(c.count))
+		comps = append(comps, c)
+	}
+	sort.Slice(comps, func(i, j int) bool { return comps[i].score > comps[j].score })
+	var out []image.Rectangle
+	for _, c := range comps {
+		if len(out) == n {
+			break
+		}
+		r := image.Rect(c.r.Min.X*bs, c.r.Min.Y*bs, c.r.Max.X*bs, c.r.Max.Y*bs)
+		pad := max(r.Dx(), r.Dy())/4 + bs
+		r = image.Rect(r.Min.X-pad, r.Min.Y-pad, r.Max.X+pad, r.Max.Y+pad).Intersect(g.Rect)
+		out = append(out, r)
+	}
+	return out
+}
