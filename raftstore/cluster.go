@@ -1,0 +1,225 @@
+package raftstore
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/hashicorp/raft"
+)
+
+// Node is one member of the cluster as the listing shows it.
+type Node struct {
+	NodeInfo
+	// Voter is false for a non-voting read replica.
+	Voter bool `json:"voter"`
+	// Leader is true for the node this node believes leads.
+	Leader bool `json:"leader"`
+}
+
+// Join adds a node to the cluster (as a voter, or a non-voting read
+// replica) and records its HTTP address and key; from any node. Joining a
+// node that is already a member with the same address is a no-op, so a
+// restarted node may ask again.
+func (s *Store) Join(ctx context.Context, n NodeInfo, voter bool) error {
+	if !nodeIDPattern.MatchString(n.ID) || n.RaftAddr == "" {
+		return fmt.Errorf("%w: join needs a valid node id and raft address", ErrInvalid)
+	}
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	return s.onLeader(ctx, rpcRequest{Op: rpcJoin, Node: &n, Voter: voter}, func() error {
+		return s.joinLocal(ctx, n, voter)
+	})
+}
+
+// Remove takes a node out of the cluster; from any node.
+func (s *Store) Remove(ctx context.Context, id string) error {
+	if id == "" {
+		return fmt.Errorf("%w: no node id", ErrInvalid)
+	}
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	return s.onLeader(ctx, rpcRequest{Op: rpcRemove, ID: id}, func() error {
+		return s.removeLocal(ctx, id)
+	})
+}
+
+// onLeader runs local on the leader, or forwards req to it, retrying
+// through leader changes.
+func (s *Store) onLeader(ctx context.Context, req rpcRequest, local func() error) error {
+	return s.retry(ctx, func() error {
+		if s.raft.State() == raft.Leader {
+			return local()
+		}
+		addr, err := s.leaderAddr()
+		if err != nil {
+			return err
+		}
+		_, err = s.fwd.call(ctx, addr, req)
+		return err
+	})
+}
+
+func (s *Store) joinLocal(ctx context.Context, n NodeInfo, voter bool) error {
+	cf := s.raft.GetConfiguration()
+	if err := waitFuture(ctx, cf); err != nil {
+		return err
+	}
+	id, addr := raft.ServerID(n.ID), raft.ServerAddress(n.RaftAddr)
+	member := false
+	for _, srv := range cf.Configuration().Servers {
+		if srv.ID != id && srv.Address != addr {
+			continue
+		}
+		if srv.ID == id && srv.Address == addr && (srv.Suffrage == raft.Voter) == voter {
+			member = true
+			break
+		}
+		// Same id at a new address, or another id at this address: the old
+		// entry is stale and must go before the node can rejoin.
+		if err := waitFuture(ctx, s.raft.RemoveServer(srv.ID, 0, 0)); err != nil {
+			return fmt.Errorf("remove stale member %s: %w", srv.ID, err)
+		}
+	}
+	if !member {
+		var f raft.IndexFuture
+		if voter {
+			f = s.raft.AddVoter(id, addr, 0, 0)
+		} else {
+			f = s.raft.AddNonvoter(id, addr, 0, 0)
+		}
+		if err := waitFuture(ctx, f); err != nil {
+			return fmt.Errorf("add %s: %w", n.ID, err)
+		}
+	}
+	return s.putNodeLocal(ctx, n)
+}
+
+func (s *Store) removeLocal(ctx context.Context, id string) error {
+	cf := s.raft.GetConfiguration()
+	if err := waitFuture(ctx, cf); err != nil {
+		return err
+	}
+	found := false
+	for _, srv := range cf.Configuration().Servers {
+		if string(srv.ID) == id {
+			found = true
+		}
+	}
+	if !found {
+		return fmt.Errorf("%w: node %q is not a member", ErrNotFound, id)
+	}
+	if err := waitFuture(ctx, s.raft.RemoveServer(raft.ServerID(id), 0, 0)); err != nil {
+		return fmt.Errorf("remove %s: %w", id, err)
+	}
+	data, err := encodeEntry(logEntry{Op: opNodeDelete, Node: &NodeInfo{ID: id}})
+	if err != nil {
+		return err
+	}
+	return s.applyNodeOp(ctx, data)
+}
+
+// putNode records a node's listing data through the leader.
+func (s *Store) putNode(ctx context.Context, n NodeInfo) error {
+	// A join with the node's current membership is exactly "record my
+	// listing": the membership part is a no-op for a member.
+	return s.onLeader(ctx, rpcRequest{Op: rpcJoin, Node: &n, Voter: s.isVoter(n.ID)}, func() error {
+		return s.putNodeLocal(ctx, n)
+	})
+}
+
+func (s *Store) isVoter(id string) bool {
+	f := s.raft.GetConfiguration()
+	if f.Error() != nil {
+		return true
+	}
+	for _, srv := range f.Configuration().Servers {
+		if string(srv.ID) == id {
+			return srv.Suffrage == raft.Voter
+		}
+	}
+	return true
+}
+
+func (s *Store) putNodeLocal(ctx context.Context, n NodeInfo) error {
+	data, err := encodeEntry(logEntry{Op: opNodePut, Node: &n})
+	if err != nil {
+		return err
+	}
+	return s.applyNodeOp(ctx, data)
+}
+
+func (s *Store) applyNodeOp(ctx context.Context, data []byte) error {
+	resp, err := s.applyLocal(ctx, data)
+	if err != nil {
+		return err
+	}
+	if e, ok := resp.(error); ok {
+		return e
+	}
+	return nil
+}
+
+// Nodes lists the cluster's members as this node knows them: Raft's
+// configuration joined with the recorded listing data.
+func (s *Store) Nodes() ([]Node, error) {
+	f := s.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return nil, mapRaftError(err)
+	}
+	infos, err := s.ledger.nodeInfos()
+	if err != nil {
+		return nil, err
+	}
+	_, leaderID := s.raft.LeaderWithID()
+	var out []Node
+	for _, srv := range f.Configuration().Servers {
+		info := infos[string(srv.ID)]
+		info.ID = string(srv.ID)
+		info.RaftAddr = string(srv.Address)
+		out = append(out, Node{NodeInfo: info, Voter: srv.Suffrage == raft.Voter, Leader: srv.ID == leaderID})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+// Status is this node's own view of itself.
+type Status struct {
+	ID       string `json:"id"`
+	State    string `json:"state"` // Leader, Follower, Candidate, Shutdown
+	LeaderID string `json:"leader_id"`
+	Term     uint64 `json:"term"`
+	Applied  uint64 `json:"applied_index"`
+	Commit   uint64 `json:"commit_index"`
+	TreeSize uint64 `json:"tree_size"`
+}
+
+// Status reports this node's Raft state and ledger position.
+func (s *Store) Status() Status {
+	size, _, applied := s.ledger.committed()
+	_, leaderID := s.raft.LeaderWithID()
+	return Status{
+		ID: s.cfg.NodeID, State: s.raft.State().String(), LeaderID: string(leaderID),
+		Term: s.raft.CurrentTerm(), Applied: applied, Commit: s.raft.CommitIndex(), TreeSize: size,
+	}
+}
+
+// IsLeader reports whether this node leads right now.
+func (s *Store) IsLeader() bool { return s.raft.State() == raft.Leader }
+
+// Ready returns nil when the node can serve: it is open and knows a leader.
+func (s *Store) Ready() error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	if addr, _ := s.raft.LeaderWithID(); addr == "" {
+		return ErrNoLeader
+	}
+	return nil
+}
+
+// Snapshot asks Raft for a snapshot now (operators and tests; Raft also
+// snapshots by itself past SnapshotThreshold).
+func (s *Store) Snapshot() error {
+	return mapRaftError(s.raft.Snapshot().Error())
+}

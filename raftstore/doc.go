@@ -1,0 +1,37 @@
+// Package raftstore is the replicated, tamper-evident ledger of a Pedigree
+// node: a hashicorp/raft node whose finite state machine applies typed
+// models.Command values to a SQLite projection (via gorm) and appends every
+// committed ledger entry to an RFC 6962 Merkle tree.
+//
+// # Layout on disk
+//
+// Everything a node owns lives under one data directory:
+//
+//	raft.db        raft-boltdb v2: the Raft log and stable store
+//	snapshots/     raft file snapshots (each a SQLite file: projection + tree)
+//	ledger.db      the SQLite projection, ledger entries and Merkle nodes
+//	node.key       the node's Ed25519 key that signs tree heads (mode 0600)
+//
+// # Invariants
+//
+//   - Apply is deterministic: it reads time and ids only from the command,
+//     which the node that takes the proposal (id) and the leader (time) stamp
+//     before proposing. Every node applying the same log has byte-identical
+//     ledger entries, leaves and roots: equal tree size means equal root.
+//   - A command id is applied at most once. A repeated id returns the first
+//     Result, consumes no sequence number and appends no leaf, so clients and
+//     forwarding nodes retry safely across leader changes.
+//   - A rejected command (Result.Accepted false) is still a ledger entry with
+//     a leaf, but its projection changes are rolled back (one SAVEPOINT per
+//     command).
+//   - A batch of Raft log entries is applied in one SQLite transaction that
+//     also records the last applied Raft index, so the projection, the ledger
+//     and the tree never disagree, and a restarted node skips the log entries
+//     its database already holds.
+//   - A snapshot is a point-in-time copy of the whole SQLite file (VACUUM
+//     INTO), so a node restored from it has the same projection, ledger and
+//     Merkle tree, and thus the same root, as the node that took it.
+//
+// The leaf bytes of every entry are defined in leaf.go so that a regulator
+// can recompute them and check inclusion and consistency proofs offline.
+package raftstore

@@ -1,0 +1,294 @@
+package raftstore
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/pedigree-ledger/pedigree/models"
+)
+
+// The forwarding RPC lets a follower hand a write (or a read-index request,
+// a join or a removal) to the leader over the Raft port. Each message is a
+// 4-byte big-endian length and a JSON body; a connection carries one request
+// at a time and goes back to a pool after its answer.
+
+const maxFrame = 64 << 20
+
+type rpcOp string
+
+const (
+	rpcPropose   rpcOp = "propose"
+	rpcReadIndex rpcOp = "read_index"
+	rpcJoin      rpcOp = "join"
+	rpcRemove    rpcOp = "remove"
+)
+
+type rpcRequest struct {
+	Op rpcOp `json:"op"`
+	// TimeoutMS is what is left of the caller's deadline.
+	TimeoutMS int64            `json:"timeout_ms"`
+	Cmds      []models.Command `json:"cmds,omitempty"`
+	Verify    bool             `json:"verify,omitempty"`
+	Node      *NodeInfo        `json:"node,omitempty"`
+	Voter     bool             `json:"voter,omitempty"`
+	ID        string           `json:"id,omitempty"`
+}
+
+type rpcError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+type rpcResponse struct {
+	Results []models.Result `json:"results,omitempty"`
+	Index   uint64          `json:"index,omitempty"`
+	Err     *rpcError       `json:"err,omitempty"`
+}
+
+var sentinelCodes = []struct {
+	code string
+	err  error
+}{
+	{"not_leader", ErrNotLeader},
+	{"no_leader", ErrNoLeader},
+	{"timeout", ErrTimeout},
+	{"closed", ErrClosed},
+	{"invalid", ErrInvalid},
+	{"not_found", ErrNotFound},
+}
+
+func toRPCError(err error) *rpcError {
+	if err == nil {
+		return nil
+	}
+	for _, s := range sentinelCodes {
+		if errors.Is(err, s.err) {
+			return &rpcError{Code: s.code, Message: err.Error()}
+		}
+	}
+	return &rpcError{Code: "internal", Message: err.Error()}
+}
+
+// remoteError is an error the leader returned; it unwraps to the sentinel
+// its code names so errors.Is works across nodes.
+type remoteError struct {
+	code, msg string
+	sentinel  error
+}
+
+func (e *remoteError) Error() string { return "leader: " + e.msg }
+func (e *remoteError) Unwrap() error { return e.sentinel }
+
+func fromRPCError(e *rpcError) error {
+	if e == nil {
+		return nil
+	}
+	for _, s := range sentinelCodes {
+		if s.code == e.Code {
+			return &remoteError{code: e.Code, msg: e.Message, sentinel: s.err}
+		}
+	}
+	return &remoteError{code: e.Code, msg: e.Message}
+}
+
+// errForward marks a failure to reach the leader (network, closed
+// connection): the caller may retry, since commands are idempotent by id.
+var errForward = errors.New("forward to leader failed")
+
+func writeFrame(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	var hdr [4]byte
+	binary.BigEndian.PutUint32(hdr[:], uint32(len(b)))
+	if _, err := w.Write(hdr[:]); err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
+}
+
+func readFrame(r io.Reader, v any) error {
+	var hdr [4]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return err
+	}
+	n := binary.BigEndian.Uint32(hdr[:])
+	if n > maxFrame {
+		return fmt.Errorf("frame of %d bytes is too large", n)
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}
+
+// forwarder is the client side: a small pool of RPC connections per peer.
+type forwarder struct {
+	m *mux
+
+	mu     sync.Mutex
+	idle   map[string][]*rpcConn
+	closed bool
+}
+
+type rpcConn struct {
+	net.Conn
+	r *bufio.Reader
+	w *bufio.Writer
+}
+
+const maxIdlePerPeer = 32
+
+func newForwarder(m *mux) *forwarder {
+	return &forwarder{m: m, idle: map[string][]*rpcConn{}}
+}
+
+func (f *forwarder) get(addr string, timeout time.Duration) (*rpcConn, error) {
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if cs := f.idle[addr]; len(cs) > 0 {
+		c := cs[len(cs)-1]
+		f.idle[addr] = cs[:len(cs)-1]
+		f.mu.Unlock()
+		return c, nil
+	}
+	f.mu.Unlock()
+	c, err := f.m.dialService(addr, muxRPC, timeout)
+	if err != nil {
+		return nil, err
+	}
+	return &rpcConn{Conn: c, r: bufio.NewReader(c), w: bufio.NewWriter(c)}, nil
+}
+
+func (f *forwarder) put(addr string, c *rpcConn) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed || len(f.idle[addr]) >= maxIdlePerPeer {
+		c.Close()
+		return
+	}
+	f.idle[addr] = append(f.idle[addr], c)
+}
+
+// call sends one request to addr and waits for its answer within ctx.
+func (f *forwarder) call(ctx context.Context, addr string, req rpcRequest) (rpcResponse, error) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(30 * time.Second)
+	}
+	left := time.Until(deadline)
+	if left <= 0 {
+		return rpcResponse{}, fmt.Errorf("%w: deadline passed before forwarding", ErrTimeout)
+	}
+	req.TimeoutMS = left.Milliseconds()
+	c, err := f.get(addr, min(left, 5*time.Second))
+	if err != nil {
+		if errors.Is(err, ErrClosed) {
+			return rpcResponse{}, err
+		}
+		return rpcResponse{}, fmt.Errorf("%w: dial %s: %v", errForward, addr, err)
+	}
+	// Give the leader a moment past the caller's deadline to answer with its
+	// own timeout error rather than cutting the connection.
+	_ = c.SetDeadline(deadline.Add(500 * time.Millisecond))
+	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Now()) })
+	defer stop()
+	if err := writeFrame(c.w, req); err == nil {
+		err = c.w.Flush()
+	}
+	var resp rpcResponse
+	if err == nil {
+		err = readFrame(c.r, &resp)
+	}
+	if err != nil {
+		c.Close()
+		if ctx.Err() != nil {
+			return rpcResponse{}, fmt.Errorf("%w: forwarding to %s: %v", ErrTimeout, addr, ctx.Err())
+		}
+		return rpcResponse{}, fmt.Errorf("%w: %s: %v", errForward, addr, err)
+	}
+	if !stop() {
+		c.Close() // the AfterFunc fired: the deadline on the conn is spoiled
+	} else {
+		_ = c.SetDeadline(time.Time{})
+		f.put(addr, c)
+	}
+	return resp, fromRPCError(resp.Err)
+}
+
+func (f *forwarder) close() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.closed = true
+	for _, cs := range f.idle {
+		for _, c := range cs {
+			c.Close()
+		}
+	}
+	f.idle = nil
+}
+
+// serveRPC answers forwarded requests on one connection until it closes.
+func (s *Store) serveRPC(c net.Conn) {
+	defer c.Close()
+	r, w := bufio.NewReader(c), bufio.NewWriter(c)
+	for {
+		var req rpcRequest
+		if err := readFrame(r, &req); err != nil {
+			return
+		}
+		timeout := time.Duration(req.TimeoutMS) * time.Millisecond
+		if timeout <= 0 || timeout > s.cfg.ProposeTimeout {
+			timeout = s.cfg.ProposeTimeout
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		resp := s.handleRPC(ctx, req)
+		cancel()
+		if err := writeFrame(w, resp); err != nil {
+			return
+		}
+		if err := w.Flush(); err != nil {
+			return
+		}
+	}
+}
+
+// handleRPC runs a forwarded request on this node, which must be the leader:
+// requests are forwarded once, never chained, so a stale leader answers
+// not_leader and the follower retries with the leader it learns next.
+func (s *Store) handleRPC(ctx context.Context, req rpcRequest) rpcResponse {
+	var resp rpcResponse
+	var err error
+	switch req.Op {
+	case rpcPropose:
+		resp.Results, err = s.proposeLocal(ctx, req.Cmds)
+	case rpcReadIndex:
+		resp.Index, err = s.leaderReadIndex(ctx, req.Verify)
+	case rpcJoin:
+		if req.Node == nil {
+			err = fmt.Errorf("%w: join without a node", ErrInvalid)
+		} else {
+			err = s.joinLocal(ctx, *req.Node, req.Voter)
+		}
+	case rpcRemove:
+		err = s.removeLocal(ctx, req.ID)
+	default:
+		err = fmt.Errorf("%w: unknown rpc %q", ErrInvalid, req.Op)
+	}
+	resp.Err = toRPCError(err)
+	return resp
+}

@@ -1,0 +1,137 @@
+package raftstore
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/hashicorp/raft"
+	"github.com/mattn/go-sqlite3"
+)
+
+// Snapshot returns a snapshot whose Persist copies the SQLite file with
+// VACUUM INTO. Persist runs beside Apply, so the copy may hold entries past
+// the snapshot's Raft index; that is harmless because the copy records its
+// own applied index and a node restored from it skips the log entries it
+// already holds.
+func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	return &snapshot{l: f.l}, nil
+}
+
+// Restore replaces the whole database with a snapshot's copy.
+func (f *fsm) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	return f.l.restore(rc)
+}
+
+type snapshot struct {
+	l *ledger
+}
+
+// Persist writes a consistent copy of the database to the sink. WAL mode
+// lets the FSM keep committing while VACUUM INTO reads.
+func (s *snapshot) Persist(sink raft.SnapshotSink) error {
+	tmp, err := s.l.vacuumCopy()
+	if err != nil {
+		sink.Cancel()
+		return err
+	}
+	defer os.Remove(tmp)
+	f, err := os.Open(tmp)
+	if err != nil {
+		sink.Cancel()
+		return err
+	}
+	defer f.Close()
+	if _, err := io.Copy(sink, f); err != nil {
+		sink.Cancel()
+		return fmt.Errorf("write snapshot: %w", err)
+	}
+	return sink.Close()
+}
+
+// Release is a no-op: Persist removes its own temporary file.
+func (s *snapshot) Release() {}
+
+// vacuumCopy writes a compact, consistent copy of the database next to it
+// and returns its path.
+func (l *ledger) vacuumCopy() (string, error) {
+	f, err := os.CreateTemp(filepath.Dir(l.path), "snapshot-*.db")
+	if err != nil {
+		return "", err
+	}
+	tmp := f.Name()
+	f.Close()
+	os.Remove(tmp) // VACUUM INTO wants to create the file itself
+	if _, err := l.sqlDB.Exec(`VACUUM INTO ?`, tmp); err != nil {
+		os.Remove(tmp)
+		return "", fmt.Errorf("vacuum into snapshot copy: %w", err)
+	}
+	return tmp, nil
+}
+
+// restore copies a snapshot database into the live one with SQLite's online
+// backup API, so readers holding the *gorm.DB keep a working handle, then
+// reloads the tree frontier and applied index.
+func (l *ledger) restore(r io.Reader) error {
+	f, err := os.CreateTemp(filepath.Dir(l.path), "restore-*.db")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		return fmt.Errorf("receive snapshot: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	f.Close()
+
+	_, srcSQL, err := openSQLite(tmp)
+	if err != nil {
+		return err
+	}
+	defer srcSQL.Close()
+	ctx := context.Background()
+	srcConn, err := srcSQL.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer srcConn.Close()
+	dstConn, err := l.sqlDB.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer dstConn.Close()
+	err = dstConn.Raw(func(dc any) error {
+		return srcConn.Raw(func(sc any) error {
+			d, ok1 := dc.(*sqlite3.SQLiteConn)
+			s, ok2 := sc.(*sqlite3.SQLiteConn)
+			if !ok1 || !ok2 {
+				return fmt.Errorf("restore: not a sqlite3 connection")
+			}
+			bk, err := d.Backup("main", s, "main")
+			if err != nil {
+				return fmt.Errorf("start backup: %w", err)
+			}
+			if _, err := bk.Step(-1); err != nil {
+				bk.Finish()
+				return fmt.Errorf("copy snapshot: %w", err)
+			}
+			return bk.Finish()
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("restore snapshot: %w", err)
+	}
+	// A snapshot from an older binary may lack newer projection tables.
+	if err := l.migrate(); err != nil {
+		return err
+	}
+	return l.load()
+}

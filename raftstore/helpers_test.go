@@ -1,0 +1,344 @@
+package raftstore
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/pedigree-ledger/pedigree/models"
+)
+
+// fastRaft shortens Raft's timers for loopback clusters sharing two busy
+// cores: fast enough for quick failover, slow enough not to flap under -race.
+func fastRaft(c *raft.Config) {
+	c.HeartbeatTimeout = 400 * time.Millisecond
+	c.ElectionTimeout = 400 * time.Millisecond
+	c.LeaderLeaseTimeout = 200 * time.Millisecond
+	c.CommitTimeout = 5 * time.Millisecond
+}
+
+// faultNet drops all traffic to and from one node while partitioned: it
+// wraps the node's listener and its dialer, so every connection the node
+// has, in either direction, passes through it.
+type faultNet struct {
+	mu      sync.Mutex
+	blocked bool
+	conns   map[*faultConn]struct{}
+}
+
+func newFaultNet() *faultNet { return &faultNet{conns: map[*faultConn]struct{}{}} }
+
+func (f *faultNet) partition() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.blocked = true
+	for c := range f.conns {
+		c.Conn.Close()
+	}
+}
+
+func (f *faultNet) heal() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.blocked = false
+}
+
+func (f *faultNet) isBlocked() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.blocked
+}
+
+func (f *faultNet) wrap(c net.Conn) (net.Conn, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.blocked {
+		c.Close()
+		return nil, errors.New("faultnet: partitioned")
+	}
+	fc := &faultConn{Conn: c, f: f}
+	f.conns[fc] = struct{}{}
+	return fc, nil
+}
+
+func (f *faultNet) dial(addr string, timeout time.Duration) (net.Conn, error) {
+	if f.isBlocked() {
+		return nil, errors.New("faultnet: partitioned")
+	}
+	c, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		return nil, err
+	}
+	return f.wrap(c)
+}
+
+func (f *faultNet) listener(ln net.Listener) net.Listener { return &faultListener{Listener: ln, f: f} }
+
+type faultListener struct {
+	net.Listener
+	f *faultNet
+}
+
+func (l *faultListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if fc, err := l.f.wrap(c); err == nil {
+			return fc, nil
+		}
+	}
+}
+
+type faultConn struct {
+	net.Conn
+	f *faultNet
+}
+
+func (c *faultConn) Read(p []byte) (int, error) {
+	if c.f.isBlocked() {
+		c.Conn.Close()
+		return 0, errors.New("faultnet: partitioned")
+	}
+	return c.Conn.Read(p)
+}
+
+func (c *faultConn) Write(p []byte) (int, error) {
+	if c.f.isBlocked() {
+		c.Conn.Close()
+		return 0, errors.New("faultnet: partitioned")
+	}
+	return c.Conn.Write(p)
+}
+
+func (c *faultConn) Close() error {
+	c.f.mu.Lock()
+	delete(c.f.conns, c)
+	c.f.mu.Unlock()
+	return c.Conn.Close()
+}
+
+// testNode is one cluster member whose process can "crash" and restart.
+type testNode struct {
+	id   string
+	dir  string
+	addr string // fixed raft address, reused on restart
+	net  *faultNet
+	s    *Store
+}
+
+type testCluster struct {
+	t     *testing.T
+	nodes []*testNode
+	tune  func(*raft.Config)
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	if os.Getenv("RAFTSTORE_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// mustCluster starts n nodes on 127.0.0.1: node 0 bootstraps, the others
+// join as voters. It waits until all agree on the membership.
+func mustCluster(t *testing.T, n int, tune func(*raft.Config)) *testCluster {
+	t.Helper()
+	c := &testCluster{t: t, tune: tune}
+	for i := 0; i < n; i++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tn := &testNode{id: fmt.Sprintf("node%d", i), dir: filepath.Join(t.TempDir(), fmt.Sprintf("node%d", i)), addr: ln.Addr().String(), net: newFaultNet()}
+		c.nodes = append(c.nodes, tn)
+		c.start(tn, ln, i == 0)
+		if i == 0 {
+			mustLeader(t, c.nodes[:1])
+		} else {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			if err := c.nodes[0].s.Join(ctx, tn.s.Info(), true); err != nil {
+				cancel()
+				t.Fatalf("join %s: %v", tn.id, err)
+			}
+			cancel()
+		}
+	}
+	t.Cleanup(func() {
+		for _, tn := range c.nodes {
+			if tn.s != nil {
+				tn.s.Close()
+			}
+		}
+	})
+	waitFor(t, 20*time.Second, "all nodes see the full membership", func() bool {
+		for _, tn := range c.nodes {
+			ns, err := tn.s.Nodes()
+			if err != nil || len(ns) != n {
+				return false
+			}
+		}
+		return true
+	})
+	return c
+}
+
+func (c *testCluster) start(tn *testNode, ln net.Listener, bootstrap bool) {
+	c.t.Helper()
+	if ln == nil {
+		var err error
+		// Rebinding the node's old port may race with the kernel releasing
+		// it; poll until it is free.
+		waitFor(c.t, 10*time.Second, "raft port free again", func() bool {
+			ln, err = net.Listen("tcp", tn.addr)
+			return err == nil
+		})
+	}
+	tune := c.tune
+	if tune == nil {
+		tune = fastRaft
+	}
+	s, err := Open(Config{
+		NodeID: tn.id, Dir: tn.dir, Listener: tn.net.listener(ln), Dial: tn.net.dial,
+		Bootstrap: bootstrap, Tune: tune, Logger: testLogger(c.t), HTTPAddr: "http://" + tn.id + ".invalid",
+		ProposeTimeout: 10 * time.Second,
+	})
+	if err != nil {
+		ln.Close()
+		c.t.Fatalf("open %s: %v", tn.id, err)
+	}
+	tn.s = s
+}
+
+// kill closes a node hard: its network is cut first, then the store stops.
+func (c *testCluster) kill(tn *testNode) {
+	tn.net.partition()
+	if err := tn.s.Close(); err != nil {
+		c.t.Logf("close %s: %v", tn.id, err)
+	}
+	tn.s = nil
+	tn.net.heal()
+}
+
+func (c *testCluster) restart(tn *testNode) {
+	c.start(tn, nil, false)
+}
+
+func (c *testCluster) live() []*testNode {
+	var out []*testNode
+	for _, tn := range c.nodes {
+		if tn.s != nil {
+			out = append(out, tn)
+		}
+	}
+	return out
+}
+
+// waitFor polls cond until it holds or the timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for: %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// mustLeader waits until exactly one of nodes leads and all of them agree.
+func mustLeader(t *testing.T, nodes []*testNode) *testNode {
+	t.Helper()
+	var leader *testNode
+	waitFor(t, 20*time.Second, "one leader all nodes agree on", func() bool {
+		leader = nil
+		for _, tn := range nodes {
+			if tn.s.IsLeader() {
+				if leader != nil {
+					return false
+				}
+				leader = tn
+			}
+		}
+		if leader == nil {
+			return false
+		}
+		for _, tn := range nodes {
+			if _, id := tn.s.raft.LeaderWithID(); string(id) != leader.id {
+				return false
+			}
+		}
+		return true
+	})
+	return leader
+}
+
+// mustConverge waits until all nodes have the same tree size and root, and
+// at least minSize entries.
+func mustConverge(t *testing.T, nodes []*testNode, minSize uint64) Head {
+	t.Helper()
+	var h Head
+	waitFor(t, 30*time.Second, fmt.Sprintf("nodes converge on one tree of at least %d entries", minSize), func() bool {
+		h = nodes[0].s.Head()
+		if h.Size < minSize {
+			return false
+		}
+		for _, tn := range nodes[1:] {
+			o := tn.s.Head()
+			if o.Size != h.Size || string(o.Root) != string(h.Root) {
+				return false
+			}
+		}
+		return true
+	})
+	return h
+}
+
+// orgCmd is a real register_organisation command for an admin named name.
+func orgCmd(t testing.TB, id, name string) models.Command {
+	t.Helper()
+	c, err := models.NewCommand(id, models.KindRegisterOrganisation, "", time.Time{},
+		models.RegisterOrganisationPayload{ID: name, Name: "Admin " + name, Role: models.RoleAdmin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func mustPropose(t testing.TB, s *Store, cmds ...models.Command) []models.Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	res, err := s.Propose(ctx, cmds...)
+	if err != nil {
+		t.Fatalf("propose: %v", err)
+	}
+	return res
+}
+
+// mustSingle opens a one-node bootstrapped store.
+func mustSingle(t *testing.T) *Store {
+	t.Helper()
+	c := mustCluster(t, 1, nil)
+	return c.nodes[0].s
+}
+
+func mustKey(t *testing.T) ed25519.PrivateKey {
+	t.Helper()
+	_, k, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}

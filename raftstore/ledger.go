@@ -1,0 +1,324 @@
+package raftstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/bits"
+	"sync"
+
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/rfc6962"
+	"gorm.io/driver/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/pedigree-ledger/pedigree/models"
+)
+
+// schema is raftstore's own bookkeeping, kept in the same SQLite file as the
+// models projection so one snapshot carries both atomically.
+const schema = `
+CREATE TABLE IF NOT EXISTS raftstore_meta (
+	key   TEXT PRIMARY KEY,
+	value INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ledger_entries (
+	seq        INTEGER PRIMARY KEY,
+	command_id TEXT NOT NULL UNIQUE,
+	kind       TEXT NOT NULL,
+	actor      TEXT NOT NULL,
+	time       TEXT NOT NULL,
+	payload    BLOB,
+	accepted   INTEGER NOT NULL,
+	code       TEXT NOT NULL,
+	message    TEXT NOT NULL,
+	data       BLOB,
+	raft_index INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS merkle_nodes (
+	level INTEGER NOT NULL,
+	idx   INTEGER NOT NULL,
+	hash  BLOB NOT NULL,
+	PRIMARY KEY (level, idx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS cluster_nodes (
+	id         TEXT PRIMARY KEY,
+	raft_addr  TEXT NOT NULL,
+	http_addr  TEXT NOT NULL,
+	public_key TEXT NOT NULL
+) WITHOUT ROWID;
+`
+
+const metaApplied = "applied_index"
+
+var hasher = rfc6962.DefaultHasher
+
+var rangeFactory = &compact.RangeFactory{Hash: hasher.HashChildren}
+
+// ledger is the SQLite file and the committed view of the Merkle tree. Only
+// the FSM goroutine writes; readers take mu for the committed size and root.
+type ledger struct {
+	path  string
+	db    *gorm.DB
+	sqlDB *sql.DB
+	log   *slog.Logger
+
+	mu        sync.RWMutex
+	rng       *compact.Range // frontier of the committed tree [0, size)
+	root      []byte
+	applied   uint64        // last Raft index whose effects are committed
+	appliedCh chan struct{} // closed and replaced whenever applied grows
+}
+
+// openSQLite opens (creating if needed) the SQLite file in WAL mode. WAL
+// lets reads and VACUUM INTO snapshots run while the FSM writes; normal
+// synchronous mode is safe because the Raft log is the durable record and a
+// restarted node replays what SQLite lost.
+func openSQLite(path string) (*gorm.DB, *sql.DB, error) {
+	dsn := "file:" + path + "?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=10000&_foreign_keys=on"
+	db, err := gorm.Open(sqlite.Open(dsn), &gorm.Config{
+		Logger:                 logger.Default.LogMode(logger.Silent),
+		SkipDefaultTransaction: true,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, nil, err
+	}
+	sqlDB.SetMaxOpenConns(8)
+	sqlDB.SetMaxIdleConns(8)
+	return db, sqlDB, nil
+}
+
+func openLedger(path string, log *slog.Logger) (*ledger, error) {
+	db, sqlDB, err := openSQLite(path)
+	if err != nil {
+		return nil, err
+	}
+	l := &ledger{path: path, db: db, sqlDB: sqlDB, log: log, appliedCh: make(chan struct{})}
+	if err := l.migrate(); err != nil {
+		sqlDB.Close()
+		return nil, err
+	}
+	if err := l.load(); err != nil {
+		sqlDB.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+func (l *ledger) migrate() error {
+	if err := migrateRules(l.db); err != nil {
+		return fmt.Errorf("migrate projection: %w", err)
+	}
+	if err := l.db.Exec(schema).Error; err != nil {
+		return fmt.Errorf("create ledger schema: %w", err)
+	}
+	return nil
+}
+
+// load reads the committed state (applied index, tree frontier) from the
+// database; called at open and after a snapshot restore.
+func (l *ledger) load() error {
+	var applied uint64
+	err := l.sqlDB.QueryRow(`SELECT value FROM raftstore_meta WHERE key = ?`, metaApplied).Scan(&applied)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("read applied index: %w", err)
+	}
+	var size uint64
+	if err := l.sqlDB.QueryRow(`SELECT COALESCE(MAX(seq), 0) FROM ledger_entries`).Scan(&size); err != nil {
+		return fmt.Errorf("read ledger size: %w", err)
+	}
+	rng, err := l.rangeAt(l.sqlDB, size)
+	if err != nil {
+		return err
+	}
+	root, err := rootOf(rng)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.rng, l.root, l.applied = rng, root, applied
+	close(l.appliedCh)
+	l.appliedCh = make(chan struct{})
+	l.mu.Unlock()
+	return nil
+}
+
+type queryer interface {
+	QueryRow(query string, args ...any) *sql.Row
+}
+
+// rangeAt builds the compact range [0, size) from the stored perfect
+// subtrees that cover it: at most 64 lookups, whatever the ledger size.
+func (l *ledger) rangeAt(q queryer, size uint64) (*compact.Range, error) {
+	ids := subtreeIDs(size)
+	hashes := make([][]byte, 0, len(ids))
+	for _, id := range ids {
+		h, err := nodeHash(q, id)
+		if err != nil {
+			return nil, err
+		}
+		hashes = append(hashes, h)
+	}
+	return rangeFactory.NewRange(0, size, hashes)
+}
+
+func nodeHash(q queryer, id compact.NodeID) ([]byte, error) {
+	var h []byte
+	err := q.QueryRow(`SELECT hash FROM merkle_nodes WHERE level = ? AND idx = ?`, id.Level, id.Index).Scan(&h)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("merkle node level %d index %d missing: %w", id.Level, id.Index, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read merkle node: %w", err)
+	}
+	return h, nil
+}
+
+func rootOf(rng *compact.Range) ([]byte, error) {
+	if rng.End() == 0 {
+		return hasher.EmptyRoot(), nil
+	}
+	return rng.GetRootHash(nil)
+}
+
+// cloneRange copies a compact range so the FSM can extend it inside a
+// transaction and throw it away if the transaction fails.
+func cloneRange(r *compact.Range) *compact.Range {
+	hs := make([][]byte, len(r.Hashes()))
+	copy(hs, r.Hashes())
+	c, err := rangeFactory.NewRange(r.Begin(), r.End(), hs)
+	if err != nil {
+		panic(fmt.Sprintf("raftstore: cloning a valid compact range failed: %v", err))
+	}
+	return c
+}
+
+// committed returns the committed tree size, root and applied Raft index.
+func (l *ledger) committed() (size uint64, root []byte, applied uint64) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.rng.End(), l.root, l.applied
+}
+
+// waitApplied blocks until the committed Raft index reaches idx.
+func (l *ledger) waitApplied(ctx context.Context, idx uint64) error {
+	for {
+		l.mu.RLock()
+		applied, ch := l.applied, l.appliedCh
+		l.mu.RUnlock()
+		if applied >= idx {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for index %d (applied %d): %w", idx, applied, ErrTimeout)
+		}
+	}
+}
+
+// Entry is one committed ledger entry as stored: the command as committed
+// and the result the rules gave it. LeafInput(entry.Seq, entry.Command,
+// entry.Result) gives its Merkle leaf bytes.
+type Entry struct {
+	Seq       uint64         `json:"seq"`
+	Command   models.Command `json:"command"`
+	Result    models.Result  `json:"result"`
+	RaftIndex uint64         `json:"raft_index"`
+	LeafHash  []byte         `json:"leaf_hash"`
+}
+
+// entryBySeq reads one committed entry.
+func (l *ledger) entryBySeq(seq uint64) (Entry, error) {
+	row := l.sqlDB.QueryRow(`SELECT e.seq, e.command_id, e.kind, e.actor, e.time, e.payload, e.accepted, e.code, e.message, e.data, e.raft_index, m.hash
+		FROM ledger_entries e JOIN merkle_nodes m ON m.level = 0 AND m.idx = e.seq - 1 WHERE e.seq = ?`, seq)
+	return scanEntry(row)
+}
+
+// entryByID reads the committed entry of a command id.
+func (l *ledger) entryByID(id string) (Entry, error) {
+	row := l.sqlDB.QueryRow(`SELECT e.seq, e.command_id, e.kind, e.actor, e.time, e.payload, e.accepted, e.code, e.message, e.data, e.raft_index, m.hash
+		FROM ledger_entries e JOIN merkle_nodes m ON m.level = 0 AND m.idx = e.seq - 1 WHERE e.command_id = ?`, id)
+	return scanEntry(row)
+}
+
+func scanEntry(row *sql.Row) (Entry, error) {
+	var e Entry
+	var ts string
+	var payload, data []byte
+	var kind string
+	err := row.Scan(&e.Seq, &e.Command.ID, &kind, &e.Command.Actor, &ts, &payload, &e.Result.Accepted,
+		&e.Result.Code, &e.Result.Message, &data, &e.RaftIndex, &e.LeafHash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Entry{}, ErrNotFound
+	}
+	if err != nil {
+		return Entry{}, fmt.Errorf("read ledger entry: %w", err)
+	}
+	t, err := parseTime(ts)
+	if err != nil {
+		return Entry{}, err
+	}
+	e.Command.Kind = models.CommandKind(kind)
+	e.Command.Time = t
+	if len(payload) > 0 {
+		e.Command.Payload = json.RawMessage(payload)
+	}
+	if len(data) > 0 {
+		e.Result.Data = json.RawMessage(data)
+	}
+	e.Result.Seq = e.Seq
+	return e, nil
+}
+
+// NodeInfo is what the cluster records about a member, beside Raft's own
+// configuration: where its HTTP API listens and the key that signs its
+// tree heads.
+type NodeInfo struct {
+	ID        string `json:"id"`
+	RaftAddr  string `json:"raft_addr"`
+	HTTPAddr  string `json:"http_addr"`
+	PublicKey string `json:"public_key"`
+}
+
+func (l *ledger) nodeInfos() (map[string]NodeInfo, error) {
+	rows, err := l.sqlDB.Query(`SELECT id, raft_addr, http_addr, public_key FROM cluster_nodes`)
+	if err != nil {
+		return nil, fmt.Errorf("read cluster nodes: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]NodeInfo{}
+	for rows.Next() {
+		var n NodeInfo
+		if err := rows.Scan(&n.ID, &n.RaftAddr, &n.HTTPAddr, &n.PublicKey); err != nil {
+			return nil, err
+		}
+		out[n.ID] = n
+	}
+	return out, rows.Err()
+}
+
+// subtreeIDs lists the perfect subtrees that cover [0, size), left to right.
+func subtreeIDs(size uint64) []compact.NodeID {
+	ids := make([]compact.NodeID, 0, bits.OnesCount64(size))
+	var begin uint64
+	for level := 63; level >= 0; level-- {
+		if size&(1<<uint(level)) != 0 {
+			ids = append(ids, compact.NewNodeID(uint(level), begin>>uint(level)))
+			begin += 1 << uint(level)
+		}
+	}
+	return ids
+}
+
+func (l *ledger) close() error {
+	return l.sqlDB.Close()
+}

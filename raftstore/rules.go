@@ -1,0 +1,11 @@
+package raftstore
+
+import "github.com/pedigree-ledger/pedigree/models"
+
+// The lifecycle rules raftstore applies, named once so the FSM code reads
+// as what it does.
+var (
+	applyRules      = models.Apply
+	recordRejection = models.RecordRejection
+	migrateRules    = models.Migrate
+)

@@ -1,0 +1,635 @@
+package raftstore
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"gorm.io/gorm"
+
+	"github.com/pedigree-ledger/pedigree/models"
+)
+
+// Config says how to open a Store. NodeID, Dir and one of RaftAddr or
+// Listener are required.
+type Config struct {
+	// NodeID names this node in the cluster: letters, digits, '.', '_', '-'.
+	NodeID string
+	// Dir is the data directory (created if missing).
+	Dir string
+	// RaftAddr is the TCP address to listen on for Raft and forwarding.
+	RaftAddr string
+	// AdvertiseAddr is the Raft address peers dial; defaults to the
+	// listener's address, which must then not be unspecified (0.0.0.0).
+	AdvertiseAddr string
+	// HTTPAddr is where this node's HTTP API is reachable, recorded in the
+	// cluster listing; may be empty.
+	HTTPAddr string
+	// Bootstrap makes this node a one-voter cluster if it has no Raft state.
+	Bootstrap bool
+	// TLS, if set, secures Raft and forwarding traffic both ways; use
+	// MutualTLS to build it. Peers must present a certificate the CA signed.
+	TLS *tls.Config
+	// Listener, if set, is used instead of listening on RaftAddr.
+	Listener net.Listener
+	// Dial, if set, replaces net.DialTimeout for outgoing connections.
+	Dial DialFunc
+	// Origin is the checkpoint origin line of signed tree heads; every node
+	// of a cluster must use the same one. Default "pedigree-ledger".
+	Origin string
+	// ProposeTimeout bounds a Propose whose context has no deadline, and a
+	// forwarded request on the leader. Default 10s.
+	ProposeTimeout time.Duration
+	// Logger receives raftstore's logs (and Raft's at RaftLogLevel).
+	Logger *slog.Logger
+	// RaftLogLevel is hashicorp/raft's log level; default "warn".
+	RaftLogLevel string
+	// Tune, if set, adjusts the Raft configuration after the defaults
+	// (tests shorten timeouts for loopback; operators may tune snapshots).
+	Tune func(*raft.Config)
+}
+
+var nodeIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// Consistency is the freshness a read asks for.
+type Consistency string
+
+// The read consistency levels.
+const (
+	// Local reads this node's projection as it is: fastest, possibly stale.
+	Local Consistency = "local"
+	// Leader reads after this node has applied everything the leader had
+	// applied when asked, without the leader confirming its leadership.
+	Leader Consistency = "leader"
+	// Linearizable reads after this node has applied everything the leader
+	// had applied when asked, and the leader confirmed with a quorum that it
+	// still leads: the read sees every write acknowledged before it began.
+	Linearizable Consistency = "linearizable"
+)
+
+// ParseConsistency reads a consistency level; "" means Local.
+func ParseConsistency(s string) (Consistency, error) {
+	switch Consistency(s) {
+	case "", Local:
+		return Local, nil
+	case Leader, Linearizable:
+		return Consistency(s), nil
+	}
+	return "", fmt.Errorf("%w: consistency %q is not local, leader or linearizable", ErrInvalid, s)
+}
+
+// Store is one node of the replicated ledger.
+type Store struct {
+	cfg       Config
+	log       *slog.Logger
+	raft      *raft.Raft
+	bolt      *raftboltdb.BoltStore
+	transport *raft.NetworkTransport
+	mux       *mux
+	fwd       *forwarder
+	ledger    *ledger
+	fsm       *fsm
+	key       ed25519.PrivateKey
+	signer    *signer
+
+	readyTerm atomic.Uint64 // term in which this leader's barrier completed
+	closed    atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+	done      chan struct{}
+	wg        sync.WaitGroup
+}
+
+// Open opens (or creates) the node's data directory and starts Raft.
+func Open(cfg Config) (*Store, error) {
+	if !nodeIDPattern.MatchString(cfg.NodeID) {
+		return nil, fmt.Errorf("%w: node id %q must be 1-64 letters, digits, '.', '_' or '-'", ErrInvalid, cfg.NodeID)
+	}
+	if cfg.Dir == "" {
+		return nil, fmt.Errorf("%w: no data directory", ErrInvalid)
+	}
+	if cfg.Listener == nil && cfg.RaftAddr == "" {
+		return nil, fmt.Errorf("%w: no raft address", ErrInvalid)
+	}
+	if cfg.Origin == "" {
+		cfg.Origin = "pedigree-ledger"
+	}
+	if cfg.ProposeTimeout <= 0 {
+		cfg.ProposeTimeout = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.RaftLogLevel == "" {
+		cfg.RaftLogLevel = "warn"
+	}
+	s := &Store{cfg: cfg, log: cfg.Logger.With("component", "raftstore", "node", cfg.NodeID), done: make(chan struct{})}
+	if err := s.open(); err != nil {
+		s.cleanup()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) open() error {
+	cfg := s.cfg
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	key, err := loadOrCreateKey(filepath.Join(cfg.Dir, "node.key"))
+	if err != nil {
+		return err
+	}
+	s.key = key
+	s.signer = newSigner(cfg.Origin, "pedigree-"+cfg.NodeID, key)
+
+	hlog := hclog.New(&hclog.LoggerOptions{
+		Name:   "raft",
+		Level:  hclog.LevelFromString(cfg.RaftLogLevel),
+		Output: slogWriter{s.log},
+	})
+	s.bolt, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.Dir, "raft.db")})
+	if err != nil {
+		return fmt.Errorf("open raft log: %w", err)
+	}
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, hlog)
+	if err != nil {
+		return fmt.Errorf("open snapshot store: %w", err)
+	}
+	s.ledger, err = openLedger(filepath.Join(cfg.Dir, "ledger.db"), s.log)
+	if err != nil {
+		return err
+	}
+	s.fsm = &fsm{l: s.ledger}
+
+	ln := cfg.Listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.RaftAddr); err != nil {
+			return fmt.Errorf("listen on raft address: %w", err)
+		}
+	}
+	advertise, err := advertiseAddr(cfg.AdvertiseAddr, ln.Addr())
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	s.mux = newMux(ln, advertise, cfg.TLS, cfg.Dial, s.log)
+	s.mux.handleRPC = s.serveRPC
+	s.fwd = newForwarder(s.mux)
+	s.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream:  (*raftLayer)(s.mux),
+		MaxPool: 8,
+		Timeout: 10 * time.Second,
+		Logger:  hlog,
+	})
+
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(cfg.NodeID)
+	rc.Logger = hlog
+	rc.BatchApplyCh = true
+	rc.MaxAppendEntries = 256
+	if cfg.Tune != nil {
+		cfg.Tune(rc)
+	}
+	// The database survives restarts and records its applied index, so Raft
+	// need not restore the latest snapshot on start, unless the database is
+	// behind it (lost, or older than the snapshot).
+	_, _, applied := s.ledger.committed()
+	rc.NoSnapshotRestoreOnStart = true
+	if list, err := snaps.List(); err == nil && len(list) > 0 && list[0].Index > applied {
+		rc.NoSnapshotRestoreOnStart = false
+	}
+	go s.mux.serve()
+	s.raft, err = raft.NewRaft(rc, s.fsm, s.bolt, s.bolt, snaps, s.transport)
+	if err != nil {
+		return fmt.Errorf("start raft: %w", err)
+	}
+	if cfg.Bootstrap {
+		has, err := raft.HasExistingState(s.bolt, s.bolt, snaps)
+		if err != nil {
+			return fmt.Errorf("check raft state: %w", err)
+		}
+		if !has {
+			f := s.raft.BootstrapCluster(raft.Configuration{Servers: []raft.Server{{
+				Suffrage: raft.Voter, ID: rc.LocalID, Address: raft.ServerAddress(advertise.String()),
+			}}})
+			if err := f.Error(); err != nil {
+				return fmt.Errorf("bootstrap: %w", err)
+			}
+		}
+	}
+	s.wg.Add(1)
+	go s.announce()
+	return nil
+}
+
+func advertiseAddr(configured string, bound net.Addr) (net.Addr, error) {
+	if configured != "" {
+		a, err := net.ResolveTCPAddr("tcp", configured)
+		if err != nil {
+			return nil, fmt.Errorf("%w: advertise address: %v", ErrInvalid, err)
+		}
+		return a, nil
+	}
+	a, ok := bound.(*net.TCPAddr)
+	if !ok {
+		return bound, nil
+	}
+	if a.IP == nil || a.IP.IsUnspecified() {
+		return nil, fmt.Errorf("%w: raft listens on %s; give an advertise address peers can dial", ErrInvalid, bound)
+	}
+	return a, nil
+}
+
+// slogWriter carries hclog's lines into slog.
+type slogWriter struct{ l *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	w.l.Info(string(trimNL(p)), "sub", "raft")
+	return len(p), nil
+}
+
+func trimNL(p []byte) []byte {
+	for len(p) > 0 && (p[len(p)-1] == '\n' || p[len(p)-1] == '\r') {
+		p = p[:len(p)-1]
+	}
+	return p
+}
+
+// announce records this node's HTTP address and public key in the cluster
+// listing whenever they are missing or stale, through whichever node leads.
+func (s *Store) announce() {
+	defer s.wg.Done()
+	me := s.Info()
+	wait := 50 * time.Millisecond
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-time.After(wait):
+		}
+		infos, err := s.ledger.nodeInfos()
+		if err == nil && infos[me.ID] == me {
+			wait = 2 * time.Second // re-check now and then: a restore may drop it
+			continue
+		}
+		if addr, _ := s.raft.LeaderWithID(); addr == "" {
+			wait = 100 * time.Millisecond
+			continue
+		}
+		if !s.isVoterOrMember() {
+			wait = 200 * time.Millisecond
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = s.putNode(ctx, me)
+		cancel()
+		if err != nil {
+			s.log.Debug("announce failed", "error", err)
+			wait = 500 * time.Millisecond
+		}
+	}
+}
+
+func (s *Store) isVoterOrMember() bool {
+	f := s.raft.GetConfiguration()
+	if f.Error() != nil {
+		return false
+	}
+	for _, srv := range f.Configuration().Servers {
+		if string(srv.ID) == s.cfg.NodeID {
+			return true
+		}
+	}
+	return false
+}
+
+// Info is what this node records about itself in the cluster listing.
+func (s *Store) Info() NodeInfo {
+	return NodeInfo{
+		ID:        s.cfg.NodeID,
+		RaftAddr:  s.mux.advertise.String(),
+		HTTPAddr:  s.cfg.HTTPAddr,
+		PublicKey: s.signer.verifierKey,
+	}
+}
+
+// ID is this node's id.
+func (s *Store) ID() string { return s.cfg.NodeID }
+
+// RaftAddr is the advertised Raft address of this node.
+func (s *Store) RaftAddr() string { return s.mux.advertise.String() }
+
+// Close stops the node at once: no leadership hand-over, connections cut.
+// The data directory stays valid; Open it again to restart the node.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		close(s.done)
+		s.closeErr = s.cleanup()
+	})
+	return s.closeErr
+}
+
+func (s *Store) cleanup() error {
+	var errs []error
+	if s.mux != nil {
+		s.mux.close()
+	}
+	if s.raft != nil {
+		if err := s.raft.Shutdown().Error(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if s.transport != nil {
+		s.transport.Close()
+	}
+	if s.fwd != nil {
+		s.fwd.close()
+	}
+	s.wg.Wait()
+	if s.bolt != nil {
+		errs = append(errs, s.bolt.Close())
+	}
+	if s.ledger != nil {
+		errs = append(errs, s.ledger.close())
+	}
+	return errors.Join(errs...)
+}
+
+// newCommandID makes an id for a command that came without one. It is made
+// on the node that first takes the proposal, before any forwarding, so a
+// retry after a lost answer cannot apply the command twice.
+func newCommandID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("raftstore: crypto/rand failed: %v", err))
+	}
+	return "cmd-" + hex.EncodeToString(b[:])
+}
+
+// maxBatch bounds the commands of one proposal, so one Raft entry stays a
+// reasonable size.
+const maxBatch = 10000
+
+// Propose commits commands to the ledger and returns their results in
+// order, from any node: a follower forwards to the leader and retries
+// through leader changes until ctx ends (commands are idempotent by id, so
+// retries are safe). A command without an ID gets one here. When ctx ends
+// first the error wraps ErrTimeout and the outcome is unknown: propose the
+// same ids again to learn it.
+func (s *Store) Propose(ctx context.Context, cmds ...models.Command) ([]models.Result, error) {
+	if len(cmds) == 0 || len(cmds) > maxBatch {
+		return nil, fmt.Errorf("%w: a proposal holds 1 to %d commands, not %d", ErrInvalid, maxBatch, len(cmds))
+	}
+	own := make([]models.Command, len(cmds))
+	for i, c := range cmds {
+		if c.Kind == "" {
+			return nil, fmt.Errorf("%w: command %d has no kind", ErrInvalid, i)
+		}
+		if c.ID == "" {
+			c.ID = newCommandID()
+		}
+		if len(c.ID) > 512 {
+			return nil, fmt.Errorf("%w: command id longer than 512 bytes", ErrInvalid)
+		}
+		own[i] = c
+	}
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	var res []models.Result
+	err := s.retry(ctx, func() error {
+		var err error
+		if s.raft.State() == raft.Leader {
+			res, err = s.proposeLocal(ctx, own)
+			return err
+		}
+		addr, err := s.leaderAddr()
+		if err != nil {
+			return err
+		}
+		var resp rpcResponse
+		resp, err = s.fwd.call(ctx, addr, rpcRequest{Op: rpcPropose, Cmds: own})
+		res = resp.Results
+		return err
+	})
+	return res, err
+}
+
+func (s *Store) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, s.cfg.ProposeTimeout)
+}
+
+// retry runs fn until it succeeds, fails for a reason retrying cannot fix,
+// or ctx ends. It retries when there is no leader or the leader changed.
+func (s *Store) retry(ctx context.Context, fn func() error) error {
+	wait := 5 * time.Millisecond
+	for {
+		if s.closed.Load() {
+			return ErrClosed
+		}
+		err := fn()
+		if err == nil {
+			return nil
+		}
+		if !retryable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %v (last: %v)", ErrTimeout, ctx.Err(), err)
+		case <-s.done:
+			return ErrClosed
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 200*time.Millisecond)
+	}
+}
+
+func retryable(err error) bool {
+	return errors.Is(err, ErrNotLeader) || errors.Is(err, ErrNoLeader) || errors.Is(err, errForward)
+}
+
+func (s *Store) leaderAddr() (string, error) {
+	addr, id := s.raft.LeaderWithID()
+	if addr == "" {
+		return "", ErrNoLeader
+	}
+	if string(id) == s.cfg.NodeID {
+		return "", ErrNotLeader // stale: we were leader and are no longer
+	}
+	return string(addr), nil
+}
+
+// proposeLocal stamps record times and proposes on this node, the leader.
+func (s *Store) proposeLocal(ctx context.Context, cmds []models.Command) ([]models.Result, error) {
+	if len(cmds) == 0 || len(cmds) > maxBatch {
+		return nil, fmt.Errorf("%w: a proposal holds 1 to %d commands", ErrInvalid, maxBatch)
+	}
+	now := time.Now().UTC().Round(0)
+	stamped := make([]models.Command, len(cmds))
+	for i, c := range cmds {
+		if c.ID == "" {
+			c.ID = newCommandID()
+		}
+		c.Time = now
+		stamped[i] = c
+	}
+	data, err := encodeEntry(logEntry{Op: opLedger, Cmds: stamped})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	resp, err := s.applyLocal(ctx, data)
+	if err != nil {
+		return nil, err
+	}
+	switch r := resp.(type) {
+	case []models.Result:
+		return r, nil
+	case error:
+		return nil, r
+	}
+	return nil, fmt.Errorf("raftstore: unexpected apply response %T", resp)
+}
+
+// applyLocal appends data to the Raft log on the leader and waits for this
+// node's FSM to apply it.
+func (s *Store) applyLocal(ctx context.Context, data []byte) (any, error) {
+	timeout := s.cfg.ProposeTimeout
+	if d, ok := ctx.Deadline(); ok {
+		timeout = time.Until(d)
+	}
+	f := s.raft.Apply(data, timeout)
+	if err := waitFuture(ctx, f); err != nil {
+		return nil, err
+	}
+	return f.Response(), nil
+}
+
+// waitFuture waits for a Raft future within ctx and maps Raft's errors to
+// raftstore's sentinels.
+func waitFuture(ctx context.Context, f raft.Future) error {
+	ch := make(chan error, 1)
+	go func() { ch <- f.Error() }()
+	select {
+	case err := <-ch:
+		return mapRaftError(err)
+	case <-ctx.Done():
+		return fmt.Errorf("%w: %v", ErrTimeout, ctx.Err())
+	}
+}
+
+func mapRaftError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost),
+		errors.Is(err, raft.ErrLeadershipTransferInProgress), errors.Is(err, raft.ErrAbortedByRestore),
+		errors.Is(err, raft.ErrNotVoter):
+		return fmt.Errorf("%w: %v", ErrNotLeader, err)
+	case errors.Is(err, raft.ErrEnqueueTimeout):
+		return fmt.Errorf("%w: %v", ErrTimeout, err)
+	case errors.Is(err, raft.ErrRaftShutdown):
+		return fmt.Errorf("%w: %v", ErrClosed, err)
+	}
+	return err
+}
+
+// Read returns the projection database once this node is as fresh as c
+// asks. The *gorm.DB reads the local SQLite file; do not write through it.
+// Leader and Linearizable work on any node: a follower asks the leader for
+// its applied index and waits until it has applied as much.
+func (s *Store) Read(ctx context.Context, c Consistency) (*gorm.DB, error) {
+	if s.closed.Load() {
+		return nil, ErrClosed
+	}
+	switch c {
+	case "", Local:
+		return s.ledger.db.WithContext(ctx), nil
+	case Leader, Linearizable:
+	default:
+		return nil, fmt.Errorf("%w: consistency %q", ErrInvalid, c)
+	}
+	ctx2, cancel := s.withTimeout(ctx)
+	defer cancel()
+	idx, err := s.readIndex(ctx2, c == Linearizable)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.ledger.waitApplied(ctx2, idx); err != nil {
+		return nil, err
+	}
+	return s.ledger.db.WithContext(ctx), nil
+}
+
+// readIndex asks the leader (maybe itself) for the index a read must wait for.
+func (s *Store) readIndex(ctx context.Context, verify bool) (uint64, error) {
+	var idx uint64
+	err := s.retry(ctx, func() error {
+		var err error
+		if s.raft.State() == raft.Leader {
+			idx, err = s.leaderReadIndex(ctx, verify)
+			return err
+		}
+		addr, err := s.leaderAddr()
+		if err != nil {
+			return err
+		}
+		resp, err := s.fwd.call(ctx, addr, rpcRequest{Op: rpcReadIndex, Verify: verify})
+		idx = resp.Index
+		return err
+	})
+	return idx, err
+}
+
+// leaderReadIndex is the read-index step on the leader. The index is that of
+// the last entry this node's FSM applied, which every acknowledged write
+// precedes: the leader answers a write only after its own FSM applied it. A
+// new leader first commits a barrier in its term, so entries the previous
+// leader acknowledged are applied here too. With verify, a quorum confirms
+// this node still leads after the index was taken.
+func (s *Store) leaderReadIndex(ctx context.Context, verify bool) (uint64, error) {
+	if s.raft.State() != raft.Leader {
+		return 0, ErrNotLeader
+	}
+	term := s.raft.CurrentTerm()
+	if s.readyTerm.Load() != term {
+		timeout := s.cfg.ProposeTimeout
+		if d, ok := ctx.Deadline(); ok {
+			timeout = time.Until(d)
+		}
+		if err := waitFuture(ctx, s.raft.Barrier(timeout)); err != nil {
+			return 0, err
+		}
+		if s.raft.CurrentTerm() != term {
+			return 0, ErrNotLeader
+		}
+		s.readyTerm.Store(term)
+	}
+	_, _, idx := s.ledger.committed()
+	if verify {
+		if err := waitFuture(ctx, s.raft.VerifyLeader()); err != nil {
+			return 0, err
+		}
+	}
+	return idx, nil
+}

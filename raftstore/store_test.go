@@ -1,0 +1,211 @@
+package raftstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/transparency-dev/merkle/proof"
+
+	"github.com/pedigree-ledger/pedigree/models"
+)
+
+func TestProposeAssignsSeqAndLeaves(t *testing.T) {
+	s := mustSingle(t)
+	res := mustPropose(t, s, orgCmd(t, "c1", "alice"), orgCmd(t, "c2", "bob"))
+	if len(res) != 2 || res[0].Seq != 1 || res[1].Seq != 2 || !res[0].Accepted || !res[1].Accepted {
+		t.Fatalf("results = %+v", res)
+	}
+	h := s.Head()
+	if h.Size != 2 {
+		t.Fatalf("head size = %d, want 2", h.Size)
+	}
+	// The stored entry's leaf bytes give the leaf hash the tree holds.
+	e, err := s.Entry(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Command.ID != "c2" || e.Command.Time.IsZero() {
+		t.Fatalf("entry = %+v", e)
+	}
+	if got := LeafHash(2, e.Command, e.Result); !bytes.Equal(got, e.LeafHash) {
+		t.Fatalf("recomputed leaf %x != stored %x", got, e.LeafHash)
+	}
+	db, err := s.Read(context.Background(), Local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	if err := db.Model(&models.Organisation{}).Count(&n).Error; err != nil || n != 2 {
+		t.Fatalf("organisations = %d, %v", n, err)
+	}
+}
+
+func TestDuplicateIDReturnsFirstResult(t *testing.T) {
+	s := mustSingle(t)
+	first := mustPropose(t, s, orgCmd(t, "same", "alice"))[0]
+	// Same id, different payload: still the first result, no new leaf.
+	again := mustPropose(t, s, orgCmd(t, "same", "carol"))[0]
+	if again.Seq != first.Seq || again.Accepted != first.Accepted {
+		t.Fatalf("duplicate gave %+v, first %+v", again, first)
+	}
+	// A duplicate inside one batch too.
+	res := mustPropose(t, s, orgCmd(t, "x", "dave"), orgCmd(t, "x", "erin"))
+	if res[0].Seq != 2 || res[1].Seq != 2 {
+		t.Fatalf("in-batch duplicate results = %+v", res)
+	}
+	if h := s.Head(); h.Size != 2 {
+		t.Fatalf("tree size = %d, want 2", h.Size)
+	}
+}
+
+func TestRejectedCommandIsLeafButChangesNothing(t *testing.T) {
+	s := mustSingle(t)
+	mustPropose(t, s, orgCmd(t, "a", "alice"))
+	res := mustPropose(t, s, orgCmd(t, "b", "alice"))[0] // already registered
+	if res.Accepted || res.Code == "" || res.Seq != 2 {
+		t.Fatalf("second registration = %+v, want a rejection at seq 2", res)
+	}
+	if s.Head().Size != 2 {
+		t.Fatal("a rejected command must still be a ledger entry")
+	}
+	e, err := s.EntryByID("b")
+	if err != nil || e.Result.Accepted || e.Result.Code != res.Code {
+		t.Fatalf("stored rejection = %+v, %v", e, err)
+	}
+	db, _ := s.Read(context.Background(), Local)
+	var org models.Organisation
+	if err := db.Where("id = ?", "alice").Take(&org).Error; err != nil || org.Seq != 1 {
+		t.Fatalf("alice = %+v, %v (the rejected command must not touch her)", org, err)
+	}
+}
+
+func TestProposeRejectsBadInput(t *testing.T) {
+	s := mustSingle(t)
+	ctx := context.Background()
+	for name, cmds := range map[string][]models.Command{
+		"empty batch": nil,
+		"no kind":     {{ID: "k"}},
+		"long id":     {{ID: string(make([]byte, 600)), Kind: models.KindRegisterOrganisation}},
+	} {
+		if _, err := s.Propose(ctx, cmds...); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: err = %v, want ErrInvalid", name, err)
+		}
+	}
+}
+
+func TestProofsVerify(t *testing.T) {
+	s := mustSingle(t)
+	var cmds []models.Command
+	for i := 0; i < 37; i++ {
+		cmds = append(cmds, orgCmd(t, "", "org"+string(rune('a'+i%26))+string(rune('a'+i/26))))
+	}
+	mustPropose(t, s, cmds[:13]...)
+	mid := s.Head()
+	mustPropose(t, s, cmds[13:]...)
+	head := s.Head()
+	if head.Size != 37 {
+		t.Fatalf("size = %d", head.Size)
+	}
+	for _, size := range []uint64{1, 2, 13, 16, 37} {
+		for seq := uint64(1); seq <= size; seq++ {
+			p, err := s.InclusionProof(seq, size)
+			if err != nil {
+				t.Fatalf("inclusion %d/%d: %v", seq, size, err)
+			}
+			if err := proof.VerifyInclusion(hasher, seq-1, size, p.LeafHash, p.Hashes, p.Root); err != nil {
+				t.Fatalf("inclusion %d/%d does not verify: %v", seq, size, err)
+			}
+		}
+	}
+	p, err := s.InclusionProof(5, 0)
+	if err != nil || !bytes.Equal(p.Root, head.Root) {
+		t.Fatalf("proof at current size: root %x want %x (%v)", p.Root, head.Root, err)
+	}
+	for _, pair := range [][2]uint64{{0, 37}, {1, 37}, {13, 37}, {16, 37}, {13, 16}, {37, 37}} {
+		c, err := s.ConsistencyProof(pair[0], pair[1])
+		if err != nil {
+			t.Fatalf("consistency %v: %v", pair, err)
+		}
+		if pair[0] == 0 {
+			continue // nothing to prove from the empty tree
+		}
+		if err := proof.VerifyConsistency(hasher, pair[0], pair[1], c.Hashes, c.FirstRoot, c.SecondRoot); err != nil {
+			t.Fatalf("consistency %v does not verify: %v", pair, err)
+		}
+	}
+	c, _ := s.ConsistencyProof(13, 37)
+	if !bytes.Equal(c.FirstRoot, mid.Root) || !bytes.Equal(c.SecondRoot, head.Root) {
+		t.Fatal("consistency roots differ from the signed heads")
+	}
+	for _, bad := range [][2]uint64{{0, 1}, {38, 38}, {2, 1}, {1, 99}} {
+		if _, err := s.InclusionProof(bad[0], bad[1]); !errors.Is(err, ErrInvalid) {
+			t.Errorf("inclusion %v: err = %v, want ErrInvalid", bad, err)
+		}
+	}
+	if _, err := s.ConsistencyProof(5, 2); !errors.Is(err, ErrInvalid) {
+		t.Errorf("consistency 5,2: err = %v", err)
+	}
+}
+
+func TestHeadCheckpointVerifies(t *testing.T) {
+	s := mustSingle(t)
+	mustPropose(t, s, orgCmd(t, "a", "alice"))
+	h := s.Head()
+	cp, err := VerifyCheckpoint(h.Checkpoint, h.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cp.Size != h.Size || !bytes.Equal(cp.Root, h.Root) || cp.Origin != "pedigree-ledger" {
+		t.Fatalf("checkpoint = %+v, head = %+v", cp, h)
+	}
+	tampered := bytes.Replace([]byte(h.Checkpoint), []byte("\n1\n"), []byte("\n2\n"), 1)
+	if _, err := VerifyCheckpoint(string(tampered), h.Key); err == nil {
+		t.Fatal("a checkpoint with a changed size must not verify")
+	}
+	other := newSigner("pedigree-ledger", "pedigree-other", mustKey(t))
+	if _, err := VerifyCheckpoint(h.Checkpoint, other.verifierKey); err == nil {
+		t.Fatal("another node's key must not verify this checkpoint")
+	}
+}
+
+func TestRestartKeepsLedgerAndKey(t *testing.T) {
+	c := mustCluster(t, 1, nil)
+	tn := c.nodes[0]
+	mustPropose(t, tn.s, orgCmd(t, "a", "alice"), orgCmd(t, "b", "bob"))
+	before := tn.s.Head()
+	c.kill(tn)
+	c.restart(tn)
+	mustLeader(t, c.nodes)
+	after := tn.s.Head()
+	if after.Size != before.Size || !bytes.Equal(after.Root, before.Root) || after.Key != before.Key {
+		t.Fatalf("after restart head = %+v, before %+v", after, before)
+	}
+	res := mustPropose(t, tn.s, orgCmd(t, "a", "alice"), orgCmd(t, "c", "carol"))
+	if res[0].Seq != 1 || res[1].Seq != 3 {
+		t.Fatalf("after restart results = %+v", res)
+	}
+}
+
+func TestReadConsistencyLevels(t *testing.T) {
+	s := mustSingle(t)
+	mustPropose(t, s, orgCmd(t, "a", "alice"))
+	for _, c := range []Consistency{Local, Leader, Linearizable} {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		db, err := s.Read(ctx, c)
+		if err != nil {
+			t.Fatalf("%s: %v", c, err)
+		}
+		var n int64
+		db.Model(&models.Organisation{}).Count(&n)
+		cancel()
+		if n != 1 {
+			t.Fatalf("%s read sees %d organisations", c, n)
+		}
+	}
+	if _, err := ParseConsistency("strong"); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("ParseConsistency(strong) = %v", err)
+	}
+}
