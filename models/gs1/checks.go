@@ -85,9 +85,11 @@ func badCharAt(v string, cs Charset) int {
 		tab = &charsetTables[2]
 	case CSET64:
 		tab = &charsetTables[3]
-		// "=" padding: at most two, only at the end.
+		// "=" padding: at most two, only at the end, and then only when the
+		// whole value's length is a multiple of three (the Syntax
+		// Engine's rule).
 		trimmed := strings.TrimRight(v, "=")
-		if len(v)-len(trimmed) > 2 {
+		if pads := len(v) - len(trimmed); pads > 2 || (pads > 0 && len(v)%3 != 0) {
 			return len(trimmed)
 		}
 		v = trimmed

@@ -87,11 +87,14 @@ func checkCouponPosOffer(v string) string {
 	return ""
 }
 
-// checkCouponCode checks the mandatory leading fields of AI (8110), the
-// North American coupon code: primary company prefix (VLI 0-6), offer code
-// (6 digits), save value (VLI 1-5), primary purchase requirement (VLI 1-5),
-// requirement code (1 digit) and family code (3 digits). Optional data
-// fields may follow, each introduced by a digit 1-9.
+// checkCouponCode checks AI (8110), the North American coupon code. Its
+// mandatory fields are the primary company prefix (VLI 0-6), the offer code
+// (6 digits), the save value (VLI 1-5), the primary purchase requirement
+// (VLI 1-5), its code (0-4 or 9) and family code (3 digits). Optional fields
+// follow, each at most once and in order, introduced by its number: 1 a
+// second purchase, 2 a third purchase, 3 the expiration date, 4 the start
+// date, 5 a serial number, 6 the retailer's company prefix or GLN, 9 the
+// save value code and flags.
 func checkCouponCode(v string) string {
 	if !isDigits(v) {
 		return "coupon data must be digits"
@@ -110,18 +113,101 @@ func checkCouponCode(v string) string {
 	if i >= len(v) || v[i] < '1' || v[i] > '5' || !vliField(v, &i, 0, 5) {
 		return "bad or truncated coupon save value"
 	}
-	if i >= len(v) || v[i] < '1' || v[i] > '5' || !vliField(v, &i, 0, 5) {
-		return "bad or truncated primary purchase requirement"
+	if r := couponPurchase(v, &i, "primary", false); r != "" {
+		return r
 	}
-	if i+4 > len(v) {
-		return "truncated purchase requirement code or family code"
+	var expiry, start string
+	last := byte('0')
+	for i < len(v) {
+		field := v[i]
+		if field <= last || field == '7' || field == '8' || field == '0' {
+			return "unexpected data in the coupon's optional fields"
+		}
+		last = field
+		i++
+		switch field {
+		case '1', '2':
+			if field == '1' {
+				if i >= len(v) || v[i] > '3' {
+					return "bad or missing additional purchase rules code"
+				}
+				i++
+			}
+			if r := couponPurchase(v, &i, map[byte]string{'1': "second", '2': "third"}[field], true); r != "" {
+				return r
+			}
+		case '3', '4':
+			if i+6 > len(v) {
+				return "truncated coupon date"
+			}
+			d := v[i : i+6]
+			if checkYYMMDD(d, false) != "" {
+				return "bad coupon date " + d
+			}
+			if field == '3' {
+				expiry = d
+			} else {
+				start = d
+			}
+			i += 6
+		case '5':
+			if !vliField(v, &i, 6, 9) {
+				return "bad or truncated coupon serial number"
+			}
+		case '6':
+			if i >= len(v) || v[i] == '0' || !vliField(v, &i, 6, 7) {
+				return "bad or truncated retailer company prefix or GLN"
+			}
+		case '9':
+			if i+4 > len(v) {
+				return "truncated save value code and flags"
+			}
+			if !strings.ContainsRune("01256", rune(v[i])) {
+				return "bad save value code"
+			}
+			if v[i+1] > '2' {
+				return "bad save-value-applies-to-item code"
+			}
+			if v[i+3] > '1' {
+				return "bad don't-multiply flag"
+			}
+			i += 4
+		}
 	}
-	if c := v[i]; c > '4' && c != '9' {
-		return "bad primary purchase requirement code"
+	if expiry != "" && start != "" && expiry < start {
+		return "coupon expires before it starts"
 	}
-	i += 4
-	if i < len(v) && v[i] == '0' {
-		return "bad coupon optional field identifier"
+	return ""
+}
+
+// couponPurchase reads a purchase requirement (VLI 1-5), its code (0-4 or
+// 9) and family code (3 digits) and, for additional purchases, the company
+// prefix (VLI 0-6, or 9 for the primary one).
+func couponPurchase(v string, i *int, which string, withGCP bool) string {
+	if *i >= len(v) || v[*i] < '1' || v[*i] > '5' || !vliField(v, i, 0, 5) {
+		return "bad or truncated " + which + " purchase requirement"
+	}
+	if *i >= len(v) || (v[*i] > '4' && v[*i] != '9') {
+		return "bad or missing " + which + " purchase requirement code"
+	}
+	*i++
+	if *i+3 > len(v) {
+		return "truncated " + which + " purchase family code"
+	}
+	*i += 3
+	if !withGCP {
+		return ""
+	}
+	if *i < len(v) && v[*i] == '9' {
+		*i++
+		return ""
+	}
+	start := *i
+	if !vliField(v, i, 6, 6) {
+		return "bad or truncated " + which + " purchase company prefix"
+	}
+	if r := checkGCP(v[start+1:*i], 0); r != "" {
+		return which + " purchase company prefix " + r
 	}
 	return ""
 }

@@ -16,6 +16,10 @@ const DefaultDigitalLinkBase = "https://id.gs1.org"
 // percent-decoded; a GTIN-8, -12 or -13 key is widened to 14 digits. Query
 // parameters that are not AIs (linkType, context...) are ignored.
 func ParseDigitalLink(uri string) (ElementString, error) {
+	return validated(parseDigitalLink, uri)
+}
+
+func parseDigitalLink(uri string) (ElementString, error) {
 	if !isHTTPURI(uri) {
 		return nil, errorf("", uri, "a Digital Link URI starts with http:// or https://")
 	}
@@ -83,9 +87,6 @@ func ParseDigitalLink(uri string) (ElementString, error) {
 			}
 			es = append(es, Element{AI: k, Value: dv})
 		}
-	}
-	if err := es.Validate(); err != nil {
-		return nil, err
 	}
 	return es, nil
 }

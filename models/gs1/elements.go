@@ -59,6 +59,14 @@ const GS = '\x1d'
 // associations between the elements: required companions, mutually
 // exclusive AIs, and repeated AIs with different values.
 func (es ElementString) Validate() error {
+	if err := es.validateElements(); err != nil {
+		return err
+	}
+	return es.checkAssociations()
+}
+
+// validateElements checks each element on its own, without associations.
+func (es ElementString) validateElements() error {
 	if len(es) == 0 {
 		return errorf("", "", "no AI data")
 	}
@@ -67,7 +75,7 @@ func (es ElementString) Validate() error {
 			return err
 		}
 	}
-	return es.checkAssociations()
+	return nil
 }
 
 // checkValue validates one AI's value: length, character sets per
@@ -128,12 +136,12 @@ func (es ElementString) has(pattern string) bool {
 }
 
 func (es ElementString) checkAssociations() error {
-	seen := make(map[string]string, len(es))
-	for _, e := range es {
-		if prev, ok := seen[e.AI]; ok && prev != e.Value {
-			return errorf(e.AI, e.Value, "appears twice with different values")
+	for i, e := range es {
+		for _, prev := range es[:i] {
+			if prev.AI == e.AI && prev.Value != e.Value {
+				return errorf(e.AI, e.Value, "appears twice with different values")
+			}
 		}
-		seen[e.AI] = e.Value
 	}
 	for _, e := range es {
 		d := LookupAI(e.AI)

@@ -12,8 +12,9 @@ import (
 //     DotCode), with a leading FNC1 sent as GS (ASCII 29) or left out, and GS
 //     between elements. Keyboard-wedge scanners that cannot type GS send a
 //     stand-in; these are read as GS: "<GS>", "{GS}", "[GS]", "<FNC1>",
-//     "{FNC1}", "^]", "^", "~", "|" and U+241D. None of them can occur in AI
-//     data, whose characters come from CSET 82, 39 or 64;
+//     "{FNC1}", "^]", U+241D (the GS picture) and "^" (GS1's own tools write
+//     FNC1 so). None of them can occur in AI data, whose characters come
+//     from CSET 82, 39 and 64;
 //   - the bracketed human-readable form "(01)09506000134352(21)ABC", where
 //     "\(" stands for a literal parenthesis in a value;
 //   - a GS1 Digital Link URI, bare or behind a non-GS1 symbology identifier
@@ -22,6 +23,19 @@ import (
 // Surrounding white space (a scanner's line end) is ignored. The elements
 // come back in the order the data holds them.
 func ParseScan(text string) (ElementString, error) {
+	es, err := parseScanUnchecked(text)
+	if err != nil {
+		return nil, err
+	}
+	if err := es.Validate(); err != nil {
+		return nil, err
+	}
+	return es, nil
+}
+
+// parseScanUnchecked reads the structure of a scan (which AIs hold which
+// values) without validating the values or their associations.
+func parseScanUnchecked(text string) (ElementString, error) {
 	s := strings.TrimSpace(text)
 	if s == "" {
 		return nil, errorf("", "", "empty scan")
@@ -33,20 +47,32 @@ func ParseScan(text string) (ElementString, error) {
 		sym, rest := s[:3], s[3:]
 		switch sym {
 		case "]d2", "]Q3", "]C1", "]e0", "]J1":
-			return ParseElementString(rest)
+			return parseElementString(rest)
 		}
 		if isHTTPURI(rest) {
-			return ParseDigitalLink(rest)
+			return parseDigitalLink(rest)
 		}
 		return nil, errorf("", sym, "symbology identifier %s does not mark GS1 data", sym)
 	}
 	if s[0] == '(' {
-		return ParseBracketed(s)
+		return parseBracketed(s)
 	}
 	if isHTTPURI(s) {
-		return ParseDigitalLink(s)
+		return parseDigitalLink(s)
 	}
-	return ParseElementString(s)
+	return parseElementString(s)
+}
+
+// validated runs parse and then validates what it read.
+func validated(parse func(string) (ElementString, error), s string) (ElementString, error) {
+	es, err := parse(s)
+	if err != nil {
+		return nil, err
+	}
+	if err := es.Validate(); err != nil {
+		return nil, err
+	}
+	return es, nil
 }
 
 func isHTTPURI(s string) bool {
@@ -59,10 +85,10 @@ func hasPrefixFold(s, prefix string) bool {
 
 // separatorStandIns are what keyboard-wedge scanners and people type for
 // GS; longest first so "<GS>" wins over a bare "^".
-var separatorStandIns = []string{"<FNC1>", "{FNC1}", "<GS>", "{GS}", "[GS]", "^]", "\u241d", "^", "~", "|"}
+var separatorStandIns = []string{"<FNC1>", "{FNC1}", "<GS>", "{GS}", "[GS]", "^]", "\u241d", "^"}
 
 func normalizeSeparators(s string) string {
-	if !strings.ContainsAny(s, "<{[^~|\u241d") {
+	if !strings.ContainsAny(s, "<{[^\u241d") {
 		return s
 	}
 	for _, standIn := range separatorStandIns {
@@ -79,6 +105,10 @@ func normalizeSeparators(s string) string {
 // the FNC1 that marks GS1 data; a GS after a predefined-length value is
 // redundant and tolerated.
 func ParseElementString(s string) (ElementString, error) {
+	return validated(parseElementString, s)
+}
+
+func parseElementString(s string) (ElementString, error) {
 	s = normalizeSeparators(s)
 	i := 0
 	for i < len(s) && s[i] == GS {
@@ -113,19 +143,13 @@ func ParseElementString(s string) (ElementString, error) {
 			v = s[i : i+j]
 			i += j
 			if i < len(s) {
-				i++ // the separator
-				if i == len(s) {
-					return nil, errorf(d.AI, v, "data ends with a separator")
-				}
+				i++ // the separator; a superfluous one at the end is tolerated
 			}
 		}
 		if v == "" {
 			return nil, errorf(d.AI, "", "no value")
 		}
 		es = append(es, Element{AI: d.AI, Value: v})
-	}
-	if err := es.Validate(); err != nil {
-		return nil, err
 	}
 	return es, nil
 }
@@ -148,6 +172,10 @@ func unknownAIError(rest string) error {
 // ParseBracketed reads the bracketed form "(01)09506000134352(10)ABC".
 // Inside a value, "\(" is a literal "(".
 func ParseBracketed(s string) (ElementString, error) {
+	return validated(parseBracketed, s)
+}
+
+func parseBracketed(s string) (ElementString, error) {
 	es := make(ElementString, 0, 6)
 	i := 0
 	for i < len(s) {
@@ -175,9 +203,6 @@ func ParseBracketed(s string) (ElementString, error) {
 	}
 	if len(es) == 0 {
 		return nil, errorf("", "", "no AI data")
-	}
-	if err := es.Validate(); err != nil {
-		return nil, err
 	}
 	return es, nil
 }
