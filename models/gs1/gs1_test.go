@@ -274,7 +274,7 @@ func TestDigitalLink(t *testing.T) {
 func TestDigitalLinkRoundTrip(t *testing.T) {
 	for _, in := range []string{
 		"(01)09506000134352(17)281231(10)LOT/1&2(21)S?%&1",
-		"(01)09506000134352(21)abc-._~",
+		"(01)09506000134352(21)abc-._",
 		"(00)106141412345678908",
 		"(414)0614141123452(254)A1",
 		"(01)09506000134352(10)L(21)S(8030)" + strings.Repeat("Ab-_", 22) + "Ab",
