@@ -294,8 +294,8 @@ func TestDigitalLinkRoundTrip(t *testing.T) {
 			t.Errorf("%s -> %s -> %s", in, uri, back.HRI())
 		}
 	}
-	if _, err := mustParse(t, "(01)09506000134352(21)1(250)X").DigitalLink(""); err == nil {
-		t.Error("AI 250 is no Digital Link attribute: want error")
+	if _, err := mustParse(t, "(01)09506000134352(21)1(8200)HTTP://X").DigitalLink(""); err == nil {
+		t.Error("AI 8200 is no Digital Link attribute: want error")
 	}
 	if _, err := mustParse(t, "(99)ABC").DigitalLink(""); err == nil {
 		t.Error("no primary key: want error")
