@@ -47,7 +47,7 @@ func parseDigitalLink(uri string) (ElementString, error) {
 		}
 		v, err := url.PathUnescape(segs[k-1])
 		if err != nil {
-			return nil, errorf(d.AI, segs[k-1], "bad percent-encoding in %q", segs[k-1])
+			return nil, errorf(d.AI, segs[k-1], "bad percent-encoding in %q", clip(segs[k-1]))
 		}
 		if d.AI == "01" && (len(v) == 8 || len(v) == 12 || len(v) == 13) && isDigits(v) {
 			v = strings.Repeat("0", 14-len(v)) + v
@@ -80,7 +80,7 @@ func parseDigitalLink(uri string) (ElementString, error) {
 			}
 			dv, err := url.PathUnescape(v)
 			if err != nil {
-				return nil, errorf(k, v, "bad percent-encoding in %q", v)
+				return nil, errorf(k, v, "bad percent-encoding in %q", clip(v))
 			}
 			if dv == "" {
 				return nil, errorf(k, "", "no value")

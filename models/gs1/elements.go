@@ -86,10 +86,10 @@ func checkValue(ai, v string) error {
 		return errorf(ai, v, "unknown Application Identifier")
 	}
 	if len(v) < d.MinLength() {
-		return errorf(ai, v, "value %q too short: at least %d characters", v, d.MinLength())
+		return errorf(ai, v, "value %q too short: at least %d characters", clip(v), d.MinLength())
 	}
 	if len(v) > d.MaxLength() {
-		return errorf(ai, v, "value %q too long: at most %d characters", v, d.MaxLength())
+		return errorf(ai, v, "value %q too long: at most %d characters", clip(v), d.MaxLength())
 	}
 	pos := 0
 	for _, c := range d.Components {
@@ -101,10 +101,10 @@ func checkValue(ai, v string) error {
 			n = len(v) - pos // only the last component varies in length
 		}
 		if n < c.Min || pos+n > len(v) {
-			return errorf(ai, v, "value %q too short", v)
+			return errorf(ai, v, "value %q too short", clip(v))
 		}
 		if n > c.Max {
-			return errorf(ai, v, "value %q too long", v)
+			return errorf(ai, v, "value %q too long", clip(v))
 		}
 		part := v[pos : pos+n]
 		if at := badCharAt(part, c.Charset); at >= 0 {
@@ -113,15 +113,15 @@ func checkValue(ai, v string) error {
 		for _, name := range c.Checks {
 			if reason := checks[name](part); reason != "" {
 				if len(d.Components) > 1 {
-					return errorf(ai, v, "%q (characters %d-%d): %s", part, pos+1, pos+n, reason)
+					return errorf(ai, v, "%q (characters %d-%d): %s", clip(part), pos+1, pos+n, reason)
 				}
-				return errorf(ai, v, "%q: %s", part, reason)
+				return errorf(ai, v, "%q: %s", clip(part), reason)
 			}
 		}
 		pos += n
 	}
 	if pos != len(v) {
-		return errorf(ai, v, "value %q has %d unexpected trailing characters", v, len(v)-pos)
+		return errorf(ai, v, "value %q has %d unexpected trailing characters", clip(v), len(v)-pos)
 	}
 	return nil
 }

@@ -92,7 +92,7 @@ func ParseEPC(uri string) (EPC, error) {
 	case isHTTPURI(uri):
 		return epcFromDigitalLink(uri)
 	}
-	return EPC{}, errorf("", uri, "not an EPC URI or GS1 Digital Link URI: %q", uri)
+	return EPC{}, errorf("", uri, "not an EPC URI or GS1 Digital Link URI: %q", clip(uri))
 }
 
 // epcParts splits the dotted body of an EPC URI into the company prefix,
@@ -106,16 +106,16 @@ func epcParts(uri, scheme string, parts, digits int) (cp, ref, last string, err 
 		fields = []string{fields[0], fields[1], strings.Join(fields[2:], ".")}
 	}
 	if len(fields) != parts {
-		return "", "", "", errorf("", uri, "%q must have %d dot-separated parts", uri, parts)
+		return "", "", "", errorf("", uri, "%q must have %d dot-separated parts", clip(uri), parts)
 	}
 	cp, ref = fields[0], fields[1]
 	if len(cp) < 6 || len(cp) > 12 || !isDigits(cp) || !isDigits(ref) || len(cp)+len(ref) != digits {
-		return "", "", "", errorf("", uri, "%q: company prefix (6-12 digits) and reference must be %d digits together", uri, digits)
+		return "", "", "", errorf("", uri, "%q: company prefix (6-12 digits) and reference must be %d digits together", clip(uri), digits)
 	}
 	if parts == 3 {
 		last, err = url.PathUnescape(fields[2])
 		if err != nil || last == "" {
-			return "", "", "", errorf("", uri, "%q: bad or empty last part", uri)
+			return "", "", "", errorf("", uri, "%q: bad or empty last part", clip(uri))
 		}
 	}
 	return cp, ref, last, nil

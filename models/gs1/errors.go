@@ -34,3 +34,13 @@ func (e *Error) Unwrap() error { return ErrInvalid }
 func errorf(ai, value, format string, args ...any) *Error {
 	return &Error{AI: ai, Value: value, Reason: fmt.Sprintf(format, args...)}
 }
+
+// clip shortens v for quoting in a message, so a hostile megabyte of input
+// does not become a megabyte of error.
+func clip(v string) string {
+	const max = 40
+	if len(v) <= max {
+		return v
+	}
+	return v[:max] + "..."
+}

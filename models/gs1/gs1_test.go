@@ -2,6 +2,7 @@ package gs1
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -254,14 +255,14 @@ func TestDigitalLink(t *testing.T) {
 		"https://id.gs1.org",
 		"https://id.gs1.org/foo/bar",
 		"ftp://id.gs1.org/01/09506000134352",
-		"https://id.gs1.org/01/09506000134352/21/S1/10/L1",  // qualifier order
-		"https://id.gs1.org/01/09506000134352/22/C/235/T",   // mixed alternatives
-		"https://id.gs1.org/00/106141412345678908/21/S1",    // SSCC takes no qualifiers
-		"https://id.gs1.org/01/09506000134352?21=S1",        // serial is not a data attribute
-		"https://id.gs1.org/01/09506000134352?9999=1",       // unknown AI
-		"https://id.gs1.org/01/09506000134352?17=",          // empty
-		"https://id.gs1.org/01/09506000134352/21/%ZZ",       // bad escape
-		"https://id.gs1.org/01/09506000134353",              // check digit
+		"https://id.gs1.org/01/09506000134352/21/S1/10/L1", // qualifier order
+		"https://id.gs1.org/01/09506000134352/22/C/235/T",  // mixed alternatives
+		"https://id.gs1.org/00/106141412345678908/21/S1",   // SSCC takes no qualifiers
+		"https://id.gs1.org/01/09506000134352?21=S1",       // serial is not a data attribute
+		"https://id.gs1.org/01/09506000134352?9999=1",      // unknown AI
+		"https://id.gs1.org/01/09506000134352?17=",         // empty
+		"https://id.gs1.org/01/09506000134352/21/%ZZ",      // bad escape
+		"https://id.gs1.org/01/09506000134353",             // check digit
 		"https://id.gs1.org/01/09506000134352?17=281231&17=290101",
 	}
 	for _, in := range invalid {
@@ -412,5 +413,22 @@ func mustURI(t *testing.T) func(string, error) string {
 			t.Fatal(err)
 		}
 		return s
+	}
+}
+
+func TestErrorMessagesStayShortForHugeInput(t *testing.T) {
+	for _, in := range []string{
+		"(01)09506000134352(21)" + strings.Repeat("A", 100000),
+		"]d2" + strings.Repeat("9", 100000),
+		"https://id.gs1.org/01/09506000134352/21/" + strings.Repeat("%Z", 50000),
+		"urn:epc:id:sgtin:" + strings.Repeat("1", 100000),
+	} {
+		_, err := ParseScan(in)
+		if strings.HasPrefix(in, "urn:") {
+			_, err = ParseEPC(in)
+		}
+		if err == nil || len(err.Error()) > 200 {
+			t.Errorf("error for %d-byte input: %d bytes", len(in), len(fmt.Sprint(err)))
+		}
 	}
 }

@@ -42,7 +42,7 @@ func parseScanUnchecked(text string) (ElementString, error) {
 	}
 	if s[0] == ']' {
 		if len(s) < 3 {
-			return nil, errorf("", s, "truncated symbology identifier %q", s)
+			return nil, errorf("", s, "truncated symbology identifier %q", clip(s))
 		}
 		sym, rest := s[:3], s[3:]
 		switch sym {
@@ -128,7 +128,7 @@ func parseElementString(s string) (ElementString, error) {
 		if d.Predefined {
 			n := d.MaxLength()
 			if i+n > len(s) {
-				return nil, errorf(d.AI, s[i:], "value %q too short: %d characters expected", s[i:], n)
+				return nil, errorf(d.AI, s[i:], "value %q too short: %d characters expected", clip(s[i:]), n)
 			}
 			v = s[i : i+n]
 			i += n
@@ -164,9 +164,9 @@ func unknownAIError(rest string) error {
 		if end > 8 {
 			end = 8
 		}
-		return errorf("", rest[:end], "expected an Application Identifier, found %q", rest[:end])
+		return errorf("", rest[:end], "expected an Application Identifier, found %q", clip(rest[:end]))
 	}
-	return errorf("", rest[:n], "no Application Identifier starts %q", rest[:n])
+	return errorf("", rest[:n], "no Application Identifier starts %q", clip(rest[:n]))
 }
 
 // ParseBracketed reads the bracketed form "(01)09506000134352(10)ABC".
@@ -188,7 +188,7 @@ func parseBracketed(s string) (ElementString, error) {
 		}
 		ai := s[i+1 : i+end]
 		if len(ai) < 2 || len(ai) > 4 || !isDigits(ai) {
-			return nil, errorf("", ai, "%q is not an Application Identifier", ai)
+			return nil, errorf("", ai, "%q is not an Application Identifier", clip(ai))
 		}
 		if LookupAI(ai) == nil {
 			return nil, errorf(ai, "", "unknown Application Identifier")
