@@ -27,6 +27,7 @@ const (
 
 func subcommands() map[string]subcommand {
 	return map[string]subcommand{
+		"gs1": {"parse and check GS1 barcode data", runGS1},
 	}
 }
 
