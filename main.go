@@ -27,7 +27,10 @@ const (
 
 func subcommands() map[string]subcommand {
 	return map[string]subcommand{
-		"gs1": {"parse and check GS1 barcode data", runGS1},
+		"gs1":    {"parse and check GS1 barcode data", runGS1},
+		"keygen": {"make a manufacturer key for signed codes", runKeygen},
+		"label":  {"print a pack's signed GS1 DataMatrix as PNG or SVG", runLabel},
+		"scan":   {"decode GS1 DataMatrix images and check signatures", runScan},
 	}
 }
 

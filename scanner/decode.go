@@ -16,6 +16,8 @@ import (
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/datamatrix"
 	"github.com/makiuchi-d/gozxing/qrcode"
+
+	"github.com/pedigree-ledger/pedigree/models/gs1"
 )
 
 // Limits for untrusted images. An image is rejected from its header, before
@@ -75,16 +77,25 @@ type Result struct {
 	Text string
 	// Strategy names the attempt that succeeded, for benchmarks and logs.
 	Strategy string
+	// Elements is the GS1 data, parsed and validated by gs1.ParseScan;
+	// nil when the code is not GS1 or its data is invalid.
+	Elements gs1.ElementString `json:"-"`
+
+	parseErr error
 }
 
 // ScanText is the transmitted string with its symbology identifier in
 // front, the form gs1.ParseScan reads ("]d2" + data, without the GS that
 // only stood for the leading FNC1).
-func (r *Result) ScanText() string {
-	if r.Symbology == "]d2" && len(r.Text) > 0 && r.Text[0] == asciiGS {
-		return r.Symbology + r.Text[1:]
+func (r *Result) ScanText() string { return r.Symbology + r.Data() }
+
+// Data is Text without the GS that stands for FNC1 in first position: the
+// data as it follows the symbology identifier.
+func (r *Result) Data() string {
+	if (r.Symbology == "]d2" || r.Symbology == "]Q3") && len(r.Text) > 0 && r.Text[0] == asciiGS {
+		return r.Text[1:]
 	}
-	return r.Symbology + r.Text
+	return r.Text
 }
 
 // Decode reads an image (PNG, JPEG or GIF) from r and decodes the GS1
@@ -148,26 +159,13 @@ func DecodeImage(ctx context.Context, img image.Image, opts Options) (*Result, e
 	return s.run()
 }
 
-// attemptErr remembers why attempts failed, so the final error can say
-// something more useful than "not found" when, say, a checksum failed.
+// search is one image's trip down the retry ladder (see search.go).
 type search struct {
 	ctx      context.Context
 	gray     *image.Gray
 	nonGS1   *Result
 	panicked error
 	tries    int
-}
-
-// accept decides whether a decoded code ends the search: only GS1 data
-// does. A non-GS1 code is kept in case nothing better turns up.
-func (s *search) accept(r *Result) bool {
-	if isGS1(r) {
-		return true
-	}
-	if s.nonGS1 == nil {
-		s.nonGS1 = r
-	}
-	return false
 }
 
 // tryDM runs the DataMatrix reader on one binarized view of an image.
@@ -218,8 +216,6 @@ func (s *search) done() bool { return s.ctx.Err() != nil }
 
 func (s *search) fail() error {
 	switch {
-	case s.nonGS1 != nil:
-		return fmt.Errorf("%w: read %s code with symbology %s", ErrNotGS1, s.nonGS1.Format, s.nonGS1.Symbology)
 	case s.ctx.Err() != nil:
 		return fmt.Errorf("%w (gave up after %d attempts: %v)", ErrNotFound, s.tries, context.Cause(s.ctx))
 	case s.panicked != nil:

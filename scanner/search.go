@@ -67,10 +67,13 @@ func (s *search) run() (*Result, error) {
 			break
 		}
 		if r := step(); r != nil {
-			return r, nil
+			return finish(r)
 		}
 	}
-	return s.nonGS1, s.fail()
+	if s.nonGS1 != nil {
+		return finish(s.nonGS1)
+	}
+	return nil, s.fail()
 }
 
 // tryView runs the binarizers and readers over one view. full adds the

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func mustRun(t *testing.T, want int, args ...string) (stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	if code := run(args, strings.NewReader(""), &out, &errb); code != want {
+		t.Fatalf("pedigree %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, want, out.String(), errb.String())
+	}
+	return out.String(), errb.String()
+}
+
+// TestKeygenLabelScan runs the three commands the way a manufacturer and a
+// pharmacist would: make a key, print a signed label, scan it and check.
+func TestKeygenLabelScan(t *testing.T) {
+	dir := t.TempDir()
+	prefix := filepath.Join(dir, "acme")
+	out, _ := mustRun(t, exitOK, "keygen", "--out", prefix, "--alg", "ecdsa-p256")
+	keyID := strings.TrimSpace(out)
+	if len(keyID) != 4 {
+		t.Fatalf("key id %q", keyID)
+	}
+	st, err := os.Stat(prefix + ".key")
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("private key file: %v %v", st.Mode(), err)
+	}
+	mustRun(t, exitError, "keygen", "--out", prefix) // never overwrites
+
+	png := filepath.Join(dir, "pack.png")
+	svg := filepath.Join(dir, "pack.svg")
+	hri, _ := mustRun(t, exitOK, "label", "--gtin", "9506000134352", "--serial", "SN-0001", "--lot", "B12",
+		"--expiry", "280100", "--key", prefix+".key", "--out", png)
+	if !strings.HasPrefix(hri, "(01)09506000134352(17)280100(10)B12(21)SN-0001(8030)"+keyID) {
+		t.Fatalf("label HRI %q", hri)
+	}
+	mustRun(t, exitOK, "label", "--gtin", "9506000134352", "--serial", "SN-0001", "--lot", "B12",
+		"--expiry", "280100", "--key", prefix+".key", "--out", svg)
+	if b, _ := os.ReadFile(svg); !bytes.HasPrefix(b, []byte("<svg")) {
+		t.Fatal("label --out x.svg did not write SVG")
+	}
+	otherPrefix := filepath.Join(dir, "other")
+	mustRun(t, exitOK, "keygen", "--out", otherPrefix)
+
+	out, _ = mustRun(t, exitError, "scan", "--keys", prefix+".pub.json", png, filepath.Join(dir, "missing.png"))
+	lines := scanLines(t, out)
+	if len(lines) != 2 {
+		t.Fatalf("%d lines", len(lines))
+	}
+	got := lines[0]
+	if !got.OK || got.Symbology != "]d2" || got.Signature == nil || got.Signature.Status != "valid" ||
+		!strings.HasPrefix(got.Text, "0109506000134352172801001") || got.HRI != strings.TrimSpace(hri) {
+		t.Fatalf("scan: %+v", got)
+	}
+	if lines[1].OK || lines[1].Error == "" {
+		t.Fatalf("missing file: %+v", lines[1])
+	}
+	out, _ = mustRun(t, exitOK, "scan", "--keys", otherPrefix+".pub.json", png)
+	if l := scanLines(t, out)[0]; l.Signature.Status != "unknown_key" {
+		t.Fatalf("other key: %+v", l.Signature)
+	}
+}
+
+func scanLines(t *testing.T, out string) []scanLine {
+	t.Helper()
+	var lines []scanLine
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		var l scanLine
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			t.Fatalf("%v: %s", err, sc.Text())
+		}
+		lines = append(lines, l)
+	}
+	return lines
+}
+
+func TestScannerCommandsUsage(t *testing.T) {
+	for _, cmd := range []string{"scan", "label", "keygen"} {
+		out, _ := mustRun(t, exitOK, cmd, "--help")
+		if !strings.Contains(out, "Usage: pedigree "+cmd) {
+			t.Errorf("%s --help: %q", cmd, out)
+		}
+	}
+	_, errOut := mustRun(t, exitUsage, "scan")
+	if strings.Count(errOut, "\n") != 1 {
+		t.Errorf("usage error is not one line: %q", errOut)
+	}
+	if _, e := mustRun(t, exitUsage, "scan", "--bogus", "x.png"); strings.Count(e, "\n") != 1 {
+		t.Errorf("bad flag: %q", e)
+	}
+	mustRun(t, exitUsage, "label", "--gtin", "1")
+	mustRun(t, exitUsage, "keygen")
+	mustRun(t, exitUsage, "keygen", "--out", filepath.Join(t.TempDir(), "k"), "--alg", "rsa")
+	mustRun(t, exitError, "label", "--gtin", "9506000134353", "--serial", "S", "--lot", "L", "--expiry", "280100",
+		"--unsigned", "--out", filepath.Join(t.TempDir(), "x.png"))
+}

@@ -1,0 +1,167 @@
+package scanner
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+	"image"
+	"image/gif"
+	"image/png"
+	"strings"
+	"testing"
+	"time"
+)
+
+// pngHeader is a PNG signature and IHDR claiming w x h, with no pixel data:
+// what a decompression bomb looks like before it is decoded.
+func pngHeader(w, h uint32) []byte {
+	var b bytes.Buffer
+	b.WriteString("\x89PNG\r\n\x1a\n")
+	ihdr := make([]byte, 13)
+	binary.BigEndian.PutUint32(ihdr[0:], w)
+	binary.BigEndian.PutUint32(ihdr[4:], h)
+	ihdr[8], ihdr[9] = 8, 0 // 8-bit gray
+	binary.Write(&b, binary.BigEndian, uint32(len(ihdr)))
+	chunk := append([]byte("IHDR"), ihdr...)
+	b.Write(chunk)
+	binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(chunk))
+	return b.Bytes()
+}
+
+func TestDecodeRejectsHostileInput(t *testing.T) {
+	label := mustPNG(t, goldenPack, RenderOptions{ModuleSize: 3})
+	tests := []struct {
+		name string
+		data []byte
+		opts Options
+		want error
+	}{
+		{"huge canvas in header", pngHeader(100000, 100000), Options{}, ErrTooLarge},
+		{"one very long row", pngHeader(60_000_000, 1), Options{}, ErrTooLarge},
+		{"over byte limit", label, Options{MaxBytes: int64(len(label) - 1)}, ErrTooLarge},
+		{"over pixel limit", label, Options{MaxPixels: 100}, ErrTooLarge},
+		{"zero width", pngHeader(0, 10), Options{}, ErrBadImage},
+		{"not an image", []byte("plain text, not an image"), Options{}, ErrBadImage},
+		{"empty", nil, Options{}, ErrBadImage},
+		{"truncated PNG", label[:len(label)/2], Options{}, ErrBadImage},
+		{"blank image", encodePNG(image.NewGray(image.Rect(0, 0, 64, 64))), Options{}, ErrNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Decode(context.Background(), bytes.NewReader(tt.data), tt.opts)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("err = %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+func encodePNG(img image.Image) []byte {
+	var b bytes.Buffer
+	png.Encode(&b, img)
+	return b.Bytes()
+}
+
+func TestDecodeDeadline(t *testing.T) {
+	// Noise defeats every attempt, so the search runs until the deadline.
+	g := image.NewGray(image.Rect(0, 0, 900, 900))
+	x := uint32(1)
+	for i := range g.Pix {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		g.Pix[i] = uint8(x)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := DecodeImage(ctx, g, Options{})
+	if !errors.Is(err, ErrNotFound) {
+		t.Fatalf("err = %v", err)
+	}
+	// One attempt may run past the deadline; the ladder must not.
+	if el := time.Since(start); el > 2*time.Second {
+		t.Fatalf("took %v with a 50ms deadline", el)
+	}
+}
+
+func TestDecodeFormats(t *testing.T) {
+	img, err := decodeImage(mustPNG(t, goldenPack, RenderOptions{ModuleSize: 4}), DefaultMaxPixels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gifBuf bytes.Buffer
+	if err := gif.Encode(&gifBuf, img, nil); err != nil {
+		t.Fatal(err)
+	}
+	// Light-on-dark, as laser-etched codes are.
+	inv := toGray(img)
+	for i := range inv.Pix {
+		inv.Pix[i] = 255 - inv.Pix[i]
+	}
+	// A small symbol in a big, busy frame, off centre.
+	frame := image.NewGray(image.Rect(0, 0, 1400, 1000))
+	for i := range frame.Pix {
+		frame.Pix[i] = uint8(180 + (i/7)%60)
+	}
+	for y := 0; y < inv.Rect.Dy(); y++ {
+		copy(frame.Pix[(y+820-inv.Rect.Dy())*frame.Stride+60:], toGray(img).Pix[y*inv.Stride:(y+1)*inv.Stride])
+	}
+	for _, tc := range []struct {
+		name string
+		data []byte
+	}{
+		{"gif", gifBuf.Bytes()},
+		{"inverted", encodePNG(inv)},
+		{"off centre in a large frame", encodePNG(frame)},
+		{"rotated 30 degrees", encodePNG(rotate(toGray(img), 0.52))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := mustDecode(t, tc.data)
+			if !equalElements(r.Elements, goldenPack) {
+				t.Fatalf("got %s via %s", r.HRI(), r.Strategy)
+			}
+		})
+	}
+}
+
+func TestEncodeGS1Errors(t *testing.T) {
+	for _, raw := range []string{"", "\x1d0109506000134352", "0109506000134352\x1d", strings.Repeat("A", 1600)} {
+		if _, err := EncodeGS1(raw, ShapeSquare); err == nil {
+			t.Errorf("EncodeGS1(%.20q) succeeded", raw)
+		}
+	}
+}
+
+func TestEncodeCodewords(t *testing.T) {
+	cw, err := gs1Codewords("0109506000134352\x1d21A")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []byte{232, 131, 139, 180, 190, 130, 143, 173, 182, 232, 151, 'A' + 1}
+	if !bytes.Equal(cw, want) {
+		t.Fatalf("codewords %v, want %v", cw, want)
+	}
+}
+
+func TestRectangleAndSVG(t *testing.T) {
+	sym, err := EncodeGS1(goldenPack.Raw(), ShapeRectangle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sym.Width <= sym.Height {
+		t.Fatalf("rectangle is %dx%d", sym.Width, sym.Height)
+	}
+	var svg bytes.Buffer
+	if err := sym.WriteSVG(&svg, RenderOptions{ModuleSize: 3, Text: []string{"(01) <GTIN>"}}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(svg.String(), "&lt;GTIN&gt;") || !strings.HasPrefix(svg.String(), "<svg") {
+		t.Fatalf("svg: %.200s", svg.String())
+	}
+	if err := sym.WriteSVG(&svg, RenderOptions{ModuleSize: 0}); err == nil {
+		t.Fatal("module size 0 accepted")
+	}
+}
