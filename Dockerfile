@@ -1,0 +1,18 @@
+# Build: the SQLite projection needs cgo, so build on the Go image (gcc
+# included) and run on a glibc base, never scratch.
+FROM golang:1.26-bookworm AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+RUN CGO_ENABLED=1 go build -trimpath -ldflags="-s -w" -o /out/pedigree .
+
+FROM gcr.io/distroless/base-debian12:nonroot
+COPY --from=build /out/pedigree /usr/local/bin/pedigree
+USER nonroot:nonroot
+WORKDIR /data
+VOLUME ["/data"]
+# HTTP API and dashboard; Raft and forwarding traffic.
+EXPOSE 8080 7000
+ENTRYPOINT ["/usr/local/bin/pedigree"]
+CMD ["serve", "--bootstrap", "--node-id", "node1", "--data", "/data", "--http-addr", ":8080", "--raft-addr", "0.0.0.0:7000"]
