@@ -50,7 +50,7 @@ func TestBinaryStreamsGS1Parse(t *testing.T) {
 			if i%10 == 9 {
 				fmt.Fprintf(w, "(01)09506000134353(21)S%d\n", i) // bad check digit
 			} else {
-				fmt.Fprintf(w, "]d2\x1d0109506000134352172812311\x1d21S%d\n", i)
+				fmt.Fprintf(w, "]d2\x1d01095060001343521728123110LOT\x1d21S%d\n", i)
 			}
 		}
 		w.Flush()
