@@ -132,7 +132,7 @@ func VerifyCheckpoint(note, verifierKey string) (Checkpoint, error) {
 }
 
 func parseVerifierKey(vk string) (string, ed25519.PublicKey, uint32, error) {
-	parts := strings.Split(vk, "+")
+	parts := strings.SplitN(vk, "+", 3) // the base64 key may itself hold "+"
 	if len(parts) != 3 {
 		return "", nil, 0, fmt.Errorf("verifier key %q: want name+hash+key", vk)
 	}

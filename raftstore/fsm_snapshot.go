@@ -133,5 +133,9 @@ func (l *ledger) restore(r io.Reader) error {
 	if err := l.migrate(); err != nil {
 		return err
 	}
-	return l.load()
+	if err := l.load(); err != nil {
+		return err
+	}
+	l.restores.Add(1)
+	return nil
 }

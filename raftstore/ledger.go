@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/bits"
 	"sync"
+	"sync/atomic"
 
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/rfc6962"
@@ -72,6 +73,8 @@ type ledger struct {
 	root      []byte
 	applied   uint64        // last Raft index whose effects are committed
 	appliedCh chan struct{} // closed and replaced whenever applied grows
+
+	restores atomic.Int64 // snapshots restored since open (observability, tests)
 }
 
 // openSQLite opens (creating if needed) the SQLite file in WAL mode. WAL
