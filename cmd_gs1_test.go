@@ -165,3 +165,16 @@ func BenchmarkGS1ParseLines(b *testing.B) {
 	}
 	b.ReportMetric(float64(lines)*float64(b.N)/b.Elapsed().Seconds(), "lines/s")
 }
+
+func TestBenchGS1ReportsThroughput(t *testing.T) {
+	code, out, errOut := runCLI(t, "", "bench", "gs1", "--lines", "2000")
+	if code != exitOK || !strings.Contains(out, "gs1 parse: 2000 lines in") || !strings.Contains(out, "lines/s") {
+		t.Fatalf("exit %d, out %q, err %q", code, out, errOut)
+	}
+	if code, _, _ := runCLI(t, "", "bench", "gs1", "--lines", "0"); code != exitUsage {
+		t.Errorf("--lines 0: exit %d", code)
+	}
+	if code, _, _ := runCLI(t, "", "bench", "nope"); code != exitUsage {
+		t.Errorf("unknown target: exit %d", code)
+	}
+}
