@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"sort"
 	"time"
 )
 
@@ -26,15 +25,8 @@ func benchmarks() map[string]benchmark {
 func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	all := benchmarks()
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		names := make([]string, 0, len(all))
-		for name := range all {
-			names = append(names, name)
-		}
-		sort.Strings(names)
 		fmt.Fprint(stdout, "Usage: pedigree bench <target> [flags]\n\nMeasures Pedigree on this machine. Targets:\n")
-		for _, name := range names {
-			fmt.Fprintf(stdout, "  %-8s %s\n", name, all[name].summary)
-		}
+		writeSummaries(stdout, all, func(b benchmark) string { return b.summary })
 		if len(args) == 0 {
 			return exitUsage
 		}

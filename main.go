@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"sort"
-	"strings"
 )
 
 // subcommand is one verb of the pedigree binary. run gets the arguments after
@@ -58,17 +57,21 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 func usage(cmds map[string]subcommand, w io.Writer) {
-	names := make([]string, 0, len(cmds))
-	for name := range cmds {
+	fmt.Fprint(w, "Pedigree: a replicated, tamper-evident ledger for serialized medicine packs.\n\n"+
+		"Usage: pedigree <command> [flags]\n\nCommands:\n")
+	writeSummaries(w, cmds, func(c subcommand) string { return c.summary })
+	fmt.Fprint(w, "\nRun 'pedigree <command> --help' for a command's flags.\n")
+}
+
+// writeSummaries lists the entries of m in name order, one "name summary"
+// line each, for the help of commands that have sub-targets.
+func writeSummaries[T any](w io.Writer, m map[string]T, summary func(T) string) {
+	names := make([]string, 0, len(m))
+	for name := range m {
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	var b strings.Builder
-	b.WriteString("Pedigree: a replicated, tamper-evident ledger for serialized medicine packs.\n\n")
-	b.WriteString("Usage: pedigree <command> [flags]\n\nCommands:\n")
 	for _, name := range names {
-		fmt.Fprintf(&b, "  %-8s %s\n", name, cmds[name].summary)
+		fmt.Fprintf(w, "  %-8s %s\n", name, summary(m[name]))
 	}
-	b.WriteString("\nRun 'pedigree <command> --help' for a command's flags.\n")
-	io.WriteString(w, b.String())
 }
