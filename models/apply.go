@@ -90,6 +90,27 @@ func applyRule(tx *gorm.DB, seq uint64, cmd Command) (any, error) {
 	case KindRevokeToken:
 		var p RevokeTokenPayload
 		return decodeThen(cmd, &p, func() (any, error) { return nil, a.revokeToken(p) })
+	case KindRegisterProduct:
+		var p RegisterProductPayload
+		return decodeThen(cmd, &p, func() (any, error) { return nil, a.registerProduct(p) })
+	case KindRegisterKey:
+		var p RegisterKeyPayload
+		return decodeThen(cmd, &p, func() (any, error) { return nil, a.registerKey(p) })
+	case KindCaptureEvents:
+		var p CaptureEventsPayload
+		return decodeThen(cmd, &p, func() (any, error) { return a.captureEvents(p) })
+	case KindDecommission:
+		var p DecommissionPayload
+		return decodeThen(cmd, &p, func() (any, error) { return nil, a.decommission(p) })
+	case KindUndoDecommission:
+		var p UndoDecommissionPayload
+		return decodeThen(cmd, &p, func() (any, error) { return nil, a.undoDecommission(p) })
+	case KindRecall:
+		var p RecallPayload
+		return decodeThen(cmd, &p, func() (any, error) { return nil, a.recall(p) })
+	case KindAlert:
+		var p AlertPayload
+		return decodeThen(cmd, &p, func() (any, error) { return nil, a.alert(p) })
 	}
 	return nil, reject(CodeUnknownKind, "unknown command kind %q", cmd.Kind)
 }

@@ -1,5 +1,7 @@
 package models
 
+import "encoding/json"
+
 // The payloads of the command kinds. They are decoded strictly (unknown fields
 // are rejected) so a typo in a client's request fails loudly instead of being
 // ignored on every node.
@@ -112,4 +114,42 @@ type AlertPayload struct {
 	// Location is the GLN where the scan happened.
 	Location string `json:"location,omitempty"`
 	Message  string `json:"message,omitempty"`
+}
+
+// CaptureEventsPayload is a list of EPCIS events applied all or nothing, in
+// order: a later event may act on packs an earlier one commissioned. Each
+// event is decoded strictly (DecodeEvent).
+type CaptureEventsPayload struct {
+	Events []Event `json:"events"`
+}
+
+// CaptureResult is the Result.Data of an accepted capture_events: the event
+// ids in order, hash ids filled in for events that had none.
+type CaptureResult struct {
+	EventIDs []string `json:"event_ids"`
+}
+
+// UnmarshalJSON decodes the events strictly, naming a bad field by its
+// position ("events[3].epcList[0]").
+func (p *CaptureEventsPayload) UnmarshalJSON(data []byte) error {
+	obj, err := decodeObject(data, "")
+	if err != nil {
+		return err
+	}
+	for k := range obj {
+		if k != "events" {
+			return derr(k, "unknown field")
+		}
+	}
+	var raws []json.RawMessage
+	if err := json.Unmarshal(obj["events"], &raws); err != nil {
+		return derr("events", "must be an array of events")
+	}
+	p.Events = make([]Event, len(raws))
+	for i, r := range raws {
+		if p.Events[i], err = decodeEvent(r, index("events", i)); err != nil {
+			return err
+		}
+	}
+	return nil
 }

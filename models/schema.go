@@ -200,7 +200,7 @@ type Recall struct {
 	ID         int64     `gorm:"primaryKey;autoIncrement" json:"id"`
 	GTIN       string    `gorm:"uniqueIndex:idx_recalls_lot,priority:1;not null" json:"gtin"`
 	Lot        string    `gorm:"uniqueIndex:idx_recalls_lot,priority:2;not null" json:"lot"`
-	By         string    `json:"by"`
+	RecalledBy string    `json:"by"`
 	Reason     string    `json:"reason,omitempty"`
 	Seq        uint64    `json:"seq"`
 	RecordTime time.Time `json:"record_time"`

@@ -1,0 +1,428 @@
+package models
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/pedigree-ledger/pedigree/models/gs1"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// capture_events: applying a batch of EPCIS events. The batch is applied
+// in memory against the items its events name, loaded with a few bulk IN
+// queries, and written back with batched inserts and upserts, so a
+// 1,000-event batch costs a handful of statements, not thousands. Moving a
+// whole container (shipping, receiving) is one recursive SQL update over its
+// subtree, after the in-memory state is flushed so SQL sees it.
+
+// MaxCaptureEvents is the most events one capture_events command may carry
+// (advertised as GS1-EPCIS-Capture-Limit).
+const MaxCaptureEvents = 10000
+
+// sqlChunk bounds the number of bound variables per IN list.
+const sqlChunk = 5000
+
+// itemState is one item being changed by a capture.
+type itemState struct {
+	Item
+	parentKey string // canonical key of the container holding it, or ""
+	isNew     bool
+	dirty     bool
+}
+
+// capture carries one capture_events command's working state.
+type capture struct {
+	a        *applier
+	items    map[string]*itemState // by key
+	products map[string]*Product   // by GTIN; nil entry: known to be absent
+	orgs     map[string]bool       // registered organisations looked up so far
+	prefixes []string              // the actor's company prefixes
+	pending  []pendingEvent
+	ids      []string
+	// lastEventID is the database id of the last event flushed.
+	lastEventID int64
+}
+
+// pendingEvent is an event record not yet written, with the keys it
+// concerns directly.
+type pendingEvent struct {
+	rec  EventRecord
+	keys []string
+}
+
+func (a *applier) captureEvents(p CaptureEventsPayload) (any, error) {
+	if a.isCluster() {
+		return nil, reject(CodeForbidden, "events are captured by an organisation")
+	}
+	if len(p.Events) == 0 {
+		return nil, reject(CodeBadPayload, "no events")
+	}
+	if len(p.Events) > MaxCaptureEvents {
+		return nil, reject(CodeBadPayload, "%d events; at most %d per capture", len(p.Events), MaxCaptureEvents)
+	}
+	c := &capture{a: a, items: map[string]*itemState{}, products: map[string]*Product{}, orgs: map[string]bool{}}
+	if err := c.assignIDs(p.Events); err != nil {
+		return nil, err
+	}
+	var prefixes []CompanyPrefix
+	if err := a.tx.Where("org_id = ?", a.actorID()).Find(&prefixes).Error; err != nil {
+		return nil, fmt.Errorf("load prefixes: %w", err)
+	}
+	for _, pr := range prefixes {
+		c.prefixes = append(c.prefixes, pr.Prefix)
+	}
+	if err := c.preload(p.Events); err != nil {
+		return nil, err
+	}
+	for i := range p.Events {
+		if err := c.apply(i, &p.Events[i]); err != nil {
+			var rej *Rejection
+			if errors.As(err, &rej) {
+				rej.Message = fmt.Sprintf("event %d (%s): %s", i, p.Events[i].EventID, rej.Message)
+			}
+			return nil, err
+		}
+	}
+	if err := c.flush(); err != nil {
+		return nil, err
+	}
+	return CaptureResult{EventIDs: c.ids}, nil
+}
+
+// assignIDs fills in hash ids for events without an eventID and rejects an
+// id seen before, in this batch or in the ledger.
+func (c *capture) assignIDs(events []Event) error {
+	seen := make(map[string]int, len(events))
+	for i := range events {
+		e := &events[i]
+		if e.EventID == "" {
+			e.EventID = EventHashID(*e)
+		}
+		if j, ok := seen[e.EventID]; ok {
+			return reject(CodeConflict, "events %d and %d have the same eventID %s", j, i, e.EventID)
+		}
+		seen[e.EventID] = i
+		c.ids = append(c.ids, e.EventID)
+	}
+	for chunk := range slices.Chunk(c.ids, sqlChunk) {
+		var dup []string
+		if err := c.a.tx.Model(&EventRecord{}).Where("event_id IN ?", chunk).Limit(1).Pluck("event_id", &dup).Error; err != nil {
+			return fmt.Errorf("look up event ids: %w", err)
+		}
+		if len(dup) > 0 {
+			return reject(CodeConflict, "event %s was already captured", dup[0])
+		}
+	}
+	return nil
+}
+
+// instanceKeys returns the canonical keys of the objects an event names
+// (not classes): its epcList, parentID, childEPCs, inputs and outputs.
+func instanceKeys(e *Event) []string {
+	var keys []string
+	for _, list := range [][]string{e.EPCList, e.ChildEPCs, e.InputEPCList, e.OutputEPCList} {
+		for _, s := range list {
+			keys = append(keys, keyOf(s))
+		}
+	}
+	if e.ParentID != "" {
+		keys = append(keys, keyOf(e.ParentID))
+	}
+	return keys
+}
+
+// preload loads, in bulk, every item the events name, their containers,
+// and the products of commissioned GTINs.
+func (c *capture) preload(events []Event) error {
+	var keys []string
+	gtins := map[string]bool{}
+	for i := range events {
+		keys = append(keys, instanceKeys(&events[i])...)
+		if events[i].Type == ObjectEvent && events[i].Action == ActionAdd {
+			for _, s := range events[i].EPCList {
+				if epc, err := gs1.ParseEPC(s); err == nil && epc.Kind == gs1.EPCSGTIN {
+					gtins[epc.SGTIN.GTIN] = true
+				}
+			}
+		}
+	}
+	if err := c.load(keys); err != nil {
+		return err
+	}
+	list := sortedKeys(gtins)
+	for chunk := range slices.Chunk(list, sqlChunk) {
+		var ps []Product
+		if err := c.a.tx.Where("gtin IN ?", chunk).Find(&ps).Error; err != nil {
+			return fmt.Errorf("load products: %w", err)
+		}
+		for i := range ps {
+			c.products[ps[i].GTIN] = &ps[i]
+		}
+	}
+	return nil
+}
+
+// load brings the items with the given keys (and their containers) into
+// memory, skipping those already there.
+func (c *capture) load(keys []string) error {
+	var missing []string
+	for _, k := range keys {
+		if _, ok := c.items[k]; !ok {
+			missing = append(missing, k)
+		}
+	}
+	slices.Sort(missing)
+	missing = slices.Compact(missing)
+	var loaded []Item
+	for chunk := range slices.Chunk(missing, sqlChunk) {
+		var part []Item
+		if err := c.a.tx.Where(`"key" IN ?`, chunk).Find(&part).Error; err != nil {
+			return fmt.Errorf("load items: %w", err)
+		}
+		loaded = append(loaded, part...)
+	}
+	// Containers of the loaded items, to know their keys.
+	byID := map[int64]string{}
+	var parentIDs []int64
+	for _, it := range c.items {
+		if it.ID != 0 {
+			byID[it.ID] = it.Key
+		}
+	}
+	for _, it := range loaded {
+		byID[it.ID] = it.Key
+	}
+	for _, it := range loaded {
+		if it.ParentID != 0 {
+			if _, ok := byID[it.ParentID]; !ok {
+				parentIDs = append(parentIDs, it.ParentID)
+			}
+		}
+	}
+	slices.Sort(parentIDs)
+	parentIDs = slices.Compact(parentIDs)
+	var parents []Item
+	for chunk := range slices.Chunk(parentIDs, sqlChunk) {
+		var part []Item
+		if err := c.a.tx.Where("id IN ?", chunk).Find(&part).Error; err != nil {
+			return fmt.Errorf("load containers: %w", err)
+		}
+		parents = append(parents, part...)
+	}
+	for _, it := range parents {
+		byID[it.ID] = it.Key
+	}
+	for _, it := range append(loaded, parents...) {
+		if _, ok := c.items[it.Key]; ok {
+			continue
+		}
+		st := &itemState{Item: it}
+		if it.ParentID != 0 {
+			st.parentKey = byID[it.ParentID]
+		}
+		c.items[it.Key] = st
+	}
+	return nil
+}
+
+// item returns the in-memory item with key, loading it if needed; nil if
+// it does not exist.
+func (c *capture) item(key string) (*itemState, error) {
+	if it, ok := c.items[key]; ok {
+		return it, nil
+	}
+	if err := c.load([]string{key}); err != nil {
+		return nil, err
+	}
+	return c.items[key], nil
+}
+
+// touch marks an item changed by the current command.
+func (c *capture) touch(it *itemState) {
+	it.dirty = true
+	it.Seq = c.a.seq
+}
+
+// flush writes new and changed items and pending events. Afterwards every
+// item in memory has its database id and the database matches memory.
+func (c *capture) flush() error {
+	tx := c.a.tx
+	var created []*Item
+	for _, k := range sortedKeys(c.items) {
+		if it := c.items[k]; it.isNew {
+			it.ParentID = 0
+			created = append(created, &it.Item)
+		}
+	}
+	if len(created) > 0 {
+		if err := tx.CreateInBatches(created, 500).Error; err != nil {
+			return fmt.Errorf("create items: %w", err)
+		}
+	}
+	var changed []*Item
+	for _, k := range sortedKeys(c.items) {
+		it := c.items[k]
+		if it.isNew && it.parentKey == "" {
+			it.isNew, it.dirty = false, false
+			continue
+		}
+		if !it.dirty && !it.isNew {
+			continue
+		}
+		it.ParentID = 0
+		if it.parentKey != "" {
+			parent, ok := c.items[it.parentKey]
+			if !ok || parent.ID == 0 {
+				return fmt.Errorf("container %s of %s not in memory", it.parentKey, it.Key)
+			}
+			it.ParentID = parent.ID
+		}
+		it.isNew, it.dirty = false, false
+		changed = append(changed, &it.Item)
+	}
+	if len(changed) > 0 {
+		if err := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "id"}}, UpdateAll: true}).
+			CreateInBatches(changed, 500).Error; err != nil {
+			return fmt.Errorf("update items: %w", err)
+		}
+	}
+	return c.flushEvents()
+}
+
+func (c *capture) flushEvents() error {
+	if len(c.pending) == 0 {
+		return nil
+	}
+	recs := make([]*EventRecord, len(c.pending))
+	for i := range c.pending {
+		recs[i] = &c.pending[i].rec
+	}
+	if err := c.a.tx.CreateInBatches(recs, 500).Error; err != nil {
+		return fmt.Errorf("store events: %w", err)
+	}
+	c.lastEventID = recs[len(recs)-1].ID
+	var idx []EventEPC
+	for _, pe := range c.pending {
+		seen := map[string]bool{}
+		for _, k := range pe.keys {
+			if !seen[k] {
+				seen[k] = true
+				idx = append(idx, EventEPC{Key: k, EventID: pe.rec.ID, Direct: true})
+			}
+		}
+	}
+	if len(idx) > 0 {
+		if err := c.a.tx.CreateInBatches(idx, 1000).Error; err != nil {
+			return fmt.Errorf("index events: %w", err)
+		}
+	}
+	c.pending = c.pending[:0]
+	return nil
+}
+
+// record queues the event's record and index rows.
+func (c *capture) record(e *Event) error {
+	ev := *e
+	ev.RecordTime = c.a.at
+	js, err := ev.MarshalJSON()
+	if err != nil {
+		return fmt.Errorf("encode event: %w", err)
+	}
+	rec := EventRecord{
+		Seq: c.a.seq, EventID: e.EventID, Type: e.Type, EventTime: e.EventTime.UTC(), RecordTime: c.a.at,
+		Action: e.Action, BizStep: e.BizStep, Disposition: e.Disposition,
+		Actor: c.a.actorID(), JSON: string(js),
+	}
+	if e.BizLocation != "" {
+		rec.BizLocation = keyOf(e.BizLocation)
+	}
+	if e.ReadPoint != "" {
+		rec.ReadPoint = keyOf(e.ReadPoint)
+	}
+	keys := instanceKeys(e)
+	for _, list := range [][]QuantityElement{e.QuantityList, e.ChildQuantityList, e.InputQuantityList, e.OutputQuantityList} {
+		for _, q := range list {
+			keys = append(keys, keyOf(q.EPCClass))
+		}
+	}
+	c.pending = append(c.pending, pendingEvent{rec: rec, keys: keys})
+	return nil
+}
+
+// subtreeSQL selects the ids of a container and everything inside it.
+const subtreeSQL = `WITH RECURSIVE sub(id) AS (SELECT ? UNION ALL SELECT items.id FROM items JOIN sub ON items.parent_id = sub.id)`
+
+// moveContainer applies a shipping-like change to a container and
+// everything in it with a few SQL statements: it flushes memory, checks
+// that nothing inside is in a state the move cannot take (bad is an SQL
+// condition on items), updates the subtree, indexes the event for every
+// item in it, and empties the cache so later events reload fresh state.
+func (c *capture) moveContainer(root *itemState, bad string, badArgs []any, what string, set map[string]any) error {
+	if err := c.flush(); err != nil {
+		return err
+	}
+	tx := c.a.tx
+	var n int64
+	args := append([]any{root.ID}, badArgs...)
+	if err := tx.Raw(subtreeSQL+` SELECT count(*) FROM items WHERE id IN (SELECT id FROM sub) AND (`+bad+`)`, args...).Scan(&n).Error; err != nil {
+		return fmt.Errorf("check container contents: %w", err)
+	}
+	if n > 0 {
+		return reject(CodeInactive, "%d items inside %s %s", n, root.Key, what)
+	}
+	set["seq"] = c.a.seq
+	cols := sortedKeys(set)
+	sql := subtreeSQL + ` UPDATE items SET `
+	uargs := []any{root.ID}
+	for i, col := range cols {
+		if i > 0 {
+			sql += ", "
+		}
+		sql += col + " = ?"
+		uargs = append(uargs, set[col])
+	}
+	sql += ` WHERE id IN (SELECT id FROM sub)`
+	if err := tx.Exec(sql, uargs...).Error; err != nil {
+		return fmt.Errorf("move container: %w", err)
+	}
+	// The event, the last one flushed, is indexed for the contents too.
+	if err := tx.Exec(subtreeSQL+` INSERT OR IGNORE INTO event_epcs ("key", event_id, direct) SELECT "key", ?, 0 FROM items WHERE id IN (SELECT id FROM sub) AND id <> ?`,
+		root.ID, c.lastEventID, root.ID).Error; err != nil {
+		return fmt.Errorf("index container contents: %w", err)
+	}
+	clear(c.items)
+	return nil
+}
+
+// knownOrg reports whether id is a registered organisation.
+func (c *capture) knownOrg(id string) (bool, error) {
+	if ok, seen := c.orgs[id]; seen {
+		return ok, nil
+	}
+	var n int64
+	if err := c.a.tx.Model(&Organisation{}).Where("id = ?", id).Count(&n).Error; err != nil {
+		return false, fmt.Errorf("look up organisation: %w", err)
+	}
+	c.orgs[id] = n > 0
+	return n > 0, nil
+}
+
+// product returns the registered product with gtin, or nil.
+func (c *capture) product(gtin string) (*Product, error) {
+	if p, ok := c.products[gtin]; ok {
+		return p, nil
+	}
+	var p Product
+	err := c.a.tx.Where("gtin = ?", gtin).Take(&p).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		c.products[gtin] = nil
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load product: %w", err)
+	}
+	c.products[gtin] = &p
+	return &p, nil
+}

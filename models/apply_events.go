@@ -1,0 +1,425 @@
+package models
+
+import (
+	"strings"
+
+	"github.com/pedigree-ledger/pedigree/models/gs1"
+)
+
+// The lifecycle rules for EPCIS events. The business step decides what an
+// event does to the packs it names:
+//
+//	ObjectEvent ADD                    commission (manufacturer, own prefix)
+//	AggregationEvent ADD / DELETE      pack into / unpack from a container
+//	ObjectEvent shipping               custodian ships to a named destination
+//	ObjectEvent receiving              only the destination receives
+//	ObjectEvent void_shipping          shipper cancels a shipment
+//	ObjectEvent dispensing             pharmacy supplies a pack it holds
+//	ObjectEvent destroying             custodian destroys a pack
+//	ObjectEvent decommissioning        custodian sets stolen/destroyed/dispensed
+//	other ObjectEvent / AggregationEvent OBSERVE: custodian observes
+//
+// TransactionEvent, TransformationEvent and AssociationEvent are stored
+// and indexed but change no pack.
+
+func (c *capture) apply(i int, e *Event) error {
+	if err := c.record(e); err != nil {
+		return err
+	}
+	switch e.Type {
+	case ObjectEvent:
+		return c.objectEvent(e)
+	case AggregationEvent:
+		return c.aggregationEvent(e)
+	}
+	return nil
+}
+
+func (c *capture) objectEvent(e *Event) error {
+	if e.Action == ActionAdd {
+		return c.commission(e)
+	}
+	switch e.BizStep {
+	case "shipping":
+		return c.ship(e)
+	case "receiving":
+		return c.receive(e)
+	case "void_shipping":
+		return c.voidShipping(e)
+	case "dispensing":
+		return c.decommissionByEvent(e, StatusDispensed, true)
+	case "destroying":
+		return c.decommissionByEvent(e, StatusDestroyed, false)
+	case "decommissioning":
+		switch e.Disposition {
+		case "stolen":
+			return c.decommissionByEvent(e, StatusStolen, false)
+		case "destroyed", "":
+			return c.decommissionByEvent(e, StatusDestroyed, false)
+		case "dispensed":
+			return c.decommissionByEvent(e, StatusDispensed, true)
+		}
+		return reject(CodeUnsupportedEvent, "decommissioning with disposition %q: use the decommission command for other EU FMD statuses", e.Disposition)
+	}
+	if e.Action == ActionDelete {
+		return reject(CodeUnsupportedEvent, "an ObjectEvent DELETE must be decommissioning or destroying, not %q", e.BizStep)
+	}
+	return c.observe(e.EPCList)
+}
+
+// observe checks that the actor holds every named item: a party records
+// events only about what it has.
+func (c *capture) observe(epcs []string) error {
+	for _, s := range epcs {
+		if _, err := c.held(s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// held returns the named item if it exists and the actor holds it.
+func (c *capture) held(epc string) (*itemState, error) {
+	key := keyOf(epc)
+	it, err := c.item(key)
+	if err != nil {
+		return nil, err
+	}
+	if it == nil {
+		return nil, reject(CodeUnknownItem, "%s was never commissioned", key)
+	}
+	if it.Holder != c.a.actorID() {
+		return nil, reject(CodeNotCustodian, "%s is held by %s, not %s", key, it.Holder, c.a.actorID())
+	}
+	return it, nil
+}
+
+// commission creates packs (SGTINs, by their manufacturer) and containers
+// (SSCCs, by anyone).
+func (c *capture) commission(e *Event) error {
+	if e.Disposition != "" && e.Disposition != "active" {
+		return reject(CodeUnsupportedEvent, "commissioning with disposition %q; packs start active", e.Disposition)
+	}
+	for _, s := range e.EPCList {
+		epc, err := gs1.ParseEPC(s)
+		if err != nil {
+			return reject(CodeBadPayload, "%v", err)
+		}
+		key := EPCKey(epc)
+		existing, err := c.item(key)
+		if err != nil {
+			return err
+		}
+		if existing != nil {
+			return reject(CodeAlreadyExists, "%s was already commissioned at seq %d", key, existing.CommissionedSeq)
+		}
+		it := &itemState{isNew: true, dirty: true}
+		it.Key, it.Status, it.Holder, it.CommissionedSeq, it.Seq = key, StatusActive, c.a.actorID(), c.a.seq, c.a.seq
+		switch epc.Kind {
+		case gs1.EPCSSCC:
+			it.Kind = ItemContainer
+		case gs1.EPCSGTIN:
+			if err := c.mayCommission(epc.SGTIN.GTIN); err != nil {
+				return err
+			}
+			if e.ILMD == nil || e.ILMD.LotNumber == "" || e.ILMD.ItemExpirationDate == "" {
+				return reject(CodeBadPayload, "commissioning %s needs ilmd cbvmda:lotNumber and cbvmda:itemExpirationDate", key)
+			}
+			it.Kind, it.GTIN, it.Serial = ItemPack, epc.SGTIN.GTIN, epc.SGTIN.Serial
+			it.Lot, it.Expiry = e.ILMD.LotNumber, e.ILMD.ItemExpirationDate
+		default:
+			return reject(CodeBadPayload, "cannot commission a %s", epc.Kind)
+		}
+		c.items[key] = it
+	}
+	return nil
+}
+
+// mayCommission checks that the actor is a manufacturer licensing the
+// GTIN's company prefix and that the product is registered.
+func (c *capture) mayCommission(gtin string) error {
+	if c.a.actor.Role != RoleManufacturer {
+		return reject(CodeForbidden, "only a manufacturer commissions packs; %s is a %s", c.a.actorID(), c.a.actor.Role)
+	}
+	if !underPrefix(gtin, c.prefixes) {
+		return reject(CodeNotYourPrefix, "GTIN %s is not under a company prefix of %s", gtin, c.a.actorID())
+	}
+	p, err := c.product(gtin)
+	if err != nil {
+		return err
+	}
+	if p == nil {
+		return reject(CodeUnknownProduct, "GTIN %s is not a registered product", gtin)
+	}
+	return nil
+}
+
+// underPrefix reports whether a GTIN-14 belongs to one of the company
+// prefixes: the prefix follows the indicator digit.
+func underPrefix(gtin string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if len(gtin) == 14 && strings.HasPrefix(gtin[1:], p) {
+			return true
+		}
+	}
+	return false
+}
+
+// destinationOf picks the GLN the shipment goes to: the first destination
+// (owning party, then possessing party, then location) that is a
+// registered organisation.
+func (c *capture) destinationOf(e *Event) (string, error) {
+	for _, typ := range []string{"owning_party", "possessing_party", "location"} {
+		for _, d := range e.DestinationList {
+			if d.Type != typ {
+				continue
+			}
+			gln := glnOf(d.Destination)
+			if gln == "" {
+				continue
+			}
+			ok, err := c.knownOrg(gln)
+			if err != nil {
+				return "", err
+			}
+			if ok {
+				return gln, nil
+			}
+		}
+	}
+	if len(e.DestinationList) == 0 {
+		return "", reject(CodeBadPayload, "a shipping event must name its destination in destinationList")
+	}
+	return "", reject(CodeNotFound, "no destination in destinationList is a registered organisation's GLN")
+}
+
+func (c *capture) ship(e *Event) error {
+	dest, err := c.destinationOf(e)
+	if err != nil {
+		return err
+	}
+	if dest == c.a.actorID() {
+		return reject(CodeBadPayload, "%s cannot ship to itself", dest)
+	}
+	for _, s := range e.EPCList {
+		it, err := c.held(s)
+		if err != nil {
+			return err
+		}
+		if err := c.topLevelActive(it); err != nil {
+			return err
+		}
+		if it.Kind == ItemContainer {
+			if err := c.moveContainer(it, "status <> ?", []any{StatusActive}, "are not active",
+				map[string]any{"status": StatusInTransit, "destination": dest}); err != nil {
+				return err
+			}
+			continue
+		}
+		it.Status, it.Destination = StatusInTransit, dest
+		c.touch(it)
+	}
+	return nil
+}
+
+// topLevelActive checks that an item to be moved is active and not inside
+// a container (ship the container, or unpack first).
+func (c *capture) topLevelActive(it *itemState) error {
+	if it.Status != StatusActive {
+		return reject(CodeInactive, "%s is %s, not active", it.Key, it.Status)
+	}
+	if it.parentKey != "" {
+		return reject(CodeInContainer, "%s is packed in %s; move the container or unpack it first", it.Key, it.parentKey)
+	}
+	return nil
+}
+
+func (c *capture) receive(e *Event) error {
+	me := c.a.actorID()
+	for _, s := range e.EPCList {
+		key := keyOf(s)
+		it, err := c.item(key)
+		if err != nil {
+			return err
+		}
+		if it == nil {
+			return reject(CodeUnknownItem, "%s was never commissioned", key)
+		}
+		if it.Status != StatusInTransit {
+			return reject(CodeNotInTransit, "%s is %s, not in transit", key, it.Status)
+		}
+		if it.Destination != me {
+			return reject(CodeNotDestination, "%s was shipped to %s, not %s", key, it.Destination, me)
+		}
+		if it.parentKey != "" {
+			return reject(CodeInContainer, "%s is packed in %s; receive the container", key, it.parentKey)
+		}
+		if it.Kind == ItemContainer {
+			if err := c.moveContainer(it, "status <> ? OR destination <> ?", []any{StatusInTransit, me}, "are not in transit to "+me,
+				map[string]any{"status": StatusActive, "destination": "", "holder": me}); err != nil {
+				return err
+			}
+			continue
+		}
+		it.Status, it.Destination, it.Holder = StatusActive, "", me
+		c.touch(it)
+	}
+	return nil
+}
+
+func (c *capture) voidShipping(e *Event) error {
+	for _, s := range e.EPCList {
+		it, err := c.held(s)
+		if err != nil {
+			return err
+		}
+		if it.Status != StatusInTransit {
+			return reject(CodeNotInTransit, "%s is %s, not in transit", it.Key, it.Status)
+		}
+		if it.Kind == ItemContainer {
+			if err := c.moveContainer(it, "status <> ?", []any{StatusInTransit}, "are not in transit",
+				map[string]any{"status": StatusActive, "destination": ""}); err != nil {
+				return err
+			}
+			continue
+		}
+		it.Status, it.Destination = StatusActive, ""
+		c.touch(it)
+	}
+	return nil
+}
+
+// decommissionByEvent applies a dispensing, destroying or decommissioning
+// event to the packs it names.
+func (c *capture) decommissionByEvent(e *Event, status Status, suppliedToPublic bool) error {
+	loc := c.a.actorID()
+	if e.BizLocation != "" {
+		if gln := glnOf(e.BizLocation); gln != "" {
+			loc = gln
+		}
+	}
+	for _, s := range e.EPCList {
+		it, err := c.held(s)
+		if err != nil {
+			return err
+		}
+		if err := c.a.decommissionItem(&it.Item, status, loc, suppliedToPublic); err != nil {
+			return err
+		}
+		it.parentKey = ""
+		c.touch(it)
+	}
+	return nil
+}
+
+func (c *capture) aggregationEvent(e *Event) error {
+	switch e.Action {
+	case ActionAdd:
+		return c.pack(e)
+	case ActionDelete:
+		return c.unpack(e)
+	}
+	if e.ParentID != "" {
+		if _, err := c.held(e.ParentID); err != nil {
+			return err
+		}
+	}
+	return c.observe(e.ChildEPCs)
+}
+
+// pack puts children into a container, creating an SSCC container that
+// does not exist yet.
+func (c *capture) pack(e *Event) error {
+	pkey := keyOf(e.ParentID)
+	parent, err := c.item(pkey)
+	if err != nil {
+		return err
+	}
+	if parent == nil {
+		epc, err := gs1.ParseEPC(e.ParentID)
+		if err != nil || epc.Kind != gs1.EPCSSCC {
+			return reject(CodeUnknownItem, "parent %s was never commissioned", pkey)
+		}
+		parent = &itemState{isNew: true, dirty: true}
+		parent.Key, parent.Kind, parent.Status, parent.Holder = pkey, ItemContainer, StatusActive, c.a.actorID()
+		parent.CommissionedSeq, parent.Seq = c.a.seq, c.a.seq
+		c.items[pkey] = parent
+	} else if parent.Holder != c.a.actorID() {
+		return reject(CodeNotCustodian, "%s is held by %s, not %s", pkey, parent.Holder, c.a.actorID())
+	}
+	if parent.Status != StatusActive {
+		return reject(CodeInactive, "container %s is %s, not active", pkey, parent.Status)
+	}
+	for _, s := range e.ChildEPCs {
+		child, err := c.held(s)
+		if err != nil {
+			return err
+		}
+		if child.Status != StatusActive {
+			return reject(CodeInactive, "%s is %s, not active", child.Key, child.Status)
+		}
+		if child.parentKey == pkey {
+			continue
+		}
+		if child.parentKey != "" {
+			return reject(CodeInContainer, "%s is already packed in %s", child.Key, child.parentKey)
+		}
+		if err := c.checkNoCycle(child.Key, pkey); err != nil {
+			return err
+		}
+		child.parentKey = pkey
+		c.touch(child)
+	}
+	return nil
+}
+
+// checkNoCycle rejects packing child into parent when child is parent or
+// one of its containers.
+func (c *capture) checkNoCycle(child, parent string) error {
+	for k, depth := parent, 0; k != ""; depth++ {
+		if k == child || depth > 64 {
+			return reject(CodeBadPayload, "packing %s into %s would make a cycle", child, parent)
+		}
+		it, err := c.item(k)
+		if err != nil {
+			return err
+		}
+		if it == nil {
+			return nil
+		}
+		k = it.parentKey
+	}
+	return nil
+}
+
+// unpack takes the named children (all of them when none are named) out of
+// a container.
+func (c *capture) unpack(e *Event) error {
+	parent, err := c.held(e.ParentID)
+	if err != nil {
+		return err
+	}
+	if len(e.ChildEPCs) == 0 {
+		if err := c.flush(); err != nil {
+			return err
+		}
+		if err := c.a.tx.Exec(`UPDATE items SET parent_id = 0, seq = ? WHERE parent_id = ?`, c.a.seq, parent.ID).Error; err != nil {
+			return err
+		}
+		clear(c.items)
+		return nil
+	}
+	for _, s := range e.ChildEPCs {
+		key := keyOf(s)
+		child, err := c.item(key)
+		if err != nil {
+			return err
+		}
+		if child == nil || child.parentKey != parent.Key {
+			return reject(CodeBadPayload, "%s is not packed in %s", key, parent.Key)
+		}
+		child.parentKey = ""
+		c.touch(child)
+	}
+	return nil
+}

@@ -1,0 +1,362 @@
+package models
+
+import (
+	"crypto/ecdh"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/pedigree-ledger/pedigree/models/gs1"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// Rules for products, signing keys, decommissioning and its undo, recalls
+// and alerts.
+
+// UndoWindow is how long after a decommission the same organisation may
+// undo it (Delegated Regulation (EU) 2016/161, Art. 13).
+const UndoWindow = 10 * 24 * time.Hour
+
+func (a *applier) registerProduct(p RegisterProductPayload) error {
+	gtin, err := gs1.NormalizeGTIN(p.GTIN)
+	if err != nil {
+		return reject(CodeBadPayload, "gtin: %v", err)
+	}
+	if strings.TrimSpace(p.Name) == "" {
+		return reject(CodeBadPayload, "name is empty")
+	}
+	maker := p.Manufacturer
+	if maker == "" {
+		maker = a.actorID()
+	}
+	if !a.isAdmin() && maker != a.actorID() {
+		return reject(CodeForbidden, "%s may register only its own products", a.actorID())
+	}
+	var org Organisation
+	err = a.tx.Where("id = ?", maker).Take(&org).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return reject(CodeNotFound, "manufacturer %q is not registered", maker)
+	}
+	if err != nil {
+		return fmt.Errorf("look up manufacturer: %w", err)
+	}
+	if org.Role != RoleManufacturer {
+		return reject(CodeForbidden, "%s is a %s, not a manufacturer", maker, org.Role)
+	}
+	if !underPrefix(gtin, strings.Fields(org.Prefixes)) {
+		return reject(CodeNotYourPrefix, "GTIN %s is not under a company prefix of %s", gtin, maker)
+	}
+	var n int64
+	if err := a.tx.Model(&Product{}).Where("gtin = ?", gtin).Count(&n).Error; err != nil {
+		return fmt.Errorf("look up product: %w", err)
+	}
+	if n > 0 {
+		return reject(CodeConflict, "product %s is already registered", gtin)
+	}
+	prod := Product{GTIN: gtin, Name: p.Name, Manufacturer: maker, Form: p.Form, Strength: p.Strength,
+		PackSize: p.PackSize, Signed: p.Signed, Seq: a.seq, RecordTime: a.at}
+	if err := a.tx.Create(&prod).Error; err != nil {
+		return fmt.Errorf("create product: %w", err)
+	}
+	return nil
+}
+
+func (a *applier) registerKey(p RegisterKeyPayload) error {
+	if p.KeyID == "" || len(p.KeyID) > 16 || strings.ContainsAny(p.KeyID, " \t\r\n") {
+		return reject(CodeBadPayload, "key_id must be 1 to 16 characters without spaces")
+	}
+	owner := p.OrgID
+	if owner == "" {
+		owner = a.actorID()
+	}
+	if !a.isAdmin() && owner != a.actorID() {
+		return reject(CodeForbidden, "%s may register only its own keys", a.actorID())
+	}
+	var org Organisation
+	err := a.tx.Where("id = ?", owner).Take(&org).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return reject(CodeNotFound, "organisation %q is not registered", owner)
+	}
+	if err != nil {
+		return fmt.Errorf("look up organisation: %w", err)
+	}
+	if org.Role != RoleManufacturer {
+		return reject(CodeForbidden, "%s is a %s; only manufacturers sign packs", owner, org.Role)
+	}
+	switch p.Algorithm {
+	case AlgEd25519:
+		if len(p.PublicKey) != ed25519.PublicKeySize {
+			return reject(CodeBadPayload, "an Ed25519 public key is %d bytes, not %d", ed25519.PublicKeySize, len(p.PublicKey))
+		}
+	case AlgECDSAP256:
+		if !validP256Point(p.PublicKey) {
+			return reject(CodeBadPayload, "public_key is not a P-256 point (65-byte uncompressed or 33-byte compressed)")
+		}
+	default:
+		return reject(CodeBadPayload, "algorithm %q is not %s or %s", p.Algorithm, AlgEd25519, AlgECDSAP256)
+	}
+	var n int64
+	if err := a.tx.Model(&SigningKey{}).Where("key_id = ?", p.KeyID).Count(&n).Error; err != nil {
+		return fmt.Errorf("look up key: %w", err)
+	}
+	if n > 0 {
+		return reject(CodeConflict, "key id %q is already registered", p.KeyID)
+	}
+	key := SigningKey{KeyID: p.KeyID, OrgID: owner, Algorithm: p.Algorithm, PublicKey: p.PublicKey, Seq: a.seq, RecordTime: a.at}
+	if err := a.tx.Create(&key).Error; err != nil {
+		return fmt.Errorf("create key: %w", err)
+	}
+	return nil
+}
+
+// validP256Point checks a SEC 1 encoded P-256 public key.
+func validP256Point(b []byte) bool {
+	switch {
+	case len(b) == 65 && b[0] == 4:
+		_, err := ecdh.P256().NewPublicKey(b)
+		return err == nil
+	case len(b) == 33 && (b[0] == 2 || b[0] == 3):
+		x, _ := elliptic.UnmarshalCompressed(elliptic.P256(), b)
+		return x != nil
+	}
+	return false
+}
+
+// decommissionItem sets an EU FMD inactive status on one pack held by the
+// actor and records who, where and when, for an undo.
+func (a *applier) decommissionItem(it *Item, status Status, loc string, suppliedToPublic bool) error {
+	if it.Kind != ItemPack {
+		return reject(CodeBadPayload, "%s is a container; decommission the packs in it", it.Key)
+	}
+	if it.Status.Final() {
+		return reject(CodeFinal, "%s is %s, which is final", it.Key, it.Status)
+	}
+	if status == StatusDispensed && a.actor.Role != RolePharmacy {
+		return reject(CodeForbidden, "only a pharmacy dispenses; %s is a %s", a.actorID(), a.actor.Role)
+	}
+	// Destroyed and stolen may follow another inactive status (a locked or
+	// expired pack is destroyed); the others need an active pack.
+	if it.Status != StatusActive && !(status.Final() && it.Status.Decommissioned()) {
+		return reject(CodeInactive, "%s is already %s", it.Key, it.Status)
+	}
+	at := a.at
+	it.Status = status
+	it.ParentID = 0
+	it.DecommissionedBy, it.DecommissionedAt, it.DecommissionedLoc, it.DecommissionedSeq = a.actorID(), &at, loc, a.seq
+	it.SuppliedToPublic = suppliedToPublic
+	it.Seq = a.seq
+	return nil
+}
+
+// loadPacks loads the named packs in one query, in payload order.
+func (a *applier) loadPacks(epcs []string) ([]*Item, error) {
+	if len(epcs) == 0 {
+		return nil, reject(CodeBadPayload, "no epcs")
+	}
+	keys := make([]string, len(epcs))
+	for i, s := range epcs {
+		epc, err := gs1.ParseEPC(s)
+		if err != nil {
+			return nil, reject(CodeBadPayload, "epcs[%d]: %v", i, err)
+		}
+		if epc.Kind != gs1.EPCSGTIN {
+			return nil, reject(CodeBadPayload, "epcs[%d]: %s is not a pack (SGTIN)", i, s)
+		}
+		keys[i] = EPCKey(epc)
+	}
+	var found []Item
+	if err := a.tx.Where(`"key" IN ?`, keys).Find(&found).Error; err != nil {
+		return nil, fmt.Errorf("load packs: %w", err)
+	}
+	byKey := make(map[string]*Item, len(found))
+	for i := range found {
+		byKey[found[i].Key] = &found[i]
+	}
+	out := make([]*Item, len(keys))
+	for i, k := range keys {
+		it, ok := byKey[k]
+		if !ok {
+			return nil, reject(CodeUnknownItem, "%s was never commissioned", k)
+		}
+		out[i] = it
+	}
+	return out, nil
+}
+
+// premises resolves a payload location (GLN or SGLN URI) to a GLN,
+// defaulting to the actor's own.
+func (a *applier) premises(loc string) (string, error) {
+	switch {
+	case loc == "":
+		return a.actorID(), nil
+	case len(loc) == 13 && gs1.ValidCheckDigit(loc):
+		return loc, nil
+	}
+	if gln := glnOf(loc); gln != "" {
+		return gln, nil
+	}
+	return "", reject(CodeBadPayload, "location %q is not a GLN or SGLN URI", loc)
+}
+
+// savePacks writes changed packs back in one statement.
+func (a *applier) savePacks(items []*Item) error {
+	if err := a.tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "id"}}, UpdateAll: true}).
+		CreateInBatches(items, 500).Error; err != nil {
+		return fmt.Errorf("save packs: %w", err)
+	}
+	return nil
+}
+
+func (a *applier) decommission(p DecommissionPayload) error {
+	if a.isCluster() {
+		return reject(CodeForbidden, "packs are decommissioned by an organisation")
+	}
+	if !p.Status.Decommissioned() {
+		return reject(CodeBadPayload, "status %q is not one of dispensed, destroyed, stolen, exported, sample, free_sample, locked", p.Status)
+	}
+	if p.SuppliedToPublic && p.Status != StatusDispensed {
+		return reject(CodeBadPayload, "supplied_to_public goes only with status dispensed")
+	}
+	loc, err := a.premises(p.Location)
+	if err != nil {
+		return err
+	}
+	items, err := a.loadPacks(p.EPCs)
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		if it.Holder != a.actorID() {
+			return reject(CodeNotCustodian, "%s is held by %s, not %s", it.Key, it.Holder, a.actorID())
+		}
+		if err := a.decommissionItem(it, p.Status, loc, p.SuppliedToPublic); err != nil {
+			return err
+		}
+	}
+	return a.savePacks(items)
+}
+
+func (a *applier) undoDecommission(p UndoDecommissionPayload) error {
+	if a.isCluster() {
+		return reject(CodeForbidden, "an undo is made by an organisation")
+	}
+	loc, err := a.premises(p.Location)
+	if err != nil {
+		return err
+	}
+	items, err := a.loadPacks(p.EPCs)
+	if err != nil {
+		return err
+	}
+	recalled, err := a.recalledLots(items)
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		switch {
+		case it.Status.Final():
+			return reject(CodeFinal, "%s is %s, which is final", it.Key, it.Status)
+		case !it.Status.Decommissioned() || it.DecommissionedAt == nil:
+			return reject(CodeInactive, "%s is %s, not decommissioned", it.Key, it.Status)
+		case it.DecommissionedBy != a.actorID():
+			return reject(CodeUndoOtherOrg, "%s was decommissioned by %s; only it may undo", it.Key, it.DecommissionedBy)
+		case it.DecommissionedLoc != loc:
+			return reject(CodeUndoOtherOrg, "%s was decommissioned at %s, not %s", it.Key, it.DecommissionedLoc, loc)
+		case a.at.Sub(*it.DecommissionedAt) > UndoWindow:
+			return reject(CodeUndoTooLate, "%s was decommissioned %s ago, more than 10 days", it.Key, a.at.Sub(*it.DecommissionedAt).Round(time.Hour))
+		case it.SuppliedToPublic:
+			return reject(CodeUndoNotAllowed, "%s was supplied to the public", it.Key)
+		case expiredAt(it.Expiry, a.at):
+			return reject(CodeUndoNotAllowed, "%s expired on %s", it.Key, it.Expiry)
+		case recalled[LotKey(it.GTIN, it.Lot)]:
+			return reject(CodeUndoNotAllowed, "lot %s of %s is recalled", it.Lot, it.GTIN)
+		}
+		it.Status = StatusActive
+		it.DecommissionedBy, it.DecommissionedAt, it.DecommissionedLoc, it.DecommissionedSeq = "", nil, "", 0
+		it.Seq = a.seq
+	}
+	return a.savePacks(items)
+}
+
+// recalledLots returns which of the items' lots are recalled, by LotKey.
+func (a *applier) recalledLots(items []*Item) (map[string]bool, error) {
+	var gtins []string
+	for _, it := range items {
+		gtins = append(gtins, it.GTIN)
+	}
+	var recalls []Recall
+	if err := a.tx.Where("gtin IN ?", gtins).Find(&recalls).Error; err != nil {
+		return nil, fmt.Errorf("load recalls: %w", err)
+	}
+	out := make(map[string]bool, len(recalls))
+	for _, r := range recalls {
+		out[LotKey(r.GTIN, r.Lot)] = true
+	}
+	return out, nil
+}
+
+// expiredAt reports whether a pack with expiry ("2006-01-02") is expired at
+// t: it is usable through the whole of its expiry day (UTC).
+func expiredAt(expiry string, t time.Time) bool {
+	d, err := time.Parse(time.DateOnly, expiry)
+	if err != nil {
+		return false
+	}
+	return !t.Before(d.AddDate(0, 0, 1))
+}
+
+func (a *applier) recall(p RecallPayload) error {
+	gtin, err := gs1.NormalizeGTIN(p.GTIN)
+	if err != nil {
+		return reject(CodeBadPayload, "gtin: %v", err)
+	}
+	if p.Lot == "" {
+		return reject(CodeBadPayload, "lot is empty")
+	}
+	var prod Product
+	err = a.tx.Where("gtin = ?", gtin).Take(&prod).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return reject(CodeUnknownProduct, "GTIN %s is not a registered product", gtin)
+	}
+	if err != nil {
+		return fmt.Errorf("look up product: %w", err)
+	}
+	if !a.isCluster() && prod.Manufacturer != a.actorID() && a.actor.Role != RoleRegulator {
+		return reject(CodeForbidden, "only %s (the manufacturer) or a regulator recalls %s", prod.Manufacturer, gtin)
+	}
+	var n int64
+	if err := a.tx.Model(&Recall{}).Where("gtin = ? AND lot = ?", gtin, p.Lot).Count(&n).Error; err != nil {
+		return fmt.Errorf("look up recall: %w", err)
+	}
+	if n > 0 {
+		return reject(CodeRecalled, "lot %s of %s is already recalled", p.Lot, gtin)
+	}
+	r := Recall{GTIN: gtin, Lot: p.Lot, RecalledBy: a.actorID(), Reason: p.Reason, Seq: a.seq, RecordTime: a.at}
+	if err := a.tx.Create(&r).Error; err != nil {
+		return fmt.Errorf("create recall: %w", err)
+	}
+	return nil
+}
+
+func (a *applier) alert(p AlertPayload) error {
+	if p.Verdict == "" {
+		return reject(CodeBadPayload, "verdict is empty")
+	}
+	if p.Verdict == VerdictAuthentic {
+		return reject(CodeBadPayload, "an authentic verification raises no alert")
+	}
+	loc := p.Location
+	if loc == "" {
+		loc = a.actorID()
+	}
+	al := Alert{Verdict: string(p.Verdict), Code: p.Code, Actor: a.actorID(), Location: loc, Scanned: p.Scanned,
+		GTIN: p.GTIN, Serial: p.Serial, Lot: p.Lot, Message: p.Message, Seq: a.seq, RecordTime: a.at}
+	if err := a.tx.Create(&al).Error; err != nil {
+		return fmt.Errorf("create alert: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,82 @@
+package models
+
+import (
+	"fmt"
+	"strings"
+)
+
+// CBV 2.0 vocabularies. EPCIS 2.0 lets a standard value appear bare
+// ("shipping"), as a CBV 1.x URN ("urn:epcglobal:cbv:bizstep:shipping") or
+// as a GS1 Web URI ("https://ref.gs1.org/cbv/BizStep-shipping"). The
+// projection stores the bare form so queries match whichever form a client
+// used; values outside the standard vocabulary must be absolute URIs (a
+// company's own extension) and are kept as given.
+
+// cbvVocab is one CBV vocabulary: its URN and Web URI prefixes and values.
+type cbvVocab struct {
+	name   string // for error messages
+	urn    string // "urn:epcglobal:cbv:bizstep:"
+	web    string // "https://ref.gs1.org/cbv/BizStep-"
+	values map[string]bool
+}
+
+func newVocab(name, urn, web string, values ...string) *cbvVocab {
+	v := &cbvVocab{name: name, urn: urn, web: web, values: make(map[string]bool, len(values))}
+	for _, s := range values {
+		v.values[s] = true
+	}
+	return v
+}
+
+var (
+	vocabBizStep = newVocab("business step", "urn:epcglobal:cbv:bizstep:", "https://ref.gs1.org/cbv/BizStep-",
+		"accepting", "arriving", "assembling", "collecting", "commissioning", "consigning",
+		"creating_class_instance", "cycle_counting", "decommissioning", "departing", "destroying",
+		"disassembling", "dispensing", "encoding", "entering_exiting", "holding", "inspecting",
+		"installing", "killing", "loading", "other", "packing", "picking", "receiving", "removing",
+		"repackaging", "repairing", "replacing", "reserving", "retail_selling", "sampling",
+		"sensor_reporting", "shipping", "staging_outbound", "stock_taking", "stocking", "storing",
+		"transporting", "unloading", "unpacking", "void_shipping")
+	vocabDisposition = newVocab("disposition", "urn:epcglobal:cbv:disp:", "https://ref.gs1.org/cbv/Disp-",
+		"active", "available", "completeness_inferred", "completeness_verified", "conformant",
+		"container_closed", "container_open", "damaged", "destroyed", "dispensed", "disposed",
+		"encoded", "expired", "in_progress", "in_transit", "inactive", "mismatch_instance",
+		"mismatch_class", "mismatch_quantity", "needs_replacement", "no_pedigree_match",
+		"non_conformant", "non_sellable_other", "partially_dispensed", "recalled", "reserved",
+		"retail_sold", "returned", "sellable_accessible", "sellable_not_accessible", "stolen",
+		"unavailable", "unknown")
+	vocabBizTransactionType = newVocab("business transaction type", "urn:epcglobal:cbv:btt:", "https://ref.gs1.org/cbv/BTT-",
+		"bol", "cert", "desadv", "inv", "pedigree", "po", "poc", "prodorder", "recadv", "rma", "testprd", "testres", "upevt")
+	vocabSourceDestType = newVocab("source/destination type", "urn:epcglobal:cbv:sdt:", "https://ref.gs1.org/cbv/SDT-",
+		"owning_party", "possessing_party", "location")
+	vocabErrorReason = newVocab("error reason", "urn:epcglobal:cbv:er:", "https://ref.gs1.org/cbv/ER-",
+		"did_not_occur", "incorrect_data")
+)
+
+// normalize returns the bare form of a standard value, or s itself when it
+// is an extension URI. It fails on a bare word the vocabulary lacks, so a
+// typo ("shiping") is caught rather than stored.
+func (v *cbvVocab) normalize(s string) (string, error) {
+	bare := s
+	switch {
+	case strings.HasPrefix(s, v.urn):
+		bare = s[len(v.urn):]
+	case strings.HasPrefix(s, v.web):
+		bare = s[len(v.web):]
+	case strings.Contains(s, ":"):
+		return s, nil // an extension URI
+	}
+	if !v.values[bare] {
+		return "", fmt.Errorf("%q is not a CBV %s", s, v.name)
+	}
+	return bare, nil
+}
+
+// webURI returns the GS1 Web URI form of a normalized value, the form the
+// event hash uses.
+func (v *cbvVocab) webURI(bare string) string {
+	if v.values[bare] {
+		return v.web + bare
+	}
+	return bare
+}

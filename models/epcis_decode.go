@@ -1,0 +1,814 @@
+package models
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pedigree-ledger/pedigree/models/gs1"
+)
+
+// DecodeError says which field of an EPCIS document or event is wrong.
+type DecodeError struct {
+	// Path names the field, e.g. "eventList[3].epcList[1]".
+	Path string
+	// Reason says what is wrong with it.
+	Reason string
+}
+
+func (e *DecodeError) Error() string {
+	if e.Path == "" {
+		return "epcis: " + e.Reason
+	}
+	return "epcis: " + e.Path + ": " + e.Reason
+}
+
+// ErrEPCIS is wrapped by every *DecodeError, so callers can branch on
+// errors.Is(err, models.ErrEPCIS) (a 400, not a 500).
+var ErrEPCIS = errors.New("invalid EPCIS data")
+
+// Unwrap makes errors.Is(err, ErrEPCIS) true.
+func (e *DecodeError) Unwrap() error { return ErrEPCIS }
+
+func derr(path, format string, args ...any) *DecodeError {
+	return &DecodeError{Path: path, Reason: fmt.Sprintf(format, args...)}
+}
+
+// join builds a field path.
+func join(path, field string) string {
+	if path == "" {
+		return field
+	}
+	return path + "." + field
+}
+
+func index(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }
+
+// DecodeDocument decodes an EPCISDocument (the body of POST /capture) and
+// returns its events, each decoded strictly. Events inherit nothing from the
+// document except that a document-level @context is accepted.
+func DecodeDocument(data []byte) ([]Event, error) {
+	obj, err := decodeObject(data, "")
+	if err != nil {
+		return nil, err
+	}
+	for k := range obj {
+		switch k {
+		case "@context", "id", "type", "schemaVersion", "creationDate", "epcisBody", "epcisHeader", "sender", "receiver", "instanceIdentifier":
+		default:
+			if !isExtensionKey(k) {
+				return nil, derr(k, "unknown field of an EPCISDocument")
+			}
+		}
+	}
+	var typ string
+	if err := decodeString(obj["type"], "type", &typ); err != nil {
+		return nil, err
+	}
+	if typ != "EPCISDocument" {
+		return nil, derr("type", "must be \"EPCISDocument\", not %q", typ)
+	}
+	if raw, ok := obj["schemaVersion"]; ok {
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil || (fmt.Sprint(v) != "2.0" && fmt.Sprint(v) != "2") {
+			return nil, derr("schemaVersion", "must be \"2.0\"")
+		}
+	}
+	body, err := decodeObject(obj["epcisBody"], "epcisBody")
+	if err != nil {
+		return nil, err
+	}
+	list, ok := body["eventList"]
+	if !ok {
+		return nil, derr("epcisBody.eventList", "missing")
+	}
+	var raws []json.RawMessage
+	if err := json.Unmarshal(list, &raws); err != nil {
+		return nil, derr("epcisBody.eventList", "must be an array of events")
+	}
+	events := make([]Event, len(raws))
+	for i, r := range raws {
+		ev, err := decodeEvent(r, index("epcisBody.eventList", i))
+		if err != nil {
+			return nil, err
+		}
+		events[i] = ev
+	}
+	return events, nil
+}
+
+// DecodeEvent decodes one EPCIS 2.0 event strictly: the type, times and
+// action must be well formed, every EPC a valid EPC URI or GS1 Digital Link
+// URI, CBV values standard (in any of their three spellings) or absolute
+// URIs, and every field one the event type has or a namespaced extension
+// ("prefix:name"). The error is a *DecodeError naming the field.
+func DecodeEvent(data []byte) (Event, error) { return decodeEvent(data, "") }
+
+// fieldsByType lists the standard fields each event type may carry, beyond
+// the common ones.
+var fieldsByType = map[string][]string{
+	ObjectEvent:         {"epcList", "quantityList", "action", "persistentDisposition", "ilmd"},
+	AggregationEvent:    {"parentID", "childEPCs", "childQuantityList", "action"},
+	TransactionEvent:    {"parentID", "epcList", "quantityList", "action"},
+	TransformationEvent: {"inputEPCList", "inputQuantityList", "outputEPCList", "outputQuantityList", "transformationID", "persistentDisposition", "ilmd"},
+	AssociationEvent:    {"parentID", "childEPCs", "childQuantityList", "action"},
+}
+
+var commonFields = []string{"@context", "type", "eventTime", "eventTimeZoneOffset", "recordTime", "eventID",
+	"certificationInfo", "errorDeclaration", "bizStep", "disposition", "readPoint", "bizLocation",
+	"bizTransactionList", "sourceList", "destinationList", "sensorElementList"}
+
+var tzOffsetRE = regexp.MustCompile(`^[+-](0\d|1[0-4]):[0-5]\d$`)
+
+func decodeEvent(data []byte, path string) (Event, error) {
+	var e Event
+	obj, err := decodeObject(data, path)
+	if err != nil {
+		return e, err
+	}
+	if err := decodeString(obj["type"], join(path, "type"), &e.Type); err != nil {
+		return e, err
+	}
+	allowed, ok := fieldsByType[e.Type]
+	if !ok {
+		return e, derr(join(path, "type"), "%q is not an EPCIS event type", e.Type)
+	}
+	for k, raw := range obj {
+		if slices.Contains(commonFields, k) || slices.Contains(allowed, k) {
+			continue
+		}
+		if !isExtensionKey(k) {
+			return e, derr(join(path, k), "not a field of %s", e.Type)
+		}
+		if e.Extensions == nil {
+			e.Extensions = map[string]json.RawMessage{}
+		}
+		e.Extensions[k] = compactJSON(raw)
+	}
+	if c, ok := obj["@context"]; ok {
+		e.Context = compactJSON(c)
+	}
+
+	// Times.
+	if err := decodeTime(obj["eventTime"], join(path, "eventTime"), &e.EventTime); err != nil {
+		return e, err
+	}
+	if err := decodeString(obj["eventTimeZoneOffset"], join(path, "eventTimeZoneOffset"), &e.EventTimeZoneOffset); err != nil {
+		return e, err
+	}
+	if !tzOffsetRE.MatchString(e.EventTimeZoneOffset) {
+		return e, derr(join(path, "eventTimeZoneOffset"), "%q is not an offset like +01:00", e.EventTimeZoneOffset)
+	}
+	if raw, ok := obj["recordTime"]; ok {
+		// Accepted for round trips but replaced by the ledger's record time.
+		var rt time.Time
+		if err := decodeTime(raw, join(path, "recordTime"), &rt); err != nil {
+			return e, err
+		}
+	}
+	if err := decodeOptString(obj, "eventID", path, &e.EventID); err != nil {
+		return e, err
+	}
+	if e.EventID != "" && !strings.Contains(e.EventID, ":") {
+		return e, derr(join(path, "eventID"), "%q is not a URI", e.EventID)
+	}
+	if raw, ok := obj["certificationInfo"]; ok {
+		var one string
+		if json.Unmarshal(raw, &one) == nil {
+			e.CertificationInfo = []string{one}
+		} else if err := decodeStrings(raw, join(path, "certificationInfo"), &e.CertificationInfo); err != nil {
+			return e, err
+		}
+	}
+	if raw, ok := obj["errorDeclaration"]; ok {
+		d, err := decodeErrorDeclaration(raw, join(path, "errorDeclaration"))
+		if err != nil {
+			return e, err
+		}
+		e.ErrorDeclaration = d
+	}
+
+	// What the event is about.
+	for _, f := range []struct {
+		name string
+		dst  *[]string
+	}{{"epcList", &e.EPCList}, {"childEPCs", &e.ChildEPCs}, {"inputEPCList", &e.InputEPCList}, {"outputEPCList", &e.OutputEPCList}} {
+		if raw, ok := obj[f.name]; ok {
+			if err := decodeEPCs(raw, join(path, f.name), f.dst); err != nil {
+				return e, err
+			}
+		}
+	}
+	if raw, ok := obj["parentID"]; ok {
+		p := join(path, "parentID")
+		if err := decodeString(raw, p, &e.ParentID); err != nil {
+			return e, err
+		}
+		if err := checkInstanceEPC(e.ParentID, p); err != nil {
+			return e, err
+		}
+	}
+	for _, f := range []struct {
+		name string
+		dst  *[]QuantityElement
+	}{{"quantityList", &e.QuantityList}, {"childQuantityList", &e.ChildQuantityList}, {"inputQuantityList", &e.InputQuantityList}, {"outputQuantityList", &e.OutputQuantityList}} {
+		if raw, ok := obj[f.name]; ok {
+			q, err := decodeQuantities(raw, join(path, f.name))
+			if err != nil {
+				return e, err
+			}
+			*f.dst = q
+		}
+	}
+	if err := decodeOptString(obj, "action", path, &e.Action); err != nil {
+		return e, err
+	}
+	if err := decodeOptString(obj, "transformationID", path, &e.TransformationID); err != nil {
+		return e, err
+	}
+
+	// Why, where.
+	if err := decodeVocab(obj, "bizStep", path, vocabBizStep, &e.BizStep); err != nil {
+		return e, err
+	}
+	if err := decodeVocab(obj, "disposition", path, vocabDisposition, &e.Disposition); err != nil {
+		return e, err
+	}
+	if raw, ok := obj["persistentDisposition"]; ok {
+		pd, err := decodePersistentDisposition(raw, join(path, "persistentDisposition"))
+		if err != nil {
+			return e, err
+		}
+		e.PersistentDisposition = pd
+	}
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{{"readPoint", &e.ReadPoint}, {"bizLocation", &e.BizLocation}} {
+		if raw, ok := obj[f.name]; ok {
+			id, err := decodeLocation(raw, join(path, f.name))
+			if err != nil {
+				return e, err
+			}
+			*f.dst = id
+		}
+	}
+	if raw, ok := obj["bizTransactionList"]; ok {
+		if err := decodeBizTransactions(raw, join(path, "bizTransactionList"), &e.BizTransactionList); err != nil {
+			return e, err
+		}
+	}
+	if raw, ok := obj["sourceList"]; ok {
+		pairs, err := decodeSourceDest(raw, join(path, "sourceList"), "source")
+		if err != nil {
+			return e, err
+		}
+		for _, p := range pairs {
+			e.SourceList = append(e.SourceList, Source{Type: p[0], Source: p[1]})
+		}
+	}
+	if raw, ok := obj["destinationList"]; ok {
+		pairs, err := decodeSourceDest(raw, join(path, "destinationList"), "destination")
+		if err != nil {
+			return e, err
+		}
+		for _, p := range pairs {
+			e.DestinationList = append(e.DestinationList, Destination{Type: p[0], Destination: p[1]})
+		}
+	}
+	if raw, ok := obj["sensorElementList"]; ok {
+		se, err := decodeSensorElements(raw, join(path, "sensorElementList"))
+		if err != nil {
+			return e, err
+		}
+		e.SensorElementList = se
+	}
+	if raw, ok := obj["ilmd"]; ok {
+		m, err := decodeILMD(raw, join(path, "ilmd"))
+		if err != nil {
+			return e, err
+		}
+		e.ILMD = m
+	}
+	return e, checkEventShape(&e, path)
+}
+
+// checkEventShape applies the per-type rules on which fields must be
+// present (EPCIS 2.0 §7.4).
+func checkEventShape(e *Event, path string) error {
+	switch e.Type {
+	case TransformationEvent:
+		if e.Action != "" {
+			return derr(join(path, "action"), "a TransformationEvent has no action")
+		}
+		if len(e.InputEPCList)+len(e.InputQuantityList)+len(e.OutputEPCList)+len(e.OutputQuantityList) == 0 {
+			return derr(path, "a TransformationEvent needs inputs or outputs")
+		}
+		return nil
+	}
+	switch e.Action {
+	case ActionAdd, ActionObserve, ActionDelete:
+	case "":
+		return derr(join(path, "action"), "missing")
+	default:
+		return derr(join(path, "action"), "%q is not ADD, OBSERVE or DELETE", e.Action)
+	}
+	switch e.Type {
+	case ObjectEvent:
+		if len(e.EPCList)+len(e.QuantityList) == 0 {
+			return derr(join(path, "epcList"), "an ObjectEvent needs an epcList or a quantityList")
+		}
+		if e.ILMD != nil && e.Action != ActionAdd {
+			return derr(join(path, "ilmd"), "only an ADD event carries ILMD")
+		}
+	case AggregationEvent, AssociationEvent:
+		if e.ParentID == "" && e.Action != ActionObserve {
+			return derr(join(path, "parentID"), "missing (required for %s)", e.Action)
+		}
+		if e.Action == ActionAdd && len(e.ChildEPCs)+len(e.ChildQuantityList) == 0 {
+			return derr(join(path, "childEPCs"), "an ADD needs children")
+		}
+	case TransactionEvent:
+		if len(e.BizTransactionList) == 0 {
+			return derr(join(path, "bizTransactionList"), "a TransactionEvent needs one")
+		}
+	}
+	return nil
+}
+
+// isExtensionKey reports whether k is a namespaced user field ("ex:f") or a
+// full IRI, which EPCIS 2.0 allows beside the standard fields.
+func isExtensionKey(k string) bool {
+	i := strings.IndexByte(k, ':')
+	return i > 0 && i < len(k)-1 && !strings.HasPrefix(k, "@")
+}
+
+func decodeObject(raw json.RawMessage, path string) (map[string]json.RawMessage, error) {
+	if raw == nil {
+		return nil, derr(path, "missing")
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
+		return nil, derr(path, "must be a JSON object")
+	}
+	return obj, nil
+}
+
+func decodeString(raw json.RawMessage, path string, dst *string) error {
+	if raw == nil {
+		return derr(path, "missing")
+	}
+	if err := json.Unmarshal(raw, dst); err != nil || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+		return derr(path, "must be a string")
+	}
+	if *dst == "" {
+		return derr(path, "is empty")
+	}
+	return nil
+}
+
+func decodeOptString(obj map[string]json.RawMessage, field, path string, dst *string) error {
+	raw, ok := obj[field]
+	if !ok {
+		return nil
+	}
+	return decodeString(raw, join(path, field), dst)
+}
+
+func decodeStrings(raw json.RawMessage, path string, dst *[]string) error {
+	var list []json.RawMessage
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return derr(path, "must be an array of strings")
+	}
+	out := make([]string, len(list))
+	for i, r := range list {
+		if err := decodeString(r, index(path, i), &out[i]); err != nil {
+			return err
+		}
+	}
+	*dst = out
+	return nil
+}
+
+func decodeTime(raw json.RawMessage, path string, dst *time.Time) error {
+	var s string
+	if err := decodeString(raw, path, &s); err != nil {
+		return err
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return derr(path, "%q is not an RFC 3339 date-time with offset", s)
+	}
+	*dst = t
+	return nil
+}
+
+// decodeEPCs decodes a list of EPC instance identifiers.
+func decodeEPCs(raw json.RawMessage, path string, dst *[]string) error {
+	if err := decodeStrings(raw, path, dst); err != nil {
+		return err
+	}
+	seen := make(map[string]bool, len(*dst))
+	for i, s := range *dst {
+		p := index(path, i)
+		if err := checkInstanceEPC(s, p); err != nil {
+			return err
+		}
+		if seen[s] {
+			return derr(p, "%q is listed twice", s)
+		}
+		seen[s] = true
+	}
+	return nil
+}
+
+// checkInstanceEPC checks that s names one object (a pack or a logistic
+// unit), as epcList, childEPCs and parentID must.
+func checkInstanceEPC(s, path string) error {
+	epc, err := gs1.ParseEPC(s)
+	if err != nil {
+		return derr(path, "%v", err)
+	}
+	if epc.Kind != gs1.EPCSGTIN && epc.Kind != gs1.EPCSSCC {
+		return derr(path, "%q is a %s, not an SGTIN or SSCC", s, epc.Kind)
+	}
+	return nil
+}
+
+func decodeQuantities(raw json.RawMessage, path string) ([]QuantityElement, error) {
+	var list []json.RawMessage
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return nil, derr(path, "must be an array of quantity elements")
+	}
+	out := make([]QuantityElement, len(list))
+	for i, r := range list {
+		p := index(path, i)
+		obj, err := decodeObject(r, p)
+		if err != nil {
+			return nil, err
+		}
+		for k := range obj {
+			if k != "epcClass" && k != "quantity" && k != "uom" {
+				return nil, derr(join(p, k), "not a field of a quantity element")
+			}
+		}
+		q := &out[i]
+		if err := decodeString(obj["epcClass"], join(p, "epcClass"), &q.EPCClass); err != nil {
+			return nil, err
+		}
+		epc, err := gs1.ParseEPC(q.EPCClass)
+		if err != nil {
+			return nil, derr(join(p, "epcClass"), "%v", err)
+		}
+		if epc.Kind != gs1.EPCLGTIN && epc.Kind != gs1.EPCGTIN {
+			return nil, derr(join(p, "epcClass"), "%q is a %s, not a class (lgtin or product)", q.EPCClass, epc.Kind)
+		}
+		if qr, ok := obj["quantity"]; ok {
+			var f float64
+			if err := json.Unmarshal(qr, &f); err != nil || f < 0 {
+				return nil, derr(join(p, "quantity"), "must be a non-negative number")
+			}
+			q.Quantity = &f
+		}
+		if ur, ok := obj["uom"]; ok {
+			if q.Quantity == nil {
+				return nil, derr(join(p, "uom"), "a uom needs a quantity")
+			}
+			if err := decodeString(ur, join(p, "uom"), &q.UOM); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+func decodeVocab(obj map[string]json.RawMessage, field, path string, v *cbvVocab, dst *string) error {
+	raw, ok := obj[field]
+	if !ok {
+		return nil
+	}
+	p := join(path, field)
+	var s string
+	if err := decodeString(raw, p, &s); err != nil {
+		return err
+	}
+	n, err := v.normalize(s)
+	if err != nil {
+		return derr(p, "%v", err)
+	}
+	*dst = n
+	return nil
+}
+
+func decodePersistentDisposition(raw json.RawMessage, path string) (*PersistentDisposition, error) {
+	obj, err := decodeObject(raw, path)
+	if err != nil {
+		return nil, err
+	}
+	pd := &PersistentDisposition{}
+	for k, r := range obj {
+		var dst *[]string
+		switch k {
+		case "set":
+			dst = &pd.Set
+		case "unset":
+			dst = &pd.Unset
+		default:
+			return nil, derr(join(path, k), "not a field of persistentDisposition")
+		}
+		if err := decodeStrings(r, join(path, k), dst); err != nil {
+			return nil, err
+		}
+		for i, s := range *dst {
+			n, err := vocabDisposition.normalize(s)
+			if err != nil {
+				return nil, derr(index(join(path, k), i), "%v", err)
+			}
+			(*dst)[i] = n
+		}
+	}
+	return pd, nil
+}
+
+// decodeLocation decodes a readPoint or bizLocation: {"id": URI} (a bare
+// URI string is accepted too). GS1 locations must be valid SGLNs; other
+// URIs (geo:, a company's own) are kept.
+func decodeLocation(raw json.RawMessage, path string) (string, error) {
+	var id string
+	if json.Unmarshal(raw, &id) != nil {
+		obj, err := decodeObject(raw, path)
+		if err != nil {
+			return "", err
+		}
+		for k := range obj {
+			if k != "id" && !isExtensionKey(k) {
+				return "", derr(join(path, k), "not a field of a location")
+			}
+		}
+		if err := decodeString(obj["id"], join(path, "id"), &id); err != nil {
+			return "", err
+		}
+		path = join(path, "id")
+	}
+	if !strings.Contains(id, ":") {
+		return "", derr(path, "%q is not a URI", id)
+	}
+	if isGS1LocationURI(id) {
+		epc, err := gs1.ParseEPC(id)
+		if err != nil {
+			return "", derr(path, "%v", err)
+		}
+		if epc.Kind != gs1.EPCSGLN {
+			return "", derr(path, "%q is a %s, not a location (sgln)", id, epc.Kind)
+		}
+	}
+	return id, nil
+}
+
+// isGS1LocationURI reports whether id claims to be a GS1 location, which
+// must then parse.
+func isGS1LocationURI(id string) bool {
+	return strings.HasPrefix(id, "urn:epc:id:sgln:") || strings.Contains(id, "/414/")
+}
+
+func decodeBizTransactions(raw json.RawMessage, path string, dst *[]BizTransaction) error {
+	var list []json.RawMessage
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return derr(path, "must be an array")
+	}
+	for i, r := range list {
+		p := index(path, i)
+		obj, err := decodeObject(r, p)
+		if err != nil {
+			return err
+		}
+		var bt BizTransaction
+		for k := range obj {
+			if k != "type" && k != "bizTransaction" {
+				return derr(join(p, k), "not a field of a business transaction")
+			}
+		}
+		if err := decodeString(obj["bizTransaction"], join(p, "bizTransaction"), &bt.BizTransaction); err != nil {
+			return err
+		}
+		if err := decodeVocab(obj, "type", p, vocabBizTransactionType, &bt.Type); err != nil {
+			return err
+		}
+		*dst = append(*dst, bt)
+	}
+	return nil
+}
+
+// decodeSourceDest decodes a sourceList or destinationList into (type, id)
+// pairs; idField is "source" or "destination".
+func decodeSourceDest(raw json.RawMessage, path, idField string) ([][2]string, error) {
+	var list []json.RawMessage
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return nil, derr(path, "must be an array")
+	}
+	out := make([][2]string, 0, len(list))
+	for i, r := range list {
+		p := index(path, i)
+		obj, err := decodeObject(r, p)
+		if err != nil {
+			return nil, err
+		}
+		for k := range obj {
+			if k != "type" && k != idField {
+				return nil, derr(join(p, k), "not a field of a %s", idField)
+			}
+		}
+		var typ, id string
+		if err := decodeString(obj["type"], join(p, "type"), &typ); err != nil {
+			return nil, err
+		}
+		if typ, err = vocabSourceDestType.normalize(typ); err != nil {
+			return nil, derr(join(p, "type"), "%v", err)
+		}
+		if err := decodeString(obj[idField], join(p, idField), &id); err != nil {
+			return nil, err
+		}
+		if !strings.Contains(id, ":") {
+			return nil, derr(join(p, idField), "%q is not a URI", id)
+		}
+		out = append(out, [2]string{typ, id})
+	}
+	return out, nil
+}
+
+func decodeErrorDeclaration(raw json.RawMessage, path string) (*ErrorDeclaration, error) {
+	obj, err := decodeObject(raw, path)
+	if err != nil {
+		return nil, err
+	}
+	d := &ErrorDeclaration{}
+	for k, r := range obj {
+		switch k {
+		case "declarationTime", "reason", "correctiveEventIDs":
+		default:
+			if !isExtensionKey(k) {
+				return nil, derr(join(path, k), "not a field of errorDeclaration")
+			}
+			if d.Extensions == nil {
+				d.Extensions = map[string]json.RawMessage{}
+			}
+			d.Extensions[k] = compactJSON(r)
+		}
+	}
+	if err := decodeTime(obj["declarationTime"], join(path, "declarationTime"), &d.DeclarationTime); err != nil {
+		return nil, err
+	}
+	if err := decodeVocab(obj, "reason", path, vocabErrorReason, &d.Reason); err != nil {
+		return nil, err
+	}
+	if r, ok := obj["correctiveEventIDs"]; ok {
+		if err := decodeStrings(r, join(path, "correctiveEventIDs"), &d.CorrectiveEventIDs); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+func decodeSensorElements(raw json.RawMessage, path string) ([]SensorElement, error) {
+	var list []json.RawMessage
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return nil, derr(path, "must be an array")
+	}
+	out := make([]SensorElement, len(list))
+	for i, r := range list {
+		p := index(path, i)
+		obj, err := decodeObject(r, p)
+		if err != nil {
+			return nil, err
+		}
+		se := &out[i]
+		for k, v := range obj {
+			switch k {
+			case "sensorMetadata":
+				if se.SensorMetadata, err = decodeSensorFields(v, join(p, k), sensorMetadataFields); err != nil {
+					return nil, err
+				}
+			case "sensorReport":
+				var reports []json.RawMessage
+				if err := json.Unmarshal(v, &reports); err != nil {
+					return nil, derr(join(p, k), "must be an array")
+				}
+				for j, rr := range reports {
+					m, err := decodeSensorFields(rr, index(join(p, k), j), sensorReportFields)
+					if err != nil {
+						return nil, err
+					}
+					se.SensorReport = append(se.SensorReport, m)
+				}
+			default:
+				if !isExtensionKey(k) {
+					return nil, derr(join(p, k), "not a field of a sensor element")
+				}
+				if se.Extensions == nil {
+					se.Extensions = map[string]json.RawMessage{}
+				}
+				se.Extensions[k] = compactJSON(v)
+			}
+		}
+		if len(se.SensorReport) == 0 {
+			return nil, derr(join(p, "sensorReport"), "a sensor element needs at least one report")
+		}
+	}
+	return out, nil
+}
+
+// decodeSensorFields decodes sensor metadata or one report: standard fields
+// must be JSON scalars, other keys namespaced extensions.
+func decodeSensorFields(raw json.RawMessage, path string, fields []string) (map[string]json.RawMessage, error) {
+	obj, err := decodeObject(raw, path)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]json.RawMessage, len(obj))
+	for k, v := range obj {
+		if slices.Contains(fields, k) {
+			v = bytes.TrimSpace(v)
+			if len(v) == 0 || v[0] == '{' || v[0] == '[' || string(v) == "null" {
+				return nil, derr(join(path, k), "must be a string, number or boolean")
+			}
+		} else if !isExtensionKey(k) {
+			return nil, derr(join(path, k), "not a standard sensor field")
+		}
+		out[k] = compactJSON(v)
+	}
+	return out, nil
+}
+
+// The ILMD keys Pedigree reads, in their compact and bare spellings.
+var (
+	ilmdLotKeys    = []string{"cbvmda:lotNumber", "lotNumber", "urn:epcglobal:cbv:mda:lotNumber"}
+	ilmdExpiryKeys = []string{"cbvmda:itemExpirationDate", "itemExpirationDate", "urn:epcglobal:cbv:mda:itemExpirationDate"}
+)
+
+func decodeILMD(raw json.RawMessage, path string) (*ILMD, error) {
+	obj, err := decodeObject(raw, path)
+	if err != nil {
+		return nil, err
+	}
+	m := &ILMD{}
+	for k, v := range obj {
+		p := join(path, k)
+		switch {
+		case slices.Contains(ilmdLotKeys, k):
+			if m.LotNumber != "" {
+				return nil, derr(p, "lot given twice")
+			}
+			if err := decodeString(v, p, &m.LotNumber); err != nil {
+				return nil, err
+			}
+		case slices.Contains(ilmdExpiryKeys, k):
+			if m.ItemExpirationDate != "" {
+				return nil, derr(p, "expiry given twice")
+			}
+			if err := decodeString(v, p, &m.ItemExpirationDate); err != nil {
+				return nil, err
+			}
+			if _, err := time.Parse(time.DateOnly, m.ItemExpirationDate); err != nil {
+				return nil, derr(p, "%q is not a date like 2027-06-30", m.ItemExpirationDate)
+			}
+		case isExtensionKey(k):
+			if m.Extensions == nil {
+				m.Extensions = map[string]json.RawMessage{}
+			}
+			m.Extensions[k] = compactJSON(v)
+		default:
+			return nil, derr(p, "not a known ILMD field (use a namespaced extension)")
+		}
+	}
+	return m, nil
+}
+
+// compactJSON removes insignificant white space so stored JSON is
+// canonical; raw is known to be valid JSON.
+func compactJSON(raw json.RawMessage) json.RawMessage {
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		return raw
+	}
+	return b.Bytes()
+}
+
+// offsetLocation turns "+01:00" into a fixed time zone.
+func offsetLocation(offset string) (*time.Location, bool) {
+	if !tzOffsetRE.MatchString(offset) {
+		return nil, false
+	}
+	h, _ := strconv.Atoi(offset[1:3])
+	m, _ := strconv.Atoi(offset[4:6])
+	secs := h*3600 + m*60
+	if offset[0] == '-' {
+		secs = -secs
+	}
+	return time.FixedZone(offset, secs), true
+}

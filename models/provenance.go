@@ -1,0 +1,183 @@
+package models
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/pedigree-ledger/pedigree/models/gs1"
+	"gorm.io/gorm"
+)
+
+// Read functions the server calls: lookups, provenance (chains of custody)
+// and listings. They read the local projection; the caller chooses the
+// consistency level (a local read, or a read after a leader barrier).
+
+// HistoryEntry is one event in a chain of custody.
+type HistoryEntry struct {
+	// Seq is the ledger position of the command that captured the event;
+	// a regulator asks for its Merkle inclusion proof.
+	Seq         uint64    `json:"seq"`
+	EventID     string    `json:"event_id"`
+	Type        string    `json:"type"`
+	EventTime   time.Time `json:"event_time"`
+	RecordTime  time.Time `json:"record_time"`
+	Action      string    `json:"action,omitempty"`
+	BizStep     string    `json:"biz_step,omitempty"`
+	Disposition string    `json:"disposition,omitempty"`
+	BizLocation string    `json:"biz_location,omitempty"`
+	Actor       string    `json:"actor"`
+	// Direct is false when the event named a container the item was in.
+	Direct bool `json:"direct"`
+	// Event is the stored EPCIS 2.0 JSON-LD event.
+	Event json.RawMessage `json:"event"`
+}
+
+// historyRow is what the history queries select.
+type historyRow struct {
+	EventRecord
+	Direct bool
+}
+
+// MaxHistory bounds a history answer; a lot's history can be long.
+const MaxHistory = 10000
+
+// history returns the events indexed under any of keys, in ledger order.
+func history(db *gorm.DB, keys []string, limit int) ([]HistoryEntry, error) {
+	if limit <= 0 || limit > MaxHistory {
+		limit = MaxHistory
+	}
+	var rows []historyRow
+	err := db.Raw(`SELECT event_records.*, MAX(event_epcs.direct) AS direct FROM event_epcs
+		JOIN event_records ON event_records.id = event_epcs.event_id
+		WHERE event_epcs."key" IN ? GROUP BY event_records.id ORDER BY event_records.id LIMIT ?`, keys, limit).Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("models: history: %w", err)
+	}
+	out := make([]HistoryEntry, len(rows))
+	for i, r := range rows {
+		out[i] = HistoryEntry{Seq: r.Seq, EventID: r.EventID, Type: r.Type, EventTime: r.EventTime, RecordTime: r.RecordTime,
+			Action: r.Action, BizStep: r.BizStep, Disposition: r.Disposition, BizLocation: r.BizLocation,
+			Actor: r.Actor, Direct: r.Direct, Event: json.RawMessage(r.JSON)}
+	}
+	return out, nil
+}
+
+// PackHistory returns a pack's chain of custody: every event that named it
+// or a container it was in, in ledger order.
+func PackHistory(db *gorm.DB, gtin, serial string) ([]HistoryEntry, error) {
+	g, err := gs1.NormalizeGTIN(gtin)
+	if err != nil {
+		return nil, fmt.Errorf("models: pack history: %w", err)
+	}
+	return history(db, []string{PackKey(g, serial)}, 0)
+}
+
+// ContainerHistory returns the events of a case or pallet; key is its
+// canonical key (ContainerKey) or any EPC/Digital Link URI of it.
+func ContainerHistory(db *gorm.DB, key string) ([]HistoryEntry, error) {
+	return history(db, []string{keyOf(key)}, 0)
+}
+
+// LotHistory returns the events of a lot: those naming the lot as a class
+// and those naming any of its packs, at most limit (MaxHistory if 0).
+func LotHistory(db *gorm.DB, gtin, lot string, limit int) ([]HistoryEntry, error) {
+	g, err := gs1.NormalizeGTIN(gtin)
+	if err != nil {
+		return nil, fmt.Errorf("models: lot history: %w", err)
+	}
+	keys := []string{LotKey(g, lot)}
+	var packKeys []string
+	if err := db.Model(&Item{}).Where("gtin = ? AND lot = ?", g, lot).Pluck(`"key"`, &packKeys).Error; err != nil {
+		return nil, fmt.Errorf("models: lot history: %w", err)
+	}
+	return history(db, append(keys, packKeys...), limit)
+}
+
+// LookupPack returns the pack (or container) with the given canonical key
+// or EPC/Digital Link URI.
+func LookupPack(db *gorm.DB, keyOrURI string) (Item, error) {
+	var it Item
+	return it, take(db.Where(`"key" = ?`, keyOf(keyOrURI)), &it, "pack")
+}
+
+// LookupProduct returns the product with gtin (any GTIN length).
+func LookupProduct(db *gorm.DB, gtin string) (Product, error) {
+	var p Product
+	g, err := gs1.NormalizeGTIN(gtin)
+	if err != nil {
+		return p, fmt.Errorf("models: %w", err)
+	}
+	return p, take(db.Where("gtin = ?", g), &p, "product")
+}
+
+// LookupKey returns the registered signing key with keyID.
+func LookupKey(db *gorm.DB, keyID string) (SigningKey, error) {
+	var k SigningKey
+	return k, take(db.Where("key_id = ?", keyID), &k, "signing key")
+}
+
+// LookupOrganisation returns the organisation with id.
+func LookupOrganisation(db *gorm.DB, id string) (Organisation, error) {
+	var o Organisation
+	return o, take(db.Where("id = ?", id), &o, "organisation")
+}
+
+// take runs a single-row query, mapping no row to ErrNotFound.
+func take(q *gorm.DB, dst any, what string) error {
+	err := q.Take(dst).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("models: look up %s: %w", what, err)
+	}
+	return nil
+}
+
+// AlertQuery selects alerts, newest first.
+type AlertQuery struct {
+	// BeforeID pages backwards: only alerts with a smaller id (0: newest).
+	BeforeID int64
+	// Verdict filters by verdict when set.
+	Verdict string
+	// Limit is the page size (default and maximum 1000).
+	Limit int
+}
+
+// ListAlerts returns alerts, newest first.
+func ListAlerts(db *gorm.DB, q AlertQuery) ([]Alert, error) {
+	if q.Limit <= 0 || q.Limit > 1000 {
+		q.Limit = 1000
+	}
+	tx := db.Model(&Alert{})
+	if q.BeforeID > 0 {
+		tx = tx.Where("id < ?", q.BeforeID)
+	}
+	if q.Verdict != "" {
+		tx = tx.Where("verdict = ?", q.Verdict)
+	}
+	var out []Alert
+	if err := tx.Order("id DESC").Limit(q.Limit).Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("models: list alerts: %w", err)
+	}
+	return out, nil
+}
+
+// ListRecalls returns the recalls, newest first; gtin filters when set.
+func ListRecalls(db *gorm.DB, gtin string) ([]Recall, error) {
+	tx := db.Model(&Recall{})
+	if gtin != "" {
+		g, err := gs1.NormalizeGTIN(gtin)
+		if err != nil {
+			return nil, fmt.Errorf("models: %w", err)
+		}
+		tx = tx.Where("gtin = ?", g)
+	}
+	var out []Recall
+	if err := tx.Order("id DESC").Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("models: list recalls: %w", err)
+	}
+	return out, nil
+}
