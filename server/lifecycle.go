@@ -1,0 +1,185 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"gorm.io/gorm"
+
+	"github.com/pedigree-ledger/pedigree/models"
+	"github.com/pedigree-ledger/pedigree/raftstore"
+)
+
+// The lifecycle API: EPCIS capture and query, verification, decommission,
+// recalls, provenance, the Digital Link resolver and the organisation
+// registry. Its handlers hold the small interfaces below, which
+// *raftstore.Store satisfies; tests may pass fakes.
+
+// commandProposer commits commands to the ledger (raftstore.Store.Propose).
+type commandProposer interface {
+	Propose(ctx context.Context, cmds ...models.Command) ([]models.Result, error)
+}
+
+// projectionReader gives the SQLite projection at a consistency level
+// (raftstore.Store.Read).
+type projectionReader interface {
+	Read(ctx context.Context, c raftstore.Consistency) (*gorm.DB, error)
+}
+
+// proofSource answers Merkle inclusion proofs, ledger entries and the tree
+// head (raftstore.Store).
+type proofSource interface {
+	InclusionProof(seq, size uint64) (raftstore.InclusionProof, error)
+	EntryByID(id string) (raftstore.Entry, error)
+	Head() raftstore.Head
+}
+
+// LifecycleLedger is everything the lifecycle API needs from a ledger node;
+// *raftstore.Store implements it.
+type LifecycleLedger interface {
+	commandProposer
+	projectionReader
+	proofSource
+}
+
+// Caller is the authenticated organisation a request acts for.
+type Caller struct {
+	// Org is the organisation's id (its GLN, or an admin's name).
+	Org  string
+	Role models.Role
+}
+
+// seesEverything reports whether the caller may read every organisation's
+// trade: regulators and admins.
+func (c Caller) seesEverything() bool {
+	return c.Role == models.RoleRegulator || c.Role == models.RoleAdmin
+}
+
+// callerKey is the gin context key under which authentication leaves the
+// Caller.
+const callerKey = "pedigree.caller"
+
+// callerOf returns the request's authenticated caller, or a 401 error.
+func callerOf(c *gin.Context) (Caller, error) {
+	if v, ok := c.Get(callerKey); ok {
+		if cl, ok := v.(Caller); ok && cl.Org != "" {
+			return cl, nil
+		}
+	}
+	return Caller{}, errf(http.StatusUnauthorized, "unauthenticated", "send Authorization: Bearer <token>")
+}
+
+// tokenHash is the stored form of a bearer token: lowercase hex SHA-256.
+func tokenHash(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// bearerToken extracts the token of an Authorization: Bearer header.
+func bearerToken(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	const p = "bearer "
+	if len(h) <= len(p) || !strings.EqualFold(h[:len(p)], p) {
+		return "", false
+	}
+	tok := strings.TrimSpace(h[len(p):])
+	return tok, tok != ""
+}
+
+// authenticate resolves a bearer token against the projection's token table
+// and leaves the Caller in the context. With required false a request
+// without a token goes on anonymously (the Digital Link resolver and the
+// dashboard's public pages); a bad or revoked token is refused either way.
+func authenticate(reader projectionReader, required bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		tok, ok := bearerToken(c.Request)
+		if !ok {
+			if required {
+				abortErr(c, errf(http.StatusUnauthorized, "unauthenticated", "send Authorization: Bearer <token>"))
+			}
+			return
+		}
+		cl, err := lookupCaller(c.Request.Context(), reader, tok)
+		if err != nil {
+			abortErr(c, err)
+			return
+		}
+		c.Set(callerKey, cl)
+	}
+}
+
+// lookupCaller finds the organisation a bearer token authenticates.
+func lookupCaller(ctx context.Context, reader projectionReader, tok string) (Caller, error) {
+	db, err := reader.Read(ctx, raftstore.Local)
+	if err != nil {
+		return Caller{}, storeErr(err)
+	}
+	t, err := models.LookupToken(db, tokenHash(tok))
+	switch {
+	case err == nil:
+		return Caller{Org: t.OrgID, Role: t.Role}, nil
+	case errors.Is(err, models.ErrNotFound), errors.Is(err, models.ErrRevoked):
+		return Caller{}, errf(http.StatusUnauthorized, "bad_token", "the token is unknown or revoked")
+	}
+	return Caller{}, err
+}
+
+// LifecycleAPI bundles the lifecycle handlers; Register mounts them.
+type LifecycleAPI struct {
+	ledger LifecycleLedger
+	epcis  *epcisAPI
+	orgs   *organisationsAPI
+	decom  *decommissionAPI
+	recall *recallAPI
+	verify *verifyAPI
+	prov   *provenanceAPI
+	prods  *productsAPI
+}
+
+// NewLifecycleAPI builds the lifecycle handlers over a ledger node.
+func NewLifecycleAPI(l LifecycleLedger) *LifecycleAPI {
+	return &LifecycleAPI{
+		ledger: l,
+		epcis:  &epcisAPI{ledger: l},
+		orgs:   &organisationsAPI{ledger: l},
+		decom:  &decommissionAPI{ledger: l},
+		recall: &recallAPI{ledger: l},
+		verify: newVerifyAPI(l),
+		prov:   &provenanceAPI{ledger: l},
+		prods:  &productsAPI{ledger: l},
+	}
+}
+
+// Register mounts the lifecycle routes on r. Every route but the Digital
+// Link resolver needs a bearer token.
+func (a *LifecycleAPI) Register(r gin.IRouter) {
+	auth := authenticate(a.ledger, true)
+	ep := r.Group("/epcis", auth)
+	ep.POST("/capture", a.epcis.capture)
+	ep.GET("/capture/:id", a.epcis.captureStatus)
+	ep.GET("/events", a.epcis.events)
+
+	v1 := r.Group("/api/v1", auth)
+	v1.POST("/organisations", a.orgs.registerOrganisation)
+	v1.GET("/organisations", a.orgs.listOrganisations)
+	v1.POST("/organisations/:id/tokens", a.orgs.issueToken)
+	v1.DELETE("/tokens/:hash", a.orgs.revokeToken)
+	v1.POST("/verify", a.verify.verifyPost)
+	v1.GET("/verify", a.verify.verifyGet)
+	v1.POST("/decommission", a.decom.decommission)
+	v1.POST("/decommission/undo", a.decom.undo)
+	v1.POST("/recalls", a.recall.recall)
+	v1.GET("/recalls", a.recall.listRecalls)
+	v1.GET("/provenance/packs/:gtin/:serial", a.prov.pack)
+	v1.GET("/provenance/lots/:gtin/:lot", a.prov.lot)
+	v1.GET("/provenance/containers/:sscc", a.prov.container)
+	v1.POST("/products", a.prods.registerProduct)
+	v1.GET("/products", a.prods.listProducts)
+	v1.POST("/keys", a.prods.registerKey)
+	v1.GET("/alerts", listAlerts(a.ledger))
+}

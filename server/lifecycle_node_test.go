@@ -1,0 +1,122 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/hashicorp/raft"
+
+	"github.com/pedigree-ledger/pedigree/fixtures/demo"
+	"github.com/pedigree-ledger/pedigree/models"
+	"github.com/pedigree-ledger/pedigree/raftstore"
+)
+
+// apiNode is one real ledger node (in-process raftstore) with the
+// lifecycle API in front of it on an httptest server.
+type apiNode struct {
+	store      *raftstore.Store
+	srv        *httptest.Server
+	adminToken string
+}
+
+// client returns an API client for token.
+func (n *apiNode) client(token string) *demo.Client {
+	return &demo.Client{Base: n.srv.URL, Token: token, HTTP: n.srv.Client()}
+}
+
+// mustAPINode starts a bootstrapped one-node ledger, registers an admin
+// with a token through Propose (what serve --bootstrap does), and serves
+// the lifecycle API.
+func mustAPINode(t testing.TB) *apiNode {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := raftstore.Open(raftstore.Config{
+		NodeID: "n1", Dir: t.TempDir(), Listener: ln, Bootstrap: true,
+		Tune: func(c *raft.Config) {
+			c.HeartbeatTimeout = 200 * time.Millisecond
+			c.ElectionTimeout = 200 * time.Millisecond
+			c.LeaderLeaseTimeout = 100 * time.Millisecond
+			c.CommitTimeout = 2 * time.Millisecond
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	mustLeader(t, st)
+	tok, err := NewToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustPropose(t, st, "", models.KindRegisterOrganisation, models.RegisterOrganisationPayload{ID: "admin", Name: "Operator", Role: models.RoleAdmin})
+	mustPropose(t, st, "", models.KindIssueToken, models.IssueTokenPayload{TokenSHA256: tokenHash(tok), OrgID: "admin"})
+	gin.SetMode(gin.TestMode)
+	r := gin.New()
+	NewLifecycleAPI(st).Register(r)
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+	return &apiNode{store: st, srv: srv, adminToken: tok}
+}
+
+// mustLeader polls until the node leads.
+func mustLeader(t testing.TB, st *raftstore.Store) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !st.IsLeader() {
+		if time.Now().After(deadline) {
+			t.Fatal("node did not become leader within 10s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// mustPropose commits one command and fails the test unless it is accepted.
+func mustPropose(t testing.TB, st *raftstore.Store, actor string, kind models.CommandKind, payload any) models.Result {
+	t.Helper()
+	cmd, err := models.NewCommand("", kind, actor, time.Time{}, payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := st.Propose(context.Background(), cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res[0].Accepted {
+		t.Fatalf("%s rejected: %s %s", kind, res[0].Code, res[0].Message)
+	}
+	return res[0]
+}
+
+// mustSeed builds the fixture network with packs packs and seeds it.
+func mustSeed(t testing.TB, n *apiNode, packs int) (*demo.Network, *demo.Seeded) {
+	t.Helper()
+	net, err := demo.New(1, packs, time.Now().Add(-24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := net.Seed(context.Background(), n.client(n.adminToken))
+	if err != nil {
+		t.Fatalf("seed: %v", err)
+	}
+	return net, s
+}
+
+// wantAPIError checks that err is an API error with status and code.
+func wantAPIError(t testing.TB, err error, status int, code string) {
+	t.Helper()
+	var ae *demo.APIError
+	if !errors.As(err, &ae) {
+		t.Fatalf("want HTTP %d %s, got %v", status, code, err)
+	}
+	if ae.Status != status || (code != "" && ae.Code != code) {
+		t.Fatalf("want HTTP %d %s, got %v", status, code, ae)
+	}
+}
