@@ -35,7 +35,7 @@ type itemState struct {
 // capture carries one capture_events command's working state.
 type capture struct {
 	a        *applier
-	items    map[string]*itemState // by key
+	items    map[string]*itemState // by key; a nil entry is known not to exist
 	products map[string]*Product   // by GTIN; nil entry: known to be absent
 	orgs     map[string]bool       // registered organisations looked up so far
 	prefixes []string              // the actor's company prefixes
@@ -187,7 +187,7 @@ func (c *capture) load(keys []string) error {
 	byID := map[int64]string{}
 	var parentIDs []int64
 	for _, it := range c.items {
-		if it.ID != 0 {
+		if it != nil && it.ID != 0 {
 			byID[it.ID] = it.Key
 		}
 	}
@@ -214,8 +214,11 @@ func (c *capture) load(keys []string) error {
 	for _, it := range parents {
 		byID[it.ID] = it.Key
 	}
+	for _, k := range missing {
+		c.items[k] = nil // known absent unless loaded below
+	}
 	for _, it := range append(loaded, parents...) {
-		if _, ok := c.items[it.Key]; ok {
+		if c.items[it.Key] != nil {
 			continue
 		}
 		st := &itemState{Item: it}
@@ -251,7 +254,7 @@ func (c *capture) flush() error {
 	tx := c.a.tx
 	var created []*Item
 	for _, k := range sortedKeys(c.items) {
-		if it := c.items[k]; it.isNew {
+		if it := c.items[k]; it != nil && it.isNew {
 			it.ParentID = 0
 			created = append(created, &it.Item)
 		}
@@ -264,6 +267,9 @@ func (c *capture) flush() error {
 	var changed []*Item
 	for _, k := range sortedKeys(c.items) {
 		it := c.items[k]
+		if it == nil {
+			continue
+		}
 		if it.isNew && it.parentKey == "" {
 			it.isNew, it.dirty = false, false
 			continue
@@ -273,8 +279,8 @@ func (c *capture) flush() error {
 		}
 		it.ParentID = 0
 		if it.parentKey != "" {
-			parent, ok := c.items[it.parentKey]
-			if !ok || parent.ID == 0 {
+			parent := c.items[it.parentKey]
+			if parent == nil || parent.ID == 0 {
 				return fmt.Errorf("container %s of %s not in memory", it.parentKey, it.Key)
 			}
 			it.ParentID = parent.ID

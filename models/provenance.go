@@ -89,7 +89,7 @@ func LotHistory(db *gorm.DB, gtin, lot string, limit int) ([]HistoryEntry, error
 	}
 	keys := []string{LotKey(g, lot)}
 	var packKeys []string
-	if err := db.Model(&Item{}).Where("gtin = ? AND lot = ?", g, lot).Pluck(`"key"`, &packKeys).Error; err != nil {
+	if err := db.Model(&Item{}).Where("gtin = ? AND lot = ?", g, lot).Pluck("key", &packKeys).Error; err != nil {
 		return nil, fmt.Errorf("models: lot history: %w", err)
 	}
 	return history(db, append(keys, packKeys...), limit)

@@ -171,13 +171,15 @@ type EventRecord struct {
 	// Seq is the ledger position of the capture command.
 	Seq uint64 `gorm:"index;not null"`
 	// EventID is the event's eventID, or its CBV 2.0 hash id.
-	EventID     string    `gorm:"uniqueIndex;not null"`
-	Type        string    `gorm:"index;not null"`
-	EventTime   time.Time `gorm:"index;not null"`
-	RecordTime  time.Time `gorm:"not null"`
-	Action      string
-	BizStep     string `gorm:"index"`
-	Disposition string `gorm:"index"`
+	EventID    string    `gorm:"uniqueIndex;not null"`
+	Type       string    `gorm:"not null"`
+	EventTime  time.Time `gorm:"index;not null"`
+	RecordTime time.Time `gorm:"not null"`
+	Action     string
+	// Type, BizStep and Disposition have few values each, so they have
+	// no index: a filtered query walks the id order and pages stay cheap.
+	BizStep     string
+	Disposition string
 	// BizLocation and ReadPoint are canonical location keys (LocationKey).
 	BizLocation string `gorm:"index"`
 	ReadPoint   string
