@@ -7,6 +7,7 @@ package raftstore
 import (
 	"database/sql"
 	"fmt"
+	"strings"
 
 	"github.com/hashicorp/raft"
 	"github.com/transparency-dev/merkle/compact"
@@ -36,16 +37,24 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 
 // Snapshot and Restore live in fsm_snapshot.go.
 
-// batch is the state of one ApplyBatch transaction.
+// batch is the state of one ApplyBatch transaction. Ledger rows and Merkle
+// nodes are buffered and written with multi-row INSERTs at the end: the
+// rules never read them, and one statement per few hundred rows costs far
+// less than one per row.
 type batch struct {
-	tx     *gorm.DB
-	sqlTx  *sql.Tx
-	rng    *compact.Range
-	insert *sql.Stmt
-	node   *sql.Stmt
-	dup    *sql.Stmt
-	err    error // first storage error: the batch must not commit
+	tx    *gorm.DB
+	sqlTx *sql.Tx
+	rng   *compact.Range
+	err   error // first storage error: the batch must not commit
+
+	savepoint, release, rollback *sql.Stmt
+
+	known   map[string]models.Result // results of ids already in the ledger or this batch
+	entries []any                    // ledgerCols values per buffered entry, flattened
+	nodes   []any                    // level, idx, hash per buffered Merkle node
 }
+
+const ledgerCols = 11
 
 func (l *ledger) applyBatch(logs []*raft.Log) []any {
 	resp := make([]any, len(logs))
@@ -64,6 +73,22 @@ func (l *ledger) applyBatch(logs []*raft.Log) []any {
 		// from the last snapshot, and the database may be ahead of it.
 		return resp
 	}
+	entries := make([]*logEntry, len(logs))
+	var ids []string
+	for i, lg := range logs {
+		if lg.Index <= applied || lg.Type != raft.LogCommand {
+			continue
+		}
+		e, err := decodeEntry(lg.Data)
+		if err != nil {
+			resp[i] = fmt.Errorf("%w: %v", ErrInvalid, err)
+			continue
+		}
+		entries[i] = &e
+		for _, c := range e.Cmds {
+			ids = append(ids, c.ID)
+		}
+	}
 
 	tx := l.db.Begin()
 	if tx.Error != nil {
@@ -74,19 +99,12 @@ func (l *ledger) applyBatch(logs []*raft.Log) []any {
 		panic("raftstore: gorm transaction is not a *sql.Tx")
 	}
 	b := &batch{tx: tx, sqlTx: sqlTx, rng: rng}
-	if err := b.prepare(); err != nil {
-		tx.Rollback()
-		panic(fmt.Sprintf("raftstore: prepare apply statements: %v", err))
-	}
-	defer b.closeStmts()
+	b.prepare()
+	b.loadKnown(ids)
 
 	for i, lg := range logs {
-		if lg.Index <= applied || lg.Type != raft.LogCommand {
-			continue
-		}
-		e, err := decodeEntry(lg.Data)
-		if err != nil {
-			resp[i] = fmt.Errorf("%w: %v", ErrInvalid, err)
+		e := entries[i]
+		if e == nil || b.err != nil {
 			continue
 		}
 		switch e.Op {
@@ -114,11 +132,10 @@ func (l *ledger) applyBatch(logs []*raft.Log) []any {
 		default:
 			resp[i] = fmt.Errorf("%w: unknown log op %q", ErrInvalid, e.Op)
 		}
-		if b.err != nil {
-			break
-		}
 	}
+	b.flush()
 	b.exec(`INSERT INTO raftstore_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`, metaApplied, last)
+	b.closeStmts()
 	if b.err == nil {
 		b.err = tx.Commit().Error
 	} else {
@@ -141,25 +158,32 @@ func (l *ledger) applyBatch(logs []*raft.Log) []any {
 	return resp
 }
 
-func (b *batch) prepare() error {
-	var err error
-	if b.insert, err = b.sqlTx.Prepare(`INSERT INTO ledger_entries
-		(seq, command_id, kind, actor, time, payload, accepted, code, message, data, raft_index)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`); err != nil {
-		return err
+func (b *batch) prepare() {
+	b.known = map[string]models.Result{}
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		q    string
+	}{{&b.savepoint, `SAVEPOINT cmd`}, {&b.release, `RELEASE cmd`}, {&b.rollback, `ROLLBACK TO cmd`}} {
+		s, err := b.sqlTx.Prepare(p.q)
+		if err != nil {
+			b.fail(fmt.Errorf("prepare %s: %w", p.q, err))
+			return
+		}
+		*p.stmt = s
 	}
-	if b.node, err = b.sqlTx.Prepare(`INSERT INTO merkle_nodes (level, idx, hash) VALUES (?, ?, ?)`); err != nil {
-		return err
-	}
-	b.dup, err = b.sqlTx.Prepare(`SELECT seq, accepted, code, message, data FROM ledger_entries WHERE command_id = ?`)
-	return err
 }
 
 func (b *batch) closeStmts() {
-	for _, s := range []*sql.Stmt{b.insert, b.node, b.dup} {
+	for _, s := range []*sql.Stmt{b.savepoint, b.release, b.rollback} {
 		if s != nil {
 			s.Close()
 		}
+	}
+}
+
+func (b *batch) fail(err error) {
+	if b.err == nil {
+		b.err = err
 	}
 }
 
@@ -168,7 +192,52 @@ func (b *batch) exec(query string, args ...any) {
 		return
 	}
 	if _, err := b.sqlTx.Exec(query, args...); err != nil {
-		b.err = fmt.Errorf("%.40s...: %w", query, err)
+		b.fail(fmt.Errorf("%.40s...: %w", query, err))
+	}
+}
+
+func (b *batch) execStmt(s *sql.Stmt) {
+	if b.err != nil {
+		return
+	}
+	if _, err := s.Exec(); err != nil {
+		b.fail(err)
+	}
+}
+
+// loadKnown reads the first results of the batch's ids that are already in
+// the ledger, a few hundred ids per query.
+func (b *batch) loadKnown(ids []string) {
+	const chunk = 500
+	for len(ids) > 0 && b.err == nil {
+		n := min(chunk, len(ids))
+		args := make([]any, n)
+		for i, id := range ids[:n] {
+			args[i] = id
+		}
+		ids = ids[n:]
+		rows, err := b.sqlTx.Query(`SELECT command_id, seq, accepted, code, message, data FROM ledger_entries WHERE command_id IN (?`+
+			strings.Repeat(",?", n-1)+`)`, args...)
+		if err != nil {
+			b.fail(fmt.Errorf("look up command ids: %w", err))
+			return
+		}
+		for rows.Next() {
+			var id string
+			var r models.Result
+			var data []byte
+			if err := rows.Scan(&id, &r.Seq, &r.Accepted, &r.Code, &r.Message, &data); err != nil {
+				b.fail(err)
+				break
+			}
+			if len(data) > 0 {
+				r.Data = data
+			}
+			b.known[id] = r
+		}
+		if err := rows.Close(); err != nil {
+			b.fail(err)
+		}
 	}
 }
 
@@ -179,22 +248,22 @@ func (b *batch) applyCommand(raftIndex uint64, cmd models.Command) models.Result
 	if b.err != nil {
 		return models.Result{}
 	}
-	if prev, ok := b.lookup(cmd.ID); ok || b.err != nil {
+	if prev, ok := b.known[cmd.ID]; ok {
 		return prev
 	}
 	seq := b.rng.End() + 1
-	b.exec(`SAVEPOINT cmd`)
+	b.execStmt(b.savepoint)
 	res := runRules(b.tx, seq, cmd)
 	res.Seq = seq
 	if !res.Accepted {
-		b.exec(`ROLLBACK TO cmd`)
+		b.execStmt(b.rollback)
 		if b.err == nil {
 			if err := recordRejection(b.tx, seq, cmd, res); err != nil {
-				b.err = err
+				b.fail(err)
 			}
 		}
 	}
-	b.exec(`RELEASE cmd`)
+	b.execStmt(b.release)
 	if b.err != nil {
 		return models.Result{}
 	}
@@ -205,41 +274,56 @@ func (b *batch) applyCommand(raftIndex uint64, cmd models.Command) models.Result
 	if len(res.Data) > 0 {
 		data = res.Data
 	}
-	if _, err := b.insert.Exec(seq, cmd.ID, string(cmd.Kind), cmd.Actor, FormatTime(cmd.Time), payload,
-		res.Accepted, res.Code, res.Message, data, raftIndex); err != nil {
-		b.err = fmt.Errorf("insert ledger entry %d: %w", seq, err)
-		return models.Result{}
-	}
-	leaf := LeafHash(seq, cmd, res)
-	err := b.rng.Append(leaf, func(id compact.NodeID, hash []byte) {
-		if b.err != nil {
-			return
-		}
-		if _, err := b.node.Exec(id.Level, id.Index, hash); err != nil {
-			b.err = fmt.Errorf("insert merkle node %d/%d: %w", id.Level, id.Index, err)
-		}
+	b.entries = append(b.entries, seq, cmd.ID, string(cmd.Kind), cmd.Actor, FormatTime(cmd.Time), payload,
+		res.Accepted, res.Code, res.Message, data, raftIndex)
+	b.known[cmd.ID] = res
+	err := b.rng.Append(LeafHash(seq, cmd, res), func(id compact.NodeID, hash []byte) {
+		b.nodes = append(b.nodes, id.Level, id.Index, hash)
 	})
-	if err != nil && b.err == nil {
-		b.err = fmt.Errorf("append leaf %d: %w", seq, err)
+	if err != nil {
+		b.fail(fmt.Errorf("append leaf %d: %w", seq, err))
 	}
 	return res
 }
 
-func (b *batch) lookup(id string) (models.Result, bool) {
-	var r models.Result
-	var data []byte
-	err := b.dup.QueryRow(id).Scan(&r.Seq, &r.Accepted, &r.Code, &r.Message, &data)
-	if err == sql.ErrNoRows {
-		return models.Result{}, false
+// flush writes the buffered ledger entries and Merkle nodes.
+func (b *batch) flush() {
+	b.insertRows(`INSERT INTO ledger_entries (seq, command_id, kind, actor, time, payload, accepted, code, message, data, raft_index) VALUES `,
+		ledgerCols, b.entries)
+	b.insertRows(`INSERT INTO merkle_nodes (level, idx, hash) VALUES `, 3, b.nodes)
+}
+
+func (b *batch) insertRows(prefix string, cols int, vals []any) {
+	const maxVars = 3000 // well under SQLite's limit, and plenty per statement
+	per := maxVars / cols
+	row := "(?" + strings.Repeat(",?", cols-1) + ")"
+	var stmt *sql.Stmt
+	stmtRows := 0
+	defer func() {
+		if stmt != nil {
+			stmt.Close()
+		}
+	}()
+	for len(vals) > 0 && b.err == nil {
+		n := min(per, len(vals)/cols)
+		if n != stmtRows {
+			if stmt != nil {
+				stmt.Close()
+			}
+			var err error
+			stmt, err = b.sqlTx.Prepare(prefix + row + strings.Repeat(","+row, n-1))
+			if err != nil {
+				b.fail(fmt.Errorf("prepare insert: %w", err))
+				return
+			}
+			stmtRows = n
+		}
+		if _, err := stmt.Exec(vals[:n*cols]...); err != nil {
+			b.fail(fmt.Errorf("%.30s...: %w", prefix, err))
+			return
+		}
+		vals = vals[n*cols:]
 	}
-	if err != nil {
-		b.err = fmt.Errorf("look up command id: %w", err)
-		return models.Result{}, false
-	}
-	if len(data) > 0 {
-		r.Data = data
-	}
-	return r, true
 }
 
 // runRules runs the models rules for one command. A panic in the rules is

@@ -3,6 +3,7 @@ package raftstore
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -135,16 +136,19 @@ type testNode struct {
 	dir  string
 	addr string // fixed raft address, reused on restart
 	net  *faultNet
+	tls  *tls.Config
 	s    *Store
 }
 
 type testCluster struct {
-	t     *testing.T
+	t     testing.TB
 	nodes []*testNode
 	tune  func(*raft.Config)
+	// tlsFor, if set, gives each node its TLS settings (only TLS is used).
+	tlsFor func(name string) *Config
 }
 
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	if os.Getenv("RAFTSTORE_TEST_LOG") != "" {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
@@ -153,15 +157,25 @@ func testLogger(t *testing.T) *slog.Logger {
 
 // mustCluster starts n nodes on 127.0.0.1: node 0 bootstraps, the others
 // join as voters. It waits until all agree on the membership.
-func mustCluster(t *testing.T, n int, tune func(*raft.Config)) *testCluster {
+func mustCluster(t testing.TB, n int, tune func(*raft.Config)) *testCluster {
 	t.Helper()
 	c := &testCluster{t: t, tune: tune}
+	c.boot(n)
+	return c
+}
+
+func (c *testCluster) boot(n int) {
+	t := c.t
+	t.Helper()
 	for i := 0; i < n; i++ {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
 		tn := &testNode{id: fmt.Sprintf("node%d", i), dir: filepath.Join(t.TempDir(), fmt.Sprintf("node%d", i)), addr: ln.Addr().String(), net: newFaultNet()}
+		if c.tlsFor != nil {
+			tn.tls = c.tlsFor(tn.id).TLS
+		}
 		c.nodes = append(c.nodes, tn)
 		c.start(tn, ln, i == 0)
 		if i == 0 {
@@ -191,7 +205,6 @@ func mustCluster(t *testing.T, n int, tune func(*raft.Config)) *testCluster {
 		}
 		return true
 	})
-	return c
 }
 
 func (c *testCluster) start(tn *testNode, ln net.Listener, bootstrap bool) {
@@ -212,7 +225,7 @@ func (c *testCluster) start(tn *testNode, ln net.Listener, bootstrap bool) {
 	s, err := Open(Config{
 		NodeID: tn.id, Dir: tn.dir, Listener: tn.net.listener(ln), Dial: tn.net.dial,
 		Bootstrap: bootstrap, Tune: tune, Logger: testLogger(c.t), HTTPAddr: "http://" + tn.id + ".invalid",
-		ProposeTimeout: 10 * time.Second,
+		ProposeTimeout: 10 * time.Second, TLS: tn.tls,
 	})
 	if err != nil {
 		ln.Close()
@@ -246,7 +259,7 @@ func (c *testCluster) live() []*testNode {
 }
 
 // waitFor polls cond until it holds or the timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
@@ -258,7 +271,7 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 }
 
 // mustLeader waits until exactly one of nodes leads and all of them agree.
-func mustLeader(t *testing.T, nodes []*testNode) *testNode {
+func mustLeader(t testing.TB, nodes []*testNode) *testNode {
 	t.Helper()
 	var leader *testNode
 	waitFor(t, 20*time.Second, "one leader all nodes agree on", func() bool {
@@ -286,7 +299,7 @@ func mustLeader(t *testing.T, nodes []*testNode) *testNode {
 
 // mustConverge waits until all nodes have the same tree size and root, and
 // at least minSize entries.
-func mustConverge(t *testing.T, nodes []*testNode, minSize uint64) Head {
+func mustConverge(t testing.TB, nodes []*testNode, minSize uint64) Head {
 	t.Helper()
 	var h Head
 	waitFor(t, 30*time.Second, fmt.Sprintf("nodes converge on one tree of at least %d entries", minSize), func() bool {
@@ -328,13 +341,13 @@ func mustPropose(t testing.TB, s *Store, cmds ...models.Command) []models.Result
 }
 
 // mustSingle opens a one-node bootstrapped store.
-func mustSingle(t *testing.T) *Store {
+func mustSingle(t testing.TB) *Store {
 	t.Helper()
 	c := mustCluster(t, 1, nil)
 	return c.nodes[0].s
 }
 
-func mustKey(t *testing.T) ed25519.PrivateKey {
+func mustKey(t testing.TB) ed25519.PrivateKey {
 	t.Helper()
 	_, k, err := ed25519.GenerateKey(nil)
 	if err != nil {
