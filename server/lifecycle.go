@@ -35,6 +35,7 @@ type projectionReader interface {
 // head (raftstore.Store).
 type proofSource interface {
 	InclusionProof(seq, size uint64) (raftstore.InclusionProof, error)
+	Entry(seq uint64) (raftstore.Entry, error)
 	EntryByID(id string) (raftstore.Entry, error)
 	Head() raftstore.Head
 }

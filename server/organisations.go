@@ -139,3 +139,7 @@ func proposeOne(c *gin.Context, p commandProposer, cl Caller, kind models.Comman
 	}
 	return propose(c, p, cmd)
 }
+
+// TokenSHA256 is the hash under which a token is stored and looked up
+// (lowercase hex SHA-256), for bootstrap code that issues the first token.
+func TokenSHA256(token string) string { return tokenHash(token) }

@@ -1,0 +1,340 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"html/template"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/transparency-dev/merkle/proof"
+	"github.com/transparency-dev/merkle/rfc6962"
+	"gorm.io/gorm"
+
+	"github.com/pedigree-ledger/pedigree/models"
+	"github.com/pedigree-ledger/pedigree/models/gs1"
+	"github.com/pedigree-ledger/pedigree/raftstore"
+	"github.com/pedigree-ledger/pedigree/web"
+)
+
+// Dashboard serves the regulator's web pages: chain of custody, alerts,
+// recalls, the signed tree head and inclusion-proof checks, and pack
+// verification. Pages are rendered on the server and work without
+// JavaScript. A browser signs in by posting its API token once; the token
+// then rides in an HttpOnly, SameSite=Strict cookie, which also keeps other
+// sites from posting forms as the user.
+type Dashboard struct {
+	ledger LifecycleLedger
+	pages  map[string]*template.Template
+	verify *verifyAPI
+}
+
+// NewDashboard parses the embedded templates.
+func NewDashboard(l LifecycleLedger) (*Dashboard, error) {
+	pages, err := web.Templates()
+	if err != nil {
+		return nil, err
+	}
+	return &Dashboard{ledger: l, pages: pages, verify: newVerifyAPI(l)}, nil
+}
+
+// sessionCookie holds the signed-in browser's API token.
+const sessionCookie = "pedigree_token"
+
+// Register mounts the dashboard routes on r.
+func (d *Dashboard) Register(r gin.IRouter) {
+	r.StaticFS("/static", http.FS(web.Static()))
+	g := r.Group("/", d.session)
+	g.GET("/", d.overview)
+	g.POST("/login", d.login)
+	g.POST("/logout", d.logout)
+	g.GET("/ui/alerts", d.alerts)
+	g.GET("/ui/recalls", d.recalls)
+	g.GET("/ui/ledger", d.ledgerPage)
+	g.GET("/ui/provenance", d.provenance)
+	g.POST("/ui/verify", d.verifyForm)
+}
+
+// page is the data every template gets.
+type page struct {
+	Title  string
+	Caller Caller
+	Head   raftstore.Head
+	Error  string
+
+	Alerts  []models.Alert
+	Recalls []models.Recall
+	Prov    Provenance
+	Proof   *raftstore.InclusionProof
+	Check   *proofCheck
+	Verify  *verifyResponse
+}
+
+// session authenticates the browser from its cookie, when it has one. A
+// stale cookie is dropped rather than refused, so the user sees the login.
+func (d *Dashboard) session(c *gin.Context) {
+	tok, err := c.Cookie(sessionCookie)
+	if err != nil || tok == "" {
+		return
+	}
+	cl, err := lookupCaller(c.Request.Context(), d.ledger, tok)
+	if err != nil {
+		clearSession(c)
+		return
+	}
+	c.Set(callerKey, cl)
+}
+
+func clearSession(c *gin.Context) {
+	c.SetSameSite(http.SameSiteStrictMode)
+	c.SetCookie(sessionCookie, "", -1, "/", "", c.Request.TLS != nil, true)
+}
+
+// render executes a page template with status.
+func (d *Dashboard) render(c *gin.Context, status int, name string, p page) {
+	p.Caller, _ = callerOf(c)
+	p.Head = d.ledger.Head()
+	t, ok := d.pages[name]
+	if !ok {
+		abortErr(c, errf(http.StatusInternalServerError, "internal_error", "no page %q", name))
+		return
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
+		_ = c.Error(err)
+		c.String(http.StatusInternalServerError, "internal error")
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.Header("Content-Security-Policy", "default-src 'self'; form-action 'self'; frame-ancestors 'none'")
+	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
+}
+
+// signedIn returns the caller, or renders the login page and false.
+func (d *Dashboard) signedIn(c *gin.Context) (Caller, bool) {
+	cl, err := callerOf(c)
+	if err != nil {
+		d.render(c, http.StatusUnauthorized, "login", page{Title: "Sign in"})
+		return Caller{}, false
+	}
+	return cl, true
+}
+
+func (d *Dashboard) overview(c *gin.Context) {
+	cl, ok := d.signedIn(c)
+	if !ok {
+		return
+	}
+	p := page{Title: "Overview"}
+	var err error
+	if p.Alerts, err = loadAlerts(c, d.ledger, cl, 20); err != nil {
+		d.fail(c, err)
+		return
+	}
+	if p.Recalls, err = d.loadRecalls(c.Request.Context()); err != nil {
+		d.fail(c, err)
+		return
+	}
+	d.render(c, http.StatusOK, "overview", p)
+}
+
+func (d *Dashboard) login(c *gin.Context) {
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, 4096)
+	tok := c.PostForm("token")
+	if _, err := lookupCaller(c.Request.Context(), d.ledger, tok); err != nil || tok == "" {
+		d.render(c, http.StatusUnauthorized, "login", page{Title: "Sign in", Error: "That token is unknown or revoked."})
+		return
+	}
+	c.SetSameSite(http.SameSiteStrictMode)
+	c.SetCookie(sessionCookie, tok, int((12 * time.Hour).Seconds()), "/", "", c.Request.TLS != nil, true)
+	c.Redirect(http.StatusSeeOther, "/")
+}
+
+func (d *Dashboard) logout(c *gin.Context) {
+	clearSession(c)
+	c.Redirect(http.StatusSeeOther, "/")
+}
+
+func (d *Dashboard) alerts(c *gin.Context) {
+	cl, ok := d.signedIn(c)
+	if !ok {
+		return
+	}
+	alerts, err := loadAlerts(c, d.ledger, cl, 500)
+	if err != nil {
+		d.fail(c, err)
+		return
+	}
+	d.render(c, http.StatusOK, "alerts", page{Title: "Alerts", Alerts: alerts})
+}
+
+func (d *Dashboard) recalls(c *gin.Context) {
+	if _, ok := d.signedIn(c); !ok {
+		return
+	}
+	recalls, err := d.loadRecalls(c.Request.Context())
+	if err != nil {
+		d.fail(c, err)
+		return
+	}
+	d.render(c, http.StatusOK, "recalls", page{Title: "Recalls", Recalls: recalls})
+}
+
+func (d *Dashboard) loadRecalls(ctx context.Context) ([]models.Recall, error) {
+	db, err := d.ledger.Read(ctx, raftstore.Local)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	var out []models.Recall
+	return out, db.Order("id DESC").Limit(200).Find(&out).Error
+}
+
+// provenance shows the chain of custody of whatever q names: a pack
+// (01+21), a lot (01+10) or a container (00), in any scan form.
+func (d *Dashboard) provenance(c *gin.Context) {
+	cl, ok := d.signedIn(c)
+	if !ok {
+		return
+	}
+	es, err := gs1.ParseScan(c.Query("q"))
+	if err != nil {
+		d.render(c, http.StatusBadRequest, "overview", page{Title: "Overview", Error: "Not a GS1 code: " + err.Error()})
+		return
+	}
+	var key string
+	var sel func(*gorm.DB) *gorm.DB
+	gtin, hasGTIN := es.Get("01")
+	serial, hasSerial := es.Get("21")
+	lot, hasLot := es.Get("10")
+	sscc, hasSSCC := es.Get("00")
+	switch {
+	case hasGTIN && hasSerial:
+		key = models.PackKey(gtin, serial)
+		sel = func(db *gorm.DB) *gorm.DB { return db.Where(`"key" = ?`, key) }
+	case hasGTIN && hasLot:
+		key = models.LotKey(gtin, lot)
+		sel = func(db *gorm.DB) *gorm.DB { return db.Where("gtin = ? AND lot = ?", gtin, lot) }
+	case hasSSCC:
+		key = models.ContainerKey(gs1.SSCC(sscc))
+		sel = func(db *gorm.DB) *gorm.DB { return db.Where(`"key" = ?`, key) }
+	default:
+		d.render(c, http.StatusBadRequest, "overview", page{Title: "Overview", Error: "Name a pack (01)+(21), a lot (01)+(10) or a case or pallet (00)."})
+		return
+	}
+	prov, err := loadProvenance(c, d.ledger, cl, key, sel)
+	if err != nil {
+		d.fail(c, err)
+		return
+	}
+	d.render(c, http.StatusOK, "provenance", page{Title: "Provenance of " + key, Prov: prov})
+}
+
+// proofCheck is the outcome of checking one entry's inclusion proof.
+type proofCheck struct {
+	OK       bool
+	Message  string
+	Kind     models.CommandKind
+	Actor    string
+	Time     time.Time
+	Accepted bool
+	Code     string
+	LeafHash []byte
+	Hashes   [][]byte
+	Computed []byte
+}
+
+// ledgerPage shows the signed tree head and, with ?seq=N, checks entry N's
+// inclusion proof: the leaf hash recomputed from the stored entry, the root
+// recomputed from the audit path, and both compared with the signed head.
+func (d *Dashboard) ledgerPage(c *gin.Context) {
+	if _, ok := d.signedIn(c); !ok {
+		return
+	}
+	p := page{Title: "Ledger"}
+	if s := c.Query("seq"); s != "" {
+		seq, err := strconv.ParseUint(s, 10, 64)
+		if err != nil || seq == 0 {
+			p.Error = "The sequence number must be a positive integer."
+			d.render(c, http.StatusBadRequest, "ledger", p)
+			return
+		}
+		chk, pr, err := d.checkProof(seq)
+		if err != nil {
+			p.Error = err.Error()
+			d.render(c, http.StatusNotFound, "ledger", p)
+			return
+		}
+		p.Check, p.Proof = chk, pr
+	}
+	d.render(c, http.StatusOK, "ledger", p)
+}
+
+// checkProof checks entry seq against the current signed head.
+func (d *Dashboard) checkProof(seq uint64) (*proofCheck, *raftstore.InclusionProof, error) {
+	head := d.ledger.Head()
+	if seq > head.Size {
+		return nil, nil, errf(http.StatusNotFound, "not_found", "the ledger has %d entries; there is no entry %d", head.Size, seq)
+	}
+	entry, err := d.ledger.Entry(seq)
+	if err != nil {
+		return nil, nil, err
+	}
+	pr, err := d.ledger.InclusionProof(seq, head.Size)
+	if err != nil {
+		return nil, nil, err
+	}
+	chk := &proofCheck{Kind: entry.Command.Kind, Actor: entry.Command.Actor, Time: entry.Command.Time,
+		Accepted: entry.Result.Accepted, Code: entry.Result.Code, LeafHash: pr.LeafHash, Hashes: pr.Hashes}
+	leaf := raftstore.LeafHash(seq, entry.Command, entry.Result)
+	computed, err := proof.RootFromInclusionProof(rfc6962.DefaultHasher, seq-1, head.Size, leaf, pr.Hashes)
+	chk.Computed = computed
+	switch {
+	case !bytes.Equal(leaf, pr.LeafHash):
+		chk.Message = "FAILED: the stored entry does not hash to the leaf in the tree."
+	case err != nil:
+		chk.Message = "FAILED: " + err.Error()
+	case !bytes.Equal(computed, head.Root):
+		chk.Message = "FAILED: the audit path leads to a different root than the signed tree head."
+	default:
+		chk.OK = true
+		chk.Message = "Verified: entry " + strconv.FormatUint(seq, 10) + " is in the signed tree of size " + strconv.FormatUint(head.Size, 10) + "."
+	}
+	return chk, &pr, nil
+}
+
+// verifyForm verifies a scan typed or pasted into the overview's form. It
+// is the API's verification, so a suspect scan raises an alert here too.
+func (d *Dashboard) verifyForm(c *gin.Context) {
+	cl, ok := d.signedIn(c)
+	if !ok {
+		return
+	}
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxScanLen+1024)
+	resp, alert, err := d.verify.check(c.Request.Context(), cl, c.PostForm("scan"), "")
+	if err != nil {
+		d.fail(c, err)
+		return
+	}
+	if alert != nil {
+		res, err := proposeOne(c, d.ledger, cl, models.KindAlert, *alert)
+		if err != nil {
+			d.fail(c, err)
+			return
+		}
+		resp.AlertSeq = res.Seq
+	}
+	d.render(c, http.StatusOK, "verify", page{Title: "Verification", Verify: &resp})
+}
+
+// fail renders an error on the overview page with the error's status.
+func (d *Dashboard) fail(c *gin.Context, err error) {
+	status, msg := http.StatusInternalServerError, "internal error"
+	if ae, ok := err.(*apiErr); ok {
+		status, msg = ae.Status, ae.Message
+	} else {
+		_ = c.Error(err)
+	}
+	d.render(c, status, "overview", page{Title: "Error", Error: msg})
+}
