@@ -27,6 +27,7 @@ const (
 func subcommands() map[string]subcommand {
 	return map[string]subcommand{
 		"bench":  {"measure throughput on this machine", runBench},
+		"demo":   {"run a one-node ledger seeded with the demo network", runDemo},
 		"gs1":    {"parse and check GS1 barcode data", runGS1},
 		"keygen": {"make a manufacturer key for signed codes", runKeygen},
 		"label":  {"print a pack's signed GS1 DataMatrix as PNG or SVG", runLabel},
