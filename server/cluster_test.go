@@ -1,0 +1,350 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/hashicorp/raft"
+	"github.com/transparency-dev/merkle/proof"
+	"github.com/transparency-dev/merkle/rfc6962"
+	"gorm.io/gorm"
+
+	"github.com/pedigree-ledger/pedigree/models"
+	"github.com/pedigree-ledger/pedigree/raftstore"
+)
+
+// routerNode is a real one-node ledger behind Create, with an admin token
+// and a pharmacy token.
+type routerNode struct {
+	store    *raftstore.Store
+	srv      *httptest.Server
+	admin    string
+	pharmacy string
+}
+
+func quickRaft(c *raft.Config) {
+	c.HeartbeatTimeout = 300 * time.Millisecond
+	c.ElectionTimeout = 300 * time.Millisecond
+	c.LeaderLeaseTimeout = 150 * time.Millisecond
+	c.CommitTimeout = 2 * time.Millisecond
+}
+
+func mustOpenNode(t *testing.T, id string, bootstrap bool) *raftstore.Store {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := raftstore.Open(raftstore.Config{NodeID: id, Dir: t.TempDir(), Listener: ln, Bootstrap: bootstrap, Tune: quickRaft})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func proposeOK(t *testing.T, st *raftstore.Store, id, actor string, kind models.CommandKind, payload any) {
+	t.Helper()
+	cmd, err := models.NewCommand(id, kind, actor, time.Time{}, payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := st.Propose(context.Background(), cmd)
+	if err != nil || !res[0].Accepted {
+		t.Fatalf("%s: %v %+v", kind, err, res)
+	}
+}
+
+func mustRouterNode(t *testing.T) *routerNode {
+	t.Helper()
+	st := mustOpenNode(t, "n1", true)
+	waitUntil(t, "leadership", st.IsLeader)
+	n := &routerNode{store: st}
+	var err error
+	if n.admin, err = NewToken(); err != nil {
+		t.Fatal(err)
+	}
+	if n.pharmacy, err = NewToken(); err != nil {
+		t.Fatal(err)
+	}
+	proposeOK(t, st, "o1", "", models.KindRegisterOrganisation, models.RegisterOrganisationPayload{ID: "admin", Name: "Operator", Role: models.RoleAdmin})
+	proposeOK(t, st, "t1", "", models.KindIssueToken, models.IssueTokenPayload{TokenSHA256: tokenHash(n.admin), OrgID: "admin"})
+	proposeOK(t, st, "o2", "", models.KindRegisterOrganisation, models.RegisterOrganisationPayload{ID: "4012345000009", Name: "Pharmacy", Role: models.RolePharmacy})
+	proposeOK(t, st, "t2", "", models.KindIssueToken, models.IssueTokenPayload{TokenSHA256: tokenHash(n.pharmacy), OrgID: "4012345000009"})
+	gin.SetMode(gin.TestMode)
+	n.srv = httptest.NewServer(Create(st, nil))
+	t.Cleanup(n.srv.Close)
+	return n
+}
+
+// call makes a request and decodes the JSON answer into out (if non-nil).
+func call(t *testing.T, base, method, path, token string, body any, out any) (int, http.Header) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, base+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			t.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, data, err)
+		}
+	}
+	return resp.StatusCode, resp.Header
+}
+
+type errorBody struct {
+	Error struct {
+		Code      string `json:"code"`
+		Message   string `json:"message"`
+		RequestID string `json:"request_id"`
+	} `json:"error"`
+}
+
+func TestLedgerHeadAndProofsOverHTTP(t *testing.T) {
+	n := mustRouterNode(t)
+	var head headView
+	if st, _ := call(t, n.srv.URL, "GET", "/api/v1/ledger/head", n.pharmacy, nil, &head); st != 200 {
+		t.Fatalf("head: %d", st)
+	}
+	if head.Size != 4 || len(head.Root) != 64 || head.Node != "n1" {
+		t.Fatalf("head = %+v", head)
+	}
+	cp, err := raftstore.VerifyCheckpoint(head.Checkpoint, head.Key)
+	if err != nil || cp.Size != head.Size || hex.EncodeToString(cp.Root) != head.Root {
+		t.Fatalf("checkpoint %+v does not match head (%v)", cp, err)
+	}
+	if sig, err := base64.StdEncoding.DecodeString(head.Signature); err != nil || len(sig) != 64 {
+		t.Fatalf("signature %q", head.Signature)
+	}
+
+	var inc inclusionView
+	if st, _ := call(t, n.srv.URL, "GET", "/api/v1/ledger/proofs/inclusion?seq=3&size=4", n.pharmacy, nil, &inc); st != 200 {
+		t.Fatalf("inclusion: %d", st)
+	}
+	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, 2, 4, unhex(t, inc.LeafHash), unhexAll(t, inc.Hashes), unhex(t, head.Root)); err != nil {
+		t.Fatalf("inclusion proof over HTTP does not verify: %v", err)
+	}
+	// The leaf hash is the one a regulator recomputes from the entry.
+	e, err := n.store.Entry(3)
+	if err != nil || hex.EncodeToString(raftstore.LeafHash(3, e.Command, e.Result)) != inc.LeafHash {
+		t.Fatalf("leaf hash %s is not recomputable (%v)", inc.LeafHash, err)
+	}
+	proposeOK(t, n.store, "o3", "", models.KindRegisterOrganisation, models.RegisterOrganisationPayload{ID: "root2", Name: "Second", Role: models.RoleAdmin})
+	var con consistencyView
+	if st, _ := call(t, n.srv.URL, "GET", "/api/v1/ledger/proofs/consistency?first=4", n.pharmacy, nil, &con); st != 200 {
+		t.Fatalf("consistency: %d", st)
+	}
+	if con.Second != 5 || con.FirstRoot != head.Root {
+		t.Fatalf("consistency = %+v", con)
+	}
+	if err := proof.VerifyConsistency(rfc6962.DefaultHasher, 4, 5, unhexAll(t, con.Hashes), unhex(t, con.FirstRoot), unhex(t, con.SecondRoot)); err != nil {
+		t.Fatalf("consistency proof does not verify: %v", err)
+	}
+
+	for _, tc := range []struct {
+		path   string
+		status int
+		code   string
+	}{
+		{"/api/v1/ledger/proofs/inclusion", 400, "invalid_request"},
+		{"/api/v1/ledger/proofs/inclusion?seq=x", 400, "invalid_request"},
+		{"/api/v1/ledger/proofs/inclusion?seq=99", 400, "invalid_request"},
+		{"/api/v1/ledger/proofs/inclusion?seq=0", 400, "invalid_request"},
+		{"/api/v1/ledger/proofs/consistency?first=5&second=2", 400, "invalid_request"},
+		{"/api/v1/ledger/proofs/consistency?first=-1", 400, "invalid_request"},
+		{"/api/v1/nothing-here", 404, "not_found"},
+	} {
+		var eb errorBody
+		st, hdr := call(t, n.srv.URL, "GET", tc.path, n.pharmacy, nil, &eb)
+		if st != tc.status || eb.Error.Code != tc.code || eb.Error.Message == "" {
+			t.Errorf("%s: %d %+v, want %d %s", tc.path, st, eb, tc.status, tc.code)
+		}
+		if eb.Error.RequestID == "" || eb.Error.RequestID != hdr.Get("X-Request-Id") {
+			t.Errorf("%s: request id %q in body, %q in header", tc.path, eb.Error.RequestID, hdr.Get("X-Request-Id"))
+		}
+	}
+}
+
+func TestClusterEndpointsNeedTheRightToken(t *testing.T) {
+	n := mustRouterNode(t)
+	for _, tc := range []struct {
+		method, path, token string
+		body                any
+		status              int
+		code                string
+	}{
+		{"GET", "/api/v1/cluster", "", nil, 401, "unauthenticated"},
+		{"GET", "/api/v1/ledger/head", "pdg_not-a-token", nil, 401, "bad_token"},
+		{"POST", "/api/v1/cluster/join", n.pharmacy, map[string]any{"id": "x", "raft_addr": "127.0.0.1:1"}, 403, "forbidden"},
+		{"DELETE", "/api/v1/cluster/nodes/n1", n.pharmacy, nil, 403, "forbidden"},
+		{"POST", "/api/v1/cluster/join", n.admin, map[string]any{"id": "x"}, 400, "invalid_request"},
+		{"POST", "/api/v1/cluster/join", n.admin, map[string]any{"id": "x", "raft_addr": "127.0.0.1:1", "extra": 1}, 400, "bad_json"},
+		{"POST", "/api/v1/cluster/join", n.admin, map[string]any{"id": "bad id!", "raft_addr": "127.0.0.1:1"}, 400, "invalid_request"},
+		{"DELETE", "/api/v1/cluster/nodes/ghost", n.admin, nil, 404, "not_found"},
+	} {
+		var eb errorBody
+		st, _ := call(t, n.srv.URL, tc.method, tc.path, tc.token, tc.body, &eb)
+		if st != tc.status || eb.Error.Code != tc.code {
+			t.Errorf("%s %s: %d %+v, want %d %s", tc.method, tc.path, st, eb.Error, tc.status, tc.code)
+		}
+	}
+	var view clusterView
+	if st, _ := call(t, n.srv.URL, "GET", "/api/v1/cluster", n.pharmacy, nil, &view); st != 200 {
+		t.Fatalf("cluster: %d", st)
+	}
+	if view.Leader != "n1" || len(view.Nodes) != 1 || !view.Nodes[0].Leader || view.Self.State != "Leader" {
+		t.Fatalf("cluster view = %+v", view)
+	}
+}
+
+func TestJoinAndRemoveOverHTTP(t *testing.T) {
+	n := mustRouterNode(t)
+	joiner := mustOpenNode(t, "n2", false)
+	info := joiner.Info()
+	var ok map[string]any
+	if st, _ := call(t, n.srv.URL, "POST", "/api/v1/cluster/join", n.admin,
+		map[string]any{"id": info.ID, "raft_addr": info.RaftAddr, "http_addr": "http://n2.example", "public_key": info.PublicKey}, &ok); st != 200 {
+		t.Fatalf("join: %d %v", st, ok)
+	}
+	waitUntil(t, "the joiner to learn the ledger", func() bool { return joiner.Head().Size == n.store.Head().Size })
+	var view clusterView
+	call(t, n.srv.URL, "GET", "/api/v1/cluster", n.admin, nil, &view)
+	if len(view.Nodes) != 2 || view.Nodes[1].ID != "n2" || !view.Nodes[1].Voter {
+		t.Fatalf("after join: %+v", view.Nodes)
+	}
+	if st, _ := call(t, n.srv.URL, "DELETE", "/api/v1/cluster/nodes/n2", n.admin, nil, &ok); st != 200 {
+		t.Fatalf("remove: %d %v", st, ok)
+	}
+	call(t, n.srv.URL, "GET", "/api/v1/cluster", n.admin, nil, &view)
+	if len(view.Nodes) != 1 {
+		t.Fatalf("after remove: %+v", view.Nodes)
+	}
+}
+
+// fakeNode answers with fixed errors, to check the status mapping.
+type fakeNode struct {
+	err error
+}
+
+func (f *fakeNode) Join(context.Context, raftstore.NodeInfo, bool) error { return f.err }
+func (f *fakeNode) Remove(context.Context, string) error                 { return f.err }
+func (f *fakeNode) Nodes() ([]raftstore.Node, error)                     { return nil, f.err }
+func (f *fakeNode) Status() raftstore.Status                             { return raftstore.Status{ID: "fake"} }
+func (f *fakeNode) Ready() error                                         { return f.err }
+func (f *fakeNode) Head() raftstore.Head                                 { return raftstore.Head{} }
+func (f *fakeNode) InclusionProof(uint64, uint64) (raftstore.InclusionProof, error) {
+	return raftstore.InclusionProof{}, f.err
+}
+func (f *fakeNode) ConsistencyProof(uint64, uint64) (raftstore.ConsistencyProof, error) {
+	return raftstore.ConsistencyProof{}, f.err
+}
+func (f *fakeNode) Read(context.Context, raftstore.Consistency) (*gorm.DB, error) { return nil, f.err }
+
+func TestHealthAndErrorStatuses(t *testing.T) {
+	gin.SetMode(gin.TestMode)
+	for _, tc := range []struct {
+		err    error
+		status int
+	}{
+		{fmt.Errorf("wrapped: %w", raftstore.ErrNoLeader), 503},
+		{raftstore.ErrClosed, 503},
+	} {
+		srv := httptest.NewServer(Create(&fakeNode{err: tc.err}, nil))
+		var eb errorBody
+		req, _ := http.NewRequest("GET", srv.URL+"/readyz", nil)
+		req.Header.Set("X-Request-Id", "abc-123")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		json.NewDecoder(resp.Body).Decode(&eb)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || eb.Error.Code != "not_ready" || eb.Error.RequestID != "abc-123" {
+			t.Errorf("readyz with %v: %d %+v", tc.err, resp.StatusCode, eb)
+		}
+		// Authentication itself needs the projection: a node that cannot
+		// read answers 503, not 401 or 500.
+		st, _ := call(t, srv.URL, "GET", "/api/v1/cluster", "pdg_x", nil, &eb)
+		if st != 503 {
+			t.Errorf("auth on a node that cannot read: %d %+v", st, eb)
+		}
+		st, _ = call(t, srv.URL, "GET", "/healthz", "", nil, nil)
+		if st != 200 {
+			t.Errorf("healthz: %d", st)
+		}
+		srv.Close()
+	}
+	if !errors.Is(fmt.Errorf("x: %w", raftstore.ErrNoLeader), raftstore.ErrNoLeader) {
+		t.Fatal("sentinel lost")
+	}
+	srv := httptest.NewServer(Create(&fakeNode{}, nil))
+	defer srv.Close()
+	var ready map[string]any
+	if st, _ := call(t, srv.URL, "GET", "/readyz", "", nil, &ready); st != 200 || ready["status"] != "ready" {
+		t.Fatalf("readyz on a ready node: %d %v", st, ready)
+	}
+	var eb errorBody
+	if st, _ := call(t, srv.URL, "PUT", "/healthz", "", nil, &eb); st != 405 || eb.Error.Code != "method_not_allowed" {
+		t.Fatalf("PUT /healthz: %d %+v", st, eb)
+	}
+}
+
+func unhex(t *testing.T, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func unhexAll(t *testing.T, ss []string) [][]byte {
+	out := make([][]byte, len(ss))
+	for i, s := range ss {
+		out[i] = unhex(t, s)
+	}
+	return out
+}

@@ -1,0 +1,124 @@
+package server
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/pedigree-ledger/pedigree/raftstore"
+)
+
+// LedgerProofs is what the ledger endpoints need: the signed tree head and
+// RFC 6962 proofs; *raftstore.Store implements it.
+type LedgerProofs interface {
+	Head() raftstore.Head
+	InclusionProof(seq, size uint64) (raftstore.InclusionProof, error)
+	ConsistencyProof(first, second uint64) (raftstore.ConsistencyProof, error)
+}
+
+type ledgerAPI struct {
+	ledger LedgerProofs
+	nodeID string
+}
+
+// headView is GET /api/v1/ledger/head: hashes in hex, the signature in
+// base64 as in the signed note it comes from.
+type headView struct {
+	Size       uint64 `json:"size"`
+	Root       string `json:"root"`
+	Signature  string `json:"signature"`
+	Checkpoint string `json:"checkpoint"`
+	Key        string `json:"key"`
+	Node       string `json:"node"`
+}
+
+type inclusionView struct {
+	Seq      uint64   `json:"seq"`
+	Size     uint64   `json:"size"`
+	LeafHash string   `json:"leaf_hash"`
+	Hashes   []string `json:"hashes"`
+	Root     string   `json:"root"`
+}
+
+type consistencyView struct {
+	First      uint64   `json:"first"`
+	Second     uint64   `json:"second"`
+	FirstRoot  string   `json:"first_root"`
+	SecondRoot string   `json:"second_root"`
+	Hashes     []string `json:"hashes"`
+}
+
+func (a *ledgerAPI) head(c *gin.Context) {
+	h := a.ledger.Head()
+	c.JSON(http.StatusOK, headView{
+		Size: h.Size, Root: hex.EncodeToString(h.Root), Signature: base64.StdEncoding.EncodeToString(h.Signature),
+		Checkpoint: h.Checkpoint, Key: h.Key, Node: a.nodeID,
+	})
+}
+
+// inclusion answers ?seq=N[&size=M]; size defaults to the current tree.
+func (a *ledgerAPI) inclusion(c *gin.Context) {
+	seq, err := uintParam(c, "seq", true)
+	if err != nil {
+		abortErr(c, err)
+		return
+	}
+	size, err := uintParam(c, "size", false)
+	if err != nil {
+		abortErr(c, err)
+		return
+	}
+	p, err := a.ledger.InclusionProof(seq, size)
+	if err != nil {
+		abortErr(c, storeErr(err))
+		return
+	}
+	c.JSON(http.StatusOK, inclusionView{Seq: p.Seq, Size: p.Size, LeafHash: hex.EncodeToString(p.LeafHash), Hashes: hexAll(p.Hashes), Root: hex.EncodeToString(p.Root)})
+}
+
+// consistency answers ?first=N[&second=M]; second defaults to the current tree.
+func (a *ledgerAPI) consistency(c *gin.Context) {
+	first, err := uintParam(c, "first", true)
+	if err != nil {
+		abortErr(c, err)
+		return
+	}
+	second, err := uintParam(c, "second", false)
+	if err != nil {
+		abortErr(c, err)
+		return
+	}
+	p, err := a.ledger.ConsistencyProof(first, second)
+	if err != nil {
+		abortErr(c, storeErr(err))
+		return
+	}
+	c.JSON(http.StatusOK, consistencyView{First: p.First, Second: p.Second, FirstRoot: hex.EncodeToString(p.FirstRoot),
+		SecondRoot: hex.EncodeToString(p.SecondRoot), Hashes: hexAll(p.Hashes)})
+}
+
+func uintParam(c *gin.Context, name string, required bool) (uint64, error) {
+	s := c.Query(name)
+	if s == "" {
+		if required {
+			return 0, errf(http.StatusBadRequest, "invalid_request", "query parameter %s is required", name)
+		}
+		return 0, nil
+	}
+	v, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return 0, errf(http.StatusBadRequest, "invalid_request", "query parameter %s=%q is not a non-negative integer", name, s)
+	}
+	return v, nil
+}
+
+func hexAll(hs [][]byte) []string {
+	out := make([]string, len(hs))
+	for i, h := range hs {
+		out[i] = hex.EncodeToString(h)
+	}
+	return out
+}

@@ -1,0 +1,109 @@
+package server
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+// Registrar mounts a group of routes; the lifecycle API and the dashboard
+// are registrars, and so is anything added later.
+type Registrar interface {
+	Register(r gin.IRouter)
+}
+
+// Node is what the router needs from the local ledger node for the routes it
+// mounts itself (health, cluster, ledger head and proofs);
+// *raftstore.Store implements it.
+type Node interface {
+	ClusterNode
+	LedgerProofs
+	projectionReader
+}
+
+// Create builds the HTTP handler of a node: request ids, access logs, a
+// JSON panic handler, /healthz and /readyz, the cluster and ledger routes,
+// then every extra registrar in order (the lifecycle API, the dashboard).
+// Errors are {"error":{"code","message","request_id"}} everywhere.
+func Create(node Node, log *slog.Logger, extra ...Registrar) *gin.Engine {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("component", "http")
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.Use(requestID(), accessLog(log), gin.CustomRecovery(func(c *gin.Context, p any) {
+		abortErr(c, fmt.Errorf("panic: %v", p))
+	}))
+	r.NoRoute(func(c *gin.Context) {
+		abortErr(c, errf(http.StatusNotFound, "not_found", "no route %s %s", c.Request.Method, c.Request.URL.Path))
+	})
+	r.NoMethod(func(c *gin.Context) {
+		abortErr(c, errf(http.StatusMethodNotAllowed, "method_not_allowed", "%s is not allowed on %s", c.Request.Method, c.Request.URL.Path))
+	})
+
+	h := &healthAPI{node: node}
+	r.GET("/healthz", h.healthz)
+	r.GET("/readyz", h.readyz)
+
+	auth := authenticate(node, true)
+	v1 := r.Group("/api/v1", auth)
+	cl := &clusterAPI{node: node}
+	v1.GET("/cluster", cl.list)
+	v1.POST("/cluster/join", requireRole(adminRole), cl.join)
+	v1.DELETE("/cluster/nodes/:id", requireRole(adminRole), cl.remove)
+	lg := &ledgerAPI{ledger: node, nodeID: node.Status().ID}
+	v1.GET("/ledger/head", lg.head)
+	v1.GET("/ledger/proofs/inclusion", lg.inclusion)
+	v1.GET("/ledger/proofs/consistency", lg.consistency)
+
+	for _, x := range extra {
+		x.Register(r)
+	}
+	return r
+}
+
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// requestID takes the client's X-Request-Id when it is sane, or makes one,
+// and repeats it in the response header, the logs and error bodies.
+func requestID() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id := c.GetHeader("X-Request-Id")
+		if !requestIDPattern.MatchString(id) {
+			var b [8]byte
+			if _, err := rand.Read(b[:]); err != nil {
+				abortErr(c, err)
+				return
+			}
+			id = hex.EncodeToString(b[:])
+		}
+		c.Set(requestIDKey, id)
+		c.Header("X-Request-Id", id)
+		c.Next()
+	}
+}
+
+// accessLog logs every request, and the cause of every 5xx that a handler
+// recorded with c.Error.
+func accessLog(log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		attrs := []any{
+			"method", c.Request.Method, "path", c.FullPath(), "status", c.Writer.Status(),
+			"duration_ms", time.Since(start).Milliseconds(), "request_id", c.GetString(requestIDKey),
+		}
+		if len(c.Errors) > 0 {
+			log.Error("request failed", append(attrs, "error", c.Errors.String())...)
+			return
+		}
+		log.Debug("request", attrs...)
+	}
+}
