@@ -182,18 +182,15 @@ func demoAdmin(ctx context.Context, store *raftstore.Store, dir string) (token s
 	return token, true, nil
 }
 
-// demoRouter builds the HTTP handler: the lifecycle API and the dashboard.
+// demoRouter builds the HTTP handler: the node's router with the
+// lifecycle API and the dashboard.
 func demoRouter(store *raftstore.Store, log *slog.Logger) (http.Handler, error) {
 	gin.SetMode(gin.ReleaseMode)
-	r := gin.New()
-	r.Use(gin.Recovery())
-	server.NewLifecycleAPI(store).Register(r)
 	dash, err := server.NewDashboard(store)
 	if err != nil {
 		return nil, err
 	}
-	dash.Register(r)
-	return r, nil
+	return server.Create(store, log, server.NewLifecycleAPI(store), dash), nil
 }
 
 // printDemoBanner tells the user where to look and how to sign in.

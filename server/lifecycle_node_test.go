@@ -59,9 +59,11 @@ func mustAPINode(t testing.TB) *apiNode {
 	mustPropose(t, st, "", models.KindRegisterOrganisation, models.RegisterOrganisationPayload{ID: "admin", Name: "Operator", Role: models.RoleAdmin})
 	mustPropose(t, st, "", models.KindIssueToken, models.IssueTokenPayload{TokenSHA256: tokenHash(tok), OrgID: "admin"})
 	gin.SetMode(gin.TestMode)
-	r := gin.New()
-	NewLifecycleAPI(st).Register(r)
-	srv := httptest.NewServer(r)
+	dash, err := NewDashboard(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(Create(st, nil, NewLifecycleAPI(st), dash))
 	t.Cleanup(srv.Close)
 	return &apiNode{store: st, srv: srv, adminToken: tok}
 }
