@@ -32,6 +32,7 @@ func subcommands() map[string]subcommand {
 		"keygen": {"make a manufacturer key for signed codes", runKeygen},
 		"label":  {"print a pack's signed GS1 DataMatrix as PNG or SVG", runLabel},
 		"scan":   {"decode GS1 DataMatrix images and check signatures", runScan},
+		"serve":  {"run a ledger node (bootstrap or join a cluster)", runServe},
 	}
 }
 

@@ -1,0 +1,339 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/pedigree-ledger/pedigree/models"
+	"github.com/pedigree-ledger/pedigree/raftstore"
+	"github.com/pedigree-ledger/pedigree/server"
+)
+
+// serveOptions are the flags of `pedigree serve`.
+type serveOptions struct {
+	nodeID, dataDir         string
+	raftAddr, raftAdvertise string
+	httpAddr, httpAdvertise string
+	bootstrap               bool
+	join                    string
+	nonvoter                bool
+	token                   string
+	tlsCert, tlsKey, tlsCA  string
+	logLevel                string
+	joinTimeout             time.Duration
+}
+
+// runServe is `pedigree serve`: one ledger node, served until SIGINT or
+// SIGTERM.
+func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return serve(ctx, args, stdout, stderr)
+}
+
+// serve parses the flags and runs the node until ctx ends.
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	o, code := parseServeFlags(args, stderr)
+	if code >= 0 {
+		return code
+	}
+	if err := serveMain(ctx, o, stdout, stderr); err != nil {
+		fmt.Fprintf(stderr, "pedigree serve: %v\n", err)
+		return exitError
+	}
+	return exitOK
+}
+
+func parseServeFlags(args []string, stderr io.Writer) (serveOptions, int) {
+	var o serveOptions
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.nodeID, "node-id", "", "this node's id in the cluster (letters, digits, '.', '_', '-'); required")
+	fs.StringVar(&o.dataDir, "data", "", "data directory: Raft log, snapshots, SQLite ledger, node key; required")
+	fs.StringVar(&o.raftAddr, "raft-addr", "127.0.0.1:7000", "listen address for Raft and leader forwarding")
+	fs.StringVar(&o.raftAdvertise, "raft-advertise", "", "Raft address peers dial (default: --raft-addr)")
+	fs.StringVar(&o.httpAddr, "http-addr", "127.0.0.1:8080", "listen address of the HTTP API")
+	fs.StringVar(&o.httpAdvertise, "http-advertise", "", "URL clients reach this node's API at (default: http://<--http-addr>)")
+	fs.BoolVar(&o.bootstrap, "bootstrap", false, "start a new cluster with this node as its only voter and create DIR/admin.token")
+	fs.StringVar(&o.join, "join", "", "URL of a member's HTTP API to join through (e.g. http://10.0.0.1:8080)")
+	fs.BoolVar(&o.nonvoter, "nonvoter", false, "join as a non-voting read replica")
+	fs.StringVar(&o.token, "token", "", "admin bearer token for --join (default: $PEDIGREE_TOKEN)")
+	fs.StringVar(&o.tlsCert, "raft-tls-cert", "", "PEM certificate for mutual TLS between nodes")
+	fs.StringVar(&o.tlsKey, "raft-tls-key", "", "PEM key for --raft-tls-cert")
+	fs.StringVar(&o.tlsCA, "raft-tls-ca", "", "PEM CA that signs every node's certificate")
+	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.DurationVar(&o.joinTimeout, "join-timeout", 2*time.Minute, "how long to keep asking --join to add this node")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "Usage: pedigree serve --node-id ID --data DIR [--bootstrap | --join URL] [flags]\n\n"+
+			"Runs one ledger node: Raft (with leader forwarding) on --raft-addr and the HTTP API\n"+
+			"on --http-addr. The first node of a cluster starts with --bootstrap and writes the\n"+
+			"first admin token to DIR/admin.token; the others start with --join and that token.\n"+
+			"A node restarted with its data directory needs neither.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return o, exitOK
+		}
+		return o, exitUsage
+	}
+	if o.token == "" {
+		o.token = os.Getenv("PEDIGREE_TOKEN")
+	}
+	var problems []string
+	if fs.NArg() > 0 {
+		problems = append(problems, "serve takes only flags")
+	}
+	if o.nodeID == "" || o.dataDir == "" {
+		problems = append(problems, "--node-id and --data are required")
+	}
+	if o.bootstrap && o.join != "" {
+		problems = append(problems, "--bootstrap and --join exclude each other")
+	}
+	if o.nonvoter && o.join == "" {
+		problems = append(problems, "--nonvoter needs --join")
+	}
+	if o.join != "" && o.token == "" {
+		problems = append(problems, "--join needs --token or PEDIGREE_TOKEN")
+	}
+	if n := countSet(o.tlsCert, o.tlsKey, o.tlsCA); n != 0 && n != 3 {
+		problems = append(problems, "--raft-tls-cert, --raft-tls-key and --raft-tls-ca go together")
+	}
+	if _, ok := logLevels[o.logLevel]; !ok {
+		problems = append(problems, "--log-level is debug, info, warn or error")
+	}
+	if len(problems) > 0 {
+		fmt.Fprintf(stderr, "pedigree serve: %s\n", strings.Join(problems, "; "))
+		return o, exitUsage
+	}
+	return o, -1
+}
+
+var logLevels = map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}
+
+func countSet(ss ...string) int {
+	n := 0
+	for _, s := range ss {
+		if s != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// serveMain wires the node in order: TLS, HTTP listener, ledger node, admin
+// token (bootstrap), HTTP server, join; then waits for ctx.
+func serveMain(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error {
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevels[o.logLevel]}))
+	tlsConf, err := serveTLS(o)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", o.httpAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", o.httpAddr, err)
+	}
+	defer ln.Close()
+	httpURL := o.httpAdvertise
+	if httpURL == "" {
+		httpURL = "http://" + ln.Addr().String()
+	}
+	store, err := raftstore.Open(raftstore.Config{
+		NodeID: o.nodeID, Dir: o.dataDir, RaftAddr: o.raftAddr, AdvertiseAddr: o.raftAdvertise,
+		HTTPAddr: httpURL, Bootstrap: o.bootstrap, TLS: tlsConf, Logger: log,
+	})
+	if err != nil {
+		return fmt.Errorf("open ledger node: %w", err)
+	}
+	defer store.Close()
+
+	handler, err := serveHandler(store, log)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	defer func() {
+		shCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(shCtx)
+	}()
+
+	if o.bootstrap {
+		if err := bootstrapAdmin(ctx, store, o.dataDir, stderr); err != nil {
+			return err
+		}
+	}
+	if o.join != "" {
+		if err := joinCluster(ctx, o, store.Info(), httpURL); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "pedigree: node %s serving HTTP on %s, Raft on %s\n", o.nodeID, httpURL, store.RaftAddr())
+
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-served:
+		return fmt.Errorf("http server: %w", err)
+	}
+}
+
+func serveTLS(o serveOptions) (*tls.Config, error) {
+	if o.tlsCert == "" {
+		return nil, nil
+	}
+	return raftstore.MutualTLS(o.tlsCert, o.tlsKey, o.tlsCA)
+}
+
+func serveHandler(store *raftstore.Store, log *slog.Logger) (http.Handler, error) {
+	gin.SetMode(gin.ReleaseMode)
+	dash, err := server.NewDashboard(store)
+	if err != nil {
+		return nil, err
+	}
+	return server.Create(store, log, server.NewLifecycleAPI(store), dash), nil
+}
+
+// bootstrapAdmin makes sure the cluster has the first admin and its token.
+// The token is made once and kept in DIR/admin.token (mode 0600); the two
+// commands have fixed ids, so running this again (a restart with
+// --bootstrap) changes nothing.
+func bootstrapAdmin(ctx context.Context, store *raftstore.Store, dir string, stderr io.Writer) error {
+	path := filepath.Join(dir, "admin.token")
+	token, err := readToken(path)
+	if errors.Is(err, os.ErrNotExist) {
+		if token, err = server.NewToken(); err != nil {
+			return err
+		}
+		if err := writeFileAtomic(path, []byte(token+"\n"), 0o600); err != nil {
+			return fmt.Errorf("write admin token: %w", err)
+		}
+		fmt.Fprintf(stderr, "pedigree: the first admin token is in %s (mode 0600); it is not shown anywhere else\n", path)
+	} else if err != nil {
+		return err
+	}
+	reg, err := models.NewCommand("bootstrap-admin", models.KindRegisterOrganisation, "", time.Time{},
+		models.RegisterOrganisationPayload{ID: "admin", Name: "Cluster administrator", Role: models.RoleAdmin})
+	if err != nil {
+		return err
+	}
+	iss, err := models.NewCommand("bootstrap-admin-token", models.KindIssueToken, "", time.Time{},
+		models.IssueTokenPayload{TokenSHA256: server.TokenSHA256(token), OrgID: "admin", Label: "bootstrap admin"})
+	if err != nil {
+		return err
+	}
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	res, err := store.Propose(pctx, reg, iss)
+	if err != nil {
+		return fmt.Errorf("register the bootstrap admin: %w", err)
+	}
+	for _, r := range res {
+		if !r.Accepted {
+			return fmt.Errorf("register the bootstrap admin: %s: %s", r.Code, r.Message)
+		}
+	}
+	return nil
+}
+
+func readToken(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return "", fmt.Errorf("%s is empty", path)
+	}
+	return tok, nil
+}
+
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, mode); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// joinCluster asks a member (any: it forwards to the leader) to add this
+// node, retrying while the member is unreachable or has no leader.
+func joinCluster(ctx context.Context, o serveOptions, me raftstore.NodeInfo, httpURL string) error {
+	body, err := json.Marshal(map[string]any{
+		"id": me.ID, "raft_addr": me.RaftAddr, "http_addr": httpURL, "public_key": me.PublicKey, "voter": !o.nonvoter,
+	})
+	if err != nil {
+		return err
+	}
+	url := strings.TrimSuffix(o.join, "/") + "/api/v1/cluster/join"
+	ctx, cancel := context.WithTimeout(ctx, o.joinTimeout)
+	defer cancel()
+	client := &http.Client{Timeout: 30 * time.Second}
+	wait := 100 * time.Millisecond
+	for {
+		err := joinOnce(ctx, client, url, o.token, body)
+		if err == nil {
+			return nil
+		}
+		var perm *permanentError
+		if errors.As(err, &perm) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("join through %s: %w (last: %v)", o.join, ctx.Err(), err)
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 3*time.Second)
+	}
+}
+
+// permanentError is a join refusal that retrying cannot fix (bad token,
+// bad request).
+type permanentError struct{ msg string }
+
+func (e *permanentError) Error() string { return e.msg }
+
+func joinOnce(ctx context.Context, client *http.Client, url, token string, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return &permanentError{err.Error()}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	switch {
+	case resp.StatusCode == http.StatusOK:
+		return nil
+	case resp.StatusCode >= 500:
+		return fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(data))
+	}
+	return &permanentError{fmt.Sprintf("join refused: %s: %s", resp.Status, bytes.TrimSpace(data))}
+}
