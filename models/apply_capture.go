@@ -7,7 +7,6 @@ import (
 
 	"github.com/pedigree-ledger/pedigree/models/gs1"
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 )
 
 // capture_events: applying a batch of EPCIS events. The batch is applied
@@ -28,7 +27,6 @@ const sqlChunk = 5000
 type itemState struct {
 	Item
 	parentKey string // canonical key of the container holding it, or ""
-	isNew     bool
 	dirty     bool
 }
 
@@ -43,6 +41,8 @@ type capture struct {
 	ids      []string
 	// lastEventID is the database id of the last event flushed.
 	lastEventID int64
+	// nextItemID is the id the next new item gets (0: not yet looked up).
+	nextItemID int64
 }
 
 // pendingEvent is an event record not yet written, with the keys it
@@ -248,82 +248,75 @@ func (c *capture) touch(it *itemState) {
 	it.Seq = c.a.seq
 }
 
-// flush writes new and changed items and pending events. Afterwards every
-// item in memory has its database id and the database matches memory.
+// flush writes new and changed items and pending events, so the database
+// matches memory.
 func (c *capture) flush() error {
-	tx := c.a.tx
-	var created []*Item
-	for _, k := range sortedKeys(c.items) {
-		if it := c.items[k]; it != nil && it.isNew {
-			it.ParentID = 0
-			created = append(created, &it.Item)
-		}
-	}
-	if len(created) > 0 {
-		if err := tx.CreateInBatches(created, 500).Error; err != nil {
-			return fmt.Errorf("create items: %w", err)
-		}
-	}
-	var changed []*Item
+	var rows [][]any
 	for _, k := range sortedKeys(c.items) {
 		it := c.items[k]
-		if it == nil {
-			continue
-		}
-		if it.isNew && it.parentKey == "" {
-			it.isNew, it.dirty = false, false
-			continue
-		}
-		if !it.dirty && !it.isNew {
+		if it == nil || !it.dirty {
 			continue
 		}
 		it.ParentID = 0
 		if it.parentKey != "" {
 			parent := c.items[it.parentKey]
-			if parent == nil || parent.ID == 0 {
+			if parent == nil {
 				return fmt.Errorf("container %s of %s not in memory", it.parentKey, it.Key)
 			}
 			it.ParentID = parent.ID
 		}
-		it.isNew, it.dirty = false, false
-		changed = append(changed, &it.Item)
+		it.dirty = false
+		rows = append(rows, itemRow(&it.Item))
 	}
-	if len(changed) > 0 {
-		if err := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "id"}}, UpdateAll: true}).
-			CreateInBatches(changed, 500).Error; err != nil {
-			return fmt.Errorf("update items: %w", err)
-		}
+	if err := insertRows(c.a.tx, "items", itemColumns, rows, upsertSuffix(itemColumns)); err != nil {
+		return err
 	}
 	return c.flushEvents()
+}
+
+// newItemID allocates the id of an item created by this command.
+func (c *capture) newItemID() (int64, error) {
+	if c.nextItemID == 0 {
+		id, err := nextID(c.a.tx, "items")
+		if err != nil {
+			return 0, err
+		}
+		c.nextItemID = id
+	}
+	c.nextItemID++
+	return c.nextItemID - 1, nil
 }
 
 func (c *capture) flushEvents() error {
 	if len(c.pending) == 0 {
 		return nil
 	}
-	recs := make([]*EventRecord, len(c.pending))
+	id, err := nextID(c.a.tx, "event_records")
+	if err != nil {
+		return err
+	}
+	rows := make([][]any, len(c.pending))
+	var idx [][]any
 	for i := range c.pending {
-		recs[i] = &c.pending[i].rec
-	}
-	if err := c.a.tx.CreateInBatches(recs, 500).Error; err != nil {
-		return fmt.Errorf("store events: %w", err)
-	}
-	c.lastEventID = recs[len(recs)-1].ID
-	var idx []EventEPC
-	for _, pe := range c.pending {
-		seen := map[string]bool{}
+		pe := &c.pending[i]
+		pe.rec.ID = id
+		id++
+		rows[i] = eventRow(&pe.rec)
+		seen := make(map[string]bool, len(pe.keys))
 		for _, k := range pe.keys {
 			if !seen[k] {
 				seen[k] = true
-				idx = append(idx, EventEPC{Key: k, EventID: pe.rec.ID, Direct: true})
+				idx = append(idx, []any{k, pe.rec.ID, true})
 			}
 		}
 	}
-	if len(idx) > 0 {
-		if err := c.a.tx.CreateInBatches(idx, 1000).Error; err != nil {
-			return fmt.Errorf("index events: %w", err)
-		}
+	if err := insertRows(c.a.tx, "event_records", eventColumns, rows, ""); err != nil {
+		return err
 	}
+	if err := insertRows(c.a.tx, "event_epcs", eventEPCColumns, idx, ""); err != nil {
+		return err
+	}
+	c.lastEventID = c.pending[len(c.pending)-1].rec.ID
 	c.pending = c.pending[:0]
 	return nil
 }

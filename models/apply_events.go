@@ -113,8 +113,12 @@ func (c *capture) commission(e *Event) error {
 		if existing != nil {
 			return reject(CodeAlreadyExists, "%s was already commissioned at seq %d", key, existing.CommissionedSeq)
 		}
-		it := &itemState{isNew: true, dirty: true}
-		it.Key, it.Status, it.Holder, it.CommissionedSeq, it.Seq = key, StatusActive, c.a.actorID(), c.a.seq, c.a.seq
+		id, err := c.newItemID()
+		if err != nil {
+			return err
+		}
+		it := &itemState{dirty: true}
+		it.ID, it.Key, it.Status, it.Holder, it.CommissionedSeq, it.Seq = id, key, StatusActive, c.a.actorID(), c.a.seq, c.a.seq
 		switch epc.Kind {
 		case gs1.EPCSSCC:
 			it.Kind = ItemContainer
@@ -340,8 +344,12 @@ func (c *capture) pack(e *Event) error {
 		if err != nil || epc.Kind != gs1.EPCSSCC {
 			return reject(CodeUnknownItem, "parent %s was never commissioned", pkey)
 		}
-		parent = &itemState{isNew: true, dirty: true}
-		parent.Key, parent.Kind, parent.Status, parent.Holder = pkey, ItemContainer, StatusActive, c.a.actorID()
+		id, err := c.newItemID()
+		if err != nil {
+			return err
+		}
+		parent = &itemState{dirty: true}
+		parent.ID, parent.Key, parent.Kind, parent.Status, parent.Holder = id, pkey, ItemContainer, StatusActive, c.a.actorID()
 		parent.CommissionedSeq, parent.Seq = c.a.seq, c.a.seq
 		c.items[pkey] = parent
 	} else if parent.Holder != c.a.actorID() {

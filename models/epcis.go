@@ -265,9 +265,23 @@ func (o *objWriter) key(k string) {
 	} else {
 		o.buf.WriteByte(',')
 	}
-	kb, _ := json.Marshal(k)
-	o.buf.Write(kb)
+	o.string(k)
 	o.buf.WriteByte(':')
+}
+
+// string writes s as a JSON string exactly as encoding/json would, taking
+// a fast path for the printable ASCII that EPCs, times and CBV values are.
+func (o *objWriter) string(s string) {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s)
+			o.buf.Write(b)
+			return
+		}
+	}
+	o.buf.WriteByte('"')
+	o.buf.WriteString(s)
+	o.buf.WriteByte('"')
 }
 
 func (o *objWriter) raw(k string, v []byte) {
@@ -277,14 +291,24 @@ func (o *objWriter) raw(k string, v []byte) {
 
 func (o *objWriter) str(k, v string) {
 	if v != "" {
-		o.val(k, v)
+		o.key(k)
+		o.string(v)
 	}
 }
 
 func (o *objWriter) list(k string, v []string) {
-	if len(v) > 0 {
-		o.val(k, v)
+	if len(v) == 0 {
+		return
 	}
+	o.key(k)
+	o.buf.WriteByte('[')
+	for i, s := range v {
+		if i > 0 {
+			o.buf.WriteByte(',')
+		}
+		o.string(s)
+	}
+	o.buf.WriteByte(']')
 }
 
 func (o *objWriter) quantities(k string, v []QuantityElement) {

@@ -405,6 +405,11 @@ func decodeTime(raw json.RawMessage, path string, dst *time.Time) error {
 	if err != nil {
 		return derr(path, "%q is not an RFC 3339 date-time with offset", s)
 	}
+	// Far-off years would not survive being rewritten in another offset
+	// (year 0000 becomes -0001), and no supply chain event has one.
+	if y := t.UTC().Year(); y < 1000 || y > 9000 {
+		return derr(path, "%q: year %d is out of range", s, y)
+	}
 	*dst = t
 	return nil
 }

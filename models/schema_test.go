@@ -1,0 +1,40 @@
+package models
+
+import (
+	"slices"
+	"testing"
+
+	"gorm.io/gorm/schema"
+	"sync"
+)
+
+// TestBulkColumnsMatchSchema keeps the bulk writers' column lists in step
+// with the gorm models they write.
+func TestBulkColumnsMatchSchema(t *testing.T) {
+	for _, tc := range []struct {
+		model any
+		table string
+		cols  []string
+	}{
+		{&Item{}, "items", itemColumns},
+		{&EventRecord{}, "event_records", eventColumns},
+		{&EventEPC{}, "event_epcs", eventEPCColumns},
+	} {
+		s, err := schema.Parse(tc.model, &sync.Map{}, schema.NamingStrategy{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Table != tc.table {
+			t.Errorf("table %s, bulk writer uses %s", s.Table, tc.table)
+		}
+		if !slices.Equal(s.DBNames, tc.cols) {
+			t.Errorf("%s columns %v, bulk writer uses %v", s.Table, s.DBNames, tc.cols)
+		}
+	}
+	if got := len(itemRow(&Item{})); got != len(itemColumns) {
+		t.Errorf("itemRow has %d values for %d columns", got, len(itemColumns))
+	}
+	if got := len(eventRow(&EventRecord{})); got != len(eventColumns) {
+		t.Errorf("eventRow has %d values for %d columns", got, len(eventColumns))
+	}
+}
