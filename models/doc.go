@@ -1,12 +1,52 @@
-// Package models is Pedigree's domain: GS1 identifiers and scan parsing, the
-// EPCIS events that move packs through the supply chain, the pack lifecycle
-// rules, and the gorm models of the ledger's SQLite projection.
+// Package models is Pedigree's domain: the commands that change the ledger,
+// the EPCIS 2.0 events that move packs through the supply chain, the pack
+// lifecycle rules, the gorm models of the ledger's SQLite projection and the
+// reads served from it (verification, provenance, EPCIS queries). GS1
+// identifiers and scan parsing live in the subpackage gs1.
 //
 // It imports nothing else of Pedigree's, so every other package can depend on
 // it and it can be tested alone.
 //
-// Everything that runs inside the replicated state machine (the rules applied
-// by Apply) is deterministic: it takes time and identifiers from the command
-// it is given, never from the clock, randomness or node-local configuration.
-// Files holding such code are named apply_*.go.
+// # Writes
+//
+// A write is a Command (kind, actor, record time, JSON payload). Apply runs
+// its rule against the projection inside the caller's transaction and
+// returns a Result; Migrate creates the tables. Everything that runs inside
+// the replicated state machine is deterministic: it takes time and
+// identifiers from the command, never from the clock, randomness or
+// node-local configuration, and it iterates maps only in sorted order, so
+// every node that applies the same log holds the same projection. Files
+// holding such code are named apply_*.go. Apply never panics; a rejected
+// command gets Accepted false, a Code (the Code* constants) and a Message,
+// and the caller rolls its writes back, then calls RecordRejection, which
+// keeps the alert some rejections raise.
+//
+// # Packs and their lives
+//
+// A pack is an SGTIN, a case or pallet an SSCC; both are Items, keyed by
+// their GS1 element string ("(01)…(21)…", "(00)…"), so any EPC URI or
+// Digital Link spelling finds the same row. Items form a tree through
+// ParentID (aggregation). Who may do what:
+//
+//   - a manufacturer commissions only registered GTINs under its own GS1
+//     company prefix, with lot and expiry in the ILMD;
+//   - only the holder packs, unpacks, ships, observes or decommissions an
+//     item; shipping names a registered destination; shipping or receiving
+//     a container moves its whole subtree in one SQL statement;
+//   - only the destination receives (anyone else is rejected and alerted);
+//   - only a pharmacy dispenses, and only what it holds;
+//   - destroyed and stolen are final; an undo of a decommission is made by
+//     the same organisation at the same premises within UndoWindow of the
+//     decommission's record time, never for an expired, recalled or
+//     supplied-to-the-public pack;
+//   - a lot is recalled by its product's manufacturer or a regulator.
+//
+// # Reads
+//
+// Verify judges a scan with two indexed reads. PackHistory, LotHistory and
+// ContainerHistory read the event-EPC index (a container's moves are
+// indexed for everything inside it), QueryEvents serves the EPCIS query
+// interface with stable keyset pages, and the Lookup* and List* functions
+// serve the rest of the API. Reads return ErrNotFound, ErrRevoked and
+// ErrBadQuery for the cases callers branch on.
 package models

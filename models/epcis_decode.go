@@ -58,7 +58,7 @@ func DecodeDocument(data []byte) ([]Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	for k := range obj {
+	for _, k := range sortedKeys(obj) {
 		switch k {
 		case "@context", "id", "type", "schemaVersion", "creationDate", "epcisBody", "epcisHeader", "sender", "receiver", "instanceIdentifier":
 		default:
@@ -139,7 +139,8 @@ func decodeEvent(data []byte, path string) (Event, error) {
 	if !ok {
 		return e, derr(join(path, "type"), "%q is not an EPCIS event type", e.Type)
 	}
-	for k, raw := range obj {
+	for _, k := range sortedKeys(obj) {
+		raw := obj[k]
 		if slices.Contains(commonFields, k) || slices.Contains(allowed, k) {
 			continue
 		}
@@ -458,7 +459,7 @@ func decodeQuantities(raw json.RawMessage, path string) ([]QuantityElement, erro
 		if err != nil {
 			return nil, err
 		}
-		for k := range obj {
+		for _, k := range sortedKeys(obj) {
 			if k != "epcClass" && k != "quantity" && k != "uom" {
 				return nil, derr(join(p, k), "not a field of a quantity element")
 			}
@@ -517,7 +518,8 @@ func decodePersistentDisposition(raw json.RawMessage, path string) (*PersistentD
 		return nil, err
 	}
 	pd := &PersistentDisposition{}
-	for k, r := range obj {
+	for _, k := range sortedKeys(obj) {
+		r := obj[k]
 		var dst *[]string
 		switch k {
 		case "set":
@@ -551,7 +553,7 @@ func decodeLocation(raw json.RawMessage, path string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		for k := range obj {
+		for _, k := range sortedKeys(obj) {
 			if k != "id" && !isExtensionKey(k) {
 				return "", derr(join(path, k), "not a field of a location")
 			}
@@ -594,7 +596,7 @@ func decodeBizTransactions(raw json.RawMessage, path string, dst *[]BizTransacti
 			return err
 		}
 		var bt BizTransaction
-		for k := range obj {
+		for _, k := range sortedKeys(obj) {
 			if k != "type" && k != "bizTransaction" {
 				return derr(join(p, k), "not a field of a business transaction")
 			}
@@ -624,7 +626,7 @@ func decodeSourceDest(raw json.RawMessage, path, idField string) ([][2]string, e
 		if err != nil {
 			return nil, err
 		}
-		for k := range obj {
+		for _, k := range sortedKeys(obj) {
 			if k != "type" && k != idField {
 				return nil, derr(join(p, k), "not a field of a %s", idField)
 			}
@@ -653,7 +655,8 @@ func decodeErrorDeclaration(raw json.RawMessage, path string) (*ErrorDeclaration
 		return nil, err
 	}
 	d := &ErrorDeclaration{}
-	for k, r := range obj {
+	for _, k := range sortedKeys(obj) {
+		r := obj[k]
 		switch k {
 		case "declarationTime", "reason", "correctiveEventIDs":
 		default:
@@ -693,7 +696,8 @@ func decodeSensorElements(raw json.RawMessage, path string) ([]SensorElement, er
 			return nil, err
 		}
 		se := &out[i]
-		for k, v := range obj {
+		for _, k := range sortedKeys(obj) {
+			v := obj[k]
 			switch k {
 			case "sensorMetadata":
 				if se.SensorMetadata, err = decodeSensorFields(v, join(p, k), sensorMetadataFields); err != nil {
@@ -736,7 +740,8 @@ func decodeSensorFields(raw json.RawMessage, path string, fields []string) (map[
 		return nil, err
 	}
 	out := make(map[string]json.RawMessage, len(obj))
-	for k, v := range obj {
+	for _, k := range sortedKeys(obj) {
+		v := obj[k]
 		if slices.Contains(fields, k) {
 			v = bytes.TrimSpace(v)
 			if len(v) == 0 || v[0] == '{' || v[0] == '[' || string(v) == "null" {
@@ -762,7 +767,8 @@ func decodeILMD(raw json.RawMessage, path string) (*ILMD, error) {
 		return nil, err
 	}
 	m := &ILMD{}
-	for k, v := range obj {
+	for _, k := range sortedKeys(obj) {
+		v := obj[k]
 		p := join(path, k)
 		switch {
 		case slices.Contains(ilmdLotKeys, k):

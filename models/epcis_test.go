@@ -150,6 +150,7 @@ func TestDecodeEventErrorsNameTheField(t *testing.T) {
 		name, from, to, path string
 	}{
 		{"unknown field", `"action": "ADD",`, `"action": "ADD", "colour": "red",`, "colour"},
+		{"two unknown fields: the first in order, on every node", `"action": "ADD",`, `"action": "ADD", "zeta": 1, "alpha": 2,`, "alpha"},
 		{"field of another type", `"action": "ADD",`, `"action": "ADD", "parentID": "urn:epc:id:sscc:4012345.0000000017",`, "parentID"},
 		{"bad type", `"type": "ObjectEvent"`, `"type": "ThingEvent"`, "type"},
 		{"bad time", `"2026-02-01T08:00:00.000+01:00"`, `"2026-02-01 08:00"`, "eventTime"},

@@ -136,7 +136,7 @@ func (p *CaptureEventsPayload) UnmarshalJSON(data []byte) error {
 	if err != nil {
 		return err
 	}
-	for k := range obj {
+	for _, k := range sortedKeys(obj) {
 		if k != "events" {
 			return derr(k, "unknown field")
 		}
