@@ -10,7 +10,6 @@ import (
 	_ "image/jpeg"
 	_ "image/png"
 	"io"
-	"runtime/debug"
 	"time"
 
 	"github.com/makiuchi-d/gozxing"
@@ -144,7 +143,7 @@ func decodeImage(data []byte, maxPixels int) (img image.Image, err error) {
 }
 
 // DecodeImage decodes the GS1 code in an already decoded image. See Decode.
-func DecodeImage(ctx context.Context, img image.Image, opts Options) (*Result, error) {
+func DecodeImage(ctx context.Context, img image.Image, opts Options) (res *Result, err error) {
 	opts = opts.withDefaults()
 	b := img.Bounds()
 	if b.Dx() <= 0 || b.Dy() <= 0 {
@@ -155,6 +154,13 @@ func DecodeImage(ctx context.Context, img image.Image, opts Options) (*Result, e
 	}
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
+	// The attempts recover from decoder panics themselves; this catches
+	// anything else on the way, so no input can crash the caller.
+	defer func() {
+		if p := recover(); p != nil {
+			res, err = nil, fmt.Errorf("%w (internal error: %v)", ErrNotFound, p)
+		}
+	}()
 	s := &search{ctx: ctx, gray: toGray(img)}
 	return s.run()
 }
@@ -173,7 +179,7 @@ func (s *search) tryDM(bm *gozxing.BinaryBitmap, pure bool, strategy string) (re
 	s.tries++
 	defer func() {
 		if p := recover(); p != nil {
-			s.panicked = fmt.Errorf("decoder panic in %s: %v\n%s", strategy, p, debug.Stack())
+			s.panicked = fmt.Errorf("decoder panic in %s: %v", strategy, p)
 			res = nil
 		}
 	}()

@@ -165,3 +165,18 @@ func TestRectangleAndSVG(t *testing.T) {
 		t.Fatal("module size 0 accepted")
 	}
 }
+
+// TestDecoderPanicIsContained feeds a reader an input that makes it panic
+// (a nil bitmap) and checks the attempt turns it into a recorded failure.
+func TestDecoderPanicIsContained(t *testing.T) {
+	s := &search{ctx: context.Background()}
+	if r := s.tryDM(nil, false, "nil-bitmap"); r != nil {
+		t.Fatalf("got %+v", r)
+	}
+	if r := s.tryQR(nil, "nil-bitmap"); r != nil {
+		t.Fatalf("got %+v", r)
+	}
+	if s.panicked == nil || !strings.Contains(s.fail().Error(), "decoder panic") {
+		t.Fatalf("panic not reported: %v", s.fail())
+	}
+}

@@ -1,10 +1,12 @@
 package scanner
 
 import (
+	"fmt"
 	"image"
 	"image/color"
 	"image/draw"
 	"math"
+	"slices"
 	"sort"
 
 	"github.com/makiuchi-d/gozxing"
@@ -26,7 +28,7 @@ import (
 //  5. rotation by 45 degrees, which the corner search sometimes needs;
 //  6. the full-resolution photo, when step 1 used a downscaled one.
 const (
-	workMaxSide   = 1024 // longest side of the first working view
+	workMaxSide   = 1400 // longest side of the first working view
 	maxCandidates = 4
 )
 
@@ -35,21 +37,65 @@ func (s *search) run() (*Result, error) {
 	if side := max(base.Rect.Dx(), base.Rect.Dy()); side > workMaxSide {
 		base = downscale(base, (side+workMaxSide-1)/workMaxSide)
 	}
+	smallSide := min(base.Rect.Dx(), base.Rect.Dy())
 	steps := []func() *Result{
-		func() *Result { return s.tryView(base, "base", true) },
-		func() *Result { return s.tryCandidates(base, "base") },
+		// The hybrid binarizer alone first: it reads clean symbols in a
+		// millisecond, and for a large cluttered photo the crops below are
+		// a better next bet than other binarizers on the whole frame.
+		func() *Result { return s.tryView(base, "base", true, 0, 1) },
 		func() *Result {
-			if min(base.Rect.Dx(), base.Rect.Dy()) > 1600 {
+			// Speckle defeats the binarizers but not a median; when the
+			// image looks noisy, that is the likeliest fix, so try it early.
+			if !noisy(base) {
+				return nil
+			}
+			return s.tryView(median3(base), "median", false)
+		},
+		func() *Result {
+			if base.Rect.Dx()*base.Rect.Dy() < 400_000 {
+				return nil // small enough: the other binarizers come first
+			}
+			return s.tryCandidates(base, "base")
+		},
+		func() *Result { return s.tryView(base, "base", true, 1, 3) },
+		func() *Result {
+			if base.Rect.Dx()*base.Rect.Dy() >= 400_000 {
+				return nil // tried above
+			}
+			return s.tryCandidates(base, "base")
+		},
+		func() *Result {
+			if smallSide > 1600 {
 				return nil
 			}
 			return s.tryView(upscale2(base), "up2", false)
 		},
-		func() *Result { return s.tryView(median3(base), "median", false) },
 		func() *Result {
-			if min(base.Rect.Dx(), base.Rect.Dy()) < 120 {
+			if noisy(base) {
+				return nil // tried above
+			}
+			return s.tryView(median3(base), "median", false)
+		},
+		func() *Result { return s.tryView(sharpen(base), "sharpen", false) },
+		func() *Result {
+			if smallSide < 120 {
 				return nil
 			}
 			return s.tryView(downscale(base, 2), "down2", false)
+		},
+		func() *Result {
+			if smallSide > 400 {
+				return nil
+			}
+			return s.tryView(upscale2(upscale2(base)), "up4", false)
+		},
+		func() *Result {
+			// A symbol that touches the frame has lost its quiet zone;
+			// give it one back.
+			if smallSide > 1200 {
+				return nil
+			}
+			return s.tryView(pad(base, max(8, smallSide/8)), "pad", false)
 		},
 		func() *Result { return s.tryView(rotate(base, math.Pi/4), "rot45", false) },
 		func() *Result {
@@ -76,21 +122,35 @@ func (s *search) run() (*Result, error) {
 	return nil, s.fail()
 }
 
-// tryView runs the binarizers and readers over one view. full adds the
-// cheap extras (pure fast path, QR) that only the first view needs.
-func (s *search) tryView(g *image.Gray, name string, first bool) *Result {
+// tryView runs the binarizers and readers over one view. first adds the
+// pure-symbol fast path, which only an undistorted image can pass. span,
+// when given as [from, to), runs only those attempts, so the first view
+// can be split around the crops.
+func (s *search) tryView(g *image.Gray, name string, first bool, span ...int) *Result {
 	src := luminance(g)
+	// The global histogram binarizer is a second opinion for DataMatrix
+	// only: QR and the pure fast path gain nothing from it.
 	type attempt struct {
-		bin     func(gozxing.LuminanceSource) gozxing.Binarizer
-		invert  bool
-		binName string
+		bin      func(gozxing.LuminanceSource) gozxing.Binarizer
+		invert   bool
+		binName  string
+		pure, qr bool
 	}
 	attempts := []attempt{
-		{gozxing.NewHybridBinarizer, false, "hybrid"},
-		{gozxing.NewGlobalHistgramBinarizer, false, "global"},
-		{gozxing.NewHybridBinarizer, true, "hybrid-inverted"},
+		{gozxing.NewHybridBinarizer, false, "hybrid", first, true},
+		{gozxing.NewGlobalHistgramBinarizer, false, "global", false, false},
+		{gozxing.NewHybridBinarizer, true, "hybrid-inverted", first, true},
 	}
-	for i, a := range attempts {
+	if darkBorder(g) {
+		// Light-on-dark marks (laser etching, dark cartons) sit on a dark
+		// background: try the inverted view first.
+		attempts[0], attempts[2] = attempts[2], attempts[0]
+	}
+	if len(span) == 2 {
+		// Only attempts span[0] to span[1]-1, in the order above.
+		attempts = attempts[span[0]:span[1]]
+	}
+	for _, a := range attempts {
 		if s.done() {
 			return nil
 		}
@@ -103,7 +163,7 @@ func (s *search) tryView(g *image.Gray, name string, first bool) *Result {
 			continue
 		}
 		strategy := name + "/" + a.binName
-		if first && i != 1 {
+		if a.pure {
 			if r := s.tryDM(bm, true, strategy+"/pure"); r != nil && s.accept(r) {
 				return r
 			}
@@ -111,7 +171,7 @@ func (s *search) tryView(g *image.Gray, name string, first bool) *Result {
 		if r := s.tryDM(bm, false, strategy); r != nil && s.accept(r) {
 			return r
 		}
-		if first && i == 0 {
+		if a.qr {
 			if r := s.tryQR(bm, strategy+"/qr"); r != nil && s.accept(r) {
 				return r
 			}
@@ -127,16 +187,51 @@ func (s *search) tryCandidates(g *image.Gray, name string) *Result {
 			return nil
 		}
 		crop := cropGray(g, rect)
-		if r := s.tryView(crop, name+"/crop"+string(rune('0'+i)), false); r != nil {
+		cname := fmt.Sprintf("%s/crop%d", name, i)
+		// Cheapest first within a crop too: the hybrid binarizer, then (for
+		// a small crop, whose modules may be under 3 pixels) the same
+		// upscaled, then the other binarizers on both.
+		var up *image.Gray
+		if min(crop.Rect.Dx(), crop.Rect.Dy()) < 300 {
+			up = upscale2(crop)
+		}
+		if r := s.tryView(crop, cname, false, 0, 1); r != nil {
 			return r
 		}
-		if min(crop.Rect.Dx(), crop.Rect.Dy()) < 300 {
-			if r := s.tryView(upscale2(crop), name+"/crop"+string(rune('0'+i))+"/up2", false); r != nil {
+		if up != nil {
+			if r := s.tryView(up, cname+"/up2", false, 0, 1); r != nil {
+				return r
+			}
+		}
+		if r := s.tryView(crop, cname, false, 1, 3); r != nil {
+			return r
+		}
+		if up != nil {
+			if r := s.tryView(up, cname+"/up2", false, 1, 3); r != nil {
 				return r
 			}
 		}
 	}
 	return nil
+}
+
+// darkBorder reports whether the image's outer frame is mostly dark, a
+// sign of a light-on-dark symbol.
+func darkBorder(g *image.Gray) bool {
+	w, h := g.Rect.Dx(), g.Rect.Dy()
+	if w < 4 || h < 4 {
+		return false
+	}
+	sum, n := 0, 0
+	for x := 0; x < w; x++ {
+		sum += int(g.Pix[x]) + int(g.Pix[(h-1)*g.Stride+x])
+		n += 2
+	}
+	for y := 0; y < h; y++ {
+		sum += int(g.Pix[y*g.Stride]) + int(g.Pix[y*g.Stride+w-1])
+		n += 2
+	}
+	return sum/n < 96
 }
 
 // luminance wraps a gray image as a gozxing luminance source without
@@ -273,6 +368,51 @@ func upscale2(g *image.Gray) *image.Gray {
 	return out
 }
 
+// noisy estimates whether speckle is present: the share of sampled
+// pixels that stand out from both horizontal neighbours in the same
+// direction, which module edges (at least two pixels wide) never do.
+func noisy(g *image.Gray) bool {
+	w, h := g.Rect.Dx(), g.Rect.Dy()
+	if w < 8 || h < 8 {
+		return false
+	}
+	spikes, n := 0, 0
+	for y := 1; y < h-1; y += 3 {
+		row := g.Pix[y*g.Stride : y*g.Stride+w]
+		for x := 1; x < w-1; x++ {
+			a, b, c := int(row[x-1]), int(row[x]), int(row[x+1])
+			if (b-a > 40 && b-c > 40) || (a-b > 40 && c-b > 40) {
+				spikes++
+			}
+			n++
+		}
+	}
+	return spikes*200 > n // more than 0.5%
+}
+
+// sharpen is an unsharp mask, which restores the module edges a defocused
+// camera smears.
+func sharpen(g *image.Gray) *image.Gray {
+	w, h := g.Rect.Dx(), g.Rect.Dy()
+	out := image.NewGray(g.Rect)
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			sum, n := 0, 0
+			for dy := -2; dy <= 2; dy++ {
+				yy := min(max(y+dy, 0), h-1)
+				for dx := -2; dx <= 2; dx++ {
+					xx := min(max(x+dx, 0), w-1)
+					sum += int(g.Pix[yy*g.Stride+xx])
+					n++
+				}
+			}
+			v := int(g.Pix[y*g.Stride+x])
+			out.Pix[y*out.Stride+x] = uint8(min(255, max(0, v+2*(v-sum/n))))
+		}
+	}
+	return out
+}
+
 // median3 is a 3x3 median filter, which removes salt-and-pepper speckle
 // without blurring module edges the way a mean would.
 func median3(g *image.Gray) *image.Gray {
@@ -343,6 +483,23 @@ func bilinear(g *image.Gray, x, y float64, fill uint8) uint8 {
 	return uint8(v + 0.5)
 }
 
+// pad surrounds the image with a margin of its own border's brightness.
+func pad(g *image.Gray, m int) *image.Gray {
+	w, h := g.Rect.Dx(), g.Rect.Dy()
+	out := image.NewGray(image.Rect(0, 0, w+2*m, h+2*m))
+	fill := uint8(255)
+	if darkBorder(g) {
+		fill = 0
+	}
+	for i := range out.Pix {
+		out.Pix[i] = fill
+	}
+	for y := 0; y < h; y++ {
+		copy(out.Pix[(y+m)*out.Stride+m:], g.Pix[y*g.Stride:y*g.Stride+w])
+	}
+	return out
+}
+
 func cropGray(g *image.Gray, r image.Rectangle) *image.Gray {
 	out := image.NewGray(image.Rect(0, 0, r.Dx(), r.Dy()))
 	draw.Draw(out, out.Rect, g, r.Min, draw.Src)
@@ -393,21 +550,69 @@ func candidates(g *image.Gray, n int) []image.Rectangle {
 			closed[by*bw+bx] = (l && r) || (u && d)
 		}
 	}
+	// Opening (erode, then dilate) removes thin high-contrast things, such
+	// as lines of text and the outlines of boxes, and keeps solid blobs the
+	// size of a symbol; their components come first. The closed map's
+	// components follow, for symbols too small to survive the opening.
+	opened := dilate(erode(closed, bw, bh), bw, bh)
 	type comp struct {
 		r     image.Rectangle
 		count int
 		score float64
 	}
 	var comps []comp
-	label := make([]bool, len(closed))
-	stack := []int{}
-	for i := range closed {
-		if !closed[i] || label[i] {
+	for pass, m := range [][]bool{opened, closed} {
+		for _, c := range components(m, bw, bh) {
+			cw, ch := c.r.Dx(), c.r.Dy()
+			if cw < 2 || ch < 2 || c.count < 6 {
+				continue
+			}
+			if cw >= bw-1 && ch >= bh-1 {
+				continue // the whole image: the first pass already tried it
+			}
+			fill := float64(c.count) / float64(cw*ch)
+			aspect := float64(min(cw, ch)) / float64(max(cw, ch))
+			score := fill * aspect * math.Sqrt(float64(c.count))
+			if pass == 0 {
+				score += 1000
+			}
+			comps = append(comps, comp{r: c.r, count: c.count, score: score})
+		}
+	}
+	sort.Slice(comps, func(i, j int) bool { return comps[i].score > comps[j].score })
+	var out []image.Rectangle
+	for _, c := range comps {
+		if len(out) == n {
+			break
+		}
+		r := image.Rect(c.r.Min.X*bs, c.r.Min.Y*bs, c.r.Max.X*bs, c.r.Max.Y*bs)
+		pad := max(r.Dx(), r.Dy())/4 + bs
+		r = image.Rect(r.Min.X-pad, r.Min.Y-pad, r.Max.X+pad, r.Max.Y+pad).Intersect(g.Rect)
+		if !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// blob is a connected group of marked blocks.
+type blob struct {
+	r     image.Rectangle
+	count int
+}
+
+// components labels the 4-connected groups of true cells in a bw x bh map.
+func components(m []bool, bw, bh int) []blob {
+	var out []blob
+	seen := make([]bool, len(m))
+	var stack []int
+	for i := range m {
+		if !m[i] || seen[i] {
 			continue
 		}
-		c := comp{r: image.Rect(i%bw, i/bw, i%bw+1, i/bw+1)}
+		c := blob{r: image.Rect(i%bw, i/bw, i%bw+1, i/bw+1)}
 		stack = append(stack[:0], i)
-		label[i] = true
+		seen[i] = true
 		for len(stack) > 0 {
 			j := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
@@ -419,34 +624,53 @@ func candidates(g *image.Gray, n int) []image.Rectangle {
 					continue
 				}
 				k := nb[1]*bw + nb[0]
-				if closed[k] && !label[k] {
-					label[k] = true
+				if m[k] && !seen[k] {
+					seen[k] = true
 					stack = append(stack, k)
 				}
 			}
 		}
-		cw, ch := c.r.Dx(), c.r.Dy()
-		if cw < 2 || ch < 2 || c.count < 6 {
-			continue
-		}
-		if cw >= bw-1 && ch >= bh-1 {
-			continue // the whole image: the first pass already tried it
-		}
-		fill := float64(c.count) / float64(cw*ch)
-		aspect := float64(min(cw, ch)) / float64(max(cw, ch))
-		c.score = fill * aspect * math.Sqrt(float64(c.count))
-		comps = append(comps, c)
+		out = append(out, c)
 	}
-	sort.Slice(comps, func(i, j int) bool { return comps[i].score > comps[j].score })
-	var out []image.Rectangle
-	for _, c := range comps {
-		if len(out) == n {
-			break
+	return out
+}
+
+// erode keeps a cell only when its whole 3x3 neighbourhood is set.
+func erode(m []bool, bw, bh int) []bool {
+	out := make([]bool, len(m))
+	for y := 1; y < bh-1; y++ {
+		for x := 1; x < bw-1; x++ {
+			all := true
+			for dy := -1; dy <= 1 && all; dy++ {
+				for dx := -1; dx <= 1; dx++ {
+					if !m[(y+dy)*bw+x+dx] {
+						all = false
+						break
+					}
+				}
+			}
+			out[y*bw+x] = all
 		}
-		r := image.Rect(c.r.Min.X*bs, c.r.Min.Y*bs, c.r.Max.X*bs, c.r.Max.Y*bs)
-		pad := max(r.Dx(), r.Dy())/4 + bs
-		r = image.Rect(r.Min.X-pad, r.Min.Y-pad, r.Max.X+pad, r.Max.Y+pad).Intersect(g.Rect)
-		out = append(out, r)
+	}
+	return out
+}
+
+// dilate sets a cell when any cell of its 3x3 neighbourhood is set.
+func dilate(m []bool, bw, bh int) []bool {
+	out := make([]bool, len(m))
+	for y := 0; y < bh; y++ {
+		for x := 0; x < bw; x++ {
+			if !m[y*bw+x] {
+				continue
+			}
+			for dy := -1; dy <= 1; dy++ {
+				for dx := -1; dx <= 1; dx++ {
+					if xx, yy := x+dx, y+dy; xx >= 0 && yy >= 0 && xx < bw && yy < bh {
+						out[yy*bw+xx] = true
+					}
+				}
+			}
+		}
 	}
 	return out
 }
