@@ -37,7 +37,11 @@ func (c *capture) apply(i int, e *Event) error {
 
 func (c *capture) objectEvent(e *Event) error {
 	if e.Action == ActionAdd {
-		return c.commission(e)
+		switch e.BizStep {
+		case "", "commissioning", "encoding":
+			return c.commission(e)
+		}
+		return reject(CodeUnsupportedEvent, "an ObjectEvent ADD commissions; bizStep %q does not", e.BizStep)
 	}
 	switch e.BizStep {
 	case "shipping":

@@ -90,6 +90,9 @@ func TestCommission(t *testing.T) {
 	ev := l.commissionEv("L1", "2028-12-31", sgtinDL(gtinA, "W6"))
 	ev.Disposition = "recalled"
 	l.captureReject(CodeUnsupportedEvent, glnMaker, ev)
+	ev = l.commissionEv("L1", "2028-12-31", sgtinDL(gtinA, "W8"))
+	ev.BizStep = "receiving"
+	l.captureReject(CodeUnsupportedEvent, glnMaker, ev)
 	l.mustReject(CodeForbidden, "", KindCaptureEvents, CaptureEventsPayload{Events: []Event{l.commissionEv("L1", "2028-12-31", sgtinDL(gtinA, "W7"))}})
 }
 

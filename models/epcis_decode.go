@@ -139,18 +139,26 @@ func decodeEvent(data []byte, path string) (Event, error) {
 	if !ok {
 		return e, derr(join(path, "type"), "%q is not an EPCIS event type", e.Type)
 	}
-	for _, k := range sortedKeys(obj) {
-		raw := obj[k]
+	// Map order is random; the first bad key in sorted order is reported,
+	// so every node rejects with the same message.
+	bad := ""
+	for k, raw := range obj {
 		if slices.Contains(commonFields, k) || slices.Contains(allowed, k) {
 			continue
 		}
 		if !isExtensionKey(k) {
-			return e, derr(join(path, k), "not a field of %s", e.Type)
+			if bad == "" || k < bad {
+				bad = k
+			}
+			continue
 		}
 		if e.Extensions == nil {
 			e.Extensions = map[string]json.RawMessage{}
 		}
 		e.Extensions[k] = compactJSON(raw)
+	}
+	if bad != "" {
+		return e, derr(join(path, bad), "not a field of %s", e.Type)
 	}
 	if c, ok := obj["@context"]; ok {
 		e.Context = compactJSON(c)
