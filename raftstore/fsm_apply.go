@@ -42,6 +42,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 // rules never read them, and one statement per few hundred rows costs far
 // less than one per row.
 type batch struct {
+	l     *ledger
 	tx    *gorm.DB
 	sqlTx *sql.Tx
 	rng   *compact.Range
@@ -98,7 +99,7 @@ func (l *ledger) applyBatch(logs []*raft.Log) []any {
 	if !ok {
 		panic("raftstore: gorm transaction is not a *sql.Tx")
 	}
-	b := &batch{tx: tx, sqlTx: sqlTx, rng: rng}
+	b := &batch{l: l, tx: tx, sqlTx: sqlTx, rng: rng}
 	b.prepare()
 	b.loadKnown(ids)
 
@@ -134,8 +135,11 @@ func (l *ledger) applyBatch(logs []*raft.Log) []any {
 		}
 	}
 	b.flush()
-	b.exec(`INSERT INTO raftstore_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`, metaApplied, last)
-	b.closeStmts()
+	if meta := b.txStmt(`INSERT INTO raftstore_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`); meta != nil && b.err == nil {
+		if _, err := meta.Exec(metaApplied, last); err != nil {
+			b.fail(fmt.Errorf("record applied index: %w", err))
+		}
+	}
 	if b.err == nil {
 		b.err = tx.Commit().Error
 	} else {
@@ -164,21 +168,18 @@ func (b *batch) prepare() {
 		stmt **sql.Stmt
 		q    string
 	}{{&b.savepoint, `SAVEPOINT cmd`}, {&b.release, `RELEASE cmd`}, {&b.rollback, `ROLLBACK TO cmd`}} {
-		s, err := b.sqlTx.Prepare(p.q)
-		if err != nil {
-			b.fail(fmt.Errorf("prepare %s: %w", p.q, err))
-			return
-		}
-		*p.stmt = s
+		*p.stmt = b.txStmt(p.q)
 	}
 }
 
-func (b *batch) closeStmts() {
-	for _, s := range []*sql.Stmt{b.savepoint, b.release, b.rollback} {
-		if s != nil {
-			s.Close()
-		}
+// txStmt is the cached statement for query, bound to this transaction.
+func (b *batch) txStmt(query string) *sql.Stmt {
+	s, err := b.l.stmt(query)
+	if err != nil {
+		b.fail(fmt.Errorf("prepare %.40s: %w", query, err))
+		return nil
 	}
+	return b.sqlTx.Stmt(s)
 }
 
 func (b *batch) fail(err error) {
@@ -197,7 +198,7 @@ func (b *batch) exec(query string, args ...any) {
 }
 
 func (b *batch) execStmt(s *sql.Stmt) {
-	if b.err != nil {
+	if b.err != nil || s == nil {
 		return
 	}
 	if _, err := s.Exec(); err != nil {
@@ -297,26 +298,11 @@ func (b *batch) insertRows(prefix string, cols int, vals []any) {
 	const maxVars = 3000 // well under SQLite's limit, and plenty per statement
 	per := maxVars / cols
 	row := "(?" + strings.Repeat(",?", cols-1) + ")"
-	var stmt *sql.Stmt
-	stmtRows := 0
-	defer func() {
-		if stmt != nil {
-			stmt.Close()
-		}
-	}()
 	for len(vals) > 0 && b.err == nil {
 		n := min(per, len(vals)/cols)
-		if n != stmtRows {
-			if stmt != nil {
-				stmt.Close()
-			}
-			var err error
-			stmt, err = b.sqlTx.Prepare(prefix + row + strings.Repeat(","+row, n-1))
-			if err != nil {
-				b.fail(fmt.Errorf("prepare insert: %w", err))
-				return
-			}
-			stmtRows = n
+		stmt := b.txStmt(prefix + row + strings.Repeat(","+row, n-1))
+		if stmt == nil {
+			return
 		}
 		if _, err := stmt.Exec(vals[:n*cols]...); err != nil {
 			b.fail(fmt.Errorf("%.30s...: %w", prefix, err))

@@ -75,6 +75,29 @@ type ledger struct {
 	appliedCh chan struct{} // closed and replaced whenever applied grows
 
 	restores atomic.Int64 // snapshots restored since open (observability, tests)
+
+	stmtMu sync.Mutex
+	stmts  map[string]*sql.Stmt // prepared once, reused by every apply batch
+}
+
+// stmt returns the statement for query, prepared once on the pool; a
+// transaction uses it through tx.Stmt, which reuses the connection's
+// prepared copy, so a batch of a few commands does not pay for parsing SQL.
+func (l *ledger) stmt(query string) (*sql.Stmt, error) {
+	l.stmtMu.Lock()
+	defer l.stmtMu.Unlock()
+	if s, ok := l.stmts[query]; ok {
+		return s, nil
+	}
+	s, err := l.sqlDB.Prepare(query)
+	if err != nil {
+		return nil, err
+	}
+	if l.stmts == nil {
+		l.stmts = map[string]*sql.Stmt{}
+	}
+	l.stmts[query] = s
+	return s, nil
 }
 
 // openSQLite opens (creating if needed) the SQLite file in WAL mode. WAL
@@ -323,5 +346,11 @@ func subtreeIDs(size uint64) []compact.NodeID {
 }
 
 func (l *ledger) close() error {
+	l.stmtMu.Lock()
+	for _, s := range l.stmts {
+		s.Close()
+	}
+	l.stmts = nil
+	l.stmtMu.Unlock()
 	return l.sqlDB.Close()
 }
