@@ -113,15 +113,15 @@ func DecodeEvent(data []byte) (Event, error) { return decodeEvent(data, "") }
 // fieldsByType lists the standard fields each event type may carry, beyond
 // the common ones.
 var fieldsByType = map[string][]string{
-	ObjectEvent:         {"epcList", "quantityList", "action", "persistentDisposition", "ilmd"},
+	ObjectEvent:         {"epcList", "quantityList", "action", "ilmd"},
 	AggregationEvent:    {"parentID", "childEPCs", "childQuantityList", "action"},
 	TransactionEvent:    {"parentID", "epcList", "quantityList", "action"},
-	TransformationEvent: {"inputEPCList", "inputQuantityList", "outputEPCList", "outputQuantityList", "transformationID", "persistentDisposition", "ilmd"},
+	TransformationEvent: {"inputEPCList", "inputQuantityList", "outputEPCList", "outputQuantityList", "transformationID", "ilmd"},
 	AssociationEvent:    {"parentID", "childEPCs", "childQuantityList", "action"},
 }
 
 var commonFields = []string{"@context", "type", "eventTime", "eventTimeZoneOffset", "recordTime", "eventID",
-	"certificationInfo", "errorDeclaration", "bizStep", "disposition", "readPoint", "bizLocation",
+	"certificationInfo", "errorDeclaration", "bizStep", "disposition", "persistentDisposition", "readPoint", "bizLocation",
 	"bizTransactionList", "sourceList", "destinationList", "sensorElementList"}
 
 var tzOffsetRE = regexp.MustCompile(`^[+-](0\d|1[0-4]):[0-5]\d$`)

@@ -49,6 +49,30 @@ func TestEventHashReference(t *testing.T) {
 	}
 }
 
+// TestEventHashAggregation checks an AggregationEvent with persistent
+// dispositions against the pre-hash and hash published with the OpenEPCIS
+// event hash generator's API (openepcis-event-hash-generator), the event
+// rebuilt from its pre-hash.
+func TestEventHashAggregation(t *testing.T) {
+	ev := mustEvent(t, `{"type":"AggregationEvent","eventTime":"2020-06-08T20:11:16+02:00","eventTimeZoneOffset":"+02:00",
+		"parentID":"urn:epc:id:sgtin:9520010.112345.22222223333",
+		"childEPCs":["https://id.gs1.org/01/09520001123467/21/10000001001"],
+		"action":"DELETE","bizStep":"unpacking","disposition":"in_progress",
+		"persistentDisposition":{"unset":["completeness_inferred"],"set":["urn:epcglobal:cbv:disp:completeness_verified"]},
+		"readPoint":{"id":"urn:epc:id:sgln:9529999.99999.0"},"bizLocation":{"id":"https://id.gs1.org/414/9529999999993"}}`)
+	const wantPre = "eventType=AggregationEventeventTime=2020-06-08T18:11:16.000ZeventTimeZoneOffset=+02:00" +
+		"parentID=https://id.gs1.org/01/19520010123455/21/22222223333childEPCsepc=https://id.gs1.org/01/09520001123467/21/10000001001" +
+		"action=DELETEbizStep=https://ref.gs1.org/cbv/BizStep-unpackingdisposition=https://ref.gs1.org/cbv/Disp-in_progress" +
+		"persistentDispositionset=https://ref.gs1.org/cbv/Disp-completeness_verifiedunset=https://ref.gs1.org/cbv/Disp-completeness_inferred" +
+		"readPointid=https://id.gs1.org/414/9529999999993bizLocationid=https://id.gs1.org/414/9529999999993"
+	if got := PreHash(ev); got != wantPre {
+		t.Fatalf("pre-hash\n got %s\nwant %s", got, wantPre)
+	}
+	if got, want := EventHashID(ev), "ni:///sha-256;2615bc5627c3b3611e3df868aca2312882370ee78af44bcc20433ec028ebfc99?ver=CBV2.0"; got != want {
+		t.Fatalf("hash id = %s, want %s", got, want)
+	}
+}
+
 func mustEvent(t testing.TB, s string) Event {
 	t.Helper()
 	ev, err := DecodeEvent([]byte(s))

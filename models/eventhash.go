@@ -152,8 +152,10 @@ func PreHash(e Event) string {
 	return b.String()
 }
 
-// cbvmdaNS is the expansion of the cbvmda: prefix in the EPCIS 2.0 context.
-const cbvmdaNS = "urn:epcglobal:cbv:mda:"
+// cbvmdaNS is how the hash writes the CBV master data namespace of the
+// ILMD fields: {namespace}name, as the reference implementation and
+// epcis2.js write namespaced elements.
+const cbvmdaNS = "{urn:epcglobal:cbv:mda}"
 
 // sortedJoin renders each item and concatenates the results in lexical
 // order, as the hash requires for unordered lists.
