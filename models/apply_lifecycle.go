@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -158,6 +159,7 @@ func (a *applier) loadPacks(epcs []string) ([]*Item, error) {
 		return nil, reject(CodeBadPayload, "no epcs")
 	}
 	keys := make([]string, len(epcs))
+	seen := make(map[string]bool, len(epcs))
 	for i, s := range epcs {
 		epc, err := gs1.ParseEPC(s)
 		if err != nil {
@@ -167,10 +169,18 @@ func (a *applier) loadPacks(epcs []string) ([]*Item, error) {
 			return nil, reject(CodeBadPayload, "epcs[%d]: %s is not a pack (SGTIN)", i, s)
 		}
 		keys[i] = EPCKey(epc)
+		if seen[keys[i]] {
+			return nil, reject(CodeBadPayload, "epcs[%d]: %s is listed twice", i, keys[i])
+		}
+		seen[keys[i]] = true
 	}
 	var found []Item
-	if err := a.tx.Where(`"key" IN ?`, keys).Find(&found).Error; err != nil {
-		return nil, fmt.Errorf("load packs: %w", err)
+	for chunk := range slices.Chunk(keys, sqlChunk) {
+		var part []Item
+		if err := a.tx.Where(`"key" IN ?`, chunk).Find(&part).Error; err != nil {
+			return nil, fmt.Errorf("load packs: %w", err)
+		}
+		found = append(found, part...)
 	}
 	byKey := make(map[string]*Item, len(found))
 	for i := range found {
@@ -288,6 +298,8 @@ func (a *applier) recalledLots(items []*Item) (map[string]bool, error) {
 	for _, it := range items {
 		gtins = append(gtins, it.GTIN)
 	}
+	slices.Sort(gtins)
+	gtins = slices.Compact(gtins)
 	var recalls []Recall
 	if err := a.tx.Where("gtin IN ?", gtins).Find(&recalls).Error; err != nil {
 		return nil, fmt.Errorf("load recalls: %w", err)

@@ -294,6 +294,7 @@ func TestDispenseAndDecommission(t *testing.T) {
 		{"bad status", glnPharmacy, DecommissionPayload{EPCs: epcs[1:2], Status: "active"}, CodeBadPayload},
 		{"not the holder", glnPharm2, DecommissionPayload{EPCs: epcs[1:2], Status: StatusLocked}, CodeNotCustodian},
 		{"no packs", glnPharmacy, DecommissionPayload{Status: StatusLocked}, CodeBadPayload},
+		{"a pack twice", glnPharmacy, DecommissionPayload{EPCs: []string{epcs[1], sgtinURN(gtinA, "D2")}, Status: StatusLocked}, CodeBadPayload},
 		{"unknown pack", glnPharmacy, DecommissionPayload{EPCs: []string{sgtinDL(gtinA, "none")}, Status: StatusLocked}, CodeUnknownItem},
 		{"a container", glnPharmacy, DecommissionPayload{EPCs: []string{ssccDL(9)}, Status: StatusLocked}, CodeBadPayload},
 		{"supplied to public without dispense", glnPharmacy, DecommissionPayload{EPCs: epcs[1:2], Status: StatusSample, SuppliedToPublic: true}, CodeBadPayload},

@@ -43,15 +43,16 @@ type historyRow struct {
 // MaxHistory bounds a history answer; a lot's history can be long.
 const MaxHistory = 10000
 
-// history returns the events indexed under any of keys, in ledger order.
-func history(db *gorm.DB, keys []string, limit int) ([]HistoryEntry, error) {
+// history returns the events indexed under the keys that match where (a
+// condition on event_epcs."key"), in ledger order.
+func history(db *gorm.DB, where string, args []any, limit int) ([]HistoryEntry, error) {
 	if limit <= 0 || limit > MaxHistory {
 		limit = MaxHistory
 	}
 	var rows []historyRow
 	err := db.Raw(`SELECT event_records.*, MAX(event_epcs.direct) AS direct FROM event_epcs
 		JOIN event_records ON event_records.id = event_epcs.event_id
-		WHERE event_epcs."key" IN ? GROUP BY event_records.id ORDER BY event_records.id LIMIT ?`, keys, limit).Scan(&rows).Error
+		WHERE `+where+` GROUP BY event_records.id ORDER BY event_records.id LIMIT ?`, append(args, limit)...).Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("models: history: %w", err)
 	}
@@ -71,13 +72,13 @@ func PackHistory(db *gorm.DB, gtin, serial string) ([]HistoryEntry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("models: pack history: %w", err)
 	}
-	return history(db, []string{PackKey(g, serial)}, 0)
+	return history(db, `event_epcs."key" = ?`, []any{PackKey(g, serial)}, 0)
 }
 
 // ContainerHistory returns the events of a case or pallet; key is its
 // canonical key (ContainerKey) or any EPC/Digital Link URI of it.
 func ContainerHistory(db *gorm.DB, key string) ([]HistoryEntry, error) {
-	return history(db, []string{keyOf(key)}, 0)
+	return history(db, `event_epcs."key" = ?`, []any{keyOf(key)}, 0)
 }
 
 // LotHistory returns the events of a lot: those naming the lot as a class
@@ -87,12 +88,10 @@ func LotHistory(db *gorm.DB, gtin, lot string, limit int) ([]HistoryEntry, error
 	if err != nil {
 		return nil, fmt.Errorf("models: lot history: %w", err)
 	}
-	keys := []string{LotKey(g, lot)}
-	var packKeys []string
-	if err := db.Model(&Item{}).Where("gtin = ? AND lot = ?", g, lot).Pluck("key", &packKeys).Error; err != nil {
-		return nil, fmt.Errorf("models: lot history: %w", err)
-	}
-	return history(db, append(keys, packKeys...), limit)
+	// A subquery, not a list of keys: a lot may hold more packs than
+	// SQLite takes bound values.
+	return history(db, `(event_epcs."key" = ? OR event_epcs."key" IN (SELECT "key" FROM items WHERE gtin = ? AND lot = ?))`,
+		[]any{LotKey(g, lot), g, lot}, limit)
 }
 
 // LookupPack returns the pack (or container) with the given canonical key
