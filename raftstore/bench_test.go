@@ -2,6 +2,7 @@ package raftstore
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/pedigree-ledger/pedigree/fixtures/demo"
 	"github.com/pedigree-ledger/pedigree/models"
 )
 
@@ -175,4 +177,73 @@ func benchFSM(b *testing.B, mk func(int) models.Command) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkClusterCapture1000 commits capture_events commands of 1,000
+// EPCIS commissioning events each (one pack per event) through the 3-node
+// cluster, from 4 concurrent clients spread over the nodes: the batch path
+// a packing line uses. b.N counts events.
+func BenchmarkClusterCapture1000(b *testing.B) {
+	stores := mustBenchCluster(b)
+	b.StopTimer()
+	net, err := demo.New(1, 40, time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := net.Manufacturer
+	reg, _ := models.NewCommand("", models.KindRegisterOrganisation, "", time.Time{},
+		models.RegisterOrganisationPayload{ID: m.GLN, Name: m.Name, Role: m.Role, Prefixes: m.Prefixes})
+	prod, _ := models.NewCommand("", models.KindRegisterProduct, m.GLN, time.Time{}, net.Products[0])
+	for _, c := range []models.Command{reg, prod} {
+		if res := mustPropose(b, stores[0], c); !res[0].Accepted {
+			b.Fatalf("%s rejected: %s", c.Kind, res[0].Message)
+		}
+	}
+	const batch = 1000
+	batches := (b.N + batch - 1) / batch
+	at := time.Now().Add(-time.Hour)
+	expiry := at.AddDate(2, 0, 0).Format("2006-01-02")
+	cmds := make([]models.Command, batches)
+	for i := range cmds {
+		var events []demo.Event
+		for j := i * batch; j < (i+1)*batch && j < b.N; j++ {
+			events = append(events, demo.Commission(at, m.GLN, []string{demo.PackEPC(net.Products[0].GTIN, fmt.Sprintf("S%d", j))}, "L1", expiry))
+		}
+		payload, err := json.Marshal(map[string]any{"events": events})
+		if err != nil {
+			b.Fatal(err)
+		}
+		cmds[i] = models.Command{ID: fmt.Sprintf("cap-%d", i), Kind: models.KindCaptureEvents, Actor: m.GLN, Payload: payload}
+	}
+	const clients = 4
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.StartTimer()
+	start := time.Now()
+	for w := 0; w < clients; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(batches) {
+					return
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+				res, err := stores[i%3].Propose(ctx, cmds[i])
+				cancel()
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				if !res[0].Accepted {
+					b.Errorf("capture rejected: %s %s", res[0].Code, res[0].Message)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
 }
