@@ -64,13 +64,7 @@ func insertRows(tx *gorm.DB, table string, cols []string, rows [][]any, suffix s
 		var err error
 		if len(chunk) == per {
 			if full == nil {
-				prep, ok := tx.Statement.ConnPool.(interface {
-					PrepareContext(context.Context, string) (*sql.Stmt, error)
-				})
-				if !ok {
-					return fmt.Errorf("insert into %s: connection cannot prepare statements", table)
-				}
-				if full, err = prep.PrepareContext(ctx, insertSQL(table, cols, per, suffix)); err != nil {
+				if full, err = tx.Statement.ConnPool.PrepareContext(ctx, insertSQL(table, cols, per, suffix)); err != nil {
 					return fmt.Errorf("insert into %s: %w", table, err)
 				}
 				defer full.Close()

@@ -386,3 +386,40 @@ func TestUndoDecommission(t *testing.T) {
 	l.tick(24*time.Hour + time.Minute)
 	l.mustReject(CodeUndoTooLate, glnPharmacy, KindUndoDecommission, undo(fresh[1], ""))
 }
+
+func TestContainerVoidShippingAndObserve(t *testing.T) {
+	l := newLedger(t)
+	l.network()
+	packs := []string{sgtinDL(gtinA, "G1"), sgtinDL(gtinA, "G2")}
+	box := ssccDL(7)
+	l.capture(glnMaker, l.commissionEv("L1", "2028-12-31", packs...), l.packEv(box, packs...), l.shipEv(glnWholesal, box))
+	// Observing the container and its contents is the holder's right.
+	obs := l.event(AggregationEvent, ActionObserve, "inspecting")
+	obs.ParentID, obs.ChildEPCs = box, packs
+	l.captureReject(CodeNotCustodian, glnWholesal, obs)
+	l.capture(glnMaker, obs)
+	// Voiding the shipment brings everything inside back to active.
+	l.capture(glnMaker, l.observeEv("void_shipping", box))
+	for _, k := range []string{keyOf(box), PackKey(gtinA, "G1"), PackKey(gtinA, "G2")} {
+		if it := l.mustItem(k); it.Status != StatusActive || it.Destination != "" || it.Holder != glnMaker {
+			t.Fatalf("%s after void = %+v", k, it)
+		}
+	}
+	l.captureReject(CodeNotInTransit, glnWholesal, l.observeEv("receiving", box))
+	// Destroying a pack inside the case records where, and takes it out.
+	destroy := l.observeEv("destroying", packs[0])
+	destroy.BizLocation = glnURN(glnMaker)
+	l.capture(glnMaker, destroy)
+	it := l.mustItem(PackKey(gtinA, "G1"))
+	if it.Status != StatusDestroyed || it.DecommissionedLoc != glnMaker || it.ParentID != 0 {
+		t.Fatalf("destroyed pack = %+v", it)
+	}
+	// A shipment of the case now moves only what is still in it.
+	l.capture(glnMaker, l.shipEv(glnWholesal, box))
+	if it := l.mustItem(PackKey(gtinA, "G1")); it.Status != StatusDestroyed {
+		t.Fatalf("destroyed pack moved: %+v", it)
+	}
+	if it := l.mustItem(PackKey(gtinA, "G2")); it.Status != StatusInTransit {
+		t.Fatalf("packed pack did not move: %+v", it)
+	}
+}
