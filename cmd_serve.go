@@ -191,6 +191,14 @@ func serveMain(ctx context.Context, o serveOptions, stdout, stderr io.Writer) er
 
 	select {
 	case <-ctx.Done():
+		// Hand leadership over before stopping, so writes pause for one
+		// transfer instead of an election timeout. A lone node has nobody
+		// to hand over to, which is fine.
+		if store.IsLeader() {
+			if err := store.TransferLeadership(); err != nil {
+				log.Debug("no leadership transfer on shutdown", "error", err)
+			}
+		}
 		return nil
 	case err := <-served:
 		return fmt.Errorf("http server: %w", err)

@@ -223,3 +223,13 @@ func (s *Store) Ready() error {
 func (s *Store) Snapshot() error {
 	return mapRaftError(s.raft.Snapshot().Error())
 }
+
+// TransferLeadership hands leadership to another voter, for a graceful
+// shutdown of the leader: the cluster does not wait out an election
+// timeout. A follower returns ErrNotLeader.
+func (s *Store) TransferLeadership() error {
+	if s.raft.State() != raft.Leader {
+		return ErrNotLeader
+	}
+	return mapRaftError(s.raft.LeadershipTransfer().Error())
+}
