@@ -1,0 +1,42 @@
+package models
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+// FuzzApply feeds arbitrary payloads of every kind to Apply on a seeded
+// network: whatever the bytes, Apply must answer with a Result and never
+// fail inside a rule (internal_error means a panic or a storage error).
+func FuzzApply(f *testing.F) {
+	l := newLedger(f)
+	l.network()
+	l.supplyChain("Z1", "Z2")
+	kinds := []CommandKind{KindRegisterOrganisation, KindIssueToken, KindRevokeToken, KindRegisterProduct, KindRegisterKey,
+		KindCaptureEvents, KindDecommission, KindUndoDecommission, KindRecall, KindAlert}
+	seed := func(k int, actor string, payload any) {
+		b, _ := json.Marshal(payload)
+		f.Add(uint8(k), actor, b)
+	}
+	seed(0, adminID, RegisterOrganisationPayload{ID: "4044444000000", Name: "N", Role: RolePharmacy})
+	seed(1, adminID, IssueTokenPayload{TokenSHA256: hashToken("x"), OrgID: glnPharmacy})
+	seed(3, glnMaker, RegisterProductPayload{GTIN: gtinUnreg, Name: "N"})
+	seed(5, glnMaker, CaptureEventsPayload{Events: []Event{l.commissionEv("L", "2028-01-01", sgtinDL(gtinA, "F1")), l.packEv(ssccDL(4), sgtinDL(gtinA, "F1")), l.shipEv(glnWholesal, ssccDL(4))}})
+	seed(5, glnPharmacy, CaptureEventsPayload{Events: []Event{l.observeEv("dispensing", sgtinDL(gtinA, "Z1")), l.unpackEv(ssccDL(4))}})
+	seed(6, glnPharmacy, DecommissionPayload{EPCs: []string{sgtinDL(gtinA, "Z2")}, Status: StatusLocked})
+	seed(7, glnPharmacy, UndoDecommissionPayload{EPCs: []string{sgtinDL(gtinA, "Z1")}})
+	seed(8, glnReg, RecallPayload{GTIN: gtinA, Lot: "L1"})
+	seed(9, glnPharmacy, AlertPayload{Verdict: VerdictUnknownSerial})
+	f.Fuzz(func(t *testing.T, k uint8, actor string, payload []byte) {
+		cmd := Command{ID: "fuzz", Kind: kinds[int(k)%len(kinds)], Actor: actor, Time: l.now, Payload: payload}
+		tx := l.db.Begin()
+		defer tx.Rollback()
+		res := Apply(tx, 1000, cmd)
+		if res.Code == CodeInternal {
+			t.Fatalf("%s by %q: internal error %s\npayload %s", cmd.Kind, actor, res.Message, payload)
+		}
+		if !res.Accepted && (res.Code == "" || res.Message == "") {
+			t.Fatalf("rejection without code or message: %+v", res)
+		}
+	})
+}
