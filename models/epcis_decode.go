@@ -188,8 +188,11 @@ func decodeEvent(data []byte, path string) (Event, error) {
 		return e, derr(join(path, "eventID"), "%q is not a URI", e.EventID)
 	}
 	if raw, ok := obj["certificationInfo"]; ok {
-		var one string
-		if json.Unmarshal(raw, &one) == nil {
+		if isJSONString(raw) {
+			var one string
+			if err := decodeString(raw, join(path, "certificationInfo"), &one); err != nil {
+				return e, err
+			}
 			e.CertificationInfo = []string{one}
 		} else if err := decodeStrings(raw, join(path, "certificationInfo"), &e.CertificationInfo); err != nil {
 			return e, err
@@ -373,13 +376,37 @@ func decodeString(raw json.RawMessage, path string, dst *string) error {
 	if raw == nil {
 		return derr(path, "missing")
 	}
-	if err := json.Unmarshal(raw, dst); err != nil || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+	if v, ok := plainString(raw); ok {
+		*dst = v
+	} else if err := json.Unmarshal(raw, dst); err != nil || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
 		return derr(path, "must be a string")
 	}
 	if *dst == "" {
 		return derr(path, "is empty")
 	}
 	return nil
+}
+
+// plainString returns the value of a JSON string that needs no unescaping:
+// printable ASCII without backslashes, which EPCs, times and CBV values
+// are. Anything else goes through encoding/json.
+func plainString(raw json.RawMessage) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	for _, c := range raw[1 : len(raw)-1] {
+		if c < 0x20 || c >= 0x7f || c == '\\' || c == '"' {
+			return "", false
+		}
+	}
+	return string(raw[1 : len(raw)-1]), true
+}
+
+// isJSONString reports whether raw (as json.Unmarshal leaves it, without
+// leading space) is a JSON string.
+func isJSONString(raw json.RawMessage) bool {
+	t := bytes.TrimSpace(raw)
+	return len(t) > 0 && t[0] == '"'
 }
 
 func decodeOptString(obj map[string]json.RawMessage, field, path string, dst *string) error {
@@ -556,7 +583,11 @@ func decodePersistentDisposition(raw json.RawMessage, path string) (*PersistentD
 // URIs (geo:, a company's own) are kept.
 func decodeLocation(raw json.RawMessage, path string) (string, error) {
 	var id string
-	if json.Unmarshal(raw, &id) != nil {
+	if isJSONString(raw) {
+		if err := decodeString(raw, path, &id); err != nil {
+			return "", err
+		}
+	} else {
 		obj, err := decodeObject(raw, path)
 		if err != nil {
 			return "", err

@@ -267,3 +267,14 @@ func TestObjWriterStringMatchesEncodingJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestPlainStringMatchesEncodingJSON(t *testing.T) {
+	for _, raw := range []string{`""`, `"urn:epc:id:sscc:4012345.0000000017"`, `"a\"b"`, `"\u00e9"`, `"é"`, `"tab\t"`, `"<&>"`, `5`, `"x`} {
+		got, ok := plainString(json.RawMessage(raw))
+		var want string
+		err := json.Unmarshal([]byte(raw), &want)
+		if ok && (err != nil || got != want) {
+			t.Errorf("plainString(%s) = %q, encoding/json says %q, %v", raw, got, want, err)
+		}
+	}
+}
