@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/pedigree-ledger/pedigree/models/gs1"
 	"gorm.io/gorm"
@@ -66,18 +67,12 @@ func (a *applier) captureEvents(p CaptureEventsPayload) (any, error) {
 	if err := c.assignIDs(p.Events); err != nil {
 		return nil, err
 	}
-	var prefixes []CompanyPrefix
-	if err := a.tx.Where("org_id = ?", a.actorID()).Find(&prefixes).Error; err != nil {
-		return nil, fmt.Errorf("load prefixes: %w", err)
-	}
-	for _, pr := range prefixes {
-		c.prefixes = append(c.prefixes, pr.Prefix)
-	}
+	c.prefixes = strings.Fields(a.actor.Prefixes)
 	if err := c.preload(p.Events); err != nil {
 		return nil, err
 	}
 	for i := range p.Events {
-		if err := c.apply(i, &p.Events[i]); err != nil {
+		if err := c.apply(&p.Events[i]); err != nil {
 			var rej *Rejection
 			if errors.As(err, &rej) {
 				rej.Message = fmt.Sprintf("event %d (%s): %s", i, p.Events[i].EventID, rej.Message)

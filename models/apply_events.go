@@ -22,7 +22,7 @@ import (
 // TransactionEvent, TransformationEvent and AssociationEvent are stored
 // and indexed but change no pack.
 
-func (c *capture) apply(i int, e *Event) error {
+func (c *capture) apply(e *Event) error {
 	if err := c.record(e); err != nil {
 		return err
 	}
