@@ -193,7 +193,7 @@ type EventRecord struct {
 // event for everything inside it too (Direct false).
 type EventEPC struct {
 	Key     string `gorm:"primaryKey"`
-	EventID int64  `gorm:"primaryKey;index"`
+	EventID int64  `gorm:"primaryKey"`
 	Direct  bool
 }
 
