@@ -1,0 +1,372 @@
+package models
+
+import (
+	"bytes"
+	"encoding/json"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pedigree-ledger/pedigree/models/gs1"
+)
+
+// Decoders of the structured EPCIS event fields: quantities, vocabularies,
+// locations, business transactions, sources and destinations, error
+// declarations, sensor elements and ILMD. Each names the bad field by path.
+
+func decodeQuantities(raw json.RawMessage, path string) ([]QuantityElement, error) {
+	var list []json.RawMessage
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return nil, derr(path, "must be an array of quantity elements")
+	}
+	out := make([]QuantityElement, len(list))
+	for i, r := range list {
+		p := index(path, i)
+		obj, err := decodeObject(r, p)
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range sortedKeys(obj) {
+			if k != "epcClass" && k != "quantity" && k != "uom" {
+				return nil, derr(join(p, k), "not a field of a quantity element")
+			}
+		}
+		q := &out[i]
+		if err := decodeString(obj["epcClass"], join(p, "epcClass"), &q.EPCClass); err != nil {
+			return nil, err
+		}
+		epc, err := gs1.ParseEPC(q.EPCClass)
+		if err != nil {
+			return nil, derr(join(p, "epcClass"), "%v", err)
+		}
+		if epc.Kind != gs1.EPCLGTIN && epc.Kind != gs1.EPCGTIN {
+			return nil, derr(join(p, "epcClass"), "%q is a %s, not a class (lgtin or product)", q.EPCClass, epc.Kind)
+		}
+		if qr, ok := obj["quantity"]; ok {
+			var f float64
+			if err := json.Unmarshal(qr, &f); err != nil || f < 0 {
+				return nil, derr(join(p, "quantity"), "must be a non-negative number")
+			}
+			q.Quantity = &f
+		}
+		if ur, ok := obj["uom"]; ok {
+			if q.Quantity == nil {
+				return nil, derr(join(p, "uom"), "a uom needs a quantity")
+			}
+			if err := decodeString(ur, join(p, "uom"), &q.UOM); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+func decodeVocab(obj map[string]json.RawMessage, field, path string, v *cbvVocab, dst *string) error {
+	raw, ok := obj[field]
+	if !ok {
+		return nil
+	}
+	p := join(path, field)
+	var s string
+	if err := decodeString(raw, p, &s); err != nil {
+		return err
+	}
+	n, err := v.normalize(s)
+	if err != nil {
+		return derr(p, "%v", err)
+	}
+	*dst = n
+	return nil
+}
+
+func decodePersistentDisposition(raw json.RawMessage, path string) (*PersistentDisposition, error) {
+	obj, err := decodeObject(raw, path)
+	if err != nil {
+		return nil, err
+	}
+	pd := &PersistentDisposition{}
+	for _, k := range sortedKeys(obj) {
+		r := obj[k]
+		var dst *[]string
+		switch k {
+		case "set":
+			dst = &pd.Set
+		case "unset":
+			dst = &pd.Unset
+		default:
+			return nil, derr(join(path, k), "not a field of persistentDisposition")
+		}
+		if err := decodeStrings(r, join(path, k), dst); err != nil {
+			return nil, err
+		}
+		for i, s := range *dst {
+			n, err := vocabDisposition.normalize(s)
+			if err != nil {
+				return nil, derr(index(join(path, k), i), "%v", err)
+			}
+			(*dst)[i] = n
+		}
+	}
+	return pd, nil
+}
+
+// decodeLocation decodes a readPoint or bizLocation: {"id": URI} (a bare
+// URI string is accepted too). GS1 locations must be valid SGLNs; other
+// URIs (geo:, a company's own) are kept.
+func decodeLocation(raw json.RawMessage, path string) (string, error) {
+	var id string
+	if isJSONString(raw) {
+		if err := decodeString(raw, path, &id); err != nil {
+			return "", err
+		}
+	} else {
+		obj, err := decodeObject(raw, path)
+		if err != nil {
+			return "", err
+		}
+		for _, k := range sortedKeys(obj) {
+			if k != "id" && !isExtensionKey(k) {
+				return "", derr(join(path, k), "not a field of a location")
+			}
+		}
+		if err := decodeString(obj["id"], join(path, "id"), &id); err != nil {
+			return "", err
+		}
+		path = join(path, "id")
+	}
+	if !strings.Contains(id, ":") {
+		return "", derr(path, "%q is not a URI", id)
+	}
+	if isGS1LocationURI(id) {
+		epc, err := gs1.ParseEPC(id)
+		if err != nil {
+			return "", derr(path, "%v", err)
+		}
+		if epc.Kind != gs1.EPCSGLN {
+			return "", derr(path, "%q is a %s, not a location (sgln)", id, epc.Kind)
+		}
+	}
+	return id, nil
+}
+
+// isGS1LocationURI reports whether id claims to be a GS1 location, which
+// must then parse.
+func isGS1LocationURI(id string) bool {
+	return strings.HasPrefix(id, "urn:epc:id:sgln:") || strings.Contains(id, "/414/")
+}
+
+func decodeBizTransactions(raw json.RawMessage, path string, dst *[]BizTransaction) error {
+	var list []json.RawMessage
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return derr(path, "must be an array")
+	}
+	for i, r := range list {
+		p := index(path, i)
+		obj, err := decodeObject(r, p)
+		if err != nil {
+			return err
+		}
+		var bt BizTransaction
+		for _, k := range sortedKeys(obj) {
+			if k != "type" && k != "bizTransaction" {
+				return derr(join(p, k), "not a field of a business transaction")
+			}
+		}
+		if err := decodeString(obj["bizTransaction"], join(p, "bizTransaction"), &bt.BizTransaction); err != nil {
+			return err
+		}
+		if err := decodeVocab(obj, "type", p, vocabBizTransactionType, &bt.Type); err != nil {
+			return err
+		}
+		*dst = append(*dst, bt)
+	}
+	return nil
+}
+
+// decodeSourceDest decodes a sourceList or destinationList into (type, id)
+// pairs; idField is "source" or "destination".
+func decodeSourceDest(raw json.RawMessage, path, idField string) ([][2]string, error) {
+	var list []json.RawMessage
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return nil, derr(path, "must be an array")
+	}
+	out := make([][2]string, 0, len(list))
+	for i, r := range list {
+		p := index(path, i)
+		obj, err := decodeObject(r, p)
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range sortedKeys(obj) {
+			if k != "type" && k != idField {
+				return nil, derr(join(p, k), "not a field of a %s", idField)
+			}
+		}
+		var typ, id string
+		if err := decodeString(obj["type"], join(p, "type"), &typ); err != nil {
+			return nil, err
+		}
+		if typ, err = vocabSourceDestType.normalize(typ); err != nil {
+			return nil, derr(join(p, "type"), "%v", err)
+		}
+		if err := decodeString(obj[idField], join(p, idField), &id); err != nil {
+			return nil, err
+		}
+		if !strings.Contains(id, ":") {
+			return nil, derr(join(p, idField), "%q is not a URI", id)
+		}
+		out = append(out, [2]string{typ, id})
+	}
+	return out, nil
+}
+
+func decodeErrorDeclaration(raw json.RawMessage, path string) (*ErrorDeclaration, error) {
+	obj, err := decodeObject(raw, path)
+	if err != nil {
+		return nil, err
+	}
+	d := &ErrorDeclaration{}
+	for _, k := range sortedKeys(obj) {
+		r := obj[k]
+		switch k {
+		case "declarationTime", "reason", "correctiveEventIDs":
+		default:
+			if !isExtensionKey(k) {
+				return nil, derr(join(path, k), "not a field of errorDeclaration")
+			}
+			if d.Extensions == nil {
+				d.Extensions = map[string]json.RawMessage{}
+			}
+			d.Extensions[k] = compactJSON(r)
+		}
+	}
+	if err := decodeTime(obj["declarationTime"], join(path, "declarationTime"), &d.DeclarationTime); err != nil {
+		return nil, err
+	}
+	if err := decodeVocab(obj, "reason", path, vocabErrorReason, &d.Reason); err != nil {
+		return nil, err
+	}
+	if r, ok := obj["correctiveEventIDs"]; ok {
+		if err := decodeStrings(r, join(path, "correctiveEventIDs"), &d.CorrectiveEventIDs); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+func decodeSensorElements(raw json.RawMessage, path string) ([]SensorElement, error) {
+	var list []json.RawMessage
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return nil, derr(path, "must be an array")
+	}
+	out := make([]SensorElement, len(list))
+	for i, r := range list {
+		p := index(path, i)
+		obj, err := decodeObject(r, p)
+		if err != nil {
+			return nil, err
+		}
+		se := &out[i]
+		for _, k := range sortedKeys(obj) {
+			v := obj[k]
+			switch k {
+			case "sensorMetadata":
+				if se.SensorMetadata, err = decodeSensorFields(v, join(p, k), sensorMetadataFields); err != nil {
+					return nil, err
+				}
+			case "sensorReport":
+				var reports []json.RawMessage
+				if err := json.Unmarshal(v, &reports); err != nil {
+					return nil, derr(join(p, k), "must be an array")
+				}
+				for j, rr := range reports {
+					m, err := decodeSensorFields(rr, index(join(p, k), j), sensorReportFields)
+					if err != nil {
+						return nil, err
+					}
+					se.SensorReport = append(se.SensorReport, m)
+				}
+			default:
+				if !isExtensionKey(k) {
+					return nil, derr(join(p, k), "not a field of a sensor element")
+				}
+				if se.Extensions == nil {
+					se.Extensions = map[string]json.RawMessage{}
+				}
+				se.Extensions[k] = compactJSON(v)
+			}
+		}
+		if len(se.SensorReport) == 0 {
+			return nil, derr(join(p, "sensorReport"), "a sensor element needs at least one report")
+		}
+	}
+	return out, nil
+}
+
+// decodeSensorFields decodes sensor metadata or one report: standard fields
+// must be JSON scalars, other keys namespaced extensions.
+func decodeSensorFields(raw json.RawMessage, path string, fields []string) (map[string]json.RawMessage, error) {
+	obj, err := decodeObject(raw, path)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]json.RawMessage, len(obj))
+	for _, k := range sortedKeys(obj) {
+		v := obj[k]
+		if slices.Contains(fields, k) {
+			v = bytes.TrimSpace(v)
+			if len(v) == 0 || v[0] == '{' || v[0] == '[' || string(v) == "null" {
+				return nil, derr(join(path, k), "must be a string, number or boolean")
+			}
+		} else if !isExtensionKey(k) {
+			return nil, derr(join(path, k), "not a standard sensor field")
+		}
+		out[k] = compactJSON(v)
+	}
+	return out, nil
+}
+
+// The ILMD keys Pedigree reads, in their compact and bare spellings.
+var (
+	ilmdLotKeys    = []string{"cbvmda:lotNumber", "lotNumber", "urn:epcglobal:cbv:mda:lotNumber"}
+	ilmdExpiryKeys = []string{"cbvmda:itemExpirationDate", "itemExpirationDate", "urn:epcglobal:cbv:mda:itemExpirationDate"}
+)
+
+func decodeILMD(raw json.RawMessage, path string) (*ILMD, error) {
+	obj, err := decodeObject(raw, path)
+	if err != nil {
+		return nil, err
+	}
+	m := &ILMD{}
+	for _, k := range sortedKeys(obj) {
+		v := obj[k]
+		p := join(path, k)
+		switch {
+		case slices.Contains(ilmdLotKeys, k):
+			if m.LotNumber != "" {
+				return nil, derr(p, "lot given twice")
+			}
+			if err := decodeString(v, p, &m.LotNumber); err != nil {
+				return nil, err
+			}
+		case slices.Contains(ilmdExpiryKeys, k):
+			if m.ItemExpirationDate != "" {
+				return nil, derr(p, "expiry given twice")
+			}
+			if err := decodeString(v, p, &m.ItemExpirationDate); err != nil {
+				return nil, err
+			}
+			if _, err := time.Parse(time.DateOnly, m.ItemExpirationDate); err != nil {
+				return nil, derr(p, "%q is not a date like 2027-06-30", m.ItemExpirationDate)
+			}
+		case isExtensionKey(k):
+			if m.Extensions == nil {
+				m.Extensions = map[string]json.RawMessage{}
+			}
+			m.Extensions[k] = compactJSON(v)
+		default:
+			return nil, derr(p, "not a known ILMD field (use a namespaced extension)")
+		}
+	}
+	return m, nil
+}
