@@ -16,17 +16,20 @@ import (
 // it is given: it ignores TRY_HARDER, does not invert, and its detector
 // grows a white rectangle out from the image centre. Real photos need more,
 // so run tries views of the image from cheapest to dearest and stops at
-// the first GS1 result:
+// the first DataMatrix or Digital Link it reads:
 //
-//  1. the image (downscaled first if it is a large photo): hybrid
-//     binarizer, pure-symbol fast path, detector, QR; then the global
-//     histogram binarizer; then inverted for light-on-dark marks;
-//  2. candidate regions found by local contrast, cropped, so a symbol away
-//     from the centre of a cluttered photo is at the centre of its crop;
-//  3. 2x upscaling for symbols under ~3 pixels per module;
-//  4. a 3x3 median for speckle, and 2x downscaling for blur and noise;
-//  5. rotation by 45 degrees, which the corner search sometimes needs;
-//  6. the full-resolution photo, when step 1 used a downscaled one.
+//  1. the image (downscaled first if it is a large photo) with the hybrid
+//     binarizer: pure-symbol fast path, detector, QR. A clean label ends
+//     here in about a millisecond. Inverted first when the frame is dark;
+//  2. a 3x3 median, first when the image looks speckled;
+//  3. candidate regions found by local contrast, cropped (and upscaled
+//     when small), so a symbol away from the centre of a cluttered photo
+//     is at the centre of its crop; before step 4 for large frames;
+//  4. the global histogram binarizer, and inversion for light-on-dark marks;
+//  5. 2x upscaling for symbols under ~3 pixels per module;
+//  6. the median (if not tried), an unsharp mask for blur, 2x downscaling,
+//     4x upscaling of tiny images, a restored quiet zone, 45° rotation;
+//  7. the full-resolution photo, when step 1 used a downscaled one.
 const (
 	workMaxSide   = 1400 // longest side of the first working view
 	maxCandidates = 4
@@ -38,6 +41,8 @@ func (s *search) run() (*Result, error) {
 		base = downscale(base, (side+workMaxSide-1)/workMaxSide)
 	}
 	smallSide := min(base.Rect.Dx(), base.Rect.Dy())
+	large := base.Rect.Dx()*base.Rect.Dy() >= 400_000
+	speckled := noisy(base)
 	steps := []func() *Result{
 		// The hybrid binarizer alone first: it reads clean symbols in a
 		// millisecond, and for a large cluttered photo the crops below are
@@ -46,32 +51,38 @@ func (s *search) run() (*Result, error) {
 		func() *Result {
 			// Speckle defeats the binarizers but not a median; when the
 			// image looks noisy, that is the likeliest fix, so try it early.
-			if !noisy(base) {
+			if !speckled {
 				return nil
 			}
 			return s.tryView(median3(base), "median", false)
 		},
 		func() *Result {
-			if base.Rect.Dx()*base.Rect.Dy() < 400_000 {
+			if !large {
 				return nil // small enough: the other binarizers come first
 			}
 			return s.tryCandidates(base, "base")
 		},
 		func() *Result { return s.tryView(base, "base", true, 1, 3) },
 		func() *Result {
-			if base.Rect.Dx()*base.Rect.Dy() >= 400_000 {
+			if large {
 				return nil // tried above
 			}
 			return s.tryCandidates(base, "base")
 		},
 		func() *Result {
-			if smallSide > 1600 {
-				return nil
+			if lo, hi := percentiles(base); hi-lo > 96 {
+				return nil // contrast is fine
+			}
+			return s.tryView(stretch(base), "stretch", false)
+		},
+		func() *Result {
+			if smallSide > 700 {
+				return nil // modules this big need no upscaling
 			}
 			return s.tryView(upscale2(base), "up2", false)
 		},
 		func() *Result {
-			if noisy(base) {
+			if speckled {
 				return nil // tried above
 			}
 			return s.tryView(median3(base), "median", false)
@@ -388,6 +399,52 @@ func noisy(g *image.Gray) bool {
 		}
 	}
 	return spikes*200 > n // more than 0.5%
+}
+
+// percentiles returns the 1st and 99th percentile of brightness.
+func percentiles(g *image.Gray) (lo, hi int) {
+	var hist [256]int
+	w, h := g.Rect.Dx(), g.Rect.Dy()
+	for y := 0; y < h; y += 2 {
+		for _, v := range g.Pix[y*g.Stride : y*g.Stride+w] {
+			hist[v]++
+		}
+	}
+	total := 0
+	for _, c := range hist {
+		total += c
+	}
+	acc := 0
+	lo, hi = -1, 255
+	for v, c := range hist {
+		acc += c
+		if lo < 0 && acc*100 >= total {
+			lo = v
+		}
+		if acc*100 >= total*99 {
+			hi = v
+			break
+		}
+	}
+	return max(lo, 0), hi
+}
+
+// stretch maps the 1st..99th percentile of brightness onto 0..255, so a
+// washed-out photo regains the contrast the binarizers expect.
+func stretch(g *image.Gray) *image.Gray {
+	lo, hi := percentiles(g)
+	if hi <= lo {
+		return g
+	}
+	var lut [256]uint8
+	for v := range lut {
+		lut[v] = uint8(min(255, max(0, (v-lo)*255/(hi-lo))))
+	}
+	out := image.NewGray(g.Rect)
+	for i, v := range g.Pix {
+		out.Pix[i] = lut[v]
+	}
+	return out
 }
 
 // sharpen is an unsharp mask, which restores the module edges a defocused
