@@ -22,6 +22,9 @@ import (
 
 const maxFrame = 64 << 20
 
+// maxForwardTimeout caps how long the leader works on one forwarded request.
+const maxForwardTimeout = 5 * time.Minute
+
 type rpcOp string
 
 const (
@@ -251,10 +254,13 @@ func (s *Store) serveRPC(c net.Conn) {
 		if err := readFrame(r, &req); err != nil {
 			return
 		}
+		// The leader works to the caller's deadline, as a local Propose
+		// would; ProposeTimeout only fills in when the caller set none.
 		timeout := time.Duration(req.TimeoutMS) * time.Millisecond
-		if timeout <= 0 || timeout > s.cfg.ProposeTimeout {
+		if timeout <= 0 {
 			timeout = s.cfg.ProposeTimeout
 		}
+		timeout = min(timeout, maxForwardTimeout)
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		resp := s.handleRPC(ctx, req)
 		cancel()

@@ -53,8 +53,8 @@ type Config struct {
 	// Origin is the checkpoint origin line of signed tree heads; every node
 	// of a cluster must use the same one. Default "pedigree-ledger".
 	Origin string
-	// ProposeTimeout bounds a Propose whose context has no deadline, and a
-	// forwarded request on the leader. Default 10s.
+	// ProposeTimeout bounds a Propose or Read whose context has no
+	// deadline. Default 10s.
 	ProposeTimeout time.Duration
 	// Logger receives raftstore's logs (and Raft's at RaftLogLevel).
 	Logger *slog.Logger
