@@ -12,18 +12,26 @@ const DefaultDigitalLinkBase = "https://id.gs1.org"
 // ParseDigitalLink reads a GS1 Digital Link URI on any domain and under any
 // path prefix, e.g. "https://example.com/dl/01/09506000134352/10/ABC/21/1?17=281231".
 // The path ends with a primary key and its qualifiers in their fixed order;
-// the query may carry data attributes (AIs such as 17 or 8030). Values are
-// percent-decoded; a GTIN-8, -12 or -13 key is widened to 14 digits. Query
-// parameters that are not AIs (linkType, context...) are ignored.
+// the query may carry data attributes (AIs such as 17 or 8030), where "+"
+// stands for a space as in any query string. Values are percent-decoded.
+// Query parameters that are not AIs (linkType, context...) are ignored. As
+// in the GS1 Barcode Syntax Engine, a GTIN must have its full 14 digits, an
+// AI may appear only once, and a qualifier that belongs in the path may not
+// stand in the query.
 func ParseDigitalLink(uri string) (ElementString, error) {
 	return validated(parseDigitalLink, uri)
 }
 
 func parseDigitalLink(uri string) (ElementString, error) {
-	if !isHTTPURI(uri) {
+	var rest string
+	switch {
+	case strings.HasPrefix(uri, "https://"), strings.HasPrefix(uri, "HTTPS://"):
+		rest = uri[8:]
+	case strings.HasPrefix(uri, "http://"), strings.HasPrefix(uri, "HTTP://"):
+		rest = uri[7:]
+	default:
 		return nil, errorf("", uri, "a Digital Link URI starts with http:// or https://")
 	}
-	rest := uri[strings.Index(uri, "//")+2:]
 	if i := strings.IndexByte(rest, '#'); i >= 0 {
 		rest = rest[:i]
 	}
@@ -32,10 +40,16 @@ func parseDigitalLink(uri string) (ElementString, error) {
 		rest, query = rest[:i], rest[i+1:]
 	}
 	slash := strings.IndexByte(rest, '/')
-	if slash <= 0 {
+	if slash < 0 {
 		return nil, errorf("", uri, "Digital Link URI has no path")
 	}
-	segs := strings.Split(strings.TrimSuffix(rest[slash+1:], "/"), "/")
+	if host := rest[:slash]; host == "" || strings.Trim(host, hostChars) != "" {
+		return nil, errorf("", uri, "Digital Link URI has a missing or malformed domain %q", clip(host))
+	}
+	if strings.HasSuffix(rest, "/") {
+		return nil, errorf("", uri, "a Digital Link path may not end with \"/\"")
+	}
+	segs := strings.Split(rest[slash+1:], "/")
 
 	// Walk the path from the end in (AI, value) pairs until the primary key.
 	var path ElementString
@@ -49,9 +63,6 @@ func parseDigitalLink(uri string) (ElementString, error) {
 		if err != nil {
 			return nil, errorf(d.AI, segs[k-1], "bad percent-encoding in %q", clip(segs[k-1]))
 		}
-		if d.AI == "01" && (len(v) == 8 || len(v) == 12 || len(v) == 13) && isDigits(v) {
-			v = strings.Repeat("0", 14-len(v)) + v
-		}
 		path = append(ElementString{{AI: d.AI, Value: v}}, path...)
 		if d.DLPrimaryKey {
 			key = d
@@ -61,42 +72,64 @@ func parseDigitalLink(uri string) (ElementString, error) {
 	if key == nil {
 		return nil, errorf("", uri, "no GS1 Digital Link primary key (such as /01/ or /00/) in the path")
 	}
-	if err := checkQualifiers(key, path[1:]); err != nil {
+	seqs, err := matchingQualifiers(key, path[1:])
+	if err != nil {
 		return nil, err
 	}
 	es := path
-	if query != "" {
-		for _, param := range strings.Split(query, "&") {
-			k, v, _ := strings.Cut(param, "=")
-			if !isDigits(k) {
-				continue // not an AI: linkType, context and the like
+	for _, param := range strings.Split(query, "&") {
+		k, v, _ := strings.Cut(param, "=")
+		if !isDigits(k) {
+			continue // not an AI: linkType, context and the like
+		}
+		d := LookupAI(k)
+		if d == nil {
+			return nil, errorf(k, "", "unknown Application Identifier in the query")
+		}
+		if !d.DLAttribute {
+			return nil, errorf(k, v, "may not be a Digital Link query attribute")
+		}
+		for _, seq := range seqs {
+			for _, q := range seq {
+				if q == k {
+					return nil, errorf(k, v, "is a qualifier of AI (%s) and belongs in the path, not the query", key.AI)
+				}
 			}
-			d := LookupAI(k)
-			if d == nil {
-				return nil, errorf(k, "", "unknown Application Identifier in the query")
+		}
+		dv, err := url.QueryUnescape(v)
+		if err != nil {
+			return nil, errorf(k, v, "bad percent-encoding in %q", clip(v))
+		}
+		if k == "01" && (len(dv) == 8 || len(dv) == 12 || len(dv) == 13) && isDigits(dv) {
+			// A GTIN as a data attribute may be zero-suppressed (the Digital
+			// Link standard's own example); in the path it may not.
+			dv = strings.Repeat("0", 14-len(dv)) + dv
+		}
+		if dv == "" {
+			return nil, errorf(k, "", "no value")
+		}
+		es = append(es, Element{AI: k, Value: dv})
+	}
+	for i, e := range es {
+		for _, prev := range es[:i] {
+			if prev.AI == e.AI {
+				return nil, errorf(e.AI, e.Value, "appears more than once in the Digital Link URI")
 			}
-			if !d.DLAttribute {
-				return nil, errorf(k, v, "may not be a Digital Link query attribute")
-			}
-			dv, err := url.PathUnescape(v)
-			if err != nil {
-				return nil, errorf(k, v, "bad percent-encoding in %q", clip(v))
-			}
-			if dv == "" {
-				return nil, errorf(k, "", "no value")
-			}
-			es = append(es, Element{AI: k, Value: dv})
 		}
 	}
 	return es, nil
 }
 
-// checkQualifiers checks that the qualifiers after key follow one of its
-// allowed sequences, in order, each at most once.
-func checkQualifiers(key *AIDef, quals ElementString) error {
-	if len(quals) == 0 {
-		return nil
-	}
+// hostChars are the characters a Digital Link domain may hold: names,
+// IPv4 and bracketed IPv6 addresses and a port. Zone identifiers ("%25")
+// are of no use in a resolvable URI and are refused.
+const hostChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.:[]"
+
+// matchingQualifiers checks that the qualifiers after key follow one of
+// its allowed sequences, in order, each at most once, and returns every
+// sequence they fit.
+func matchingQualifiers(key *AIDef, quals ElementString) ([][]string, error) {
+	var fits [][]string
 	for _, seq := range key.DLQualifiers {
 		pos := 0
 		ok := true
@@ -111,43 +144,62 @@ func checkQualifiers(key *AIDef, quals ElementString) error {
 			pos++
 		}
 		if ok {
-			return nil
+			fits = append(fits, seq)
 		}
 	}
+	if len(quals) == 0 || len(fits) > 0 {
+		return fits, nil
+	}
 	if len(key.DLQualifiers) == 0 {
-		return errorf(quals[0].AI, quals[0].Value, "AI (%s) takes no qualifiers in a Digital Link path", key.AI)
+		return nil, errorf(quals[0].AI, quals[0].Value, "AI (%s) takes no qualifiers in a Digital Link path", key.AI)
 	}
 	var allowed []string
 	for _, seq := range key.DLQualifiers {
 		allowed = append(allowed, "/"+strings.Join(seq, "/"))
 	}
-	return errorf(quals[0].AI, quals[0].Value, "qualifiers of AI (%s) must follow the order %s", key.AI, strings.Join(allowed, " or "))
+	return nil, errorf(quals[0].AI, quals[0].Value, "qualifiers of AI (%s) must follow the order %s", key.AI, strings.Join(allowed, " or "))
 }
 
 // DigitalLink returns the elements as a GS1 Digital Link URI under base
-// (DefaultDigitalLinkBase when empty): the primary key and its qualifiers in
-// the path, the other elements as query attributes, values percent-encoded.
+// (DefaultDigitalLinkBase when empty), as the GS1 Barcode Syntax Engine
+// writes it: the first primary key and its qualifiers in the path; the
+// other elements as query attributes, those of predefined length first,
+// each group in the order given; repeats dropped; values percent-encoded.
 func (es ElementString) DigitalLink(base string) (string, error) {
 	if base == "" {
 		base = DefaultDigitalLinkBase
 	}
-	base = strings.TrimRight(base, "/")
+	var key *AIDef
 	keyIdx := -1
 	for i, e := range es {
 		if d := LookupAI(e.AI); d != nil && d.DLPrimaryKey {
-			keyIdx = i
+			key, keyIdx = d, i
 			break
 		}
 	}
-	if keyIdx < 0 {
+	if key == nil {
 		return "", errorf("", "", "no Digital Link primary key among the AIs")
 	}
-	key := LookupAI(es[keyIdx].AI)
-	used := make([]bool, len(es))
-	used[keyIdx] = true
 	var b strings.Builder
-	b.WriteString(base)
-	writeSeg(&b, key.AI, es[keyIdx].Value)
+	b.WriteString(strings.TrimRight(base, "/"))
+	var done ElementString // what the URI already carries
+	sep := byte('?')
+	write := func(e Element, attr bool) {
+		for _, d := range done {
+			if d == e {
+				return
+			}
+		}
+		done = append(done, e)
+		if !attr {
+			writeSeg(&b, e.AI, e.Value)
+			return
+		}
+		b.WriteByte(sep)
+		sep = '&'
+		b.WriteString(e.AI + "=" + escapeDL(e.Value))
+	}
+	write(es[keyIdx], false)
 
 	// The qualifier sequence that covers the most of the present AIs.
 	var best []string
@@ -163,29 +215,26 @@ func (es ElementString) DigitalLink(base string) (string, error) {
 			best, bestN = seq, n
 		}
 	}
+	isQualifier := map[string]bool{}
 	for _, q := range best {
-		for i, e := range es {
-			if !used[i] && e.AI == q {
-				writeSeg(&b, e.AI, e.Value)
-				used[i] = true
-				break
-			}
+		isQualifier[q] = true
+		if v, ok := es.Get(q); ok {
+			write(Element{AI: q, Value: v}, false)
 		}
 	}
-	sep := byte('?')
-	for i, e := range es {
-		if used[i] {
-			continue
+	for _, predefined := range []bool{true, false} {
+		for _, e := range es {
+			d := LookupAI(e.AI)
+			if isQualifier[e.AI] || e == es[keyIdx] {
+				continue
+			}
+			if d == nil || !d.DLAttribute {
+				return "", errorf(e.AI, e.Value, "cannot be carried by a Digital Link URI with primary key (%s)", key.AI)
+			}
+			if d.Predefined == predefined {
+				write(e, true)
+			}
 		}
-		d := LookupAI(e.AI)
-		if d == nil || !d.DLAttribute {
-			return "", errorf(e.AI, e.Value, "cannot be carried by a Digital Link URI with primary key (%s)", key.AI)
-		}
-		b.WriteByte(sep)
-		sep = '&'
-		b.WriteString(e.AI)
-		b.WriteByte('=')
-		b.WriteString(escapeDL(e.Value))
 	}
 	return b.String(), nil
 }

@@ -1,6 +1,9 @@
 package gs1
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // TestAgreesWithSyntaxEngineVectors replays the cases the GS1 Barcode
 // Syntax Engine's own test suite uses for its AI parser and linters, with
@@ -180,6 +183,137 @@ func TestAgreesWithSyntaxEngineVectors(t *testing.T) {
 		}
 		if (err == nil) != c.valid {
 			t.Errorf("%q: valid=%v, want %v (err: %v)", c.in, err == nil, c.valid, err)
+		}
+	}
+}
+
+// engineNotation writes elements as the Syntax Engine's tests do: "^" for
+// FNC1 first and after each value of an AI that is not of predefined
+// length, except the last.
+func engineNotation(es ElementString) string {
+	return "^" + strings.ReplaceAll(es.Raw(), string(GS), "^")
+}
+
+// TestAgreesWithSyntaxEngineDigitalLinkVectors replays the Syntax Engine's
+// Digital Link parsing cases (its defaults: no zero-suppressed GTINs, no
+// unknown AIs, no convenience alphas) and compares the parsed values.
+func TestAgreesWithSyntaxEngineDigitalLinkVectors(t *testing.T) {
+	cases := []struct{ in, want string }{ // want "" means invalid
+		{"", ""}, {"ftp://", ""}, {"http://", ""}, {"http:///", ""}, {"http://a", ""}, {"http://a/", ""},
+		{"http://a/b", ""}, {"http://a/b/", ""},
+		{"http://a/00/006141411234567890", "^00006141411234567890"},
+		{"HTTP://a/00/006141411234567890", "^00006141411234567890"},
+		{"https://a/00/006141411234567890", "^00006141411234567890"},
+		{"HTTPS://a/00/006141411234567890", "^00006141411234567890"},
+		{"HtTp://a/b/00/006141411234567890", ""},
+		{"https://00/006141411234567890", ""},
+		{"https://a/01/12312312312333", "^0112312312312333"},
+		{"https://xn--fsq.xn--0zwm56d/01/12312312312333", "^0112312312312333"},
+		{"https://a./01/12312312312333", "^0112312312312333"},
+		{"https://a:65535/01/12312312312333", "^0112312312312333"},
+		{"https://192.0.2.1/01/12312312312333", "^0112312312312333"},
+		{"https://3232235777/01/12312312312333", "^0112312312312333"},
+		{"https://0300.0250.01.01/01/12312312312333", "^0112312312312333"},
+		{"https://0xC0.0xA8.0x01.0x01/01/12312312312333", "^0112312312312333"},
+		{"https://[2001:db8::1]/01/12312312312333", "^0112312312312333"},
+		{"https://[fe80::1%25lo]/01/12312312312333", ""},
+		{"https://$a/006141411234567890", ""},
+		{"https://a$/006141411234567890", ""},
+		{"https://a/stem/00/006141411234567890", "^00006141411234567890"},
+		{"https://a/more/stem/00/006141411234567890", "^00006141411234567890"},
+		{"https://a/00/faux/00/006141411234567890", "^00006141411234567890"},
+		{"https://a/gtin/12312312312333", ""},
+		{"https://a/01/2112345678900", ""},
+		{"https://a/01/416000336108", ""},
+		{"https://a/01/02345673", ""},
+		{"https://a/01/12312312312333/22/TEST/10/ABC/21/XYZ", "^011231231231233322TEST^10ABC^21XYZ"},
+		{"https://a/01/12312312312333/235/TEST", "^0112312312312333235TEST"},
+		{"https://a/253/1231231231232", "^2531231231231232"},
+		{"https://a/253/1231231231232TEST5678901234567", "^2531231231231232TEST5678901234567"},
+		{"https://a/253/1231231231232TEST56789012345678", ""},
+		{"https://a/8018/123456789012345675/8019/123", "^8018123456789012345675^8019123"},
+		{"https://a/stem/00/006141411234567890/", ""},
+		{"https://a/stem/00/006141411234567890?", "^00006141411234567890"},
+		{"https://a/stem/00/006141411234567890?99=ABC", "^0000614141123456789099ABC"},
+		{"https://a/stem/401/12345678?99=ABC", "^40112345678^99ABC"},
+		{"https://a/01/12312312312333?99=ABC&98=XYZ", "^011231231231233399ABC^98XYZ"},
+		{"https://a/01/12312312312333?99=", ""},
+		{"https://a/01/12312312312333?99=ABC&999=faux", ""},
+		{"https://a/01/12312312312333?&&&99=ABC&&&&&&98=XYZ&&&", "^011231231231233399ABC^98XYZ"},
+		{"https://a/01/12312312312333?unknown1=555&99=ABC&unknown2=666&98=XYZ&unknown3=777", "^011231231231233399ABC^98XYZ"},
+		{"https://a/01/12312312312333?singleton1&unknown1=555&99=ABC&singleton2&unknown2=6666&98=XYZ&unknown3=777&singleton3", "^011231231231233399ABC^98XYZ"},
+		{"https://a/01/12312312312333/22/ABC%2d123?99=ABC&98=XYZ%2f987", "^011231231231233322ABC-123^99ABC^98XYZ/987"},
+		{"https://a/01/12312312312333/22/ABC+123?99=ABC&98=XYZ%2f987", "^011231231231233322ABC+123^99ABC^98XYZ/987"},
+		{"https://a/01/12312312312333/22/ABC%2d123?99=ABC&98=XYZ+987", ""},
+		{"https://a/01/12312312312333/22/test/10/abc/21/xyz#", "^011231231231233322test^10abc^21xyz"},
+		{"https://a/01/12312312312333/22/test/10/abc/21/xyz#fragment", "^011231231231233322test^10abc^21xyz"},
+		{"https://a/stem/00/006141411234567890?99=ABC#fragment", "^0000614141123456789099ABC"},
+		{"https://id.gs1.org/01/09520123456788/10/ABC1/21/12345?17=180426", "^010952012345678810ABC1^2112345^17180426"},
+		{"https://id.gs1.org/01/09520123456788?3103=000195", "^01095201234567883103000195"},
+		{"https://example.com/01/09520123456788?3103=000195&3922=0299&17=201225", "^0109520123456788310300019539220299^17201225"},
+		{"https://id.gs1.org/01/09520123456788?17=201225&3103=000195&3922=0299", "^010952012345678817201225310300019539220299"},
+		{"https://id.gs1.org/00/952012345678912345?02=09520123456788&37=25&10=ABC123", "^0095201234567891234502095201234567883725^10ABC123"},
+		{"https://id.gs1.org/414/9520123456788/254/32a%2Fb", "^414952012345678825432a/b"},
+		{"https://example.com/8004/9520614141234567?01=9520123456788", "^80049520614141234567^0109520123456788"},
+		{"https://example.com/01/09520123456788?10=ABC123", ""},
+		{"https://id.gs1.org/01/09520123456788/235/XYZ?10=ABC123", "^0109520123456788235XYZ^10ABC123"},
+		{"https://id.gs1.org/01/09520123456788/10/ABC123?99=XYZ789&01=09520123456788", ""},
+		{"https://id.gs1.org/01/09520123456788/10/ABC123?99=XYZ789&10=ABC123", ""},
+		{"https://id.gs1.org/01/09520123456788/10/ABC123?99=XYZ789&99=XYZ789", ""},
+		{"https://example.com/01/09520123456788/89/ABC123?99=XYZ", ""},
+		{"https://example.com/01/09520123456788?99=XYZ&89=ABC123", ""},
+	}
+	for _, c := range cases {
+		es, err := parseDigitalLink(c.in)
+		if err == nil {
+			err = es.validateElements()
+		}
+		switch {
+		case c.want == "" && err == nil:
+			t.Errorf("%q: parsed to %s, engine says invalid", c.in, engineNotation(es))
+		case c.want != "" && err != nil:
+			t.Errorf("%q: %v, engine gives %s", c.in, err, c.want)
+		case c.want != "" && engineNotation(es) != c.want:
+			t.Errorf("%q: %s, engine gives %s", c.in, engineNotation(es), c.want)
+		}
+	}
+}
+
+// TestAgreesWithSyntaxEngineDigitalLinkGeneration replays the Syntax
+// Engine's cases for writing a Digital Link URI from AI data.
+func TestAgreesWithSyntaxEngineDigitalLinkGeneration(t *testing.T) {
+	cases := []struct{ stem, in, want string }{ // want "" means refused
+		{"", "(01)12312312312326(21)abc123", "https://id.gs1.org/01/12312312312326/21/abc123"},
+		{"https://example.com", "(01)12312312312326(22)ABC(10)DEF(21)GHI", "https://example.com/01/12312312312326/22/ABC/10/DEF/21/GHI"},
+		{"https://example.com", "(01)12312312312326(22)ABC(10)DEF(21)GHI(95)INT", "https://example.com/01/12312312312326/22/ABC/10/DEF/21/GHI?95=INT"},
+		{"https://example.com", "(21)XYZ(01)12312312312333(10)ABC123(99)XYZ", "https://example.com/01/12312312312333/10/ABC123/21/XYZ?99=XYZ"},
+		{"https://example.com", "(01)12312312312333(10)ABC+123(99)XYZ+QWERTY", "https://example.com/01/12312312312333/10/ABC%2B123?99=XYZ%2BQWERTY"},
+		{"https://example.com", "(8017)795260646688514634(99)000001(253)9526064000028000001", "https://example.com/8017/795260646688514634?99=000001&253=9526064000028000001"},
+		{"https://example.com", "(253)9526064000028000001(99)000001(8017)795260646688514634", "https://example.com/253/9526064000028000001?99=000001&8017=795260646688514634"},
+		{"https://example.com", "(98)ABC(253)9526064000028000001(99)000001(8017)795260646688514634", "https://example.com/253/9526064000028000001?98=ABC&99=000001&8017=795260646688514634"},
+		{"https://example.com", "(253)9526064000028000001(99)000001(01)12312312312326(10)DEF(95)INT", "https://example.com/253/9526064000028000001?01=12312312312326&99=000001&10=DEF&95=INT"},
+		{"https://example.com", "(01)12312312312326(01)12312312312326(10)ABC123(99)XYZ789", "https://example.com/01/12312312312326/10/ABC123?99=XYZ789"},
+		{"https://example.com", "(01)12312312312326(10)ABC123(10)ABC123(99)XYZ789", "https://example.com/01/12312312312326/10/ABC123?99=XYZ789"},
+		{"https://example.com", "(01)12312312312326(10)ABC123(99)XYZ789(99)XYZ789", "https://example.com/01/12312312312326/10/ABC123?99=XYZ789"},
+		{"https://example.com", "(8010)0200(3133)333333(3300)000000(99)57(3133)333333(3300)000000(01)04065093955756(10)0(3133)333333(3300)000000(01)04065093955756", "https://example.com/8010/0200?3133=333333&3300=000000&01=04065093955756&99=57&10=0"},
+		{"https://example.com", "(01)12312312312326(99)000001(8200)http://example.com(95)INT", ""},
+		{"https://example.com", "(01)12312312312326(235)TPX9526064(99)000001(22)ABC(95)INT", ""},
+		{"https://example.com", "(01)12312312312326(22)ABC(10)DEF(99)000001(235)TPX9526064(95)INT", ""},
+	}
+	for _, c := range cases {
+		es, err := parseBracketed(c.in)
+		if err != nil {
+			t.Fatalf("%s: %v", c.in, err)
+		}
+		got, err := es.DigitalLink(c.stem)
+		if c.want == "" {
+			if err == nil {
+				t.Errorf("%s: %s, engine refuses", c.in, got)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("%s: %s (%v), engine gives %s", c.in, got, err, c.want)
 		}
 	}
 }

@@ -41,7 +41,7 @@ func FuzzParseScan(f *testing.F) {
 		}
 		if uri, err := es.DigitalLink(""); err == nil {
 			dl, err := ParseDigitalLink(uri)
-			if err != nil || !sameElements(es, dl) {
+			if err != nil || !sameElements(withoutRepeats(es), dl) {
 				t.Fatalf("%q -> %s -> %v, %v", in, uri, dl.HRI(), err)
 			}
 		}
@@ -89,4 +89,20 @@ func BenchmarkParseScan(b *testing.B) {
 			}
 		})
 	}
+}
+
+// withoutRepeats drops elements equal to an earlier one, as a Digital Link
+// URI carries each element once.
+func withoutRepeats(es ElementString) ElementString {
+	var out ElementString
+	for i, e := range es {
+		repeat := false
+		for _, prev := range es[:i] {
+			repeat = repeat || prev == e
+		}
+		if !repeat {
+			out = append(out, e)
+		}
+	}
+	return out
 }

@@ -222,9 +222,9 @@ func TestParseErrorsNameTheAI(t *testing.T) {
 func TestDigitalLink(t *testing.T) {
 	valid := map[string]string{
 		"https://id.gs1.org/01/09506000134352":                                "(01)09506000134352",
-		"https://id.gs1.org/01/9506000134352":                                 "(01)09506000134352",
 		"https://id.gs1.org/01/09506000134352/21/A%2FB%25C":                   "(01)09506000134352(21)A/B%C",
 		"https://id.gs1.org/01/09506000134352/21/a+b":                         "(01)09506000134352(21)a+b",
+		"https://id.gs1.org/01/09506000134352/21/1?17=281231&99=a%2Bb":        "(01)09506000134352(21)1(17)281231(99)a+b",
 		"https://id.gs1.org/01/09506000134352/22/CPV/10/L1/21/S1":             "(01)09506000134352(22)CPV(10)L1(21)S1",
 		"https://id.gs1.org/01/09506000134352/235/TPX1":                       "(01)09506000134352(235)TPX1",
 		"https://id.gs1.org/00/106141412345678908":                            "(00)106141412345678908",
@@ -264,6 +264,13 @@ func TestDigitalLink(t *testing.T) {
 		"https://id.gs1.org/01/09506000134352/21/%ZZ",      // bad escape
 		"https://id.gs1.org/01/09506000134353",             // check digit
 		"https://id.gs1.org/01/09506000134352?17=281231&17=290101",
+		"https://id.gs1.org/01/9506000134352",                 // GTIN-13: 14 digits required
+		"https://id.gs1.org/01/09506000134352/21/1/",          // trailing slash
+		"https://id.gs1.org/01/09506000134352/21/1?99=a+b",    // + is a space in a query
+		"HtTpS://id.gs1.org/01/09506000134352",                // mixed-case scheme
+		"https://id$gs1.org/01/09506000134352",                // bad domain
+		"https://id.gs1.org/01/09506000134352?10=L1",          // qualifier in the query
+		"https://id.gs1.org/01/09506000134352/21/1?99=X&99=X", // repeated AI
 	}
 	for _, in := range invalid {
 		if es, err := ParseDigitalLink(in); err == nil {
