@@ -43,8 +43,10 @@ func NewDashboard(l LifecycleLedger) (*Dashboard, error) {
 // sessionCookie holds the signed-in browser's API token.
 const sessionCookie = "pedigree_token"
 
-// Register mounts the dashboard routes on r.
+// Register mounts the dashboard routes on r, and the GS1 Digital Link
+// resolver (/01/...), whose browser answer is a dashboard page.
 func (d *Dashboard) Register(r gin.IRouter) {
+	(&resolverAPI{ledger: d.ledger, verify: d.verify, dash: d}).Register(r)
 	r.StaticFS("/static", http.FS(web.Static()))
 	g := r.Group("/", d.session)
 	g.GET("/", d.overview)
@@ -312,7 +314,7 @@ func (d *Dashboard) verifyForm(c *gin.Context) {
 		return
 	}
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxScanLen+1024)
-	resp, alert, err := d.verify.check(c.Request.Context(), cl, c.PostForm("scan"), "")
+	resp, alert, err := d.verify.check(c.Request.Context(), cl, c.PostForm("scan"), "", false)
 	if err != nil {
 		d.fail(c, err)
 		return

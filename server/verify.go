@@ -191,7 +191,7 @@ func decodeImage(ctx context.Context, r io.Reader) (string, error) {
 
 // answer parses, checks and judges one scan and writes the answer.
 func (h *verifyAPI) answer(c *gin.Context, cl Caller, scan, loc string) {
-	resp, alert, err := h.check(c.Request.Context(), cl, scan, loc)
+	resp, alert, err := h.check(c.Request.Context(), cl, scan, loc, false)
 	if err != nil {
 		abortErr(c, err)
 		return
@@ -208,8 +208,11 @@ func (h *verifyAPI) answer(c *gin.Context, cl Caller, scan, loc string) {
 }
 
 // check does a verification without writing: it returns the answer and,
-// for a verdict other than authentic, the alert to propose.
-func (h *verifyAPI) check(ctx context.Context, cl Caller, scan, loc string) (verifyResponse, *models.AlertPayload, error) {
+// for a verdict other than authentic, the alert to propose. With
+// linkOnly the scan came from a Digital Link on the web, which carries no
+// signature as printed codes do, so a missing 8030 is "not checked"
+// rather than suspect.
+func (h *verifyAPI) check(ctx context.Context, cl Caller, scan, loc string, linkOnly bool) (verifyResponse, *models.AlertPayload, error) {
 	var resp verifyResponse
 	if strings.TrimSpace(scan) == "" {
 		return resp, nil, errf(http.StatusBadRequest, "bad_scan", "the scan is empty")
@@ -232,6 +235,10 @@ func (h *verifyAPI) check(ctx context.Context, cl Caller, scan, loc string) (ver
 		return resp, nil, err
 	}
 	req := models.VerifyRequest{Scan: es, Signature: signatureStatus(sig.Status)}
+	if linkOnly && sig.Status == scanner.SigMissing {
+		req.Signature = models.SignatureNotChecked
+		sig.Reason = "a Digital Link carries no signature; scan the printed code to check it"
+	}
 	if cl.Role == models.RolePharmacy {
 		req.Pharmacy = cl.Org
 	}

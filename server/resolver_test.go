@@ -1,0 +1,91 @@
+package server
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// TestDigitalLinkResolverAndVRS resolves a pack's Digital Link as a browser,
+// as an anonymous API client, as a signed-in client, and as a DSCSA VRS
+// request, on a real node.
+func TestDigitalLinkResolverAndVRS(t *testing.T) {
+	n := mustAPINode(t)
+	net, s := mustSeed(t, n, 40)
+	p := net.Packs[net.Cases[0].Packs[5]]
+	recalled := net.Packs[net.Cases[1].Packs[0]]
+	whs := s.Tokens[net.Wholesaler.GLN]
+	link := "/01/" + p.GTIN + "/10/" + p.Lot + "/21/" + p.Serial + "?17=" + p.ExpiryAI
+	get := func(path, accept, token string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(t.Context(), "GET", n.srv.URL+path, nil)
+		if accept != "" {
+			req.Header.Set("Accept", accept)
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := n.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+
+	status, body := get(link, "text/html,application/xhtml+xml", "")
+	if status != 200 || !strings.Contains(body, `id="verdict"`) || !strings.Contains(body, "Authentic") {
+		t.Fatalf("browser: %d %s", status, body)
+	}
+	status, body = get(link, "application/json", "")
+	var v struct {
+		Verdict string
+		Pack    struct{ Holder, Status string }
+	}
+	if status != 200 || json.Unmarshal([]byte(body), &v) != nil || v.Verdict != "authentic" || v.Pack.Holder != "" || v.Pack.Status != "active" {
+		t.Fatalf("anonymous JSON: %d %s", status, body)
+	}
+	status, body = get(link, "application/json", s.Tokens[net.Regulator.GLN])
+	if status != 200 || json.Unmarshal([]byte(body), &v) != nil || v.Pack.Holder != net.Pharmacy1.GLN {
+		t.Fatalf("signed-in JSON: %d %s", status, body)
+	}
+	status, _ = get("/01/123/21/X", "application/json", "")
+	if status != 400 {
+		t.Fatalf("bad link: %d", status)
+	}
+
+	vrs := func(pk string, reqGLN, token string) (int, map[string]any) {
+		path := pk + "&linkType=verificationService&context=dscsaSaleableReturn&reqGLN=" + reqGLN + "&corrUUID=0f2c6a8e-3b1d-4e5f-9a7b-1c2d3e4f5a6b"
+		status, body := get(path, "application/json", token)
+		var out map[string]any
+		_ = json.Unmarshal([]byte(body), &out)
+		return status, out
+	}
+	status, out := vrs(link, net.Wholesaler.GLN, whs)
+	data, _ := out["data"].(map[string]any)
+	if status != 200 || data["verified"] != true || out["responderGLN"] != net.Manufacturer.GLN || out["corrUUID"] != "0f2c6a8e-3b1d-4e5f-9a7b-1c2d3e4f5a6b" {
+		t.Fatalf("VRS authentic: %d %v", status, out)
+	}
+	rl := "/01/" + recalled.GTIN + "/10/" + recalled.Lot + "/21/" + recalled.Serial + "?17=" + recalled.ExpiryAI
+	status, out = vrs(rl, net.Wholesaler.GLN, whs)
+	data, _ = out["data"].(map[string]any)
+	if status != 200 || data["verified"] != false || data["additionalInfo"] != "Recalled" {
+		t.Fatalf("VRS recalled: %d %v", status, out)
+	}
+	if status, _ := vrs(link, net.Wholesaler.GLN, ""); status != 401 {
+		t.Fatalf("VRS without a token: %d", status)
+	}
+	if status, _ := vrs(link, net.Pharmacy1.GLN, whs); status != 403 {
+		t.Fatalf("VRS with another's reqGLN: %d", status)
+	}
+	unknown := "/01/04012345000993/10/L/21/S?17=" + p.ExpiryAI
+	if status, _ := vrs(unknown, net.Wholesaler.GLN, whs); status != 404 {
+		t.Fatalf("VRS unknown GTIN: %d", status)
+	}
+	if status, _ := vrs("/01/"+p.GTIN+"/21/"+p.Serial+"?", net.Wholesaler.GLN, whs); status != 400 {
+		t.Fatalf("VRS without lot and expiry: %d", status)
+	}
+}
