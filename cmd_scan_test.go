@@ -103,3 +103,37 @@ func TestScannerCommandsUsage(t *testing.T) {
 	mustRun(t, exitError, "label", "--gtin", "9506000134353", "--serial", "S", "--lot", "L", "--expiry", "280100",
 		"--unsigned", "--out", filepath.Join(t.TempDir(), "x.png"))
 }
+
+func TestScanStdinUnsigned(t *testing.T) {
+	dir := t.TempDir()
+	png := filepath.Join(dir, "u.png")
+	mustRun(t, exitOK, "label", "--gtin", "09506000134352", "--serial", "S1", "--lot", "L1", "--expiry", "300101",
+		"--unsigned", "--no-text", "--module", "3", "--out", png)
+	data, err := os.ReadFile(png)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if code := run([]string{"scan", "-"}, bytes.NewReader(data), &out, &errb); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	l := scanLines(t, out.String())[0]
+	if !l.OK || l.File != "-" || l.HRI != "(01)09506000134352(17)300101(10)L1(21)S1" || l.Signature != nil {
+		t.Fatalf("%+v", l)
+	}
+	// Without --keys there is no verdict; with them an unsigned pack is
+	// "missing".
+	kp := filepath.Join(dir, "k")
+	mustRun(t, exitOK, "keygen", "--out", kp)
+	o, _ := mustRun(t, exitOK, "scan", "--keys", kp+".pub.json", png)
+	if l := scanLines(t, o)[0]; l.Signature == nil || l.Signature.Status != "missing" {
+		t.Fatalf("%+v", l)
+	}
+	// Not an image: ok false, exit 1, the reason in the line.
+	bad := filepath.Join(dir, "bad.png")
+	os.WriteFile(bad, []byte("not an image"), 0o644)
+	o, _ = mustRun(t, exitError, "scan", bad)
+	if l := scanLines(t, o)[0]; l.OK || !strings.Contains(l.Error, "not a readable") {
+		t.Fatalf("%+v", l)
+	}
+}
