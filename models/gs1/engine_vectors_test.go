@@ -317,3 +317,43 @@ func TestAgreesWithSyntaxEngineDigitalLinkGeneration(t *testing.T) {
 		}
 	}
 }
+
+// TestAgreesWithSyntaxEngineScanDataVectors replays the Syntax Engine's
+// cases for scanner output behind a symbology identifier. Where the engine
+// accepts plain (non-GS1) data, ParseScan refuses it: Pedigree needs AIs.
+func TestAgreesWithSyntaxEngineScanDataVectors(t *testing.T) {
+	cases := []struct{ in, want string }{ // want "" means no AI data
+		{"", ""}, {"]", ""}, {"]X", ""}, {"]XX", ""}, {"]e0", ""}, {"]Q3", ""}, {"]d2", ""}, {"]C1", ""},
+		{"]Q1TESTING", ""}, {"]d1TESTING", ""}, {"]Q1^TESTING", ""},
+		{"]Q3011231231231233310ABC123\x1d99TESTING", "^011231231231233310ABC123^99TESTING"},
+		{"]Q1https://example.com/01/12312312312333?99=TEST", "^011231231231233399TEST"},
+		{"]Q1HTTPS://example.com/01/12312312312333?99=TEST", "^011231231231233399TEST"},
+		{"]Q1HtTps://example.com/01/12312312312333?99=TEST", ""},
+		{"]d2011231231231233310ABC123\x1d99TESTING", "^011231231231233310ABC123^99TESTING"},
+		{"]d1https://example.com/01/12312312312333?99=TEST", "^011231231231233399TEST"},
+		{"]e0011231231231233310ABC123\x1d99TESTING\x1d98XYZ", "^011231231231233310ABC123^99TESTING^98XYZ"},
+		{"]e0011231231231233310ABC123\x1d1199122598TESTING\x1d97XYZ", "^011231231231233310ABC123^1199122598TESTING^97XYZ"},
+		{"]C1011231231231233310ABC123\x1d99TESTING", "^011231231231233310ABC123^99TESTING"},
+		{"]d2011231231231233310ABC^123", ""}, // "^" is no data character
+		{"]E0", ""}, {"]E0123456789012", ""}, {"]E012345678901234", ""}, {"]E01234ABC890123", ""}, {"]E02112345678901", ""},
+		{"]E02112345678900", "^0102112345678900"},
+		{"]E02112345678900|]e099COMPOSITE\x1d98XYZ", "^010211234567890099COMPOSITE^98XYZ"},
+		{"]E4", ""}, {"]E41234567", ""}, {"]E4123456789", ""}, {"]E412ABC678", ""}, {"]E402345674", ""},
+		{"]E402345673", "^0100000002345673"},
+		{"]E402345673|]e099COMPOSITE\x1d98XYZ", "^010000000234567399COMPOSITE^98XYZ"},
+	}
+	for _, c := range cases {
+		es, err := parseScanUnchecked(c.in)
+		if err == nil {
+			err = es.validateElements()
+		}
+		switch {
+		case c.want == "" && err == nil:
+			t.Errorf("%q: parsed to %s, want no AI data", c.in, engineNotation(es))
+		case c.want != "" && err != nil:
+			t.Errorf("%q: %v, engine gives %s", c.in, err, c.want)
+		case c.want != "" && engineNotation(es) != c.want:
+			t.Errorf("%q: %s, engine gives %s", c.in, engineNotation(es), c.want)
+		}
+	}
+}

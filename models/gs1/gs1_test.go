@@ -134,10 +134,8 @@ func TestParseScanForms(t *testing.T) {
 		"\x1d010950600013435217281231109876ABC\x1d21SER123",
 		"010950600013435217281231109876ABC\x1d21SER123\r\n",
 		"0109506000134352\x1d17281231\x1d109876ABC\x1d21SER123", // redundant separators
-		"010950600013435217281231109876ABC<GS>21SER123",
 		"010950600013435217281231109876ABC{GS}21SER123",
 		"010950600013435217281231109876ABC[GS]21SER123",
-		"010950600013435217281231109876ABC<FNC1>21SER123",
 		"010950600013435217281231109876ABC^]21SER123",
 		"^010950600013435217281231109876ABC^21SER123",
 		"010950600013435217281231109876ABC\u241d21SER123",
@@ -167,6 +165,15 @@ func TestParseScanForms(t *testing.T) {
 	}
 	if got := mustParse(t, forms[0]).HRI(); got != hri {
 		t.Errorf("HRI = %s", got)
+	}
+}
+
+// TestAngleBracketGSIsData pins that "<GS>" is not taken for a separator:
+// its characters are all valid in a lot or serial.
+func TestAngleBracketGSIsData(t *testing.T) {
+	es := mustParse(t, "010950600013435210AB<GS>C")
+	if v, _ := es.Get("10"); v != "AB<GS>C" {
+		t.Errorf("lot = %q", v)
 	}
 }
 

@@ -7,18 +7,20 @@ import (
 // ParseScan reads GS1 data in any form a scanner or a person sends it and
 // validates it:
 //
-//   - an element string, optionally behind a symbology identifier for a GS1
-//     carrier (]d2 DataMatrix, ]Q3 QR Code, ]C1 GS1-128, ]e0 DataBar, ]J1
-//     DotCode), with a leading FNC1 sent as GS (ASCII 29) or left out, and GS
-//     between elements. Keyboard-wedge scanners that cannot type GS send a
-//     stand-in; these are read as GS: "<GS>", "{GS}", "[GS]", "<FNC1>",
-//     "{FNC1}", "^]", U+241D (the GS picture) and "^" (GS1's own tools write
-//     FNC1 so). None of them can occur in AI data, whose characters come
-//     from CSET 82, 39 and 64;
+//   - scanner output behind a symbology identifier, as the GS1 Barcode
+//     Syntax Engine reads it: an element string for a GS1 carrier (]d2
+//     DataMatrix, ]Q3 QR Code, ]C1 GS1-128, ]e0 DataBar and composites, ]J1
+//     DotCode) with GS (ASCII 29) between elements; an EAN-13 or EAN-8
+//     (]E0, ]E4) as its GTIN, with any ]e0 composite after "|"; or a GS1
+//     Digital Link URI behind a plain identifier such as ]Q1 or ]d1;
+//   - an element string with no identifier, as keyboard-wedge scanners
+//     type it: the leading FNC1 may be a GS or missing, and GS may be sent
+//     as "{GS}", "[GS]", "^]", "^" (GS1's own tools write FNC1 so) or U+241D
+//     (the GS picture). None of these can occur in AI data, whose characters
+//     come from CSET 82, 39 and 64;
 //   - the bracketed human-readable form "(01)09506000134352(21)ABC", where
 //     "\(" stands for a literal parenthesis in a value;
-//   - a GS1 Digital Link URI, bare or behind a non-GS1 symbology identifier
-//     such as ]Q1 or ]d1.
+//   - a GS1 Digital Link URI.
 //
 // Surrounding white space (a scanner's line end) is ignored. The elements
 // come back in the order the data holds them.
@@ -41,18 +43,7 @@ func parseScanUnchecked(text string) (ElementString, error) {
 		return nil, errorf("", "", "empty scan")
 	}
 	if s[0] == ']' {
-		if len(s) < 3 {
-			return nil, errorf("", s, "truncated symbology identifier %q", clip(s))
-		}
-		sym, rest := s[:3], s[3:]
-		switch sym {
-		case "]d2", "]Q3", "]C1", "]e0", "]J1":
-			return parseElementString(rest)
-		}
-		if isHTTPURI(rest) {
-			return parseDigitalLink(rest)
-		}
-		return nil, errorf("", sym, "symbology identifier %s does not mark GS1 data", sym)
+		return parseSymbologyData(s)
 	}
 	if s[0] == '(' {
 		return parseBracketed(s)
@@ -60,19 +51,48 @@ func parseScanUnchecked(text string) (ElementString, error) {
 	if isHTTPURI(s) {
 		return parseDigitalLink(s)
 	}
-	return parseElementString(s)
+	return parseElementString(normalizeSeparators(s))
 }
 
-// validated runs parse and then validates what it read.
-func validated(parse func(string) (ElementString, error), s string) (ElementString, error) {
-	es, err := parse(s)
-	if err != nil {
-		return nil, err
+// parseSymbologyData reads scanner output that starts with an AIM
+// symbology identifier.
+func parseSymbologyData(s string) (ElementString, error) {
+	if len(s) < 3 {
+		return nil, errorf("", s, "truncated symbology identifier %q", clip(s))
 	}
-	if err := es.Validate(); err != nil {
-		return nil, err
+	sym, rest := s[:3], s[3:]
+	switch sym {
+	case "]d2", "]Q3", "]C1", "]e0", "]J1":
+		if strings.IndexByte(rest, '^') >= 0 {
+			return nil, errorf("", rest, "scanner data holds a \"^\", which is no GS1 character")
+		}
+		return parseElementString(rest)
+	case "]E0", "]E4":
+		n := 13
+		if sym == "]E4" {
+			n = 8
+		}
+		primary, composite, hasCC := strings.Cut(rest, "|")
+		if len(primary) != n || !isDigits(primary) {
+			return nil, errorf("01", primary, "an EAN-%d symbol carries %d digits", n, n)
+		}
+		es := ElementString{{AI: "01", Value: strings.Repeat("0", 14-n) + primary}}
+		if !hasCC {
+			return es, nil
+		}
+		if !strings.HasPrefix(composite, "]e0") {
+			return nil, errorf("", composite, "a composite component must be marked ]e0")
+		}
+		cc, err := parseElementString(composite[3:])
+		if err != nil {
+			return nil, err
+		}
+		return append(es, cc...), nil
 	}
-	return es, nil
+	if isHTTPURI(rest) {
+		return parseDigitalLink(rest)
+	}
+	return nil, errorf("", sym, "symbology identifier %s does not mark GS1 data", sym)
 }
 
 func isHTTPURI(s string) bool {
@@ -84,11 +104,12 @@ func hasPrefixFold(s, prefix string) bool {
 }
 
 // separatorStandIns are what keyboard-wedge scanners and people type for
-// GS; longest first so "<GS>" wins over a bare "^".
-var separatorStandIns = []string{"<FNC1>", "{FNC1}", "<GS>", "{GS}", "[GS]", "^]", "\u241d", "^"}
+// GS; "^]" before "^". "<GS>" is not among them: "<", ">", "G" and "S" are
+// all CSET 82 characters, so it could be part of a serial.
+var separatorStandIns = []string{"{GS}", "[GS]", "^]", "\u241d", "^"}
 
 func normalizeSeparators(s string) string {
-	if !strings.ContainsAny(s, "<{[^\u241d") {
+	if !strings.ContainsAny(s, "{[^\u241d") {
 		return s
 	}
 	for _, standIn := range separatorStandIns {
@@ -105,11 +126,10 @@ func normalizeSeparators(s string) string {
 // the FNC1 that marks GS1 data; a GS after a predefined-length value is
 // redundant and tolerated.
 func ParseElementString(s string) (ElementString, error) {
-	return validated(parseElementString, s)
+	return validated(parseElementString, normalizeSeparators(s))
 }
 
 func parseElementString(s string) (ElementString, error) {
-	s = normalizeSeparators(s)
 	i := 0
 	for i < len(s) && s[i] == GS {
 		i++
@@ -233,4 +253,16 @@ func bracketedValue(s string) (string, int) {
 		i++
 	}
 	return b.String(), i
+}
+
+// validated runs parse and then validates what it read.
+func validated(parse func(string) (ElementString, error), s string) (ElementString, error) {
+	es, err := parse(s)
+	if err != nil {
+		return nil, err
+	}
+	if err := es.Validate(); err != nil {
+		return nil, err
+	}
+	return es, nil
 }
