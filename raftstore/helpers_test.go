@@ -355,3 +355,12 @@ func mustKey(t testing.TB) ed25519.PrivateKey {
 	}
 	return k
 }
+
+// testCtx is a context for one store call, generous enough for a loaded
+// shared machine; each call gets its own so slow steps do not starve later
+// ones.
+func testCtx(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}

@@ -2,7 +2,6 @@ package raftstore
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -50,9 +49,7 @@ func TestWipedNodeCatchesUpFromSnapshot(t *testing.T) {
 			break
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := leader.s.Remove(ctx, victim.id); err != nil {
+	if err := leader.s.Remove(testCtx(t), victim.id); err != nil {
 		t.Fatalf("remove %s: %v", victim.id, err)
 	}
 	c.kill(victim)
@@ -60,7 +57,7 @@ func TestWipedNodeCatchesUpFromSnapshot(t *testing.T) {
 		ns, err := leader.s.Nodes()
 		return err == nil && len(ns) == 2
 	})
-	if err := leader.s.Remove(ctx, victim.id); !errors.Is(err, ErrNotFound) {
+	if err := leader.s.Remove(testCtx(t), victim.id); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("removing twice: err = %v, want ErrNotFound", err)
 	}
 	writeN(t, leader.s, "b", 200, 1)
@@ -81,7 +78,7 @@ func TestWipedNodeCatchesUpFromSnapshot(t *testing.T) {
 	}
 	victim.addr = ln.Addr().String()
 	c.start(victim, ln, false)
-	if err := leader.s.Join(ctx, victim.s.Info(), true); err != nil { // asked of a member, as serve --join does
+	if err := leader.s.Join(testCtx(t), victim.s.Info(), true); err != nil { // asked of a member, as serve --join does
 		t.Fatalf("rejoin: %v", err)
 	}
 	h := mustConverge(t, c.nodes, 400)
@@ -92,7 +89,7 @@ func TestWipedNodeCatchesUpFromSnapshot(t *testing.T) {
 	if err != nil || e.Seq != 8 {
 		t.Fatalf("entry a7 on the rejoined node = %+v, %v", e, err)
 	}
-	db, _ := victim.s.Read(ctx, Local)
+	db, _ := victim.s.Read(testCtx(t), Local)
 	var orgs int64
 	db.Model(&models.Organisation{}).Count(&orgs)
 	if orgs != 400 {
@@ -118,9 +115,7 @@ func TestNonvoterReadReplica(t *testing.T) {
 	tn := &testNode{id: "replica", dir: t.TempDir(), addr: ln.Addr().String(), net: newFaultNet()}
 	c.nodes = append(c.nodes, tn)
 	c.start(tn, ln, false)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := c.nodes[0].s.Join(ctx, tn.s.Info(), false); err != nil {
+	if err := c.nodes[0].s.Join(testCtx(t), tn.s.Info(), false); err != nil {
 		t.Fatal(err)
 	}
 	mustPropose(t, tn.s, orgCmd(t, "r1", "r1"))
@@ -131,7 +126,7 @@ func TestNonvoterReadReplica(t *testing.T) {
 			t.Fatal("replica joined as a voter")
 		}
 	}
-	db, err := tn.s.Read(ctx, Linearizable)
+	db, err := tn.s.Read(testCtx(t), Linearizable)
 	if err != nil {
 		t.Fatal(err)
 	}
