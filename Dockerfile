@@ -15,4 +15,10 @@ VOLUME ["/data"]
 # HTTP API and dashboard; Raft and forwarding traffic.
 EXPOSE 8080 7000
 ENTRYPOINT ["/usr/local/bin/pedigree"]
-CMD ["serve", "--bootstrap", "--node-id", "node1", "--data", "/data", "--http-addr", ":8080", "--raft-addr", "0.0.0.0:7000"]
+# A single node by default. --bootstrap is idempotent, so a restart with the
+# same volume resumes the same ledger. For a cluster, override the command:
+# set --node-id, --raft-advertise and --http-advertise to addresses peers can
+# reach, and start the other nodes with --join and the admin token.
+CMD ["serve", "--bootstrap", "--node-id", "node1", "--data", "/data", \
+     "--http-addr", "0.0.0.0:8080", "--http-advertise", "http://127.0.0.1:8080", \
+     "--raft-addr", "0.0.0.0:7000", "--raft-advertise", "127.0.0.1:7000"]
