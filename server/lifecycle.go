@@ -7,6 +7,8 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"gorm.io/gorm"
@@ -114,21 +116,52 @@ func authenticate(reader projectionReader, required bool) gin.HandlerFunc {
 	}
 }
 
-// lookupCaller finds the organisation a bearer token authenticates.
+// lookupCaller finds the organisation a bearer token authenticates. Found
+// tokens are remembered for tokenCacheTTL, so a busy verification terminal
+// costs one hash and a map lookup per request, not a SQLite query; a
+// revocation therefore takes effect within tokenCacheTTL on every node (at
+// once on the node that revoked).
 func lookupCaller(ctx context.Context, reader projectionReader, tok string) (Caller, error) {
+	hash := tokenHash(tok)
+	if v, ok := tokenCache.Load(hash); ok {
+		e := v.(cachedToken)
+		if e.reader == reader && time.Now().Before(e.expires) {
+			return e.caller, nil
+		}
+		tokenCache.Delete(hash)
+	}
 	db, err := reader.Read(ctx, raftstore.Local)
 	if err != nil {
 		return Caller{}, storeErr(err)
 	}
-	t, err := models.LookupToken(db, tokenHash(tok))
+	t, err := models.LookupToken(db.Session(&gorm.Session{PrepareStmt: true}), hash)
 	switch {
 	case err == nil:
-		return Caller{Org: t.OrgID, Role: t.Role}, nil
+		cl := Caller{Org: t.OrgID, Role: t.Role}
+		tokenCache.Store(hash, cachedToken{caller: cl, reader: reader, expires: time.Now().Add(tokenCacheTTL)})
+		return cl, nil
 	case errors.Is(err, models.ErrNotFound), errors.Is(err, models.ErrRevoked):
 		return Caller{}, errf(http.StatusUnauthorized, "bad_token", "the token is unknown or revoked")
 	}
 	return Caller{}, err
 }
+
+// tokenCacheTTL bounds how long a revoked token may still be accepted by a
+// node that had just seen it.
+const tokenCacheTTL = 2 * time.Second
+
+// tokenCache maps a token hash to a recently found caller. It is shared by
+// the nodes of one process (tests), so entries remember their reader.
+var tokenCache sync.Map
+
+type cachedToken struct {
+	caller  Caller
+	reader  projectionReader
+	expires time.Time
+}
+
+// forgetToken drops a revoked token from the cache.
+func forgetToken(hash string) { tokenCache.Delete(hash) }
 
 // LifecycleAPI bundles the lifecycle handlers; Register mounts them.
 type LifecycleAPI struct {

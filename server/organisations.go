@@ -107,6 +107,7 @@ func (h *organisationsAPI) revokeToken(c *gin.Context) {
 		abortErr(c, err)
 		return
 	}
+	forgetToken(c.Param("hash"))
 	c.JSON(http.StatusOK, gin.H{"seq": res.Seq, "revoked": c.Param("hash")})
 }
 
