@@ -5,10 +5,13 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=1 go build -trimpath -ldflags="-s -w" -o /out/pedigree .
+RUN CGO_ENABLED=1 go build -trimpath -ldflags="-s -w" -o /out/pedigree . && mkdir -p /out/data
 
 FROM gcr.io/distroless/base-debian12:nonroot
 COPY --from=build /out/pedigree /usr/local/bin/pedigree
+# The runtime image has no shell: make the data directory in the build
+# stage and hand it to the unprivileged user here.
+COPY --from=build --chown=nonroot:nonroot /out/data /data
 USER nonroot:nonroot
 WORKDIR /data
 VOLUME ["/data"]
