@@ -119,26 +119,27 @@ func (s *Store) removeLocal(ctx context.Context, id string) error {
 	return s.applyNodeOp(ctx, data)
 }
 
-// putNode records a node's listing data through the leader.
+// putNode records a node's listing data through the leader. Unlike Join it
+// never changes the membership, so a node announcing itself while it is
+// being removed cannot add itself back.
 func (s *Store) putNode(ctx context.Context, n NodeInfo) error {
-	// A join with the node's current membership is exactly "record my
-	// listing": the membership part is a no-op for a member.
-	return s.onLeader(ctx, rpcRequest{Op: rpcJoin, Node: &n, Voter: s.isVoter(n.ID)}, func() error {
-		return s.putNodeLocal(ctx, n)
+	return s.onLeader(ctx, rpcRequest{Op: rpcAnnounce, Node: &n}, func() error {
+		return s.announceLocal(ctx, n)
 	})
 }
 
-func (s *Store) isVoter(id string) bool {
-	f := s.raft.GetConfiguration()
-	if f.Error() != nil {
-		return true
+// announceLocal records n's listing if n is a member at that address.
+func (s *Store) announceLocal(ctx context.Context, n NodeInfo) error {
+	cf := s.raft.GetConfiguration()
+	if err := waitFuture(ctx, cf); err != nil {
+		return err
 	}
-	for _, srv := range f.Configuration().Servers {
-		if string(srv.ID) == id {
-			return srv.Suffrage == raft.Voter
+	for _, srv := range cf.Configuration().Servers {
+		if string(srv.ID) == n.ID && string(srv.Address) == n.RaftAddr {
+			return s.putNodeLocal(ctx, n)
 		}
 	}
-	return true
+	return fmt.Errorf("%w: %s at %s is not a member", ErrNotFound, n.ID, n.RaftAddr)
 }
 
 func (s *Store) putNodeLocal(ctx context.Context, n NodeInfo) error {

@@ -32,6 +32,7 @@ const (
 	rpcReadIndex rpcOp = "read_index"
 	rpcJoin      rpcOp = "join"
 	rpcRemove    rpcOp = "remove"
+	rpcAnnounce  rpcOp = "announce"
 )
 
 type rpcRequest struct {
@@ -292,6 +293,12 @@ func (s *Store) handleRPC(ctx context.Context, req rpcRequest) rpcResponse {
 		}
 	case rpcRemove:
 		err = s.removeLocal(ctx, req.ID)
+	case rpcAnnounce:
+		if req.Node == nil {
+			err = fmt.Errorf("%w: announce without a node", ErrInvalid)
+		} else {
+			err = s.announceLocal(ctx, *req.Node)
+		}
 	default:
 		err = fmt.Errorf("%w: unknown rpc %q", ErrInvalid, req.Op)
 	}

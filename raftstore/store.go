@@ -293,7 +293,7 @@ func (s *Store) announce() {
 			wait = 100 * time.Millisecond
 			continue
 		}
-		if !s.isVoterOrMember() {
+		if !s.isMember() {
 			wait = 200 * time.Millisecond
 			continue
 		}
@@ -307,7 +307,7 @@ func (s *Store) announce() {
 	}
 }
 
-func (s *Store) isVoterOrMember() bool {
+func (s *Store) isMember() bool {
 	f := s.raft.GetConfiguration()
 	if f.Error() != nil {
 		return false
