@@ -32,6 +32,15 @@
 //     INTO), so a node restored from it has the same projection, ledger and
 //     Merkle tree, and thus the same root, as the node that took it.
 //
+// # Network and trust
+//
+// Raft and the forwarding RPC (a follower handing writes, read-index
+// requests, joins and removals to the leader) share the Raft port; the first
+// byte of a connection picks the service. Anyone who can reach that port can
+// take part in the cluster, so outside a trusted network run it with mutual
+// TLS (Config.TLS, built by MutualTLS): then only holders of a certificate
+// signed by the cluster's CA are answered.
+//
 // The leaf bytes of every entry are defined in leaf.go so that a regulator
 // can recompute them and check inclusion and consistency proofs offline.
 package raftstore
