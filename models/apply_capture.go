@@ -90,6 +90,7 @@ func (a *applier) captureEvents(p CaptureEventsPayload) (any, error) {
 // id seen before, in this batch or in the ledger.
 func (c *capture) assignIDs(events []Event) error {
 	seen := make(map[string]int, len(events))
+	var fresh []string // ids of new events, which must not exist yet
 	for i := range events {
 		e := &events[i]
 		if e.EventID == "" {
@@ -100,8 +101,11 @@ func (c *capture) assignIDs(events []Event) error {
 		}
 		seen[e.EventID] = i
 		c.ids = append(c.ids, e.EventID)
+		if e.ErrorDeclaration == nil {
+			fresh = append(fresh, e.EventID)
+		}
 	}
-	for chunk := range slices.Chunk(c.ids, sqlChunk) {
+	for chunk := range slices.Chunk(fresh, sqlChunk) {
 		var dup []string
 		if err := c.a.tx.Model(&EventRecord{}).Where("event_id IN ?", chunk).Limit(1).Pluck("event_id", &dup).Error; err != nil {
 			return fmt.Errorf("look up event ids: %w", err)
@@ -109,6 +113,42 @@ func (c *capture) assignIDs(events []Event) error {
 		if len(dup) > 0 {
 			return reject(CodeConflict, "event %s was already captured", dup[0])
 		}
+	}
+	return nil
+}
+
+// declareError applies an event carrying an errorDeclaration (EPCIS 2.0
+// §7.4.1.3): a restatement, under the same eventID, of an event its
+// capturer now declares erroneous. The stored event takes the declaration;
+// packs are not changed, since the corrective events (correctiveEventIDs)
+// say what really happened.
+func (c *capture) declareError(e *Event) error {
+	var orig EventRecord
+	err := c.a.tx.Where("event_id = ?", e.EventID).Take(&orig).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return reject(CodeNotFound, "the error declaration names event %s, which was never captured", e.EventID)
+	}
+	if err != nil {
+		return fmt.Errorf("look up declared event: %w", err)
+	}
+	if orig.Actor != c.a.actorID() {
+		return reject(CodeForbidden, "event %s was captured by %s; only it may declare it erroneous", e.EventID, orig.Actor)
+	}
+	stored, err := DecodeEvent([]byte(orig.JSON))
+	if err != nil {
+		return fmt.Errorf("decode stored event %s: %w", e.EventID, err)
+	}
+	if EventHashID(*e) != EventHashID(stored) {
+		return reject(CodeBadPayload, "the error declaration must restate event %s unchanged", e.EventID)
+	}
+	ev := *e
+	ev.RecordTime = orig.RecordTime
+	js, err := ev.MarshalJSON()
+	if err != nil {
+		return fmt.Errorf("encode event: %w", err)
+	}
+	if err := c.a.tx.Model(&EventRecord{}).Where("id = ?", orig.ID).Update("json", string(js)).Error; err != nil {
+		return fmt.Errorf("store error declaration: %w", err)
 	}
 	return nil
 }

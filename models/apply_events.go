@@ -23,6 +23,9 @@ import (
 // and indexed but change no pack.
 
 func (c *capture) apply(e *Event) error {
+	if e.ErrorDeclaration != nil {
+		return c.declareError(e)
+	}
 	if err := c.record(e); err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package models
 import (
 	"crypto/ecdh"
 	"crypto/rand"
+	"encoding/json"
 	"testing"
 	"time"
 )
@@ -422,4 +423,50 @@ func TestContainerVoidShippingAndObserve(t *testing.T) {
 	if it := l.mustItem(PackKey(gtinA, "G2")); it.Status != StatusInTransit {
 		t.Fatalf("packed pack did not move: %+v", it)
 	}
+}
+
+func TestErrorDeclaration(t *testing.T) {
+	l := newLedger(t)
+	l.network()
+	pack := sgtinDL(gtinA, "E1")
+	ship := l.shipEv(glnWholesal, pack)
+	commission := l.commissionEv("L1", "2028-12-31", pack)
+	l.capture(glnMaker, commission, ship)
+	recordedAt := l.now
+	shipID := EventHashID(ship)
+
+	declare := func(ev Event) Event {
+		ev.ErrorDeclaration = &ErrorDeclaration{DeclarationTime: l.now, Reason: "incorrect_data", CorrectiveEventIDs: []string{"urn:uuid:fix-1"}}
+		return ev
+	}
+	l.captureReject(CodeForbidden, glnWholesal, declare(ship))
+	changed := ship
+	changed.Disposition = "active"
+	changed.EventID = shipID
+	l.captureReject(CodeBadPayload, glnMaker, declare(changed))
+	unknown := l.observeEv("inspecting", pack)
+	l.captureReject(CodeNotFound, glnMaker, declare(unknown))
+
+	// The capturer declares its shipment erroneous: the stored event says
+	// so, keeps its id and record time, and no pack changes.
+	res := l.capture(glnMaker, declare(ship))
+	var out CaptureResult
+	if err := json.Unmarshal(res.Data, &out); err != nil || len(out.EventIDs) != 1 || out.EventIDs[0] != shipID {
+		t.Fatalf("capture result %s, %v", res.Data, err)
+	}
+	page, err := QueryEvents(l.db, EventQuery{EventID: []string{shipID}})
+	if err != nil || len(page.Events) != 1 {
+		t.Fatalf("query: %d events, %v", len(page.Events), err)
+	}
+	stored := mustEvent(t, string(page.Events[0]))
+	var fields map[string]any
+	_ = json.Unmarshal(page.Events[0], &fields)
+	if stored.ErrorDeclaration == nil || stored.ErrorDeclaration.Reason != "incorrect_data" || fields["recordTime"] != recordedAt.Format(time.RFC3339Nano) {
+		t.Fatalf("stored event = %s", page.Events[0])
+	}
+	if it := l.mustItem(PackKey(gtinA, "E1")); it.Status != StatusInTransit {
+		t.Fatalf("pack changed by an error declaration: %+v", it)
+	}
+	// A plain recapture of the same event is still a conflict.
+	l.captureReject(CodeConflict, glnMaker, ship)
 }

@@ -19,8 +19,9 @@ import (
 // name=value with no separators; list members are sorted; times are UTC at
 // millisecond precision; EPCs and locations become canonical GS1 Digital
 // Link URIs on id.gs1.org; CBV values become GS1 Web URIs. recordTime,
-// eventID and certificationInfo are left out, so the same event captured
-// twice, in XML or JSON, gets the same id.
+// eventID, certificationInfo and errorDeclaration are left out, so the same
+// event captured twice, in XML or JSON, gets the same id, and so does its
+// later error declaration, which restates it under the same id.
 
 // EventHashID returns the CBV 2.0 hash id of e.
 func EventHashID(e Event) string {
@@ -117,23 +118,9 @@ func PreHash(e Event) string {
 		b.WriteString("sensorElementList")
 		b.WriteString(sortedJoin(e.SensorElementList, hashSensorElement))
 	}
-	// Everything else (ILMD, errorDeclaration and user extensions) is
-	// written generically, sorted, after the ordered fields.
+	// ILMD and user extensions are written generically, sorted, after the
+	// ordered fields.
 	var rest []string
-	if e.ErrorDeclaration != nil {
-		d := e.ErrorDeclaration
-		var parts []string
-		parts = append(parts, "declarationTime="+hashTime(d.DeclarationTime))
-		if d.Reason != "" {
-			parts = append(parts, "reason="+vocabErrorReason.webURI(d.Reason))
-		}
-		if len(d.CorrectiveEventIDs) > 0 {
-			parts = append(parts, "correctiveEventIDs"+sortedJoin(d.CorrectiveEventIDs, func(s string) string { return "correctiveEventID=" + s }))
-		}
-		parts = append(parts, genericFields(d.Extensions)...)
-		slices.Sort(parts)
-		rest = append(rest, "errorDeclaration"+strings.Join(parts, ""))
-	}
 	if m := e.ILMD; m != nil {
 		var parts []string
 		if m.LotNumber != "" {
