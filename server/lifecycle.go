@@ -192,6 +192,7 @@ func NewLifecycleAPI(l LifecycleLedger) *LifecycleAPI {
 // Register mounts the lifecycle routes on r. Every route but the Digital
 // Link resolver needs a bearer token.
 func (a *LifecycleAPI) Register(r gin.IRouter) {
+	r.GET("/metrics", metricsHandler())
 	auth := authenticate(a.ledger, true)
 	ep := r.Group("/epcis", auth)
 	ep.POST("/capture", a.epcis.capture)
