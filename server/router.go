@@ -38,7 +38,7 @@ func Create(node Node, log *slog.Logger, extra ...Registrar) *gin.Engine {
 	log = log.With("component", "http")
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
-	r.Use(requestID(), accessLog(log), gin.CustomRecovery(func(c *gin.Context, p any) {
+	r.Use(requestID(), accessLog(log), metricsMiddleware(), gin.CustomRecovery(func(c *gin.Context, p any) {
 		abortErr(c, fmt.Errorf("panic: %v", p))
 	}))
 	r.NoRoute(func(c *gin.Context) {
