@@ -36,6 +36,7 @@ type Rejection struct {
 	Message string
 }
 
+// Error returns the code and message.
 func (r *Rejection) Error() string { return r.Code + ": " + r.Message }
 
 // reject builds a Rejection with a formatted message.

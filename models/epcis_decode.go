@@ -22,6 +22,7 @@ type DecodeError struct {
 	Reason string
 }
 
+// Error names the field and the problem.
 func (e *DecodeError) Error() string {
 	if e.Path == "" {
 		return "epcis: " + e.Reason
