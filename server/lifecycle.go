@@ -113,6 +113,7 @@ func authenticate(reader projectionReader, required bool) gin.HandlerFunc {
 			return
 		}
 		c.Set(callerKey, cl)
+		c.Set(tokenKey, tokenHash(tok))
 	}
 }
 
@@ -173,6 +174,7 @@ type LifecycleAPI struct {
 	verify *verifyAPI
 	prov   *provenanceAPI
 	prods  *productsAPI
+	limit  *rateLimiter
 }
 
 // NewLifecycleAPI builds the lifecycle handlers over a ledger node.
@@ -186,7 +188,14 @@ func NewLifecycleAPI(l LifecycleLedger) *LifecycleAPI {
 		verify: newVerifyAPI(l),
 		prov:   &provenanceAPI{ledger: l},
 		prods:  &productsAPI{ledger: l},
+		limit:  newRateLimiter(defaultRatePerSecond, defaultRateBurst),
 	}
+}
+
+// SetRateLimit sets the per-token limit of the lifecycle routes (requests
+// per second and burst); perSecond 0 lifts it. Call before Register.
+func (a *LifecycleAPI) SetRateLimit(perSecond float64, burst int) {
+	a.limit = newRateLimiter(perSecond, burst)
 }
 
 // Register mounts the lifecycle routes on r. Every route but the Digital
@@ -194,12 +203,12 @@ func NewLifecycleAPI(l LifecycleLedger) *LifecycleAPI {
 func (a *LifecycleAPI) Register(r gin.IRouter) {
 	r.GET("/metrics", metricsHandler())
 	auth := authenticate(a.ledger, true)
-	ep := r.Group("/epcis", auth)
+	ep := r.Group("/epcis", auth, a.limit.middleware())
 	ep.POST("/capture", a.epcis.capture)
 	ep.GET("/capture/:id", a.epcis.captureStatus)
 	ep.GET("/events", a.epcis.events)
 
-	v1 := r.Group("/api/v1", auth)
+	v1 := r.Group("/api/v1", auth, a.limit.middleware())
 	v1.POST("/organisations", a.orgs.registerOrganisation)
 	v1.GET("/organisations", a.orgs.listOrganisations)
 	v1.POST("/organisations/:id/tokens", a.orgs.issueToken)

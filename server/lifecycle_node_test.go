@@ -32,7 +32,7 @@ func (n *apiNode) client(token string) *demo.Client {
 // mustAPINode starts a bootstrapped one-node ledger, registers an admin
 // with a token through Propose (what serve --bootstrap does), and serves
 // the lifecycle API.
-func mustAPINode(t testing.TB) *apiNode {
+func mustAPINode(t testing.TB, configure ...func(*LifecycleAPI)) *apiNode {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -63,7 +63,11 @@ func mustAPINode(t testing.TB) *apiNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(Create(st, nil, NewLifecycleAPI(st), dash))
+	api := NewLifecycleAPI(st)
+	for _, f := range configure {
+		f(api)
+	}
+	srv := httptest.NewServer(Create(st, nil, api, dash))
 	t.Cleanup(srv.Close)
 	return &apiNode{store: st, srv: srv, adminToken: tok}
 }

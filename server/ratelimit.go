@@ -1,0 +1,95 @@
+package server
+
+import (
+	"math"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+// Per-token rate limits: each API token has a token bucket, so one runaway
+// client (a scanner stuck in a loop, a leaked token) cannot starve the
+// others. Twenty lines of bucket arithmetic did not justify a new module
+// (golang.org/x/time/rate).
+
+// tokenKey is where authenticate leaves the token's hash for the limiter.
+const tokenKey = "pedigree.token_sha256"
+
+// Default limits per token: far above a pharmacy's scanning rate, below
+// what one client could use to crowd out a node.
+const (
+	defaultRatePerSecond = 1000
+	defaultRateBurst     = 2000
+)
+
+// rateLimiter holds one bucket per token.
+type rateLimiter struct {
+	rate  float64 // tokens per second; 0 means unlimited
+	burst float64
+	now   func() time.Time
+
+	mu      sync.Mutex
+	buckets map[string]*bucket
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+func newRateLimiter(perSecond float64, burst int) *rateLimiter {
+	return &rateLimiter{rate: perSecond, burst: float64(burst), now: time.Now, buckets: map[string]*bucket{}}
+}
+
+// allow takes one request from key's bucket; when it is empty it says how
+// long until a request would be allowed.
+func (l *rateLimiter) allow(key string) (bool, time.Duration) {
+	if l == nil || l.rate <= 0 {
+		return true, 0
+	}
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.buckets[key]
+	if !ok {
+		if len(l.buckets) >= 100000 {
+			l.sweep(now)
+		}
+		b = &bucket{tokens: l.burst, last: now}
+		l.buckets[key] = b
+	}
+	b.tokens = math.Min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
+	b.last = now
+	if b.tokens >= 1 {
+		b.tokens--
+		return true, 0
+	}
+	return false, time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
+}
+
+// sweep forgets buckets that have refilled: they hold no information.
+func (l *rateLimiter) sweep(now time.Time) {
+	for k, b := range l.buckets {
+		if b.tokens+now.Sub(b.last).Seconds()*l.rate >= l.burst {
+			delete(l.buckets, k)
+		}
+	}
+}
+
+// middleware answers 429 with Retry-After when the caller's token has
+// used up its bucket. It runs after authentication.
+func (l *rateLimiter) middleware() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		key := c.GetString(tokenKey)
+		if key == "" {
+			return
+		}
+		if ok, wait := l.allow(key); !ok {
+			c.Header("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+			abortErr(c, errf(http.StatusTooManyRequests, "rate_limited", "this token is limited to %.0f requests/s (burst %.0f); retry after %s", l.rate, l.burst, wait.Round(time.Millisecond)))
+		}
+	}
+}
