@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -135,7 +136,7 @@ func call(t *testing.T, base, method, path, token string, body any, out any) (in
 	return resp.StatusCode, resp.Header
 }
 
-type errorBody struct {
+type apiErrorBody struct {
 	Error struct {
 		Code      string `json:"code"`
 		Message   string `json:"message"`
@@ -197,7 +198,7 @@ func TestLedgerHeadAndProofsOverHTTP(t *testing.T) {
 		{"/api/v1/ledger/proofs/consistency?first=-1", 400, "invalid_request"},
 		{"/api/v1/nothing-here", 404, "not_found"},
 	} {
-		var eb errorBody
+		var eb apiErrorBody
 		st, hdr := call(t, n.srv.URL, "GET", tc.path, n.pharmacy, nil, &eb)
 		if st != tc.status || eb.Error.Code != tc.code || eb.Error.Message == "" {
 			t.Errorf("%s: %d %+v, want %d %s", tc.path, st, eb, tc.status, tc.code)
@@ -225,7 +226,7 @@ func TestClusterEndpointsNeedTheRightToken(t *testing.T) {
 		{"POST", "/api/v1/cluster/join", n.admin, map[string]any{"id": "bad id!", "raft_addr": "127.0.0.1:1"}, 400, "invalid_request"},
 		{"DELETE", "/api/v1/cluster/nodes/ghost", n.admin, nil, 404, "not_found"},
 	} {
-		var eb errorBody
+		var eb apiErrorBody
 		st, _ := call(t, n.srv.URL, tc.method, tc.path, tc.token, tc.body, &eb)
 		if st != tc.status || eb.Error.Code != tc.code {
 			t.Errorf("%s %s: %d %+v, want %d %s", tc.method, tc.path, st, eb.Error, tc.status, tc.code)
@@ -293,7 +294,7 @@ func TestHealthAndErrorStatuses(t *testing.T) {
 		{raftstore.ErrClosed, 503},
 	} {
 		srv := httptest.NewServer(Create(&fakeNode{err: tc.err}, nil))
-		var eb errorBody
+		var eb apiErrorBody
 		req, _ := http.NewRequest("GET", srv.URL+"/readyz", nil)
 		req.Header.Set("X-Request-Id", "abc-123")
 		resp, err := http.DefaultClient.Do(req)
@@ -326,7 +327,7 @@ func TestHealthAndErrorStatuses(t *testing.T) {
 	if st, _ := call(t, srv.URL, "GET", "/readyz", "", nil, &ready); st != 200 || ready["status"] != "ready" {
 		t.Fatalf("readyz on a ready node: %d %v", st, ready)
 	}
-	var eb errorBody
+	var eb apiErrorBody
 	if st, _ := call(t, srv.URL, "PUT", "/healthz", "", nil, &eb); st != 405 || eb.Error.Code != "method_not_allowed" {
 		t.Fatalf("PUT /healthz: %d %+v", st, eb)
 	}
@@ -348,3 +349,41 @@ func unhexAll(t *testing.T, ss []string) [][]byte {
 	}
 	return out
 }
+
+// TestErrorMiddlewareAnswersRecordedErrors: a handler that only records an
+// error gets the API's JSON error body with a status fitting the error.
+func TestErrorMiddlewareAnswersRecordedErrors(t *testing.T) {
+	gin.SetMode(gin.TestMode)
+	extra := registrarFunc(func(r gin.IRouter) {
+		r.GET("/t/no-leader", func(c *gin.Context) { _ = c.Error(fmt.Errorf("propose: %w", raftstore.ErrNoLeader)) })
+		r.GET("/t/invalid", func(c *gin.Context) { _ = c.Error(raftstore.ErrInvalid) })
+		r.GET("/t/api", func(c *gin.Context) { _ = c.Error(errf(http.StatusTeapot, "teapot", "short and stout")) })
+		r.GET("/t/other", func(c *gin.Context) { _ = c.Error(errors.New("disk on fire")) })
+		r.GET("/t/panic", func(c *gin.Context) { panic("boom") })
+	})
+	srv := httptest.NewServer(Create(&fakeNode{}, nil, extra))
+	defer srv.Close()
+	for path, want := range map[string]struct {
+		status int
+		code   string
+	}{
+		"/t/no-leader": {503, "unavailable"},
+		"/t/invalid":   {400, "invalid_request"},
+		"/t/api":       {418, "teapot"},
+		"/t/other":     {500, "internal_error"},
+		"/t/panic":     {500, "internal_error"},
+	} {
+		var eb apiErrorBody
+		st, _ := call(t, srv.URL, "GET", path, "", nil, &eb)
+		if st != want.status || eb.Error.Code != want.code || eb.Error.RequestID == "" {
+			t.Errorf("%s: %d %+v, want %d %s", path, st, eb.Error, want.status, want.code)
+		}
+		if strings.Contains(eb.Error.Message, "disk on fire") {
+			t.Errorf("%s: an internal error's cause leaked to the client", path)
+		}
+	}
+}
+
+type registrarFunc func(gin.IRouter)
+
+func (f registrarFunc) Register(r gin.IRouter) { f(r) }

@@ -38,7 +38,7 @@ func Create(node Node, log *slog.Logger, extra ...Registrar) *gin.Engine {
 	log = log.With("component", "http")
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
-	r.Use(requestID(), accessLog(log), metricsMiddleware(), gin.CustomRecovery(func(c *gin.Context, p any) {
+	r.Use(requestID(), accessLog(log), metricsMiddleware(), errorBody(), gin.CustomRecovery(func(c *gin.Context, p any) {
 		abortErr(c, fmt.Errorf("panic: %v", p))
 	}))
 	r.NoRoute(func(c *gin.Context) {
@@ -87,6 +87,20 @@ func requestID() gin.HandlerFunc {
 		c.Set(requestIDKey, id)
 		c.Header("X-Request-Id", id)
 		c.Next()
+	}
+}
+
+// errorBody is the error middleware: a handler may also just record an
+// error with c.Error and return; if nothing was written, the last error is
+// answered in the API's JSON form, with store errors mapped by storeErr
+// (503 for no leader, 400 for invalid requests...) and anything else a 500.
+func errorBody() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.Next()
+		if c.Writer.Written() || len(c.Errors) == 0 {
+			return
+		}
+		abortErr(c, storeErr(c.Errors.Last().Err))
 	}
 }
 
