@@ -93,3 +93,22 @@ func firstEventID(t *testing.T, l *ledger) string {
 	}
 	return rec.EventID
 }
+
+func TestQueryEventsByBizLocation(t *testing.T) {
+	l := newLedger(t)
+	l.network()
+	epcs := l.supplyChain("B1")
+	ev := l.observeEv("inspecting", epcs[0])
+	ev.BizLocation = glnURN(glnPharmacy)
+	l.capture(glnPharmacy, ev)
+	for _, loc := range []string{glnURN(glnPharmacy), "https://id.gs1.org/414/" + glnPharmacy} {
+		page, err := QueryEvents(l.db, EventQuery{BizLocation: []string{loc}})
+		if err != nil || len(page.Events) != 1 {
+			t.Fatalf("EQ_bizLocation %s: %d events, %v", loc, len(page.Events), err)
+		}
+	}
+	page, err := QueryEvents(l.db, EventQuery{BizLocation: []string{glnURN(glnPharm2)}})
+	if err != nil || len(page.Events) != 0 {
+		t.Fatalf("other location: %d events, %v", len(page.Events), err)
+	}
+}
