@@ -202,6 +202,7 @@ func (a *LifecycleAPI) SetRateLimit(perSecond float64, burst int) {
 // Link resolver needs a bearer token.
 func (a *LifecycleAPI) Register(r gin.IRouter) {
 	r.GET("/metrics", metricsHandler())
+	r.GET("/openapi.json", openAPIHandler)
 	auth := authenticate(a.ledger, true)
 	ep := r.Group("/epcis", auth, a.limit.middleware())
 	ep.POST("/capture", a.epcis.capture)

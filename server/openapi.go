@@ -1,0 +1,191 @@
+package server
+
+import (
+	"net/http"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/gin-gonic/gin"
+)
+
+// The OpenAPI 3 document served at /openapi.json, built from one table of
+// operations. A test checks that the table and the router's routes are the
+// same set, so a route cannot be added without documenting it.
+
+// apiOperation is one documented route.
+type apiOperation struct {
+	method, path string // gin form: /api/v1/packs/:gtin
+	tag, summary string
+	auth         string   // "bearer", "cookie", "optional" or "" (public)
+	query        []string // query parameters
+	body         []string // request content types
+	ok           int      // success status
+}
+
+// apiOperations documents every route the node serves.
+var apiOperations = []apiOperation{
+	{"GET", "/healthz", "operations", "Liveness: the process answers.", "", nil, nil, 200},
+	{"GET", "/readyz", "operations", "Readiness: the node knows a leader and can serve.", "", nil, nil, 200},
+	{"GET", "/metrics", "operations", "Prometheus metrics: requests and latency per route, Go runtime.", "", nil, nil, 200},
+	{"GET", "/openapi.json", "operations", "This document.", "", nil, nil, 200},
+
+	{"GET", "/api/v1/cluster", "cluster", "The cluster's nodes, their roles and the leader.", "bearer", nil, nil, 200},
+	{"POST", "/api/v1/cluster/join", "cluster", "Add a node (admin).", "bearer", nil, []string{"application/json"}, 200},
+	{"DELETE", "/api/v1/cluster/nodes/:id", "cluster", "Remove a node (admin).", "bearer", nil, nil, 200},
+	{"GET", "/api/v1/ledger/head", "ledger", "This node's signed tree head (C2SP checkpoint).", "bearer", nil, nil, 200},
+	{"GET", "/api/v1/ledger/proofs/inclusion", "ledger", "RFC 6962 inclusion proof of a ledger entry.", "bearer", []string{"seq", "size"}, nil, 200},
+	{"GET", "/api/v1/ledger/proofs/consistency", "ledger", "RFC 6962 consistency proof between two tree sizes.", "bearer", []string{"first", "second"}, nil, 200},
+
+	{"POST", "/epcis/capture", "epcis", "Capture an EPCISDocument, all or nothing; 202 with Location /epcis/capture/{id}. Limits in GS1-EPCIS-Capture-Limit and GS1-EPCIS-Capture-File-Size-Limit.", "bearer", nil, []string{"application/ld+json", "application/json"}, 202},
+	{"GET", "/epcis/capture/:id", "epcis", "The status of a capture job.", "bearer", nil, nil, 200},
+	{"GET", "/epcis/events", "epcis", "Query events (EPCIS 2.0 SimpleEventQuery parameters); pages follow Link rel=next.", "bearer",
+		[]string{"eventType", "GE_eventTime", "LT_eventTime", "GE_recordTime", "LT_recordTime", "EQ_bizStep", "EQ_disposition", "EQ_action",
+			"MATCH_epc", "MATCH_anyEPC", "MATCH_parentID", "EQ_eventID", "EQ_bizLocation", "EQ_readPoint", "perPage", "nextPageToken"}, nil, 200},
+
+	{"POST", "/api/v1/organisations", "organisations", "Register an organisation (admin).", "bearer", nil, []string{"application/json"}, 201},
+	{"GET", "/api/v1/organisations", "organisations", "List the registered organisations.", "bearer", nil, nil, 200},
+	{"POST", "/api/v1/organisations/:id/tokens", "organisations", "Issue an API token; it is answered once, only its hash is stored.", "bearer", nil, []string{"application/json"}, 201},
+	{"DELETE", "/api/v1/tokens/:hash", "organisations", "Revoke a token by its SHA-256.", "bearer", nil, nil, 200},
+	{"POST", "/api/v1/products", "products", "Register a product (GTIN) under the manufacturer's company prefix.", "bearer", nil, []string{"application/json"}, 201},
+	{"GET", "/api/v1/products", "products", "List products.", "bearer", nil, nil, 200},
+	{"POST", "/api/v1/keys", "products", "Register a manufacturer's public signing key (AI 8030).", "bearer", nil, []string{"application/json"}, 201},
+
+	{"POST", "/api/v1/verify", "verification", "Verify a scan: raw text, a Digital Link, or an image; every verdict but authentic raises an alert.", "bearer", nil,
+		[]string{"application/json", "text/plain", "image/png", "image/jpeg", "multipart/form-data"}, 200},
+	{"GET", "/api/v1/verify", "verification", "Verify a scan given in the query.", "bearer", []string{"scan", "location"}, nil, 200},
+	{"POST", "/api/v1/decommission", "lifecycle", "Set an EU FMD inactive status (dispensed, destroyed, stolen, exported, sample, free_sample, locked). Idempotency-Key honoured.", "bearer", nil, []string{"application/json"}, 200},
+	{"POST", "/api/v1/decommission/undo", "lifecycle", "Undo a decommission: same organisation and premises, within 10 days.", "bearer", nil, []string{"application/json"}, 200},
+	{"POST", "/api/v1/recalls", "lifecycle", "Recall a lot (its manufacturer or a regulator).", "bearer", nil, []string{"application/json"}, 201},
+	{"GET", "/api/v1/recalls", "lifecycle", "List recalls.", "bearer", nil, nil, 200},
+	{"GET", "/api/v1/alerts", "lifecycle", "Alerts on suspect packs (all for regulators, own for others).", "bearer", nil, nil, 200},
+	{"GET", "/api/v1/provenance/packs/:gtin/:serial", "provenance", "A pack's chain of custody, each event with its ledger seq and inclusion proof.", "bearer", nil, nil, 200},
+	{"GET", "/api/v1/provenance/lots/:gtin/:lot", "provenance", "A lot's chain of custody.", "bearer", nil, nil, 200},
+	{"GET", "/api/v1/provenance/containers/:sscc", "provenance", "A case's or pallet's chain of custody.", "bearer", nil, nil, 200},
+
+	{"GET", "/01/:gtin/*rest", "resolver", "GS1 Digital Link resolver: a verification page (Accept: text/html) or JSON; with linkType=verificationService the DSCSA VRS answer.", "optional",
+		[]string{"17", "linkType", "context", "reqGLN", "corrUUID"}, nil, 200},
+
+	{"GET", "/", "dashboard", "The dashboard (sign-in page without a session).", "cookie", nil, nil, 200},
+	{"POST", "/login", "dashboard", "Sign in with an API token (form); sets an HttpOnly session cookie.", "", nil, []string{"application/x-www-form-urlencoded"}, 303},
+	{"POST", "/logout", "dashboard", "Sign out.", "cookie", nil, nil, 303},
+	{"GET", "/ui/alerts", "dashboard", "Alerts page.", "cookie", nil, nil, 200},
+	{"GET", "/ui/recalls", "dashboard", "Recalls page.", "cookie", nil, nil, 200},
+	{"GET", "/ui/ledger", "dashboard", "Signed tree head and inclusion-proof check.", "cookie", []string{"seq"}, nil, 200},
+	{"GET", "/ui/provenance", "dashboard", "Chain of custody page for a pack, lot or case in any scan form.", "cookie", []string{"q"}, nil, 200},
+	{"POST", "/ui/verify", "dashboard", "Verify a scan from the dashboard form.", "cookie", nil, []string{"application/x-www-form-urlencoded"}, 200},
+	{"GET", "/static/*filepath", "dashboard", "The dashboard's style sheet.", "", nil, nil, 200},
+	{"HEAD", "/static/*filepath", "dashboard", "The dashboard's style sheet (headers only).", "", nil, nil, 200},
+}
+
+var ginParam = regexp.MustCompile(`[:*]([A-Za-z0-9_]+)`)
+
+// openAPIPath turns a gin pattern into an OpenAPI path template.
+func openAPIPath(p string) string { return ginParam.ReplaceAllString(p, "{$1}") }
+
+// openAPIDocument builds the document from apiOperations.
+func openAPIDocument() map[string]any {
+	errSchema := map[string]any{"$ref": "#/components/schemas/Error"}
+	paths := map[string]map[string]any{}
+	for _, op := range apiOperations {
+		p := openAPIPath(op.path)
+		if paths[p] == nil {
+			paths[p] = map[string]any{}
+		}
+		var params []any
+		for _, m := range ginParam.FindAllStringSubmatch(op.path, -1) {
+			params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": map[string]any{"type": "string"}})
+		}
+		for _, q := range op.query {
+			params = append(params, map[string]any{"name": q, "in": "query", "required": false, "schema": map[string]any{"type": "string"}})
+		}
+		o := map[string]any{
+			"tags":        []string{op.tag},
+			"summary":     op.summary,
+			"operationId": strings.ToLower(op.method) + strings.NewReplacer("/", "_", ":", "", "*", "", ".", "_").Replace(op.path),
+			"responses": map[string]any{
+				strconv.Itoa(op.ok): map[string]any{"description": http.StatusText(op.ok)},
+				"4XX":               map[string]any{"description": "The request is wrong.", "content": map[string]any{"application/json": map[string]any{"schema": errSchema}}},
+				"5XX":               map[string]any{"description": "The node cannot serve now.", "content": map[string]any{"application/json": map[string]any{"schema": errSchema}}},
+			},
+		}
+		if len(params) > 0 {
+			o["parameters"] = params
+		}
+		if len(op.body) > 0 {
+			content := map[string]any{}
+			for _, ct := range op.body {
+				content[ct] = map[string]any{}
+			}
+			o["requestBody"] = map[string]any{"required": true, "content": content}
+		}
+		switch op.auth {
+		case "bearer":
+			o["security"] = []any{map[string]any{"bearer": []string{}}}
+		case "cookie":
+			o["security"] = []any{map[string]any{"session": []string{}}}
+		case "optional":
+			o["security"] = []any{map[string]any{}, map[string]any{"bearer": []string{}}, map[string]any{"session": []string{}}}
+		default:
+			o["security"] = []any{}
+		}
+		paths[p][strings.ToLower(op.method)] = o
+	}
+	tags := map[string]bool{}
+	for _, op := range apiOperations {
+		tags[op.tag] = true
+	}
+	var tagList []any
+	names := make([]string, 0, len(tags))
+	for t := range tags {
+		names = append(names, t)
+	}
+	sort.Strings(names)
+	for _, t := range names {
+		tagList = append(tagList, map[string]any{"name": t})
+	}
+	return map[string]any{
+		"openapi": "3.0.3",
+		"info": map[string]any{
+			"title":       "Pedigree",
+			"version":     "1",
+			"description": "A replicated, tamper-evident ledger for serialized medicine packs: EPCIS 2.0 capture and query, verification, decommissioning, recalls, provenance with Merkle proofs.",
+		},
+		"tags":  tagList,
+		"paths": paths,
+		"components": map[string]any{
+			"securitySchemes": map[string]any{
+				"bearer":  map[string]any{"type": "http", "scheme": "bearer"},
+				"session": map[string]any{"type": "apiKey", "in": "cookie", "name": sessionCookie},
+			},
+			"schemas": map[string]any{
+				"Error": map[string]any{
+					"type":     "object",
+					"required": []string{"error"},
+					"properties": map[string]any{"error": map[string]any{
+						"type":     "object",
+						"required": []string{"code", "message"},
+						"properties": map[string]any{
+							"code":       map[string]any{"type": "string"},
+							"message":    map[string]any{"type": "string"},
+							"request_id": map[string]any{"type": "string"},
+						},
+					}},
+				},
+			},
+		},
+	}
+}
+
+var (
+	openAPIOnce sync.Once
+	openAPIDoc  map[string]any
+)
+
+// openAPIHandler serves /openapi.json.
+func openAPIHandler(c *gin.Context) {
+	openAPIOnce.Do(func() { openAPIDoc = openAPIDocument() })
+	c.JSON(http.StatusOK, openAPIDoc)
+}
