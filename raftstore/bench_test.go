@@ -160,7 +160,7 @@ func BenchmarkFSMApplyLedgerOnly(b *testing.B) {
 }
 
 func benchFSM(b *testing.B, mk func(int) models.Command) {
-	l, err := openLedger(filepath.Join(b.TempDir(), "ledger.db"), testLogger(b))
+	l, err := openLedger(filepath.Join(b.TempDir(), "ledger.db"), "bench", testLogger(b))
 	if err != nil {
 		b.Fatal(err)
 	}

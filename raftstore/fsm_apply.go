@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/raft"
 	"github.com/transparency-dev/merkle/compact"
@@ -50,14 +51,16 @@ type batch struct {
 
 	savepoint, release, rollback *sql.Stmt
 
-	known   map[string]models.Result // results of ids already in the ledger or this batch
-	entries []any                    // ledgerCols values per buffered entry, flattened
-	nodes   []any                    // level, idx, hash per buffered Merkle node
+	known    map[string]models.Result // results of ids already in the ledger or this batch
+	outcomes map[string]int           // accepted, rejected, duplicate: for metrics only
+	entries  []any                    // ledgerCols values per buffered entry, flattened
+	nodes    []any                    // level, idx, hash per buffered Merkle node
 }
 
 const ledgerCols = 11
 
 func (l *ledger) applyBatch(logs []*raft.Log) []any {
+	start := time.Now()
 	resp := make([]any, len(logs))
 	l.mu.RLock()
 	applied, rng := l.applied, cloneRange(l.rng)
@@ -159,11 +162,20 @@ func (l *ledger) applyBatch(logs []*raft.Log) []any {
 	close(l.appliedCh)
 	l.appliedCh = make(chan struct{})
 	l.mu.Unlock()
+	l.m.applyBatch.WithLabelValues(l.node).Observe(time.Since(start).Seconds())
+	l.m.treeSize.WithLabelValues(l.node).Set(float64(b.rng.End()))
+	l.m.applied.WithLabelValues(l.node).Set(float64(last))
+	for outcome, n := range b.outcomes {
+		if n > 0 {
+			l.m.entries.WithLabelValues(l.node, outcome).Add(float64(n))
+		}
+	}
 	return resp
 }
 
 func (b *batch) prepare() {
 	b.known = map[string]models.Result{}
+	b.outcomes = map[string]int{}
 	for _, p := range []struct {
 		stmt **sql.Stmt
 		q    string
@@ -250,6 +262,7 @@ func (b *batch) applyCommand(raftIndex uint64, cmd models.Command) models.Result
 		return models.Result{}
 	}
 	if prev, ok := b.known[cmd.ID]; ok {
+		b.outcomes["duplicate"]++
 		return prev
 	}
 	seq := b.rng.End() + 1
@@ -278,6 +291,11 @@ func (b *batch) applyCommand(raftIndex uint64, cmd models.Command) models.Result
 	b.entries = append(b.entries, seq, cmd.ID, string(cmd.Kind), cmd.Actor, FormatTime(cmd.Time), payload,
 		res.Accepted, res.Code, res.Message, data, raftIndex)
 	b.known[cmd.ID] = res
+	if res.Accepted {
+		b.outcomes["accepted"]++
+	} else {
+		b.outcomes["rejected"]++
+	}
 	err := b.rng.Append(LeafHash(seq, cmd, res), func(id compact.NodeID, hash []byte) {
 		b.nodes = append(b.nodes, id.Level, id.Index, hash)
 	})

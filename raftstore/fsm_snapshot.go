@@ -137,5 +137,6 @@ func (l *ledger) restore(r io.Reader) error {
 		return err
 	}
 	l.restores.Add(1)
+	l.m.snapRestore.WithLabelValues(l.node).Inc()
 	return nil
 }

@@ -63,6 +63,8 @@ var rangeFactory = &compact.RangeFactory{Hash: hasher.HashChildren}
 // ledger is the SQLite file and the committed view of the Merkle tree. Only
 // the FSM goroutine writes; readers take mu for the committed size and root.
 type ledger struct {
+	node  string // node id, the metrics label
+	m     *storeMetrics
 	path  string
 	db    *gorm.DB
 	sqlDB *sql.DB
@@ -122,12 +124,12 @@ func openSQLite(path string) (*gorm.DB, *sql.DB, error) {
 	return db, sqlDB, nil
 }
 
-func openLedger(path string, log *slog.Logger) (*ledger, error) {
+func openLedger(path, node string, log *slog.Logger) (*ledger, error) {
 	db, sqlDB, err := openSQLite(path)
 	if err != nil {
 		return nil, err
 	}
-	l := &ledger{path: path, db: db, sqlDB: sqlDB, log: log, appliedCh: make(chan struct{})}
+	l := &ledger{node: node, m: defaultMetrics(), path: path, db: db, sqlDB: sqlDB, log: log, appliedCh: make(chan struct{})}
 	if err := l.migrate(); err != nil {
 		sqlDB.Close()
 		return nil, err
@@ -174,6 +176,8 @@ func (l *ledger) load() error {
 	close(l.appliedCh)
 	l.appliedCh = make(chan struct{})
 	l.mu.Unlock()
+	l.m.treeSize.WithLabelValues(l.node).Set(float64(size))
+	l.m.applied.WithLabelValues(l.node).Set(float64(applied))
 	return nil
 }
 

@@ -173,7 +173,7 @@ func (s *Store) open() error {
 	if err != nil {
 		return fmt.Errorf("open snapshot store: %w", err)
 	}
-	s.ledger, err = openLedger(filepath.Join(cfg.Dir, "ledger.db"), s.log)
+	s.ledger, err = openLedger(filepath.Join(cfg.Dir, "ledger.db"), cfg.NodeID, s.log)
 	if err != nil {
 		return err
 	}
@@ -235,9 +235,36 @@ func (s *Store) open() error {
 			}
 		}
 	}
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.announce()
+	go s.watchLeadership()
 	return nil
+}
+
+// watchLeadership keeps the is_leader gauge true to Raft's state.
+func (s *Store) watchLeadership() {
+	defer s.wg.Done()
+	ch := make(chan raft.Observation, 8)
+	obs := raft.NewObserver(ch, false, func(o *raft.Observation) bool {
+		_, ok := o.Data.(raft.LeaderObservation)
+		return ok
+	})
+	s.raft.RegisterObserver(obs)
+	defer s.raft.DeregisterObserver(obs)
+	g := s.ledger.m.leader.WithLabelValues(s.cfg.NodeID)
+	defer g.Set(0)
+	for {
+		if s.raft.State() == raft.Leader {
+			g.Set(1)
+		} else {
+			g.Set(0)
+		}
+		select {
+		case <-ch:
+		case <-s.done:
+			return
+		}
+	}
 }
 
 func advertiseAddr(configured string, bound net.Addr) (net.Addr, error) {
@@ -425,9 +452,11 @@ func (s *Store) Propose(ctx context.Context, cmds ...models.Command) ([]models.R
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	var res []models.Result
+	path := "local"
 	err := s.retry(ctx, func() error {
 		var err error
 		if s.raft.State() == raft.Leader {
+			path = "local"
 			res, err = s.proposeLocal(ctx, own)
 			return err
 		}
@@ -435,11 +464,13 @@ func (s *Store) Propose(ctx context.Context, cmds ...models.Command) ([]models.R
 		if err != nil {
 			return err
 		}
+		path = "forwarded"
 		var resp rpcResponse
 		resp, err = s.fwd.call(ctx, addr, rpcRequest{Op: rpcPropose, Cmds: own})
 		res = resp.Results
 		return err
 	})
+	s.ledger.m.proposals.WithLabelValues(s.cfg.NodeID, path, resultLabel(err)).Inc()
 	return res, err
 }
 

@@ -1,0 +1,81 @@
+package raftstore
+
+import (
+	"net"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metricValue reads one labelled series from the default registry.
+func metricValue(t *testing.T, name string, labels map[string]string) (float64, bool) {
+	t.Helper()
+	families, err := prometheus.DefaultGatherer.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range f.GetMetric() {
+			got := map[string]string{}
+			for _, lp := range m.GetLabel() {
+				got[lp.GetName()] = lp.GetValue()
+			}
+			for k, v := range labels {
+				if got[k] != v {
+					continue next
+				}
+			}
+			switch {
+			case m.GetGauge() != nil:
+				return m.GetGauge().GetValue(), true
+			case m.GetCounter() != nil:
+				return m.GetCounter().GetValue(), true
+			case m.GetHistogram() != nil:
+				return float64(m.GetHistogram().GetSampleCount()), true
+			}
+		}
+	}
+	return 0, false
+}
+
+func TestMetricsFollowTheLedger(t *testing.T) {
+	// A node id no other test uses, so the series hold this store's counts.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(Config{NodeID: "metrics-only", Dir: t.TempDir(), Listener: ln, Bootstrap: true, Tune: fastRaft, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	waitFor(t, 10*time.Second, "leadership", s.IsLeader)
+	node := s.ID()
+	mustPropose(t, s, orgCmd(t, "m1", "m1"), orgCmd(t, "m2", "m1"), orgCmd(t, "m1", "m1"))
+	size := float64(s.Head().Size)
+	for _, tc := range []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"pedigree_raftstore_tree_size", map[string]string{"node": node}, size},
+		{"pedigree_raftstore_is_leader", map[string]string{"node": node}, 1},
+		{"pedigree_raftstore_commands_applied_total", map[string]string{"node": node, "outcome": "accepted"}, 1},
+		{"pedigree_raftstore_commands_applied_total", map[string]string{"node": node, "outcome": "rejected"}, 1},
+		{"pedigree_raftstore_commands_applied_total", map[string]string{"node": node, "outcome": "duplicate"}, 1},
+		{"pedigree_raftstore_proposals_total", map[string]string{"node": node, "path": "local", "result": "ok"}, 1},
+	} {
+		got, ok := metricValue(t, tc.name, tc.labels)
+		if !ok || got != tc.want {
+			t.Errorf("%s%v = %v (found %v), want %v", tc.name, tc.labels, got, ok, tc.want)
+		}
+	}
+	if n, ok := metricValue(t, "pedigree_raftstore_apply_batch_seconds", map[string]string{"node": node}); !ok || n == 0 {
+		t.Errorf("no apply batches observed (%v)", ok)
+	}
+}
