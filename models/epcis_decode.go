@@ -94,14 +94,34 @@ func DecodeDocument(data []byte) ([]Event, error) {
 		return nil, derr("epcisBody.eventList", "must be an array of events")
 	}
 	events := make([]Event, len(raws))
+	docContext := compactJSON(obj["@context"])
 	for i, r := range raws {
 		ev, err := decodeEvent(r, index("epcisBody.eventList", i))
 		if err != nil {
 			return nil, err
 		}
+		// An event keeps the document's context, which names its
+		// extensions' namespaces, so it stands alone once stored.
+		if len(ev.Context) == 0 && len(docContext) > 0 && ev.hasUserFields() {
+			ev.Context = docContext
+		}
 		events[i] = ev
 	}
 	return events, nil
+}
+
+// hasUserFields reports whether the event carries namespaced fields whose
+// names the hash expands through the context.
+func (e *Event) hasUserFields() bool {
+	if len(e.Extensions) > 0 || e.ILMD != nil && len(e.ILMD.Extensions) > 0 {
+		return true
+	}
+	for _, se := range e.SensorElementList {
+		if len(se.Extensions) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // DecodeEvent decodes one EPCIS 2.0 event strictly: the type, times and

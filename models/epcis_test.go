@@ -278,3 +278,32 @@ func TestPlainStringMatchesEncodingJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestEventHashUserFields checks how user extension fields enter the
+// pre-hash: a prefix defined by the document's @context is expanded to
+// {namespace}local, as in the reference implementation's
+// epcisDocWithCustomSchemaInContext example, and cbvmda ILMD fields are
+// written in the CBV master data namespace.
+func TestEventHashUserFields(t *testing.T) {
+	doc := `{"@context":["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",{"example":"https://ns.example.com/epcis/"}],
+		"type":"EPCISDocument","schemaVersion":"2.0","creationDate":"2022-02-17T11:30:47.0Z","epcisBody":{"eventList":[
+		{"type":"ObjectEvent","action":"ADD","bizStep":"commissioning","epcList":["urn:epc:id:sgtin:0614141.107346.2017"],
+		 "eventTime":"2022-02-15T01:33:31.116-06:00","eventTimeZoneOffset":"-06:00","example:myField":"myValue",
+		 "ilmd":{"cbvmda:lotNumber":"L1","cbvmda:bestBeforeDate":"2019-10-21"}}]}}`
+	events, err := DecodeDocument([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pre := PreHash(events[0])
+	for _, want := range []string{"{https://ns.example.com/epcis/}myField=myValue", "ilmd{urn:epcglobal:cbv:mda}bestBeforeDate=2019-10-21{urn:epcglobal:cbv:mda}lotNumber=L1"} {
+		if !strings.Contains(pre, want) {
+			t.Errorf("pre-hash %s lacks %s", pre, want)
+		}
+	}
+	// The event keeps the document's context, so its stored form hashes
+	// the same on its own.
+	b, _ := json.Marshal(events[0])
+	if again := mustEvent(t, string(b)); EventHashID(again) != EventHashID(events[0]) {
+		t.Fatalf("stored event hashes differently: %s", b)
+	}
+}

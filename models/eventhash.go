@@ -31,6 +31,7 @@ func EventHashID(e Event) string {
 
 // PreHash returns the canonical pre-hash string of e.
 func PreHash(e Event) string {
+	ns := contextNamespaces(e.Context)
 	var b strings.Builder
 	b.WriteString("eventType=" + e.Type)
 	b.WriteString("eventTime=" + hashTime(e.EventTime))
@@ -116,7 +117,7 @@ func PreHash(e Event) string {
 	}
 	if len(e.SensorElementList) > 0 {
 		b.WriteString("sensorElementList")
-		b.WriteString(sortedJoin(e.SensorElementList, hashSensorElement))
+		b.WriteString(sortedJoin(e.SensorElementList, func(se SensorElement) string { return hashSensorElement(se, ns) }))
 	}
 	// ILMD and user extensions are written generically, sorted, after the
 	// ordered fields.
@@ -129,11 +130,11 @@ func PreHash(e Event) string {
 		if m.ItemExpirationDate != "" {
 			parts = append(parts, cbvmdaNS+"itemExpirationDate="+m.ItemExpirationDate)
 		}
-		parts = append(parts, genericFields(m.Extensions)...)
+		parts = append(parts, genericFields(m.Extensions, ns)...)
 		slices.Sort(parts)
 		rest = append(rest, "ilmd"+strings.Join(parts, ""))
 	}
-	rest = append(rest, genericFields(e.Extensions)...)
+	rest = append(rest, genericFields(e.Extensions, ns)...)
 	slices.Sort(rest)
 	b.WriteString(strings.Join(rest, ""))
 	return b.String()
@@ -218,23 +219,23 @@ func hashString(s string) string {
 	return hashEPC(s)
 }
 
-func hashSensorElement(se SensorElement) string {
+func hashSensorElement(se SensorElement, ns map[string]string) string {
 	var b strings.Builder
 	b.WriteString("sensorElement")
 	if len(se.SensorMetadata) > 0 {
 		b.WriteString("sensorMetadata")
-		b.WriteString(orderedSensorFields(se.SensorMetadata, sensorMetadataFields))
+		b.WriteString(orderedSensorFields(se.SensorMetadata, sensorMetadataFields, ns))
 	}
 	b.WriteString(sortedJoin(se.SensorReport, func(r map[string]json.RawMessage) string {
-		return "sensorReport" + orderedSensorFields(r, sensorReportFields)
+		return "sensorReport" + orderedSensorFields(r, sensorReportFields, ns)
 	}))
-	b.WriteString(strings.Join(genericFields(se.Extensions), ""))
+	b.WriteString(strings.Join(genericFields(se.Extensions, ns), ""))
 	return b.String()
 }
 
 // orderedSensorFields writes the standard fields in hash order, then any
 // extensions sorted.
-func orderedSensorFields(m map[string]json.RawMessage, order []string) string {
+func orderedSensorFields(m map[string]json.RawMessage, order []string, ns map[string]string) string {
 	var b strings.Builder
 	ext := make(map[string]json.RawMessage)
 	for k, v := range m {
@@ -253,33 +254,87 @@ func orderedSensorFields(m map[string]json.RawMessage, order []string) string {
 		}
 		b.WriteString(k + "=" + val)
 	}
-	b.WriteString(strings.Join(genericFields(ext), ""))
+	b.WriteString(strings.Join(genericFields(ext, ns), ""))
 	return b.String()
 }
 
 // genericFields renders user fields: name=value for a scalar, name plus its
-// sorted children for an object, one entry per member for an array.
-func genericFields(m map[string]json.RawMessage) []string {
+// sorted children for an object, one entry per member for an array. A
+// name whose prefix the context defines is written {namespace}local.
+func genericFields(m map[string]json.RawMessage, ns map[string]string) []string {
 	var out []string
 	for _, k := range sortedKeys(m) {
-		out = append(out, genericField(k, m[k])...)
+		out = append(out, genericField(expandName(k, ns), m[k], ns)...)
 	}
 	slices.Sort(out)
 	return out
 }
 
-func genericField(name string, raw json.RawMessage) []string {
+func genericField(name string, raw json.RawMessage, ns map[string]string) []string {
 	var obj map[string]json.RawMessage
 	if json.Unmarshal(raw, &obj) == nil && obj != nil {
-		return []string{name + strings.Join(genericFields(obj), "")}
+		return []string{name + strings.Join(genericFields(obj, ns), "")}
 	}
 	var arr []json.RawMessage
 	if json.Unmarshal(raw, &arr) == nil {
 		var out []string
 		for _, a := range arr {
-			out = append(out, genericField(name, a)...)
+			out = append(out, genericField(name, a, ns)...)
 		}
 		return out
 	}
 	return []string{name + "=" + hashValue(raw)}
+}
+
+// builtinNamespaces are prefixes the EPCIS 2.0 context defines, written as
+// the reference implementation writes them.
+var builtinNamespaces = map[string]string{"cbvmda": "urn:epcglobal:cbv:mda"}
+
+// expandName writes prefix:local as {namespace}local when the prefix is
+// known; other names stay as given.
+func expandName(name string, ns map[string]string) string {
+	i := strings.IndexByte(name, ':')
+	if i <= 0 {
+		return name
+	}
+	prefix := name[:i]
+	if iri, ok := ns[prefix]; ok {
+		return "{" + iri + "}" + name[i+1:]
+	}
+	if iri, ok := builtinNamespaces[prefix]; ok {
+		return "{" + iri + "}" + name[i+1:]
+	}
+	return name
+}
+
+// contextNamespaces reads the prefix definitions of a JSON-LD @context: a
+// string (a remote context, not fetched), an object of prefix: IRI, or an
+// array of those.
+func contextNamespaces(ctx json.RawMessage) map[string]string {
+	if len(ctx) == 0 {
+		return nil
+	}
+	ns := map[string]string{}
+	var add func(raw json.RawMessage)
+	add = func(raw json.RawMessage) {
+		var list []json.RawMessage
+		if json.Unmarshal(raw, &list) == nil {
+			for _, r := range list {
+				add(r)
+			}
+			return
+		}
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(raw, &obj) != nil {
+			return
+		}
+		for k, v := range obj {
+			var iri string
+			if json.Unmarshal(v, &iri) == nil && strings.Contains(iri, ":") {
+				ns[k] = iri
+			}
+		}
+	}
+	add(ctx)
+	return ns
 }
