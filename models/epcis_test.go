@@ -307,3 +307,20 @@ func TestEventHashUserFields(t *testing.T) {
 		t.Fatalf("stored event hashes differently: %s", b)
 	}
 }
+
+func TestCapturePayloadErrors(t *testing.T) {
+	for _, tc := range []struct{ payload, path string }{
+		{`{"events":[],"extra":1}`, "extra"},
+		{`{"events":{}}`, "events"},
+		{`{}`, "events"},
+		{`[]`, ""},
+		{`{"events":[{"type":"ObjectEvent"}]}`, "events[0].eventTime"},
+	} {
+		var p CaptureEventsPayload
+		err := json.Unmarshal([]byte(tc.payload), &p)
+		var de *DecodeError
+		if !errors.As(err, &de) || de.Path != tc.path {
+			t.Errorf("%s: err = %v, want a DecodeError at %q", tc.payload, err, tc.path)
+		}
+	}
+}

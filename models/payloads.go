@@ -1,6 +1,9 @@
 package models
 
-import "encoding/json"
+import (
+	"bytes"
+	"encoding/json"
+)
 
 // The payloads of the command kinds. They are decoded strictly (unknown fields
 // are rejected) so a typo in a client's request fails loudly instead of being
@@ -132,19 +135,27 @@ type CaptureResult struct {
 // UnmarshalJSON decodes the events strictly, naming a bad field by its
 // position ("events[3].epcList[0]").
 func (p *CaptureEventsPayload) UnmarshalJSON(data []byte) error {
-	obj, err := decodeObject(data, "")
-	if err != nil {
-		return err
+	// One pass splits the (large) payload into events; only when that
+	// fails does a slower pass find what to blame.
+	var wire struct {
+		Events []json.RawMessage `json:"events"`
 	}
-	for _, k := range sortedKeys(obj) {
-		if k != "events" {
-			return derr(k, "unknown field")
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if dec.Decode(&wire) != nil || wire.Events == nil {
+		obj, err := decodeObject(data, "")
+		if err != nil {
+			return err
 		}
-	}
-	var raws []json.RawMessage
-	if err := json.Unmarshal(obj["events"], &raws); err != nil {
+		for _, k := range sortedKeys(obj) {
+			if k != "events" {
+				return derr(k, "unknown field")
+			}
+		}
 		return derr("events", "must be an array of events")
 	}
+	var err error
+	raws := wire.Events
 	p.Events = make([]Event, len(raws))
 	for i, r := range raws {
 		if p.Events[i], err = decodeEvent(r, index("events", i)); err != nil {
