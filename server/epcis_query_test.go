@@ -1,0 +1,92 @@
+package server
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestEventQueryPagesFollowLinkNext pages through a regulator's view of the
+// seeded events with perPage and the Link rel="next" header, and checks
+// the pages neither repeat nor miss an event and the filters apply.
+func TestEventQueryPagesFollowLinkNext(t *testing.T) {
+	n := mustAPINode(t)
+	net, s := mustSeed(t, n, 40)
+	token := s.Tokens[net.Regulator.GLN]
+	get := func(path string) ([]map[string]any, string) {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(t.Context(), "GET", n.srv.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := n.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %d %s", path, resp.StatusCode, data)
+		}
+		var doc struct {
+			Type      string `json:"type"`
+			EPCISBody struct {
+				QueryResults struct {
+					ResultsBody struct {
+						EventList []map[string]any `json:"eventList"`
+					} `json:"resultsBody"`
+				} `json:"queryResults"`
+			} `json:"epcisBody"`
+		}
+		if err := json.Unmarshal(data, &doc); err != nil || doc.Type != "EPCISQueryDocument" {
+			t.Fatalf("%s: not a query document: %v", path, err)
+		}
+		return doc.EPCISBody.QueryResults.ResultsBody.EventList, resp.Header.Get("Link")
+	}
+	all, link := get("/epcis/events?perPage=1000")
+	if link != "" || len(all) < 10 {
+		t.Fatalf("one big page: %d events, Link %q", len(all), link)
+	}
+	next := regexp.MustCompile(`^<([^>]+)>; rel="next"$`)
+	var paged []map[string]any
+	path := "/epcis/events?perPage=3"
+	for pages := 0; path != ""; pages++ {
+		if pages > len(all) {
+			t.Fatal("pagination does not end")
+		}
+		evs, link := get(path)
+		paged = append(paged, evs...)
+		path = ""
+		if link != "" {
+			m := next.FindStringSubmatch(link)
+			if m == nil {
+				t.Fatalf("Link header %q", link)
+			}
+			path = m[1]
+		}
+	}
+	if len(paged) != len(all) {
+		t.Fatalf("paged %d events, one page has %d", len(paged), len(all))
+	}
+	for i := range all {
+		if paged[i]["eventID"] != all[i]["eventID"] {
+			t.Fatalf("event %d differs between paging and one page", i)
+		}
+	}
+	ships, _ := get("/epcis/events?EQ_bizStep=" + url.QueryEscape("https://ref.gs1.org/cbv/BizStep-shipping") + "&eventType=ObjectEvent")
+	if len(ships) != 3 {
+		t.Fatalf("%d shipping events, want 3 (pallet, two cases)", len(ships))
+	}
+	for _, e := range ships {
+		if !strings.HasSuffix(e["bizStep"].(string), "shipping") {
+			t.Fatalf("filter let through %v", e["bizStep"])
+		}
+	}
+	id := all[0]["eventID"].(string)
+	one, _ := get("/epcis/events?EQ_eventID=" + url.QueryEscape(id))
+	if len(one) != 1 || one[0]["eventID"] != id {
+		t.Fatalf("EQ_eventID: %d events", len(one))
+	}
+}
