@@ -389,42 +389,42 @@ func (c *capture) record(e *Event) error {
 const subtreeSQL = `WITH RECURSIVE sub(id) AS (SELECT ? UNION ALL SELECT items.id FROM items JOIN sub ON items.parent_id = sub.id)`
 
 // moveContainer applies a shipping-like change to a container and
-// everything in it with a few SQL statements: it flushes memory, checks
-// that nothing inside is in a state the move cannot take (bad is an SQL
-// condition on items), updates the subtree, indexes the event for every
-// item in it, and empties the cache so later events reload fresh state.
+// everything in it in two passes over its subtree: it flushes memory,
+// updates every item not in a state the move refuses (bad is an SQL
+// condition on items), indexes the event for everything inside, and
+// rejects the command when fewer items moved than the subtree holds (the
+// caller's savepoint undoes the partial move). It then empties the cache
+// so later events reload fresh state.
 func (c *capture) moveContainer(root *itemState, bad string, badArgs []any, what string, set map[string]any) error {
 	if err := c.flush(); err != nil {
 		return err
 	}
 	tx := c.a.tx
-	var n int64
-	args := append([]any{root.ID}, badArgs...)
-	if err := tx.Raw(subtreeSQL+` SELECT count(*) FROM items WHERE id IN (SELECT id FROM sub) AND (`+bad+`)`, args...).Scan(&n).Error; err != nil {
-		return fmt.Errorf("check container contents: %w", err)
-	}
-	if n > 0 {
-		return reject(CodeInactive, "%d items inside %s %s", n, root.Key, what)
-	}
 	set["seq"] = c.a.seq
 	cols := sortedKeys(set)
 	sql := subtreeSQL + ` UPDATE items SET `
-	uargs := []any{root.ID}
+	args := []any{root.ID}
 	for i, col := range cols {
 		if i > 0 {
 			sql += ", "
 		}
 		sql += col + " = ?"
-		uargs = append(uargs, set[col])
+		args = append(args, set[col])
 	}
-	sql += ` WHERE id IN (SELECT id FROM sub)`
-	if err := tx.Exec(sql, uargs...).Error; err != nil {
-		return fmt.Errorf("move container: %w", err)
+	sql += ` WHERE id IN (SELECT id FROM sub) AND NOT (` + bad + `)`
+	moved := tx.Exec(sql, append(args, badArgs...)...)
+	if moved.Error != nil {
+		return fmt.Errorf("move container: %w", moved.Error)
 	}
 	// The event, the last one flushed, is indexed for the contents too.
-	if err := tx.Exec(subtreeSQL+` INSERT OR IGNORE INTO event_epcs ("key", event_id, direct) SELECT "key", ?, 0 FROM items WHERE id IN (SELECT id FROM sub) AND id <> ?`,
-		root.ID, c.lastEventID, root.ID).Error; err != nil {
-		return fmt.Errorf("index container contents: %w", err)
+	// It is new, so every item inside gets a row: this counts them.
+	indexed := tx.Exec(subtreeSQL+` INSERT OR IGNORE INTO event_epcs ("key", event_id, direct) SELECT "key", ?, 0 FROM items WHERE id IN (SELECT id FROM sub) AND id <> ?`,
+		root.ID, c.lastEventID, root.ID)
+	if indexed.Error != nil {
+		return fmt.Errorf("index container contents: %w", indexed.Error)
+	}
+	if total := indexed.RowsAffected + 1; moved.RowsAffected < total {
+		return reject(CodeInactive, "%d items inside %s %s", total-moved.RowsAffected, root.Key, what)
 	}
 	clear(c.items)
 	return nil

@@ -4,6 +4,7 @@ import (
 	"crypto/ecdh"
 	"crypto/rand"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 )
@@ -469,4 +470,27 @@ func TestErrorDeclaration(t *testing.T) {
 	}
 	// A plain recapture of the same event is still a conflict.
 	l.captureReject(CodeConflict, glnMaker, ship)
+}
+
+// TestContainerMoveRefusesBadContents covers the guard on a container's
+// contents: should a pack inside ever be in a state the move refuses
+// (here forced by hand), the whole move is rejected and undone.
+func TestContainerMoveRefusesBadContents(t *testing.T) {
+	l := newLedger(t)
+	l.network()
+	packs := []string{sgtinDL(gtinA, "H1"), sgtinDL(gtinA, "H2")}
+	box := ssccDL(8)
+	l.capture(glnMaker, l.commissionEv("L1", "2028-12-31", packs...), l.packEv(box, packs...))
+	if err := l.db.Model(&Item{}).Where(`"key" = ?`, PackKey(gtinA, "H2")).Update("status", StatusLocked).Error; err != nil {
+		t.Fatal(err)
+	}
+	res := l.captureReject(CodeInactive, glnMaker, l.shipEv(glnWholesal, box))
+	if !strings.Contains(res.Message, "1 items inside") {
+		t.Fatalf("message %q does not count the bad item", res.Message)
+	}
+	for _, k := range []string{keyOf(box), PackKey(gtinA, "H1")} {
+		if it := l.mustItem(k); it.Status != StatusActive || it.Destination != "" {
+			t.Fatalf("%s moved by a rejected shipment: %+v", k, it)
+		}
+	}
 }
