@@ -22,7 +22,7 @@ func BenchmarkDecode(b *testing.B) {
 	}
 	var j bytes.Buffer
 	jpeg.Encode(&j, img, &jpeg.Options{Quality: 40})
-	inv := toGray(img)
+	inv := cloneGray(toGray(img))
 	for i := range inv.Pix {
 		inv.Pix[i] = 255 - inv.Pix[i]
 	}

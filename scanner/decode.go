@@ -78,7 +78,7 @@ type Result struct {
 	Strategy string
 	// Elements is the GS1 data, parsed and validated by gs1.ParseScan;
 	// nil when the code is not GS1 or its data is invalid.
-	Elements gs1.ElementString `json:"-"`
+	Elements gs1.ElementString
 
 	parseErr error
 }

@@ -97,7 +97,7 @@ func TestDecodeFormats(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Light-on-dark, as laser-etched codes are.
-	inv := toGray(img)
+	inv := cloneGray(toGray(img))
 	for i := range inv.Pix {
 		inv.Pix[i] = 255 - inv.Pix[i]
 	}

@@ -125,3 +125,10 @@ func equalElements(a, b gs1.ElementString) bool {
 	}
 	return true
 }
+
+// cloneGray copies an image, since toGray may return its input.
+func cloneGray(g *image.Gray) *image.Gray {
+	out := image.NewGray(g.Rect)
+	copy(out.Pix, g.Pix)
+	return out
+}

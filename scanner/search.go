@@ -261,6 +261,9 @@ func luminance(g *image.Gray) gozxing.LuminanceSource {
 func toGray(img image.Image) *image.Gray {
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
+	if g, ok := img.(*image.Gray); ok && b.Min == (image.Point{}) {
+		return g // already what the search wants; no view writes to its input
+	}
 	out := image.NewGray(image.Rect(0, 0, w, h))
 	switch m := img.(type) {
 	case *image.Gray:
