@@ -153,6 +153,9 @@ func serveMain(ctx context.Context, o serveOptions, stdout, stderr io.Writer) er
 	defer ln.Close()
 	httpURL := o.httpAdvertise
 	if httpURL == "" {
+		if a, ok := ln.Addr().(*net.TCPAddr); ok && a.IP.IsUnspecified() {
+			return fmt.Errorf("the HTTP API listens on %s; give --http-advertise, the URL other nodes and clients reach it at", ln.Addr())
+		}
 		httpURL = "http://" + ln.Addr().String()
 	}
 	store, err := raftstore.Open(raftstore.Config{
@@ -182,7 +185,7 @@ func serveMain(ctx context.Context, o serveOptions, stdout, stderr io.Writer) er
 			return err
 		}
 	}
-	if o.join != "" {
+	if o.join != "" && !isMember(store) {
 		if err := joinCluster(ctx, o, store.Info(), httpURL); err != nil {
 			return err
 		}
@@ -222,21 +225,28 @@ func serveHandler(store *raftstore.Store, log *slog.Logger) (http.Handler, error
 }
 
 // bootstrapAdmin makes sure the cluster has the first admin and its token.
-// The token is made once and kept in DIR/admin.token (mode 0600); the two
-// commands have fixed ids, so running this again (a restart with
-// --bootstrap) changes nothing.
+// The token is made once and kept in DIR/admin.token.pending (mode 0600)
+// until the ledger has committed it, then renamed to DIR/admin.token, so
+// the file an operator reads always holds a token that works. The two
+// commands have fixed ids: running this again (a restart with --bootstrap,
+// or after a crash between the steps) changes nothing.
 func bootstrapAdmin(ctx context.Context, store *raftstore.Store, dir string, stderr io.Writer) error {
 	path := filepath.Join(dir, "admin.token")
+	pending := path + ".pending"
 	token, err := readToken(path)
+	final := err == nil
 	if errors.Is(err, os.ErrNotExist) {
-		if token, err = server.NewToken(); err != nil {
-			return err
+		token, err = readToken(pending)
+		if errors.Is(err, os.ErrNotExist) {
+			if token, err = server.NewToken(); err != nil {
+				return err
+			}
+			if err := writeFileAtomic(pending, []byte(token+"\n"), 0o600); err != nil {
+				return fmt.Errorf("write admin token: %w", err)
+			}
 		}
-		if err := writeFileAtomic(path, []byte(token+"\n"), 0o600); err != nil {
-			return fmt.Errorf("write admin token: %w", err)
-		}
-		fmt.Fprintf(stderr, "pedigree: the first admin token is in %s (mode 0600); it is not shown anywhere else\n", path)
-	} else if err != nil {
+	}
+	if err != nil {
 		return err
 	}
 	reg, err := models.NewCommand("bootstrap-admin", models.KindRegisterOrganisation, "", time.Time{},
@@ -259,6 +269,12 @@ func bootstrapAdmin(ctx context.Context, store *raftstore.Store, dir string, std
 		if !r.Accepted {
 			return fmt.Errorf("register the bootstrap admin: %s: %s", r.Code, r.Message)
 		}
+	}
+	if !final {
+		if err := os.Rename(pending, path); err != nil {
+			return fmt.Errorf("publish admin token: %w", err)
+		}
+		fmt.Fprintf(stderr, "pedigree: the first admin token is in %s (mode 0600); it is not shown anywhere else\n", path)
 	}
 	return nil
 }
@@ -284,6 +300,22 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// isMember reports whether the node's stored Raft configuration already
+// lists it: a restarted member needs no join, and must not depend on the
+// --join peer being up.
+func isMember(store *raftstore.Store) bool {
+	nodes, err := store.Nodes()
+	if err != nil {
+		return false
+	}
+	for _, n := range nodes {
+		if n.ID == store.ID() {
+			return true
+		}
+	}
+	return false
 }
 
 // joinCluster asks a member (any: it forwards to the leader) to add this
