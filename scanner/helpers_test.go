@@ -132,3 +132,16 @@ func cloneGray(g *image.Gray) *image.Gray {
 	copy(out.Pix, g.Pix)
 	return out
 }
+
+// randomGray is a deterministic noise image.
+func randomGray(w, h int) *image.Gray {
+	g := image.NewGray(image.Rect(0, 0, w, h))
+	x := uint32(1)
+	for i := range g.Pix {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		g.Pix[i] = uint8(x)
+	}
+	return g
+}

@@ -479,29 +479,48 @@ func median3(g *image.Gray) *image.Gray {
 	w, h := g.Rect.Dx(), g.Rect.Dy()
 	out := image.NewGray(g.Rect)
 	copy(out.Pix, g.Pix)
-	var win [9]uint8
 	for y := 1; y < h-1; y++ {
+		r0 := g.Pix[(y-1)*g.Stride:]
+		r1 := g.Pix[y*g.Stride:]
+		r2 := g.Pix[(y+1)*g.Stride:]
+		dst := out.Pix[y*out.Stride:]
 		for x := 1; x < w-1; x++ {
-			k := 0
-			for dy := -1; dy <= 1; dy++ {
-				row := g.Pix[(y+dy)*g.Stride+x-1:]
-				win[k], win[k+1], win[k+2] = row[0], row[1], row[2]
-				k += 3
-			}
-			// Partial insertion sort up to the median.
-			for i := 0; i <= 4; i++ {
-				m := i
-				for j := i + 1; j < 9; j++ {
-					if win[j] < win[m] {
-						m = j
-					}
-				}
-				win[i], win[m] = win[m], win[i]
-			}
-			out.Pix[y*out.Stride+x] = win[4]
+			dst[x] = median9([9]uint8{
+				r0[x-1], r0[x], r0[x+1],
+				r1[x-1], r1[x], r1[x+1],
+				r2[x-1], r2[x], r2[x+1],
+			})
 		}
 	}
 	return out
+}
+
+// median9 finds the median of nine values with a fixed network of 19
+// compare-exchanges (the classic opt_med9), several times faster than
+// sorting: the median filter runs on every pixel of noisy photos.
+func median9(p [9]uint8) uint8 {
+	p0, p1, p2, p3, p4, p5, p6, p7, p8 := p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8]
+	p1, p2 = min(p1, p2), max(p1, p2)
+	p4, p5 = min(p4, p5), max(p4, p5)
+	p7, p8 = min(p7, p8), max(p7, p8)
+	p0, p1 = min(p0, p1), max(p0, p1)
+	p3, p4 = min(p3, p4), max(p3, p4)
+	p6, p7 = min(p6, p7), max(p6, p7)
+	p1, p2 = min(p1, p2), max(p1, p2)
+	p4, p5 = min(p4, p5), max(p4, p5)
+	p7, p8 = min(p7, p8), max(p7, p8)
+	p0, p3 = min(p0, p3), max(p0, p3)
+	p5, p8 = min(p5, p8), max(p5, p8)
+	p4, p7 = min(p4, p7), max(p4, p7)
+	p3, p6 = min(p3, p6), max(p3, p6)
+	p1, p4 = min(p1, p4), max(p1, p4)
+	p2, p5 = min(p2, p5), max(p2, p5)
+	p4, p7 = min(p4, p7), max(p4, p7)
+	p4, p2 = min(p4, p2), max(p4, p2)
+	p6, p4 = min(p6, p4), max(p6, p4)
+	p4, p2 = min(p4, p2), max(p4, p2)
+	_, _, _, _ = p0, p3, p6, p8 // fully ordered away from the median
+	return p4
 }
 
 // rotate turns the image by angle radians about its centre onto a canvas
