@@ -142,6 +142,11 @@ func loadProvenance(c *gin.Context, l LifecycleLedger, cl Caller, key string, it
 	if err := q.Order("id").Limit(maxProvenanceEvents + 1).Find(&recs).Error; err != nil {
 		return p, err
 	}
+	if len(recs) == 0 && !cl.seesEverything() {
+		// A trading partner sees only its own trade: a pack it never
+		// handled is, to it, not on the ledger.
+		return p, errf(http.StatusNotFound, "not_found", "%s is not on the ledger", key)
+	}
 	if len(recs) > maxProvenanceEvents {
 		recs, p.Truncated = recs[:maxProvenanceEvents], true
 	}

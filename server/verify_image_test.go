@@ -108,3 +108,42 @@ func TestRejectionStatuses(t *testing.T) {
 		}
 	}
 }
+
+// TestProvenanceHidesOthersTrade: a pharmacy cannot read the custody of a
+// pack it never handled; the regulator can.
+func TestProvenanceHidesOthersTrade(t *testing.T) {
+	n := mustAPINode(t)
+	net, s := mustSeed(t, n, 40)
+	p := net.Packs[net.Cases[0].Packs[1]] // at pharmacy 1
+	path := "/api/v1/provenance/packs/" + p.GTIN + "/" + p.Serial
+	err := n.client(s.Tokens[net.Pharmacy2.GLN]).Do(t.Context(), "GET", path, "", nil, nil)
+	wantAPIError(t, err, http.StatusNotFound, "not_found")
+	if err := n.client(s.Tokens[net.Pharmacy1.GLN]).Do(t.Context(), "GET", path, "", nil, nil); err != nil {
+		t.Fatalf("the holder: %v", err)
+	}
+}
+
+// TestCaptureAnswers202WithLocationAndLimits checks the EPCIS REST binding's
+// capture answer: 202, Location of the capture job, the advertised limits.
+func TestCaptureAnswers202WithLocationAndLimits(t *testing.T) {
+	n := mustAPINode(t)
+	net, s := mustSeed(t, n, 40)
+	doc := []byte(`{"type":"EPCISDocument","schemaVersion":"2.0","epcisBody":{"eventList":[{"type":"ObjectEvent","eventTime":"2026-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00","action":"OBSERVE","bizStep":"inspecting","epcList":["` + net.Packs[net.Cases[0].Packs[1]].DigitalLink() + `"]}]}}`)
+	req, _ := http.NewRequestWithContext(t.Context(), "POST", n.srv.URL+"/epcis/capture", bytes.NewReader(doc))
+	req.Header.Set("Content-Type", "application/ld+json")
+	req.Header.Set("Authorization", "Bearer "+s.Tokens[net.Pharmacy1.GLN])
+	resp, err := n.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusAccepted || !strings.HasPrefix(loc, "/epcis/capture/capture-") ||
+		resp.Header.Get("GS1-EPCIS-Capture-Limit") == "" || resp.Header.Get("GS1-EPCIS-Capture-File-Size-Limit") == "" {
+		t.Fatalf("%d, Location %q, headers %v", resp.StatusCode, loc, resp.Header)
+	}
+	var st struct{ Success bool }
+	if err := n.client(s.Tokens[net.Pharmacy1.GLN]).Do(t.Context(), "GET", loc, "", nil, &st); err != nil || !st.Success {
+		t.Fatalf("capture job %s: %v %+v", loc, err, st)
+	}
+}
