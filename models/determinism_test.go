@@ -45,7 +45,7 @@ func TestApplyIsDeterministic(t *testing.T) {
 func dumpTable(t *testing.T, l *ledger, table string) string {
 	t.Helper()
 	var rows []map[string]any
-	if err := l.db.Raw(fmt.Sprintf("SELECT * FROM %s ORDER BY rowid", table)).Scan(&rows).Error; err != nil {
+	if err := l.db.Raw(fmt.Sprintf("SELECT * FROM %s ORDER BY 1, 2", table)).Scan(&rows).Error; err != nil {
 		t.Fatalf("dump %s: %v", table, err)
 	}
 	b, err := json.Marshal(rows)

@@ -237,6 +237,14 @@ func tables() []any {
 
 // Migrate creates or updates the projection's tables and indices.
 func Migrate(db *gorm.DB) error {
+	// The event-EPC index is all key: without a rowid it is one b-tree
+	// instead of a table plus an index, half the writes per indexed EPC.
+	if !db.Migrator().HasTable(&EventEPC{}) {
+		if err := db.Exec(`CREATE TABLE event_epcs ("key" text NOT NULL, event_id integer NOT NULL, direct numeric,
+			PRIMARY KEY ("key", event_id)) WITHOUT ROWID`).Error; err != nil {
+			return fmt.Errorf("models: migrate: %w", err)
+		}
+	}
 	if err := db.AutoMigrate(tables()...); err != nil {
 		return fmt.Errorf("models: migrate: %w", err)
 	}

@@ -2,10 +2,11 @@ package models
 
 import (
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 
 	"gorm.io/gorm/schema"
-	"sync"
 )
 
 // TestBulkColumnsMatchSchema keeps the bulk writers' column lists in step
@@ -36,5 +37,25 @@ func TestBulkColumnsMatchSchema(t *testing.T) {
 	}
 	if got := len(eventRow(&EventRecord{})); got != len(eventColumns) {
 		t.Errorf("eventRow has %d values for %d columns", got, len(eventColumns))
+	}
+}
+
+// TestMigrateTwice checks that migrating an existing projection changes
+// nothing, the hand-made event_epcs table included.
+func TestMigrateTwice(t *testing.T) {
+	l := newLedger(t)
+	l.network()
+	l.supplyChain("M1")
+	if err := Migrate(l.db); err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	if err := l.db.Model(&EventEPC{}).Count(&n).Error; err != nil || n == 0 {
+		t.Fatalf("event_epcs after a second Migrate: %d rows, %v", n, err)
+	}
+	var ddl string
+	l.db.Raw(`SELECT sql FROM sqlite_master WHERE name = 'event_epcs'`).Scan(&ddl)
+	if !strings.Contains(ddl, "WITHOUT ROWID") {
+		t.Fatalf("event_epcs was rebuilt: %s", ddl)
 	}
 }
