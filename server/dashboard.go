@@ -3,9 +3,11 @@ package server
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"html/template"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -71,6 +73,7 @@ type page struct {
 	Prov    Provenance
 	Proof   *raftstore.InclusionProof
 	Check   *proofCheck
+	Consist *consistencyCheck
 	Verify  *verifyResponse
 }
 
@@ -270,7 +273,51 @@ func (d *Dashboard) ledgerPage(c *gin.Context) {
 		}
 		p.Check, p.Proof = chk, pr
 	}
+	if s := c.Query("old_size"); s != "" {
+		size, err := strconv.ParseUint(s, 10, 64)
+		oldRoot, herr := hex.DecodeString(strings.TrimSpace(c.Query("old_root")))
+		if err != nil || size == 0 || herr != nil || len(oldRoot) != 32 {
+			p.Error = "Give the size (a positive integer) and the root (64 hex digits) of the tree head you kept."
+			d.render(c, http.StatusBadRequest, "ledger", p)
+			return
+		}
+		p.Consist = d.checkConsistency(size, oldRoot)
+	}
 	d.render(c, http.StatusOK, "ledger", p)
+}
+
+// consistencyCheck is the outcome of checking that the ledger today extends
+// a tree head the user kept: the proof that the ledger was not rewritten.
+type consistencyCheck struct {
+	OK               bool
+	Message          string
+	OldSize, NewSize uint64
+	Hashes           [][]byte
+}
+
+// checkConsistency proves that the current tree extends the tree of
+// oldSize whose root the user supplies (from a checkpoint saved earlier,
+// ideally signed), with an RFC 6962 consistency proof checked here.
+func (d *Dashboard) checkConsistency(oldSize uint64, oldRoot []byte) *consistencyCheck {
+	head := d.ledger.Head()
+	cc := &consistencyCheck{OldSize: oldSize, NewSize: head.Size}
+	if oldSize > head.Size {
+		cc.Message = "FAILED: the ledger is smaller now than the tree head you kept; it was rolled back."
+		return cc
+	}
+	pr, err := d.ledger.ConsistencyProof(oldSize, head.Size)
+	if err != nil {
+		cc.Message = "FAILED: " + err.Error()
+		return cc
+	}
+	cc.Hashes = pr.Hashes
+	if err := proof.VerifyConsistency(rfc6962.DefaultHasher, oldSize, head.Size, pr.Hashes, oldRoot, head.Root); err != nil {
+		cc.Message = "FAILED: the current ledger does not extend the tree head you kept (" + err.Error() + "): it was rewritten, or the root you gave is wrong."
+		return cc
+	}
+	cc.OK = true
+	cc.Message = "Verified: the ledger of " + strconv.FormatUint(head.Size, 10) + " entries extends the tree of " + strconv.FormatUint(oldSize, 10) + " entries you kept; nothing before it was rewritten."
+	return cc
 }
 
 // checkProof checks entry seq against the current signed head.

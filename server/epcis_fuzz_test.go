@@ -66,6 +66,9 @@ func (f *fakeLedger) Read(ctx context.Context, _ raftstore.Consistency) (*gorm.D
 func (f *fakeLedger) InclusionProof(seq, size uint64) (raftstore.InclusionProof, error) {
 	return raftstore.InclusionProof{}, raftstore.ErrNotFound
 }
+func (f *fakeLedger) ConsistencyProof(uint64, uint64) (raftstore.ConsistencyProof, error) {
+	return raftstore.ConsistencyProof{}, raftstore.ErrNotFound
+}
 func (f *fakeLedger) Entry(uint64) (raftstore.Entry, error) {
 	return raftstore.Entry{}, raftstore.ErrNotFound
 }

@@ -37,6 +37,7 @@ type projectionReader interface {
 // head (raftstore.Store).
 type proofSource interface {
 	InclusionProof(seq, size uint64) (raftstore.InclusionProof, error)
+	ConsistencyProof(first, second uint64) (raftstore.ConsistencyProof, error)
 	Entry(seq uint64) (raftstore.Entry, error)
 	EntryByID(id string) (raftstore.Entry, error)
 	Head() raftstore.Head
