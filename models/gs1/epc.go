@@ -9,14 +9,17 @@ import (
 // EPCKind says which kind of identifier an EPC names.
 type EPCKind string
 
-// The EPC kinds Pedigree uses: a pack, a logistic unit, a location, a lot
-// of a product, and a product (any serial).
+// The EPC kinds Pedigree uses: a pack, a logistic unit, a location, a
+// party, a lot of a product, a product (any serial), and an individual
+// asset such as a sensor or a returnable crate.
 const (
 	EPCSGTIN EPCKind = "sgtin"
 	EPCSSCC  EPCKind = "sscc"
 	EPCSGLN  EPCKind = "sgln"
+	EPCPGLN  EPCKind = "pgln"
 	EPCLGTIN EPCKind = "lgtin"
 	EPCGTIN  EPCKind = "gtin"
+	EPCGIAI  EPCKind = "giai"
 )
 
 // EPC is an identifier read from an EPC URI or a GS1 Digital Link URI, as
@@ -26,17 +29,21 @@ type EPC struct {
 	SGTIN SGTIN  // for sgtin
 	SSCC  SSCC   // for sscc
 	SGLN  SGLN   // for sgln
+	PGLN  GLN    // for pgln: a party (AI 417)
 	GTIN  string // for lgtin and gtin (and sgtin, as SGTIN.GTIN)
 	Lot   string // for lgtin
+	GIAI  string // for giai: the AI (8004) value, company prefix first
 }
 
 // ParseEPC reads an EPC in either of the forms EPCIS 2.0 allows:
 //
 //   - EPC URIs: urn:epc:id:sgtin:CP.IIR.SERIAL, urn:epc:id:sscc:CP.ESR,
-//     urn:epc:id:sgln:CP.LR.EXT, urn:epc:class:lgtin:CP.IIR.LOT and the
+//     urn:epc:id:sgln:CP.LR.EXT, urn:epc:id:pgln:CP.PR,
+//     urn:epc:id:giai:CP.ASSET, urn:epc:class:lgtin:CP.IIR.LOT and the
 //     pattern urn:epc:idpat:sgtin:CP.IIR.* (a product, any serial);
 //   - GS1 Digital Link URIs: /01/{gtin}/21/{serial}, /00/{sscc},
-//     /414/{gln}[/254/{ext}], /01/{gtin}/10/{lot}, /01/{gtin}.
+//     /414/{gln}[/254/{ext}], /417/{gln}, /8004/{giai}, /01/{gtin}/10/{lot},
+//     /01/{gtin}.
 //
 // The GTIN, SSCC and GLN come back complete with their check digits, which
 // EPC URIs leave out.
@@ -89,6 +96,25 @@ func ParseEPC(uri string) (EPC, error) {
 			return EPC{}, err
 		}
 		return EPC{Kind: EPCSGLN, SGLN: s}, nil
+	case strings.HasPrefix(uri, "urn:epc:id:pgln:"):
+		cp, ref, _, err := epcParts(uri, "urn:epc:id:pgln:", 2, 12)
+		if err != nil {
+			return EPC{}, err
+		}
+		return EPC{Kind: EPCPGLN, PGLN: GLN(withCheckDigit(cp + ref))}, nil
+	case strings.HasPrefix(uri, "urn:epc:id:giai:"):
+		cp, ref, ok := strings.Cut(uri[len("urn:epc:id:giai:"):], ".")
+		if !ok || len(cp) < 6 || len(cp) > 12 || !isDigits(cp) {
+			return EPC{}, errorf("", uri, "%q: a GIAI is CP.ASSET with a 6-12 digit company prefix", clip(uri))
+		}
+		asset, err := url.PathUnescape(ref)
+		if err != nil || asset == "" {
+			return EPC{}, errorf("", uri, "%q: bad or empty asset reference", clip(uri))
+		}
+		if err := checkValue("8004", cp+asset); err != nil {
+			return EPC{}, err
+		}
+		return EPC{Kind: EPCGIAI, GIAI: cp + asset}, nil
 	case isHTTPURI(uri):
 		return epcFromDigitalLink(uri)
 	}
@@ -137,6 +163,10 @@ func epcFromDigitalLink(uri string) (EPC, error) {
 	case "414":
 		ext, _ := es.Get("254")
 		return EPC{Kind: EPCSGLN, SGLN: SGLN{GLN: GLN(key.Value), Extension: ext}}, nil
+	case "417":
+		return EPC{Kind: EPCPGLN, PGLN: GLN(key.Value)}, nil
+	case "8004":
+		return EPC{Kind: EPCGIAI, GIAI: key.Value}, nil
 	case "01":
 		if serial, ok := es.Get("21"); ok {
 			return EPC{Kind: EPCSGTIN, SGTIN: SGTIN{GTIN: key.Value, Serial: serial}, GTIN: key.Value}, nil

@@ -359,6 +359,10 @@ func TestEPC(t *testing.T) {
 		{"https://id.gs1.org/01/09506000134352/10/L1", EPCLGTIN, "09506000134352", "L1"},
 		{"https://id.gs1.org/00/106141412345678908", EPCSSCC, "106141412345678908", ""},
 		{"https://id.gs1.org/414/0614141123452/254/400", EPCSGLN, "0614141123452", "400"},
+		{"urn:epc:id:pgln:0614141.12345", EPCPGLN, "0614141123452", ""},
+		{"https://id.gs1.org/417/0614141123452", EPCPGLN, "0614141123452", ""},
+		{"urn:epc:id:giai:0614141.12345ABC.%2F1", EPCGIAI, "061414112345ABC./1", ""},
+		{"https://id.gs1.org/8004/0614141ABC", EPCGIAI, "0614141ABC", ""},
 	}
 	for _, c := range cases {
 		e, err := ParseEPC(c.uri)
@@ -376,20 +380,28 @@ func TestEPC(t *testing.T) {
 			key, more = string(e.SGLN.GLN), e.SGLN.Extension
 		case EPCLGTIN, EPCGTIN:
 			key, more = e.GTIN, e.Lot
+		case EPCPGLN:
+			key = string(e.PGLN)
+		case EPCGIAI:
+			key = e.GIAI
 		}
 		if e.Kind != c.kind || key != c.key || more != c.more {
 			t.Errorf("%s: %+v", c.uri, e)
 		}
 	}
 	for _, bad := range []string{
-		"urn:epc:id:sgtin:0614141.81234.6789",  // 12 digits
-		"urn:epc:id:sgtin:06141.8123456.6789",  // prefix too short
-		"urn:epc:id:sgtin:0614141.812345",      // no serial
-		"urn:epc:id:sgtin:0614141.812345.a b",  // space in serial
-		"urn:epc:id:sscc:0614141.123456789",    // 16 digits
-		"urn:epc:idpat:sgtin:4012345.012345.1", // not a pattern
-		"urn:epc:id:giai:0614141.1",            // not tracked
-		"https://id.gs1.org/8004/06141411",     // GIAI
+		"urn:epc:id:sgtin:0614141.81234.6789",                // 12 digits
+		"urn:epc:id:sgtin:06141.8123456.6789",                // prefix too short
+		"urn:epc:id:sgtin:0614141.812345",                    // no serial
+		"urn:epc:id:sgtin:0614141.812345.a b",                // space in serial
+		"urn:epc:id:sscc:0614141.123456789",                  // 16 digits
+		"urn:epc:idpat:sgtin:4012345.012345.1",               // not a pattern
+		"urn:epc:id:giai:0614141",                            // no asset reference
+		"urn:epc:id:giai:06141.1",                            // prefix too short
+		"urn:epc:id:giai:0614141." + strings.Repeat("1", 24), // longer than 30
+		"urn:epc:id:pgln:0614141.1234",                       // 11 digits
+		"urn:epc:id:grai:0614141.12345.1",                    // not tracked
+		"https://id.gs1.org/8003/006141411234521",
 		"09506000134352",
 	} {
 		if e, err := ParseEPC(bad); err == nil {
