@@ -1,0 +1,28 @@
+// Package server is Pedigree's HTTP API on a ledger node, built with Gin.
+//
+// Create (router.go) builds the engine: request ids, access logs,
+// Prometheus metrics, JSON panics, health, the cluster and ledger-proof
+// routes, then the registrars it is given: the lifecycle API
+// (LifecycleAPI: EPCIS 2.0 capture and query, verification,
+// decommissioning, recalls, provenance, organisations, products and keys,
+// /metrics, /openapi.json) and the dashboard (Dashboard: server-rendered
+// pages and the GS1 Digital Link resolver).
+//
+// Invariants every handler keeps:
+//   - A request is authenticated (Authorization: Bearer, or the dashboard's
+//     session cookie), parsed strictly into a models command, and proposed
+//     to the replicated store; the rules decide in models.Apply on every
+//     node, so handlers never write the projection. A committed write
+//     answers with its ledger position ("seq").
+//   - Every error is {"error":{"code","message","request_id"}}; a malformed
+//     request or a refused transition is a 4xx, never a 5xx.
+//   - Reads take the local projection (raftstore.Local) unless asked for
+//     more; verifying an authentic pack writes nothing, any other verdict
+//     proposes an alert.
+//   - A trading partner sees only its own trade; regulators and admins
+//     see everything.
+//
+// Handlers are structs holding the small interfaces they need from the
+// node (Propose, Read, proofs), which *raftstore.Store implements and
+// tests may fake.
+package server
