@@ -36,6 +36,8 @@ func EPCKey(e gs1.EPC) string {
 		return "(01)" + e.GTIN
 	case gs1.EPCSGLN:
 		return LocationKey(e.SGLN)
+	case gs1.EPCPGLN:
+		return "(417)" + string(e.PGLN)
 	}
 	return ""
 }
@@ -58,13 +60,19 @@ func keyOf(uri string) string {
 	return EPCKey(e)
 }
 
-// glnOf returns the GLN a location or party URI names, or "".
+// glnOf returns the GLN a location (SGLN) or party (PGLN) URI names, or "".
+// EPCIS source and destination lists use either, by type.
 func glnOf(uri string) string {
 	e, err := gs1.ParseEPC(uri)
-	if err != nil || e.Kind != gs1.EPCSGLN {
+	switch {
+	case err != nil:
 		return ""
+	case e.Kind == gs1.EPCSGLN:
+		return string(e.SGLN.GLN)
+	case e.Kind == gs1.EPCPGLN:
+		return string(e.PGLN)
 	}
-	return string(e.SGLN.GLN)
+	return ""
 }
 
 // elementsOf returns a parsed EPC as GS1 elements, for Digital Link URIs.
@@ -84,6 +92,8 @@ func elementsOf(e gs1.EPC) gs1.ElementString {
 			es = append(es, gs1.Element{AI: "254", Value: e.SGLN.Extension})
 		}
 		return es
+	case gs1.EPCPGLN:
+		return gs1.ElementString{{AI: "417", Value: string(e.PGLN)}}
 	}
 	return nil
 }
