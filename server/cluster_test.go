@@ -173,6 +173,23 @@ func TestLedgerHeadAndProofsOverHTTP(t *testing.T) {
 	if err != nil || hex.EncodeToString(raftstore.LeafHash(3, e.Command, e.Result)) != inc.LeafHash {
 		t.Fatalf("leaf hash %s is not recomputable (%v)", inc.LeafHash, err)
 	}
+	var ev entryView
+	if st, _ := call(t, n.srv.URL, "GET", "/api/v1/ledger/entries/3", n.pharmacy, nil, &ev); st != 200 {
+		t.Fatalf("entry: %d", st)
+	}
+	leafInput := unhex(t, ev.LeafInput)
+	if sum := rfc6962.DefaultHasher.HashLeaf(leafInput); hex.EncodeToString(sum) != inc.LeafHash || ev.LeafHash != inc.LeafHash {
+		t.Fatalf("entry 3: leaf input hashes to %x, proof leaf %s, entry leaf %s", sum, inc.LeafHash, ev.LeafHash)
+	}
+	if ev.Command.ID != "o2" || ev.Result.Seq != 3 || !bytes.Contains(leafInput, []byte("4012345000009")) {
+		t.Fatalf("entry 3 = %+v", ev)
+	}
+	for path, want := range map[string]int{"/api/v1/ledger/entries/0": 400, "/api/v1/ledger/entries/x": 400, "/api/v1/ledger/entries/99": 404} {
+		var eb apiErrorBody
+		if st, _ := call(t, n.srv.URL, "GET", path, n.pharmacy, nil, &eb); st != want {
+			t.Errorf("%s: %d %+v, want %d", path, st, eb, want)
+		}
+	}
 	proposeOK(t, n.store, "o3", "", models.KindRegisterOrganisation, models.RegisterOrganisationPayload{ID: "root2", Name: "Second", Role: models.RoleAdmin})
 	var con consistencyView
 	if st, _ := call(t, n.srv.URL, "GET", "/api/v1/ledger/proofs/consistency?first=4", n.pharmacy, nil, &con); st != 200 {
@@ -276,6 +293,7 @@ func (f *fakeNode) Nodes() ([]raftstore.Node, error)                     { retur
 func (f *fakeNode) Status() raftstore.Status                             { return raftstore.Status{ID: "fake"} }
 func (f *fakeNode) Ready() error                                         { return f.err }
 func (f *fakeNode) Head() raftstore.Head                                 { return raftstore.Head{} }
+func (f *fakeNode) Entry(uint64) (raftstore.Entry, error)                { return raftstore.Entry{}, f.err }
 func (f *fakeNode) InclusionProof(uint64, uint64) (raftstore.InclusionProof, error) {
 	return raftstore.InclusionProof{}, f.err
 }

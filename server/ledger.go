@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/pedigree-ledger/pedigree/models"
 	"github.com/pedigree-ledger/pedigree/raftstore"
 )
 
@@ -15,6 +16,7 @@ import (
 // RFC 6962 proofs; *raftstore.Store implements it.
 type LedgerProofs interface {
 	Head() raftstore.Head
+	Entry(seq uint64) (raftstore.Entry, error)
 	InclusionProof(seq, size uint64) (raftstore.InclusionProof, error)
 	ConsistencyProof(first, second uint64) (raftstore.ConsistencyProof, error)
 }
@@ -49,6 +51,36 @@ type consistencyView struct {
 	FirstRoot  string   `json:"first_root"`
 	SecondRoot string   `json:"second_root"`
 	Hashes     []string `json:"hashes"`
+}
+
+// entryView is GET /api/v1/ledger/entries/:seq: the committed entry, and
+// the exact leaf bytes (hex) whose RFC 6962 hash is its Merkle leaf, so a
+// regulator can check SHA-256(0x00 || leaf_input) == leaf_hash and then an
+// inclusion proof, without trusting how the JSON was re-encoded.
+type entryView struct {
+	Seq       uint64         `json:"seq"`
+	Command   models.Command `json:"command"`
+	Result    models.Result  `json:"result"`
+	LeafInput string         `json:"leaf_input"`
+	LeafHash  string         `json:"leaf_hash"`
+}
+
+func (a *ledgerAPI) entry(c *gin.Context) {
+	seq, err := strconv.ParseUint(c.Param("seq"), 10, 64)
+	if err != nil || seq == 0 {
+		abortErr(c, errf(http.StatusBadRequest, "invalid_request", "seq %q is not a positive integer", c.Param("seq")))
+		return
+	}
+	e, err := a.ledger.Entry(seq)
+	if err != nil {
+		abortErr(c, storeErr(err))
+		return
+	}
+	c.JSON(http.StatusOK, entryView{
+		Seq: e.Seq, Command: e.Command, Result: e.Result,
+		LeafInput: hex.EncodeToString(raftstore.LeafInput(e.Seq, e.Command, e.Result)),
+		LeafHash:  hex.EncodeToString(e.LeafHash),
+	})
 }
 
 func (a *ledgerAPI) head(c *gin.Context) {
