@@ -236,6 +236,23 @@ func TestPackLifeOverHTTP(t *testing.T) {
 		if !st.Success || st.Seq != r1.Seq {
 			t.Fatalf("capture status %+v", st)
 		}
+		// A retry rebuilt by the client (another creationDate, the same
+		// explicit eventID) is the same capture too.
+		ev := demo.Receive(time.Date(2026, 1, 3, 0, 0, 0, 0, time.UTC), net.Pharmacy2.GLN, []string{sscc})
+		ev["eventID"] = "urn:uuid:6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
+		var r3, r4 struct {
+			CaptureID string
+			Seq       uint64
+		}
+		if err := ph2.Do(ctx, "POST", "/epcis/capture", "application/ld+json", demo.Document(time.Now(), ev), &r3); err != nil {
+			t.Fatal(err)
+		}
+		if err := ph2.Do(ctx, "POST", "/epcis/capture", "application/ld+json", demo.Document(time.Now().Add(time.Hour), ev), &r4); err != nil {
+			t.Fatal(err)
+		}
+		if r3 != r4 {
+			t.Fatalf("retry with the same eventID answered %+v, first %+v", r4, r3)
+		}
 		// Another organisation cannot see it.
 		wantAPIError(t, ph1.Do(ctx, "GET", "/epcis/capture/"+r1.CaptureID, "", nil, nil), http.StatusNotFound, "not_found")
 		// The same Idempotency-Key twice: one dispense, not a double dispense.
