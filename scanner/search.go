@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"sync"
 
 	"github.com/makiuchi-d/gozxing"
 )
@@ -42,7 +43,9 @@ func (s *search) run() (*Result, error) {
 	}
 	smallSide := min(base.Rect.Dx(), base.Rect.Dy())
 	large := base.Rect.Dx()*base.Rect.Dy() >= 400_000
-	speckled := noisy(base)
+	// Whether the image looks speckled, worked out only when the first
+	// view has failed, so a clean scan does not pay for it.
+	speckled := sync.OnceValue(func() bool { return noisy(base) })
 	steps := []func() *Result{
 		// The hybrid binarizer alone first: it reads clean symbols in a
 		// millisecond, and for a large cluttered photo the crops below are
@@ -51,7 +54,7 @@ func (s *search) run() (*Result, error) {
 		func() *Result {
 			// Speckle defeats the binarizers but not a median; when the
 			// image looks noisy, that is the likeliest fix, so try it early.
-			if !speckled {
+			if !speckled() {
 				return nil
 			}
 			return s.tryView(median3(base), "median", false)
@@ -82,7 +85,7 @@ func (s *search) run() (*Result, error) {
 			return s.tryView(upscale2(base), "up2", false)
 		},
 		func() *Result {
-			if speckled {
+			if speckled() {
 				return nil // tried above
 			}
 			return s.tryView(median3(base), "median", false)
