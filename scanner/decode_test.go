@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"image"
 	"image/gif"
+	"image/jpeg"
 	"image/png"
 	"strings"
 	"testing"
@@ -109,11 +110,30 @@ func TestDecodeFormats(t *testing.T) {
 	for y := 0; y < inv.Rect.Dy(); y++ {
 		copy(frame.Pix[(y+820-inv.Rect.Dy())*frame.Stride+60:], toGray(img).Pix[y*inv.Stride:(y+1)*inv.Stride])
 	}
+	// A phone photo: 12 MP, the label small and low in a corner, so the
+	// downscaled first view has too few pixels per module.
+	photo := image.NewGray(image.Rect(0, 0, 4000, 3000))
+	for i := range photo.Pix {
+		photo.Pix[i] = uint8(150 + (i/4000+i%4000)/100%40)
+	}
+	big, err := decodeImage(mustPNG(t, goldenPack, RenderOptions{ModuleSize: 5}), DefaultMaxPixels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bg := toGray(big)
+	for y := 0; y < bg.Rect.Dy(); y++ {
+		copy(photo.Pix[(2500+y)*photo.Stride+3300:], bg.Pix[y*bg.Stride:(y+1)*bg.Stride])
+	}
+	var photoJPEG bytes.Buffer
+	if err := jpeg.Encode(&photoJPEG, photo, &jpeg.Options{Quality: 85}); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		data []byte
 	}{
 		{"gif", gifBuf.Bytes()},
+		{"12 MP photo, label in a corner", photoJPEG.Bytes()},
 		{"inverted", encodePNG(inv)},
 		{"off centre in a large frame", encodePNG(frame)},
 		{"rotated 30 degrees", encodePNG(rotate(toGray(img), 0.52))},
