@@ -75,6 +75,7 @@ type page struct {
 	Check   *proofCheck
 	Consist *consistencyCheck
 	Verify  *verifyResponse
+	Product *productAnswer
 }
 
 // session authenticates the browser from its cookie, when it has one. A

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pedigree-ledger/pedigree/models"
 	"github.com/pedigree-ledger/pedigree/models/gs1"
+	"github.com/pedigree-ledger/pedigree/raftstore"
 )
 
 // resolverAPI is a GS1 Digital Link resolver for packs: the URI printed in a
@@ -45,7 +46,9 @@ func (h *resolverAPI) resolve(c *gin.Context) {
 	for _, k := range []string{"linkType", "context", "reqGLN", "corrUUID"} {
 		q.Del(k)
 	}
-	uri := "https://id.gs1.org" + c.Request.URL.EscapedPath()
+	// Gin redirects /01/{gtin} to /01/{gtin}/ to reach the catch-all; a
+	// Digital Link has no trailing slash.
+	uri := "https://id.gs1.org" + strings.TrimSuffix(c.Request.URL.EscapedPath(), "/")
 	if enc := q.Encode(); enc != "" {
 		uri += "?" + enc
 	}
@@ -60,6 +63,10 @@ func (h *resolverAPI) resolve(c *gin.Context) {
 	}
 	if linkType != "" && linkType != "all" && !strings.HasSuffix(linkType, "pip") {
 		h.fail(c, errf(http.StatusNotFound, "no_link", "this resolver has no %q link; it answers verificationService and the default page", linkType))
+		return
+	}
+	if _, ok := es.Get("21"); !ok {
+		h.product(c, es)
 		return
 	}
 	cl, authErr := callerOf(c)
@@ -113,4 +120,50 @@ func isVerificationLinkType(s string) bool {
 		return true
 	}
 	return false
+}
+
+// productAnswer is what a link to a product or a lot (no serial) resolves
+// to: the product and, for a lot, whether it is recalled. No pack is
+// named, so there is no verdict and no alert.
+type productAnswer struct {
+	Product *models.Product `json:"product"`
+	Lot     string          `json:"lot,omitempty"`
+	Recall  *models.Recall  `json:"recall,omitempty"`
+	Note    string          `json:"note"`
+}
+
+// product answers a GTIN or GTIN+lot link.
+func (h *resolverAPI) product(c *gin.Context, es gs1.ElementString) {
+	gtin, _ := es.Get("01")
+	lot, _ := es.Get("10")
+	db, err := h.ledger.Read(c.Request.Context(), raftstore.Local)
+	if err != nil {
+		h.fail(c, storeErr(err))
+		return
+	}
+	var prod models.Product
+	if err := db.Where("gtin = ?", gtin).Limit(1).Find(&prod).Error; err != nil {
+		h.fail(c, err)
+		return
+	}
+	if prod.GTIN == "" {
+		h.fail(c, errf(http.StatusNotFound, "unknown_product", "GTIN %s is not a registered product", gtin))
+		return
+	}
+	ans := productAnswer{Product: &prod, Lot: lot, Note: "this link names no pack; scan the pack's code (with its serial) to verify it"}
+	if lot != "" {
+		var r models.Recall
+		if err := db.Where("gtin = ? AND lot = ?", gtin, lot).Limit(1).Find(&r).Error; err != nil {
+			h.fail(c, err)
+			return
+		}
+		if r.ID != 0 {
+			ans.Recall = &r
+		}
+	}
+	if wantsHTML(c) && h.dash != nil {
+		h.dash.render(c, http.StatusOK, "product", page{Title: prod.Name, Product: &ans})
+		return
+	}
+	c.JSON(http.StatusOK, ans)
 }

@@ -57,6 +57,23 @@ func TestDigitalLinkResolverAndVRS(t *testing.T) {
 		t.Fatalf("bad link: %d", status)
 	}
 
+	// Links that name no pack: a product, a lot (recalled or not).
+	status, body = get("/01/"+p.GTIN, "application/json", "")
+	if status != 200 || !strings.Contains(body, `"product"`) || strings.Contains(body, `"verdict"`) {
+		t.Fatalf("product link: %d %s", status, body)
+	}
+	status, body = get("/01/"+recalled.GTIN+"/10/"+recalled.Lot, "text/html", "")
+	if status != 200 || !strings.Contains(body, `id="recall"`) {
+		t.Fatalf("recalled lot page: %d %s", status, body)
+	}
+	status, body = get("/01/"+p.GTIN+"/10/"+p.Lot, "application/json", "")
+	if status != 200 || strings.Contains(body, `"recall"`) {
+		t.Fatalf("lot link: %d %s", status, body)
+	}
+	if status, _ := get("/01/04012345000993", "application/json", ""); status != 404 {
+		t.Fatalf("unknown product link: %d", status)
+	}
+
 	vrs := func(pk string, reqGLN, token string) (int, map[string]any) {
 		path := pk + "&linkType=verificationService&context=dscsaSaleableReturn&reqGLN=" + reqGLN + "&corrUUID=0f2c6a8e-3b1d-4e5f-9a7b-1c2d3e4f5a6b"
 		status, body := get(path, "application/json", token)
