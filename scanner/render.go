@@ -2,7 +2,6 @@ package scanner
 
 import (
 	"bufio"
-
 	"fmt"
 	"html"
 	"image"
