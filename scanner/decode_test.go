@@ -174,6 +174,13 @@ func TestRectangleAndSVG(t *testing.T) {
 	if sym.Width <= sym.Height {
 		t.Fatalf("rectangle is %dx%d", sym.Width, sym.Height)
 	}
+	var png bytes.Buffer
+	if err := sym.WritePNG(&png, RenderOptions{ModuleSize: 4}); err != nil {
+		t.Fatal(err)
+	}
+	if r := mustDecode(t, png.Bytes()); !equalElements(r.Elements, goldenPack) {
+		t.Fatalf("rectangle read back as %s", r.HRI())
+	}
 	var svg bytes.Buffer
 	if err := sym.WriteSVG(&svg, RenderOptions{ModuleSize: 3, Text: []string{"(01) <GTIN>"}}); err != nil {
 		t.Fatal(err)

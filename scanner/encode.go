@@ -20,7 +20,9 @@ const (
 type Shape int
 
 // Symbol shapes. Square symbols are what pharma packs carry and what every
-// reader handles; rectangular ones suit narrow labels.
+// reader handles; rectangular ones suit narrow labels. ECC200 rectangles
+// hold at most 49 data codewords (16x48), so ShapeRectangle falls back to
+// the smallest square when the data does not fit one.
 const (
 	ShapeSquare Shape = iota
 	ShapeRectangle

@@ -71,7 +71,13 @@ func mustSign(t testing.TB, k *PrivateKey, es gs1.ElementString) gs1.ElementStri
 // mustPNG encodes es as a GS1 DataMatrix label PNG.
 func mustPNG(t testing.TB, es gs1.ElementString, o RenderOptions) []byte {
 	t.Helper()
-	sym, err := EncodeGS1(es.Raw(), ShapeSquare)
+	return mustPNGShape(t, es, ShapeSquare, o)
+}
+
+// mustPNGShape is mustPNG with a choice of symbol shape.
+func mustPNGShape(t testing.TB, es gs1.ElementString, shape Shape, o RenderOptions) []byte {
+	t.Helper()
+	sym, err := EncodeGS1(es.Raw(), shape)
 	if err != nil {
 		t.Fatalf("encode %s: %v", es.HRI(), err)
 	}
