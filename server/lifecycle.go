@@ -170,11 +170,8 @@ type LifecycleAPI struct {
 	ledger LifecycleLedger
 	epcis  *epcisAPI
 	orgs   *organisationsAPI
-	decom  *decommissionAPI
-	recall *recallAPI
 	verify *verifyAPI
 	prov   *provenanceAPI
-	prods  *productsAPI
 	limit  *rateLimiter
 }
 
@@ -184,11 +181,8 @@ func NewLifecycleAPI(l LifecycleLedger) *LifecycleAPI {
 		ledger: l,
 		epcis:  &epcisAPI{ledger: l},
 		orgs:   &organisationsAPI{ledger: l},
-		decom:  &decommissionAPI{ledger: l},
-		recall: &recallAPI{ledger: l},
 		verify: newVerifyAPI(l),
 		prov:   &provenanceAPI{ledger: l},
-		prods:  &productsAPI{ledger: l},
 		limit:  newRateLimiter(defaultRatePerSecond, defaultRateBurst),
 	}
 }
@@ -211,21 +205,32 @@ func (a *LifecycleAPI) Register(r gin.IRouter) {
 	ep.GET("/events", a.epcis.events)
 
 	v1 := r.Group("/api/v1", auth, a.limit.middleware())
-	v1.POST("/organisations", a.orgs.registerOrganisation)
-	v1.GET("/organisations", a.orgs.listOrganisations)
+	l := a.ledger
+	v1.POST("/organisations", commandRoute(l, models.KindRegisterOrganisation, http.StatusCreated, nil,
+		func(p models.RegisterOrganisationPayload, _ models.Result) gin.H { return gin.H{"organisation": p} }))
+	v1.GET("/organisations", listRoute[models.Organisation](l, "organisations", "id", 0))
 	v1.POST("/organisations/:id/tokens", a.orgs.issueToken)
 	v1.DELETE("/tokens/:hash", a.orgs.revokeToken)
 	v1.POST("/verify", a.verify.verifyPost)
 	v1.GET("/verify", a.verify.verifyGet)
-	v1.POST("/decommission", a.decom.decommission)
-	v1.POST("/decommission/undo", a.decom.undo)
-	v1.POST("/recalls", a.recall.recall)
-	v1.GET("/recalls", a.recall.listRecalls)
+	v1.POST("/decommission", commandRoute(l, models.KindDecommission, http.StatusOK, checkDecommission,
+		func(p models.DecommissionPayload, res models.Result) gin.H {
+			return gin.H{"status": p.Status, "epcs": p.EPCs, "result": res.Data}
+		}))
+	v1.POST("/decommission/undo", commandRoute(l, models.KindUndoDecommission, http.StatusOK, checkUndo,
+		func(p models.UndoDecommissionPayload, res models.Result) gin.H {
+			return gin.H{"status": models.StatusActive, "epcs": p.EPCs, "result": res.Data}
+		}))
+	v1.POST("/recalls", commandRoute(l, models.KindRecall, http.StatusCreated, checkRecall,
+		func(p models.RecallPayload, res models.Result) gin.H { return gin.H{"recall": p, "result": res.Data} }))
+	v1.GET("/recalls", listRoute[models.Recall](l, "recalls", "id DESC", 1000))
 	v1.GET("/provenance/packs/:gtin/:serial", a.prov.pack)
 	v1.GET("/provenance/lots/:gtin/:lot", a.prov.lot)
 	v1.GET("/provenance/containers/:sscc", a.prov.container)
-	v1.POST("/products", a.prods.registerProduct)
-	v1.GET("/products", a.prods.listProducts)
-	v1.POST("/keys", a.prods.registerKey)
+	v1.POST("/products", commandRoute(l, models.KindRegisterProduct, http.StatusCreated, nil,
+		func(p models.RegisterProductPayload, _ models.Result) gin.H { return gin.H{"product": p} }))
+	v1.GET("/products", listRoute[models.Product](l, "products", "gtin", 1000))
+	v1.POST("/keys", commandRoute(l, models.KindRegisterKey, http.StatusCreated, nil,
+		func(p models.RegisterKeyPayload, _ models.Result) gin.H { return gin.H{"key_id": p.KeyID} }))
 	v1.GET("/alerts", listAlerts(a.ledger))
 }

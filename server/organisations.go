@@ -9,55 +9,14 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/pedigree-ledger/pedigree/models"
-	"github.com/pedigree-ledger/pedigree/raftstore"
 )
 
-// organisationsAPI registers organisations and issues and revokes their API
-// tokens. The rules (only an admin registers; an organisation manages its
-// own tokens) are checked in models.Apply on every node; the handler only
-// turns requests into commands and makes the secret token.
+// organisationsAPI issues and revokes organisations' API tokens. The rules
+// (an organisation manages its own tokens, an admin any) are checked in
+// models.Apply on every node; the handler makes the secret token and puts
+// only its hash in the command.
 type organisationsAPI struct {
 	ledger LifecycleLedger
-}
-
-// registerOrganisation handles POST /api/v1/organisations.
-func (h *organisationsAPI) registerOrganisation(c *gin.Context) {
-	cl, err := callerOf(c)
-	if err != nil {
-		abortErr(c, err)
-		return
-	}
-	var p models.RegisterOrganisationPayload
-	if err := bindStrict(c, &p); err != nil {
-		abortErr(c, err)
-		return
-	}
-	res, err := proposeOne(c, h.ledger, cl, models.KindRegisterOrganisation, p)
-	if err != nil {
-		abortErr(c, err)
-		return
-	}
-	c.JSON(http.StatusCreated, gin.H{"seq": res.Seq, "organisation": p})
-}
-
-// listOrganisations handles GET /api/v1/organisations: any authenticated
-// caller may see who the trading partners are.
-func (h *organisationsAPI) listOrganisations(c *gin.Context) {
-	if _, err := callerOf(c); err != nil {
-		abortErr(c, err)
-		return
-	}
-	db, err := h.ledger.Read(c.Request.Context(), raftstore.Local)
-	if err != nil {
-		abortErr(c, storeErr(err))
-		return
-	}
-	var orgs []models.Organisation
-	if err := db.Order("id").Find(&orgs).Error; err != nil {
-		abortErr(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"organisations": orgs})
 }
 
 // issueTokenRequest is the body of POST /api/v1/organisations/{id}/tokens.
