@@ -5,6 +5,7 @@ package raftstore
 // and ids come from the command, stamped before proposing.
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"strings"
@@ -102,7 +103,13 @@ func (l *ledger) applyBatch(logs []*raft.Log) []any {
 	if !ok {
 		panic("raftstore: gorm transaction is not a *sql.Tx")
 	}
-	b := &batch{l: l, tx: tx, sqlTx: sqlTx, rng: rng}
+	// The rules get the same transaction through a pool that reuses
+	// prepared statements across batches.
+	// (A Session with a Context gets its own Statement, so swapping its pool
+	// leaves tx, which commits, untouched.)
+	rulesTx := tx.Session(&gorm.Session{Context: context.Background()})
+	rulesTx.Statement.ConnPool = &stmtPool{l: l, tx: sqlTx}
+	b := &batch{l: l, tx: rulesTx, sqlTx: sqlTx, rng: rng}
 	b.prepare()
 	b.loadKnown(ids)
 
@@ -148,6 +155,7 @@ func (l *ledger) applyBatch(logs []*raft.Log) []any {
 	} else {
 		tx.Rollback()
 	}
+	l.trimStmts()
 	if b.err != nil {
 		// A committed entry that cannot be stored would make this node's
 		// ledger diverge from the others; stopping is the only safe answer.

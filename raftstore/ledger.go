@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/bits"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -78,9 +79,20 @@ type ledger struct {
 
 	restores atomic.Int64 // snapshots restored since open (observability, tests)
 
-	stmtMu sync.Mutex
-	stmts  map[string]*sql.Stmt // prepared once, reused by every apply batch
+	stmtMu  sync.Mutex
+	stmts   map[string]*cachedStmt // prepared once, reused by every apply batch
+	stmtUse uint64                 // use clock for trimming the cache
 }
+
+type cachedStmt struct {
+	s       *sql.Stmt
+	lastUse uint64
+}
+
+// maxCachedStmts bounds the statement cache. The rules' multi-row inserts
+// and IN lists make one SQL text per row count, so the set is finite but
+// can be large.
+const maxCachedStmts = 2048
 
 // stmt returns the statement for query, prepared once on the pool; a
 // transaction uses it through tx.Stmt, which reuses the connection's
@@ -88,18 +100,42 @@ type ledger struct {
 func (l *ledger) stmt(query string) (*sql.Stmt, error) {
 	l.stmtMu.Lock()
 	defer l.stmtMu.Unlock()
-	if s, ok := l.stmts[query]; ok {
-		return s, nil
+	l.stmtUse++
+	if c, ok := l.stmts[query]; ok {
+		c.lastUse = l.stmtUse
+		return c.s, nil
 	}
 	s, err := l.sqlDB.Prepare(query)
 	if err != nil {
 		return nil, err
 	}
 	if l.stmts == nil {
-		l.stmts = map[string]*sql.Stmt{}
+		l.stmts = map[string]*cachedStmt{}
 	}
-	l.stmts[query] = s
+	l.stmts[query] = &cachedStmt{s: s, lastUse: l.stmtUse}
 	return s, nil
+}
+
+// trimStmts closes the least recently used statements past the bound. It
+// runs between batches, never while a transaction may hold rows of one.
+func (l *ledger) trimStmts() {
+	l.stmtMu.Lock()
+	defer l.stmtMu.Unlock()
+	if len(l.stmts) <= maxCachedStmts {
+		return
+	}
+	uses := make([]uint64, 0, len(l.stmts))
+	for _, c := range l.stmts {
+		uses = append(uses, c.lastUse)
+	}
+	slices.Sort(uses)
+	cut := uses[len(uses)-maxCachedStmts/2] // keep the most recent half
+	for q, c := range l.stmts {
+		if c.lastUse < cut {
+			c.s.Close()
+			delete(l.stmts, q)
+		}
+	}
 }
 
 // openSQLite opens (creating if needed) the SQLite file in WAL mode. WAL
@@ -351,8 +387,8 @@ func subtreeIDs(size uint64) []compact.NodeID {
 
 func (l *ledger) close() error {
 	l.stmtMu.Lock()
-	for _, s := range l.stmts {
-		s.Close()
+	for _, c := range l.stmts {
+		c.s.Close()
 	}
 	l.stmts = nil
 	l.stmtMu.Unlock()
