@@ -23,7 +23,9 @@ import (
 // Merkle leaves on every node. All three nodes share the machine's cores,
 // so these figures are a floor for a real cluster. Run with e.g.
 //
-//	go test -run '^$' -bench 'Cluster|Fsync' -benchtime 5000x ./raftstore/
+//	go test -run '^$' -bench 'Fsync|Cluster|FSM' -benchtime 10000x ./raftstore/
+//
+// (b.N counts events; with 10000x each cluster benchmark takes seconds.)
 
 // BenchmarkClusterSingleWrites: 64 clients, each committing one EPCIS event
 // per proposal (a capture_events command of one commissioning event),
