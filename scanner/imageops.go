@@ -8,8 +8,9 @@ import (
 )
 
 // Image operations for the retry ladder. All work on 8-bit gray images
-// with their origin at (0,0) and return new images: no view writes to its
-// input, so the caller's decoded image can be used as the first view.
+// with their origin at (0,0), honour Stride (the standard decoders pad
+// rows), and return new images: no view writes to its input, so the
+// caller's decoded image can be used as the first view.
 
 // darkBorder reports whether the image's outer frame is mostly dark, a
 // sign of a light-on-dark symbol.
@@ -35,7 +36,7 @@ func darkBorder(g *image.Gray) bool {
 func toGray(img image.Image) *image.Gray {
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
-	if g, ok := img.(*image.Gray); ok && b.Min == (image.Point{}) {
+	if g, ok := img.(*image.Gray); ok && b.Min == (image.Point{}) && g.Stride == w {
 		return g // already what the search wants; no view writes to its input
 	}
 	out := image.NewGray(image.Rect(0, 0, w, h))
@@ -218,8 +219,12 @@ func stretch(g *image.Gray) *image.Gray {
 		lut[v] = uint8(min(255, max(0, (v-lo)*255/(hi-lo))))
 	}
 	out := image.NewGray(g.Rect)
-	for i, v := range g.Pix {
-		out.Pix[i] = lut[v]
+	w := g.Rect.Dx()
+	for y := 0; y < g.Rect.Dy(); y++ {
+		src, dst := g.Pix[y*g.Stride:y*g.Stride+w], out.Pix[y*out.Stride:]
+		for x, v := range src {
+			dst[x] = lut[v]
+		}
 	}
 	return out
 }
@@ -252,7 +257,9 @@ func sharpen(g *image.Gray) *image.Gray {
 func median3(g *image.Gray) *image.Gray {
 	w, h := g.Rect.Dx(), g.Rect.Dy()
 	out := image.NewGray(g.Rect)
-	copy(out.Pix, g.Pix)
+	for y := 0; y < h; y++ { // the border rows and columns stay as they are
+		copy(out.Pix[y*out.Stride:y*out.Stride+w], g.Pix[y*g.Stride:y*g.Stride+w])
+	}
 	for y := 1; y < h-1; y++ {
 		r0 := g.Pix[(y-1)*g.Stride:]
 		r1 := g.Pix[y*g.Stride:]
