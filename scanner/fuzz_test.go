@@ -7,6 +7,7 @@ import (
 	"image"
 	"image/gif"
 	"image/jpeg"
+	"strings"
 	"testing"
 	"time"
 
@@ -35,6 +36,9 @@ func FuzzDecode(f *testing.F) {
 				t.Fatal("success without GS1 data")
 			}
 			return
+		}
+		if strings.Contains(err.Error(), "internal error") {
+			t.Fatalf("our own image code panicked: %v", err) // a bug, not bad input
 		}
 		for _, want := range []error{ErrTooLarge, ErrBadImage, ErrNotFound, ErrNotGS1, ErrInvalidGS1} {
 			if errors.Is(err, want) {

@@ -24,8 +24,10 @@ import (
 //     is at the centre of its crop; before step 4 for large frames;
 //  4. the global histogram binarizer, and inversion for light-on-dark marks;
 //  5. 2x upscaling for symbols under ~3 pixels per module;
-//  6. the median (if not tried), an unsharp mask for blur, 2x downscaling,
-//     4x upscaling of tiny images, a restored quiet zone, 45° rotation;
+//  6. a contrast stretch when the image is washed out, then from that:
+//     the median (if not tried), an unsharp mask for blur, 2x downscaling,
+//     4x upscaling of tiny images, a restored quiet zone, rotation by
+//     ±20° and 45°;
 //  7. the full-resolution photo, when step 1 used a downscaled one.
 const (
 	workMaxSide   = 1400 // longest side of the first working view
@@ -42,6 +44,16 @@ func (s *search) run() (*Result, error) {
 	// Whether the image looks speckled, worked out only when the first
 	// view has failed, so a clean scan does not pay for it.
 	speckled := sync.OnceValue(func() bool { return noisy(base) })
+	washedOut := sync.OnceValue(func() bool {
+		lo, hi := percentiles(base)
+		return hi-lo <= 96
+	})
+	src := sync.OnceValue(func() *image.Gray {
+		if washedOut() {
+			return stretch(base)
+		}
+		return base
+	})
 	steps := []func() *Result{
 		// The hybrid binarizer alone first: it reads clean symbols in a
 		// millisecond, and for a large cluttered photo the crops below are
@@ -69,45 +81,56 @@ func (s *search) run() (*Result, error) {
 			return s.tryCandidates(base, "base")
 		},
 		func() *Result {
-			if lo, hi := percentiles(base); hi-lo > 96 {
+			if !washedOut() {
 				return nil // contrast is fine
 			}
-			return s.tryView(stretch(base), "stretch", false)
+			return s.tryView(src(), "stretch", false)
 		},
+		// From here on the views start from src: the image, or its
+		// stretched version when it is washed out, since upscaling or
+		// sharpening a dim image keeps it dim.
 		func() *Result {
 			if smallSide > 700 {
 				return nil // modules this big need no upscaling
 			}
-			return s.tryView(upscale2(base), "up2", false)
+			return s.tryView(upscale2(src()), "up2", false)
 		},
 		func() *Result {
 			if speckled() {
 				return nil // tried above
 			}
-			return s.tryView(median3(base), "median", false)
+			return s.tryView(median3(src()), "median", false)
 		},
-		func() *Result { return s.tryView(sharpen(base), "sharpen", false) },
+		func() *Result { return s.tryView(sharpen(src()), "sharpen", false) },
 		func() *Result {
 			if smallSide < 120 {
 				return nil
 			}
-			return s.tryView(downscale(base, 2), "down2", false)
+			return s.tryView(downscale(src(), 2), "down2", false)
 		},
 		func() *Result {
 			if smallSide > 400 {
 				return nil
 			}
-			return s.tryView(upscale2(upscale2(base)), "up4", false)
+			return s.tryView(upscale2(upscale2(src())), "up4", false)
 		},
 		func() *Result {
 			// A symbol that touches the frame has lost its quiet zone;
-			// give it one back.
+			// give it one back (upscaled too, when small).
 			if smallSide > 1200 {
 				return nil
 			}
-			return s.tryView(pad(base, max(8, smallSide/8)), "pad", false)
+			padded := pad(src(), max(8, smallSide/8))
+			if smallSide <= 400 {
+				padded = upscale2(padded)
+			}
+			return s.tryView(padded, "pad", false)
 		},
-		func() *Result { return s.tryView(rotate(base, math.Pi/4), "rot45", false) },
+		// gozxing's corner search fails at some angles and not at others:
+		// turning the image a little moves a symbol out of a bad angle.
+		func() *Result { return s.tryView(rotate(src(), 0.35), "rot20", false) },
+		func() *Result { return s.tryView(rotate(src(), -0.35), "rot-20", false) },
+		func() *Result { return s.tryView(rotate(src(), math.Pi/4), "rot45", false) },
 		func() *Result {
 			if base == s.gray {
 				return nil
