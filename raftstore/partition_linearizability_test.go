@@ -100,9 +100,72 @@ func TestPartitionMinorityCommitsNothing(t *testing.T) {
 // off and healed, and checks the history with porcupine.
 func TestLinearizableUnderPartitions(t *testing.T) {
 	c := mustCluster(t, 3, nil)
+	checkLinearizable(t, c, func(w *workload) {
+		w.progress("operations before faults", 60)
+		leader := mustLeader(t, c.nodes)
+		leader.net.partition()
+		w.progress("operations with the leader cut off", 60)
+		leader.net.heal()
+		w.progress("operations after healing the leader", 40)
+		var follower *testNode
+		for _, tn := range c.nodes {
+			if !tn.s.IsLeader() {
+				follower = tn
+				break
+			}
+		}
+		follower.net.partition()
+		w.progress("operations with a follower cut off", 60)
+		follower.net.heal()
+		w.progress("operations after healing the follower", 40)
+	})
+}
+
+// TestLinearizableAcrossLeaderCrash: the same check while the leader is
+// closed hard and later restarted from its data directory.
+func TestLinearizableAcrossLeaderCrash(t *testing.T) {
+	c := mustCluster(t, 3, nil)
+	checkLinearizable(t, c, func(w *workload) {
+		w.progress("operations before the crash", 60)
+		leader := mustLeader(t, c.nodes)
+		c.kill(leader)
+		w.progress("operations without the old leader", 60)
+		c.restart(leader)
+		w.setStore(leader)
+		w.progress("operations after the restart", 60)
+	})
+}
+
+// workload is the client side of a linearizability check: clients write
+// and read through whichever store object each node currently has.
+type workload struct {
+	t      *testing.T
+	c      *testCluster
+	ops    atomic.Int64
+	stores []atomic.Pointer[Store]
+}
+
+// progress waits until the clients have completed more operations.
+func (w *workload) progress(what string, more int64) {
+	w.t.Helper()
+	target := w.ops.Load() + more
+	waitFor(w.t, 30*time.Second, what, func() bool { return w.ops.Load() >= target })
+}
+
+// setStore points the clients at a restarted node's new store.
+func (w *workload) setStore(tn *testNode) {
+	for i, n := range w.c.nodes {
+		if n == tn {
+			w.stores[i].Store(tn.s)
+		}
+	}
+}
+
+// checkLinearizable runs 6 clients (one read in three, linearizable) while
+// faults runs, then checks the history with porcupine.
+func checkLinearizable(t *testing.T, c *testCluster, faults func(*workload)) {
 	start := time.Now()
 	now := func() int64 { return int64(time.Since(start)) }
-
 	type pending struct {
 		op      porcupine.Operation
 		unknown bool // a write whose outcome the client never learned
@@ -110,18 +173,20 @@ func TestLinearizableUnderPartitions(t *testing.T) {
 	var (
 		mu   sync.Mutex
 		hist []pending
-		ops  atomic.Int64
 		stop atomic.Bool
 		wg   sync.WaitGroup
 	)
-	stores := []*Store{c.nodes[0].s, c.nodes[1].s, c.nodes[2].s}
+	w := &workload{t: t, c: c, stores: make([]atomic.Pointer[Store], len(c.nodes))}
+	for i, tn := range c.nodes {
+		w.stores[i].Store(tn.s)
+	}
 	const clients = 6
 	for cl := 0; cl < clients; cl++ {
 		wg.Add(1)
 		go func(cl int) {
 			defer wg.Done()
 			for i := 0; !stop.Load(); i++ {
-				s := stores[(cl+i)%3]
+				s := w.stores[(cl+i)%len(w.stores)].Load()
 				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 				if i%3 == 2 {
 					call := now()
@@ -138,7 +203,7 @@ func TestLinearizableUnderPartitions(t *testing.T) {
 					mu.Lock()
 					hist = append(hist, pending{op: porcupine.Operation{ClientId: cl, Input: ledgerInput{}, Call: call, Output: size, Return: ret}})
 					mu.Unlock()
-					ops.Add(1)
+					w.ops.Add(1)
 					continue
 				}
 				id := fmt.Sprintf("lin-%d-%d", cl, i)
@@ -148,7 +213,7 @@ func TestLinearizableUnderPartitions(t *testing.T) {
 				cancel()
 				p := pending{op: porcupine.Operation{ClientId: cl, Input: ledgerInput{write: true, id: id}, Call: call, Return: ret}}
 				if err != nil {
-					if !errors.Is(err, ErrTimeout) {
+					if !errors.Is(err, ErrTimeout) && !errors.Is(err, ErrClosed) {
 						t.Errorf("write %s: %v", id, err)
 					}
 					p.unknown = true
@@ -158,32 +223,13 @@ func TestLinearizableUnderPartitions(t *testing.T) {
 				mu.Lock()
 				hist = append(hist, p)
 				mu.Unlock()
-				ops.Add(1)
+				if !p.unknown {
+					w.ops.Add(1) // progress counts completed operations only
+				}
 			}
 		}(cl)
 	}
-
-	progress := func(what string, more int64) {
-		target := ops.Load() + more
-		waitFor(t, 30*time.Second, what, func() bool { return ops.Load() >= target })
-	}
-	progress("operations before faults", 60)
-	leader := mustLeader(t, c.nodes)
-	leader.net.partition()
-	progress("operations with the leader cut off", 60)
-	leader.net.heal()
-	progress("operations after healing the leader", 40)
-	var follower *testNode
-	for _, tn := range c.nodes {
-		if !tn.s.IsLeader() {
-			follower = tn
-			break
-		}
-	}
-	follower.net.partition()
-	progress("operations with a follower cut off", 60)
-	follower.net.heal()
-	progress("operations after healing the follower", 40)
+	faults(w)
 	stop.Store(true)
 	wg.Wait()
 
