@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"testing"
+	"time"
 
 	"github.com/pedigree-ledger/pedigree/models/gs1"
 )
@@ -88,9 +89,12 @@ func mustPNGShape(t testing.TB, es gs1.ElementString, shape Shape, o RenderOptio
 	return buf.Bytes()
 }
 
+// mustDecode decodes with a generous time limit: tests prove what the
+// ladder can read, benchmarks how fast, and a loaded CI machine running
+// -race must not turn one into the other.
 func mustDecode(t testing.TB, data []byte) *Result {
 	t.Helper()
-	r, err := Decode(context.Background(), bytes.NewReader(data), Options{})
+	r, err := Decode(context.Background(), bytes.NewReader(data), Options{Timeout: time.Minute})
 	if err != nil {
 		t.Fatalf("decode: %v", err)
 	}

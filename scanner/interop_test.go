@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pedigree-ledger/pedigree/models/gs1"
 )
@@ -126,7 +127,7 @@ func TestDmtxwriteReadByOurs(t *testing.T) {
 			t.Fatalf("dmtxwrite: %v: %s", err, out)
 		}
 		data, _ := os.ReadFile(path)
-		r, err := Decode(t.Context(), bytes.NewReader(data), Options{})
+		r, err := Decode(t.Context(), bytes.NewReader(data), Options{Timeout: time.Minute})
 		if r == nil || r.Symbology != "]d1" || r.Text != es.Raw() {
 			t.Fatalf("read %+v", r)
 		}

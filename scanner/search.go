@@ -215,11 +215,22 @@ func (s *search) tryView(g *image.Gray, name string, first bool, span ...int) *R
 
 // tryCandidates crops regions that look like a symbol and retries on each.
 func (s *search) tryCandidates(g *image.Gray, name string) *Result {
+	// Regions are found on g, which may be a downscaled photo, but cut
+	// from the full-resolution image: a small label in a big photo keeps
+	// all of its pixels per module.
+	f := s.gray.Rect.Dx() / g.Rect.Dx()
 	for i, rect := range candidates(g, maxCandidates) {
 		if s.done() {
 			return nil
 		}
 		crop := cropGray(g, rect)
+		if f > 1 {
+			full := image.Rect(rect.Min.X*f, rect.Min.Y*f, rect.Max.X*f, rect.Max.Y*f).Intersect(s.gray.Rect)
+			crop = cropGray(s.gray, full)
+			if side := max(full.Dx(), full.Dy()); side > workMaxSide {
+				crop = downscale(crop, (side+workMaxSide-1)/workMaxSide)
+			}
+		}
 		cname := fmt.Sprintf("%s/crop%d", name, i)
 		// Cheapest first within a crop too: the hybrid binarizer, then (for
 		// a small crop, whose modules may be under 3 pixels) the same
