@@ -23,12 +23,12 @@ import (
 //     when small), so a symbol away from the centre of a cluttered photo
 //     is at the centre of its crop; before step 4 for large frames;
 //  4. the global histogram binarizer, and inversion for light-on-dark marks;
-//  5. 2x upscaling for symbols under ~3 pixels per module;
-//  6. a contrast stretch when the image is washed out, then from that:
-//     the median (if not tried), an unsharp mask for blur, 2x downscaling,
-//     4x upscaling of tiny images, a restored quiet zone, rotation by
-//     ±20° and 45°;
-//  7. the full-resolution photo, when step 1 used a downscaled one.
+//  5. a contrast stretch when the image is washed out, then from that:
+//     2x upscaling, rotation by ±20° (gozxing's corner search fails at
+//     some angles), the median (if not tried), an unsharp mask for blur,
+//     2x downscaling, 4x upscaling of tiny images, a restored quiet zone,
+//     rotation by 45°;
+//  6. the full-resolution photo, when step 1 used a downscaled one.
 const (
 	workMaxSide   = 1400 // longest side of the first working view
 	maxCandidates = 4
@@ -95,6 +95,10 @@ func (s *search) run() (*Result, error) {
 			}
 			return s.tryView(upscale2(src()), "up2", false)
 		},
+		// gozxing's corner search fails at some angles and not at others:
+		// turning the image a little moves a symbol out of a bad angle.
+		func() *Result { return s.tryView(rotate(src(), 0.35), "rot20", false) },
+		func() *Result { return s.tryView(rotate(src(), -0.35), "rot-20", false) },
 		func() *Result {
 			if speckled() {
 				return nil // tried above
@@ -126,10 +130,6 @@ func (s *search) run() (*Result, error) {
 			}
 			return s.tryView(padded, "pad", false)
 		},
-		// gozxing's corner search fails at some angles and not at others:
-		// turning the image a little moves a symbol out of a bad angle.
-		func() *Result { return s.tryView(rotate(src(), 0.35), "rot20", false) },
-		func() *Result { return s.tryView(rotate(src(), -0.35), "rot-20", false) },
 		func() *Result { return s.tryView(rotate(src(), math.Pi/4), "rot45", false) },
 		func() *Result {
 			if base == s.gray {
