@@ -175,6 +175,13 @@ func TestAgreesWithSyntaxEngineVectors(t *testing.T) {
 		{"^800302112345678901ABC", false},
 		{"^800302112345678900", true},
 		{"^800302112345678900^10ABC123", true},
+		{"^800302112345678900ABCDEFGHIJKLMNOP", true},
+		{"^800302112345678900ABCDEFGHIJKLMNOPQ", false},
+		{"^7230121234567890123456789012345678", true},
+		{"^72301212345678901234567890123456789", false},
+		{"^7230123", true},
+		{"^723012", false},
+		{"^891234", false}, // no unknown AIs from raw data, even where the engine may permit them
 	}
 	for _, c := range cases {
 		es, err := parseScanUnchecked(c.in)
@@ -354,6 +361,74 @@ func TestAgreesWithSyntaxEngineScanDataVectors(t *testing.T) {
 			t.Errorf("%q: %v, engine gives %s", c.in, err, c.want)
 		case c.want != "" && engineNotation(es) != c.want:
 			t.Errorf("%q: %s, engine gives %s", c.in, engineNotation(es), c.want)
+		}
+	}
+}
+
+// TestAgreesWithSyntaxEngineAssociationVectors replays the Syntax Engine's
+// cases for the association rules between AIs: repeats, "ex" and "req".
+// (Its cases with unknown AIs need a mode Pedigree does not have.)
+func TestAgreesWithSyntaxEngineAssociationVectors(t *testing.T) {
+	cases := []struct {
+		in    string
+		valid bool
+	}{
+		{"(400)ABC", true},
+		{"(400)ABC(400)ABC", true},
+		{"(400)ABC(99)DEF(400)ABC", true},
+		{"(99)ABC(400)XYZ(400)XYZ", true},
+		{"(400)ABC(400)AB", false},
+		{"(400)ABC(400)ABCD", false},
+		{"(400)ABC(400)ABC(400)XYZ", false},
+		{"(400)ABC(400)XYZ(400)ABC", false},
+		{"(400)ABC(400)XYZ(400)XYZ", false},
+		{"(400)ABC(99)DEF(400)XYZ", false},
+		{"(99)ABC(400)ABC(400)XYZ", false},
+		{"(01)12345678901231(02)12345678901231", false},
+		{"(99)ABC123(01)12345678901231(02)12345678901231", false},
+		{"(01)12345678901231(99)ABC123(02)12345678901231", false},
+		{"(01)12345678901231(02)12345678901231(99)ABC123", false},
+		{"(01)12345678901231(255)5412345000150", false},
+		{"(01)12345678901231(37)123", false},
+		{"(21)ABC123(235)XYZ", false},
+		{"(3940)1234(8111)9999", false},
+		{"(3940)1234(3941)9999", false},
+		{"(3955)123456(3929)123", false},
+		{"(02)12345678901231", false},
+		{"(02)12345678901231(37)123", false},
+		{"(99)AAA(02)12345678901231(37)123", false},
+		{"(02)12345678901231(99)AAA(37)123", false},
+		{"(02)12345678901231(37)123(99)AAA", false},
+		{"(02)12345678901231(37)123(00)123456789012345675", true},
+		{"(91)XXX(02)12345678901231(92)YYY(37)123(93)ZZZ(00)123456789012345675", true},
+		{"(21)ABC123", false},
+		{"(21)ABC123(01)12345678901231", true},
+		{"(21)ABC123(8006)123456789012310510", true},
+		{"(01)12345678901231(250)ABC123", false},
+		{"(01)12345678901231(21)XYZ999(250)ABC123", true},
+		{"(01)12345678901231(3925)12599", false},
+		{"(01)12345678901231(3925)12599(30)123", true},
+		{"(01)12345678901231(3925)12599(3100)654321", true},
+		{"(01)12345678901231(3925)12599(3105)654321", true},
+		{"(01)12345678901231(3925)12599(3160)654321", true},
+		{"(01)12345678901231(3925)12599(3165)654321", true},
+		{"(01)12345678901231(3925)12599(3295)654321", true},
+		{"(01)12345678901231(3925)12599(3500)654321", true},
+		{"(01)12345678901231(3925)12599(3575)654321", true},
+		{"(01)12345678901231(3925)12599(3600)654321", true},
+		{"(01)12345678901231(3925)12599(3695)654321", true},
+	}
+	for _, c := range cases {
+		es, err := parseBracketed(c.in)
+		if err == nil {
+			err = es.validateElements()
+		}
+		if err != nil {
+			t.Errorf("%q: elements invalid: %v (the engine's case has valid elements)", c.in, err)
+			continue
+		}
+		if err := es.checkAssociations(); (err == nil) != c.valid {
+			t.Errorf("%q: associations valid=%v, engine says %v (%v)", c.in, err == nil, c.valid, err)
 		}
 	}
 }
