@@ -144,13 +144,12 @@ func (a *applier) loadActor() error {
 	if a.cmd.Actor == "" {
 		return nil
 	}
-	var org Organisation
-	err := a.tx.Where("id = ?", a.cmd.Actor).Take(&org).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return reject(CodeUnknownActor, "actor %q is not a registered organisation", a.cmd.Actor)
-	}
+	org, ok, err := findOrganisation(a.tx, a.cmd.Actor)
 	if err != nil {
 		return fmt.Errorf("load actor: %w", err)
+	}
+	if !ok {
+		return reject(CodeUnknownActor, "actor %q is not a registered organisation", a.cmd.Actor)
 	}
 	a.actor = &org
 	return nil

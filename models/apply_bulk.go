@@ -115,7 +115,7 @@ func upsertSuffix(cols []string) string {
 // nextID returns the id after the largest in table.
 func nextID(tx *gorm.DB, table string) (int64, error) {
 	var n int64
-	if err := tx.Raw("SELECT COALESCE(MAX(id), 0) FROM " + table).Scan(&n).Error; err != nil {
+	if err := tx.Statement.ConnPool.QueryRowContext(context.Background(), "SELECT COALESCE(MAX(id), 0) FROM "+table).Scan(&n); err != nil {
 		return 0, fmt.Errorf("next id of %s: %w", table, err)
 	}
 	return n + 1, nil

@@ -106,12 +106,12 @@ func (c *capture) assignIDs(events []Event) error {
 		}
 	}
 	for chunk := range slices.Chunk(fresh, sqlChunk) {
-		var dup []string
-		if err := c.a.tx.Model(&EventRecord{}).Where("event_id IN ?", chunk).Limit(1).Pluck("event_id", &dup).Error; err != nil {
+		dup, err := anyEventID(c.a.tx, chunk)
+		if err != nil {
 			return fmt.Errorf("look up event ids: %w", err)
 		}
-		if len(dup) > 0 {
-			return reject(CodeConflict, "event %s was already captured", dup[0])
+		if dup != "" {
+			return reject(CodeConflict, "event %s was already captured", dup)
 		}
 	}
 	return nil
@@ -188,8 +188,8 @@ func (c *capture) preload(events []Event) error {
 	}
 	list := sortedKeys(gtins)
 	for chunk := range slices.Chunk(list, sqlChunk) {
-		var ps []Product
-		if err := c.a.tx.Where("gtin IN ?", chunk).Find(&ps).Error; err != nil {
+		ps, err := findProducts(c.a.tx, chunk)
+		if err != nil {
 			return fmt.Errorf("load products: %w", err)
 		}
 		for i := range ps {
@@ -212,8 +212,8 @@ func (c *capture) load(keys []string) error {
 	missing = slices.Compact(missing)
 	var loaded []Item
 	for chunk := range slices.Chunk(missing, sqlChunk) {
-		var part []Item
-		if err := c.a.tx.Where(`"key" IN ?`, chunk).Find(&part).Error; err != nil {
+		part, err := findItems(c.a.tx, "key", chunk)
+		if err != nil {
 			return fmt.Errorf("load items: %w", err)
 		}
 		loaded = append(loaded, part...)
@@ -240,8 +240,8 @@ func (c *capture) load(keys []string) error {
 	parentIDs = slices.Compact(parentIDs)
 	var parents []Item
 	for chunk := range slices.Chunk(parentIDs, sqlChunk) {
-		var part []Item
-		if err := c.a.tx.Where("id IN ?", chunk).Find(&part).Error; err != nil {
+		part, err := findItems(c.a.tx, "id", chunk)
+		if err != nil {
 			return fmt.Errorf("load containers: %w", err)
 		}
 		parents = append(parents, part...)

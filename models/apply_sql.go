@@ -1,0 +1,128 @@
+package models
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"gorm.io/gorm"
+)
+
+// Raw SQL for the lookups every command makes (the actor) and the capture
+// rule makes per batch (event ids, items, products, next ids). They go
+// straight to the transaction's connection pool: gorm's reflection and
+// statement building cost more than the query itself for these small,
+// fixed shapes, and under raftstore the pool reuses one prepared statement
+// per query text. The column lists name the schema's columns explicitly, so
+// they must follow schema.go.
+
+// queryRows runs query on tx's connection and calls scan for each row.
+func queryRows(tx *gorm.DB, query string, args []any, scan func(*sql.Rows) error) error {
+	rows, err := tx.Statement.ConnPool.QueryContext(context.Background(), query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// inList is "(?,?,...)" for n values, and the values as arguments.
+func inList(vals []string) (string, []any) {
+	args := make([]any, len(vals))
+	for i, v := range vals {
+		args[i] = v
+	}
+	return "(?" + strings.Repeat(",?", len(vals)-1) + ")", args
+}
+
+// findOrganisation loads the organisation with id; ok is false when there
+// is none.
+func findOrganisation(tx *gorm.DB, id string) (org Organisation, ok bool, err error) {
+	err = queryRows(tx, `SELECT "id", "name", "role", "prefixes", "seq", "record_time" FROM "organisations" WHERE "id" = ? LIMIT 1`,
+		[]any{id}, func(r *sql.Rows) error {
+			var prefixes sql.NullString
+			var seq int64
+			if err := r.Scan(&org.ID, &org.Name, &org.Role, &prefixes, &seq, &org.RecordTime); err != nil {
+				return err
+			}
+			org.Prefixes, org.Seq, ok = prefixes.String, uint64(seq), true
+			return nil
+		})
+	return org, ok, err
+}
+
+// findProducts loads the products with the given GTINs.
+func findProducts(tx *gorm.DB, gtins []string) ([]Product, error) {
+	in, args := inList(gtins)
+	var ps []Product
+	err := queryRows(tx, `SELECT "gtin", "name", "manufacturer", "form", "strength", "pack_size", "signed", "seq", "record_time" FROM "products" WHERE "gtin" IN `+in,
+		args, func(r *sql.Rows) error {
+			var p Product
+			var name, form, strength, size sql.NullString
+			var signed sql.NullBool
+			var seq int64
+			if err := r.Scan(&p.GTIN, &name, &p.Manufacturer, &form, &strength, &size, &signed, &seq, &p.RecordTime); err != nil {
+				return err
+			}
+			p.Name, p.Form, p.Strength, p.PackSize, p.Signed, p.Seq = name.String, form.String, strength.String, size.String, signed.Bool, uint64(seq)
+			ps = append(ps, p)
+			return nil
+		})
+	return ps, err
+}
+
+// itemSelect selects the columns scanItem reads.
+const itemSelect = `SELECT "id", "key", "kind", "gtin", "serial", "lot", "expiry", "status", "holder", "destination", "parent_id",
+	"decommissioned_by", "decommissioned_at", "decommissioned_loc", "decommissioned_seq", "supplied_to_public", "commissioned_seq", "seq" FROM "items" `
+
+// findItems loads the items whose column col ("key" or "id") is in vals.
+func findItems[T string | int64](tx *gorm.DB, col string, vals []T) ([]Item, error) {
+	args := make([]any, len(vals))
+	for i, v := range vals {
+		args[i] = v
+	}
+	var items []Item
+	err := queryRows(tx, itemSelect+`WHERE "`+col+`" IN (?`+strings.Repeat(",?", len(vals)-1)+`)`, args, func(r *sql.Rows) error {
+		it, err := scanItem(r)
+		items = append(items, it)
+		return err
+	})
+	return items, err
+}
+
+func scanItem(r *sql.Rows) (Item, error) {
+	var it Item
+	var gtin, serial, lot, expiry, dest, decBy, decLoc sql.NullString
+	var parent, decSeq, comSeq, seq sql.NullInt64
+	var supplied sql.NullBool
+	var decAt sql.NullTime
+	if err := r.Scan(&it.ID, &it.Key, &it.Kind, &gtin, &serial, &lot, &expiry, &it.Status, &it.Holder, &dest, &parent,
+		&decBy, &decAt, &decLoc, &decSeq, &supplied, &comSeq, &seq); err != nil {
+		return it, fmt.Errorf("scan item: %w", err)
+	}
+	it.GTIN, it.Serial, it.Lot, it.Expiry, it.Destination = gtin.String, serial.String, lot.String, expiry.String, dest.String
+	it.ParentID, it.DecommissionedBy, it.DecommissionedLoc = parent.Int64, decBy.String, decLoc.String
+	if decAt.Valid {
+		t := decAt.Time
+		it.DecommissionedAt = &t
+	}
+	it.DecommissionedSeq, it.SuppliedToPublic = uint64(decSeq.Int64), supplied.Bool
+	it.CommissionedSeq, it.Seq = uint64(comSeq.Int64), uint64(seq.Int64)
+	return it, nil
+}
+
+// anyEventID returns one of ids that is already a stored event's id, or "".
+func anyEventID(tx *gorm.DB, ids []string) (string, error) {
+	in, args := inList(ids)
+	var found string
+	err := queryRows(tx, `SELECT "event_id" FROM "event_records" WHERE "event_id" IN `+in+` LIMIT 1`, args, func(r *sql.Rows) error {
+		return r.Scan(&found)
+	})
+	return found, err
+}
