@@ -148,11 +148,17 @@ var commonFields = []string{"@context", "type", "eventTime", "eventTimeZoneOffse
 var tzOffsetRE = regexp.MustCompile(`^[+-](0\d|1[0-4]):[0-5]\d$`)
 
 func decodeEvent(data []byte, path string) (Event, error) {
-	var e Event
 	obj, err := decodeObject(data, path)
 	if err != nil {
-		return e, err
+		return Event{}, err
 	}
+	return decodeEventObject(obj, path)
+}
+
+// decodeEventObject decodes an event from its fields, as decodeObject
+// splits them.
+func decodeEventObject(obj map[string]json.RawMessage, path string) (Event, error) {
+	var e Event
 	if err := decodeString(obj["type"], join(path, "type"), &e.Type); err != nil {
 		return e, err
 	}

@@ -3,6 +3,7 @@ package models
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 )
 
 // The payloads of the command kinds. They are decoded strictly (unknown fields
@@ -135,8 +136,25 @@ type CaptureResult struct {
 // UnmarshalJSON decodes the events strictly, naming a bad field by its
 // position ("events[3].epcList[0]").
 func (p *CaptureEventsPayload) UnmarshalJSON(data []byte) error {
-	// One pass splits the (large) payload into events; only when that
-	// fails does a slower pass find what to blame.
+	// One pass splits the (large) payload into events and each event into
+	// its fields. When that fails (bad JSON, an event that is not an
+	// object) the passes below find what to blame, with the same messages
+	// as ever: they decide each event as decodeObject would have.
+	var fast struct {
+		Events []map[string]json.RawMessage `json:"events"`
+	}
+	fdec := json.NewDecoder(bytes.NewReader(data))
+	fdec.DisallowUnknownFields()
+	if fdec.Decode(&fast) == nil && fast.Events != nil && !slices.ContainsFunc(fast.Events, isNilObject) {
+		var err error
+		p.Events = make([]Event, len(fast.Events))
+		for i, obj := range fast.Events {
+			if p.Events[i], err = decodeEventObject(obj, index("events", i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	var wire struct {
 		Events []json.RawMessage `json:"events"`
 	}
@@ -164,3 +182,6 @@ func (p *CaptureEventsPayload) UnmarshalJSON(data []byte) error {
 	}
 	return nil
 }
+
+// isNilObject reports a JSON null where an object was expected.
+func isNilObject(m map[string]json.RawMessage) bool { return m == nil }
