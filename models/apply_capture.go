@@ -177,7 +177,7 @@ func (c *capture) preload(events []Event) error {
 		keys = append(keys, instanceKeys(&events[i])...)
 		if events[i].Type == ObjectEvent && events[i].Action == ActionAdd {
 			for _, s := range events[i].EPCList {
-				if epc, err := gs1.ParseEPC(s); err == nil && epc.Kind == gs1.EPCSGTIN {
+				if epc, err := parseEPC(s); err == nil && epc.Kind == gs1.EPCSGTIN {
 					gtins[epc.SGTIN.GTIN] = true
 				}
 			}

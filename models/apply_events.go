@@ -108,7 +108,7 @@ func (c *capture) commission(e *Event) error {
 		return reject(CodeUnsupportedEvent, "commissioning with disposition %q; packs start active", e.Disposition)
 	}
 	for _, s := range e.EPCList {
-		epc, err := gs1.ParseEPC(s)
+		epc, err := parseEPC(s)
 		if err != nil {
 			return reject(CodeBadPayload, "%v", err)
 		}
@@ -347,7 +347,7 @@ func (c *capture) pack(e *Event) error {
 		return err
 	}
 	if parent == nil {
-		epc, err := gs1.ParseEPC(e.ParentID)
+		epc, err := parseEPC(e.ParentID)
 		if err != nil || epc.Kind != gs1.EPCSSCC {
 			return reject(CodeUnknownItem, "parent %s was never commissioned", pkey)
 		}

@@ -161,7 +161,7 @@ func (a *applier) loadPacks(epcs []string) ([]*Item, error) {
 	keys := make([]string, len(epcs))
 	seen := make(map[string]bool, len(epcs))
 	for i, s := range epcs {
-		epc, err := gs1.ParseEPC(s)
+		epc, err := parseEPC(s)
 		if err != nil {
 			return nil, reject(CodeBadPayload, "epcs[%d]: %v", i, err)
 		}

@@ -499,7 +499,7 @@ func decodeEPCs(raw json.RawMessage, path string, dst *[]string) error {
 // checkInstanceEPC checks that s names one object (a pack or a logistic
 // unit), as epcList, childEPCs and parentID must.
 func checkInstanceEPC(s, path string) error {
-	epc, err := gs1.ParseEPC(s)
+	epc, err := parseEPC(s)
 	if err != nil {
 		return derr(path, "%v", err)
 	}

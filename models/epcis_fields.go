@@ -35,7 +35,7 @@ func decodeQuantities(raw json.RawMessage, path string) ([]QuantityElement, erro
 		if err := decodeString(obj["epcClass"], join(p, "epcClass"), &q.EPCClass); err != nil {
 			return nil, err
 		}
-		epc, err := gs1.ParseEPC(q.EPCClass)
+		epc, err := parseEPC(q.EPCClass)
 		if err != nil {
 			return nil, derr(join(p, "epcClass"), "%v", err)
 		}
@@ -138,7 +138,7 @@ func decodeLocation(raw json.RawMessage, path string) (string, error) {
 		return "", derr(path, "%q is not a URI", id)
 	}
 	if isGS1LocationURI(id) {
-		epc, err := gs1.ParseEPC(id)
+		epc, err := parseEPC(id)
 		if err != nil {
 			return "", derr(path, "%v", err)
 		}

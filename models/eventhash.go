@@ -165,7 +165,7 @@ func hashTime(t time.Time) string {
 // hashEPC writes a GS1 identifier as its canonical Digital Link URI and
 // anything else as given.
 func hashEPC(uri string) string {
-	e, err := gs1.ParseEPC(uri)
+	e, err := parseEPC(uri)
 	if err != nil {
 		return uri
 	}

@@ -53,7 +53,7 @@ func LocationKey(l gs1.SGLN) string {
 // keyOf parses an EPC or location URI and returns its canonical key, or
 // the URI itself when it is not a GS1 identifier (a geo: read point).
 func keyOf(uri string) string {
-	e, err := gs1.ParseEPC(uri)
+	e, err := parseEPC(uri)
 	if err != nil {
 		return uri
 	}
@@ -63,7 +63,7 @@ func keyOf(uri string) string {
 // glnOf returns the GLN a location (SGLN) or party (PGLN) URI names, or "".
 // EPCIS source and destination lists use either, by type.
 func glnOf(uri string) string {
-	e, err := gs1.ParseEPC(uri)
+	e, err := parseEPC(uri)
 	switch {
 	case err != nil:
 		return ""
