@@ -64,6 +64,11 @@ type Config struct {
 	// Tune, if set, adjusts the Raft configuration after the defaults
 	// (tests shorten timeouts for loopback; operators may tune snapshots).
 	Tune func(*raft.Config)
+	// Now, if set, replaces the wall clock with which the leader stamps
+	// record times. Tests use it to cross time limits such as the EU FMD
+	// 10-day undo window; production leaves it nil. It is read only when
+	// proposing, never in Apply, so replicas stay deterministic.
+	Now func() time.Time
 }
 
 var nodeIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
@@ -130,6 +135,9 @@ func Open(cfg Config) (*Store, error) {
 	}
 	if cfg.Origin == "" {
 		cfg.Origin = "pedigree-ledger"
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	if cfg.ProposeTimeout <= 0 {
 		cfg.ProposeTimeout = 10 * time.Second
@@ -529,7 +537,7 @@ func (s *Store) proposeLocal(ctx context.Context, cmds []models.Command) ([]mode
 	if len(cmds) == 0 || len(cmds) > maxBatch {
 		return nil, fmt.Errorf("%w: a proposal holds 1 to %d commands", ErrInvalid, maxBatch)
 	}
-	now := time.Now().UTC().Round(0)
+	now := s.cfg.Now().UTC().Round(0)
 	stamped := make([]models.Command, len(cmds))
 	for i, c := range cmds {
 		if c.ID == "" {

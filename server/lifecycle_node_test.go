@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +23,27 @@ type apiNode struct {
 	store      *raftstore.Store
 	srv        *httptest.Server
 	adminToken string
+	clock      *offsetClock
+}
+
+// offsetClock is the wall clock moved forward by an offset the test sets,
+// so a test can cross a time limit without waiting for it.
+type offsetClock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *offsetClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+// Advance moves the clock forward by d.
+func (c *offsetClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset += d
 }
 
 // client returns an API client for token.
@@ -38,8 +60,9 @@ func mustAPINode(t testing.TB, configure ...func(*LifecycleAPI)) *apiNode {
 	if err != nil {
 		t.Fatal(err)
 	}
+	clock := &offsetClock{}
 	st, err := raftstore.Open(raftstore.Config{
-		NodeID: "n1", Dir: t.TempDir(), Listener: ln, Bootstrap: true,
+		NodeID: "n1", Dir: t.TempDir(), Listener: ln, Bootstrap: true, Now: clock.Now,
 		Tune: func(c *raft.Config) {
 			c.HeartbeatTimeout = 200 * time.Millisecond
 			c.ElectionTimeout = 200 * time.Millisecond
@@ -69,7 +92,7 @@ func mustAPINode(t testing.TB, configure ...func(*LifecycleAPI)) *apiNode {
 	}
 	srv := httptest.NewServer(Create(st, nil, api, dash))
 	t.Cleanup(srv.Close)
-	return &apiNode{store: st, srv: srv, adminToken: tok}
+	return &apiNode{store: st, srv: srv, adminToken: tok, clock: clock}
 }
 
 // mustLeader polls until the node leads.

@@ -356,3 +356,29 @@ func flip(s string) string {
 	}
 	return string(b)
 }
+
+// TestUndoAfterTenDaysOverHTTP crosses the EU FMD undo window (Delegated
+// Regulation 2016/161 Art. 13) on a real node by moving the clock the
+// leader stamps record times with: an undo 10 days and an hour after the
+// dispense is refused and the pack stays dispensed.
+func TestUndoAfterTenDaysOverHTTP(t *testing.T) {
+	n := mustAPINode(t)
+	net, s := mustSeed(t, n, 20)
+	ctx := context.Background()
+	ph1 := n.client(s.Tokens[net.Pharmacy1.GLN])
+	i := net.Cases[0].Packs[4] // in stock at pharmacy 1 after seeding
+	epcs := net.PackEPCs([]int{i})
+	if err := ph1.Do(ctx, "POST", "/api/v1/decommission", "application/json", map[string]any{"epcs": epcs, "status": "dispensed"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	n.clock.Advance(9 * 24 * time.Hour)
+	if v := mustVerify(t, ph1, net.Packs[i].Scan); v.Verdict != "already_dispensed" {
+		t.Fatalf("nine days on: %+v", v)
+	}
+	n.clock.Advance(24*time.Hour + time.Hour)
+	err := ph1.Do(ctx, "POST", "/api/v1/decommission/undo", "application/json", map[string]any{"epcs": epcs}, nil)
+	wantAPIError(t, err, http.StatusConflict, "undo_too_late")
+	if v := mustVerify(t, ph1, net.Packs[i].Scan); v.Verdict != "already_dispensed" {
+		t.Fatalf("after the refused undo: %+v", v)
+	}
+}
