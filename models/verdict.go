@@ -1,6 +1,7 @@
 package models
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -127,11 +128,17 @@ func Verify(db *gorm.DB, req VerifyRequest) (Verification, error) {
 	}
 	serial, _ := req.Scan.Get("21")
 
-	// Two indexed reads with explicit columns: this is the hottest read
-	// path, and gorm's reflective Scan costs more than the queries.
+	// Two indexed reads with explicit columns, straight to the connection
+	// pool (prepared once when the caller's session prepares statements):
+	// this is the hottest read path, and gorm's statement building and
+	// reflective Scan cost more than the queries.
+	pool, ctx := db.Statement.ConnPool, db.Statement.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	var prod Product
-	err = db.Raw(`SELECT gtin, name, manufacturer, form, strength, pack_size, signed, seq, record_time
-		FROM products WHERE gtin = ?`, gtin).Row().Scan(&prod.GTIN, &prod.Name, &prod.Manufacturer,
+	err = pool.QueryRowContext(ctx, `SELECT gtin, name, manufacturer, form, strength, pack_size, signed, seq, record_time
+		FROM products WHERE gtin = ?`, gtin).Scan(&prod.GTIN, &prod.Name, &prod.Manufacturer,
 		&prod.Form, &prod.Strength, &prod.PackSize, &prod.Signed, &prod.Seq, &prod.RecordTime)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
@@ -155,9 +162,9 @@ func Verify(db *gorm.DB, req VerifyRequest) (Verification, error) {
 		recallSeq    sql.NullInt64
 		recallTime   sql.NullTime
 	)
-	err = db.Raw(`SELECT `+verifyItemColumns+`, recalls.id, recalls.recalled_by, recalls.reason, recalls.seq, recalls.record_time
+	err = pool.QueryRowContext(ctx, `SELECT `+verifyItemColumns+`, recalls.id, recalls.recalled_by, recalls.reason, recalls.seq, recalls.record_time
 		FROM items LEFT JOIN recalls ON recalls.gtin = items.gtin AND recalls.lot = items.lot
-		WHERE items."key" = ? LIMIT 1`, PackKey(gtin, serial)).Row().Scan(
+		WHERE items."key" = ? LIMIT 1`, PackKey(gtin, serial)).Scan(
 		&pack.ID, &pack.Key, &pack.Kind, &pack.GTIN, &pack.Serial, &pack.Lot, &pack.Expiry, &status, &pack.Holder,
 		&pack.Destination, &pack.ParentID, &pack.DecommissionedBy, &decAt, &pack.DecommissionedLoc,
 		&pack.DecommissionedSeq, &pack.SuppliedToPublic, &pack.CommissionedSeq, &pack.Seq,
