@@ -117,6 +117,15 @@ func applyRule(tx *gorm.DB, seq uint64, cmd Command) (any, error) {
 
 // decodeThen strictly decodes the command's payload into p and runs rule.
 func decodeThen(cmd Command, p any, rule func() (any, error)) (any, error) {
+	// A capture (up to 10,000 events) is decoded in one pass when it is
+	// well formed; the strict decoder below only re-reads what that pass
+	// refuses, to reject it with the usual message.
+	if cp, ok := p.(*CaptureEventsPayload); ok {
+		if ok, _ := cp.decodeFast(bytes.Trim(cmd.Payload, jsonSpace)); ok {
+			return rule()
+		}
+		*cp = CaptureEventsPayload{}
+	}
 	dec := json.NewDecoder(bytes.NewReader(cmd.Payload))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(p); err != nil {
@@ -127,6 +136,9 @@ func decodeThen(cmd Command, p any, rule func() (any, error)) (any, error) {
 	}
 	return rule()
 }
+
+// jsonSpace is the whitespace JSON allows around a value (RFC 8259 §2).
+const jsonSpace = " \t\r\n"
 
 // applier carries one command's context through its rule.
 type applier struct {

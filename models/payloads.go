@@ -140,20 +140,8 @@ func (p *CaptureEventsPayload) UnmarshalJSON(data []byte) error {
 	// its fields. When that fails (bad JSON, an event that is not an
 	// object) the passes below find what to blame, with the same messages
 	// as ever: they decide each event as decodeObject would have.
-	var fast struct {
-		Events []map[string]json.RawMessage `json:"events"`
-	}
-	fdec := json.NewDecoder(bytes.NewReader(data))
-	fdec.DisallowUnknownFields()
-	if fdec.Decode(&fast) == nil && fast.Events != nil && !slices.ContainsFunc(fast.Events, isNilObject) {
-		var err error
-		p.Events = make([]Event, len(fast.Events))
-		for i, obj := range fast.Events {
-			if p.Events[i], err = decodeEventObject(obj, index("events", i)); err != nil {
-				return err
-			}
-		}
-		return nil
+	if ok, err := p.decodeFast(data); ok || err != nil {
+		return err
 	}
 	var wire struct {
 		Events []json.RawMessage `json:"events"`
@@ -185,3 +173,26 @@ func (p *CaptureEventsPayload) UnmarshalJSON(data []byte) error {
 
 // isNilObject reports a JSON null where an object was expected.
 func isNilObject(m map[string]json.RawMessage) bool { return m == nil }
+
+// decodeFast decodes data, which must be exactly one JSON object, in one
+// pass: ok is false when that pass cannot decide (bad JSON, trailing data,
+// an event that is not an object), and the slower passes must find what to
+// blame; err is an event's own decoding error.
+func (p *CaptureEventsPayload) decodeFast(data []byte) (ok bool, err error) {
+	var fast struct {
+		Events []map[string]json.RawMessage `json:"events"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if dec.Decode(&fast) != nil || dec.InputOffset() != int64(len(data)) ||
+		fast.Events == nil || slices.ContainsFunc(fast.Events, isNilObject) {
+		return false, nil
+	}
+	p.Events = make([]Event, len(fast.Events))
+	for i, obj := range fast.Events {
+		if p.Events[i], err = decodeEventObject(obj, index("events", i)); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
