@@ -31,6 +31,20 @@ func TestWritesThroughAnyNode(t *testing.T) {
 		t.Fatalf("retry via another node = %+v, want seq 1", again[0])
 	}
 	mustConverge(t, c.nodes, 3)
+	// Nodes announce their HTTP address and key in the background, so
+	// the listing is complete soon after the cluster forms, not at once.
+	waitFor(t, 10*time.Second, "every node announced", func() bool {
+		ns, err := c.nodes[1].s.Nodes()
+		if err != nil || len(ns) != 3 {
+			return false
+		}
+		for _, n := range ns {
+			if n.HTTPAddr == "" || n.PublicKey == "" {
+				return false
+			}
+		}
+		return true
+	})
 	ns, err := c.nodes[1].s.Nodes()
 	if err != nil {
 		t.Fatal(err)
