@@ -56,7 +56,28 @@ func TestMetricsFollowTheLedger(t *testing.T) {
 	defer s.Close()
 	waitFor(t, 10*time.Second, "leadership", s.IsLeader)
 	node := s.ID()
+	// The registry is the process's, so a counter may carry counts from an
+	// earlier run of this test (go test -count N): compare increases.
+	counters := []struct {
+		name   string
+		labels map[string]string
+	}{
+		{"pedigree_raftstore_commands_applied_total", map[string]string{"node": node, "outcome": "accepted"}},
+		{"pedigree_raftstore_commands_applied_total", map[string]string{"node": node, "outcome": "rejected"}},
+		{"pedigree_raftstore_commands_applied_total", map[string]string{"node": node, "outcome": "duplicate"}},
+		{"pedigree_raftstore_proposals_total", map[string]string{"node": node, "path": "local", "result": "ok"}},
+	}
+	before := make([]float64, len(counters))
+	for i, c := range counters {
+		before[i], _ = metricValue(t, c.name, c.labels)
+	}
 	mustPropose(t, s, orgCmd(t, "m1", "m1"), orgCmd(t, "m2", "m1"), orgCmd(t, "m1", "m1"))
+	for i, c := range counters {
+		got, ok := metricValue(t, c.name, c.labels)
+		if !ok || got-before[i] != 1 {
+			t.Errorf("%s%v rose by %v (found %v), want 1", c.name, c.labels, got-before[i], ok)
+		}
+	}
 	size := float64(s.Head().Size)
 	for _, tc := range []struct {
 		name   string
@@ -65,10 +86,6 @@ func TestMetricsFollowTheLedger(t *testing.T) {
 	}{
 		{"pedigree_raftstore_tree_size", map[string]string{"node": node}, size},
 		{"pedigree_raftstore_is_leader", map[string]string{"node": node}, 1},
-		{"pedigree_raftstore_commands_applied_total", map[string]string{"node": node, "outcome": "accepted"}, 1},
-		{"pedigree_raftstore_commands_applied_total", map[string]string{"node": node, "outcome": "rejected"}, 1},
-		{"pedigree_raftstore_commands_applied_total", map[string]string{"node": node, "outcome": "duplicate"}, 1},
-		{"pedigree_raftstore_proposals_total", map[string]string{"node": node, "path": "local", "result": "ok"}, 1},
 	} {
 		got, ok := metricValue(t, tc.name, tc.labels)
 		if !ok || got != tc.want {
