@@ -5,10 +5,6 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/hashicorp/raft"
-
-	"github.com/pedigree-ledger/pedigree/models"
 )
 
 // BenchmarkFSMApplyCapture1000 is one node's FSM applying capture_events
@@ -21,25 +17,8 @@ func BenchmarkFSMApplyCapture1000(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer l.close()
-	var index uint64
-	apply := func(cmds ...models.Command) {
-		var logs []*raft.Log
-		for _, c := range cmds {
-			c.Time = time.Unix(1700000000, 0).UTC()
-			data, err := encodeEntry(logEntry{Op: opLedger, Cmds: []models.Command{c}})
-			if err != nil {
-				b.Fatal(err)
-			}
-			index++
-			logs = append(logs, &raft.Log{Index: index, Type: raft.LogCommand, Data: data})
-		}
-		for i, r := range l.applyBatch(logs) {
-			if res, ok := r.([]models.Result); !ok || !res[0].Accepted {
-				b.Fatalf("entry %d: %+v", i, r)
-			}
-		}
-	}
-	capture := captureMaker(b, func(cmds ...models.Command) { apply(cmds...) })
+	apply := fsmApplier(b, l, func() time.Time { return time.Unix(1700000000, 0).UTC() })
+	capture := captureMaker(b, apply)
 	const batch = 1000
 	b.ResetTimer()
 	for done := 0; done < b.N; done += batch {

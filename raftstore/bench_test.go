@@ -38,35 +38,9 @@ func BenchmarkClusterSingleWrites(b *testing.B) {
 	for i := range cmds {
 		cmds[i] = capture(fmt.Sprintf("one-%d", i), i, i+1)
 	}
-	const clients = 64
-	var next atomic.Int64
-	var wg sync.WaitGroup
 	b.StartTimer()
 	start := time.Now()
-	for w := 0; w < clients; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := next.Add(1) - 1
-				if i >= int64(b.N) {
-					return
-				}
-				ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-				res, err := stores[i%3].Propose(ctx, cmds[i])
-				cancel()
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				if !res[0].Accepted {
-					b.Errorf("capture rejected: %s %s", res[0].Code, res[0].Message)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	proposeConcurrently(b, stores, cmds, 64)
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
 }
@@ -206,35 +180,9 @@ func BenchmarkClusterCapture1000(b *testing.B) {
 	for i := range cmds {
 		cmds[i] = capture(fmt.Sprintf("cap-%d", i), i*batch, min((i+1)*batch, b.N))
 	}
-	const clients = 4
-	var next atomic.Int64
-	var wg sync.WaitGroup
 	b.StartTimer()
 	start := time.Now()
-	for w := 0; w < clients; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := next.Add(1) - 1
-				if i >= int64(batches) {
-					return
-				}
-				ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-				res, err := stores[i%3].Propose(ctx, cmds[i])
-				cancel()
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				if !res[0].Accepted {
-					b.Errorf("capture rejected: %s %s", res[0].Code, res[0].Message)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	proposeConcurrently(b, stores, cmds, 4)
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
 }
@@ -290,11 +238,62 @@ func BenchmarkFSMApplySingleEvents(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer l.close()
+	apply := fsmApplier(b, l, func() time.Time { return time.Now().UTC() })
+	capture := captureMaker(b, apply)
+	b.ResetTimer()
+	for done := 0; done < b.N; done += 64 {
+		b.StopTimer()
+		var cmds []models.Command
+		for j := done; j < done+64 && j < b.N; j++ {
+			cmds = append(cmds, capture(fmt.Sprintf("one-%d", j), j, j+1))
+		}
+		b.StartTimer()
+		apply(cmds...)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// proposeConcurrently commits cmds through the cluster from clients
+// goroutines spread over the nodes, failing the benchmark on an error or a
+// rejected command.
+func proposeConcurrently(b *testing.B, stores []*Store, cmds []models.Command, clients int) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < clients; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(len(cmds)) {
+					return
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+				res, err := stores[i%int64(len(stores))].Propose(ctx, cmds[i])
+				cancel()
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				if !res[0].Accepted {
+					b.Errorf("capture rejected: %s %s", res[0].Code, res[0].Message)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// fsmApplier returns a function that applies commands to one node's FSM
+// as consecutive Raft log entries of one batch, each command its own
+// entry stamped with at(), failing the benchmark on a rejection.
+func fsmApplier(b *testing.B, l *ledger, at func() time.Time) func(...models.Command) {
 	var index uint64
-	apply := func(cmds ...models.Command) {
-		var logs []*raft.Log
+	return func(cmds ...models.Command) {
+		logs := make([]*raft.Log, 0, len(cmds))
 		for _, c := range cmds {
-			c.Time = time.Now().UTC()
+			c.Time = at()
 			data, err := encodeEntry(logEntry{Op: opLedger, Cmds: []models.Command{c}})
 			if err != nil {
 				b.Fatal(err)
@@ -308,16 +307,4 @@ func BenchmarkFSMApplySingleEvents(b *testing.B) {
 			}
 		}
 	}
-	capture := captureMaker(b, func(cmds ...models.Command) { apply(cmds...) })
-	b.ResetTimer()
-	for done := 0; done < b.N; done += 64 {
-		b.StopTimer()
-		var cmds []models.Command
-		for j := done; j < done+64 && j < b.N; j++ {
-			cmds = append(cmds, capture(fmt.Sprintf("one-%d", j), j, j+1))
-		}
-		b.StartTimer()
-		apply(cmds...)
-	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
