@@ -12,16 +12,11 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
-	"github.com/gin-gonic/gin"
-
 	"github.com/pedigree-ledger/pedigree/fixtures/demo"
-	"github.com/pedigree-ledger/pedigree/models"
 	"github.com/pedigree-ledger/pedigree/raftstore"
-	"github.com/pedigree-ledger/pedigree/server"
 )
 
 // runDemo is `pedigree demo`: a one-node ledger seeded with the fixture
@@ -81,7 +76,7 @@ func demoMain(ctx context.Context, httpAddr, dataDir string, packs int, stdout, 
 	if err != nil {
 		return err
 	}
-	handler, err := demoRouter(store, log)
+	handler, err := serveHandler(store, log)
 	if err != nil {
 		return err
 	}
@@ -140,57 +135,21 @@ func openDemoStore(ctx context.Context, dir, httpAddr string, log *slog.Logger) 
 	return store, nil
 }
 
-// demoAdmin registers the admin and its token on a fresh ledger (writing
-// the token to DIR/admin.token, mode 0600), or reads the token back from
-// an existing one. fresh says whether the ledger was empty.
+// demoAdmin bootstraps the admin on a fresh ledger, as serve --bootstrap
+// does, and returns its token from DIR/admin.token. fresh says whether the
+// ledger was empty.
 func demoAdmin(ctx context.Context, store *raftstore.Store, dir string) (token string, fresh bool, err error) {
-	path := filepath.Join(dir, "admin.token")
-	if store.Head().Size > 0 {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return "", false, fmt.Errorf("the ledger in %s is not empty and has no admin.token: %w", dir, err)
-		}
-		return strings.TrimSpace(string(b)), false, nil
-	}
-	token, err = server.NewToken()
-	if err != nil {
-		return "", false, err
-	}
-	reg, err := models.NewCommand("bootstrap-admin", models.KindRegisterOrganisation, "", time.Time{},
-		models.RegisterOrganisationPayload{ID: "admin", Name: "Demo operator", Role: models.RoleAdmin})
-	if err != nil {
-		return "", false, err
-	}
-	sum := server.TokenSHA256(token)
-	iss, err := models.NewCommand("bootstrap-admin-token", models.KindIssueToken, "", time.Time{},
-		models.IssueTokenPayload{TokenSHA256: sum, OrgID: "admin", Label: "demo bootstrap"})
-	if err != nil {
-		return "", false, err
-	}
-	res, err := store.Propose(ctx, reg, iss)
-	if err != nil {
-		return "", false, fmt.Errorf("bootstrap admin: %w", err)
-	}
-	for _, r := range res {
-		if !r.Accepted {
-			return "", false, fmt.Errorf("bootstrap admin: %s: %s", r.Code, r.Message)
+	fresh = store.Head().Size == 0
+	if fresh {
+		if err := bootstrapAdmin(ctx, store, dir, io.Discard); err != nil {
+			return "", false, err
 		}
 	}
-	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
-		return "", false, err
-	}
-	return token, true, nil
-}
-
-// demoRouter builds the HTTP handler: the node's router with the
-// lifecycle API and the dashboard.
-func demoRouter(store *raftstore.Store, log *slog.Logger) (http.Handler, error) {
-	gin.SetMode(gin.ReleaseMode)
-	dash, err := server.NewDashboard(store)
+	token, err = readToken(filepath.Join(dir, "admin.token"))
 	if err != nil {
-		return nil, err
+		return "", false, fmt.Errorf("the ledger in %s has no readable admin.token: %w", dir, err)
 	}
-	return server.Create(store, log, server.NewLifecycleAPI(store), dash), nil
+	return token, fresh, nil
 }
 
 // printDemoBanner tells the user where to look and how to sign in.

@@ -215,6 +215,8 @@ func serveTLS(o serveOptions) (*tls.Config, error) {
 	return raftstore.MutualTLS(o.tlsCert, o.tlsKey, o.tlsCA)
 }
 
+// serveHandler builds a node's HTTP handler: the router with the lifecycle
+// API and the dashboard.
 func serveHandler(store *raftstore.Store, log *slog.Logger) (http.Handler, error) {
 	gin.SetMode(gin.ReleaseMode)
 	dash, err := server.NewDashboard(store)
