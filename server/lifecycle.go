@@ -2,13 +2,7 @@ package server
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
 	"net/http"
-	"strings"
-	"sync"
-	"time"
 
 	"github.com/gin-gonic/gin"
 	"gorm.io/gorm"
@@ -77,93 +71,6 @@ func callerOf(c *gin.Context) (Caller, error) {
 	}
 	return Caller{}, errf(http.StatusUnauthorized, "unauthenticated", "send Authorization: Bearer <token>")
 }
-
-// tokenHash is the stored form of a bearer token: lowercase hex SHA-256.
-func tokenHash(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
-}
-
-// bearerToken extracts the token of an Authorization: Bearer header.
-func bearerToken(r *http.Request) (string, bool) {
-	h := r.Header.Get("Authorization")
-	const p = "bearer "
-	if len(h) <= len(p) || !strings.EqualFold(h[:len(p)], p) {
-		return "", false
-	}
-	tok := strings.TrimSpace(h[len(p):])
-	return tok, tok != ""
-}
-
-// authenticate resolves a bearer token against the projection's token table
-// and leaves the Caller in the context. With required false a request
-// without a token goes on anonymously (the Digital Link resolver and the
-// dashboard's public pages); a bad or revoked token is refused either way.
-func authenticate(reader projectionReader, required bool) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		tok, ok := bearerToken(c.Request)
-		if !ok {
-			if required {
-				abortErr(c, errf(http.StatusUnauthorized, "unauthenticated", "send Authorization: Bearer <token>"))
-			}
-			return
-		}
-		cl, err := lookupCaller(c.Request.Context(), reader, tok)
-		if err != nil {
-			abortErr(c, err)
-			return
-		}
-		c.Set(callerKey, cl)
-		c.Set(tokenKey, tokenHash(tok))
-	}
-}
-
-// lookupCaller finds the organisation a bearer token authenticates. Found
-// tokens are remembered for tokenCacheTTL, so a busy verification terminal
-// costs one hash and a map lookup per request, not a SQLite query; a
-// revocation therefore takes effect within tokenCacheTTL on every node (at
-// once on the node that revoked).
-func lookupCaller(ctx context.Context, reader projectionReader, tok string) (Caller, error) {
-	hash := tokenHash(tok)
-	if v, ok := tokenCache.Load(hash); ok {
-		e := v.(cachedToken)
-		if e.reader == reader && time.Now().Before(e.expires) {
-			return e.caller, nil
-		}
-		tokenCache.Delete(hash)
-	}
-	db, err := reader.Read(ctx, raftstore.Local)
-	if err != nil {
-		return Caller{}, storeErr(err)
-	}
-	t, err := models.LookupToken(db.Session(&gorm.Session{PrepareStmt: true}), hash)
-	switch {
-	case err == nil:
-		cl := Caller{Org: t.OrgID, Role: t.Role}
-		tokenCache.Store(hash, cachedToken{caller: cl, reader: reader, expires: time.Now().Add(tokenCacheTTL)})
-		return cl, nil
-	case errors.Is(err, models.ErrNotFound), errors.Is(err, models.ErrRevoked):
-		return Caller{}, errf(http.StatusUnauthorized, "bad_token", "the token is unknown or revoked")
-	}
-	return Caller{}, err
-}
-
-// tokenCacheTTL bounds how long a revoked token may still be accepted by a
-// node that had just seen it.
-const tokenCacheTTL = 2 * time.Second
-
-// tokenCache maps a token hash to a recently found caller. It is shared by
-// the nodes of one process (tests), so entries remember their reader.
-var tokenCache sync.Map
-
-type cachedToken struct {
-	caller  Caller
-	reader  projectionReader
-	expires time.Time
-}
-
-// forgetToken drops a revoked token from the cache.
-func forgetToken(hash string) { tokenCache.Delete(hash) }
 
 // LifecycleAPI bundles the lifecycle handlers; Register mounts them.
 type LifecycleAPI struct {

@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/pedigree-ledger/pedigree/models"
+	"github.com/pedigree-ledger/pedigree/raftstore"
 )
 
 // organisationsAPI issues and revokes organisations' API tokens. The rules
@@ -66,7 +67,13 @@ func (h *organisationsAPI) revokeToken(c *gin.Context) {
 		abortErr(c, err)
 		return
 	}
-	forgetToken(c.Param("hash"))
+	// The revocation is applied on the leader now, but perhaps not yet
+	// here. Waiting until this node has caught up with the leader makes the
+	// token fail on this node from the moment the client hears it is
+	// revoked; other nodes refuse it as soon as they apply the entry. The
+	// revocation is committed either way, so a failed wait (no leader to
+	// ask) still answers success: this node applies it when it can.
+	_, _ = h.ledger.Read(c.Request.Context(), raftstore.Leader)
 	c.JSON(http.StatusOK, gin.H{"seq": res.Seq, "revoked": c.Param("hash")})
 }
 
