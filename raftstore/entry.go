@@ -1,7 +1,10 @@
 package raftstore
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -27,20 +30,156 @@ type logEntry struct {
 	Node *NodeInfo        `json:"node,omitempty"`
 }
 
+// Ledger entries are written in a small binary form; node ops, which are
+// rare, stay JSON. The binary form exists because every node decodes every
+// entry: JSON would validate and copy each command's payload (a capture of
+// 1,000 events is hundreds of kilobytes) once more per node, on the path
+// that bounds the cluster's write rate. Decoding reads both forms, so logs
+// written before it still replay.
+//
+//	entry   = 0x00 "PLE" 0x01 uvarint(n) command{n}
+//	command = lp(id) lp(kind) lp(actor) varint(unix seconds) uvarint(nanoseconds) lp(payload)
+//	lp(x)   = uvarint(len(x)) x
+//
+// A JSON entry starts with '{', so the leading zero byte tells them apart.
+const binaryEntryMagic = "\x00PLE\x01"
+
 func encodeEntry(e logEntry) ([]byte, error) {
-	b, err := json.Marshal(e)
-	if err != nil {
-		return nil, fmt.Errorf("encode log entry: %w", err)
+	if e.Op != opLedger {
+		b, err := json.Marshal(e)
+		if err != nil {
+			return nil, fmt.Errorf("encode log entry: %w", err)
+		}
+		return b, nil
+	}
+	n := len(binaryEntryMagic) + binary.MaxVarintLen64
+	for _, c := range e.Cmds {
+		n += len(c.ID) + len(c.Kind) + len(c.Actor) + len(c.Payload) + 6*binary.MaxVarintLen64
+	}
+	b := make([]byte, 0, n)
+	b = append(b, binaryEntryMagic...)
+	b = binary.AppendUvarint(b, uint64(len(e.Cmds)))
+	var payload bytes.Buffer
+	for _, c := range e.Cmds {
+		b = appendUvarintLP(b, []byte(c.ID))
+		b = appendUvarintLP(b, []byte(c.Kind))
+		b = appendUvarintLP(b, []byte(c.Actor))
+		b = binary.AppendVarint(b, c.Time.Unix())
+		b = binary.AppendUvarint(b, uint64(c.Time.Nanosecond()))
+		// The payload is committed compacted, as the JSON form always
+		// did (the Merkle leaf covers these exact bytes); compacting
+		// also rejects a payload that is not JSON.
+		p := []byte(c.Payload)
+		if len(p) > 0 {
+			payload.Reset()
+			if err := json.Compact(&payload, p); err != nil {
+				return nil, fmt.Errorf("encode log entry: command %q: payload: %w", c.ID, err)
+			}
+			if !bytes.Equal(payload.Bytes(), p) {
+				p = payload.Bytes()
+			}
+		}
+		b = appendUvarintLP(b, p)
 	}
 	return b, nil
 }
 
 func decodeEntry(b []byte) (logEntry, error) {
+	if bytes.HasPrefix(b, []byte(binaryEntryMagic)) {
+		return decodeBinaryEntry(b[len(binaryEntryMagic):])
+	}
 	var e logEntry
 	if err := json.Unmarshal(b, &e); err != nil {
 		return logEntry{}, fmt.Errorf("decode log entry: %w", err)
 	}
 	return e, nil
+}
+
+func decodeBinaryEntry(b []byte) (logEntry, error) {
+	r := entryReader{b: b}
+	n := r.uvarint()
+	if r.err == nil && n > uint64(len(b)) { // every command takes bytes
+		r.err = errors.New("command count exceeds the entry")
+	}
+	e := logEntry{Op: opLedger}
+	if r.err == nil {
+		e.Cmds = make([]models.Command, 0, n)
+	}
+	for i := uint64(0); r.err == nil && i < n; i++ {
+		var c models.Command
+		c.ID = string(r.lp())
+		c.Kind = models.CommandKind(r.lp())
+		c.Actor = string(r.lp())
+		sec := r.varint()
+		nsec := r.uvarint()
+		if r.err == nil && nsec >= 1e9 {
+			r.err = errors.New("nanoseconds out of range")
+		}
+		c.Time = time.Unix(sec, int64(nsec)).UTC()
+		if p := r.lp(); len(p) > 0 {
+			c.Payload = json.RawMessage(p)
+		}
+		e.Cmds = append(e.Cmds, c)
+	}
+	if r.err == nil && len(r.b) > 0 {
+		r.err = errors.New("trailing bytes")
+	}
+	if r.err != nil {
+		return logEntry{}, fmt.Errorf("decode log entry: %w", r.err)
+	}
+	return e, nil
+}
+
+func appendUvarintLP(b, x []byte) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(x))), x...)
+}
+
+// entryReader reads the binary entry form; the first error sticks.
+type entryReader struct {
+	b   []byte
+	err error
+}
+
+func (r *entryReader) uvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.err = errors.New("bad varint")
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *entryReader) varint() int64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.err = errors.New("bad varint")
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+// lp returns the next length-prefixed field, aliasing the entry's bytes
+// (raft hands the FSM a log it no longer changes).
+func (r *entryReader) lp() []byte {
+	n := r.uvarint()
+	if r.err != nil {
+		return nil
+	}
+	if n > uint64(len(r.b)) {
+		r.err = errors.New("field runs past the entry")
+		return nil
+	}
+	x := r.b[:n:n]
+	r.b = r.b[n:]
+	return x
 }
 
 func parseTime(s string) (time.Time, error) {

@@ -3,6 +3,7 @@ package raftstore
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -52,6 +53,8 @@ func FuzzReadFrame(f *testing.F) {
 func FuzzApplyLogData(f *testing.F) {
 	good, _ := encodeEntry(logEntry{Op: opLedger, Cmds: []models.Command{{ID: "x", Kind: models.KindRegisterOrganisation, Payload: []byte(`{"id":"a","name":"A","role":"admin"}`)}}})
 	f.Add(good)
+	legacy, _ := json.Marshal(logEntry{Op: opLedger, Cmds: []models.Command{{ID: "y", Kind: models.KindRegisterOrganisation, Payload: []byte(`{"id":"b","name":"B","role":"admin"}`)}}})
+	f.Add(legacy)
 	f.Add([]byte(`{"op":"node_put","node":{"id":""}}`))
 	f.Add([]byte(`{"op":"ledger","cmds":[{"id":"","kind":"","payload":null}]}`))
 	f.Add([]byte(`{"op":"nope"}`))
