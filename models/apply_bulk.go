@@ -2,10 +2,11 @@ package models
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
-	"slices"
+	"math/bits"
 	"strings"
+	"sync"
+	"time"
 
 	"gorm.io/gorm"
 )
@@ -33,58 +34,75 @@ var (
 func itemRow(it *Item) []any {
 	var decAt any
 	if it.DecommissionedAt != nil {
-		decAt = *it.DecommissionedAt
+		decAt = sqliteTime(*it.DecommissionedAt)
 	}
 	return []any{it.ID, it.Key, it.Kind, it.GTIN, it.Serial, it.Lot, it.Expiry, string(it.Status), it.Holder, it.Destination,
 		it.ParentID, it.DecommissionedBy, decAt, it.DecommissionedLoc, int64(it.DecommissionedSeq),
 		it.SuppliedToPublic, int64(it.CommissionedSeq), int64(it.Seq)}
 }
 
-func eventRow(e *EventRecord) []any {
-	return []any{e.ID, int64(e.Seq), e.EventID, e.Type, e.EventTime, e.RecordTime, e.Action, e.BizStep,
+// eventRow is e's column values; recordTime is e.RecordTime as sqliteTime
+// formats it, the same for every event of a command.
+func eventRow(e *EventRecord, recordTime string) []any {
+	return []any{e.ID, int64(e.Seq), e.EventID, e.Type, sqliteTime(e.EventTime), recordTime, e.Action, e.BizStep,
 		e.Disposition, e.BizLocation, e.ReadPoint, e.Actor, e.JSON}
 }
 
-// insertRows writes rows into table, up to bulkRows per statement; suffix
-// (an ON CONFLICT clause or "") ends each statement. The full-size
-// statement is prepared once, so SQLite parses at most two statements
-// however many rows there are.
+// sqliteTime formats t exactly as go-sqlite3 stores a bound time.Time (its
+// first SQLiteTimestampFormats layout), which gorm reads back as a time.
+// Bulk rows bind the text themselves so a capture formats a command's
+// shared record time once, not once per row.
+func sqliteTime(t time.Time) string {
+	return t.Format("2006-01-02 15:04:05.999999999-07:00")
+}
+
+// insertRows writes rows into table with multi-row INSERTs; suffix (an ON
+// CONFLICT clause or "") ends each statement. Statements come in a few
+// fixed sizes (bulkRows, then powers of two for the rest), so the
+// connection pool of the apply path (raftstore's, which prepares each
+// distinct statement once per node) never parses one twice, and a plain
+// transaction parses at most a handful per call.
 func insertRows(tx *gorm.DB, table string, cols []string, rows [][]any, suffix string) error {
-	if len(rows) == 0 {
-		return nil
-	}
 	ctx := context.Background()
 	per := min(bulkRows, max(1, maxBindVars/len(cols)))
-	var full *sql.Stmt
-	for chunk := range slices.Chunk(rows, per) {
-		args := make([]any, 0, len(chunk)*len(cols))
-		for _, r := range chunk {
+	var args []any
+	for len(rows) > 0 {
+		n := per
+		for n > len(rows) {
+			n = 1 << (bits.Len(uint(len(rows))) - 1) // the largest power of two that fits
+		}
+		args = args[:0]
+		for _, r := range rows[:n] {
 			args = append(args, r...)
 		}
-		var err error
-		if len(chunk) == per {
-			if full == nil {
-				if full, err = tx.Statement.ConnPool.PrepareContext(ctx, insertSQL(table, cols, per, suffix)); err != nil {
-					return fmt.Errorf("insert into %s: %w", table, err)
-				}
-				defer full.Close()
-			}
-			_, err = full.ExecContext(ctx, args...)
-		} else {
-			_, err = tx.Statement.ConnPool.ExecContext(ctx, insertSQL(table, cols, len(chunk), suffix), args...)
-		}
-		if err != nil {
+		if _, err := tx.Statement.ConnPool.ExecContext(ctx, insertSQL(table, cols, n, suffix), args...); err != nil {
 			return fmt.Errorf("insert into %s: %w", table, err)
 		}
+		rows = rows[n:]
 	}
 	return nil
 }
 
 // bulkRows is the number of rows per INSERT statement.
-const bulkRows = 200
+const bulkRows = 256
 
-// insertSQL builds an INSERT of n rows.
+// insertSQLs memoizes insertSQL: the apply path asks for the same few
+// statements for every command, and building a 256-row statement's text
+// costs more than looking it up.
+var insertSQLs sync.Map // insertKey -> string
+
+type insertKey struct {
+	table, suffix string
+	n             int
+}
+
+// insertSQL builds an INSERT of n rows. A table is always written with the
+// same columns, so the table names the column list in the memo.
 func insertSQL(table string, cols []string, n int, suffix string) string {
+	key := insertKey{table: table, suffix: suffix, n: n}
+	if q, ok := insertSQLs.Load(key); ok {
+		return q.(string)
+	}
 	quoted := make([]string, len(cols))
 	for i, c := range cols {
 		quoted[i] = `"` + c + `"`
@@ -99,7 +117,9 @@ func insertSQL(table string, cols []string, n int, suffix string) string {
 		b.WriteString(tuple)
 	}
 	b.WriteString(suffix)
-	return b.String()
+	q := b.String()
+	insertSQLs.Store(key, q)
+	return q
 }
 
 // upsertSuffix makes an INSERT update every column of an existing row with

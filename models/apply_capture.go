@@ -332,11 +332,12 @@ func (c *capture) flushEvents() error {
 	}
 	rows := make([][]any, len(c.pending))
 	var idx [][]any
+	recordTime := sqliteTime(c.a.at)
 	for i := range c.pending {
 		pe := &c.pending[i]
 		pe.rec.ID = id
 		id++
-		rows[i] = eventRow(&pe.rec)
+		rows[i] = eventRow(&pe.rec, recordTime)
 		seen := make(map[string]bool, len(pe.keys))
 		for _, k := range pe.keys {
 			if !seen[k] {

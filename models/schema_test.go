@@ -35,7 +35,7 @@ func TestBulkColumnsMatchSchema(t *testing.T) {
 	if got := len(itemRow(&Item{})); got != len(itemColumns) {
 		t.Errorf("itemRow has %d values for %d columns", got, len(itemColumns))
 	}
-	if got := len(eventRow(&EventRecord{})); got != len(eventColumns) {
+	if got := len(eventRow(&EventRecord{}, "")); got != len(eventColumns) {
 		t.Errorf("eventRow has %d values for %d columns", got, len(eventColumns))
 	}
 }
