@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"errors"
 	"html/template"
 	"net/http"
 	"strconv"
@@ -24,13 +25,17 @@ import (
 // Dashboard serves the regulator's web pages: chain of custody, alerts,
 // recalls, the signed tree head and inclusion-proof checks, and pack
 // verification. Pages are rendered on the server and work without
-// JavaScript. A browser signs in by posting its API token once; the token
-// then rides in an HttpOnly, SameSite=Strict cookie, which also keeps other
-// sites from posting forms as the user.
+// JavaScript. A browser signs in by posting its API token once and gets a
+// server-side session (sessions.go): its HttpOnly, SameSite=Strict cookie
+// holds only the random session id, never the token. SameSite=Strict keeps
+// other sites from posting forms as the user, and POSTs a browser marks as
+// coming from another origin are refused as well.
 type Dashboard struct {
-	ledger LifecycleLedger
-	pages  map[string]*template.Template
-	verify *verifyAPI
+	ledger   LifecycleLedger
+	auth     *tokenAuth
+	pages    map[string]*template.Template
+	verify   *verifyAPI
+	sessions *sessionStore
 }
 
 // NewDashboard parses the embedded templates.
@@ -39,11 +44,11 @@ func NewDashboard(l LifecycleLedger) (*Dashboard, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Dashboard{ledger: l, pages: pages, verify: newVerifyAPI(l)}, nil
+	return &Dashboard{ledger: l, auth: authFor(l), pages: pages, verify: newVerifyAPI(l), sessions: newSessionStore()}, nil
 }
 
-// sessionCookie holds the signed-in browser's API token.
-const sessionCookie = "pedigree_token"
+// sessionCookie holds the signed-in browser's session id.
+const sessionCookie = "pedigree_session"
 
 // Register mounts the dashboard routes on r, and the GS1 Digital Link
 // resolver (/01/...), whose browser answer is a dashboard page.
@@ -78,22 +83,59 @@ type page struct {
 	Product *productAnswer
 }
 
-// session authenticates the browser from its cookie, when it has one. A
-// stale cookie is dropped rather than refused, so the user sees the login.
+// session refuses cross-origin form posts and authenticates the browser
+// from its session cookie, when it has one. The session's token is checked
+// on every request, so revoking the token ends the session. An unknown,
+// expired or revoked session is dropped rather than refused, so the user
+// sees the login.
 func (d *Dashboard) session(c *gin.Context) {
-	tok, err := c.Cookie(sessionCookie)
-	if err != nil || tok == "" {
+	if c.Request.Method == http.MethodPost && crossOrigin(c.Request) {
+		d.render(c, http.StatusForbidden, "login", page{Title: "Sign in", Error: "This form was posted from another site; sign in here instead."})
+		c.Abort()
 		return
 	}
-	cl, err := lookupCaller(c.Request.Context(), d.ledger, tok)
-	if err != nil {
-		clearSession(c)
+	id, err := c.Cookie(sessionCookie)
+	if err != nil || id == "" {
 		return
 	}
-	c.Set(callerKey, cl)
+	ss, ok := d.sessions.get(id)
+	if !ok {
+		clearSessionCookie(c)
+		return
+	}
+	cl, err := d.auth.lookup(c.Request.Context(), ss.tokenHash)
+	switch {
+	case err == nil && cl.Org == ss.org:
+		c.Set(callerKey, cl)
+	case err == nil, errors.Is(err, errBadToken):
+		d.sessions.delete(id)
+		clearSessionCookie(c)
+	default:
+		// The node cannot read its projection now; the session stays for
+		// when it can, and this request goes on signed out.
+		_ = c.Error(err)
+	}
 }
 
-func clearSession(c *gin.Context) {
+// crossOrigin reports whether the browser says the request comes from
+// another origin (Fetch Metadata). SameSite=Strict already keeps the
+// session cookie off cross-site posts; this also stops sibling subdomains
+// ("same-site") and login forgery, which needs no cookie.
+func crossOrigin(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "cross-site", "same-site":
+		return true
+	}
+	return false
+}
+
+// setSessionCookie hands the browser its session id.
+func setSessionCookie(c *gin.Context, id string) {
+	c.SetSameSite(http.SameSiteStrictMode)
+	c.SetCookie(sessionCookie, id, int(sessionLifetime.Seconds()), "/", "", c.Request.TLS != nil, true)
+}
+
+func clearSessionCookie(c *gin.Context) {
 	c.SetSameSite(http.SameSiteStrictMode)
 	c.SetCookie(sessionCookie, "", -1, "/", "", c.Request.TLS != nil, true)
 }
@@ -148,18 +190,42 @@ func (d *Dashboard) overview(c *gin.Context) {
 
 func (d *Dashboard) login(c *gin.Context) {
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, 4096)
-	tok := c.PostForm("token")
-	if _, err := lookupCaller(c.Request.Context(), d.ledger, tok); err != nil || tok == "" {
+	tok := strings.TrimSpace(c.PostForm("token"))
+	if tok == "" {
 		d.render(c, http.StatusUnauthorized, "login", page{Title: "Sign in", Error: "That token is unknown or revoked."})
 		return
 	}
-	c.SetSameSite(http.SameSiteStrictMode)
-	c.SetCookie(sessionCookie, tok, int((12 * time.Hour).Seconds()), "/", "", c.Request.TLS != nil, true)
+	hash := tokenHash(tok)
+	cl, err := d.auth.lookup(c.Request.Context(), hash)
+	if err != nil {
+		if !errors.Is(err, errBadToken) {
+			d.fail(c, err)
+			return
+		}
+		d.render(c, http.StatusUnauthorized, "login", page{Title: "Sign in", Error: "That token is unknown or revoked."})
+		return
+	}
+	// A sign-in always starts a new session, so an id planted in the
+	// browser before (session fixation) never becomes a signed-in one.
+	if old, err := c.Cookie(sessionCookie); err == nil && old != "" {
+		d.sessions.delete(old)
+	}
+	id, err := d.sessions.create(cl.Org, hash)
+	if err != nil {
+		d.fail(c, err)
+		return
+	}
+	setSessionCookie(c, id)
 	c.Redirect(http.StatusSeeOther, "/")
 }
 
+// logout ends the session on the node, not only in the browser: a copy of
+// the cookie is worthless afterwards.
 func (d *Dashboard) logout(c *gin.Context) {
-	clearSession(c)
+	if id, err := c.Cookie(sessionCookie); err == nil && id != "" {
+		d.sessions.delete(id)
+	}
+	clearSessionCookie(c)
 	c.Redirect(http.StatusSeeOther, "/")
 }
 

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/base64"
 	"encoding/hex"
 	"io"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestDashboardConsistencyCheckCatchesARewrite signs in with a form, keeps
@@ -62,5 +64,263 @@ func TestDashboardConsistencyCheckCatchesARewrite(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(b), `action="/login"`) {
 		t.Fatalf("signed out: %d", resp.StatusCode)
+	}
+}
+
+// noRedirect is a client for n that shows redirects instead of following
+// them, so a test sees each answer's cookies.
+func noRedirect(n *apiNode) *http.Client {
+	return &http.Client{Transport: n.srv.Client().Transport,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// mustSignIn posts token to /login and returns the session cookie it sets.
+func mustSignIn(t *testing.T, n *apiNode, token string) *http.Cookie {
+	t.Helper()
+	resp, err := noRedirect(n).PostForm(n.srv.URL+"/login", url.Values{"token": {token}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign in: %d", resp.StatusCode)
+	}
+	for _, c := range resp.Cookies() {
+		if c.Name == sessionCookie {
+			return c
+		}
+	}
+	t.Fatalf("sign in set no %s cookie: %v", sessionCookie, resp.Header.Values("Set-Cookie"))
+	return nil
+}
+
+// dashboardGet fetches path with the session cookie id (none if empty)
+// and returns the status, the body and the cookies set.
+func dashboardGet(t *testing.T, n *apiNode, path, id string) (int, string, []*http.Cookie) {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", n.srv.URL+path, nil)
+	if id != "" {
+		req.AddCookie(&http.Cookie{Name: sessionCookie, Value: id})
+	}
+	resp, err := noRedirect(n).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), resp.Cookies()
+}
+
+// signedOut reports whether a page is the sign-in form answered 401.
+func signedOut(status int, body string) bool {
+	return status == http.StatusUnauthorized && strings.Contains(body, `action="/login"`)
+}
+
+// mustIssueToken issues a fresh token for the admin organisation.
+func mustIssueToken(t *testing.T, n *apiNode) (token, hash string) {
+	t.Helper()
+	var out struct {
+		Token       string `json:"token"`
+		TokenSHA256 string `json:"token_sha256"`
+	}
+	if err := n.client(n.adminToken).Do(t.Context(), "POST", "/api/v1/organisations/admin/tokens", "application/json", map[string]any{}, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out.Token, out.TokenSHA256
+}
+
+// TestDashboardCookieHoldsASessionNotTheToken signs in and checks the
+// cookie: a fresh 32-byte random id that is neither the token nor its
+// hash, HttpOnly, SameSite=Strict, for the whole site; then signs out and
+// checks the server forgot the session, so a kept copy of the cookie no
+// longer signs anyone in.
+func TestDashboardCookieHoldsASessionNotTheToken(t *testing.T) {
+	n := mustAPINode(t)
+	token, hash := mustIssueToken(t, n)
+	c := mustSignIn(t, n, token)
+	raw, err := base64.RawURLEncoding.DecodeString(c.Value)
+	switch {
+	case err != nil || len(raw) != 32:
+		t.Fatalf("session id %q is not 32 bytes of base64url: %v", c.Value, err)
+	case strings.Contains(c.Value, token) || strings.Contains(token, c.Value) || strings.Contains(c.Value, hash):
+		t.Fatal("the cookie carries the token")
+	case !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != "/" || c.Secure:
+		t.Fatalf("cookie attributes: HttpOnly %v SameSite %v Path %q Secure %v (plain HTTP)", c.HttpOnly, c.SameSite, c.Path, c.Secure)
+	case c.MaxAge != int(sessionLifetime.Seconds()):
+		t.Fatalf("cookie Max-Age %d", c.MaxAge)
+	}
+	if again := mustSignIn(t, n, token); again.Value == c.Value {
+		t.Fatal("two sign-ins got the same session id")
+	}
+	if st, body, _ := dashboardGet(t, n, "/ui/alerts", c.Value); st != http.StatusOK || signedOut(st, body) {
+		t.Fatalf("signed in, alerts answer %d", st)
+	}
+	// The API does not take a session id for a token.
+	if err := n.client(c.Value).Do(t.Context(), "GET", "/api/v1/recalls", "", nil, nil); err == nil {
+		t.Fatal("the session id works as a bearer token")
+	}
+
+	req, _ := http.NewRequestWithContext(t.Context(), "POST", n.srv.URL+"/logout", nil)
+	req.AddCookie(&http.Cookie{Name: sessionCookie, Value: c.Value})
+	resp, err := noRedirect(n).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cleared := false
+	for _, k := range resp.Cookies() {
+		cleared = cleared || (k.Name == sessionCookie && k.MaxAge < 0)
+	}
+	if resp.StatusCode != http.StatusSeeOther || !cleared {
+		t.Fatalf("sign out: %d, cookies %v", resp.StatusCode, resp.Header.Values("Set-Cookie"))
+	}
+	if st, body, _ := dashboardGet(t, n, "/ui/alerts", c.Value); !signedOut(st, body) {
+		t.Fatalf("a kept copy of the cookie still signs in after sign-out: %d", st)
+	}
+	// The token itself is untouched by signing out.
+	if err := n.client(token).Do(t.Context(), "GET", "/api/v1/recalls", "", nil, nil); err != nil {
+		t.Fatalf("the token after sign-out: %v", err)
+	}
+}
+
+// TestDashboardSessionEndsWhenItsTokenIsRevoked revokes the token a
+// browser signed in with: its next page is the sign-in form, the cookie is
+// cleared, and another token's session is unaffected.
+func TestDashboardSessionEndsWhenItsTokenIsRevoked(t *testing.T) {
+	n := mustAPINode(t)
+	token, hash := mustIssueToken(t, n)
+	doomed, other := mustSignIn(t, n, token), mustSignIn(t, n, n.adminToken)
+	for _, id := range []string{doomed.Value, other.Value} {
+		if st, body, _ := dashboardGet(t, n, "/ui/recalls", id); st != http.StatusOK || signedOut(st, body) {
+			t.Fatalf("signed in, recalls answer %d", st)
+		}
+	}
+	if err := n.client(n.adminToken).Do(t.Context(), "DELETE", "/api/v1/tokens/"+hash, "", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	st, body, cookies := dashboardGet(t, n, "/ui/recalls", doomed.Value)
+	if !signedOut(st, body) {
+		t.Fatalf("the revoked token's session still answers %d", st)
+	}
+	if len(cookies) != 1 || cookies[0].Name != sessionCookie || cookies[0].MaxAge >= 0 {
+		t.Fatalf("the dead session's cookie was not cleared: %v", cookies)
+	}
+	if st, body, _ := dashboardGet(t, n, "/ui/recalls", other.Value); st != http.StatusOK || signedOut(st, body) {
+		t.Fatalf("another token's session answers %d", st)
+	}
+	if st, body, _ := dashboardGet(t, n, "/ui/recalls", doomed.Value); !signedOut(st, body) {
+		t.Fatalf("the revoked session came back: %d", st)
+	}
+	// Signing in again with the revoked token fails.
+	resp, err := noRedirect(n).PostForm(n.srv.URL+"/login", url.Values{"token": {token}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || len(resp.Cookies()) != 0 {
+		t.Fatalf("sign in with a revoked token: %d %v", resp.StatusCode, resp.Cookies())
+	}
+}
+
+// TestDashboardRefusesFormsPostedFromAnotherSite: a browser marks a form
+// posted from another site (Sec-Fetch-Site); the dashboard neither signs
+// in nor acts on it, with or without a session cookie.
+func TestDashboardRefusesFormsPostedFromAnotherSite(t *testing.T) {
+	n := mustAPINode(t)
+	id := mustSignIn(t, n, n.adminToken).Value
+	for _, site := range []string{"cross-site", "same-site"} {
+		for _, tc := range []struct {
+			path string
+			form url.Values
+		}{{"/login", url.Values{"token": {n.adminToken}}}, {"/ui/verify", url.Values{"scan": {"(01)09501101530003(21)X"}}}, {"/logout", nil}} {
+			req, _ := http.NewRequestWithContext(t.Context(), "POST", n.srv.URL+tc.path, strings.NewReader(tc.form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("Sec-Fetch-Site", site)
+			req.AddCookie(&http.Cookie{Name: sessionCookie, Value: id})
+			resp, err := noRedirect(n).Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusForbidden || len(resp.Cookies()) != 0 {
+				t.Fatalf("%s POST %s: %d, cookies %v", site, tc.path, resp.StatusCode, resp.Cookies())
+			}
+		}
+	}
+	if st, body, _ := dashboardGet(t, n, "/ui/alerts", id); st != http.StatusOK || signedOut(st, body) {
+		t.Fatalf("the refused logout ended the session: %d", st)
+	}
+}
+
+// TestSessionStoreExpiresAndStaysBounded checks the session table on a
+// fake clock: the idle timeout, the absolute lifetime however busy, and
+// the bound, which evicts the session idle longest.
+func TestSessionStoreExpiresAndStaysBounded(t *testing.T) {
+	now := time.Date(2026, 11, 21, 8, 0, 0, 0, time.UTC)
+	s := newSessionStore()
+	s.now = func() time.Time { return now }
+	mustCreate := func(org string) string {
+		t.Helper()
+		id, err := s.create(org, "h-"+org)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+
+	start := now
+	idle := mustCreate("idle")
+	busy := mustCreate("busy")
+	// Used every quarter of an hour, a session lives its 12 hours and no
+	// longer; one never used again dies after the idle timeout.
+	for now.Sub(start) < sessionLifetime-sessionIdle/2 {
+		now = now.Add(sessionIdle / 2)
+		if _, ok := s.get(busy); !ok {
+			t.Fatalf("a busy session ended after %v", now.Sub(start))
+		}
+	}
+	now = start.Add(sessionLifetime)
+	if _, ok := s.get(busy); ok {
+		t.Fatal("a busy session outlived its 12 h")
+	}
+	if _, ok := s.get(idle); ok {
+		t.Fatal("an idle session outlived the idle timeout")
+	}
+	// Each use restarts the idle timeout.
+	dozy := mustCreate("dozy")
+	for range 2 {
+		now = now.Add(sessionIdle - time.Second)
+		if _, ok := s.get(dozy); !ok {
+			t.Fatal("a session used within the idle timeout ended")
+		}
+	}
+	now = now.Add(sessionIdle)
+	if _, ok := s.get(dozy); ok {
+		t.Fatal("a session idle for the idle timeout lives on")
+	}
+	if s.len() != 0 {
+		t.Fatalf("expired sessions kept: %d", s.len())
+	}
+
+	s.max = 3
+	ids := []string{mustCreate("a"), mustCreate("b"), mustCreate("c")}
+	now = now.Add(time.Minute)
+	s.get(ids[0])
+	s.get(ids[2])
+	d := mustCreate("d") // full: b, idle longest, goes
+	if s.len() != 3 {
+		t.Fatalf("%d sessions, bound 3", s.len())
+	}
+	for i, want := range map[string]bool{ids[0]: true, ids[1]: false, ids[2]: true, d: true} {
+		if ss, ok := s.get(i); ok != want {
+			t.Fatalf("session %s alive %v, want %v", ss.org, ok, want)
+		}
+	}
+	if ss, _ := s.get(d); ss.org != "d" || ss.tokenHash != "h-d" {
+		t.Fatalf("stored session = %+v", ss)
+	}
+	s.delete(d)
+	if _, ok := s.get(d); ok {
+		t.Fatal("a deleted session lives on")
 	}
 }
