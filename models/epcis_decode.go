@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pedigree-ledger/pedigree/models/gs1"
@@ -145,8 +145,6 @@ var commonFields = []string{"@context", "type", "eventTime", "eventTimeZoneOffse
 	"certificationInfo", "errorDeclaration", "bizStep", "disposition", "persistentDisposition", "readPoint", "bizLocation",
 	"bizTransactionList", "sourceList", "destinationList", "sensorElementList"}
 
-var tzOffsetRE = regexp.MustCompile(`^[+-](0\d|1[0-4]):[0-5]\d$`)
-
 func decodeEvent(data []byte, path string) (Event, error) {
 	obj, err := decodeObject(data, path)
 	if err != nil {
@@ -198,7 +196,7 @@ func decodeEventObject(obj map[string]json.RawMessage, path string) (Event, erro
 	if err := decodeString(obj["eventTimeZoneOffset"], join(path, "eventTimeZoneOffset"), &e.EventTimeZoneOffset); err != nil {
 		return e, err
 	}
-	if !tzOffsetRE.MatchString(e.EventTimeZoneOffset) {
+	if !isTZOffset(e.EventTimeZoneOffset) {
 		return e, derr(join(path, "eventTimeZoneOffset"), "%q is not an offset like +01:00", e.EventTimeZoneOffset)
 	}
 	if raw, ok := obj["recordTime"]; ok {
@@ -468,14 +466,24 @@ func decodeTime(raw json.RawMessage, path string, dst *time.Time) error {
 	if err != nil {
 		return derr(path, "%q is not an RFC 3339 date-time with offset", s)
 	}
-	// Far-off years would not survive being rewritten in another offset
-	// (year 0000 becomes -0001), and no supply chain event has one.
-	if y := t.UTC().Year(); y < 1000 || y > 9000 {
+	if y := t.UTC().Year(); !eventYearOK(y) {
 		return derr(path, "%q: year %d is out of range", s, y)
 	}
 	*dst = t
 	return nil
 }
+
+// parseEventTime parses a time as decodeTime accepts it, for the one-pass
+// decoder.
+func parseEventTime(s string) (time.Time, bool) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	return t, err == nil && eventYearOK(t.UTC().Year())
+}
+
+// eventYearOK bounds years: far-off ones would not survive being rewritten
+// in another offset (year 0000 becomes -0001), and no supply chain event
+// has one.
+func eventYearOK(y int) bool { return y >= 1000 && y <= 9000 }
 
 // decodeEPCs decodes a list of EPC instance identifiers.
 func decodeEPCs(raw json.RawMessage, path string, dst *[]string) error {
@@ -519,9 +527,39 @@ func compactJSON(raw json.RawMessage) json.RawMessage {
 	return b.Bytes()
 }
 
+// isTZOffset reports whether s is a time zone offset like +01:00, from
+// -14:59 to +14:59, as the regexp ^[+-](0\d|1[0-4]):[0-5]\d$ would match
+// (TestIsTZOffsetMatchesRegexp), without a regexp run per event.
+func isTZOffset(s string) bool {
+	if len(s) != 6 || s[0] != '+' && s[0] != '-' || s[3] != ':' {
+		return false
+	}
+	digit := func(c byte) bool { return c >= '0' && c <= '9' }
+	switch s[1] {
+	case '0':
+		if !digit(s[2]) {
+			return false
+		}
+	case '1':
+		if s[2] < '0' || s[2] > '4' {
+			return false
+		}
+	default:
+		return false
+	}
+	return s[4] >= '0' && s[4] <= '5' && digit(s[5])
+}
+
+// offsetLocations caches the fixed zones of the offsets seen, so writing
+// an event's time does not build a zone per event.
+var offsetLocations sync.Map // string -> *time.Location
+
 // offsetLocation turns "+01:00" into a fixed time zone.
 func offsetLocation(offset string) (*time.Location, bool) {
-	if !tzOffsetRE.MatchString(offset) {
+	if loc, ok := offsetLocations.Load(offset); ok {
+		return loc.(*time.Location), true
+	}
+	if !isTZOffset(offset) {
 		return nil, false
 	}
 	h, _ := strconv.Atoi(offset[1:3])
@@ -530,5 +568,7 @@ func offsetLocation(offset string) (*time.Location, bool) {
 	if offset[0] == '-' {
 		secs = -secs
 	}
-	return time.FixedZone(offset, secs), true
+	// At most 2 × 15 × 60 valid offsets, so the cache stays small.
+	loc, _ := offsetLocations.LoadOrStore(offset, time.FixedZone(offset, secs))
+	return loc.(*time.Location), true
 }

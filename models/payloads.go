@@ -3,7 +3,6 @@ package models
 import (
 	"bytes"
 	"encoding/json"
-	"slices"
 )
 
 // The payloads of the command kinds. They are decoded strictly (unknown fields
@@ -136,13 +135,18 @@ type CaptureResult struct {
 // UnmarshalJSON decodes the events strictly, naming a bad field by its
 // position ("events[3].epcList[0]").
 func (p *CaptureEventsPayload) UnmarshalJSON(data []byte) error {
-	// One pass splits the (large) payload into events and each event into
-	// its fields. When that fails (bad JSON, an event that is not an
-	// object) the passes below find what to blame, with the same messages
-	// as ever: they decide each event as decodeObject would have.
+	// One pass reads a well-formed payload; whatever it cannot decide the
+	// strict passes decide, with the same messages as ever.
 	if ok, err := p.decodeFast(data); ok || err != nil {
 		return err
 	}
+	return p.decodeStrict(data)
+}
+
+// decodeStrict is the strict decoding of a capture payload: the payload
+// split into events, each event decoded by decodeEvent. It is the
+// reference the one-pass decoder must agree with.
+func (p *CaptureEventsPayload) decodeStrict(data []byte) error {
 	var wire struct {
 		Events []json.RawMessage `json:"events"`
 	}
@@ -171,28 +175,15 @@ func (p *CaptureEventsPayload) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// isNilObject reports a JSON null where an object was expected.
-func isNilObject(m map[string]json.RawMessage) bool { return m == nil }
-
 // decodeFast decodes data, which must be exactly one JSON object, in one
-// pass: ok is false when that pass cannot decide (bad JSON, trailing data,
-// an event that is not an object), and the slower passes must find what to
-// blame; err is an event's own decoding error.
+// pass (decodeCaptureFast): ok is false when that pass cannot decide (bad
+// JSON, trailing data, an event that is not an object, any event the
+// strict decoder rejects), and the strict passes must find what to blame;
+// err is never set by this pass, which leaves every error to them.
 func (p *CaptureEventsPayload) decodeFast(data []byte) (ok bool, err error) {
-	var fast struct {
-		Events []map[string]json.RawMessage `json:"events"`
+	events, ok := decodeCaptureFast(data)
+	if ok {
+		p.Events = events
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if dec.Decode(&fast) != nil || dec.InputOffset() != int64(len(data)) ||
-		fast.Events == nil || slices.ContainsFunc(fast.Events, isNilObject) {
-		return false, nil
-	}
-	p.Events = make([]Event, len(fast.Events))
-	for i, obj := range fast.Events {
-		if p.Events[i], err = decodeEventObject(obj, index("events", i)); err != nil {
-			return false, err
-		}
-	}
-	return true, nil
+	return ok, nil
 }

@@ -1,0 +1,866 @@
+package models
+
+import (
+	"bytes"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pedigree-ledger/pedigree/models/gs1"
+)
+
+// The one-pass decoder of a capture payload, {"events":[{...},...]}. Every
+// node decodes every capture command, so this is on the ledger's hot path:
+// one scan over the bytes straight into []Event, with no intermediate maps
+// and no json.RawMessage per field.
+//
+// Invariant: it never decides anything the strict decoder
+// (decodeCaptureStrict) would decide differently. It only reads the shapes
+// it handles with certainty: the standard fields of the hot events, strings
+// of printable ASCII without escapes, a field at most once. An event with
+// anything else (an extension, @context, an error declaration, sensor
+// data, an escape, a duplicate key, null) is handed whole to decodeEvent,
+// the strict per-event decoder, exactly as the strict path would do; any
+// doubt about the payload itself, or any error, makes the whole pass give
+// up (ok=false) so the strict path finds the error and words it. The fast
+// path's validations call the same helpers as the strict ones.
+// FuzzDecodeFastMatchesStrict holds it to that.
+
+// scanField names the event fields the scanner reads itself.
+type scanField uint8
+
+const (
+	sfType scanField = iota
+	sfEventTime
+	sfEventTimeZoneOffset
+	sfRecordTime
+	sfEventID
+	sfEPCList
+	sfParentID
+	sfChildEPCs
+	sfInputEPCList
+	sfOutputEPCList
+	sfQuantityList
+	sfChildQuantityList
+	sfInputQuantityList
+	sfOutputQuantityList
+	sfAction
+	sfTransformationID
+	sfBizStep
+	sfDisposition
+	sfReadPoint
+	sfBizLocation
+	sfBizTransactionList
+	sfSourceList
+	sfDestinationList
+	sfILMD
+	numScanFields
+)
+
+// scanFieldNames are the JSON names of the scanned fields.
+var scanFieldNames = [numScanFields]string{"type", "eventTime", "eventTimeZoneOffset", "recordTime", "eventID",
+	"epcList", "parentID", "childEPCs", "inputEPCList", "outputEPCList",
+	"quantityList", "childQuantityList", "inputQuantityList", "outputQuantityList",
+	"action", "transformationID", "bizStep", "disposition", "readPoint", "bizLocation",
+	"bizTransactionList", "sourceList", "destinationList", "ilmd"}
+
+// scanEventTypes are the event types, in the order of scanAllowed.
+var scanEventTypes = [...]string{ObjectEvent, AggregationEvent, TransactionEvent, TransformationEvent, AssociationEvent}
+
+// scanAllowed[i] has bit f set when an event of type scanEventTypes[i] may
+// carry field f: derived from commonFields and fieldsByType, so the two
+// decoders cannot disagree on it.
+var scanAllowed = func() (m [len(scanEventTypes)]uint32) {
+	for i, typ := range scanEventTypes {
+		for f, name := range scanFieldNames {
+			for _, ok := range [][]string{commonFields, fieldsByType[typ]} {
+				for _, n := range ok {
+					if n == name {
+						m[i] |= 1 << f
+					}
+				}
+			}
+		}
+	}
+	return m
+}()
+
+// scanFieldOf returns the scanned field named key.
+func scanFieldOf(key []byte) (scanField, bool) {
+	for f, name := range scanFieldNames {
+		if string(key) == name {
+			return scanField(f), true
+		}
+	}
+	return 0, false
+}
+
+// scanner reads JSON from data at pos.
+type scanner struct {
+	data []byte
+	pos  int
+	memo scanMemo
+}
+
+// memoStr remembers the last raw value of a field and what it decoded to:
+// the events of one capture mostly repeat their times, places and steps,
+// and a value decodes the same every time, so the repeat costs a compare
+// instead of an allocation and a validation.
+type memoStr struct {
+	raw []byte
+	val string
+}
+
+func (m *memoStr) get(raw []byte) (string, bool) {
+	if m.raw != nil && bytes.Equal(raw, m.raw) {
+		return m.val, true
+	}
+	return "", false
+}
+
+func (m *memoStr) put(raw []byte, v string) { m.raw, m.val = raw, v }
+
+// scanMemo holds the memos of one decode.
+type scanMemo struct {
+	eventTimeRaw  []byte
+	eventTime     time.Time
+	recordTimeRaw []byte
+	tzOffset      memoStr
+	bizStep       memoStr
+	disposition   memoStr
+	location      [2]memoStr // readPoint, bizLocation
+	lot, expiry   memoStr
+	uom           memoStr
+	btType        memoStr
+	sdType        memoStr
+	partyID       memoStr
+}
+
+// ws skips JSON white space (RFC 8259 §2: no other).
+func (s *scanner) ws() {
+	for s.pos < len(s.data) {
+		switch s.data[s.pos] {
+		case ' ', '\t', '\n', '\r':
+			s.pos++
+		default:
+			return
+		}
+	}
+}
+
+// peek returns the next byte after white space, 0 at the end.
+func (s *scanner) peek() byte {
+	s.ws()
+	if s.pos < len(s.data) {
+		return s.data[s.pos]
+	}
+	return 0
+}
+
+// eat consumes c, after white space, if it comes next.
+func (s *scanner) eat(c byte) bool {
+	if s.peek() == c {
+		s.pos++
+		return true
+	}
+	return false
+}
+
+// str reads a string of printable ASCII without escapes and returns its
+// bytes, which are then its value; anything else is left to the strict
+// decoder.
+func (s *scanner) str() ([]byte, bool) {
+	if !s.eat('"') {
+		return nil, false
+	}
+	start := s.pos
+	for i := start; i < len(s.data); i++ {
+		c := s.data[i]
+		if c == '"' {
+			s.pos = i + 1
+			return s.data[start:i], true
+		}
+		if c < 0x20 || c >= 0x7f || c == '\\' {
+			return nil, false
+		}
+	}
+	return nil, false
+}
+
+// nonEmpty reads a string that must not be empty, as decodeString wants.
+func (s *scanner) nonEmpty() ([]byte, bool) {
+	raw, ok := s.str()
+	return raw, ok && len(raw) > 0
+}
+
+// key reads an object key and its colon.
+func (s *scanner) key() ([]byte, bool) {
+	k, ok := s.str()
+	return k, ok && s.eat(':')
+}
+
+// more reads what follows a member or element: true after a comma, false
+// after the closing bracket; ok is false for anything else.
+func (s *scanner) more(closing byte) (more, ok bool) {
+	switch s.peek() {
+	case ',':
+		s.pos++
+		return true, true
+	case closing:
+		s.pos++
+		return false, true
+	}
+	return false, false
+}
+
+// decodeCaptureFast is the one pass. ok is false when it cannot decide.
+func decodeCaptureFast(data []byte) (events []Event, ok bool) {
+	s := scanner{data: data}
+	if !s.eat('{') {
+		return nil, false
+	}
+	if k, ok := s.key(); !ok || string(k) != "events" || !s.eat('[') {
+		return nil, false
+	}
+	events = make([]Event, 0, len(data)/512+1)
+	if !s.eat(']') {
+		for i := 0; ; i++ {
+			if s.peek() != '{' {
+				return nil, false
+			}
+			start := s.pos
+			events = append(events, Event{})
+			e := &events[len(events)-1]
+			if !s.event(e) {
+				// Not a shape the scanner reads: the strict per-event
+				// decoder gets the event's bytes, as on the strict path.
+				end := skipValue(data, start)
+				if end < 0 {
+					return nil, false
+				}
+				ev, err := decodeEvent(data[start:end], index("events", i))
+				if err != nil {
+					return nil, false
+				}
+				*e, s.pos = ev, end
+			}
+			more, ok := s.more(']')
+			if !ok {
+				return nil, false
+			}
+			if !more {
+				break
+			}
+		}
+	}
+	if !s.eat('}') {
+		return nil, false
+	}
+	s.ws()
+	if s.pos != len(data) {
+		return nil, false
+	}
+	return events, true
+}
+
+// skipValue returns the end of the object or array at data[i], judging by
+// brackets outside strings alone; the caller validates what it skipped.
+// It returns -1 when the data ends first.
+func skipValue(data []byte, i int) int {
+	depth := 0
+	for ; i < len(data); i++ {
+		switch data[i] {
+		case '"':
+			for i++; i < len(data) && data[i] != '"'; i++ {
+				if data[i] == '\\' {
+					i++
+				}
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+			if depth == 0 {
+				return i + 1
+			}
+		}
+	}
+	return -1
+}
+
+// event reads one event object into e. It returns false, with e in any
+// state, when the event has anything it does not read or any error.
+func (s *scanner) event(e *Event) bool {
+	if !s.eat('{') {
+		return false
+	}
+	var seen uint32
+	if s.eat('}') {
+		return false // no type
+	}
+	for {
+		k, ok := s.key()
+		if !ok {
+			return false
+		}
+		f, ok := scanFieldOf(k)
+		if !ok || seen&(1<<f) != 0 {
+			return false
+		}
+		seen |= 1 << f
+		if !s.field(f, e) {
+			return false
+		}
+		more, ok := s.more('}')
+		if !ok {
+			return false
+		}
+		if !more {
+			break
+		}
+	}
+	const required = 1<<sfType | 1<<sfEventTime | 1<<sfEventTimeZoneOffset
+	if seen&required != required {
+		return false
+	}
+	t := -1
+	for i, typ := range scanEventTypes {
+		if e.Type == typ {
+			t = i
+		}
+	}
+	if t < 0 || seen&^scanAllowed[t] != 0 {
+		return false
+	}
+	return checkEventShape(e, "") == nil
+}
+
+// field reads the value of field f into e.
+func (s *scanner) field(f scanField, e *Event) bool {
+	m := &s.memo
+	switch f {
+	case sfType:
+		raw, ok := s.str()
+		if !ok {
+			return false
+		}
+		for _, typ := range scanEventTypes {
+			if string(raw) == typ {
+				e.Type = typ
+				return true
+			}
+		}
+		return false
+	case sfEventTime:
+		raw, ok := s.nonEmpty()
+		if !ok {
+			return false
+		}
+		if m.eventTimeRaw == nil || !bytes.Equal(raw, m.eventTimeRaw) {
+			t, ok := parseEventTime(string(raw))
+			if !ok {
+				return false
+			}
+			m.eventTimeRaw, m.eventTime = raw, t
+		}
+		e.EventTime = m.eventTime
+		return true
+	case sfEventTimeZoneOffset:
+		raw, ok := s.nonEmpty()
+		if !ok {
+			return false
+		}
+		v, ok := m.tzOffset.get(raw)
+		if !ok {
+			if v = string(raw); !isTZOffset(v) {
+				return false
+			}
+			m.tzOffset.put(raw, v)
+		}
+		e.EventTimeZoneOffset = v
+		return true
+	case sfRecordTime:
+		// Checked, then replaced by the ledger's record time.
+		raw, ok := s.nonEmpty()
+		if !ok {
+			return false
+		}
+		if m.recordTimeRaw == nil || !bytes.Equal(raw, m.recordTimeRaw) {
+			if _, ok := parseEventTime(string(raw)); !ok {
+				return false
+			}
+			m.recordTimeRaw = raw
+		}
+		return true
+	case sfEventID:
+		raw, ok := s.nonEmpty()
+		if !ok || bytes.IndexByte(raw, ':') < 0 {
+			return false
+		}
+		e.EventID = string(raw)
+		return true
+	case sfEPCList:
+		return s.epcs(&e.EPCList)
+	case sfChildEPCs:
+		return s.epcs(&e.ChildEPCs)
+	case sfInputEPCList:
+		return s.epcs(&e.InputEPCList)
+	case sfOutputEPCList:
+		return s.epcs(&e.OutputEPCList)
+	case sfParentID:
+		raw, ok := s.nonEmpty()
+		if !ok {
+			return false
+		}
+		e.ParentID = string(raw)
+		return isInstanceEPC(e.ParentID)
+	case sfQuantityList:
+		return s.quantities(&e.QuantityList)
+	case sfChildQuantityList:
+		return s.quantities(&e.ChildQuantityList)
+	case sfInputQuantityList:
+		return s.quantities(&e.InputQuantityList)
+	case sfOutputQuantityList:
+		return s.quantities(&e.OutputQuantityList)
+	case sfAction:
+		// checkEventShape accepts no other value.
+		raw, ok := s.str()
+		for _, a := range [...]string{ActionAdd, ActionObserve, ActionDelete} {
+			if ok && string(raw) == a {
+				e.Action = a
+				return true
+			}
+		}
+		return false
+	case sfTransformationID:
+		raw, ok := s.nonEmpty()
+		e.TransformationID = string(raw)
+		return ok
+	case sfBizStep:
+		return s.vocab(&e.BizStep, vocabBizStep, &m.bizStep)
+	case sfDisposition:
+		return s.vocab(&e.Disposition, vocabDisposition, &m.disposition)
+	case sfReadPoint:
+		return s.location(&e.ReadPoint, &m.location[0])
+	case sfBizLocation:
+		return s.location(&e.BizLocation, &m.location[1])
+	case sfBizTransactionList:
+		return s.bizTransactions(&e.BizTransactionList)
+	case sfSourceList:
+		return s.parties("source", func(typ, id string) { e.SourceList = append(e.SourceList, Source{Type: typ, Source: id}) })
+	case sfDestinationList:
+		return s.parties("destination", func(typ, id string) {
+			e.DestinationList = append(e.DestinationList, Destination{Type: typ, Destination: id})
+		})
+	case sfILMD:
+		return s.ilmd(e)
+	}
+	return false
+}
+
+// isInstanceEPC reports whether checkInstanceEPC accepts s.
+func isInstanceEPC(s string) bool {
+	epc, err := parseEPC(s)
+	return err == nil && (epc.Kind == gs1.EPCSGTIN || epc.Kind == gs1.EPCSSCC)
+}
+
+// epcs reads a list of instance EPCs as decodeEPCs does: an empty list is
+// an empty, non-nil slice; an EPC listed twice is an error.
+func (s *scanner) epcs(dst *[]string) bool {
+	if !s.eat('[') {
+		return false
+	}
+	out := []string{}
+	if !s.eat(']') {
+		for {
+			raw, ok := s.nonEmpty()
+			if !ok {
+				return false
+			}
+			epc := string(raw)
+			if !isInstanceEPC(epc) {
+				return false
+			}
+			out = append(out, epc)
+			more, ok := s.more(']')
+			if !ok {
+				return false
+			}
+			if !more {
+				break
+			}
+		}
+	}
+	if len(out) <= 16 {
+		for i := 1; i < len(out); i++ {
+			for j := 0; j < i; j++ {
+				if out[i] == out[j] {
+					return false
+				}
+			}
+		}
+	} else {
+		seen := make(map[string]bool, len(out))
+		for _, epc := range out {
+			if seen[epc] {
+				return false
+			}
+			seen[epc] = true
+		}
+	}
+	*dst = out
+	return true
+}
+
+// vocab reads a CBV value as decodeVocab does.
+func (s *scanner) vocab(dst *string, v *cbvVocab, m *memoStr) bool {
+	raw, ok := s.nonEmpty()
+	if !ok {
+		return false
+	}
+	if n, ok := m.get(raw); ok {
+		*dst = n
+		return true
+	}
+	n, err := v.normalize(string(raw))
+	if err != nil {
+		return false
+	}
+	m.put(raw, n)
+	*dst = n
+	return true
+}
+
+// location reads a readPoint or bizLocation as decodeLocation does: a
+// string or {"id": ...} (an object with extensions is left to it).
+func (s *scanner) location(dst *string, m *memoStr) bool {
+	var raw []byte
+	var ok bool
+	switch s.peek() {
+	case '"':
+		raw, ok = s.nonEmpty()
+	case '{':
+		s.pos++
+		var k []byte
+		if k, ok = s.key(); !ok || string(k) != "id" {
+			return false
+		}
+		raw, ok = s.nonEmpty()
+		ok = ok && s.eat('}')
+	}
+	if !ok {
+		return false
+	}
+	if id, ok := m.get(raw); ok {
+		*dst = id
+		return true
+	}
+	id := string(raw)
+	if !strings.Contains(id, ":") {
+		return false
+	}
+	if isGS1LocationURI(id) {
+		epc, err := parseEPC(id)
+		if err != nil || epc.Kind != gs1.EPCSGLN {
+			return false
+		}
+	}
+	m.put(raw, id)
+	*dst = id
+	return true
+}
+
+// quantities reads a quantity list as decodeQuantities does: an empty
+// list is an empty, non-nil slice.
+func (s *scanner) quantities(dst *[]QuantityElement) bool {
+	if !s.eat('[') {
+		return false
+	}
+	out := []QuantityElement{}
+	if !s.eat(']') {
+		for {
+			q, ok := s.quantity()
+			if !ok {
+				return false
+			}
+			out = append(out, q)
+			more, ok := s.more(']')
+			if !ok {
+				return false
+			}
+			if !more {
+				break
+			}
+		}
+	}
+	*dst = out
+	return true
+}
+
+func (s *scanner) quantity() (q QuantityElement, ok bool) {
+	if !s.eat('{') || s.eat('}') {
+		return q, false
+	}
+	var uom bool
+	for {
+		k, ok := s.key()
+		if !ok {
+			return q, false
+		}
+		switch string(k) {
+		case "epcClass":
+			raw, ok := s.nonEmpty()
+			if !ok || q.EPCClass != "" {
+				return q, false
+			}
+			q.EPCClass = string(raw)
+			epc, err := parseEPC(q.EPCClass)
+			if err != nil || epc.Kind != gs1.EPCLGTIN && epc.Kind != gs1.EPCGTIN {
+				return q, false
+			}
+		case "quantity":
+			f, ok := s.number()
+			if !ok || f < 0 || q.Quantity != nil {
+				return q, false
+			}
+			q.Quantity = &f
+		case "uom":
+			raw, ok := s.nonEmpty()
+			if !ok || uom {
+				return q, false
+			}
+			if q.UOM, ok = s.memo.uom.get(raw); !ok {
+				q.UOM = string(raw)
+				s.memo.uom.put(raw, q.UOM)
+			}
+			uom = true
+		default:
+			return q, false
+		}
+		more, ok := s.more('}')
+		if !ok {
+			return q, false
+		}
+		if !more {
+			break
+		}
+	}
+	// decodeQuantities wants the class, and a quantity with a uom.
+	return q, q.EPCClass != "" && (!uom || q.Quantity != nil)
+}
+
+// number reads a JSON number (RFC 8259 §6) and converts it as
+// encoding/json does for a float64.
+func (s *scanner) number() (float64, bool) {
+	s.ws()
+	d, start := s.data, s.pos
+	i := start
+	digits := func() bool {
+		j := i
+		for i < len(d) && d[i] >= '0' && d[i] <= '9' {
+			i++
+		}
+		return i > j
+	}
+	if i < len(d) && d[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(d) && d[i] == '0':
+		i++
+	case i < len(d) && d[i] >= '1' && d[i] <= '9':
+		digits()
+	default:
+		return 0, false
+	}
+	if i < len(d) && d[i] == '.' {
+		i++
+		if !digits() {
+			return 0, false
+		}
+	}
+	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
+		i++
+		if i < len(d) && (d[i] == '+' || d[i] == '-') {
+			i++
+		}
+		if !digits() {
+			return 0, false
+		}
+	}
+	f, err := strconv.ParseFloat(string(d[start:i]), 64)
+	if err != nil {
+		return 0, false
+	}
+	s.pos = i
+	return f, true
+}
+
+// bizTransactions reads a bizTransactionList as decodeBizTransactions
+// does: an empty list leaves it nil.
+func (s *scanner) bizTransactions(dst *[]BizTransaction) bool {
+	if !s.eat('[') {
+		return false
+	}
+	if s.eat(']') {
+		return true
+	}
+	for {
+		if !s.eat('{') || s.eat('}') {
+			return false
+		}
+		var bt BizTransaction
+		var seen [2]bool
+		for {
+			k, ok := s.key()
+			if !ok {
+				return false
+			}
+			switch string(k) {
+			case "bizTransaction":
+				raw, ok := s.nonEmpty()
+				if !ok || seen[0] {
+					return false
+				}
+				seen[0] = true
+				bt.BizTransaction = string(raw)
+			case "type":
+				if seen[1] || !s.vocab(&bt.Type, vocabBizTransactionType, &s.memo.btType) {
+					return false
+				}
+				seen[1] = true
+			default:
+				return false
+			}
+			more, ok := s.more('}')
+			if !ok {
+				return false
+			}
+			if !more {
+				break
+			}
+		}
+		if !seen[0] {
+			return false
+		}
+		*dst = append(*dst, bt)
+		more, ok := s.more(']')
+		if !ok {
+			return false
+		}
+		if !more {
+			return true
+		}
+	}
+}
+
+// parties reads a sourceList or destinationList as decodeSourceDest does,
+// handing each (type, id) to add: an empty list adds nothing.
+func (s *scanner) parties(idField string, add func(typ, id string)) bool {
+	if !s.eat('[') {
+		return false
+	}
+	if s.eat(']') {
+		return true
+	}
+	for {
+		if !s.eat('{') || s.eat('}') {
+			return false
+		}
+		var typ, id string
+		for {
+			k, ok := s.key()
+			if !ok {
+				return false
+			}
+			switch string(k) {
+			case "type":
+				if typ != "" || !s.vocab(&typ, vocabSourceDestType, &s.memo.sdType) {
+					return false
+				}
+			case idField:
+				raw, ok := s.nonEmpty()
+				if !ok || id != "" {
+					return false
+				}
+				if id, ok = s.memo.partyID.get(raw); !ok {
+					if id = string(raw); !strings.Contains(id, ":") {
+						return false
+					}
+					s.memo.partyID.put(raw, id)
+				}
+			default:
+				return false
+			}
+			more, ok := s.more('}')
+			if !ok {
+				return false
+			}
+			if !more {
+				break
+			}
+		}
+		if typ == "" || id == "" {
+			return false
+		}
+		add(typ, id)
+		more, ok := s.more(']')
+		if !ok {
+			return false
+		}
+		if !more {
+			return true
+		}
+	}
+}
+
+// ilmd reads an ILMD of lot and expiry alone as decodeILMD does (one with
+// extensions is left to it).
+func (s *scanner) ilmd(e *Event) bool {
+	if !s.eat('{') {
+		return false
+	}
+	m := &ILMD{}
+	e.ILMD = m
+	if s.eat('}') {
+		return true
+	}
+	for {
+		k, ok := s.key()
+		if !ok {
+			return false
+		}
+		switch string(k) {
+		case ilmdLotKeys[0], ilmdLotKeys[1], ilmdLotKeys[2]:
+			raw, ok := s.nonEmpty()
+			if !ok || m.LotNumber != "" {
+				return false
+			}
+			if m.LotNumber, ok = s.memo.lot.get(raw); !ok {
+				m.LotNumber = string(raw)
+				s.memo.lot.put(raw, m.LotNumber)
+			}
+		case ilmdExpiryKeys[0], ilmdExpiryKeys[1], ilmdExpiryKeys[2]:
+			raw, ok := s.nonEmpty()
+			if !ok || m.ItemExpirationDate != "" {
+				return false
+			}
+			if m.ItemExpirationDate, ok = s.memo.expiry.get(raw); !ok {
+				m.ItemExpirationDate = string(raw)
+				if _, err := time.Parse(time.DateOnly, m.ItemExpirationDate); err != nil {
+					return false
+				}
+				s.memo.expiry.put(raw, m.ItemExpirationDate)
+			}
+		default:
+			return false
+		}
+		more, ok := s.more('}')
+		if !ok {
+			return false
+		}
+		if !more {
+			return true
+		}
+	}
+}
