@@ -70,8 +70,8 @@ var apiOperations = []apiOperation{
 		[]string{"17", "linkType", "context", "reqGLN", "corrUUID"}, nil, 200},
 
 	{"GET", "/", "dashboard", "The dashboard (sign-in page without a session).", "cookie", nil, nil, 200},
-	{"POST", "/login", "dashboard", "Sign in with an API token (form); sets an HttpOnly session cookie.", "", nil, []string{"application/x-www-form-urlencoded"}, 303},
-	{"POST", "/logout", "dashboard", "Sign out.", "cookie", nil, nil, 303},
+	{"POST", "/login", "dashboard", "Sign in with an API token (form); sets an HttpOnly, SameSite=Strict cookie holding a random session id kept by this node, never the token.", "", nil, []string{"application/x-www-form-urlencoded"}, 303},
+	{"POST", "/logout", "dashboard", "Sign out: ends the session on this node.", "cookie", nil, nil, 303},
 	{"GET", "/ui/alerts", "dashboard", "Alerts page.", "cookie", nil, nil, 200},
 	{"GET", "/ui/recalls", "dashboard", "Recalls page.", "cookie", nil, nil, 200},
 	{"GET", "/ui/ledger", "dashboard", "Signed tree head and inclusion-proof check.", "cookie", []string{"seq"}, nil, 200},
@@ -159,7 +159,8 @@ func openAPIDocument() map[string]any {
 		"components": map[string]any{
 			"securitySchemes": map[string]any{
 				"bearer":  map[string]any{"type": "http", "scheme": "bearer"},
-				"session": map[string]any{"type": "apiKey", "in": "cookie", "name": sessionCookie},
+				"session": map[string]any{"type": "apiKey", "in": "cookie", "name": sessionCookie,
+					"description": "A dashboard session id from POST /login, valid on the node that issued it until sign-out, 30 minutes idle, 12 hours, or the revocation of the token it signed in with."},
 			},
 			"schemas": map[string]any{
 				"Error": map[string]any{
