@@ -21,14 +21,49 @@ import (
 // caller runs it inside a SAVEPOINT and rolls back to it on rejection, then
 // calls RecordRejection in the same transaction, which records the alerts
 // that some rejections raise.
-func Apply(tx *gorm.DB, seq uint64, cmd Command) (res Result) {
+func Apply(tx *gorm.DB, seq uint64, cmd Command) Result {
+	return NewBatch().Apply(tx, seq, cmd)
+}
+
+// Batch applies the commands of one transaction, in ledger order, exactly as
+// Apply applies each. It remembers the organisations and products that
+// captures read: capture_events never changes either, so while only
+// captures run the remembered rows are what the database holds, and any
+// other command kind forgets them. A batch of single-event captures thus
+// reads each actor and product once, not once per command, and its results
+// do not depend on how commands are grouped into batches.
+type Batch struct {
+	actors   map[string]*Organisation // by id; nil: known not to exist
+	orgs     map[string]bool          // registered or not, by id
+	products map[string]*Product      // by GTIN; nil: known not to exist
+}
+
+// NewBatch returns a Batch for one transaction; use it in that transaction
+// only.
+func NewBatch() *Batch {
+	b := &Batch{}
+	b.forget()
+	return b
+}
+
+func (b *Batch) forget() {
+	b.actors = map[string]*Organisation{}
+	b.orgs = map[string]bool{}
+	b.products = map[string]*Product{}
+}
+
+// Apply applies cmd as the package-level Apply does.
+func (b *Batch) Apply(tx *gorm.DB, seq uint64, cmd Command) (res Result) {
+	if cmd.Kind != KindCaptureEvents {
+		defer b.forget()
+	}
 	res.Seq = seq
 	defer func() {
 		if p := recover(); p != nil {
 			res = Result{Seq: seq, Code: CodeInternal, Message: fmt.Sprintf("rule for %s failed: %v", cmd.Kind, p)}
 		}
 	}()
-	data, err := applyRule(tx, seq, cmd)
+	data, err := applyRule(tx, seq, cmd, b)
 	if err != nil {
 		var rej *Rejection
 		if errors.As(err, &rej) {
@@ -75,8 +110,8 @@ const AlertWrongReceiver = "wrong_receiver"
 
 // applyRule dispatches to the rule for cmd.Kind. A non-nil first result is
 // encoded into Result.Data.
-func applyRule(tx *gorm.DB, seq uint64, cmd Command) (any, error) {
-	a := &applier{tx: tx, seq: seq, cmd: cmd, at: cmd.Time.UTC()}
+func applyRule(tx *gorm.DB, seq uint64, cmd Command, b *Batch) (any, error) {
+	a := &applier{tx: tx, seq: seq, cmd: cmd, at: cmd.Time.UTC(), batch: b}
 	if err := a.loadActor(); err != nil {
 		return nil, err
 	}
@@ -149,6 +184,8 @@ type applier struct {
 	// actor is the acting organisation; nil when the cluster itself acts
 	// (cmd.Actor empty), which only bootstrap and internal commands do.
 	actor *Organisation
+	// batch holds what earlier commands of the transaction read.
+	batch *Batch
 }
 
 // loadActor looks up the acting organisation.
@@ -156,14 +193,23 @@ func (a *applier) loadActor() error {
 	if a.cmd.Actor == "" {
 		return nil
 	}
-	org, ok, err := findOrganisation(a.tx, a.cmd.Actor)
-	if err != nil {
-		return fmt.Errorf("load actor: %w", err)
+	org, seen := a.batch.actors[a.cmd.Actor]
+	if !seen {
+		found, ok, err := findOrganisation(a.tx, a.cmd.Actor)
+		if err != nil {
+			return fmt.Errorf("load actor: %w", err)
+		}
+		if ok {
+			org = &found
+		}
+		a.batch.actors[a.cmd.Actor] = org
 	}
-	if !ok {
+	if org == nil {
 		return reject(CodeUnknownActor, "actor %q is not a registered organisation", a.cmd.Actor)
 	}
-	a.actor = &org
+	// The rule gets its own copy: the remembered row stays as stored.
+	actor := *org
+	a.actor = &actor
 	return nil
 }
 

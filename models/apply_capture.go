@@ -63,7 +63,8 @@ func (a *applier) captureEvents(p CaptureEventsPayload) (any, error) {
 	if len(p.Events) > MaxCaptureEvents {
 		return nil, reject(CodeBadPayload, "%d events; at most %d per capture", len(p.Events), MaxCaptureEvents)
 	}
-	c := &capture{a: a, items: map[string]*itemState{}, products: map[string]*Product{}, orgs: map[string]bool{}}
+	// Products and organisations are the batch's: a capture changes neither.
+	c := &capture{a: a, items: map[string]*itemState{}, products: a.batch.products, orgs: a.batch.orgs}
 	if err := c.assignIDs(p.Events); err != nil {
 		return nil, err
 	}
@@ -186,7 +187,15 @@ func (c *capture) preload(events []Event) error {
 	if err := c.load(keys); err != nil {
 		return err
 	}
+	for g := range gtins {
+		if _, known := c.products[g]; known {
+			delete(gtins, g)
+		}
+	}
 	list := sortedKeys(gtins)
+	for _, g := range list {
+		c.products[g] = nil // known absent unless loaded below
+	}
 	for chunk := range slices.Chunk(list, sqlChunk) {
 		ps, err := findProducts(c.a.tx, chunk)
 		if err != nil {

@@ -51,6 +51,7 @@ type batch struct {
 	err   error // first storage error: the batch must not commit
 
 	savepoint, release, rollback *sql.Stmt
+	rules                        *models.Batch // the rules' memory of this transaction
 
 	known    map[string]models.Result // results of ids already in the ledger or this batch
 	outcomes map[string]int           // accepted, rejected, duplicate: for metrics only
@@ -183,6 +184,7 @@ func (l *ledger) applyBatch(logs []*raft.Log) []any {
 
 func (b *batch) prepare() {
 	b.known = map[string]models.Result{}
+	b.rules = newRuleBatch()
 	b.outcomes = map[string]int{}
 	for _, p := range []struct {
 		stmt **sql.Stmt
@@ -275,7 +277,7 @@ func (b *batch) applyCommand(raftIndex uint64, cmd models.Command) models.Result
 	}
 	seq := b.rng.End() + 1
 	b.execStmt(b.savepoint)
-	res := runRules(b.tx, seq, cmd)
+	res := runRules(b.rules, b.tx, seq, cmd)
 	res.Seq = seq
 	if !res.Accepted {
 		b.execStmt(b.rollback)
@@ -341,11 +343,11 @@ func (b *batch) insertRows(prefix string, cols int, vals []any) {
 // runRules runs the models rules for one command. A panic in the rules is
 // deterministic (every node panics on the same input), so it becomes a
 // rejection rather than a crash of every node at once.
-func runRules(tx *gorm.DB, seq uint64, cmd models.Command) (res models.Result) {
+func runRules(rules *models.Batch, tx *gorm.DB, seq uint64, cmd models.Command) (res models.Result) {
 	defer func() {
 		if p := recover(); p != nil {
 			res = models.Result{Accepted: false, Code: "internal_error", Message: fmt.Sprintf("rules failed: %v", p)}
 		}
 	}()
-	return applyRules(tx, seq, cmd)
+	return rules.Apply(tx, seq, cmd)
 }

@@ -5,7 +5,7 @@ import "github.com/pedigree-ledger/pedigree/models"
 // The lifecycle rules raftstore applies, named once so the FSM code reads
 // as what it does.
 var (
-	applyRules      = models.Apply
+	newRuleBatch    = models.NewBatch
 	recordRejection = models.RecordRejection
 	migrateRules    = models.Migrate
 )
