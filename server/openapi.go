@@ -158,7 +158,7 @@ func openAPIDocument() map[string]any {
 		"paths": paths,
 		"components": map[string]any{
 			"securitySchemes": map[string]any{
-				"bearer":  map[string]any{"type": "http", "scheme": "bearer"},
+				"bearer": map[string]any{"type": "http", "scheme": "bearer"},
 				"session": map[string]any{"type": "apiKey", "in": "cookie", "name": sessionCookie,
 					"description": "A dashboard session id from POST /login, valid on the node that issued it until sign-out, 30 minutes idle, 12 hours, or the revocation of the token it signed in with."},
 			},
