@@ -88,3 +88,32 @@ func BenchmarkEventMarshal(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkEventHashIDReference is BenchmarkEventHashID on the frozen
+// reference implementation, for an A/B comparison in one run.
+func BenchmarkEventHashIDReference(b *testing.B) {
+	events := benchEvents(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if id := refEventHashID(events[i%len(events)]); len(id) == 0 {
+			b.Fatal("empty id")
+		}
+	}
+}
+
+// BenchmarkEventMarshalReference is BenchmarkEventMarshal on the frozen
+// reference implementation.
+func BenchmarkEventMarshalReference(b *testing.B) {
+	events := benchEvents(b)
+	for i := range events {
+		events[i].RecordTime = events[i].EventTime.Add(3e9)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := refMarshalJSON(events[i%len(events)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

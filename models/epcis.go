@@ -3,6 +3,8 @@ package models
 import (
 	"bytes"
 	"encoding/json"
+	"math"
+	"strconv"
 	"time"
 )
 
@@ -158,64 +160,97 @@ func (e *Event) UnmarshalJSON(data []byte) error {
 // MarshalJSON writes the event as EPCIS 2.0 JSON-LD, fields in the order of
 // the standard, so equal events encode to equal bytes.
 func (e Event) MarshalJSON() ([]byte, error) {
-	var o objWriter
+	// Every node writes every captured event, so this appends to one
+	// buffer by hand; encoding/json is left only for what it alone defines
+	// (sensor data, a non-finite quantity's error, unusual strings).
+	w := eventWriter{b: make([]byte, 0, 512)}
+	w.begin()
 	if len(e.Context) > 0 {
-		o.raw("@context", e.Context)
+		w.raw("@context", e.Context)
 	}
-	o.str("type", e.Type)
+	w.str("type", e.Type)
 	if !e.EventTime.IsZero() {
-		o.str("eventTime", formatEventTime(e.EventTime, e.EventTimeZoneOffset))
+		w.key("eventTime")
+		w.b = append(w.b, '"')
+		t := e.EventTime
+		if loc, ok := offsetLocation(e.EventTimeZoneOffset); ok {
+			t = t.In(loc)
+		}
+		w.b = t.AppendFormat(w.b, time.RFC3339Nano)
+		w.b = append(w.b, '"')
 	}
-	o.str("eventTimeZoneOffset", e.EventTimeZoneOffset)
+	w.str("eventTimeZoneOffset", e.EventTimeZoneOffset)
 	if !e.RecordTime.IsZero() {
-		o.str("recordTime", e.RecordTime.UTC().Format(time.RFC3339Nano))
+		w.time("recordTime", e.RecordTime.UTC())
 	}
-	o.str("eventID", e.EventID)
+	w.str("eventID", e.EventID)
 	if len(e.CertificationInfo) == 1 {
-		o.str("certificationInfo", e.CertificationInfo[0])
+		w.str("certificationInfo", e.CertificationInfo[0])
 	} else if len(e.CertificationInfo) > 1 {
-		o.val("certificationInfo", e.CertificationInfo)
+		w.list("certificationInfo", e.CertificationInfo)
 	}
 	if d := e.ErrorDeclaration; d != nil {
-		var od objWriter
-		od.str("declarationTime", d.DeclarationTime.Format(time.RFC3339Nano))
-		od.str("reason", d.Reason)
-		if len(d.CorrectiveEventIDs) > 0 {
-			od.val("correctiveEventIDs", d.CorrectiveEventIDs)
-		}
-		od.extensions(d.Extensions)
-		o.raw("errorDeclaration", od.bytes())
+		w.key("errorDeclaration")
+		w.begin()
+		w.time("declarationTime", d.DeclarationTime)
+		w.str("reason", d.Reason)
+		w.list("correctiveEventIDs", d.CorrectiveEventIDs)
+		w.extensions(d.Extensions)
+		w.end()
 	}
-	o.list("epcList", e.EPCList)
-	o.str("parentID", e.ParentID)
-	o.list("childEPCs", e.ChildEPCs)
-	o.list("inputEPCList", e.InputEPCList)
-	o.list("outputEPCList", e.OutputEPCList)
-	o.quantities("quantityList", e.QuantityList)
-	o.quantities("childQuantityList", e.ChildQuantityList)
-	o.quantities("inputQuantityList", e.InputQuantityList)
-	o.quantities("outputQuantityList", e.OutputQuantityList)
-	o.str("action", e.Action)
-	o.str("transformationID", e.TransformationID)
-	o.str("bizStep", e.BizStep)
-	o.str("disposition", e.Disposition)
-	if e.PersistentDisposition != nil {
-		o.val("persistentDisposition", e.PersistentDisposition)
+	w.list("epcList", e.EPCList)
+	w.str("parentID", e.ParentID)
+	w.list("childEPCs", e.ChildEPCs)
+	w.list("inputEPCList", e.InputEPCList)
+	w.list("outputEPCList", e.OutputEPCList)
+	w.quantities("quantityList", e.QuantityList)
+	w.quantities("childQuantityList", e.ChildQuantityList)
+	w.quantities("inputQuantityList", e.InputQuantityList)
+	w.quantities("outputQuantityList", e.OutputQuantityList)
+	w.str("action", e.Action)
+	w.str("transformationID", e.TransformationID)
+	w.str("bizStep", e.BizStep)
+	w.str("disposition", e.Disposition)
+	if pd := e.PersistentDisposition; pd != nil {
+		// As encoding/json writes the struct: both lists omitempty.
+		w.key("persistentDisposition")
+		w.begin()
+		w.list("set", pd.Set)
+		w.list("unset", pd.Unset)
+		w.end()
 	}
-	if e.ReadPoint != "" {
-		o.val("readPoint", map[string]string{"id": e.ReadPoint})
-	}
-	if e.BizLocation != "" {
-		o.val("bizLocation", map[string]string{"id": e.BizLocation})
-	}
+	w.location("readPoint", e.ReadPoint)
+	w.location("bizLocation", e.BizLocation)
 	if len(e.BizTransactionList) > 0 {
-		o.val("bizTransactionList", e.BizTransactionList)
+		w.key("bizTransactionList")
+		w.b = append(w.b, '[')
+		for i, t := range e.BizTransactionList {
+			if i > 0 {
+				w.b = append(w.b, ',')
+			}
+			w.begin()
+			w.str("type", t.Type)
+			w.key("bizTransaction")
+			w.b = appendJSONString(w.b, t.BizTransaction)
+			w.end()
+		}
+		w.b = append(w.b, ']')
 	}
 	if len(e.SourceList) > 0 {
-		o.val("sourceList", e.SourceList)
+		w.key("sourceList")
+		w.b = append(w.b, '[')
+		for i, s := range e.SourceList {
+			w.party(i, s.Type, "source", s.Source)
+		}
+		w.b = append(w.b, ']')
 	}
 	if len(e.DestinationList) > 0 {
-		o.val("destinationList", e.DestinationList)
+		w.key("destinationList")
+		w.b = append(w.b, '[')
+		for i, d := range e.DestinationList {
+			w.party(i, d.Type, "destination", d.Destination)
+		}
+		w.b = append(w.b, ']')
 	}
 	if len(e.SensorElementList) > 0 {
 		items := make([]json.RawMessage, len(e.SensorElementList))
@@ -228,28 +263,194 @@ func (e Event) MarshalJSON() ([]byte, error) {
 				os.val("sensorReport", se.SensorReport)
 			}
 			os.extensions(se.Extensions)
-			items[i] = os.bytes()
+			items[i] = os.bytes() // an error shows in the Marshal below
 		}
-		o.val("sensorElementList", items)
+		w.val("sensorElementList", items)
 	}
 	if m := e.ILMD; m != nil {
-		var om objWriter
-		om.str("cbvmda:lotNumber", m.LotNumber)
-		om.str("cbvmda:itemExpirationDate", m.ItemExpirationDate)
-		om.extensions(m.Extensions)
-		o.raw("ilmd", om.bytes())
+		w.key("ilmd")
+		w.begin()
+		w.str("cbvmda:lotNumber", m.LotNumber)
+		w.str("cbvmda:itemExpirationDate", m.ItemExpirationDate)
+		w.extensions(m.Extensions)
+		w.end()
 	}
-	o.extensions(e.Extensions)
-	return o.bytes(), o.err
+	w.extensions(e.Extensions)
+	w.end()
+	return w.b, w.err
 }
 
-// formatEventTime writes t in the event's own time zone offset, the way the
-// capturing client most likely wrote it.
-func formatEventTime(t time.Time, offset string) string {
-	if loc, ok := offsetLocation(offset); ok {
-		t = t.In(loc)
+// eventWriter appends JSON objects to b, keys in call order, skipping empty
+// values: the bytes objWriter and encoding/json would write.
+type eventWriter struct {
+	b     []byte
+	first bool // no key yet in the innermost object
+	err   error
+}
+
+func (w *eventWriter) begin() {
+	w.b = append(w.b, '{')
+	w.first = true
+}
+
+func (w *eventWriter) end() {
+	w.b = append(w.b, '}')
+	w.first = false
+}
+
+func (w *eventWriter) key(k string) {
+	if !w.first {
+		w.b = append(w.b, ',')
 	}
-	return t.Format(time.RFC3339Nano)
+	w.first = false
+	w.b = appendJSONString(w.b, k)
+	w.b = append(w.b, ':')
+}
+
+func (w *eventWriter) keepErr(err error) {
+	if err != nil && w.err == nil {
+		w.err = err
+	}
+}
+
+func (w *eventWriter) str(k, v string) {
+	if v != "" {
+		w.key(k)
+		w.b = appendJSONString(w.b, v)
+	}
+}
+
+func (w *eventWriter) raw(k string, v []byte) {
+	w.key(k)
+	w.b = append(w.b, v...)
+}
+
+func (w *eventWriter) time(k string, t time.Time) {
+	w.key(k)
+	w.b = append(w.b, '"')
+	w.b = t.AppendFormat(w.b, time.RFC3339Nano)
+	w.b = append(w.b, '"')
+}
+
+func (w *eventWriter) list(k string, v []string) {
+	if len(v) == 0 {
+		return
+	}
+	w.key(k)
+	w.b = append(w.b, '[')
+	for i, s := range v {
+		if i > 0 {
+			w.b = append(w.b, ',')
+		}
+		w.b = appendJSONString(w.b, s)
+	}
+	w.b = append(w.b, ']')
+}
+
+// location writes a readPoint or bizLocation as {"id": ...}.
+func (w *eventWriter) location(k, id string) {
+	if id == "" {
+		return
+	}
+	w.key(k)
+	w.begin()
+	w.key("id")
+	w.b = appendJSONString(w.b, id)
+	w.end()
+}
+
+// party writes the i-th source or destination.
+func (w *eventWriter) party(i int, typ, idField, id string) {
+	if i > 0 {
+		w.b = append(w.b, ',')
+	}
+	w.begin()
+	w.key("type")
+	w.b = appendJSONString(w.b, typ)
+	w.key(idField)
+	w.b = appendJSONString(w.b, id)
+	w.end()
+}
+
+// quantities writes a quantity list as encoding/json writes
+// []QuantityElement.
+func (w *eventWriter) quantities(k string, v []QuantityElement) {
+	if len(v) == 0 {
+		return
+	}
+	for _, q := range v {
+		if q.Quantity != nil && (math.IsNaN(*q.Quantity) || math.IsInf(*q.Quantity, 0)) {
+			w.val(k, v) // for encoding/json's error
+			return
+		}
+	}
+	w.key(k)
+	w.b = append(w.b, '[')
+	for i, q := range v {
+		if i > 0 {
+			w.b = append(w.b, ',')
+		}
+		w.begin()
+		w.key("epcClass")
+		w.b = appendJSONString(w.b, q.EPCClass)
+		if q.Quantity != nil {
+			w.key("quantity")
+			w.b = appendJSONFloat(w.b, *q.Quantity)
+		}
+		w.str("uom", q.UOM)
+		w.end()
+	}
+	w.b = append(w.b, ']')
+}
+
+// val writes v as encoding/json does.
+func (w *eventWriter) val(k string, v any) {
+	b, err := json.Marshal(v)
+	w.keepErr(err)
+	w.raw(k, b)
+}
+
+// extensions writes user fields in sorted key order, as given.
+func (w *eventWriter) extensions(m map[string]json.RawMessage) {
+	if len(m) == 0 {
+		return
+	}
+	for _, k := range sortedKeys(m) {
+		w.raw(k, m[k])
+	}
+}
+
+// appendJSONString appends s as a JSON string exactly as encoding/json
+// writes it, taking a fast path for the printable ASCII that EPCs, times
+// and CBV values are.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+// appendJSONFloat appends f (finite) as encoding/json writes a float64:
+// the shortest representation, in exponent form below 1e-6 and from 1e21
+// on, with a one-digit negative exponent not padded (1e-7, not 1e-07).
+func appendJSONFloat(b []byte, f float64) []byte {
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' {
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b
 }
 
 // objWriter writes a JSON object with keys in call order, skipping empty

@@ -1,6 +1,7 @@
 package models
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -23,104 +24,128 @@ import (
 // event captured twice, in XML or JSON, gets the same id, and so does its
 // later error declaration, which restates it under the same id.
 
+// The hash id's text around the hex digest.
+const (
+	hashIDPrefix = "ni:///sha-256;"
+	hashIDSuffix = "?ver=CBV2.0"
+)
+
 // EventHashID returns the CBV 2.0 hash id of e.
 func EventHashID(e Event) string {
-	sum := sha256.Sum256([]byte(PreHash(e)))
-	return "ni:///sha-256;" + hex.EncodeToString(sum[:]) + "?ver=CBV2.0"
+	// Every node hashes every event without an id, so the pre-hash string
+	// is built in one stack buffer and the id in a fixed array: one
+	// allocation, the returned string, for a typical event.
+	var buf [1024]byte
+	sum := sha256.Sum256(appendPreHash(buf[:0], &e))
+	var id [len(hashIDPrefix) + 2*sha256.Size + len(hashIDSuffix)]byte
+	copy(id[:], hashIDPrefix)
+	hex.Encode(id[len(hashIDPrefix):], sum[:])
+	copy(id[len(hashIDPrefix)+2*sha256.Size:], hashIDSuffix)
+	return string(id[:])
 }
 
 // PreHash returns the canonical pre-hash string of e.
 func PreHash(e Event) string {
-	ns := contextNamespaces(e.Context)
-	var b strings.Builder
-	b.WriteString("eventType=" + e.Type)
-	b.WriteString("eventTime=" + hashTime(e.EventTime))
-	b.WriteString("eventTimeZoneOffset=" + e.EventTimeZoneOffset)
-	epcs := func(name string, list []string) {
-		if len(list) == 0 {
-			return
-		}
-		b.WriteString(name)
-		b.WriteString(sortedJoin(list, func(s string) string { return "epc=" + hashEPC(s) }))
-	}
-	quantities := func(name string, list []QuantityElement) {
-		if len(list) == 0 {
-			return
-		}
-		b.WriteString(name)
-		b.WriteString(sortedJoin(list, func(q QuantityElement) string {
-			s := "quantityElementepcClass=" + hashEPC(q.EPCClass)
-			if q.Quantity != nil {
-				s += "quantity=" + hashNumber(*q.Quantity)
-			}
-			if q.UOM != "" {
-				s += "uom=" + q.UOM
-			}
-			return s
-		}))
-	}
-	field := func(name, value string) {
-		if value != "" {
-			b.WriteString(name + "=" + value)
-		}
-	}
-	epcs("epcList", e.EPCList)
+	var buf [1024]byte
+	return string(appendPreHash(buf[:0], &e))
+}
+
+// appendPreHash appends the pre-hash string of e to b.
+func appendPreHash(b []byte, e *Event) []byte {
+	b = append(b, "eventType="...)
+	b = append(b, e.Type...)
+	b = append(b, "eventTime="...)
+	b = appendHashTime(b, e.EventTime)
+	b = append(b, "eventTimeZoneOffset="...)
+	b = append(b, e.EventTimeZoneOffset...)
+	b = appendHashEPCs(b, "epcList", e.EPCList)
 	if e.ParentID != "" {
-		field("parentID", hashEPC(e.ParentID))
+		b = append(b, "parentID="...)
+		b = appendHashEPC(b, e.ParentID)
 	}
-	epcs("inputEPCList", e.InputEPCList)
-	epcs("childEPCs", e.ChildEPCs)
-	quantities("quantityList", e.QuantityList)
-	quantities("childQuantityList", e.ChildQuantityList)
-	quantities("inputQuantityList", e.InputQuantityList)
-	epcs("outputEPCList", e.OutputEPCList)
-	quantities("outputQuantityList", e.OutputQuantityList)
-	field("action", e.Action)
-	field("transformationID", e.TransformationID)
-	field("bizStep", vocabBizStep.webURI(e.BizStep))
-	field("disposition", vocabDisposition.webURI(e.Disposition))
+	b = appendHashEPCs(b, "inputEPCList", e.InputEPCList)
+	b = appendHashEPCs(b, "childEPCs", e.ChildEPCs)
+	b = appendHashQuantities(b, "quantityList", e.QuantityList)
+	b = appendHashQuantities(b, "childQuantityList", e.ChildQuantityList)
+	b = appendHashQuantities(b, "inputQuantityList", e.InputQuantityList)
+	b = appendHashEPCs(b, "outputEPCList", e.OutputEPCList)
+	b = appendHashQuantities(b, "outputQuantityList", e.OutputQuantityList)
+	b = appendHashField(b, "action=", e.Action)
+	b = appendHashField(b, "transformationID=", e.TransformationID)
+	if e.BizStep != "" {
+		b = append(b, "bizStep="...)
+		b = vocabBizStep.appendWebURI(b, e.BizStep)
+	}
+	if e.Disposition != "" {
+		b = append(b, "disposition="...)
+		b = vocabDisposition.appendWebURI(b, e.Disposition)
+	}
 	if pd := e.PersistentDisposition; pd != nil && len(pd.Set)+len(pd.Unset) > 0 {
-		b.WriteString("persistentDisposition")
-		disp := func(name string) func(string) string {
-			return func(s string) string { return name + "=" + vocabDisposition.webURI(s) }
+		b = append(b, "persistentDisposition"...)
+		for _, l := range []struct {
+			name string
+			list []string
+		}{{"set=", pd.Set}, {"unset=", pd.Unset}} {
+			b = appendSorted(b, len(l.list), func(b []byte, i int) []byte {
+				return vocabDisposition.appendWebURI(append(b, l.name...), l.list[i])
+			})
 		}
-		b.WriteString(sortedJoin(pd.Set, disp("set")))
-		b.WriteString(sortedJoin(pd.Unset, disp("unset")))
 	}
 	if e.ReadPoint != "" {
-		b.WriteString("readPointid=" + hashEPC(e.ReadPoint))
+		b = append(b, "readPointid="...)
+		b = appendHashEPC(b, e.ReadPoint)
 	}
 	if e.BizLocation != "" {
-		b.WriteString("bizLocationid=" + hashEPC(e.BizLocation))
+		b = append(b, "bizLocationid="...)
+		b = appendHashEPC(b, e.BizLocation)
 	}
-	if len(e.BizTransactionList) > 0 {
-		b.WriteString("bizTransactionList")
-		b.WriteString(sortedJoin(e.BizTransactionList, func(t BizTransaction) string {
-			s := "bizTransaction=" + t.BizTransaction
-			if t.Type != "" {
-				s += "type=" + vocabBizTransactionType.webURI(t.Type)
+	if list := e.BizTransactionList; len(list) > 0 {
+		b = append(b, "bizTransactionList"...)
+		b = appendSorted(b, len(list), func(b []byte, i int) []byte {
+			b = append(b, "bizTransaction="...)
+			b = append(b, list[i].BizTransaction...)
+			if list[i].Type != "" {
+				b = append(b, "type="...)
+				b = vocabBizTransactionType.appendWebURI(b, list[i].Type)
 			}
-			return s
-		}))
+			return b
+		})
 	}
-	if len(e.SourceList) > 0 {
-		b.WriteString("sourceList")
-		b.WriteString(sortedJoin(e.SourceList, func(s Source) string {
-			return "source=" + hashEPC(s.Source) + "type=" + vocabSourceDestType.webURI(s.Type)
-		}))
+	if list := e.SourceList; len(list) > 0 {
+		b = append(b, "sourceList"...)
+		b = appendSorted(b, len(list), func(b []byte, i int) []byte {
+			b = appendHashEPC(append(b, "source="...), list[i].Source)
+			return vocabSourceDestType.appendWebURI(append(b, "type="...), list[i].Type)
+		})
 	}
-	if len(e.DestinationList) > 0 {
-		b.WriteString("destinationList")
-		b.WriteString(sortedJoin(e.DestinationList, func(d Destination) string {
-			return "destination=" + hashEPC(d.Destination) + "type=" + vocabSourceDestType.webURI(d.Type)
-		}))
+	if list := e.DestinationList; len(list) > 0 {
+		b = append(b, "destinationList"...)
+		b = appendSorted(b, len(list), func(b []byte, i int) []byte {
+			b = appendHashEPC(append(b, "destination="...), list[i].Destination)
+			return vocabSourceDestType.appendWebURI(append(b, "type="...), list[i].Type)
+		})
+	}
+	var ns map[string]string
+	hasUserFields := len(e.Extensions) > 0 || e.ILMD != nil && len(e.ILMD.Extensions) > 0
+	if len(e.SensorElementList) > 0 || hasUserFields {
+		ns = contextNamespaces(e.Context)
 	}
 	if len(e.SensorElementList) > 0 {
-		b.WriteString("sensorElementList")
-		b.WriteString(sortedJoin(e.SensorElementList, func(se SensorElement) string { return hashSensorElement(se, ns) }))
+		b = append(b, "sensorElementList"...)
+		b = append(b, sortedJoin(e.SensorElementList, func(se SensorElement) string { return hashSensorElement(se, ns) })...)
 	}
 	// ILMD and user extensions are written generically, sorted, after the
 	// ordered fields.
+	if !hasUserFields {
+		// Only the ILMD, if any: its lot and expiry, which sort
+		// itemExpirationDate first.
+		if m := e.ILMD; m != nil {
+			b = append(b, "ilmd"...)
+			b = appendHashField(b, cbvmdaNS+"itemExpirationDate=", m.ItemExpirationDate)
+			b = appendHashField(b, cbvmdaNS+"lotNumber=", m.LotNumber)
+		}
+		return b
+	}
 	var rest []string
 	if m := e.ILMD; m != nil {
 		var parts []string
@@ -136,8 +161,146 @@ func PreHash(e Event) string {
 	}
 	rest = append(rest, genericFields(e.Extensions, ns)...)
 	slices.Sort(rest)
-	b.WriteString(strings.Join(rest, ""))
-	return b.String()
+	for _, r := range rest {
+		b = append(b, r...)
+	}
+	return b
+}
+
+// appendHashField appends name (with its "=") and value, if value is set.
+func appendHashField(b []byte, name, value string) []byte {
+	if value == "" {
+		return b
+	}
+	return append(append(b, name...), value...)
+}
+
+// appendHashEPCs appends a list of EPCs, sorted, after its name.
+func appendHashEPCs(b []byte, name string, list []string) []byte {
+	if len(list) == 0 {
+		return b
+	}
+	b = append(b, name...)
+	return appendSorted(b, len(list), func(b []byte, i int) []byte {
+		return appendHashEPC(append(b, "epc="...), list[i])
+	})
+}
+
+// appendHashQuantities appends a quantity list, sorted, after its name.
+func appendHashQuantities(b []byte, name string, list []QuantityElement) []byte {
+	if len(list) == 0 {
+		return b
+	}
+	b = append(b, name...)
+	return appendSorted(b, len(list), func(b []byte, i int) []byte {
+		q := &list[i]
+		b = appendHashEPC(append(b, "quantityElementepcClass="...), q.EPCClass)
+		if q.Quantity != nil {
+			b = appendHashNumber(append(b, "quantity="...), *q.Quantity)
+		}
+		return appendHashField(b, "uom=", q.UOM)
+	})
+}
+
+// appendSorted appends the n items render writes, in byte order, as the
+// hash requires for unordered lists: sorting the rendered strings, without
+// making them strings.
+func appendSorted(b []byte, n int, render func(b []byte, i int) []byte) []byte {
+	switch n {
+	case 0:
+		return b
+	case 1:
+		return render(b, 0)
+	}
+	type span struct{ start, end int }
+	scratch := make([]byte, 0, 128*n)
+	spans := make([]span, n)
+	for i := range spans {
+		start := len(scratch)
+		scratch = render(scratch, i)
+		spans[i] = span{start, len(scratch)}
+	}
+	slices.SortFunc(spans, func(x, y span) int {
+		return bytes.Compare(scratch[x.start:x.end], scratch[y.start:y.end])
+	})
+	for _, s := range spans {
+		b = append(b, scratch[s.start:s.end]...)
+	}
+	return b
+}
+
+// appendWebURI appends the GS1 Web URI form of a normalized value, the
+// form the event hash uses (see webURI).
+func (v *cbvVocab) appendWebURI(b []byte, bare string) []byte {
+	if v.values[bare] {
+		b = append(b, v.web...)
+	}
+	return append(b, bare...)
+}
+
+// hashTimeLayout is UTC with exactly three fractional digits.
+const hashTimeLayout = "2006-01-02T15:04:05.000Z"
+
+// appendHashTime appends t as hashTime writes it.
+func appendHashTime(b []byte, t time.Time) []byte {
+	return t.UTC().Round(time.Millisecond).AppendFormat(b, hashTimeLayout)
+}
+
+// appendHashEPC appends hashEPC(uri). The identifiers events carry by the
+// thousand (packs, cases, locations) are written straight into b in the
+// canonical Digital Link form, which for them is fixed: the key, then the
+// one qualifier, each value as is when it needs no percent-encoding
+// (TestAppendHashEPCMatchesDigitalLink and FuzzAppendHashEPC compare with
+// gs1's DigitalLink). Anything else goes through hashEPC.
+func appendHashEPC(b []byte, uri string) []byte {
+	e, err := parseEPC(uri)
+	if err != nil {
+		return append(b, uri...)
+	}
+	switch e.Kind {
+	case gs1.EPCSGTIN:
+		if dlPlain(e.SGTIN.GTIN) && dlPlain(e.SGTIN.Serial) {
+			b = append(append(b, dlBase...), "/01/"...)
+			b = append(append(b, e.SGTIN.GTIN...), "/21/"...)
+			return append(b, e.SGTIN.Serial...)
+		}
+	case gs1.EPCSSCC:
+		if dlPlain(string(e.SSCC)) {
+			return append(append(append(b, dlBase...), "/00/"...), e.SSCC...)
+		}
+	case gs1.EPCSGLN:
+		if dlPlain(string(e.SGLN.GLN)) && (e.SGLN.Extension == "" || dlPlain(e.SGLN.Extension)) {
+			b = append(append(append(b, dlBase...), "/414/"...), e.SGLN.GLN...)
+			if e.SGLN.Extension != "" {
+				b = append(append(b, "/254/"...), e.SGLN.Extension...)
+			}
+			return b
+		}
+	}
+	return append(b, hashEPC(uri)...)
+}
+
+// dlBase is the Digital Link base the hash uses, without a final slash.
+var dlBase = strings.TrimRight(gs1.DefaultDigitalLinkBase, "/")
+
+// dlPlain reports whether a Digital Link writes v as is: not empty, and
+// only RFC 3986 unreserved characters.
+func dlPlain(v string) bool {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~') {
+			return false
+		}
+	}
+	return v != ""
+}
+
+// appendHashNumber appends hashNumber(f).
+func appendHashNumber(b []byte, f float64) []byte {
+	if f == math.Trunc(f) && math.Abs(f) < 1e15 {
+		return strconv.AppendInt(b, int64(f), 10)
+	}
+	return strconv.AppendFloat(b, f, 'f', -1, 64)
 }
 
 // cbvmdaNS is how the hash writes the CBV master data namespace of the
@@ -159,7 +322,7 @@ func sortedJoin[T any](items []T, render func(T) string) string {
 // hashTime writes t in UTC with exactly three fractional digits, rounding
 // to the nearest millisecond.
 func hashTime(t time.Time) string {
-	return t.UTC().Round(time.Millisecond).Format("2006-01-02T15:04:05.000Z")
+	return t.UTC().Round(time.Millisecond).Format(hashTimeLayout)
 }
 
 // hashEPC writes a GS1 identifier as its canonical Digital Link URI and
@@ -178,10 +341,8 @@ func hashEPC(uri string) string {
 
 // hashNumber writes a number without trailing zeros (26, 0.1, 12.1).
 func hashNumber(f float64) string {
-	if f == math.Trunc(f) && math.Abs(f) < 1e15 {
-		return strconv.FormatInt(int64(f), 10)
-	}
-	return strconv.FormatFloat(f, 'f', -1, 64)
+	var buf [32]byte
+	return string(appendHashNumber(buf[:0], f))
 }
 
 // hashValue writes a JSON scalar: numbers canonical, strings trimmed with
