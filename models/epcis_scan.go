@@ -85,12 +85,59 @@ var scanAllowed = func() (m [len(scanEventTypes)]uint32) {
 	return m
 }()
 
-// scanFieldOf returns the scanned field named key.
+// scanFieldOf returns the scanned field named key (a switch, which the
+// compiler turns into a search; TestScanFieldOf checks it against
+// scanFieldNames).
 func scanFieldOf(key []byte) (scanField, bool) {
-	for f, name := range scanFieldNames {
-		if string(key) == name {
-			return scanField(f), true
-		}
+	switch string(key) {
+	case "type":
+		return sfType, true
+	case "eventTime":
+		return sfEventTime, true
+	case "eventTimeZoneOffset":
+		return sfEventTimeZoneOffset, true
+	case "recordTime":
+		return sfRecordTime, true
+	case "eventID":
+		return sfEventID, true
+	case "epcList":
+		return sfEPCList, true
+	case "parentID":
+		return sfParentID, true
+	case "childEPCs":
+		return sfChildEPCs, true
+	case "inputEPCList":
+		return sfInputEPCList, true
+	case "outputEPCList":
+		return sfOutputEPCList, true
+	case "quantityList":
+		return sfQuantityList, true
+	case "childQuantityList":
+		return sfChildQuantityList, true
+	case "inputQuantityList":
+		return sfInputQuantityList, true
+	case "outputQuantityList":
+		return sfOutputQuantityList, true
+	case "action":
+		return sfAction, true
+	case "transformationID":
+		return sfTransformationID, true
+	case "bizStep":
+		return sfBizStep, true
+	case "disposition":
+		return sfDisposition, true
+	case "readPoint":
+		return sfReadPoint, true
+	case "bizLocation":
+		return sfBizLocation, true
+	case "bizTransactionList":
+		return sfBizTransactionList, true
+	case "sourceList":
+		return sfSourceList, true
+	case "destinationList":
+		return sfDestinationList, true
+	case "ilmd":
+		return sfILMD, true
 	}
 	return 0, false
 }
@@ -173,19 +220,25 @@ func (s *scanner) str() ([]byte, bool) {
 	if !s.eat('"') {
 		return nil, false
 	}
-	start := s.pos
-	for i := start; i < len(s.data); i++ {
-		c := s.data[i]
-		if c == '"' {
-			s.pos = i + 1
-			return s.data[start:i], true
-		}
-		if c < 0x20 || c >= 0x7f || c == '\\' {
-			return nil, false
-		}
+	start, i := s.pos, s.pos
+	for i < len(s.data) && plainByte[s.data[i]] {
+		i++
 	}
-	return nil, false
+	if i == len(s.data) || s.data[i] != '"' {
+		return nil, false
+	}
+	s.pos = i + 1
+	return s.data[start:i], true
 }
+
+// plainByte marks the bytes str reads as themselves: printable ASCII but
+// the quote and the backslash.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // nonEmpty reads a string that must not be empty, as decodeString wants.
 func (s *scanner) nonEmpty() ([]byte, bool) {
@@ -222,7 +275,7 @@ func decodeCaptureFast(data []byte) (events []Event, ok bool) {
 	if k, ok := s.key(); !ok || string(k) != "events" || !s.eat('[') {
 		return nil, false
 	}
-	events = make([]Event, 0, len(data)/512+1)
+	events = make([]Event, 0, len(data)/384+1) // a typical event is 400-500 bytes
 	if !s.eat(']') {
 		for i := 0; ; i++ {
 			if s.peek() != '{' {

@@ -252,3 +252,16 @@ func TestIsTZOffsetMatchesRegexp(t *testing.T) {
 		}
 	}
 }
+
+func TestScanFieldOf(t *testing.T) {
+	for f, name := range scanFieldNames {
+		if got, ok := scanFieldOf([]byte(name)); !ok || got != scanField(f) {
+			t.Errorf("scanFieldOf(%q) = %d, %v, want %d", name, got, ok, f)
+		}
+	}
+	for _, name := range []string{"", "Type", "ilmd ", "@context", "sensorElementList", "example:x"} {
+		if _, ok := scanFieldOf([]byte(name)); ok {
+			t.Errorf("scanFieldOf(%q) found a field", name)
+		}
+	}
+}

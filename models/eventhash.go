@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pedigree-ledger/pedigree/models/gs1"
@@ -33,10 +34,12 @@ const (
 // EventHashID returns the CBV 2.0 hash id of e.
 func EventHashID(e Event) string {
 	// Every node hashes every event without an id, so the pre-hash string
-	// is built in one stack buffer and the id in a fixed array: one
+	// is built in a pooled buffer and the id in a fixed array: one
 	// allocation, the returned string, for a typical event.
-	var buf [1024]byte
-	sum := sha256.Sum256(appendPreHash(buf[:0], &e))
+	bp := preHashBufs.Get().(*[]byte)
+	b := appendPreHash((*bp)[:0], &e)
+	sum := sha256.Sum256(b)
+	putPreHashBuf(bp, b)
 	var id [len(hashIDPrefix) + 2*sha256.Size + len(hashIDSuffix)]byte
 	copy(id[:], hashIDPrefix)
 	hex.Encode(id[len(hashIDPrefix):], sum[:])
@@ -46,8 +49,25 @@ func EventHashID(e Event) string {
 
 // PreHash returns the canonical pre-hash string of e.
 func PreHash(e Event) string {
-	var buf [1024]byte
-	return string(appendPreHash(buf[:0], &e))
+	bp := preHashBufs.Get().(*[]byte)
+	b := appendPreHash((*bp)[:0], &e)
+	s := string(b)
+	putPreHashBuf(bp, b)
+	return s
+}
+
+// preHashBufs holds pre-hash buffers for reuse.
+var preHashBufs = sync.Pool{New: func() any {
+	b := make([]byte, 0, 1024)
+	return &b
+}}
+
+// putPreHashBuf returns a buffer to the pool, unless one huge event grew it.
+func putPreHashBuf(bp *[]byte, b []byte) {
+	if cap(b) <= 64<<10 {
+		*bp = b[:0]
+		preHashBufs.Put(bp)
+	}
 }
 
 // appendPreHash appends the pre-hash string of e to b.
