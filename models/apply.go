@@ -22,41 +22,14 @@ import (
 // calls RecordRejection in the same transaction, which records the alerts
 // that some rejections raise.
 func Apply(tx *gorm.DB, seq uint64, cmd Command) Result {
-	return NewBatch().Apply(tx, seq, cmd)
+	res, _ := NewBatch().run(tx, seq, cmd)
+	return res
 }
 
-// Batch applies the commands of one transaction, in ledger order, exactly as
-// Apply applies each. It remembers the organisations and products that
-// captures read: capture_events never changes either, so while only
-// captures run the remembered rows are what the database holds, and any
-// other command kind forgets them. A batch of single-event captures thus
-// reads each actor and product once, not once per command, and its results
-// do not depend on how commands are grouped into batches.
-type Batch struct {
-	actors   map[string]*Organisation // by id; nil: known not to exist
-	orgs     map[string]bool          // registered or not, by id
-	products map[string]*Product      // by GTIN; nil: known not to exist
-}
-
-// NewBatch returns a Batch for one transaction; use it in that transaction
-// only.
-func NewBatch() *Batch {
-	b := &Batch{}
-	b.forget()
-	return b
-}
-
-func (b *Batch) forget() {
-	b.actors = map[string]*Organisation{}
-	b.orgs = map[string]bool{}
-	b.products = map[string]*Product{}
-}
-
-// Apply applies cmd as the package-level Apply does.
-func (b *Batch) Apply(tx *gorm.DB, seq uint64, cmd Command) (res Result) {
-	if cmd.Kind != KindCaptureEvents {
-		defer b.forget()
-	}
+// run applies cmd to the projection (or, while b.inMemory, to b's pending
+// capture). needSQL says the command stopped, unapplied, because it needs
+// the database to hold everything first (see Batch).
+func (b *Batch) run(tx *gorm.DB, seq uint64, cmd Command) (res Result, needSQL bool) {
 	res.Seq = seq
 	defer func() {
 		if p := recover(); p != nil {
@@ -66,20 +39,23 @@ func (b *Batch) Apply(tx *gorm.DB, seq uint64, cmd Command) (res Result) {
 	data, err := applyRule(tx, seq, cmd, b)
 	if err != nil {
 		var rej *Rejection
-		if errors.As(err, &rej) {
-			return Result{Seq: seq, Code: rej.Code, Message: rej.Message}
+		switch {
+		case errors.Is(err, errNeedSQL):
+			return Result{Seq: seq}, true
+		case errors.As(err, &rej):
+			return Result{Seq: seq, Code: rej.Code, Message: rej.Message}, false
 		}
-		return Result{Seq: seq, Code: CodeInternal, Message: err.Error()}
+		return Result{Seq: seq, Code: CodeInternal, Message: err.Error()}, false
 	}
 	res.Accepted = true
 	if data != nil {
 		raw, err := json.Marshal(data)
 		if err != nil {
-			return Result{Seq: seq, Code: CodeInternal, Message: fmt.Sprintf("encode result: %v", err)}
+			return Result{Seq: seq, Code: CodeInternal, Message: fmt.Sprintf("encode result: %v", err)}, false
 		}
 		res.Data = raw
 	}
-	return res
+	return res, false
 }
 
 // RecordRejection writes what a rejected command leaves behind after its own

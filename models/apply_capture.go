@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/pedigree-ledger/pedigree/models/gs1"
 	"gorm.io/gorm"
@@ -44,6 +45,77 @@ type capture struct {
 	lastEventID int64
 	// nextItemID is the id the next new item gets (0: not yet looked up).
 	nextItemID int64
+
+	// For a Batch's pending capture, which outlives one command:
+	// pendingIDs are the event ids applied but not yet written, and the
+	// rest is the current command's journal, so a rejection can be undone.
+	pendingIDs map[string]bool
+	journal    map[string]journaled // pre-images of the items the command reached
+	newIDs     []string             // event ids the command added to pendingIDs
+	mark       struct {
+		pending    int
+		nextItemID int64
+	}
+}
+
+// journaled is an item as it was before the current command reached it.
+type journaled struct {
+	it   *itemState // nil: known absent
+	copy itemState
+}
+
+// newCapture returns an empty capture reading products and organisations
+// through b.
+func newCapture(b *Batch) *capture {
+	return &capture{items: map[string]*itemState{}, products: b.products, orgs: b.orgs, pendingIDs: map[string]bool{}}
+}
+
+// begin starts a command on a pending capture.
+func (c *capture) begin() {
+	c.journal = map[string]journaled{}
+	c.newIDs = c.newIDs[:0]
+	c.mark.pending, c.mark.nextItemID = len(c.pending), c.nextItemID
+}
+
+// undo forgets everything the current command did.
+func (c *capture) undo() {
+	for key, j := range c.journal {
+		c.items[key] = j.it
+		if j.it != nil {
+			*j.it = j.copy
+		}
+	}
+	c.pending = c.pending[:c.mark.pending]
+	c.nextItemID = c.mark.nextItemID
+	for _, id := range c.newIDs {
+		delete(c.pendingIDs, id)
+	}
+	c.journal = nil
+}
+
+// keep ends the current command, keeping what it did.
+func (c *capture) keep() { c.journal = nil }
+
+// clean reports whether nothing waits to be written.
+func (c *capture) clean() bool {
+	if len(c.pending) > 0 {
+		return false
+	}
+	for _, it := range c.items {
+		if it != nil && it.dirty {
+			return false
+		}
+	}
+	return true
+}
+
+// needSQL stops a command running in memory at a step that reads or
+// writes the database directly.
+func (c *capture) needSQL() error {
+	if c.a.batch.inMemory {
+		return errNeedSQL
+	}
+	return nil
 }
 
 // pendingEvent is an event record not yet written, with the keys it
@@ -63,8 +135,13 @@ func (a *applier) captureEvents(p CaptureEventsPayload) (any, error) {
 	if len(p.Events) > MaxCaptureEvents {
 		return nil, reject(CodeBadPayload, "%d events; at most %d per capture", len(p.Events), MaxCaptureEvents)
 	}
-	// Products and organisations are the batch's: a capture changes neither.
-	c := &capture{a: a, items: map[string]*itemState{}, products: a.batch.products, orgs: a.batch.orgs}
+	// In a Batch, consecutive captures share one pending capture, written
+	// later; otherwise the capture is written before the command ends.
+	c := a.batch.pending
+	if !a.batch.inMemory {
+		c = newCapture(a.batch)
+	}
+	c.a, c.ids = a, nil
 	if err := c.assignIDs(p.Events); err != nil {
 		return nil, err
 	}
@@ -81,8 +158,10 @@ func (a *applier) captureEvents(p CaptureEventsPayload) (any, error) {
 			return nil, err
 		}
 	}
-	if err := c.flush(); err != nil {
-		return nil, err
+	if !a.batch.inMemory {
+		if err := c.flush(); err != nil {
+			return nil, err
+		}
 	}
 	return CaptureResult{EventIDs: c.ids}, nil
 }
@@ -111,9 +190,20 @@ func (c *capture) assignIDs(events []Event) error {
 		if err != nil {
 			return fmt.Errorf("look up event ids: %w", err)
 		}
+		for _, id := range chunk { // applied earlier in the batch, not yet written
+			if c.pendingIDs[id] && (dup == "" || id < dup) {
+				dup = id
+			}
+		}
 		if dup != "" {
 			return reject(CodeConflict, "event %s was already captured", dup)
 		}
+	}
+	if c.a.batch.inMemory {
+		for _, id := range fresh {
+			c.pendingIDs[id] = true
+		}
+		c.newIDs = append(c.newIDs, fresh...)
 	}
 	return nil
 }
@@ -124,6 +214,9 @@ func (c *capture) assignIDs(events []Event) error {
 // packs are not changed, since the corrective events (correctiveEventIDs)
 // say what really happened.
 func (c *capture) declareError(e *Event) error {
+	if err := c.needSQL(); err != nil {
+		return err
+	}
 	var orig EventRecord
 	err := c.a.tx.Where("event_id = ?", e.EventID).Take(&orig).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -277,13 +370,25 @@ func (c *capture) load(keys []string) error {
 // item returns the in-memory item with key, loading it if needed; nil if
 // it does not exist.
 func (c *capture) item(key string) (*itemState, error) {
-	if it, ok := c.items[key]; ok {
-		return it, nil
+	it, ok := c.items[key]
+	if !ok {
+		if err := c.load([]string{key}); err != nil {
+			return nil, err
+		}
+		it = c.items[key]
 	}
-	if err := c.load([]string{key}); err != nil {
-		return nil, err
+	// Every change a rule makes goes through a pointer from here, so this
+	// is where a pending capture's command journals what it may change.
+	if c.journal != nil {
+		if _, seen := c.journal[key]; !seen {
+			j := journaled{it: it}
+			if it != nil {
+				j.copy = *it
+			}
+			c.journal[key] = j
+		}
 	}
-	return c.items[key], nil
+	return it, nil
 }
 
 // touch marks an item changed by the current command.
@@ -341,11 +446,15 @@ func (c *capture) flushEvents() error {
 	}
 	rows := make([][]any, len(c.pending))
 	var idx [][]any
-	recordTime := sqliteTime(c.a.at)
+	var at time.Time
+	var recordTime string // formatted once per command's record time
 	for i := range c.pending {
 		pe := &c.pending[i]
 		pe.rec.ID = id
 		id++
+		if i == 0 || !pe.rec.RecordTime.Equal(at) {
+			at, recordTime = pe.rec.RecordTime, sqliteTime(pe.rec.RecordTime)
+		}
 		rows[i] = eventRow(&pe.rec, recordTime)
 		seen := make(map[string]bool, len(pe.keys))
 		for _, k := range pe.keys {
@@ -406,6 +515,9 @@ const subtreeSQL = `WITH RECURSIVE sub(id) AS (SELECT ? UNION ALL SELECT items.i
 // caller's savepoint undoes the partial move). It then empties the cache
 // so later events reload fresh state.
 func (c *capture) moveContainer(root *itemState, bad string, badArgs []any, what string, set map[string]any) error {
+	if err := c.needSQL(); err != nil {
+		return err
+	}
 	if err := c.flush(); err != nil {
 		return err
 	}

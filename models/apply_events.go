@@ -415,6 +415,9 @@ func (c *capture) unpack(e *Event) error {
 		return err
 	}
 	if len(e.ChildEPCs) == 0 {
+		if err := c.needSQL(); err != nil {
+			return err
+		}
 		if err := c.flush(); err != nil {
 			return err
 		}

@@ -117,12 +117,14 @@ func scanItem(r *sql.Rows) (Item, error) {
 	return it, nil
 }
 
-// anyEventID returns one of ids that is already a stored event's id, or "".
+// anyEventID returns the least of ids that is already a stored event's id,
+// or "". The least, so that which duplicate a rejection names does not
+// depend on whether the earlier event is stored or pending (see Batch).
 func anyEventID(tx *gorm.DB, ids []string) (string, error) {
 	in, args := inList(ids)
-	var found string
-	err := queryRows(tx, `SELECT "event_id" FROM "event_records" WHERE "event_id" IN `+in+` LIMIT 1`, args, func(r *sql.Rows) error {
+	var found sql.NullString
+	err := queryRows(tx, `SELECT MIN("event_id") FROM "event_records" WHERE "event_id" IN `+in, args, func(r *sql.Rows) error {
 		return r.Scan(&found)
 	})
-	return found, err
+	return found.String, err
 }

@@ -7,87 +7,103 @@ import (
 	"gorm.io/gorm"
 )
 
-// TestBatchResultsDoNotDependOnGrouping: a Batch remembers organisations and
-// products across the captures of one transaction, and Raft nodes group the
-// same log into different transactions. Applying one command log one
-// command per transaction, all in one, and in groups of two must give the
-// same results and the same tables, including where a command registers
-// what an earlier capture in the same transaction found missing.
+// TestBatchResultsDoNotDependOnGrouping: a Batch applies consecutive
+// captures in memory and remembers organisations and products, and Raft
+// nodes group the same log into different transactions. One command log,
+// applied command by command with Apply (each in its own savepoint, as
+// before batches existed) and with Batches of every grouping, must give
+// the same results and the same tables. The log has each way the memory
+// could go stale or a rejection could leak: commands that register what
+// an earlier capture found missing, a capture rejected after it changed an
+// item, captures that need SQL (moving and unpacking a container) between
+// in-memory ones, a duplicate of a pending event, a rejection that raises
+// an alert, and non-capture commands in between.
 func TestBatchResultsDoNotDependOnGrouping(t *testing.T) {
 	l := newLedger(t) // only for its event builders and clock
 	var cmds []Command
-	add := func(actor string, kind CommandKind, payload any) {
+	var wantCodes []string
+	add := func(code, actor string, kind CommandKind, payload any) {
 		cmd, err := NewCommand(fmt.Sprintf("cmd-%d", len(cmds)+1), kind, actor, l.now, payload)
 		if err != nil {
 			t.Fatal(err)
 		}
 		cmds = append(cmds, cmd)
+		wantCodes = append(wantCodes, code)
 		l.tick(1)
 	}
-	x1, x2 := sgtinDL(gtinA, "X1"), sgtinDL(gtinA, "X2")
-	add("", KindRegisterOrganisation, RegisterOrganisationPayload{ID: adminID, Name: "Cluster admin", Role: RoleAdmin})
-	add(adminID, KindRegisterOrganisation, RegisterOrganisationPayload{ID: glnMaker, Name: "Acme Pharma", Role: RoleManufacturer, Prefixes: []string{"4012345"}})
-	commission := func(epcs ...string) CaptureEventsPayload {
-		return CaptureEventsPayload{Events: []Event{l.commissionEv("L1", "2028-12-31", epcs...)}}
+	capture := func(code, actor string, events ...Event) {
+		add(code, actor, KindCaptureEvents, CaptureEventsPayload{Events: events})
 	}
-	add(glnMaker, KindCaptureEvents, commission(x1)) // rejected: unknown product
-	add(glnMaker, KindRegisterProduct, RegisterProductPayload{GTIN: gtinA, Name: "Paracetamol 500 mg"})
-	add(glnMaker, KindCaptureEvents, commission(x1))                                                         // accepted now
-	add(glnPharmacy, KindCaptureEvents, CaptureEventsPayload{Events: []Event{l.observeEv("receiving", x1)}}) // rejected: unknown actor
-	add(glnMaker, KindCaptureEvents, CaptureEventsPayload{Events: []Event{l.shipEv(glnPharmacy, x1)}})       // rejected: unknown destination
-	add(adminID, KindRegisterOrganisation, RegisterOrganisationPayload{ID: glnPharmacy, Name: "Corner Pharmacy", Role: RolePharmacy})
-	add(glnMaker, KindCaptureEvents, CaptureEventsPayload{Events: []Event{l.shipEv(glnPharmacy, x1)}})       // accepted now
-	add(glnPharmacy, KindCaptureEvents, CaptureEventsPayload{Events: []Event{l.observeEv("receiving", x1)}}) // accepted now
-	add(glnMaker, KindCaptureEvents, commission(x1))                                                         // rejected: exists
-	add(glnMaker, KindCaptureEvents, commission(x2))
+	x := func(n int) string { return sgtinDL(gtinA, fmt.Sprintf("X%d", n)) }
+	sscc := ssccDL(5)
 
-	run := func(group int) (*ledger, []Result) {
-		r := newLedger(t)
-		var results []Result
-		for start := 0; start < len(cmds); start += group {
-			end := min(start+group, len(cmds))
-			err := r.db.Transaction(func(tx *gorm.DB) error {
-				b := NewBatch()
-				for i := start; i < end; i++ {
-					seq := uint64(i + 1)
-					if err := tx.SavePoint("cmd").Error; err != nil {
-						return err
-					}
-					res := b.Apply(tx, seq, cmds[i])
-					if !res.Accepted {
-						if err := tx.RollbackTo("cmd").Error; err != nil {
-							return err
-						}
-						if err := RecordRejection(tx, seq, cmds[i], res); err != nil {
-							return err
-						}
-					}
-					results = append(results, res)
-				}
-				return nil
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
-		return r, results
+	add("", "", KindRegisterOrganisation, RegisterOrganisationPayload{ID: adminID, Name: "Cluster admin", Role: RoleAdmin})
+	add("", adminID, KindRegisterOrganisation, RegisterOrganisationPayload{ID: glnMaker, Name: "Acme Pharma", Role: RoleManufacturer, Prefixes: []string{"4012345"}})
+	capture(CodeUnknownProduct, glnMaker, l.commissionEv("L1", "2028-12-31", x(1)))
+	add("", glnMaker, KindRegisterProduct, RegisterProductPayload{GTIN: gtinA, Name: "Paracetamol 500 mg"})
+	commissioned := l.commissionEv("L1", "2028-12-31", x(1), x(2), x(3), x(4))
+	capture("", glnMaker, commissioned)
+	capture(CodeConflict, glnMaker, commissioned) // pending in a batch
+	capture(CodeUnknownActor, glnPharmacy, l.observeEv("receiving", x(1)))
+	capture(CodeNotFound, glnMaker, l.shipEv(glnPharmacy, x(1)))
+	add("", adminID, KindRegisterOrganisation, RegisterOrganisationPayload{ID: glnPharmacy, Name: "Corner Pharmacy", Role: RolePharmacy})
+	add("", adminID, KindRegisterOrganisation, RegisterOrganisationPayload{ID: glnWholesal, Name: "Wholesale Ltd", Role: RoleWholesaler})
+	// Ships X1, then fails: X1 must be active again for the next command.
+	capture(CodeAlreadyExists, glnMaker, l.shipEv(glnWholesal, x(1)), l.commissionEv("L1", "2028-12-31", x(1)))
+	capture("", glnMaker, l.shipEv(glnPharmacy, x(1)))
+	capture(CodeNotDestination, glnWholesal, l.observeEv("receiving", x(1))) // raises an alert
+	capture("", glnPharmacy, l.observeEv("receiving", x(1)))
+	capture("", glnMaker, l.packEv(sscc, x(2), x(3)))
+	capture("", glnMaker, l.shipEv(glnWholesal, sscc))                                 // moves the contents in SQL
+	capture("", glnWholesal, l.observeEv("receiving", sscc))                           // likewise
+	capture("", glnWholesal, l.unpackEv(sscc))                                         // unpacks all in SQL
+	capture(CodeConflict, glnMaker, commissioned)                                      // an event already captured
+	capture(CodeNotCustodian, glnMaker, l.shipEv(glnPharmacy, x(2)))                   // the wholesaler has it now
+	capture("", glnWholesal, l.shipEv(glnPharmacy, x(2)), l.shipEv(glnPharmacy, x(3))) // two changes, kept
+	capture("", glnPharmacy, l.observeEv("receiving", x(2), x(3)), l.observeEv("dispensing", x(1)))
+	add("", glnMaker, KindRecall, RecallPayload{GTIN: gtinA, Lot: "L1"})
+	capture("", glnMaker, l.commissionEv("L2", "2029-01-31", x(6)))
+
+	// The reference: Apply, command by command, each in its own savepoint.
+	ref := newLedger(t)
+	var want []Result
+	for i, cmd := range cmds {
+		ref.seq = uint64(i + 1)
+		want = append(want, ref.applyCmd(cmd))
 	}
-	one, want := run(1)
-	// The log exercises each way the memory could go stale.
-	wantCodes := []string{"", "", CodeUnknownProduct, "", "", CodeUnknownActor, CodeNotFound, "", "", "", CodeAlreadyExists, ""}
 	for i, res := range want {
 		if res.Code != wantCodes[i] || res.Accepted != (wantCodes[i] == "") {
 			t.Fatalf("command %d (%s): accepted=%v code %q (%s), want code %q", i+1, cmds[i].Kind, res.Accepted, res.Code, res.Message, wantCodes[i])
 		}
 	}
-	for _, group := range []int{2, 3, len(cmds)} {
-		other, got := run(group)
-		if a, b := mustJSON(t, want), mustJSON(t, got); string(a) != string(b) {
-			t.Fatalf("groups of %d: results differ:\n%s\n%s", group, a, b)
+
+	for _, group := range []int{1, 2, 3, 5, len(cmds)} {
+		other := newLedger(t)
+		var got []Result
+		for start := 0; start < len(cmds); start += group {
+			err := other.db.Transaction(func(tx *gorm.DB) error {
+				b := NewBatch()
+				for i := start; i < min(start+group, len(cmds)); i++ {
+					res, err := b.Apply(tx, uint64(i+1), cmds[i])
+					if err != nil {
+						return err
+					}
+					got = append(got, res)
+				}
+				return b.Flush(tx)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
 		}
-		for _, table := range []string{"organisations", "products", "items", "event_records", "event_epcs", "alerts"} {
-			if d1, d2 := dumpTable(t, one, table), dumpTable(t, other, table); d1 != d2 {
-				t.Fatalf("groups of %d: table %s differs:\n%s\n%s", group, table, d1, d2)
+		for i := range want {
+			if a, b := mustJSON(t, want[i]), mustJSON(t, got[i]); string(a) != string(b) {
+				t.Fatalf("groups of %d: command %d: result\n%s\nwant\n%s", group, i+1, b, a)
+			}
+		}
+		for _, table := range []string{"organisations", "products", "items", "event_records", "event_epcs", "recalls", "alerts"} {
+			if d1, d2 := dumpTable(t, ref, table), dumpTable(t, other, table); d1 != d2 {
+				t.Fatalf("groups of %d: table %s differs:\n%s\n%s", group, table, d2, d1)
 			}
 		}
 	}

@@ -50,8 +50,7 @@ type batch struct {
 	rng   *compact.Range
 	err   error // first storage error: the batch must not commit
 
-	savepoint, release, rollback *sql.Stmt
-	rules                        *models.Batch // the rules' memory of this transaction
+	rules *models.Batch // the rules, with their memory of this transaction
 
 	known    map[string]models.Result // results of ids already in the ledger or this batch
 	outcomes map[string]int           // accepted, rejected, duplicate: for metrics only
@@ -145,6 +144,11 @@ func (l *ledger) applyBatch(logs []*raft.Log) []any {
 			resp[i] = fmt.Errorf("%w: unknown log op %q", ErrInvalid, e.Op)
 		}
 	}
+	if b.err == nil {
+		if err := b.rules.Flush(b.tx); err != nil {
+			b.fail(err)
+		}
+	}
 	b.flush()
 	if meta := b.txStmt(`INSERT INTO raftstore_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`); meta != nil && b.err == nil {
 		if _, err := meta.Exec(metaApplied, last); err != nil {
@@ -186,12 +190,6 @@ func (b *batch) prepare() {
 	b.known = map[string]models.Result{}
 	b.rules = newRuleBatch()
 	b.outcomes = map[string]int{}
-	for _, p := range []struct {
-		stmt **sql.Stmt
-		q    string
-	}{{&b.savepoint, `SAVEPOINT cmd`}, {&b.release, `RELEASE cmd`}, {&b.rollback, `ROLLBACK TO cmd`}} {
-		*p.stmt = b.txStmt(p.q)
-	}
 }
 
 // txStmt is the cached statement for query, bound to this transaction.
@@ -216,15 +214,6 @@ func (b *batch) exec(query string, args ...any) {
 	}
 	if _, err := b.sqlTx.Exec(query, args...); err != nil {
 		b.fail(fmt.Errorf("%.40s...: %w", query, err))
-	}
-}
-
-func (b *batch) execStmt(s *sql.Stmt) {
-	if b.err != nil || s == nil {
-		return
-	}
-	if _, err := s.Exec(); err != nil {
-		b.fail(err)
 	}
 }
 
@@ -265,8 +254,8 @@ func (b *batch) loadKnown(ids []string) {
 }
 
 // applyCommand applies one ledger command: a repeated id returns its first
-// result; otherwise the rules run inside a savepoint (rolled back when they
-// reject the command) and the entry gets the next seq and a Merkle leaf.
+// result; otherwise the rules apply it (undoing it themselves when they
+// reject it) and the entry gets the next seq and a Merkle leaf.
 func (b *batch) applyCommand(raftIndex uint64, cmd models.Command) models.Result {
 	if b.err != nil {
 		return models.Result{}
@@ -276,21 +265,14 @@ func (b *batch) applyCommand(raftIndex uint64, cmd models.Command) models.Result
 		return prev
 	}
 	seq := b.rng.End() + 1
-	b.execStmt(b.savepoint)
-	res := runRules(b.rules, b.tx, seq, cmd)
-	res.Seq = seq
-	if !res.Accepted {
-		b.execStmt(b.rollback)
-		if b.err == nil {
-			if err := recordRejection(b.tx, seq, cmd, res); err != nil {
-				b.fail(err)
-			}
-		}
-	}
-	b.execStmt(b.release)
-	if b.err != nil {
+	// The rules undo a rejected command themselves (in memory, or with a
+	// savepoint) and record the alert it raises.
+	res, err := runRules(b.rules, b.tx, seq, cmd)
+	if err != nil {
+		b.fail(err)
 		return models.Result{}
 	}
+	res.Seq = seq
 	var payload, data []byte
 	if len(cmd.Payload) > 0 {
 		payload = cmd.Payload
@@ -306,7 +288,7 @@ func (b *batch) applyCommand(raftIndex uint64, cmd models.Command) models.Result
 	} else {
 		b.outcomes["rejected"]++
 	}
-	err := b.rng.Append(LeafHash(seq, cmd, res), func(id compact.NodeID, hash []byte) {
+	err = b.rng.Append(LeafHash(seq, cmd, res), func(id compact.NodeID, hash []byte) {
 		b.nodes = append(b.nodes, id.Level, id.Index, hash)
 	})
 	if err != nil {
@@ -343,10 +325,10 @@ func (b *batch) insertRows(prefix string, cols int, vals []any) {
 // runRules runs the models rules for one command. A panic in the rules is
 // deterministic (every node panics on the same input), so it becomes a
 // rejection rather than a crash of every node at once.
-func runRules(rules *models.Batch, tx *gorm.DB, seq uint64, cmd models.Command) (res models.Result) {
+func runRules(rules *models.Batch, tx *gorm.DB, seq uint64, cmd models.Command) (res models.Result, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			res = models.Result{Accepted: false, Code: "internal_error", Message: fmt.Sprintf("rules failed: %v", p)}
+			res, err = models.Result{Accepted: false, Code: "internal_error", Message: fmt.Sprintf("rules failed: %v", p)}, nil
 		}
 	}()
 	return rules.Apply(tx, seq, cmd)

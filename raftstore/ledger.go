@@ -140,10 +140,11 @@ func (l *ledger) trimStmts() {
 }
 
 // sqliteDriver is go-sqlite3 with per-connection settings the DSN cannot
-// carry: savepoint journals and sort spills stay in memory. Every command
-// runs inside a savepoint, and a file-backed sub-journal costs a temp file
-// write per page a command first touches; the Raft log, not this file, is
-// the durable record, so nothing here needs to survive a crash.
+// carry: savepoint journals and sort spills stay in memory. A command the
+// rules apply in SQL runs inside a savepoint, and a file-backed sub-journal
+// costs a temp file write per page it first touches; the Raft log, not
+// this file, is the durable record, so nothing here needs to survive a
+// crash.
 const sqliteDriver = "sqlite3_pedigree"
 
 func init() {

@@ -5,7 +5,6 @@ import "github.com/pedigree-ledger/pedigree/models"
 // The lifecycle rules raftstore applies, named once so the FSM code reads
 // as what it does.
 var (
-	newRuleBatch    = models.NewBatch
-	recordRejection = models.RecordRejection
-	migrateRules    = models.Migrate
+	newRuleBatch = models.NewBatch
+	migrateRules = models.Migrate
 )
