@@ -512,7 +512,7 @@ const subtreeSQL = `WITH RECURSIVE sub(id) AS (SELECT ? UNION ALL SELECT items.i
 // updates every item not in a state the move refuses (bad is an SQL
 // condition on items), indexes the event for everything inside, and
 // rejects the command when fewer items moved than the subtree holds (the
-// caller's savepoint undoes the partial move). It then empties the cache
+// command's savepoint undoes the partial move). It then empties the cache
 // so later events reload fresh state.
 func (c *capture) moveContainer(root *itemState, bad string, badArgs []any, what string, set map[string]any) error {
 	if err := c.needSQL(); err != nil {

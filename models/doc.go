@@ -19,7 +19,10 @@
 // holding such code are named apply_*.go. Apply never panics; a rejected
 // command gets Accepted false, a Code (the Code* constants) and a Message,
 // and the caller rolls its writes back, then calls RecordRejection, which
-// keeps the alert some rejections raise.
+// keeps the alert some rejections raise. A Batch does all of that itself
+// for the commands of one transaction, applying runs of captures in memory
+// and writing them at once (Flush), with the same results and projection
+// as Apply command by command, however the commands are grouped.
 //
 // # Packs and their lives
 //

@@ -22,8 +22,9 @@
 //     Result, consumes no sequence number and appends no leaf, so clients and
 //     forwarding nodes retry safely across leader changes.
 //   - A rejected command (Result.Accepted false) is still a ledger entry with
-//     a leaf, but its projection changes are rolled back (one SAVEPOINT per
-//     command).
+//     a leaf, but its projection changes are undone (models.Batch undoes a
+//     capture applied in memory, or rolls back a savepoint), and results do
+//     not depend on how Raft groups entries into batches.
 //   - A batch of Raft log entries is applied in one SQLite transaction that
 //     also records the last applied Raft index, so the projection, the ledger
 //     and the tree never disagree, and a restarted node skips the log entries
