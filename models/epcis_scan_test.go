@@ -62,6 +62,13 @@ var scanSeedEvents = []string{
 	`{"type":"TransactionEvent","eventTime":"2026-02-01T09:00:00Z","eventTimeZoneOffset":"-14:59","action":"ADD","parentID":"urn:epc:id:sscc:4012345.0000000017","epcList":["urn:epc:id:sgtin:4012345.012345.SN0001"],"quantityList":[{"epcClass":"urn:epc:class:lgtin:4012345.012345.L1"}],"bizTransactionList":[{"type":"urn:epcglobal:cbv:btt:inv","bizTransaction":"urn:example:inv:1"}]}`,
 	`{"type":"AssociationEvent","eventTime":"2026-02-01T09:00:00Z","eventTimeZoneOffset":"+00:00","action":"OBSERVE","childEPCs":["urn:epc:id:sgtin:4012345.012345.SN0001"],"recordTime":"2026-02-01T09:00:01Z","eventID":"urn:uuid:1b4e28ba-2fa1-11d2-883f-0016d3cca427","bizLocation":{"id":"https://id.gs1.org/414/4012345000009"}}`,
 	`{"type":"ObjectEvent","eventTime":"2026-02-01T09:00:00Z","eventTimeZoneOffset":"+00:00","action":"ADD","epcList":["urn:epc:id:sgtin:4012345.012345.SN0002"],"bizStep":"commissioning","ilmd":{"cbvmda:lotNumber":"L1","example:grade":"A"},"example:note":{"a":[1,2.5e-3,true,null,"\u00e9"]},"@context":{"example":"https://ns.example.com/"}}`,
+	// The demo fixture's packing, unpacking, shipping and receiving events
+	// as its json.Marshal writes them.
+	`{"action":"ADD","bizLocation":{"id":"urn:epc:id:sgln:4012345.00001.0"},"bizStep":"packing","childEPCs":["https://id.gs1.org/01/04012345000016/21/S1","https://id.gs1.org/01/04012345000016/21/S2"],"disposition":"in_progress","eventTime":"2026-11-21T20:00:00Z","eventTimeZoneOffset":"+00:00","parentID":"urn:epc:id:sscc:4012345.0000000001","readPoint":{"id":"urn:epc:id:sgln:4012345.00001.0"},"type":"AggregationEvent"}`,
+	`{"action":"DELETE","bizLocation":{"id":"urn:epc:id:sgln:4012345.00001.0"},"bizStep":"unpacking","childEPCs":["https://id.gs1.org/01/04012345000016/21/S1"],"eventTime":"2026-11-21T20:00:00Z","eventTimeZoneOffset":"+00:00","parentID":"urn:epc:id:sscc:4012345.0000000001","readPoint":{"id":"urn:epc:id:sgln:4012345.00001.0"},"type":"AggregationEvent"}`,
+	`{"action":"OBSERVE","bizLocation":{"id":"urn:epc:id:sgln:4012345.00001.0"},"bizStep":"shipping","destinationList":[{"destination":"urn:epc:id:sgln:4012345.00010.0","type":"owning_party"}],"disposition":"in_transit","epcList":["urn:epc:id:sscc:4012345.0000000001"],"eventTime":"2026-11-21T20:00:00Z","eventTimeZoneOffset":"+00:00","readPoint":{"id":"urn:epc:id:sgln:4012345.00001.0"},"sourceList":[{"source":"urn:epc:id:sgln:4012345.00001.0","type":"owning_party"}],"type":"ObjectEvent"}`,
+	`{"action":"OBSERVE","bizLocation":{"id":"urn:epc:id:sgln:4012345.00010.0"},"bizStep":"receiving","disposition":"active","epcList":["urn:epc:id:sscc:4012345.0000000001"],"eventTime":"2026-11-21T20:00:00Z","eventTimeZoneOffset":"+00:00","readPoint":{"id":"urn:epc:id:sgln:4012345.00010.0"},"type":"ObjectEvent"}`,
+	// Events with fields the scanner leaves to decodeEvent.
 	`{"type":"ObjectEvent","eventTime":"2026-02-01T09:00:00Z","eventTimeZoneOffset":"+00:00","action":"ADD","epcList":["urn:epc:id:sgtin:4012345.012345.SN0003"],"certificationInfo":"https://cert.example/1","errorDeclaration":{"declarationTime":"2026-02-02T09:00:00Z","reason":"incorrect_data"},"persistentDisposition":{"set":["active"]}}`,
 }
 
@@ -114,7 +121,7 @@ func TestDecodeFastSeeds(t *testing.T) {
 			t.Errorf("one pass gave up on a valid payload:\n%s", p)
 		}
 	}
-	for _, i := range []int{0, 1, 2, 3, 5, 6, 7} {
+	for _, i := range []int{0, 1, 2, 3, 5, 6, 7, 9, 10, 11, 12} {
 		ev := scanSeedEvents[i]
 		var e Event
 		s := scanner{data: []byte(ev)}
