@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/pedigree-ledger/pedigree/models/gs1"
@@ -13,6 +14,9 @@ import (
 // Read functions the server calls: lookups, provenance (chains of custody)
 // and listings. They read the local projection; the caller chooses the
 // consistency level (a local read, or a read after a leader barrier).
+// history is the one query behind every chain of custody: PackHistory,
+// LotHistory and ContainerHistory for everything, and Custody for an
+// organisation, which adds the items and the visibility rule.
 
 // HistoryEntry is one event in a chain of custody.
 type HistoryEntry struct {
@@ -44,10 +48,19 @@ type historyRow struct {
 const MaxHistory = 10000
 
 // history returns the events indexed under the keys that match where (a
-// condition on event_epcs."key"), in ledger order.
-func history(db *gorm.DB, where string, args []any, limit int) ([]HistoryEntry, error) {
-	if limit <= 0 || limit > MaxHistory {
+// condition on event_epcs."key"), in ledger order, at most limit of them
+// (0: MaxHistory), only those viewer may see when it is set.
+func history(db *gorm.DB, where string, args []any, viewer *Viewer, limit int) ([]HistoryEntry, error) {
+	if limit <= 0 {
 		limit = MaxHistory
+	}
+	where = "(" + where + ")"
+	args = slices.Clone(args)
+	if viewer != nil {
+		if cond, vargs := viewer.visibleEvents(); cond != "" {
+			where += " AND " + cond
+			args = append(args, vargs...)
+		}
 	}
 	var rows []historyRow
 	err := db.Raw(`SELECT event_records.*, MAX(event_epcs.direct) AS direct FROM event_epcs
@@ -65,33 +78,136 @@ func history(db *gorm.DB, where string, args []any, limit int) ([]HistoryEntry, 
 	return out, nil
 }
 
+// Subject names what a chain of custody is about: a pack, a lot or a case
+// or pallet. Make one with PackSubject, LotSubject or ContainerSubject.
+type Subject struct {
+	// Key is the subject's canonical key: PackKey, LotKey or ContainerKey.
+	Key string
+	// events is the condition on event_epcs."key" selecting its events,
+	// items the condition on items selecting its ledger records.
+	events, items       string
+	eventArgs, itemArgs []any
+}
+
+// PackSubject names a pack: its events are those that named it or a
+// container it was in.
+func PackSubject(gtin, serial string) (Subject, error) {
+	g, err := gs1.NormalizeGTIN(gtin)
+	if err != nil {
+		return Subject{}, fmt.Errorf("models: pack: %w", err)
+	}
+	k := PackKey(g, serial)
+	return Subject{Key: k, events: `event_epcs."key" = ?`, eventArgs: []any{k}, items: `"key" = ?`, itemArgs: []any{k}}, nil
+}
+
+// LotSubject names a lot: its events are those naming the lot as a class
+// and those naming any of its packs.
+func LotSubject(gtin, lot string) (Subject, error) {
+	g, err := gs1.NormalizeGTIN(gtin)
+	if err != nil {
+		return Subject{}, fmt.Errorf("models: lot: %w", err)
+	}
+	// A subquery, not a list of keys: a lot may hold more packs than
+	// SQLite takes bound values.
+	return Subject{Key: LotKey(g, lot),
+		events:    `event_epcs."key" = ? OR event_epcs."key" IN (SELECT "key" FROM items WHERE gtin = ? AND lot = ?)`,
+		eventArgs: []any{LotKey(g, lot), g, lot},
+		items:     `gtin = ? AND lot = ?`, itemArgs: []any{g, lot}}, nil
+}
+
+// ContainerSubject names a case or pallet by its canonical key
+// (ContainerKey) or any EPC/Digital Link URI of it.
+func ContainerSubject(keyOrURI string) Subject {
+	k := keyOf(keyOrURI)
+	return Subject{Key: k, events: `event_epcs."key" = ?`, eventArgs: []any{k}, items: `"key" = ?`, itemArgs: []any{k}}
+}
+
 // PackHistory returns a pack's chain of custody: every event that named it
 // or a container it was in, in ledger order.
 func PackHistory(db *gorm.DB, gtin, serial string) ([]HistoryEntry, error) {
-	g, err := gs1.NormalizeGTIN(gtin)
+	s, err := PackSubject(gtin, serial)
 	if err != nil {
 		return nil, fmt.Errorf("models: pack history: %w", err)
 	}
-	return history(db, `event_epcs."key" = ?`, []any{PackKey(g, serial)}, 0)
+	return history(db, s.events, s.eventArgs, nil, 0)
 }
 
 // ContainerHistory returns the events of a case or pallet; key is its
 // canonical key (ContainerKey) or any EPC/Digital Link URI of it.
 func ContainerHistory(db *gorm.DB, key string) ([]HistoryEntry, error) {
-	return history(db, `event_epcs."key" = ?`, []any{keyOf(key)}, 0)
+	s := ContainerSubject(key)
+	return history(db, s.events, s.eventArgs, nil, 0)
 }
 
 // LotHistory returns the events of a lot: those naming the lot as a class
 // and those naming any of its packs, at most limit (MaxHistory if 0).
 func LotHistory(db *gorm.DB, gtin, lot string, limit int) ([]HistoryEntry, error) {
-	g, err := gs1.NormalizeGTIN(gtin)
+	s, err := LotSubject(gtin, lot)
 	if err != nil {
 		return nil, fmt.Errorf("models: lot history: %w", err)
 	}
-	// A subquery, not a list of keys: a lot may hold more packs than
-	// SQLite takes bound values.
-	return history(db, `(event_epcs."key" = ? OR event_epcs."key" IN (SELECT "key" FROM items WHERE gtin = ? AND lot = ?))`,
-		[]any{LotKey(g, lot), g, lot}, limit)
+	if limit > MaxHistory {
+		limit = MaxHistory
+	}
+	return history(db, s.events, s.eventArgs, nil, limit)
+}
+
+// MaxCustodyItems bounds the items of a Custody: a lot may hold tens of
+// thousands of packs.
+const MaxCustodyItems = 100
+
+// CustodyQuery says for whom and how much of a chain of custody to read.
+type CustodyQuery struct {
+	// Viewer, when set, keeps only the events it may see, and a subject
+	// none of whose events it may see is, to it, not on the ledger
+	// (ErrNotFound). nil reads everything.
+	Viewer *Viewer
+	// Limit caps the events (MaxHistory if 0 or more); Truncated says
+	// when there were more.
+	Limit int
+}
+
+// Custody is a subject's chain of custody as one viewer may see it.
+type Custody struct {
+	// Items are the ledger records of the pack or container, or the first
+	// MaxCustodyItems packs of a lot, in ledger order.
+	Items []Item
+	// Events are the subject's events, in ledger order.
+	Events []HistoryEntry
+	// Truncated is true when more events than the limit exist.
+	Truncated bool
+}
+
+// ChainOfCustody returns the subject's records and events for q. It
+// returns ErrNotFound when the subject is not on the ledger, or the viewer
+// may see none of its events.
+func ChainOfCustody(db *gorm.DB, s Subject, q CustodyQuery) (Custody, error) {
+	c := Custody{Items: []Item{}, Events: []HistoryEntry{}}
+	if err := db.Model(&Item{}).Where(s.items, s.itemArgs...).Order("id").Limit(MaxCustodyItems).Find(&c.Items).Error; err != nil {
+		return c, fmt.Errorf("models: custody items: %w", err)
+	}
+	if len(c.Items) == 0 {
+		return c, ErrNotFound
+	}
+	limit := q.Limit
+	if limit <= 0 || limit > MaxHistory {
+		limit = MaxHistory
+	}
+	// One more than the limit tells whether the answer is truncated.
+	events, err := history(db, s.events, s.eventArgs, q.Viewer, limit+1)
+	if err != nil {
+		return c, err
+	}
+	if len(events) > limit {
+		events, c.Truncated = events[:limit], true
+	}
+	c.Events = events
+	if len(events) == 0 && q.Viewer != nil && !q.Viewer.SeesEverything() {
+		// A trading partner sees only its own trade: a pack it never
+		// handled is, to it, not on the ledger.
+		return Custody{Items: []Item{}, Events: []HistoryEntry{}}, ErrNotFound
+	}
+	return c, nil
 }
 
 // LookupPack returns the pack (or container) with the given canonical key

@@ -12,24 +12,41 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/pedigree-ledger/pedigree/models/gs1"
 )
 
 // The EPCIS 2.0 query interface (GET /events and named queries): the
 // filters Pedigree supports, with keyset pagination. A page token holds
 // the last event's row id and a fingerprint of the filters, so it is
 // stable while events are appended and refused with other filters.
+// QueryEvents is the one implementation: the HTTP API parses the query
+// parameters into an EventQuery and answers what QueryEvents returns.
 
 // EventQuery is an EPCIS SimpleEventQuery subset. Each list filter matches
-// any of its values; empty filters match everything.
+// any of its values; empty filters match everything. Values a client got
+// wrong (an unknown event type, action or CBV value, an identifier that is
+// not an EPC or a location) are ErrBadQuery.
 type EventQuery struct {
-	EventType   []string   // eventType
-	GEEventTime *time.Time // GE_eventTime
-	LTEventTime *time.Time // LT_eventTime
-	BizStep     []string   // EQ_bizStep, any CBV spelling
-	Disposition []string   // EQ_disposition, any CBV spelling
-	MatchEPC    []string   // MATCH_epc: EPC URIs or Digital Link URIs
-	EventID     []string   // EQ_eventID
-	BizLocation []string   // EQ_bizLocation
+	EventType    []string   // eventType: ObjectEvent, AggregationEvent...
+	GEEventTime  *time.Time // GE_eventTime
+	LTEventTime  *time.Time // LT_eventTime
+	GERecordTime *time.Time // GE_recordTime
+	LTRecordTime *time.Time // LT_recordTime
+	Action       []string   // EQ_action: ADD, OBSERVE or DELETE
+	BizStep      []string   // EQ_bizStep, any CBV spelling
+	Disposition  []string   // EQ_disposition, any CBV spelling
+	// MatchEPC (MATCH_epc, MATCH_anyEPC, MATCH_parentID) takes EPC URIs or
+	// Digital Link URIs and matches the events indexed under any of them:
+	// those that name it in any role, and those that moved a container it
+	// was in.
+	MatchEPC    []string
+	EventID     []string // EQ_eventID
+	BizLocation []string // EQ_bizLocation: SGLN URIs or Digital Links
+	ReadPoint   []string // EQ_readPoint: SGLN URIs or Digital Links
+	// Viewer, when set, keeps only the events it may see (see Viewer);
+	// nil reads every organisation's events. The API always sets it.
+	Viewer *Viewer
 	// PerPage is the page size (DefaultPerPage if 0, at most MaxPerPage).
 	PerPage int
 	// NextPageToken continues a previous page.
@@ -67,14 +84,37 @@ func QueryEvents(db *gorm.DB, q EventQuery) (EventPage, error) {
 		per = MaxPerPage
 	}
 	tx := db.Model(&EventRecord{})
+	if q.Viewer != nil {
+		if cond, args := q.Viewer.visibleEvents(); cond != "" {
+			tx = tx.Where(cond, args...)
+		}
+	}
+	for _, t := range q.EventType {
+		switch t {
+		case ObjectEvent, AggregationEvent, TransactionEvent, TransformationEvent, AssociationEvent:
+		default:
+			return page, fmt.Errorf("%w: eventType %q is not an EPCIS event type", ErrBadQuery, t)
+		}
+	}
 	if len(q.EventType) > 0 {
 		tx = tx.Where("type IN ?", q.EventType)
 	}
-	if q.GEEventTime != nil {
-		tx = tx.Where("event_time >= ?", q.GEEventTime.UTC())
+	for _, a := range q.Action {
+		if a != ActionAdd && a != ActionObserve && a != ActionDelete {
+			return page, fmt.Errorf("%w: EQ_action %q is not ADD, OBSERVE or DELETE", ErrBadQuery, a)
+		}
 	}
-	if q.LTEventTime != nil {
-		tx = tx.Where("event_time < ?", q.LTEventTime.UTC())
+	if len(q.Action) > 0 {
+		tx = tx.Where("action IN ?", q.Action)
+	}
+	for _, f := range []struct {
+		col string
+		op  string
+		t   *time.Time
+	}{{"event_time", ">=", q.GEEventTime}, {"event_time", "<", q.LTEventTime}, {"record_time", ">=", q.GERecordTime}, {"record_time", "<", q.LTRecordTime}} {
+		if f.t != nil {
+			tx = tx.Where(f.col+" "+f.op+" ?", f.t.UTC())
+		}
 	}
 	for _, f := range []struct {
 		col    string
@@ -98,17 +138,32 @@ func QueryEvents(db *gorm.DB, q EventQuery) (EventPage, error) {
 	if len(q.EventID) > 0 {
 		tx = tx.Where("event_id IN ?", q.EventID)
 	}
-	if len(q.BizLocation) > 0 {
-		keys := make([]string, len(q.BizLocation))
-		for i, l := range q.BizLocation {
-			keys[i] = keyOf(l)
+	for _, f := range []struct {
+		col   string
+		vals  []string
+		param string
+	}{{"biz_location", q.BizLocation, "EQ_bizLocation"}, {"read_point", q.ReadPoint, "EQ_readPoint"}} {
+		if len(f.vals) == 0 {
+			continue
 		}
-		tx = tx.Where("biz_location IN ?", keys)
+		keys := make([]string, len(f.vals))
+		for i, l := range f.vals {
+			e, err := parseEPC(l)
+			if err != nil || e.Kind != gs1.EPCSGLN {
+				return page, fmt.Errorf("%w: %s %q is not an SGLN", ErrBadQuery, f.param, l)
+			}
+			keys[i] = LocationKey(e.SGLN)
+		}
+		tx = tx.Where(f.col+" IN ?", keys)
 	}
 	if len(q.MatchEPC) > 0 {
 		keys := make([]string, len(q.MatchEPC))
-		for i, e := range q.MatchEPC {
-			keys[i] = keyOf(e)
+		for i, s := range q.MatchEPC {
+			e, err := parseEPC(s)
+			if err != nil {
+				return page, fmt.Errorf("%w: MATCH_epc: %v", ErrBadQuery, err)
+			}
+			keys[i] = EPCKey(e)
 		}
 		tx = tx.Where(`id IN (SELECT event_id FROM event_epcs WHERE "key" IN ?)`, keys)
 	}
@@ -154,7 +209,9 @@ func (q EventQuery) fingerprint() [8]byte {
 	list("epc", q.MatchEPC)
 	list("id", q.EventID)
 	list("loc", q.BizLocation)
-	for _, t := range []*time.Time{q.GEEventTime, q.LTEventTime} {
+	list("action", q.Action)
+	list("readPoint", q.ReadPoint)
+	for _, t := range []*time.Time{q.GEEventTime, q.LTEventTime, q.GERecordTime, q.LTRecordTime} {
 		if t != nil {
 			b.WriteString(t.UTC().Format(time.RFC3339Nano))
 		}

@@ -1,0 +1,33 @@
+package models
+
+// Who may read whose trade. Every organisation writes under its own name,
+// and reads are narrowed by the same rule wherever events are served (the
+// EPCIS query, chains of custody): regulators and the cluster's admins read
+// everything; any other organisation sees only its own trade, the events
+// it captured and those that happened at its own locations.
+
+// Viewer is the organisation a read is answered for.
+type Viewer struct {
+	// Org is the organisation's id: its GLN, or an admin's name.
+	Org  string
+	Role Role
+}
+
+// SeesEverything reports whether v may read every organisation's trade:
+// regulators and admins.
+func (v Viewer) SeesEverything() bool {
+	return v.Role == RoleRegulator || v.Role == RoleAdmin
+}
+
+// visibleEvents returns the SQL condition on event_records that keeps the
+// events v may see, and its arguments; "" when v sees everything. An
+// organisation's own locations are its GLN and the SGLNs under it ((254)
+// extensions); a GLN is digits, so the LIKE pattern has no stray wildcard.
+func (v Viewer) visibleEvents() (string, []any) {
+	if v.SeesEverything() {
+		return "", nil
+	}
+	loc := "(414)" + v.Org
+	return "(event_records.actor = ? OR event_records.biz_location = ? OR event_records.biz_location LIKE ?)",
+		[]any{v.Org, loc, loc + "(254)%"}
+}
