@@ -14,7 +14,6 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
-	"gorm.io/gorm"
 
 	"github.com/pedigree-ledger/pedigree/models"
 	"github.com/pedigree-ledger/pedigree/models/gs1"
@@ -275,32 +274,32 @@ func (d *Dashboard) provenance(c *gin.Context) {
 		d.render(c, http.StatusBadRequest, "overview", page{Title: "Overview", Error: "Not a GS1 code: " + err.Error()})
 		return
 	}
-	var key string
-	var sel func(*gorm.DB) *gorm.DB
+	var subj models.Subject
 	gtin, hasGTIN := es.Get("01")
 	serial, hasSerial := es.Get("21")
 	lot, hasLot := es.Get("10")
 	sscc, hasSSCC := es.Get("00")
 	switch {
 	case hasGTIN && hasSerial:
-		key = models.PackKey(gtin, serial)
-		sel = func(db *gorm.DB) *gorm.DB { return db.Where(`"key" = ?`, key) }
+		subj, err = models.PackSubject(gtin, serial)
 	case hasGTIN && hasLot:
-		key = models.LotKey(gtin, lot)
-		sel = func(db *gorm.DB) *gorm.DB { return db.Where("gtin = ? AND lot = ?", gtin, lot) }
+		subj, err = models.LotSubject(gtin, lot)
 	case hasSSCC:
-		key = models.ContainerKey(gs1.SSCC(sscc))
-		sel = func(db *gorm.DB) *gorm.DB { return db.Where(`"key" = ?`, key) }
+		subj = models.ContainerSubject(models.ContainerKey(gs1.SSCC(sscc)))
 	default:
 		d.render(c, http.StatusBadRequest, "overview", page{Title: "Overview", Error: "Name a pack (01)+(21), a lot (01)+(10) or a case or pallet (00)."})
 		return
 	}
-	prov, err := loadProvenance(c, d.ledger, cl, key, sel)
+	if err != nil {
+		d.render(c, http.StatusBadRequest, "overview", page{Title: "Overview", Error: "Not a GS1 code: " + err.Error()})
+		return
+	}
+	prov, err := loadProvenance(c, d.ledger, cl, subj)
 	if err != nil {
 		d.fail(c, err)
 		return
 	}
-	d.render(c, http.StatusOK, "provenance", page{Title: "Provenance of " + key, Prov: prov})
+	d.render(c, http.StatusOK, "provenance", page{Title: "Provenance of " + subj.Key, Prov: prov})
 }
 
 // proofCheck is the outcome of checking one entry's inclusion proof.

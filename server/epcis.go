@@ -2,10 +2,9 @@ package server
 
 import (
 	"crypto/sha256"
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -13,10 +12,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"gorm.io/gorm"
 
 	"github.com/pedigree-ledger/pedigree/models"
-	"github.com/pedigree-ledger/pedigree/models/gs1"
 	"github.com/pedigree-ledger/pedigree/raftstore"
 )
 
@@ -165,16 +162,6 @@ func (h *epcisAPI) captureStatus(c *gin.Context) {
 	c.JSON(http.StatusOK, body)
 }
 
-// eventQuery is a parsed GET /epcis/events request.
-type eventQuery struct {
-	types, bizSteps, dispositions, actions, eventIDs []string
-	geTime, ltTime, geRecord, ltRecord               time.Time
-	epcKeys                                          []string
-	bizLocations, readPoints                         []string
-	perPage                                          int
-	after                                            int64
-}
-
 // The query parameters GET /epcis/events understands; any other is refused
 // (EPCIS QueryParameterException) rather than silently ignored.
 var eventQueryParams = map[string]bool{
@@ -184,14 +171,12 @@ var eventQueryParams = map[string]bool{
 	"perPage": true, "nextPageToken": true,
 }
 
-const (
-	defaultPerPage = 30
-	maxPerPage     = 1000
-)
-
-// parseEventQuery reads the standard query parameters.
-func parseEventQuery(q url.Values) (eventQuery, error) {
-	var eq eventQuery
+// parseEventQuery reads the standard query parameters into the models
+// query, which judges their values (models.QueryEvents is the one
+// implementation of the query). Lists may repeat a parameter or separate
+// values with commas.
+func parseEventQuery(q url.Values) (models.EventQuery, error) {
+	var eq models.EventQuery
 	for k := range q {
 		if !eventQueryParams[k] {
 			return eq, errf(http.StatusBadRequest, "query_parameter", "unknown query parameter %q", k)
@@ -208,144 +193,59 @@ func parseEventQuery(q url.Values) (eventQuery, error) {
 		}
 		return out
 	}
-	eq.types = list("eventType")
-	for _, t := range eq.types {
-		switch t {
-		case models.ObjectEvent, models.AggregationEvent, models.TransactionEvent, models.TransformationEvent, models.AssociationEvent:
-		default:
-			return eq, errf(http.StatusBadRequest, "query_parameter", "eventType %q is not an EPCIS event type", t)
-		}
+	eq.EventType = list("eventType")
+	eq.BizStep = list("EQ_bizStep")
+	eq.Disposition = list("EQ_disposition")
+	eq.Action = list("EQ_action")
+	eq.EventID = list("EQ_eventID")
+	eq.BizLocation = list("EQ_bizLocation")
+	eq.ReadPoint = list("EQ_readPoint")
+	// The event-EPC index holds every EPC an event names, in any role, so
+	// the three EPC matches are one filter.
+	for _, k := range []string{"MATCH_epc", "MATCH_anyEPC", "MATCH_parentID"} {
+		eq.MatchEPC = append(eq.MatchEPC, list(k)...)
 	}
-	for _, s := range list("EQ_bizStep") {
-		eq.bizSteps = append(eq.bizSteps, bareCBV(s, "urn:epcglobal:cbv:bizstep:", "https://ref.gs1.org/cbv/BizStep-"))
-	}
-	for _, s := range list("EQ_disposition") {
-		eq.dispositions = append(eq.dispositions, bareCBV(s, "urn:epcglobal:cbv:disp:", "https://ref.gs1.org/cbv/Disp-"))
-	}
-	eq.actions = list("EQ_action")
-	for _, a := range eq.actions {
-		if a != "ADD" && a != "OBSERVE" && a != "DELETE" {
-			return eq, errf(http.StatusBadRequest, "query_parameter", "EQ_action %q is not ADD, OBSERVE or DELETE", a)
-		}
-	}
-	eq.eventIDs = list("EQ_eventID")
 	for _, p := range []struct {
 		k   string
-		dst *time.Time
-	}{{"GE_eventTime", &eq.geTime}, {"LT_eventTime", &eq.ltTime}, {"GE_recordTime", &eq.geRecord}, {"LT_recordTime", &eq.ltRecord}} {
+		dst **time.Time
+	}{{"GE_eventTime", &eq.GEEventTime}, {"LT_eventTime", &eq.LTEventTime}, {"GE_recordTime", &eq.GERecordTime}, {"LT_recordTime", &eq.LTRecordTime}} {
 		if v := q.Get(p.k); v != "" {
 			t, err := time.Parse(time.RFC3339Nano, v)
 			if err != nil {
 				return eq, errf(http.StatusBadRequest, "query_parameter", "%s %q is not an RFC 3339 time", p.k, v)
 			}
-			*p.dst = t.UTC()
+			*p.dst = &t
 		}
 	}
-	for _, k := range []string{"MATCH_epc", "MATCH_anyEPC", "MATCH_parentID"} {
-		for _, s := range list(k) {
-			e, err := gs1.ParseEPC(s)
-			if err != nil {
-				return eq, errf(http.StatusBadRequest, "query_parameter", "%s: %v", k, err)
-			}
-			eq.epcKeys = append(eq.epcKeys, models.EPCKey(e))
-		}
-	}
-	for _, p := range []struct {
-		k   string
-		dst *[]string
-	}{{"EQ_bizLocation", &eq.bizLocations}, {"EQ_readPoint", &eq.readPoints}} {
-		for _, s := range list(p.k) {
-			e, err := gs1.ParseEPC(s)
-			if err != nil || e.Kind != gs1.EPCSGLN {
-				return eq, errf(http.StatusBadRequest, "query_parameter", "%s %q is not an SGLN", p.k, s)
-			}
-			*p.dst = append(*p.dst, models.LocationKey(e.SGLN))
-		}
-	}
-	eq.perPage = defaultPerPage
+	eq.PerPage = models.DefaultPerPage
 	if v := q.Get("perPage"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxPerPage {
-			return eq, errf(http.StatusBadRequest, "query_parameter", "perPage must be 1 to %d", maxPerPage)
+		if err != nil || n < 1 || n > models.MaxPerPage {
+			return eq, errf(http.StatusBadRequest, "query_parameter", "perPage must be 1 to %d", models.MaxPerPage)
 		}
-		eq.perPage = n
+		eq.PerPage = n
 	}
-	if v := q.Get("nextPageToken"); v != "" {
-		after, err := decodePageToken(v)
-		if err != nil {
-			return eq, err
-		}
-		eq.after = after
-	}
+	eq.NextPageToken = q.Get("nextPageToken")
 	return eq, nil
 }
 
-// bareCBV strips a CBV URN or Web URI prefix, the form the projection keeps.
-func bareCBV(s, urn, web string) string {
-	if strings.HasPrefix(s, urn) {
-		return s[len(urn):]
-	}
-	return strings.TrimPrefix(s, web)
+// viewerOf is the caller as models' visibility rule sees it.
+func viewerOf(cl Caller) *models.Viewer {
+	return &models.Viewer{Org: cl.Org, Role: cl.Role}
 }
 
-// Page tokens are the last event's row id, base64url: opaque to clients,
-// and stable while new events are appended (rows only grow).
-func encodePageToken(id int64) string {
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], uint64(id))
-	return base64.RawURLEncoding.EncodeToString(b[:])
+// queryErr maps a models query error to the API's: a query the client got
+// wrong is a 400 QueryParameterException.
+func queryErr(err error) error {
+	if errors.Is(err, models.ErrBadQuery) {
+		msg := strings.TrimPrefix(err.Error(), models.ErrBadQuery.Error()+": ")
+		return errf(http.StatusBadRequest, "query_parameter", "%s", msg)
+	}
+	return err
 }
 
-func decodePageToken(s string) (int64, error) {
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(b) != 8 || binary.BigEndian.Uint64(b) > 1<<62 {
-		return 0, errf(http.StatusBadRequest, "query_parameter", "nextPageToken is not one this server gave")
-	}
-	return int64(binary.BigEndian.Uint64(b)), nil
-}
-
-// apply narrows db to the events the query and the caller's visibility
-// select. An organisation that is not a regulator sees the events it
-// captured and those at its own locations.
-func (eq eventQuery) apply(db *gorm.DB, cl Caller) *gorm.DB {
-	q := db.Model(&models.EventRecord{})
-	if !cl.seesEverything() {
-		q = q.Where("(actor = ? OR biz_location = ? OR biz_location LIKE ?)", cl.Org, "(414)"+cl.Org, "(414)"+cl.Org+"(254)%")
-	}
-	in := func(col string, vals []string) {
-		if len(vals) > 0 {
-			q = q.Where(col+" IN ?", vals)
-		}
-	}
-	in("type", eq.types)
-	in("biz_step", eq.bizSteps)
-	in("disposition", eq.dispositions)
-	in("action", eq.actions)
-	in("event_id", eq.eventIDs)
-	in("biz_location", eq.bizLocations)
-	in("read_point", eq.readPoints)
-	if !eq.geTime.IsZero() {
-		q = q.Where("event_time >= ?", eq.geTime)
-	}
-	if !eq.ltTime.IsZero() {
-		q = q.Where("event_time < ?", eq.ltTime)
-	}
-	if !eq.geRecord.IsZero() {
-		q = q.Where("record_time >= ?", eq.geRecord)
-	}
-	if !eq.ltRecord.IsZero() {
-		q = q.Where("record_time < ?", eq.ltRecord)
-	}
-	if len(eq.epcKeys) > 0 {
-		q = q.Where("id IN (?)", db.Model(&models.EventEPC{}).Select("event_id").Where("key IN ?", eq.epcKeys))
-	}
-	if eq.after > 0 {
-		q = q.Where("id > ?", eq.after)
-	}
-	return q.Order("id").Limit(eq.perPage + 1)
-}
-
-// events handles GET /epcis/events.
+// events handles GET /epcis/events: the caller sees only what models'
+// visibility rule lets it see.
 func (h *epcisAPI) events(c *gin.Context) {
 	cl, err := callerOf(c)
 	if err != nil {
@@ -357,6 +257,7 @@ func (h *epcisAPI) events(c *gin.Context) {
 		abortErr(c, err)
 		return
 	}
+	eq.Viewer = viewerOf(cl)
 	cons, err := raftstore.ParseConsistency(c.Query("consistency"))
 	if err != nil {
 		cons = raftstore.Local
@@ -366,22 +267,17 @@ func (h *epcisAPI) events(c *gin.Context) {
 		abortErr(c, storeErr(err))
 		return
 	}
-	var recs []models.EventRecord
-	if err := eq.apply(db, cl).Find(&recs).Error; err != nil {
-		abortErr(c, err)
+	page, err := models.QueryEvents(db, eq)
+	if err != nil {
+		abortErr(c, queryErr(err))
 		return
 	}
-	if len(recs) > eq.perPage {
-		recs = recs[:eq.perPage]
+	if page.NextPageToken != "" {
 		next := c.Request.URL.Query()
-		next.Set("nextPageToken", encodePageToken(recs[len(recs)-1].ID))
+		next.Set("nextPageToken", page.NextPageToken)
 		c.Header("Link", "<"+c.Request.URL.Path+"?"+next.Encode()+`>; rel="next"`)
 	}
-	list := make([]json.RawMessage, len(recs))
-	for i, r := range recs {
-		list[i] = json.RawMessage(r.JSON)
-	}
-	c.JSON(http.StatusOK, queryDocument(list))
+	c.JSON(http.StatusOK, queryDocument(page.Events))
 }
 
 // queryDocument wraps events in an EPCISQueryDocument.

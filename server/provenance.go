@@ -2,11 +2,11 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"gorm.io/gorm"
 
 	"github.com/pedigree-ledger/pedigree/models"
 	"github.com/pedigree-ledger/pedigree/models/gs1"
@@ -74,8 +74,12 @@ func (h *provenanceAPI) pack(c *gin.Context) {
 		abortErr(c, errf(http.StatusBadRequest, "bad_serial", "%v", err))
 		return
 	}
-	key := models.PackKey(gtin, sg.Serial)
-	h.answer(c, key, func(db *gorm.DB) *gorm.DB { return db.Where(`"key" = ?`, key) })
+	s, err := models.PackSubject(gtin, sg.Serial)
+	if err != nil {
+		abortErr(c, errf(http.StatusBadRequest, "bad_gtin", "%v", err))
+		return
+	}
+	h.answer(c, s)
 }
 
 // lot handles GET /api/v1/provenance/lots/{gtin}/{lot}.
@@ -90,7 +94,12 @@ func (h *provenanceAPI) lot(c *gin.Context) {
 		abortErr(c, errf(http.StatusBadRequest, "bad_lot", "lot must be 1 to 20 characters"))
 		return
 	}
-	h.answer(c, models.LotKey(gtin, lot), func(db *gorm.DB) *gorm.DB { return db.Where("gtin = ? AND lot = ?", gtin, lot) })
+	s, err := models.LotSubject(gtin, lot)
+	if err != nil {
+		abortErr(c, errf(http.StatusBadRequest, "bad_gtin", "%v", err))
+		return
+	}
+	h.answer(c, s)
 }
 
 // container handles GET /api/v1/provenance/containers/{sscc}.
@@ -100,18 +109,17 @@ func (h *provenanceAPI) container(c *gin.Context) {
 		abortErr(c, errf(http.StatusBadRequest, "bad_sscc", "%v", err))
 		return
 	}
-	key := models.ContainerKey(sscc)
-	h.answer(c, key, func(db *gorm.DB) *gorm.DB { return db.Where(`"key" = ?`, key) })
+	h.answer(c, models.ContainerSubject(models.ContainerKey(sscc)))
 }
 
-// answer loads the items items selects, their events and the proofs.
-func (h *provenanceAPI) answer(c *gin.Context, key string, items func(*gorm.DB) *gorm.DB) {
+// answer loads the subject's chain of custody and the proofs.
+func (h *provenanceAPI) answer(c *gin.Context, s models.Subject) {
 	cl, err := callerOf(c)
 	if err != nil {
 		abortErr(c, err)
 		return
 	}
-	p, err := loadProvenance(c, h.ledger, cl, key, items)
+	p, err := loadProvenance(c, h.ledger, cl, s)
 	if err != nil {
 		abortErr(c, err)
 		return
@@ -119,43 +127,30 @@ func (h *provenanceAPI) answer(c *gin.Context, key string, items func(*gorm.DB) 
 	c.JSON(http.StatusOK, p)
 }
 
-// loadProvenance is the provenance query, shared with the dashboard.
-func loadProvenance(c *gin.Context, l LifecycleLedger, cl Caller, key string, items func(*gorm.DB) *gorm.DB) (Provenance, error) {
-	p := Provenance{Key: key, Items: []models.Item{}, Events: []provenanceEvent{}}
+// loadProvenance reads the subject's chain of custody as the caller may see
+// it (models.ChainOfCustody, the one implementation) and adds an inclusion
+// proof of every event against one signed tree head. Shared with the
+// dashboard.
+func loadProvenance(c *gin.Context, l LifecycleLedger, cl Caller, s models.Subject) (Provenance, error) {
+	p := Provenance{Key: s.Key, Items: []models.Item{}, Events: []provenanceEvent{}}
 	db, err := l.Read(c.Request.Context(), raftstore.Local)
 	if err != nil {
 		return p, storeErr(err)
 	}
-	if err := items(db.Model(&models.Item{})).Order("id").Limit(100).Find(&p.Items).Error; err != nil {
+	cust, err := models.ChainOfCustody(db, s, models.CustodyQuery{Viewer: viewerOf(cl), Limit: maxProvenanceEvents})
+	if errors.Is(err, models.ErrNotFound) {
+		return p, errf(http.StatusNotFound, "not_found", "%s is not on the ledger", s.Key)
+	}
+	if err != nil {
 		return p, err
 	}
-	if len(p.Items) == 0 {
-		return p, errf(http.StatusNotFound, "not_found", "%s is not on the ledger", key)
-	}
-	keys := items(db.Model(&models.Item{})).Select(`"key"`)
-	q := db.Model(&models.EventRecord{}).
-		Where("id IN (?)", db.Model(&models.EventEPC{}).Select("event_id").Where(`"key" IN (?)`, keys))
-	if !cl.seesEverything() {
-		q = q.Where("(actor = ? OR biz_location = ? OR biz_location LIKE ?)", cl.Org, "(414)"+cl.Org, "(414)"+cl.Org+"(254)%")
-	}
-	var recs []models.EventRecord
-	if err := q.Order("id").Limit(maxProvenanceEvents + 1).Find(&recs).Error; err != nil {
-		return p, err
-	}
-	if len(recs) == 0 && !cl.seesEverything() {
-		// A trading partner sees only its own trade: a pack it never
-		// handled is, to it, not on the ledger.
-		return p, errf(http.StatusNotFound, "not_found", "%s is not on the ledger", key)
-	}
-	if len(recs) > maxProvenanceEvents {
-		recs, p.Truncated = recs[:maxProvenanceEvents], true
-	}
+	p.Items, p.Truncated = cust.Items, cust.Truncated
 	head := l.Head()
 	p.Head = provenanceHead{Size: head.Size, Root: head.Root, Checkpoint: head.Checkpoint, Key: head.Key}
 	proofs := map[uint64]*raftstore.InclusionProof{}
-	for _, r := range recs {
+	for _, r := range cust.Events {
 		ev := provenanceEvent{Seq: r.Seq, EventID: r.EventID, Type: r.Type, EventTime: r.EventTime, RecordTime: r.RecordTime,
-			BizStep: r.BizStep, Disposition: r.Disposition, BizLocation: r.BizLocation, Actor: r.Actor, Event: json.RawMessage(r.JSON)}
+			BizStep: r.BizStep, Disposition: r.Disposition, BizLocation: r.BizLocation, Actor: r.Actor, Event: r.Event}
 		if r.Seq <= head.Size {
 			pr, ok := proofs[r.Seq]
 			if !ok {
