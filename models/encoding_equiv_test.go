@@ -255,3 +255,16 @@ func FuzzAppendHashEPC(f *testing.F) {
 		}
 	})
 }
+
+func TestAppendJSONStringMatchesEncodingJSON(t *testing.T) {
+	samples := []string{"", "urn:epc:id:sgtin:4012345.012345.SN1", "é", "\u2028", "\xff", "a\xe2\x80"}
+	for c := 0; c < 256; c++ {
+		samples = append(samples, string([]byte{byte(c)}), "ab"+string([]byte{byte(c)})+"cd")
+	}
+	for _, s := range samples {
+		want, _ := json.Marshal(s)
+		if got := appendJSONString([]byte("x"), s); string(got) != "x"+string(want) {
+			t.Errorf("appendJSONString(%q) = %s, want %s", s, got[1:], want)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -425,7 +426,7 @@ func (w *eventWriter) extensions(m map[string]json.RawMessage) {
 // and CBV values are.
 func appendJSONString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+		if !jsonPlainByte[s[i]] {
 			q, _ := json.Marshal(s)
 			return append(b, q...)
 		}
@@ -434,6 +435,16 @@ func appendJSONString(b []byte, s string) []byte {
 	b = append(b, s...)
 	return append(b, '"')
 }
+
+// jsonPlainByte marks the bytes encoding/json writes as themselves in a
+// string: printable ASCII but the quote, the backslash and the HTML
+// characters it escapes.
+var jsonPlainByte = func() (t [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = !strings.ContainsRune(`"\<>&`, rune(c))
+	}
+	return t
+}()
 
 // appendJSONFloat appends f (finite) as encoding/json writes a float64:
 // the shortest representation, in exponent form below 1e-6 and from 1e21
