@@ -65,7 +65,7 @@ type Token struct {
 	Label      string     `json:"label,omitempty"`
 	IssuedSeq  uint64     `json:"issued_seq"`
 	IssuedAt   time.Time  `json:"issued_at"`
-	RevokedSeq uint64     `json:"revoked_seq,omitempty"`
+	RevokedSeq uint64     `gorm:"index" json:"revoked_seq,omitempty"`
 	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
 }
 
