@@ -40,19 +40,19 @@ func newSigCache(max int) *sigCache {
 
 // codeKey hashes every element of the code (AI and value, length-prefixed
 // so no two codes share a key): the signature, its key id and the signed
-// data are all in it.
+// data are all in it. The elements are laid out in a stack buffer and
+// hashed at once (a hash.Hash and a []byte per value were allocations on
+// every verification).
 func codeKey(es gs1.ElementString) [sha256.Size]byte {
-	h := sha256.New()
-	var n [binary.MaxVarintLen64]byte
+	var buf [512]byte
+	b := buf[:0]
 	for _, e := range es {
-		for _, s := range []string{e.AI, e.Value} {
-			h.Write(n[:binary.PutUvarint(n[:], uint64(len(s)))])
-			h.Write([]byte(s))
-		}
+		b = binary.AppendUvarint(b, uint64(len(e.AI)))
+		b = append(b, e.AI...)
+		b = binary.AppendUvarint(b, uint64(len(e.Value)))
+		b = append(b, e.Value...)
 	}
-	var k [sha256.Size]byte
-	h.Sum(k[:0])
-	return k
+	return sha256.Sum256(b)
 }
 
 // verify is scanner.Verify through the cache; a nil cache verifies every

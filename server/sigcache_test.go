@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -136,4 +138,32 @@ func TestSigCache(t *testing.T) {
 			t.Errorf("%d key lookups, want 2", got)
 		}
 	})
+}
+
+// TestCodeKeyDistinct checks that codes differing anywhere, even only in
+// where one value ends and the next begins, have different keys, and that
+// a code longer than codeKey's stack buffer is keyed all the same.
+func TestCodeKeyDistinct(t *testing.T) {
+	long := strings.Repeat("S", 600)
+	codes := []gs1.ElementString{
+		{{AI: "01", Value: "09506000134352"}, {AI: "21", Value: "A1"}},
+		{{AI: "01", Value: "09506000134352"}, {AI: "21", Value: "A2"}},
+		{{AI: "01", Value: "09506000134352"}, {AI: "10", Value: "AB"}, {AI: "21", Value: "C"}},
+		{{AI: "01", Value: "09506000134352"}, {AI: "10", Value: "A"}, {AI: "21", Value: "BC"}},
+		{{AI: "01", Value: "09506000134352"}, {AI: "102", Value: "1"}},
+		{{AI: "01", Value: "09506000134352"}, {AI: "10", Value: "21"}},
+		{{AI: "01", Value: "09506000134352"}, {AI: "21", Value: long}},
+		{{AI: "01", Value: "09506000134352"}, {AI: "21", Value: long + "X"}},
+	}
+	seen := map[[32]byte]int{}
+	for i, es := range codes {
+		k := codeKey(es)
+		if j, ok := seen[k]; ok {
+			t.Fatalf("codes %d and %d share a key", j, i)
+		}
+		seen[k] = i
+		if codeKey(slices.Clone(es)) != k {
+			t.Fatalf("code %d: the key is not a function of the code", i)
+		}
+	}
 }
