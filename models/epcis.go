@@ -464,8 +464,9 @@ func appendJSONFloat(b []byte, f float64) []byte {
 	return b
 }
 
-// objWriter writes a JSON object with keys in call order, skipping empty
-// values.
+// objWriter writes a JSON object with keys in call order into a buffer of
+// its own: what MarshalJSON writes each sensor element with before
+// encoding/json re-reads the list (which is what defines those bytes).
 type objWriter struct {
 	buf bytes.Buffer
 	err error
@@ -481,52 +482,14 @@ func (o *objWriter) key(k string) {
 	o.buf.WriteByte(':')
 }
 
-// string writes s as a JSON string exactly as encoding/json would, taking
-// a fast path for the printable ASCII that EPCs, times and CBV values are.
+// string writes s as a JSON string exactly as encoding/json would.
 func (o *objWriter) string(s string) {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			b, _ := json.Marshal(s)
-			o.buf.Write(b)
-			return
-		}
-	}
-	o.buf.WriteByte('"')
-	o.buf.WriteString(s)
-	o.buf.WriteByte('"')
+	o.buf.Write(appendJSONString(o.buf.AvailableBuffer(), s))
 }
 
 func (o *objWriter) raw(k string, v []byte) {
 	o.key(k)
 	o.buf.Write(v)
-}
-
-func (o *objWriter) str(k, v string) {
-	if v != "" {
-		o.key(k)
-		o.string(v)
-	}
-}
-
-func (o *objWriter) list(k string, v []string) {
-	if len(v) == 0 {
-		return
-	}
-	o.key(k)
-	o.buf.WriteByte('[')
-	for i, s := range v {
-		if i > 0 {
-			o.buf.WriteByte(',')
-		}
-		o.string(s)
-	}
-	o.buf.WriteByte(']')
-}
-
-func (o *objWriter) quantities(k string, v []QuantityElement) {
-	if len(v) > 0 {
-		o.val(k, v)
-	}
 }
 
 func (o *objWriter) val(k string, v any) {

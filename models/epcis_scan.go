@@ -15,15 +15,16 @@ import (
 // and no json.RawMessage per field.
 //
 // Invariant: it never decides anything the strict decoder
-// (decodeCaptureStrict) would decide differently. It only reads the shapes
-// it handles with certainty: the standard fields of the hot events, strings
-// of printable ASCII without escapes, a field at most once. An event with
-// anything else (an extension, @context, an error declaration, sensor
-// data, an escape, a duplicate key, null) is handed whole to decodeEvent,
-// the strict per-event decoder, exactly as the strict path would do; any
-// doubt about the payload itself, or any error, makes the whole pass give
-// up (ok=false) so the strict path finds the error and words it. The fast
-// path's validations call the same helpers as the strict ones.
+// ((*CaptureEventsPayload).decodeStrict) would decide differently. It only
+// reads the shapes it handles with certainty: the standard fields of the
+// hot events, strings of printable ASCII without escapes, a field at most
+// once. An event with anything else (an extension, @context, an error
+// declaration, sensor data, an escape, a duplicate key, null) is handed
+// whole to decodeEvent, the strict per-event decoder, exactly as the
+// strict path would do; any doubt about the payload itself, or any error,
+// makes the whole pass give up (ok=false) so the strict path finds the
+// error and words it. The fast path's validations call the same helpers
+// as the strict ones.
 // FuzzDecodeFastMatchesStrict holds it to that.
 
 // scanField names the event fields the scanner reads itself.
