@@ -38,7 +38,9 @@ var (
 // (10,000 by default) from a paced generator and reports the achieved
 // rate and the latency quantiles, each latency timed from the request's
 // scheduled send (see runOpenLoop). It fails when the server falls well
-// short of the offered rate or any verification is not authentic; the
+// short of the offered rate (below 95%: a server that keeps up loses only
+// the last answer's latency over the run, one that does not achieves its
+// capacity) or any verification is not authentic; the
 // latency goal (p99 < 5 ms) is reported, not asserted, because on a shared
 // machine other processes decide the tail.
 func BenchmarkVerifyHTTPOpenLoop(b *testing.B) { benchVerifyOpenLoop(b, false) }
@@ -71,7 +73,7 @@ func benchVerifyOpenLoop(b *testing.B, uncached bool) {
 	reportLoad(b, res, cpu)
 	b.ReportMetric(rate, "offered/s")
 	// A short run (the b.N=1 probe) proves nothing about the rate.
-	if b.N >= 1000 && res.rate() < 0.9*rate {
+	if b.N >= 1000 && res.rate() < 0.95*rate {
 		b.Fatalf("achieved %.0f verifications/s of %.0f offered (p99 %v): the server cannot keep up",
 			res.rate(), rate, res.quantile(0.99))
 	}
