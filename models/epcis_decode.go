@@ -165,15 +165,16 @@ func decodeEventObject(obj map[string]json.RawMessage, path string) (Event, erro
 		return e, derr(join(path, "type"), "%q is not an EPCIS event type", e.Type)
 	}
 	// Map order is random; the first bad key in sorted order is reported,
-	// so every node rejects with the same message.
-	bad := ""
+	// so every node rejects with the same message. The empty key is a bad
+	// key too, so whether one was found is kept apart from which.
+	bad, hasBad := "", false
 	for k, raw := range obj {
 		if slices.Contains(commonFields, k) || slices.Contains(allowed, k) {
 			continue
 		}
 		if !isExtensionKey(k) {
-			if bad == "" || k < bad {
-				bad = k
+			if !hasBad || k < bad {
+				bad, hasBad = k, true
 			}
 			continue
 		}
@@ -182,7 +183,7 @@ func decodeEventObject(obj map[string]json.RawMessage, path string) (Event, erro
 		}
 		e.Extensions[k] = compactJSON(raw)
 	}
-	if bad != "" {
+	if hasBad {
 		return e, derr(join(path, bad), "not a field of %s", e.Type)
 	}
 	if c, ok := obj["@context"]; ok {

@@ -3,6 +3,7 @@ package models
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"reflect"
@@ -270,5 +271,30 @@ func TestScanFieldOf(t *testing.T) {
 		if _, ok := scanFieldOf([]byte(name)); ok {
 			t.Errorf("scanFieldOf(%q) found a field", name)
 		}
+	}
+}
+
+// TestDecodeEventRejectsEmptyKey: the empty key is not a field of any
+// event. The strict decoder once took "" for "no bad key found", so an
+// event whose only unknown key was "" was accepted, and one with "" and
+// another unknown key was accepted or rejected depending on map order:
+// nodes could disagree. FuzzDecodeFastMatchesStrict found it.
+func TestDecodeEventRejectsEmptyKey(t *testing.T) {
+	base := strings.TrimSuffix(demoCommissionJSON(1), "}")
+	for _, tc := range []struct{ extra, path string }{
+		{`,"":1`, "events[0]."},
+		{`,"":"",".01":""`, "events[0]."},
+		{`,".01":"","":""`, "events[0]."},
+		{`,"zz":"",".01":""`, "events[0]..01"},
+	} {
+		payload := `{"events":[` + base + tc.extra + `}]}`
+		for i := 0; i < 20; i++ { // map order varies between runs
+			_, err := strictReference([]byte(payload))
+			var de *DecodeError
+			if !errors.As(err, &de) || de.Path != tc.path {
+				t.Fatalf("%s: error %v, want a DecodeError at %q", payload, err, tc.path)
+			}
+		}
+		checkFastMatchesStrict(t, []byte(payload))
 	}
 }
