@@ -93,6 +93,9 @@ func benchVerifyClosedLoop(b *testing.B, uncached bool) {
 // fills the signature cache, the token cache and the prepared statements).
 func mustVerifyLoad(b *testing.B, uncached bool) (string, [][]byte) {
 	b.Helper()
+	// The collector as pedigree serve sets it (GOGC in the environment
+	// overrides it, for comparisons).
+	b.Cleanup(TuneGC(GCHeapFloor))
 	// One token drives all the load, so its rate limit is lifted.
 	n := mustAPINode(b, func(a *LifecycleAPI) {
 		a.SetRateLimit(0, 0)
@@ -161,6 +164,7 @@ func processCPU() time.Duration {
 // verification, the figure to compare when changing the handler (the HTTP
 // benchmarks add the kernel's loopback and net/http's connection work).
 func BenchmarkVerifyHandler(b *testing.B) {
+	b.Cleanup(TuneGC(GCHeapFloor))
 	n := mustAPINode(b, func(a *LifecycleAPI) { a.SetRateLimit(0, 0) })
 	net, s := mustSeed(b, n, 400)
 	token := s.Tokens[net.Regulator.GLN]
