@@ -219,30 +219,49 @@ func (r loadResult) quantile(q float64) time.Duration {
 // loadCheck judges one answer; a non-nil error counts the request failed.
 type loadCheck func(status int, body []byte) error
 
+// loadConns makes n keep-alive connections to addr, dialled on first use
+// and kept across runs, so a warm-up run leaves them (and the server's
+// goroutines serving them) ready for the measured one.
+func loadConns(addr string, n int) []*rawConn {
+	conns := make([]*rawConn, n)
+	for i := range conns {
+		conns[i] = &rawConn{addr: addr}
+	}
+	return conns
+}
+
+// closeConns closes every connection.
+func closeConns(conns []*rawConn) {
+	for _, rc := range conns {
+		rc.close()
+	}
+}
+
 // runOpenLoop sends n requests at a constant offered rate (per second)
-// over conns keep-alive connections to addr, request i being reqs[i %
-// len(reqs)] scheduled at start + i/rate. A free connection takes the
-// next request, waits for its scheduled time if that is still ahead, and
-// sends it; when every connection is busy the schedule runs on and the
-// late requests are timed from their scheduled time, so a stalled server
-// shows as latency, not as a lower rate with good latencies.
-func runOpenLoop(addr string, reqs [][]byte, n int, rate float64, conns int, check loadCheck) loadResult {
+// over the connections, request i being reqs[i % len(reqs)] scheduled at
+// start + i/rate. A free connection takes the next request, waits for its
+// scheduled time if that is still ahead, and sends it; when every
+// connection is busy the schedule runs on and the late requests are timed
+// from their scheduled time, so a stalled server shows as latency, not as
+// a lower rate with good latencies.
+func runOpenLoop(conns []*rawConn, reqs [][]byte, n int, rate float64, check loadCheck) loadResult {
 	interval := float64(time.Second) / rate
 	start := time.Now().Add(time.Millisecond) // let every worker start first
-	return runWorkers(addr, reqs, n, conns, check, func(i int) time.Time {
+	return runWorkers(conns, reqs, n, check, func(i int) time.Time {
 		return start.Add(time.Duration(float64(i) * interval))
 	}, start)
 }
 
-// runClosedLoop sends n requests over conns connections, each sending its
+// runClosedLoop sends n requests over the connections, each sending its
 // next request as soon as its last is answered; latencies are from send.
-func runClosedLoop(addr string, reqs [][]byte, n, conns int, check loadCheck) loadResult {
-	return runWorkers(addr, reqs, n, conns, check, nil, time.Now())
+func runClosedLoop(conns []*rawConn, reqs [][]byte, n int, check loadCheck) loadResult {
+	return runWorkers(conns, reqs, n, check, nil, time.Now())
 }
 
-// runWorkers runs conns workers that share the request sequence; with a
-// schedule, each request waits for its time and is timed from it.
-func runWorkers(addr string, reqs [][]byte, n, conns int, check loadCheck, schedule func(int) time.Time, start time.Time) loadResult {
+// runWorkers runs one worker per connection; the workers share the request
+// sequence. With a schedule, each request waits for its time and is timed
+// from it.
+func runWorkers(conns []*rawConn, reqs [][]byte, n int, check loadCheck, schedule func(int) time.Time, start time.Time) loadResult {
 	var (
 		next     atomic.Int64
 		mu       sync.Mutex
@@ -253,12 +272,10 @@ func runWorkers(addr string, reqs [][]byte, n, conns int, check loadCheck, sched
 	// byIndex[i] is request i's latency; each worker writes only the
 	// indices it took.
 	byIndex := make([]time.Duration, n)
-	for range conns {
+	for _, rc := range conns {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rc := &rawConn{addr: addr}
-			defer rc.close()
 			var failed int
 			var firstErr error
 			for {
@@ -387,7 +404,9 @@ func TestOpenLoopTimesFromSchedule(t *testing.T) {
 		}
 		return nil
 	}
-	res := runOpenLoop(srv.Listener.Addr().String(), reqs, 50, 1000, 1, ok)
+	conns := loadConns(srv.Listener.Addr().String(), 1)
+	defer closeConns(conns)
+	res := runOpenLoop(conns, reqs, 50, 1000, ok)
 	if res.failed > 0 || res.sent != 50 {
 		t.Fatalf("%d of %d failed: %v", res.failed, res.sent, res.firstErr)
 	}

@@ -64,10 +64,10 @@ func benchVerifyOpenLoop(b *testing.B, uncached bool) {
 	if rate <= 0 || conns <= 0 {
 		b.Fatalf("-verify.rate and -verify.conns must be positive")
 	}
-	addr, reqs := mustVerifyLoad(b, uncached)
+	lc, reqs := mustVerifyLoad(b, uncached, conns)
 	cpu0 := processCPU()
 	b.ResetTimer()
-	res := runOpenLoop(addr, reqs, b.N, rate, conns, checkAuthentic)
+	res := runOpenLoop(lc, reqs, b.N, rate, checkAuthentic)
 	b.StopTimer()
 	cpu := processCPU() - cpu0
 	reportLoad(b, res, cpu)
@@ -80,18 +80,20 @@ func benchVerifyOpenLoop(b *testing.B, uncached bool) {
 }
 
 func benchVerifyClosedLoop(b *testing.B, uncached bool) {
-	addr, reqs := mustVerifyLoad(b, uncached)
+	lc, reqs := mustVerifyLoad(b, uncached, 32)
 	cpu0 := processCPU()
 	b.ResetTimer()
-	res := runClosedLoop(addr, reqs, b.N, 32, checkAuthentic)
+	res := runClosedLoop(lc, reqs, b.N, checkAuthentic)
 	b.StopTimer()
 	reportLoad(b, res, processCPU()-cpu0)
 }
 
-// mustVerifyLoad starts a seeded node and returns its address and the
-// verification requests, after one warm-up pass over all of them (which
-// fills the signature cache, the token cache and the prepared statements).
-func mustVerifyLoad(b *testing.B, uncached bool) (string, [][]byte) {
+// mustVerifyLoad starts a seeded node and returns conns connections to it
+// and the verification requests, after a warm-up run over those
+// connections that sends every request (filling the signature cache, the
+// token cache and the prepared statements) and at least eight on each
+// connection (so the server's goroutines have grown their stacks).
+func mustVerifyLoad(b *testing.B, uncached bool, conns int) ([]*rawConn, [][]byte) {
 	b.Helper()
 	// The collector as pedigree serve sets it (GOGC in the environment
 	// overrides it, for comparisons).
@@ -111,11 +113,12 @@ func mustVerifyLoad(b *testing.B, uncached bool) (string, [][]byte) {
 			reqs = append(reqs, rawRequest("/api/v1/verify", "text/plain", token, []byte(net.Packs[i].Scan)))
 		}
 	}
-	addr := n.srv.Listener.Addr().String()
-	if res := runClosedLoop(addr, reqs, len(reqs), 8, checkAuthentic); res.failed > 0 {
+	lc := loadConns(n.srv.Listener.Addr().String(), conns)
+	b.Cleanup(func() { closeConns(lc) })
+	if res := runClosedLoop(lc, reqs, max(len(reqs), 8*conns), checkAuthentic); res.failed > 0 {
 		b.Fatalf("warm-up: %d of %d verifications failed, first: %v", res.failed, res.sent, res.firstErr)
 	}
-	return addr, reqs
+	return lc, reqs
 }
 
 // checkAuthentic accepts a 200 answer with the authentic verdict.
