@@ -26,11 +26,11 @@ import (
 //   - rawConn is an HTTP/1.1 keep-alive client on a plain net.Conn: one
 //     write of prebuilt request bytes, then the status line, the headers
 //     and the body (Content-Length or chunked) read with bufio into a
-//     reused buffer. No
-//     goroutine handoffs per request (net/http.Client's Transport runs a
-//     read loop and a write loop per connection and passes every request
-//     and response between goroutines through channels), and almost no
-//     allocation.
+//     reused buffer. No goroutine handoffs per request (net/http.Client's
+//     Transport runs a read loop and a write loop per connection and
+//     passes every request and response between goroutines through
+//     channels), and almost no allocation. A pool of them (loadConns) is
+//     kept from the warm-up to the measured run.
 //   - runOpenLoop offers a constant rate, whatever the server does, and
 //     times each request from when it was scheduled, not from when it
 //     was sent: a request that had to wait for a free connection because
