@@ -36,16 +36,17 @@ var (
 	// for bursts; 64 only added server goroutines contending for two Ps
 	// (p99 8-12 ms against 6 ms in the same minute, in-process).
 	verifyConns = flag.Int("verify.conns", 16, "connections of BenchmarkVerifyHTTPOpenLoop's load generator")
-	// The open-loop generator runs in a child process unless asked
-	// otherwise; see loadgen_child_test.go.
-	verifyInProcess = flag.Bool("verify.inprocess", false, "run BenchmarkVerifyHTTPOpenLoop's load generator in the benchmark's process")
+	// The open-loop generator runs in the node's process unless asked to
+	// run in a child process; see loadgen_child_test.go for the trade.
+	verifyChild = flag.Bool("verify.child", false, "run BenchmarkVerifyHTTPOpenLoop's load generator in a child process")
 )
 
 // BenchmarkVerifyHTTPOpenLoop offers -verify.rate verifications per second
-// (10,000 by default) from a paced generator in a child process and
-// reports the achieved rate and the latency quantiles, each latency timed
-// from the request's scheduled send (see runOpenLoop), the whole CPU per
-// verification (node and generator) and the node's alone. It fails when
+// (10,000 by default) from a paced generator and reports the achieved rate
+// and the latency quantiles, each latency timed from the request's
+// scheduled send (see runOpenLoop), and the CPU per verification of the
+// node and the generator (with -verify.child, also the node's alone). It
+// fails when
 // the server falls well short of the offered rate (below 95%: a server
 // that keeps up loses only the last answer's latency over the run, one
 // that does not achieves its capacity) or any verification is not
@@ -78,7 +79,7 @@ func benchVerifyOpenLoop(b *testing.B, uncached bool) {
 		cpu  time.Duration
 		cpu0 time.Duration
 	)
-	if *verifyInProcess {
+	if !*verifyChild {
 		cpu0 = processCPU()
 		b.ResetTimer()
 		res = runOpenLoop(lc, reqs, b.N, rate, checkAuthentic)
