@@ -231,8 +231,20 @@ func (h *verifyAPI) answer(c *gin.Context, cl Caller, scan, loc string) {
 		}
 		resp.AlertSeq = res.Seq
 	}
-	c.JSON(http.StatusOK, resp)
+	bp := answerBufs.Get().(*[]byte)
+	defer answerBufs.Put(bp)
+	body, err := resp.appendJSON((*bp)[:0])
+	if err != nil { // a time encoding/json refuses too: its own error path
+		c.JSON(http.StatusOK, resp)
+		return
+	}
+	*bp = body
+	c.Data(http.StatusOK, "application/json; charset=utf-8", body)
 }
+
+// answerBufs holds encoding buffers of answers; net/http copies what a
+// handler writes, so a buffer is free again when c.Data returns.
+var answerBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
 // check does a verification without writing: it returns the answer and,
 // for a verdict other than authentic, the alert to propose. With
