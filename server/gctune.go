@@ -26,8 +26,9 @@ const GCHeapFloor = 64 << 20
 // heap (GOGC=100, the default) and floor. A large live heap is collected
 // as before; a small one costs at most floor bytes of garbage between
 // cycles instead of a cycle every few MiB. An operator's GOGC in the
-// environment wins: then TuneGC does nothing. stop ends the tuning and
-// restores GOGC=100.
+// environment wins: then TuneGC does nothing. A GOMEMLIMIT still bounds
+// the heap as usual (the runtime collects sooner near it). stop ends the
+// tuning and restores GOGC=100.
 //
 // `pedigree serve` is meant to call it at start; the verify benchmarks call
 // it so that they measure what serve runs.
