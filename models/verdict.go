@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -148,21 +150,20 @@ func Verify(db *gorm.DB, req VerifyRequest) (Verification, error) {
 	if serial != "" {
 		key = PackKey(gtin, serial)
 	}
+	var packed sql.NullString
+	err = pool.QueryRowContext(ctx, verifySQL, key, gtin).Scan(&packed)
+	if errors.Is(err, sql.ErrNoRows) {
+		add(VerdictUnknownProduct, "GTIN %s is not a registered product", gtin)
+		return v.finish(), nil
+	}
 	var (
 		prod Product
 		row  verifyPackRow
 	)
-	err = pool.QueryRowContext(ctx, verifySQL, key, gtin).Scan(&prod.GTIN, &prod.Name, &prod.Manufacturer,
-		&prod.Form, &prod.Strength, &prod.PackSize, &prod.Signed, &prod.Seq, &prod.RecordTime,
-		&row.id, &row.key, &row.kind, &row.gtin, &row.serial, &row.lot, &row.expiry, &row.status, &row.holder,
-		&row.destination, &row.parentID, &row.decBy, &row.decAt, &row.decLoc,
-		&row.decSeq, &row.suppliedToPublic, &row.commissionedSeq, &row.seq,
-		&row.recallID, &row.recallBy, &row.recallReason, &row.recallSeq, &row.recallTime)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		add(VerdictUnknownProduct, "GTIN %s is not a registered product", gtin)
-		return v.finish(), nil
-	case err != nil:
+	if err == nil {
+		err = unpackVerifyRow(packed.String, &prod, &row)
+	}
+	if err != nil {
 		return v, fmt.Errorf("models: verify: %w", err)
 	}
 	v.Product = &prod
@@ -226,19 +227,203 @@ func Verify(db *gorm.DB, req VerifyRequest) (Verification, error) {
 	return v.finish(), nil
 }
 
-// verifyItemColumns are the items columns Verify reads, in Item's order.
-var verifyItemColumns = "items." + strings.Join(itemColumns, ", items.")
-
 // verifySQL reads a product by GTIN (the second parameter) and, when the
 // first parameter is the key of one of its packs, that pack and the recall
 // of its lot; a pack's columns are NULL when there is no such pack. Each
 // lookup is by a unique index.
-var verifySQL = `SELECT products.gtin, products.name, products.manufacturer, products.form, products.strength,
-	products.pack_size, products.signed, products.seq, products.record_time, ` + verifyItemColumns + `,
-	recalls.id, recalls.recalled_by, recalls.reason, recalls.seq, recalls.record_time
+//
+// The 32 columns come back packed into one text value (see packColumns):
+// go-sqlite3 and database/sql spend about a microsecond on each column of
+// a row (type, value, name and declared type, each a cgo call, then a
+// conversion), which made the columns, not the lookup, most of a
+// verification's cost.
+var verifySQL = `SELECT ` + packColumns(verifyColumns) + `
 	FROM products LEFT JOIN items ON items."key" = ?
 	LEFT JOIN recalls ON recalls.gtin = items.gtin AND recalls.lot = items.lot
 	WHERE products.gtin = ? LIMIT 1`
+
+// verifyColumns are verifySQL's columns, in unpackVerifyRow's order.
+var verifyColumns = slices.Concat(
+	[]string{"products.gtin", "products.name", "products.manufacturer", "products.form", "products.strength",
+		"products.pack_size", "products.signed", "products.seq", "products.record_time"},
+	prefixed("items.", itemColumns),
+	[]string{"recalls.id", "recalls.recalled_by", "recalls.reason", "recalls.seq", "recalls.record_time"})
+
+func prefixed(prefix string, cols []string) []string {
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		out[i] = prefix + `"` + c + `"`
+	}
+	return out
+}
+
+// packColumns is an SQL expression joining the columns into one text
+// value, each as its length in bytes, a colon and its text ("5:hello",
+// "1:0"), or "-1:" for NULL. Lengths make any byte safe in a value.
+func packColumns(cols []string) string {
+	parts := make([]string, len(cols))
+	for i, c := range cols {
+		parts[i] = "coalesce(octet_length(" + c + ") || ':' || " + c + ", '-1:')"
+	}
+	return strings.Join(parts, " || ")
+}
+
+// packedField is one column of a packed row.
+type packedField struct {
+	s     string
+	valid bool // not NULL
+}
+
+// unpackColumns splits a packColumns value into n fields.
+func unpackColumns(packed string, fields []packedField) error {
+	rest := packed
+	for i := range fields {
+		colon := strings.IndexByte(rest, ':')
+		if colon < 0 {
+			return fmt.Errorf("packed row: column %d: no length", i)
+		}
+		n, ok := packedLength(rest[:colon])
+		lengthText := rest[:colon]
+		rest = rest[colon+1:]
+		switch {
+		case !ok || n > len(rest):
+			return fmt.Errorf("packed row: column %d: bad length %q", i, lengthText)
+		case n == -1:
+			fields[i] = packedField{}
+		default:
+			fields[i] = packedField{s: rest[:n], valid: true}
+			rest = rest[n:]
+		}
+	}
+	if rest != "" {
+		return fmt.Errorf("packed row: %d bytes after %d columns", len(rest), len(fields))
+	}
+	return nil
+}
+
+// packedLength reads a length as SQLite writes it: "-1", "0", or digits
+// without a leading zero.
+func packedLength(s string) (int, bool) {
+	if s == "-1" {
+		return -1, true
+	}
+	if s == "" || len(s) > 9 || s[0] == '0' && len(s) > 1 {
+		return 0, false
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + int(s[i]-'0')
+	}
+	return n, true
+}
+
+// unpackVerifyRow fills the product and the pack row from verifySQL's
+// packed value, with the conversions database/sql's Scan made: a NULL in
+// a product column is an error, numbers and booleans must parse, times are
+// go-sqlite3's stored forms.
+func unpackVerifyRow(packed string, prod *Product, row *verifyPackRow) error {
+	var f [32]packedField
+	if len(verifyColumns) != len(f) {
+		return fmt.Errorf("packed row: %d columns, want %d", len(verifyColumns), len(f))
+	}
+	if err := unpackColumns(packed, f[:]); err != nil {
+		return err
+	}
+	var errs []error
+	str := func(i int) string {
+		if !f[i].valid {
+			errs = append(errs, fmt.Errorf("column %s is NULL", verifyColumns[i]))
+		}
+		return f[i].s
+	}
+	nullStr := func(i int) sql.Null[string] { return sql.Null[string]{V: f[i].s, Valid: f[i].valid} }
+	nullInt := func(i int) sql.Null[int64] {
+		if !f[i].valid {
+			return sql.Null[int64]{}
+		}
+		n, err := strconv.ParseInt(f[i].s, 10, 64)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("column %s: %w", verifyColumns[i], err))
+		}
+		return sql.Null[int64]{V: n, Valid: true}
+	}
+	nullUint := func(i int) sql.Null[uint64] {
+		n := nullInt(i)
+		if n.V < 0 {
+			errs = append(errs, fmt.Errorf("column %s: negative", verifyColumns[i]))
+		}
+		return sql.Null[uint64]{V: uint64(n.V), Valid: n.Valid}
+	}
+	nullBool := func(i int) sql.Null[bool] {
+		if !f[i].valid {
+			return sql.Null[bool]{}
+		}
+		b, err := strconv.ParseBool(f[i].s)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("column %s: %w", verifyColumns[i], err))
+		}
+		return sql.Null[bool]{V: b, Valid: true}
+	}
+	nullTime := func(i int) sql.NullTime {
+		if !f[i].valid {
+			return sql.NullTime{}
+		}
+		return sql.NullTime{Time: parseStoredTime(f[i].s), Valid: true}
+	}
+	must := func(b sql.Null[bool]) bool {
+		if !b.Valid {
+			errs = append(errs, errors.New("a product flag is NULL"))
+		}
+		return b.V
+	}
+	prod.GTIN, prod.Name, prod.Manufacturer, prod.Form, prod.Strength, prod.PackSize = str(0), str(1), str(2), str(3), str(4), str(5)
+	prod.Signed = must(nullBool(6))
+	seq := nullUint(7)
+	rt := nullTime(8)
+	if !seq.Valid || !rt.Valid {
+		errs = append(errs, errors.New("a product's seq or record time is NULL"))
+	}
+	prod.Seq, prod.RecordTime = seq.V, rt.Time
+	row.id, row.key, row.kind, row.gtin, row.serial, row.lot = nullInt(9), nullStr(10), nullStr(11), nullStr(12), nullStr(13), nullStr(14)
+	row.expiry, row.status, row.holder, row.destination = nullStr(15), nullStr(16), nullStr(17), nullStr(18)
+	row.parentID, row.decBy, row.decAt, row.decLoc = nullInt(19), nullStr(20), nullTime(21), nullStr(22)
+	row.decSeq, row.suppliedToPublic, row.commissionedSeq, row.seq = nullUint(23), nullBool(24), nullUint(25), nullUint(26)
+	recallID, recallSeq := nullInt(27), nullInt(30)
+	row.recallID, row.recallSeq = sql.NullInt64{Int64: recallID.V, Valid: recallID.Valid}, sql.NullInt64{Int64: recallSeq.V, Valid: recallSeq.Valid}
+	row.recallBy, row.recallReason = sql.NullString{String: f[28].s, Valid: f[28].valid}, sql.NullString{String: f[29].s, Valid: f[29].valid}
+	row.recallTime = nullTime(31)
+	return errors.Join(errs...)
+}
+
+// storedTimeLayouts are the forms go-sqlite3 reads back as times (its
+// SQLiteTimestampFormats), the first being the one it and sqliteTime write.
+var storedTimeLayouts = []string{
+	"2006-01-02 15:04:05.999999999-07:00",
+	"2006-01-02T15:04:05.999999999-07:00",
+	"2006-01-02 15:04:05.999999999",
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02 15:04:05",
+	"2006-01-02T15:04:05",
+	"2006-01-02 15:04",
+	"2006-01-02T15:04",
+	"2006-01-02",
+}
+
+// parseStoredTime reads a stored time exactly as go-sqlite3 reads a text
+// value of a datetime column: the first layout that fits, in UTC, a
+// trailing "Z" dropped, and the zero time when none fits.
+func parseStoredTime(s string) time.Time {
+	s = strings.TrimSuffix(s, "Z")
+	for _, layout := range storedTimeLayouts {
+		if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
+			return t
+		}
+	}
+	return time.Time{}
+}
 
 // verifyPackRow holds the pack and recall columns of verifySQL's row, all
 // NULL when the pack is unknown.
