@@ -17,6 +17,7 @@ import (
 
 	"github.com/pedigree-ledger/pedigree/fixtures/demo"
 	"github.com/pedigree-ledger/pedigree/raftstore"
+	"github.com/pedigree-ledger/pedigree/server"
 )
 
 // runDemo is `pedigree demo`: a one-node ledger seeded with the fixture
@@ -53,6 +54,9 @@ func runDemo(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 // demoMain wires the demo in order: data directory, ledger node, admin
 // credential, HTTP server, seed, banner, then waits for ctx.
 func demoMain(ctx context.Context, httpAddr, dataDir string, packs int, stdout, stderr io.Writer) error {
+	// A node's live heap is a few MiB and every request allocates; without
+	// a floor under the heap goal the collector runs many times a second.
+	defer server.TuneGC(server.GCHeapFloor)()
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if dataDir == "" {
 		dir, err := os.MkdirTemp("", "pedigree-demo-")

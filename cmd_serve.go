@@ -141,6 +141,9 @@ func countSet(ss ...string) int {
 // serveMain wires the node in order: TLS, HTTP listener, ledger node, admin
 // token (bootstrap), HTTP server, join; then waits for ctx.
 func serveMain(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error {
+	// A node's live heap is a few MiB and every request allocates; without
+	// a floor under the heap goal the collector runs many times a second.
+	defer server.TuneGC(server.GCHeapFloor)()
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevels[o.logLevel]}))
 	tlsConf, err := serveTLS(o)
 	if err != nil {
