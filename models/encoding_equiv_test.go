@@ -263,8 +263,8 @@ func TestAppendJSONStringMatchesEncodingJSON(t *testing.T) {
 	}
 	for _, s := range samples {
 		want, _ := json.Marshal(s)
-		if got := appendJSONString([]byte("x"), s); string(got) != "x"+string(want) {
-			t.Errorf("appendJSONString(%q) = %s, want %s", s, got[1:], want)
+		if got := AppendJSONString([]byte("x"), s); string(got) != "x"+string(want) {
+			t.Errorf("AppendJSONString(%q) = %s, want %s", s, got[1:], want)
 		}
 	}
 }

@@ -232,7 +232,7 @@ func (e Event) MarshalJSON() ([]byte, error) {
 			w.begin()
 			w.str("type", t.Type)
 			w.key("bizTransaction")
-			w.b = appendJSONString(w.b, t.BizTransaction)
+			w.b = AppendJSONString(w.b, t.BizTransaction)
 			w.end()
 		}
 		w.b = append(w.b, ']')
@@ -304,7 +304,7 @@ func (w *eventWriter) key(k string) {
 		w.b = append(w.b, ',')
 	}
 	w.first = false
-	w.b = appendJSONString(w.b, k)
+	w.b = AppendJSONString(w.b, k)
 	w.b = append(w.b, ':')
 }
 
@@ -317,7 +317,7 @@ func (w *eventWriter) keepErr(err error) {
 func (w *eventWriter) str(k, v string) {
 	if v != "" {
 		w.key(k)
-		w.b = appendJSONString(w.b, v)
+		w.b = AppendJSONString(w.b, v)
 	}
 }
 
@@ -343,7 +343,7 @@ func (w *eventWriter) list(k string, v []string) {
 		if i > 0 {
 			w.b = append(w.b, ',')
 		}
-		w.b = appendJSONString(w.b, s)
+		w.b = AppendJSONString(w.b, s)
 	}
 	w.b = append(w.b, ']')
 }
@@ -356,7 +356,7 @@ func (w *eventWriter) location(k, id string) {
 	w.key(k)
 	w.begin()
 	w.key("id")
-	w.b = appendJSONString(w.b, id)
+	w.b = AppendJSONString(w.b, id)
 	w.end()
 }
 
@@ -367,9 +367,9 @@ func (w *eventWriter) party(i int, typ, idField, id string) {
 	}
 	w.begin()
 	w.key("type")
-	w.b = appendJSONString(w.b, typ)
+	w.b = AppendJSONString(w.b, typ)
 	w.key(idField)
-	w.b = appendJSONString(w.b, id)
+	w.b = AppendJSONString(w.b, id)
 	w.end()
 }
 
@@ -393,7 +393,7 @@ func (w *eventWriter) quantities(k string, v []QuantityElement) {
 		}
 		w.begin()
 		w.key("epcClass")
-		w.b = appendJSONString(w.b, q.EPCClass)
+		w.b = AppendJSONString(w.b, q.EPCClass)
 		if q.Quantity != nil {
 			w.key("quantity")
 			w.b = appendJSONFloat(w.b, *q.Quantity)
@@ -421,10 +421,10 @@ func (w *eventWriter) extensions(m map[string]json.RawMessage) {
 	}
 }
 
-// appendJSONString appends s as a JSON string exactly as encoding/json
+// AppendJSONString appends s as a JSON string exactly as encoding/json
 // writes it, taking a fast path for the printable ASCII that EPCs, times
-// and CBV values are.
-func appendJSONString(b []byte, s string) []byte {
+// and CBV values are. The API's hand-written answers use it too.
+func AppendJSONString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
 		if !jsonPlainByte[s[i]] {
 			q, _ := json.Marshal(s)
@@ -484,7 +484,7 @@ func (o *objWriter) key(k string) {
 
 // string writes s as a JSON string exactly as encoding/json would.
 func (o *objWriter) string(s string) {
-	o.buf.Write(appendJSONString(o.buf.AvailableBuffer(), s))
+	o.buf.Write(AppendJSONString(o.buf.AvailableBuffer(), s))
 }
 
 func (o *objWriter) raw(k string, v []byte) {

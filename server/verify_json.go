@@ -3,7 +3,6 @@ package server
 import (
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/pedigree-ledger/pedigree/models"
 	"github.com/pedigree-ledger/pedigree/models/gs1"
@@ -22,7 +21,7 @@ import (
 func (r *verifyResponse) appendJSON(b []byte) ([]byte, error) {
 	var err error
 	b = append(b, `{"verdict":`...)
-	b = appendJSONString(b, string(r.Verdict))
+	b = models.AppendJSONString(b, string(r.Verdict))
 	b = append(b, `,"verified":`...)
 	b = strconv.AppendBool(b, r.Verified)
 	b = append(b, `,"reasons":`...)
@@ -35,9 +34,9 @@ func (r *verifyResponse) appendJSON(b []byte) ([]byte, error) {
 				b = append(b, ',')
 			}
 			b = append(b, `{"verdict":`...)
-			b = appendJSONString(b, string(re.Verdict))
+			b = models.AppendJSONString(b, string(re.Verdict))
 			b = append(b, `,"message":`...)
-			b = appendJSONString(b, re.Message)
+			b = models.AppendJSONString(b, re.Message)
 			b = append(b, '}')
 		}
 		b = append(b, ']')
@@ -62,12 +61,12 @@ func (r *verifyResponse) appendJSON(b []byte) ([]byte, error) {
 	}
 	s := r.Signature
 	b = append(b, `,"signature":{"status":`...)
-	b = appendJSONString(b, string(s.Status))
+	b = models.AppendJSONString(b, string(s.Status))
 	b = appendOptString(b, `,"key_id":`, s.KeyID)
 	b = appendOptString(b, `,"algorithm":`, string(s.Algorithm))
 	b = appendOptString(b, `,"reason":`, s.Reason)
 	b = append(b, `},"scan":{"hri":`...)
-	b = appendJSONString(b, r.Scan.HRI)
+	b = models.AppendJSONString(b, r.Scan.HRI)
 	b = append(b, `,"ais":`...)
 	b = appendElementsJSON(b, r.Scan.AIs)
 	b = append(b, '}')
@@ -80,11 +79,11 @@ func (r *verifyResponse) appendJSON(b []byte) ([]byte, error) {
 
 func appendProductJSON(b []byte, p *models.Product) ([]byte, error) {
 	b = append(b, `{"gtin":`...)
-	b = appendJSONString(b, p.GTIN)
+	b = models.AppendJSONString(b, p.GTIN)
 	b = append(b, `,"name":`...)
-	b = appendJSONString(b, p.Name)
+	b = models.AppendJSONString(b, p.Name)
 	b = append(b, `,"manufacturer":`...)
-	b = appendJSONString(b, p.Manufacturer)
+	b = models.AppendJSONString(b, p.Manufacturer)
 	b = appendOptString(b, `,"form":`, p.Form)
 	b = appendOptString(b, `,"strength":`, p.Strength)
 	b = appendOptString(b, `,"pack_size":`, p.PackSize)
@@ -99,17 +98,17 @@ func appendProductJSON(b []byte, p *models.Product) ([]byte, error) {
 
 func appendPackJSON(b []byte, p *packView) ([]byte, error) {
 	b = append(b, `{"gtin":`...)
-	b = appendJSONString(b, p.GTIN)
+	b = models.AppendJSONString(b, p.GTIN)
 	b = append(b, `,"serial":`...)
-	b = appendJSONString(b, p.Serial)
+	b = models.AppendJSONString(b, p.Serial)
 	b = append(b, `,"lot":`...)
-	b = appendJSONString(b, p.Lot)
+	b = models.AppendJSONString(b, p.Lot)
 	b = append(b, `,"expiry":`...)
-	b = appendJSONString(b, p.Expiry)
+	b = models.AppendJSONString(b, p.Expiry)
 	b = append(b, `,"status":`...)
-	b = appendJSONString(b, p.Status)
+	b = models.AppendJSONString(b, p.Status)
 	b = append(b, `,"holder":`...)
-	b = appendJSONString(b, p.Holder)
+	b = models.AppendJSONString(b, p.Holder)
 	b = appendOptString(b, `,"decommissioned_by":`, p.DecommissionedBy)
 	var err error
 	if p.DecommissionedAt != nil {
@@ -126,11 +125,11 @@ func appendRecallJSON(b []byte, r *models.Recall) ([]byte, error) {
 	b = append(b, `{"id":`...)
 	b = strconv.AppendInt(b, r.ID, 10)
 	b = append(b, `,"gtin":`...)
-	b = appendJSONString(b, r.GTIN)
+	b = models.AppendJSONString(b, r.GTIN)
 	b = append(b, `,"lot":`...)
-	b = appendJSONString(b, r.Lot)
+	b = models.AppendJSONString(b, r.Lot)
 	b = append(b, `,"by":`...)
-	b = appendJSONString(b, r.RecalledBy)
+	b = models.AppendJSONString(b, r.RecalledBy)
 	b = appendOptString(b, `,"reason":`, r.Reason)
 	b = append(b, `,"seq":`...)
 	b = strconv.AppendUint(b, r.Seq, 10)
@@ -149,9 +148,9 @@ func appendElementsJSON(b []byte, es gs1.ElementString) []byte {
 			b = append(b, ',')
 		}
 		b = append(b, `{"ai":`...)
-		b = appendJSONString(b, e.AI)
+		b = models.AppendJSONString(b, e.AI)
 		b = append(b, `,"value":`...)
-		b = appendJSONString(b, e.Value)
+		b = models.AppendJSONString(b, e.Value)
 		b = append(b, '}')
 	}
 	return append(b, ']')
@@ -162,7 +161,7 @@ func appendOptString(b []byte, key, s string) []byte {
 	if s == "" {
 		return b
 	}
-	return appendJSONString(append(b, key...), s)
+	return models.AppendJSONString(append(b, key...), s)
 }
 
 // appendJSONTime appends t as time.Time's MarshalJSON does (RFC 3339 with
@@ -173,60 +172,4 @@ func appendJSONTime(b []byte, t time.Time) ([]byte, error) {
 		return nil, err
 	}
 	return append(b, text...), nil
-}
-
-// appendJSONString appends s quoted as encoding/json does by default:
-// '"', '\\' and control characters escaped (\b \f \n \r \t by name), '<',
-// '>' and '&' as \u00XX (HTML-safe), invalid UTF-8 as \ufffd, and U+2028
-// and U+2029 escaped.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
