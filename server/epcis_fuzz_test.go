@@ -113,14 +113,21 @@ func FuzzCaptureHandler(f *testing.F) {
 				t.Fatalf("202 with body %q", w.Body.Bytes())
 			}
 		case w.Code >= 400 && w.Code < 500:
-			var e struct {
-				Error struct{ Code string } `json:"error"`
-			}
-			if err := json.Unmarshal(w.Body.Bytes(), &e); err != nil || e.Error.Code == "" {
-				t.Fatalf("%d with body %q", w.Code, w.Body.Bytes())
-			}
+			mustErrorBody(t, w)
 		default:
 			t.Fatalf("status %d for body %q: %s", w.Code, body, w.Body.Bytes())
 		}
 	})
+}
+
+// mustErrorBody fails unless a 4xx answer has the API's JSON error body
+// with a machine-readable code.
+func mustErrorBody(t *testing.T, w *httptest.ResponseRecorder) {
+	t.Helper()
+	var e struct {
+		Error struct{ Code string } `json:"error"`
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &e); err != nil || e.Error.Code == "" {
+		t.Fatalf("%d with body %q", w.Code, w.Body.Bytes())
+	}
 }

@@ -48,12 +48,7 @@ func FuzzEventQuery(f *testing.F) {
 				t.Fatalf("200 with body %q", w.Body.Bytes())
 			}
 		case w.Code >= 400 && w.Code < 500:
-			var e struct {
-				Error struct{ Code string } `json:"error"`
-			}
-			if err := json.Unmarshal(w.Body.Bytes(), &e); err != nil || e.Error.Code == "" {
-				t.Fatalf("%d with body %q", w.Code, w.Body.Bytes())
-			}
+			mustErrorBody(t, w)
 		default:
 			t.Fatalf("status %d for query %q: %s", w.Code, query, w.Body.Bytes())
 		}
