@@ -132,10 +132,10 @@ func decodeThen(cmd Command, p any, rule func() (any, error)) (any, error) {
 	// well formed; the strict decoder below only re-reads what that pass
 	// refuses, to reject it with the usual message.
 	if cp, ok := p.(*CaptureEventsPayload); ok {
-		if ok, _ := cp.decodeFast(bytes.Trim(cmd.Payload, jsonSpace)); ok {
+		if events, ok := decodeCaptureFast(bytes.Trim(cmd.Payload, jsonSpace)); ok {
+			cp.Events = events
 			return rule()
 		}
-		*cp = CaptureEventsPayload{}
 	}
 	dec := json.NewDecoder(bytes.NewReader(cmd.Payload))
 	dec.DisallowUnknownFields()

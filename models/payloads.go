@@ -137,8 +137,9 @@ type CaptureResult struct {
 func (p *CaptureEventsPayload) UnmarshalJSON(data []byte) error {
 	// One pass reads a well-formed payload; whatever it cannot decide the
 	// strict passes decide, with the same messages as ever.
-	if ok, err := p.decodeFast(data); ok || err != nil {
-		return err
+	if events, ok := decodeCaptureFast(data); ok {
+		p.Events = events
+		return nil
 	}
 	return p.decodeStrict(data)
 }
@@ -173,17 +174,4 @@ func (p *CaptureEventsPayload) decodeStrict(data []byte) error {
 		}
 	}
 	return nil
-}
-
-// decodeFast decodes data, which must be exactly one JSON object, in one
-// pass (decodeCaptureFast): ok is false when that pass cannot decide (bad
-// JSON, trailing data, an event that is not an object, any event the
-// strict decoder rejects), and the strict passes must find what to blame;
-// err is never set by this pass, which leaves every error to them.
-func (p *CaptureEventsPayload) decodeFast(data []byte) (ok bool, err error) {
-	events, ok := decodeCaptureFast(data)
-	if ok {
-		p.Events = events
-	}
-	return ok, nil
 }
