@@ -35,12 +35,8 @@ func decodeQuantities(raw json.RawMessage, path string) ([]QuantityElement, erro
 		if err := decodeString(obj["epcClass"], join(p, "epcClass"), &q.EPCClass); err != nil {
 			return nil, err
 		}
-		epc, err := parseEPC(q.EPCClass)
-		if err != nil {
-			return nil, derr(join(p, "epcClass"), "%v", err)
-		}
-		if epc.Kind != gs1.EPCLGTIN && epc.Kind != gs1.EPCGTIN {
-			return nil, derr(join(p, "epcClass"), "%q is a %s, not a class (lgtin or product)", q.EPCClass, epc.Kind)
+		if err := checkClassEPC(q.EPCClass, join(p, "epcClass")); err != nil {
+			return nil, err
 		}
 		if qr, ok := obj["quantity"]; ok {
 			var f float64
@@ -59,6 +55,19 @@ func decodeQuantities(raw json.RawMessage, path string) ([]QuantityElement, erro
 		}
 	}
 	return out, nil
+}
+
+// checkClassEPC checks that s names a class of objects (a lot or a
+// product), as a quantity element's epcClass must.
+func checkClassEPC(s, path string) error {
+	epc, err := parseEPC(s)
+	if err != nil {
+		return derr(path, "%v", err)
+	}
+	if epc.Kind != gs1.EPCLGTIN && epc.Kind != gs1.EPCGTIN {
+		return derr(path, "%q is a %s, not a class (lgtin or product)", s, epc.Kind)
+	}
+	return nil
 }
 
 func decodeVocab(obj map[string]json.RawMessage, field, path string, v *cbvVocab, dst *string) error {
@@ -134,19 +143,28 @@ func decodeLocation(raw json.RawMessage, path string) (string, error) {
 		}
 		path = join(path, "id")
 	}
+	if err := checkLocationID(id, path); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// checkLocationID checks a location's id: a URI, and a valid SGLN when it
+// claims to be a GS1 location.
+func checkLocationID(id, path string) error {
 	if !strings.Contains(id, ":") {
-		return "", derr(path, "%q is not a URI", id)
+		return derr(path, "%q is not a URI", id)
 	}
 	if isGS1LocationURI(id) {
 		epc, err := parseEPC(id)
 		if err != nil {
-			return "", derr(path, "%v", err)
+			return derr(path, "%v", err)
 		}
 		if epc.Kind != gs1.EPCSGLN {
-			return "", derr(path, "%q is a %s, not a location (sgln)", id, epc.Kind)
+			return derr(path, "%q is a %s, not a location (sgln)", id, epc.Kind)
 		}
 	}
-	return id, nil
+	return nil
 }
 
 // isGS1LocationURI reports whether id claims to be a GS1 location, which

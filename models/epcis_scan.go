@@ -5,8 +5,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/pedigree-ledger/pedigree/models/gs1"
 )
 
 // The one-pass decoder of a capture payload, {"events":[{...},...]}. Every
@@ -467,7 +465,7 @@ func (s *scanner) field(f scanField, e *Event) bool {
 			return false
 		}
 		e.ParentID = string(raw)
-		return isInstanceEPC(e.ParentID)
+		return checkInstanceEPC(e.ParentID, "") == nil
 	case sfQuantityList:
 		return s.quantities(&e.QuantityList)
 	case sfChildQuantityList:
@@ -512,12 +510,6 @@ func (s *scanner) field(f scanField, e *Event) bool {
 	return false
 }
 
-// isInstanceEPC reports whether checkInstanceEPC accepts s.
-func isInstanceEPC(s string) bool {
-	epc, err := parseEPC(s)
-	return err == nil && (epc.Kind == gs1.EPCSGTIN || epc.Kind == gs1.EPCSSCC)
-}
-
 // epcs reads a list of instance EPCs as decodeEPCs does: an empty list is
 // an empty, non-nil slice; an EPC listed twice is an error.
 func (s *scanner) epcs(dst *[]string) bool {
@@ -532,7 +524,7 @@ func (s *scanner) epcs(dst *[]string) bool {
 				return false
 			}
 			epc := string(raw)
-			if !isInstanceEPC(epc) {
+			if checkInstanceEPC(epc, "") != nil {
 				return false
 			}
 			out = append(out, epc)
@@ -610,14 +602,8 @@ func (s *scanner) location(dst *string, m *memoStr) bool {
 		return true
 	}
 	id := string(raw)
-	if !strings.Contains(id, ":") {
+	if checkLocationID(id, "") != nil {
 		return false
-	}
-	if isGS1LocationURI(id) {
-		epc, err := parseEPC(id)
-		if err != nil || epc.Kind != gs1.EPCSGLN {
-			return false
-		}
 	}
 	m.put(raw, id)
 	*dst = id
@@ -668,8 +654,7 @@ func (s *scanner) quantity() (q QuantityElement, ok bool) {
 				return q, false
 			}
 			q.EPCClass = string(raw)
-			epc, err := parseEPC(q.EPCClass)
-			if err != nil || epc.Kind != gs1.EPCLGTIN && epc.Kind != gs1.EPCGTIN {
+			if checkClassEPC(q.EPCClass, "") != nil {
 				return q, false
 			}
 		case "quantity":
