@@ -107,9 +107,9 @@ type Reason struct {
 	Message string  `json:"message"`
 }
 
-// Verify judges a scanned pack against the projection: two indexed reads
-// (the product by GTIN, the pack by key with its lot's recall joined), no
-// scans. It returns an error only for unreadable scans and storage
+// Verify judges a scanned pack against the projection: one statement of
+// indexed lookups (the product by GTIN, the pack by key, its lot's
+// recall), no scans. It returns an error only for unreadable scans and storage
 // failures; every judgement, good or bad, is a Verification.
 func Verify(db *gorm.DB, req VerifyRequest) (Verification, error) {
 	at := req.Time
@@ -201,9 +201,9 @@ func Verify(db *gorm.DB, req VerifyRequest) (Verification, error) {
 		add(VerdictDestroyedStolen, "the pack was recorded %s by %s%s", pack.Status, pack.DecommissionedBy, when(pack.DecommissionedAt))
 	}
 	if row.recallID.Valid {
-		v.Recall = &Recall{ID: row.recallID.Int64, GTIN: pack.GTIN, Lot: pack.Lot, RecalledBy: row.recallBy.String,
-			Reason: row.recallReason.String, Seq: uint64(row.recallSeq.Int64), RecordTime: row.recallTime.Time}
-		add(VerdictRecalled, "lot %s is recalled by %s", pack.Lot, row.recallBy.String)
+		v.Recall = &Recall{ID: row.recallID.V, GTIN: pack.GTIN, Lot: pack.Lot, RecalledBy: row.recallBy.V,
+			Reason: row.recallReason.V, Seq: uint64(row.recallSeq.V), RecordTime: row.recallTime.Time}
+		add(VerdictRecalled, "lot %s is recalled by %s", pack.Lot, row.recallBy.V)
 	}
 	switch pack.Status {
 	case StatusDispensed:
@@ -391,10 +391,7 @@ func unpackVerifyRow(packed string, prod *Product, row *verifyPackRow) error {
 	row.expiry, row.status, row.holder, row.destination = nullStr(15), nullStr(16), nullStr(17), nullStr(18)
 	row.parentID, row.decBy, row.decAt, row.decLoc = nullInt(19), nullStr(20), nullTime(21), nullStr(22)
 	row.decSeq, row.suppliedToPublic, row.commissionedSeq, row.seq = nullUint(23), nullBool(24), nullUint(25), nullUint(26)
-	recallID, recallSeq := nullInt(27), nullInt(30)
-	row.recallID, row.recallSeq = sql.NullInt64{Int64: recallID.V, Valid: recallID.Valid}, sql.NullInt64{Int64: recallSeq.V, Valid: recallSeq.Valid}
-	row.recallBy, row.recallReason = sql.NullString{String: f[28].s, Valid: f[28].valid}, sql.NullString{String: f[29].s, Valid: f[29].valid}
-	row.recallTime = nullTime(31)
+	row.recallID, row.recallBy, row.recallReason, row.recallSeq, row.recallTime = nullInt(27), nullStr(28), nullStr(29), nullInt(30), nullTime(31)
 	return errors.Join(errs...)
 }
 
@@ -435,8 +432,8 @@ type verifyPackRow struct {
 	decAt                                sql.NullTime
 	decSeq, commissionedSeq, seq         sql.Null[uint64]
 	suppliedToPublic                     sql.Null[bool]
-	recallID, recallSeq                  sql.NullInt64
-	recallBy, recallReason               sql.NullString
+	recallID, recallSeq                  sql.Null[int64]
+	recallBy, recallReason               sql.Null[string]
 	recallTime                           sql.NullTime
 }
 
