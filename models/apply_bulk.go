@@ -53,7 +53,7 @@ func eventRow(e *EventRecord, recordTime string) []any {
 // Bulk rows bind the text themselves so a capture formats a command's
 // shared record time once, not once per row.
 func sqliteTime(t time.Time) string {
-	return t.Format("2006-01-02 15:04:05.999999999-07:00")
+	return t.Format(storedTimeLayouts[0])
 }
 
 // insertRows writes rows into table with multi-row INSERTs; suffix (an ON

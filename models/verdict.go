@@ -396,7 +396,8 @@ func unpackVerifyRow(packed string, prod *Product, row *verifyPackRow) error {
 }
 
 // storedTimeLayouts are the forms go-sqlite3 reads back as times (its
-// SQLiteTimestampFormats), the first being the one it and sqliteTime write.
+// SQLiteTimestampFormats, which TestStoredTimeLayoutsAreTheDrivers keeps
+// this copy equal to), the first being the one it and sqliteTime write.
 var storedTimeLayouts = []string{
 	"2006-01-02 15:04:05.999999999-07:00",
 	"2006-01-02T15:04:05.999999999-07:00",

@@ -2,10 +2,13 @@ package models
 
 import (
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mattn/go-sqlite3"
 )
 
 // Verify reads its row packed into one text value (verifySQL). It must
@@ -136,5 +139,14 @@ func TestPackedColumnsRoundTrip(t *testing.T) {
 		if err := unpackColumns(bad, make([]packedField, 1)); err == nil {
 			t.Errorf("%q unpacked", bad)
 		}
+	}
+}
+
+// storedTimeLayouts copies go-sqlite3's SQLiteTimestampFormats (models does
+// not link the driver): Verify's packed read parses times with them, and
+// sqliteTime writes the first, so they must follow the driver.
+func TestStoredTimeLayoutsAreTheDrivers(t *testing.T) {
+	if !slices.Equal(storedTimeLayouts, sqlite3.SQLiteTimestampFormats) {
+		t.Fatalf("storedTimeLayouts\n%q\ngo-sqlite3's SQLiteTimestampFormats\n%q", storedTimeLayouts, sqlite3.SQLiteTimestampFormats)
 	}
 }
