@@ -1,5 +1,7 @@
 package models
 
+import "github.com/pedigree-ledger/pedigree/models/gs1"
+
 // Who may read whose trade. Every organisation writes under its own name,
 // and reads are narrowed by the same rule wherever events are served (the
 // EPCIS query, chains of custody): regulators and the cluster's admins read
@@ -9,7 +11,9 @@ package models
 // Viewer is the organisation a read is answered for.
 type Viewer struct {
 	// Org is the organisation's id: its GLN, or an admin's name.
-	Org  string
+	Org string
+	// Role is the organisation's role; regulators and admins see
+	// everything.
 	Role Role
 }
 
@@ -22,12 +26,15 @@ func (v Viewer) SeesEverything() bool {
 // visibleEvents returns the SQL condition on event_records that keeps the
 // events v may see, and its arguments; "" when v sees everything. An
 // organisation's own locations are its GLN and the SGLNs under it ((254)
-// extensions); a GLN is digits, so the LIKE pattern has no stray wildcard.
+// extensions), both as LocationKey writes them: the LIKE pattern is the
+// key of an SGLN whose extension is the wildcard. A GLN is digits, so the
+// pattern has no stray wildcard.
 func (v Viewer) visibleEvents() (string, []any) {
 	if v.SeesEverything() {
 		return "", nil
 	}
-	loc := "(414)" + v.Org
+	site := gs1.SGLN{GLN: gs1.GLN(v.Org)}
+	anyPart := gs1.SGLN{GLN: site.GLN, Extension: "%"}
 	return "(event_records.actor = ? OR event_records.biz_location = ? OR event_records.biz_location LIKE ?)",
-		[]any{v.Org, loc, loc + "(254)%"}
+		[]any{v.Org, LocationKey(site), LocationKey(anyPart)}
 }
