@@ -15,8 +15,8 @@ import (
 // and listings. They read the local projection; the caller chooses the
 // consistency level (a local read, or a read after a leader barrier).
 // history is the one query behind every chain of custody: PackHistory,
-// LotHistory and ContainerHistory for everything, and Custody for an
-// organisation, which adds the items and the visibility rule.
+// LotHistory and ContainerHistory for everything, and ChainOfCustody for
+// one viewer, which adds the items and the visibility rule.
 
 // HistoryEntry is one event in a chain of custody.
 type HistoryEntry struct {
