@@ -26,18 +26,9 @@ import (
 // revoke command: every cache entry remembers the node's revocation state
 // (the ledger seq of the newest revocation it had applied, which only
 // grows) at the time the token was found, and is used only while that
-// state is unchanged. Reading the state is cheap: an in-memory counter when
-// the node offers one (revocationCounter), otherwise one indexed SQL
-// aggregate that runs again only after the node has applied more entries.
-
-// revocationCounter is the hook a node may offer so that the state costs
-// an atomic load: the ledger seq of the newest token revocation it has
-// applied (0 for none), raised only after the revocation is committed to
-// the projection. raftstore.Store does not offer it yet; tokenAuth uses
-// it as soon as it does.
-type revocationCounter interface {
-	TokenRevocationSeq() uint64
-}
+// state is unchanged. Reading the state is cheap: a look at the node's
+// applied index, and one indexed SQL aggregate only after the node has
+// applied more entries.
 
 // appliedIndexer reports how far a node has applied the log
 // (raftstore.Store.Status().Applied, published after each batch commits).
@@ -49,8 +40,7 @@ type appliedIndexer interface {
 // tokenAuth authenticates tokens against one node's projection.
 type tokenAuth struct {
 	reader  projectionReader
-	counter revocationCounter // nil: derive the state from the projection
-	applied appliedIndexer    // nil: query the projection every time
+	applied appliedIndexer // nil: query the projection every time
 
 	// known is the revocation state read from the projection and the
 	// applied index it is valid for.
@@ -80,7 +70,6 @@ func authFor(reader projectionReader) *tokenAuth {
 		return a.(*tokenAuth)
 	}
 	a := &tokenAuth{reader: reader}
-	a.counter, _ = reader.(revocationCounter)
 	a.applied, _ = reader.(appliedIndexer)
 	got, _ := auths.LoadOrStore(reader, a)
 	return got.(*tokenAuth)
@@ -89,9 +78,6 @@ func authFor(reader projectionReader) *tokenAuth {
 // revocationSeq returns the node's current revocation state. Whatever it
 // returns covers every revocation the node had applied when it was called.
 func (a *tokenAuth) revocationSeq(ctx context.Context) (uint64, error) {
-	if a.counter != nil {
-		return a.counter.TokenRevocationSeq(), nil
-	}
 	if a.applied == nil {
 		return a.querySeq(ctx)
 	}
@@ -125,11 +111,7 @@ func (a *tokenAuth) querySeq(ctx context.Context) (uint64, error) {
 	if err != nil {
 		return 0, storeErr(err)
 	}
-	seq, err := models.TokenRevocationSeq(db)
-	if err != nil {
-		return 0, err
-	}
-	return seq, nil
+	return models.TokenRevocationSeq(db)
 }
 
 // lookup finds the organisation the token with hash authenticates.
