@@ -1,7 +1,6 @@
 package models
 
 import (
-	"bytes"
 	"encoding/json"
 	"math"
 	"strconv"
@@ -256,15 +255,20 @@ func (e Event) MarshalJSON() ([]byte, error) {
 	if len(e.SensorElementList) > 0 {
 		items := make([]json.RawMessage, len(e.SensorElementList))
 		for i, se := range e.SensorElementList {
-			var os objWriter
+			// Each element is written alone, then encoding/json re-reads
+			// the list, which is what defines those bytes; an element's
+			// own error shows in that Marshal, so sw.err is not kept.
+			sw := eventWriter{}
+			sw.begin()
 			if se.SensorMetadata != nil {
-				os.val("sensorMetadata", se.SensorMetadata)
+				sw.val("sensorMetadata", se.SensorMetadata)
 			}
 			if len(se.SensorReport) > 0 {
-				os.val("sensorReport", se.SensorReport)
+				sw.val("sensorReport", se.SensorReport)
 			}
-			os.extensions(se.Extensions)
-			items[i] = os.bytes() // an error shows in the Marshal below
+			sw.extensions(se.Extensions)
+			sw.end()
+			items[i] = sw.b
 		}
 		w.val("sensorElementList", items)
 	}
@@ -282,7 +286,7 @@ func (e Event) MarshalJSON() ([]byte, error) {
 }
 
 // eventWriter appends JSON objects to b, keys in call order, skipping empty
-// values: the bytes objWriter and encoding/json would write.
+// values: the bytes encoding/json would write.
 type eventWriter struct {
 	b     []byte
 	first bool // no key yet in the innermost object
@@ -462,55 +466,4 @@ func appendJSONFloat(b []byte, f float64) []byte {
 		}
 	}
 	return b
-}
-
-// objWriter writes a JSON object with keys in call order into a buffer of
-// its own: what MarshalJSON writes each sensor element with before
-// encoding/json re-reads the list (which is what defines those bytes).
-type objWriter struct {
-	buf bytes.Buffer
-	err error
-}
-
-func (o *objWriter) key(k string) {
-	if o.buf.Len() == 0 {
-		o.buf.WriteByte('{')
-	} else {
-		o.buf.WriteByte(',')
-	}
-	o.string(k)
-	o.buf.WriteByte(':')
-}
-
-// string writes s as a JSON string exactly as encoding/json would.
-func (o *objWriter) string(s string) {
-	o.buf.Write(AppendJSONString(o.buf.AvailableBuffer(), s))
-}
-
-func (o *objWriter) raw(k string, v []byte) {
-	o.key(k)
-	o.buf.Write(v)
-}
-
-func (o *objWriter) val(k string, v any) {
-	b, err := json.Marshal(v)
-	if err != nil && o.err == nil {
-		o.err = err
-	}
-	o.raw(k, b)
-}
-
-// extensions writes user fields in sorted key order.
-func (o *objWriter) extensions(m map[string]json.RawMessage) {
-	for _, k := range sortedKeys(m) {
-		o.raw(k, m[k])
-	}
-}
-
-func (o *objWriter) bytes() []byte {
-	if o.buf.Len() == 0 {
-		return []byte("{}")
-	}
-	o.buf.WriteByte('}')
-	return o.buf.Bytes()
 }

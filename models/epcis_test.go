@@ -257,17 +257,6 @@ func FuzzDecodeEvent(f *testing.F) {
 	})
 }
 
-func TestObjWriterStringMatchesEncodingJSON(t *testing.T) {
-	for _, s := range []string{"", "urn:epc:id:sgtin:4012345.012345.SN1", "a\"b", `back\slash`, "<&>", "tab\there", "é", "\u2028", "\xff", "~\x7f"} {
-		var o objWriter
-		o.string(s)
-		want, _ := json.Marshal(s)
-		if got := o.buf.String(); got != string(want) {
-			t.Errorf("string(%q) = %s, want %s", s, got, want)
-		}
-	}
-}
-
 func TestPlainStringMatchesEncodingJSON(t *testing.T) {
 	for _, raw := range []string{`""`, `"urn:epc:id:sscc:4012345.0000000017"`, `"a\"b"`, `"\u00e9"`, `"é"`, `"tab\t"`, `"<&>"`, `5`, `"x`} {
 		got, ok := plainString(json.RawMessage(raw))
