@@ -169,15 +169,13 @@ func (e Event) MarshalJSON() ([]byte, error) {
 		w.raw("@context", e.Context)
 	}
 	w.str("type", e.Type)
-	if !e.EventTime.IsZero() {
-		w.key("eventTime")
-		w.b = append(w.b, '"')
-		t := e.EventTime
+	if t := e.EventTime; !t.IsZero() {
+		// In the event's own offset, as the capturing client most likely
+		// wrote it.
 		if loc, ok := offsetLocation(e.EventTimeZoneOffset); ok {
 			t = t.In(loc)
 		}
-		w.b = t.AppendFormat(w.b, time.RFC3339Nano)
-		w.b = append(w.b, '"')
+		w.time("eventTime", t)
 	}
 	w.str("eventTimeZoneOffset", e.EventTimeZoneOffset)
 	if !e.RecordTime.IsZero() {
