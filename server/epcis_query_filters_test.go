@@ -18,22 +18,13 @@ import (
 func TestEventQueryFiltersAndVisibilityOverHTTP(t *testing.T) {
 	n := mustAPINode(t)
 	net, s := mustSeed(t, n, 40)
-	type doc struct {
-		EPCISBody struct {
-			QueryResults struct {
-				ResultsBody struct {
-					EventList []map[string]any `json:"eventList"`
-				} `json:"resultsBody"`
-			} `json:"queryResults"`
-		} `json:"epcisBody"`
-	}
 	get := func(token, q string) []map[string]any {
 		t.Helper()
-		var d doc
+		var d eventQueryDoc
 		if err := n.client(token).Do(t.Context(), "GET", "/epcis/events?perPage=1000&"+q, "", nil, &d); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
-		return d.EPCISBody.QueryResults.ResultsBody.EventList
+		return d.events()
 	}
 	reg, whs := s.Tokens[net.Regulator.GLN], s.Tokens[net.Wholesaler.GLN]
 

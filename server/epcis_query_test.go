@@ -10,6 +10,24 @@ import (
 	"testing"
 )
 
+// eventQueryDoc is the part of GET /epcis/events' EPCISQueryDocument the
+// tests read.
+type eventQueryDoc struct {
+	Type      string `json:"type"`
+	EPCISBody struct {
+		QueryResults struct {
+			ResultsBody struct {
+				EventList []map[string]any `json:"eventList"`
+			} `json:"resultsBody"`
+		} `json:"queryResults"`
+	} `json:"epcisBody"`
+}
+
+// events is the document's event list.
+func (d eventQueryDoc) events() []map[string]any {
+	return d.EPCISBody.QueryResults.ResultsBody.EventList
+}
+
 // TestEventQueryPagesFollowLinkNext pages through a regulator's view of the
 // seeded events with perPage and the Link rel="next" header, and checks
 // the pages neither repeat nor miss an event and the filters apply.
@@ -30,20 +48,11 @@ func TestEventQueryPagesFollowLinkNext(t *testing.T) {
 		if resp.StatusCode != 200 {
 			t.Fatalf("%s: %d %s", path, resp.StatusCode, data)
 		}
-		var doc struct {
-			Type      string `json:"type"`
-			EPCISBody struct {
-				QueryResults struct {
-					ResultsBody struct {
-						EventList []map[string]any `json:"eventList"`
-					} `json:"resultsBody"`
-				} `json:"queryResults"`
-			} `json:"epcisBody"`
-		}
+		var doc eventQueryDoc
 		if err := json.Unmarshal(data, &doc); err != nil || doc.Type != "EPCISQueryDocument" {
 			t.Fatalf("%s: not a query document: %v", path, err)
 		}
-		return doc.EPCISBody.QueryResults.ResultsBody.EventList, resp.Header.Get("Link")
+		return doc.events(), resp.Header.Get("Link")
 	}
 	all, link := get("/epcis/events?perPage=1000")
 	if link != "" || len(all) < 10 {

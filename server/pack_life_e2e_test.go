@@ -267,22 +267,14 @@ func TestPackLifeOverHTTP(t *testing.T) {
 	})
 
 	t.Run("query events", func(t *testing.T) {
-		var doc struct {
-			EPCISBody struct {
-				QueryResults struct {
-					ResultsBody struct {
-						EventList []map[string]any `json:"eventList"`
-					} `json:"resultsBody"`
-				} `json:"queryResults"`
-			} `json:"epcisBody"`
-		}
+		var doc eventQueryDoc
 		p := pack(c0.Packs[3])
 		q := "/epcis/events?MATCH_epc=" + demo.PackEPC(p.GTIN, p.Serial)
 		if err := reg.Do(ctx, "GET", q, "", nil, &doc); err != nil {
 			t.Fatal(err)
 		}
 		var steps []string
-		for _, e := range doc.EPCISBody.QueryResults.ResultsBody.EventList {
+		for _, e := range doc.events() {
 			steps = append(steps, fmt.Sprint(e["bizStep"]))
 		}
 		// Unpacking the pallet concerns the cases, not the packs in them.
@@ -294,7 +286,7 @@ func TestPackLifeOverHTTP(t *testing.T) {
 		if err := ph1.Do(ctx, "GET", q, "", nil, &doc); err != nil {
 			t.Fatal(err)
 		}
-		if got := len(doc.EPCISBody.QueryResults.ResultsBody.EventList); got != 2 {
+		if got := len(doc.events()); got != 2 {
 			t.Fatalf("pharmacy 1 sees %d events of the pack, want its receipt and unpacking", got)
 		}
 	})
