@@ -2,7 +2,6 @@ package server
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -67,15 +66,7 @@ type loadReport struct {
 	CPU      time.Duration // the child's CPU over the measured run
 }
 
-func (j loadJob) check(status int, body []byte) error {
-	if status != 200 {
-		return fmt.Errorf("HTTP %d: %.200s", status, body)
-	}
-	if !bytes.Contains(body, []byte(j.Want)) {
-		return fmt.Errorf("answer lacks %s: %.200s", j.Want, body)
-	}
-	return nil
-}
+func (j loadJob) check(status int, body []byte) error { return checkAnswer(status, body, j.Want) }
 
 // loadgenChild runs the job in path: it warms its connections, says
 // "ready", waits for a line on stdin, runs the open loop and writes the
@@ -114,7 +105,7 @@ func loadgenChild(path string) int {
 }
 
 // runOpenLoopChild runs job in a child process (this test binary) and
-// returns its result and the CPU the child spent on the measured run; cpu
+// returns its result and the CPU the child spent on the measured run; mark
 // is called just before the run starts and just after it ends, so the
 // caller can measure its own CPU over the same span.
 func runOpenLoopChild(t testing.TB, job loadJob, mark func()) (loadResult, time.Duration, error) {

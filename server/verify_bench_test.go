@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pedigree-ledger/pedigree/fixtures/demo"
 )
 
 // The verification benchmarks: raw scanner text (text/plain, "]d2" and
@@ -87,7 +89,7 @@ func benchVerifyOpenLoop(b *testing.B, uncached bool) {
 		cpu = processCPU() - cpu0
 	} else {
 		job := loadJob{Addr: lc[0].addr, Reqs: reqs, N: b.N, Rate: rate, Conns: conns,
-			Warm: max(len(reqs), 8*conns), Want: `"verdict":"authentic"`}
+			Warm: max(len(reqs), 8*conns), Want: authenticAnswer}
 		started := false
 		mark := func() { // the child's run starts, then ends
 			if !started {
@@ -147,10 +149,8 @@ func mustVerifyLoad(b *testing.B, uncached bool, conns int) ([]*rawConn, [][]byt
 	net, s := mustSeed(b, n, 400)
 	token := s.Tokens[net.Regulator.GLN]
 	var reqs [][]byte
-	for _, cs := range net.Cases[1 : len(net.Cases)/2] { // lot A, at the wholesaler, active
-		for _, i := range cs.Packs {
-			reqs = append(reqs, rawRequest("/api/v1/verify", "text/plain", token, []byte(net.Packs[i].Scan)))
-		}
+	for _, scan := range authenticScans(net) {
+		reqs = append(reqs, rawRequest("/api/v1/verify", "text/plain", token, []byte(scan)))
 	}
 	lc := loadConns(n.srv.Listener.Addr().String(), conns)
 	b.Cleanup(func() { closeConns(lc) })
@@ -160,13 +160,32 @@ func mustVerifyLoad(b *testing.B, uncached bool, conns int) ([]*rawConn, [][]byt
 	return lc, reqs
 }
 
+// authenticAnswer is what every answer of the verification benchmarks
+// contains.
+const authenticAnswer = `"verdict":"authentic"`
+
+// authenticScans are the scans of the seeded packs that verify as
+// authentic: lot A's cases at the wholesaler, all active.
+func authenticScans(net *demo.Network) []string {
+	var scans []string
+	for _, cs := range net.Cases[1 : len(net.Cases)/2] {
+		for _, i := range cs.Packs {
+			scans = append(scans, net.Packs[i].Scan)
+		}
+	}
+	return scans
+}
+
 // checkAuthentic accepts a 200 answer with the authentic verdict.
-func checkAuthentic(status int, body []byte) error {
+func checkAuthentic(status int, body []byte) error { return checkAnswer(status, body, authenticAnswer) }
+
+// checkAnswer accepts a 200 answer whose body contains want.
+func checkAnswer(status int, body []byte, want string) error {
 	if status != 200 {
 		return fmt.Errorf("HTTP %d: %.200s", status, body)
 	}
-	if !bytes.Contains(body, []byte(`"verdict":"authentic"`)) {
-		return fmt.Errorf("not authentic: %.200s", body)
+	if !bytes.Contains(body, []byte(want)) {
+		return fmt.Errorf("answer lacks %s: %.200s", want, body)
 	}
 	return nil
 }
@@ -210,12 +229,7 @@ func BenchmarkVerifyHandler(b *testing.B) {
 	n := mustAPINode(b, func(a *LifecycleAPI) { a.SetRateLimit(0, 0) })
 	net, s := mustSeed(b, n, 400)
 	token := s.Tokens[net.Regulator.GLN]
-	var scans []string
-	for _, cs := range net.Cases[1 : len(net.Cases)/2] {
-		for _, i := range cs.Packs {
-			scans = append(scans, net.Packs[i].Scan)
-		}
-	}
+	scans := authenticScans(net)
 	h := n.srv.Config.Handler
 	// A server's request context is cancellable; so is this one.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -229,8 +243,8 @@ func BenchmarkVerifyHandler(b *testing.B) {
 		req.Header.Set("Authorization", "Bearer "+token)
 		w.reset()
 		h.ServeHTTP(w, req)
-		if w.status != 200 || !bytes.Contains(w.body, []byte(`"verdict":"authentic"`)) {
-			b.Fatalf("HTTP %d: %s", w.status, w.body)
+		if err := checkAuthentic(w.status, w.body); err != nil {
+			b.Fatal(err)
 		}
 	}
 	for i := range scans { // warm the caches
