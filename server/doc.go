@@ -10,17 +10,22 @@
 //
 // Invariants every handler keeps:
 //   - A request is authenticated (Authorization: Bearer, or the dashboard's
-//     session cookie), parsed strictly into a models command, and proposed
-//     to the replicated store; the rules decide in models.Apply on every
-//     node, so handlers never write the projection. A committed write
-//     answers with its ledger position ("seq").
+//     session cookie, which holds a server-side session id, never the
+//     token), parsed strictly into a models command, and proposed to the
+//     replicated store; the models rules decide on every node, so handlers
+//     never write the projection. A committed write answers with its
+//     ledger position ("seq").
+//   - A revoked token, and every dashboard session signed in with it, fails
+//     on a node as soon as that node has applied the revocation (auth.go).
 //   - Every error is {"error":{"code","message","request_id"}}; a malformed
 //     request or a refused transition is a 4xx, never a 5xx.
 //   - Reads take the local projection (raftstore.Local) unless asked for
 //     more; verifying an authentic pack writes nothing, any other verdict
 //     proposes an alert.
 //   - A trading partner sees only its own trade; regulators and admins
-//     see everything.
+//     see everything. The rule is models' (models.Viewer): the events
+//     query and provenance hand the caller to models.QueryEvents and
+//     models.ChainOfCustody, which apply it.
 //
 // Handlers are structs holding the small interfaces they need from the
 // node (Propose, Read, proofs), which *raftstore.Store implements and
