@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 func TestQueryEvents(t *testing.T) {
@@ -18,11 +20,7 @@ func TestQueryEvents(t *testing.T) {
 		t.Fatalf("all events: %d, token %q, %v", len(all.Events), all.NextPageToken, err)
 	}
 	mid := start.Add(3 * time.Minute)
-	for _, tc := range []struct {
-		name string
-		q    EventQuery
-		want int
-	}{
+	checkQueryCounts(t, l.db, []queryCount{
 		{"bizStep bare", EventQuery{BizStep: []string{"shipping"}}, 2},
 		{"bizStep URN", EventQuery{BizStep: []string{"urn:epcglobal:cbv:bizstep:receiving"}}, 2},
 		{"bizStep Web URI", EventQuery{BizStep: []string{"https://ref.gs1.org/cbv/BizStep-commissioning"}}, 1},
@@ -34,17 +32,7 @@ func TestQueryEvents(t *testing.T) {
 		{"GE_eventTime", EventQuery{GEEventTime: &mid}, 4},
 		{"LT_eventTime", EventQuery{LTEventTime: &mid}, 2},
 		{"eventID", EventQuery{EventID: []string{firstEventID(t, l)}}, 1},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			page, err := QueryEvents(l.db, tc.q)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(page.Events) != tc.want {
-				t.Fatalf("%d events, want %d", len(page.Events), tc.want)
-			}
-		})
-	}
+	})
 	// Pagination walks every event once, in order, while more are added.
 	var seqs []uint64
 	q := EventQuery{PerPage: 4}
@@ -204,11 +192,7 @@ func TestQueryEventsRecordTimeActionReadPoint(t *testing.T) {
 		t.Fatalf("fixture: %d events before the split, %d from it", beforeSplit, fromSplit)
 	}
 	later := split.Add(time.Minute)
-	for _, tc := range []struct {
-		name string
-		q    EventQuery
-		want int
-	}{
+	checkQueryCounts(t, l.db, []queryCount{
 		{"GE_recordTime", EventQuery{GERecordTime: &split}, 4},
 		{"LT_recordTime", EventQuery{LTRecordTime: &split}, 2},
 		{"recordTime window", EventQuery{GERecordTime: &split, LTRecordTime: &later}, 2},
@@ -221,17 +205,7 @@ func TestQueryEventsRecordTimeActionReadPoint(t *testing.T) {
 		{"EQ_readPoint Digital Link", EventQuery{ReadPoint: []string{"https://id.gs1.org/414/" + glnPharmacy}}, 1},
 		{"EQ_readPoint elsewhere", EventQuery{ReadPoint: []string{glnURN(glnPharm2)}}, 0},
 		{"combined", EventQuery{Action: []string{ActionObserve}, GERecordTime: &later, ReadPoint: []string{glnURN(glnPharmacy)}}, 1},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			page, err := QueryEvents(l.db, tc.q)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(page.Events) != tc.want {
-				t.Fatalf("%d events, want %d", len(page.Events), tc.want)
-			}
-		})
-	}
+	})
 
 	for _, bad := range []EventQuery{
 		{EventType: []string{"FooEvent"}},
@@ -262,5 +236,28 @@ func TestQueryEventsRecordTimeActionReadPoint(t *testing.T) {
 	same := EventQuery{PerPage: 1, Action: []string{ActionObserve}, NextPageToken: first.NextPageToken}
 	if next, err := QueryEvents(l.db, same); err != nil || len(next.Seqs) != 1 || next.Seqs[0] <= first.Seqs[0] {
 		t.Fatalf("second page: %+v, %v", next.Seqs, err)
+	}
+}
+
+// queryCount is a query and the number of events it must find.
+type queryCount struct {
+	name string
+	q    EventQuery
+	want int
+}
+
+// checkQueryCounts runs each query in a subtest of its name.
+func checkQueryCounts(t *testing.T, db *gorm.DB, cases []queryCount) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			page, err := QueryEvents(db, tc.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page.Events) != tc.want {
+				t.Fatalf("%d events, want %d", len(page.Events), tc.want)
+			}
+		})
 	}
 }
