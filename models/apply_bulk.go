@@ -68,7 +68,7 @@ func insertRows(tx *gorm.DB, table string, cols []string, rows [][]any, suffix s
 	var args []any
 	for len(rows) > 0 {
 		n := per
-		for n > len(rows) {
+		if n > len(rows) {
 			n = 1 << (bits.Len(uint(len(rows))) - 1) // the largest power of two that fits
 		}
 		args = args[:0]
