@@ -7,7 +7,9 @@
 //
 // Everything a node owns lives under one data directory:
 //
-//	raft.db        raft-boltdb v2: the Raft log and stable store
+//	raft.db        raft-boltdb v2: the Raft log and stable store; ledger
+//	               entries are in entry.go's binary form, node changes and
+//	               logs written before it are JSON
 //	snapshots/     raft file snapshots (each a SQLite file: projection + tree)
 //	ledger.db      the SQLite projection, ledger entries and Merkle nodes
 //	node.key       the node's Ed25519 key that signs tree heads (mode 0600)

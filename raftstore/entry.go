@@ -66,9 +66,10 @@ func encodeEntry(e logEntry) ([]byte, error) {
 		b = appendUvarintLP(b, []byte(c.Actor))
 		b = binary.AppendVarint(b, c.Time.Unix())
 		b = binary.AppendUvarint(b, uint64(c.Time.Nanosecond()))
-		// The payload is committed compacted, as the JSON form always
-		// did (the Merkle leaf covers these exact bytes); compacting
-		// also rejects a payload that is not JSON.
+		// The payload is committed compacted, as in the JSON form (the
+		// Merkle leaf covers these exact bytes; unlike that form, '<',
+		// '>' and '&' stay as sent rather than become \u003c and so
+		// on); compacting also rejects a payload that is not JSON.
 		p := []byte(c.Payload)
 		if len(p) > 0 {
 			payload.Reset()
