@@ -40,9 +40,15 @@ func TestChainOfCustody(t *testing.T) {
 	if pack.Key != PackKey(gtinA, "K1") || lot.Key != LotKey(gtinA, "L1") || container.Key != keyOf(box) {
 		t.Fatalf("keys %q %q %q", pack.Key, lot.Key, container.Key)
 	}
-	packHist, _ := PackHistory(l.db, gtinA, "K1")
-	lotHist, _ := LotHistory(l.db, gtinA, "L1", 0)
-	boxHist, _ := ContainerHistory(l.db, box)
+	packHist, err1 := PackHistory(l.db, gtinA, "K1")
+	lotHist, err2 := LotHistory(l.db, gtinA, "L1", 0)
+	boxHist, err3 := ContainerHistory(l.db, box)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		t.Fatal(err)
+	}
+	if len(packHist) != 6 || len(lotHist) != 6 || len(boxHist) != 4 {
+		t.Fatalf("fixture histories: pack %d, lot %d, case %d", len(packHist), len(lotHist), len(boxHist))
+	}
 	regulator := &Viewer{Org: glnReg, Role: RoleRegulator}
 	for _, tc := range []struct {
 		name  string
@@ -65,9 +71,6 @@ func TestChainOfCustody(t *testing.T) {
 				}
 			}
 		})
-	}
-	if len(packHist) != 6 || len(lotHist) != 6 || len(boxHist) != 4 {
-		t.Fatalf("fixture histories: pack %d, lot %d, case %d", len(packHist), len(lotHist), len(boxHist))
 	}
 
 	// A trading partner sees its own part of the chain.

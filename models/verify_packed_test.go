@@ -41,7 +41,12 @@ func TestVerifyReadsRowsAsStored(t *testing.T) {
 			t.Fatalf("%s: product\n got %+v\nwant %+v", tc.gtin, v.Product, prod)
 		}
 		var items []Item
-		l.db.Where(`"key" = ?`, PackKey(tc.gtin, tc.serial)).Find(&items)
+		if err := l.db.Where(`"key" = ?`, PackKey(tc.gtin, tc.serial)).Find(&items).Error; err != nil {
+			t.Fatal(err)
+		}
+		if stored := tc.serial == "U:1" || tc.serial == "P1"; stored != (len(items) == 1) {
+			t.Fatalf("%s/%s: fixture: %d stored packs", tc.gtin, tc.serial, len(items))
+		}
 		switch {
 		case len(items) == 0 && v.Pack != nil:
 			t.Fatalf("%s/%s: a pack that is not stored: %+v", tc.gtin, tc.serial, v.Pack)
@@ -50,7 +55,12 @@ func TestVerifyReadsRowsAsStored(t *testing.T) {
 		}
 		if len(items) == 1 {
 			var recalls []Recall
-			l.db.Where("gtin = ? AND lot = ?", items[0].GTIN, items[0].Lot).Find(&recalls)
+			if err := l.db.Where("gtin = ? AND lot = ?", items[0].GTIN, items[0].Lot).Find(&recalls).Error; err != nil {
+				t.Fatal(err)
+			}
+			if tc.serial == "U:1" && len(recalls) != 1 {
+				t.Fatalf("fixture: lot L:ü has %d recalls", len(recalls))
+			}
 			if (len(recalls) == 1) != (v.Recall != nil) || len(recalls) == 1 && !sameRow(*v.Recall, recalls[0]) {
 				t.Fatalf("%s/%s: recall\n got %+v\nwant %+v", tc.gtin, tc.serial, v.Recall, recalls)
 			}
