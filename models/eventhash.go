@@ -145,9 +145,12 @@ func appendPreHash(b []byte, e *Event) []byte {
 			return vocabSourceDestType.appendWebURI(append(b, "type="...), list[i].Type)
 		})
 	}
+	// Only sensor data and user fields need the context's namespaces.
+	// generic: the event or its ILMD has user fields, which are written
+	// generically below (a sensor element's are written with it).
 	var ns map[string]string
-	hasUserFields := len(e.Extensions) > 0 || e.ILMD != nil && len(e.ILMD.Extensions) > 0
-	if len(e.SensorElementList) > 0 || hasUserFields {
+	generic := len(e.Extensions) > 0 || e.ILMD != nil && len(e.ILMD.Extensions) > 0
+	if len(e.SensorElementList) > 0 || generic {
 		ns = contextNamespaces(e.Context)
 	}
 	if len(e.SensorElementList) > 0 {
@@ -156,7 +159,7 @@ func appendPreHash(b []byte, e *Event) []byte {
 	}
 	// ILMD and user extensions are written generically, sorted, after the
 	// ordered fields.
-	if !hasUserFields {
+	if !generic {
 		// Only the ILMD, if any: its lot and expiry, which sort
 		// itemExpirationDate first.
 		if m := e.ILMD; m != nil {
