@@ -90,9 +90,7 @@ func QueryEvents(db *gorm.DB, q EventQuery) (EventPage, error) {
 		}
 	}
 	for _, t := range q.EventType {
-		switch t {
-		case ObjectEvent, AggregationEvent, TransactionEvent, TransformationEvent, AssociationEvent:
-		default:
+		if _, ok := fieldsByType[t]; !ok { // the decoder's list of event types
 			return page, fmt.Errorf("%w: eventType %q is not an EPCIS event type", ErrBadQuery, t)
 		}
 	}
