@@ -34,13 +34,13 @@ func BenchmarkClusterSingleWrites(b *testing.B) {
 	stores := mustBenchCluster(b)
 	b.StopTimer()
 	capture := mustCaptureSetup(b, stores[0])
-	cmds := make([]models.Command, b.N)
-	for i := range cmds {
-		cmds[i] = capture(fmt.Sprintf("one-%d", i), i, i+1)
+	proposals := make([][]models.Command, b.N)
+	for i := range proposals {
+		proposals[i] = []models.Command{capture(fmt.Sprintf("one-%d", i), i, i+1)}
 	}
 	b.StartTimer()
 	start := time.Now()
-	proposeConcurrently(b, stores, cmds, 64)
+	proposeConcurrently(b, stores, proposals, 64)
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
 }
@@ -59,30 +59,9 @@ func BenchmarkClusterBatches1000(b *testing.B) {
 			all[i] = append(all[i], orgCmd(b, fmt.Sprintf("b%d", k), fmt.Sprintf("b%d", k)))
 		}
 	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
 	b.ResetTimer()
 	start := time.Now()
-	for w := 0; w < clients; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := next.Add(1) - 1
-				if i >= int64(batches) {
-					return
-				}
-				ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-				_, err := stores[i%3].Propose(ctx, all[i]...)
-				cancel()
-				if err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	proposeConcurrently(b, stores, all, clients)
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
 }
@@ -176,13 +155,13 @@ func BenchmarkClusterCapture1000(b *testing.B) {
 	capture := mustCaptureSetup(b, stores[0])
 	const batch = 1000
 	batches := (b.N + batch - 1) / batch
-	cmds := make([]models.Command, batches)
-	for i := range cmds {
-		cmds[i] = capture(fmt.Sprintf("cap-%d", i), i*batch, min((i+1)*batch, b.N))
+	proposals := make([][]models.Command, batches)
+	for i := range proposals {
+		proposals[i] = []models.Command{capture(fmt.Sprintf("cap-%d", i), i*batch, min((i+1)*batch, b.N))}
 	}
 	b.StartTimer()
 	start := time.Now()
-	proposeConcurrently(b, stores, cmds, 4)
+	proposeConcurrently(b, stores, proposals, 4)
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
 }
@@ -253,10 +232,10 @@ func BenchmarkFSMApplySingleEvents(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
 
-// proposeConcurrently commits cmds through the cluster from clients
-// goroutines spread over the nodes, failing the benchmark on an error or a
-// rejected command.
-func proposeConcurrently(b *testing.B, stores []*Store, cmds []models.Command, clients int) {
+// proposeConcurrently commits the proposals (each one Propose of its
+// commands) through the cluster from clients goroutines spread over the
+// nodes, failing the benchmark on an error or a rejected command.
+func proposeConcurrently(b *testing.B, stores []*Store, proposals [][]models.Command, clients int) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for w := 0; w < clients; w++ {
@@ -265,19 +244,21 @@ func proposeConcurrently(b *testing.B, stores []*Store, cmds []models.Command, c
 			defer wg.Done()
 			for {
 				i := next.Add(1) - 1
-				if i >= int64(len(cmds)) {
+				if i >= int64(len(proposals)) {
 					return
 				}
 				ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-				res, err := stores[i%int64(len(stores))].Propose(ctx, cmds[i])
+				res, err := stores[i%int64(len(stores))].Propose(ctx, proposals[i]...)
 				cancel()
 				if err != nil {
 					b.Error(err)
 					return
 				}
-				if !res[0].Accepted {
-					b.Errorf("capture rejected: %s %s", res[0].Code, res[0].Message)
-					return
+				for _, r := range res {
+					if !r.Accepted {
+						b.Errorf("command rejected: %s %s", r.Code, r.Message)
+						return
+					}
 				}
 			}
 		}()
