@@ -322,9 +322,12 @@ func (b *batch) insertRows(prefix string, cols int, vals []any) {
 	}
 }
 
-// runRules runs the models rules for one command. A panic in the rules is
-// deterministic (every node panics on the same input), so it becomes a
-// rejection rather than a crash of every node at once.
+// runRules applies one command through the batch's rules. models.Batch
+// already turns a panic in a rule into a rejection and undoes the
+// command's writes; this recover is the last guard, for a panic in the
+// Batch's own bookkeeping. That is deterministic too (every node panics on
+// the same input), so it becomes a rejection rather than a crash of every
+// node at once, though such a command's writes may not all be undone.
 func runRules(rules *models.Batch, tx *gorm.DB, seq uint64, cmd models.Command) (res models.Result, err error) {
 	defer func() {
 		if p := recover(); p != nil {
