@@ -265,6 +265,46 @@ func (s *scanner) more(closing byte) (more, ok bool) {
 	return false, false
 }
 
+// array reads a JSON array, each element by a call of elem; [] reads as
+// well.
+func (s *scanner) array(elem func() bool) bool {
+	if !s.eat('[') {
+		return false
+	}
+	if s.eat(']') {
+		return true
+	}
+	for {
+		if !elem() {
+			return false
+		}
+		if more, ok := s.more(']'); !ok || !more {
+			return ok
+		}
+	}
+}
+
+// object reads a JSON object, each member by a call of member with its
+// key, which reads the value; {} reads as well, so a caller that needs a
+// member checks for it.
+func (s *scanner) object(member func(key []byte) bool) bool {
+	if !s.eat('{') {
+		return false
+	}
+	if s.eat('}') {
+		return true
+	}
+	for {
+		k, ok := s.key()
+		if !ok || !member(k) {
+			return false
+		}
+		if more, ok := s.more('}'); !ok || !more {
+			return ok
+		}
+	}
+}
+
 // decodeCaptureFast is the one pass. ok is false when it cannot decide.
 func decodeCaptureFast(data []byte) (events []Event, ok bool) {
 	s := scanner{data: data}
@@ -343,33 +383,16 @@ func skipValue(data []byte, i int) int {
 // event reads one event object into e. It returns false, with e in any
 // state, when the event has anything it does not read or any error.
 func (s *scanner) event(e *Event) bool {
-	if !s.eat('{') {
-		return false
-	}
 	var seen uint32
-	if s.eat('}') {
-		return false // no type
-	}
-	for {
-		k, ok := s.key()
-		if !ok {
-			return false
-		}
+	if !s.object(func(k []byte) bool {
 		f, ok := scanFieldOf(k)
 		if !ok || seen&(1<<f) != 0 {
 			return false
 		}
 		seen |= 1 << f
-		if !s.field(f, e) {
-			return false
-		}
-		more, ok := s.more('}')
-		if !ok {
-			return false
-		}
-		if !more {
-			break
-		}
+		return s.field(f, e)
+	}) {
+		return false
 	}
 	const required = 1<<sfType | 1<<sfEventTime | 1<<sfEventTimeZoneOffset
 	if seen&required != required {
@@ -513,29 +536,17 @@ func (s *scanner) field(f scanField, e *Event) bool {
 // epcs reads a list of instance EPCs as decodeEPCs does: an empty list is
 // an empty, non-nil slice; an EPC listed twice is an error.
 func (s *scanner) epcs(dst *[]string) bool {
-	if !s.eat('[') {
-		return false
-	}
 	out := []string{}
-	if !s.eat(']') {
-		for {
-			raw, ok := s.nonEmpty()
-			if !ok {
-				return false
-			}
-			epc := string(raw)
-			if checkInstanceEPC(epc, "") != nil {
-				return false
-			}
-			out = append(out, epc)
-			more, ok := s.more(']')
-			if !ok {
-				return false
-			}
-			if !more {
-				break
-			}
+	if !s.array(func() bool {
+		raw, ok := s.nonEmpty()
+		if !ok {
+			return false
 		}
+		epc := string(raw)
+		out = append(out, epc)
+		return checkInstanceEPC(epc, "") == nil
+	}) {
+		return false
 	}
 	if len(out) <= 16 {
 		for i := 1; i < len(out); i++ {
@@ -613,79 +624,52 @@ func (s *scanner) location(dst *string, m *memoStr) bool {
 // quantities reads a quantity list as decodeQuantities does: an empty
 // list is an empty, non-nil slice.
 func (s *scanner) quantities(dst *[]QuantityElement) bool {
-	if !s.eat('[') {
-		return false
-	}
 	out := []QuantityElement{}
-	if !s.eat(']') {
-		for {
-			q, ok := s.quantity()
-			if !ok {
-				return false
-			}
-			out = append(out, q)
-			more, ok := s.more(']')
-			if !ok {
-				return false
-			}
-			if !more {
-				break
-			}
-		}
+	if !s.array(func() bool {
+		q, ok := s.quantity()
+		out = append(out, q)
+		return ok
+	}) {
+		return false
 	}
 	*dst = out
 	return true
 }
 
 func (s *scanner) quantity() (q QuantityElement, ok bool) {
-	if !s.eat('{') || s.eat('}') {
-		return q, false
-	}
 	var uom bool
-	for {
-		k, ok := s.key()
-		if !ok {
-			return q, false
-		}
+	ok = s.object(func(k []byte) bool {
 		switch string(k) {
 		case "epcClass":
 			raw, ok := s.nonEmpty()
 			if !ok || q.EPCClass != "" {
-				return q, false
+				return false
 			}
 			q.EPCClass = string(raw)
-			if checkClassEPC(q.EPCClass, "") != nil {
-				return q, false
-			}
+			return checkClassEPC(q.EPCClass, "") == nil
 		case "quantity":
 			f, ok := s.number()
 			if !ok || f < 0 || q.Quantity != nil {
-				return q, false
+				return false
 			}
 			q.Quantity = &f
+			return true
 		case "uom":
 			raw, ok := s.nonEmpty()
 			if !ok || uom {
-				return q, false
+				return false
 			}
 			if q.UOM, ok = s.memo.uom.get(raw); !ok {
 				q.UOM = string(raw)
 				s.memo.uom.put(raw, q.UOM)
 			}
 			uom = true
-		default:
-			return q, false
+			return true
 		}
-		more, ok := s.more('}')
-		if !ok {
-			return q, false
-		}
-		if !more {
-			break
-		}
-	}
+		return false
+	})
 	// decodeQuantities wants the class, and a quantity with a uom.
-	return q, q.EPCClass != "" && (!uom || q.Quantity != nil)
+	return q, ok && q.EPCClass != "" && (!uom || q.Quantity != nil)
 }
 
 // number reads a JSON number (RFC 8259 §6) and converts it as
@@ -738,23 +722,10 @@ func (s *scanner) number() (float64, bool) {
 // bizTransactions reads a bizTransactionList as decodeBizTransactions
 // does: an empty list leaves it nil.
 func (s *scanner) bizTransactions(dst *[]BizTransaction) bool {
-	if !s.eat('[') {
-		return false
-	}
-	if s.eat(']') {
-		return true
-	}
-	for {
-		if !s.eat('{') || s.eat('}') {
-			return false
-		}
+	return s.array(func() bool {
 		var bt BizTransaction
 		var seen [2]bool
-		for {
-			k, ok := s.key()
-			if !ok {
-				return false
-			}
+		ok := s.object(func(k []byte) bool {
 			switch string(k) {
 			case "bizTransaction":
 				raw, ok := s.nonEmpty()
@@ -763,60 +734,33 @@ func (s *scanner) bizTransactions(dst *[]BizTransaction) bool {
 				}
 				seen[0] = true
 				bt.BizTransaction = string(raw)
+				return true
 			case "type":
 				if seen[1] || !s.vocab(&bt.Type, vocabBizTransactionType, &s.memo.btType) {
 					return false
 				}
 				seen[1] = true
-			default:
-				return false
+				return true
 			}
-			more, ok := s.more('}')
-			if !ok {
-				return false
-			}
-			if !more {
-				break
-			}
-		}
-		if !seen[0] {
+			return false
+		})
+		if !ok || !seen[0] {
 			return false
 		}
 		*dst = append(*dst, bt)
-		more, ok := s.more(']')
-		if !ok {
-			return false
-		}
-		if !more {
-			return true
-		}
-	}
+		return true
+	})
 }
 
 // parties reads a sourceList or destinationList as decodeSourceDest does,
 // handing each (type, id) to add: an empty list adds nothing.
 func (s *scanner) parties(idField string, add func(typ, id string)) bool {
-	if !s.eat('[') {
-		return false
-	}
-	if s.eat(']') {
-		return true
-	}
-	for {
-		if !s.eat('{') || s.eat('}') {
-			return false
-		}
+	return s.array(func() bool {
 		var typ, id string
-		for {
-			k, ok := s.key()
-			if !ok {
-				return false
-			}
+		ok := s.object(func(k []byte) bool {
 			switch string(k) {
 			case "type":
-				if typ != "" || !s.vocab(&typ, vocabSourceDestType, &s.memo.sdType) {
-					return false
-				}
+				return typ == "" && s.vocab(&typ, vocabSourceDestType, &s.memo.sdType)
 			case idField:
 				raw, ok := s.nonEmpty()
 				if !ok || id != "" {
@@ -828,47 +772,24 @@ func (s *scanner) parties(idField string, add func(typ, id string)) bool {
 					}
 					s.memo.partyID.put(raw, id)
 				}
-			default:
-				return false
+				return true
 			}
-			more, ok := s.more('}')
-			if !ok {
-				return false
-			}
-			if !more {
-				break
-			}
-		}
-		if typ == "" || id == "" {
+			return false
+		})
+		if !ok || typ == "" || id == "" {
 			return false
 		}
 		add(typ, id)
-		more, ok := s.more(']')
-		if !ok {
-			return false
-		}
-		if !more {
-			return true
-		}
-	}
+		return true
+	})
 }
 
 // ilmd reads an ILMD of lot and expiry alone as decodeILMD does (one with
 // extensions is left to it).
 func (s *scanner) ilmd(e *Event) bool {
-	if !s.eat('{') {
-		return false
-	}
 	m := &ILMD{}
 	e.ILMD = m
-	if s.eat('}') {
-		return true
-	}
-	for {
-		k, ok := s.key()
-		if !ok {
-			return false
-		}
+	return s.object(func(k []byte) bool {
 		switch string(k) {
 		case ilmdLotKeys[0], ilmdLotKeys[1], ilmdLotKeys[2]:
 			raw, ok := s.nonEmpty()
@@ -879,6 +800,7 @@ func (s *scanner) ilmd(e *Event) bool {
 				m.LotNumber = string(raw)
 				s.memo.lot.put(raw, m.LotNumber)
 			}
+			return true
 		case ilmdExpiryKeys[0], ilmdExpiryKeys[1], ilmdExpiryKeys[2]:
 			raw, ok := s.nonEmpty()
 			if !ok || m.ItemExpirationDate != "" {
@@ -891,15 +813,8 @@ func (s *scanner) ilmd(e *Event) bool {
 				}
 				s.memo.expiry.put(raw, m.ItemExpirationDate)
 			}
-		default:
-			return false
-		}
-		more, ok := s.more('}')
-		if !ok {
-			return false
-		}
-		if !more {
 			return true
 		}
-	}
+		return false
+	})
 }
