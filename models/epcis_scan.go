@@ -311,41 +311,32 @@ func decodeCaptureFast(data []byte) (events []Event, ok bool) {
 	if !s.eat('{') {
 		return nil, false
 	}
-	if k, ok := s.key(); !ok || string(k) != "events" || !s.eat('[') {
+	if k, ok := s.key(); !ok || string(k) != "events" {
 		return nil, false
 	}
 	events = make([]Event, 0, len(data)/384+1) // a typical event is 400-500 bytes
-	if !s.eat(']') {
-		for i := 0; ; i++ {
-			if s.peek() != '{' {
-				return nil, false
-			}
-			start := s.pos
-			events = append(events, Event{})
-			e := &events[len(events)-1]
-			if !s.event(e) {
-				// Not a shape the scanner reads: the strict per-event
-				// decoder gets the event's bytes, as on the strict path.
-				end := skipValue(data, start)
-				if end < 0 {
-					return nil, false
-				}
-				ev, err := decodeEvent(data[start:end], index("events", i))
-				if err != nil {
-					return nil, false
-				}
-				*e, s.pos = ev, end
-			}
-			more, ok := s.more(']')
-			if !ok {
-				return nil, false
-			}
-			if !more {
-				break
-			}
+	if !s.array(func() bool {
+		if s.peek() != '{' {
+			return false
 		}
-	}
-	if !s.eat('}') {
+		start := s.pos
+		events = append(events, Event{})
+		e := &events[len(events)-1]
+		if s.event(e) {
+			return true
+		}
+		// Not a shape the scanner reads: the strict per-event decoder
+		// gets the event's bytes, as on the strict path. It gets no path:
+		// an error only makes this pass give up, and the strict path
+		// words it, so paths built for every field would be wasted.
+		end := skipValue(data, start)
+		if end < 0 {
+			return false
+		}
+		ev, err := decodeEvent(data[start:end], "")
+		*e, s.pos = ev, end
+		return err == nil
+	}) || !s.eat('}') {
 		return nil, false
 	}
 	s.ws()
