@@ -32,7 +32,9 @@ type itemState struct {
 	dirty     bool
 }
 
-// capture carries one capture_events command's working state.
+// capture carries a capture_events command's working state; a Batch's
+// pending capture carries that of a run of consecutive captures, until
+// Flush writes it.
 type capture struct {
 	a        *applier
 	items    map[string]*itemState // by key; a nil entry is known not to exist
