@@ -154,17 +154,11 @@ func (r *entryReader) uvarint() uint64 {
 	return v
 }
 
+// varint reads a signed varint: a uvarint, zig-zag decoded as
+// binary.Varint does.
 func (r *entryReader) varint() int64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.err = errors.New("bad varint")
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
+	u := r.uvarint()
+	return int64(u>>1) ^ -int64(u&1)
 }
 
 // lp returns the next length-prefixed field, aliasing the entry's bytes
