@@ -82,11 +82,21 @@ func (h *organisationsAPI) revokeToken(c *gin.Context) {
 func NewToken() (string, error) { return newToken() }
 
 func newToken() (string, error) {
+	id, err := randomSecret()
+	if err != nil {
+		return "", err
+	}
+	return "pdg_" + id, nil
+}
+
+// randomSecret is an unguessable identifier, a token's or a dashboard
+// session's: 32 bytes from crypto/rand, base64url without padding.
+func randomSecret() (string, error) {
 	var b [32]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", err
 	}
-	return "pdg_" + base64.RawURLEncoding.EncodeToString(b[:]), nil
+	return base64.RawURLEncoding.EncodeToString(b[:]), nil
 }
 
 // proposeOne builds a command of kind for the caller and commits it. The id

@@ -1,9 +1,7 @@
 package server
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"sync"
 	"time"
 )
@@ -64,13 +62,12 @@ func newSessionStore() *sessionStore {
 
 // create starts a session for the organisation that signed in with the
 // token whose hash is given, and returns the session id for the cookie: 32
-// random bytes, base64url.
+// random bytes, base64url, made as a token is (randomSecret).
 func (s *sessionStore) create(org, tokenHash string) (string, error) {
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
+	id, err := randomSecret()
+	if err != nil {
 		return "", err
 	}
-	id := base64.RawURLEncoding.EncodeToString(b[:])
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
