@@ -56,6 +56,9 @@ func NewBatch() *Batch {
 	return b
 }
 
+// forget drops every row the batch remembers, and the pending capture
+// (written or empty by then): a command other than a capture may have
+// changed the organisations or products.
 func (b *Batch) forget() {
 	b.actors = map[string]*Organisation{}
 	b.orgs = map[string]bool{}
