@@ -30,8 +30,8 @@ const GCHeapFloor = 64 << 20
 // the heap as usual (the runtime collects sooner near it). stop ends the
 // tuning and restores GOGC=100.
 //
-// `pedigree serve` is meant to call it at start; the verify benchmarks call
-// it so that they measure what serve runs.
+// `pedigree serve` and `pedigree demo` call it at start with GCHeapFloor;
+// the verify benchmarks call it so that they measure what serve runs.
 func TuneGC(floor uint64) (stop func()) {
 	if _, set := os.LookupEnv("GOGC"); set {
 		return func() {}

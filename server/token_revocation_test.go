@@ -33,8 +33,9 @@ func TestRevokedTokenFailsAtOnceOnEveryNode(t *testing.T) {
 		}
 		return out.Token, out.TokenSHA256
 	}
-	// Both authenticators of a node (the router's and the lifecycle API's)
-	// are exercised: the ledger head and the recalls list.
+	// Both authenticating route groups of a node (the router's and the
+	// lifecycle API's, which share the node's tokenAuth) are exercised:
+	// the ledger head and the recalls list.
 	status := func(node, tok string) [2]int {
 		t.Helper()
 		a, _ := call(t, nodes[node], "GET", "/api/v1/ledger/head", tok, nil, nil)
