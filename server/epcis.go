@@ -163,12 +163,13 @@ func (h *epcisAPI) captureStatus(c *gin.Context) {
 }
 
 // The query parameters GET /epcis/events understands; any other is refused
-// (EPCIS QueryParameterException) rather than silently ignored.
+// (EPCIS QueryParameterException) rather than silently ignored. All but
+// consistency (the read's level, which events reads itself) are EPCIS's.
 var eventQueryParams = map[string]bool{
 	"eventType": true, "GE_eventTime": true, "LT_eventTime": true, "GE_recordTime": true, "LT_recordTime": true,
 	"EQ_bizStep": true, "EQ_disposition": true, "EQ_action": true, "MATCH_epc": true, "MATCH_anyEPC": true,
 	"MATCH_parentID": true, "EQ_eventID": true, "EQ_bizLocation": true, "EQ_readPoint": true,
-	"perPage": true, "nextPageToken": true,
+	"perPage": true, "nextPageToken": true, "consistency": true,
 }
 
 // parseEventQuery reads the standard query parameters into the models
@@ -260,7 +261,8 @@ func (h *epcisAPI) events(c *gin.Context) {
 	eq.Viewer = viewerOf(cl)
 	cons, err := raftstore.ParseConsistency(c.Query("consistency"))
 	if err != nil {
-		cons = raftstore.Local
+		abortErr(c, errf(http.StatusBadRequest, "query_parameter", "consistency %q is not local, leader or linearizable", c.Query("consistency")))
+		return
 	}
 	db, err := h.ledger.Read(c.Request.Context(), cons)
 	if err != nil {

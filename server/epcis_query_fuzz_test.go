@@ -28,6 +28,7 @@ func FuzzEventQuery(f *testing.F) {
 		"nextPageToken=AAAAAAAAAAEAAAAAAAAAAA&perPage=1000",
 		"EQ_action=UPDATE", "eventType=FooEvent", "perPage=0", "nextPageToken=!!", "EQ_colour=red",
 		"EQ_bizStep=%27%3B+DROP+TABLE+event_records%3B--", "MATCH_epc=%25", "EQ_readPoint=geo:1,2",
+		"consistency=linearizable&perPage=2", "consistency=eventual",
 	} {
 		f.Add(q)
 	}

@@ -99,3 +99,28 @@ func TestEventQueryPagesFollowLinkNext(t *testing.T) {
 		t.Fatalf("EQ_eventID: %d events", len(one))
 	}
 }
+
+// TestEventQueryTakesAConsistencyLevel: the events query reads at the
+// consistency level the client asks for (ARCHITECTURE: reads take local,
+// leader or linearizable), and refuses a level that is none of them
+// rather than read at another.
+func TestEventQueryTakesAConsistencyLevel(t *testing.T) {
+	n := mustAPINode(t)
+	net, s := mustSeed(t, n, 10)
+	token := s.Tokens[net.Regulator.GLN]
+	var local eventQueryDoc
+	if st, _ := call(t, n.srv.URL, "GET", "/epcis/events?perPage=1000", token, nil, &local); st != http.StatusOK || len(local.events()) == 0 {
+		t.Fatalf("default level: HTTP %d, %d events", st, len(local.events()))
+	}
+	for _, level := range []string{"local", "leader", "linearizable"} {
+		var doc eventQueryDoc
+		st, _ := call(t, n.srv.URL, "GET", "/epcis/events?perPage=1000&consistency="+level, token, nil, &doc)
+		if st != http.StatusOK || doc.Type != "EPCISQueryDocument" || len(doc.events()) != len(local.events()) {
+			t.Fatalf("consistency=%s: HTTP %d, %q with %d of %d events", level, st, doc.Type, len(doc.events()), len(local.events()))
+		}
+	}
+	var bad apiErrorBody
+	if st, _ := call(t, n.srv.URL, "GET", "/epcis/events?consistency=eventual", token, nil, &bad); st != http.StatusBadRequest || bad.Error.Code != "query_parameter" {
+		t.Fatalf("consistency=eventual: HTTP %d %+v", st, bad.Error)
+	}
+}

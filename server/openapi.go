@@ -44,7 +44,7 @@ var apiOperations = []apiOperation{
 	{"GET", "/epcis/capture/:id", "epcis", "The status of a capture job.", "bearer", nil, nil, 200},
 	{"GET", "/epcis/events", "epcis", "Query events (EPCIS 2.0 SimpleEventQuery parameters); pages follow Link rel=next.", "bearer",
 		[]string{"eventType", "GE_eventTime", "LT_eventTime", "GE_recordTime", "LT_recordTime", "EQ_bizStep", "EQ_disposition", "EQ_action",
-			"MATCH_epc", "MATCH_anyEPC", "MATCH_parentID", "EQ_eventID", "EQ_bizLocation", "EQ_readPoint", "perPage", "nextPageToken"}, nil, 200},
+			"MATCH_epc", "MATCH_anyEPC", "MATCH_parentID", "EQ_eventID", "EQ_bizLocation", "EQ_readPoint", "perPage", "nextPageToken", "consistency"}, nil, 200},
 
 	{"POST", "/api/v1/organisations", "organisations", "Register an organisation (admin).", "bearer", nil, []string{"application/json"}, 201},
 	{"GET", "/api/v1/organisations", "organisations", "List the registered organisations.", "bearer", nil, nil, 200},
