@@ -22,17 +22,6 @@ func TestRevokedTokenFailsAtOnceOnEveryNode(t *testing.T) {
 	t.Cleanup(fsrv.Close)
 	nodes := map[string]string{"leader": n.srv.URL, "follower": fsrv.URL}
 
-	issue := func() (tok, hash string) {
-		t.Helper()
-		var out struct {
-			Token       string `json:"token"`
-			TokenSHA256 string `json:"token_sha256"`
-		}
-		if st, _ := call(t, n.srv.URL, "POST", "/api/v1/organisations/admin/tokens", n.adminToken, map[string]any{}, &out); st != http.StatusCreated {
-			t.Fatalf("issue token: %d", st)
-		}
-		return out.Token, out.TokenSHA256
-	}
 	// Both authenticating route groups of a node (the router's and the
 	// lifecycle API's, which share the node's tokenAuth) are exercised:
 	// the ledger head and the recalls list.
@@ -44,8 +33,8 @@ func TestRevokedTokenFailsAtOnceOnEveryNode(t *testing.T) {
 	}
 	ok, refused := [2]int{200, 200}, [2]int{401, 401}
 
-	viaLeader, hashL := issue()
-	viaFollower, hashF := issue()
+	viaLeader, hashL := mustIssueToken(t, n)
+	viaFollower, hashF := mustIssueToken(t, n)
 	waitUntil(t, "the follower to apply the tokens", func() bool { return f.Status().Applied >= n.store.Status().Applied })
 	for _, tok := range []string{viaLeader, viaFollower} {
 		for node := range nodes {
