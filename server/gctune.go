@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"sync"
 	"sync/atomic"
 )
 
@@ -47,13 +48,18 @@ func startGCTuner(floor uint64) *gcTuner {
 }
 
 func (t *gcTuner) stop() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	if t.stopped.CompareAndSwap(false, true) {
 		debug.SetGCPercent(100)
 	}
 }
 
 type gcTuner struct {
-	floor   uint64
+	floor uint64
+	// mu orders adjust's SetGCPercent against stop's, so a finalizer
+	// running while the tuner stops cannot leave its GOGC behind.
+	mu      sync.Mutex
 	stopped atomic.Bool
 	cycles  atomic.Int64 // adjustments after a cycle, for tests
 }
@@ -83,6 +89,8 @@ func (t *gcTuner) adjust() {
 	if s[0].Value.Kind() != metrics.KindUint64 {
 		return
 	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	if !t.stopped.Load() {
 		debug.SetGCPercent(gcPercentFor(s[0].Value.Uint64(), t.floor))
 	}
