@@ -257,6 +257,10 @@ type AlertQuery struct {
 	BeforeID int64
 	// Verdict filters by verdict when set.
 	Verdict string
+	// Viewer, when set, keeps only the alerts it may see: those its own
+	// organisation raised or that were raised at its premises. nil reads
+	// every alert. The API always sets it.
+	Viewer *Viewer
 	// Limit is the page size (default and maximum 1000).
 	Limit int
 }
@@ -272,6 +276,9 @@ func ListAlerts(db *gorm.DB, q AlertQuery) ([]Alert, error) {
 	}
 	if q.Verdict != "" {
 		tx = tx.Where("verdict = ?", q.Verdict)
+	}
+	if q.Viewer != nil && !q.Viewer.SeesEverything() {
+		tx = tx.Where("actor = ? OR location = ?", q.Viewer.Org, q.Viewer.Org)
 	}
 	var out []Alert
 	if err := tx.Order("id DESC").Limit(q.Limit).Find(&out).Error; err != nil {

@@ -33,13 +33,12 @@ func loadAlerts(c *gin.Context, l LifecycleLedger, cl Caller, limit int) ([]mode
 	if err != nil {
 		return nil, storeErr(err)
 	}
-	q := db.Model(&models.Alert{})
-	if !cl.seesEverything() {
-		q = q.Where("actor = ? OR location = ?", cl.Org, cl.Org)
-	}
-	alerts := []models.Alert{}
-	if err := q.Order("id DESC").Limit(limit).Find(&alerts).Error; err != nil {
+	alerts, err := models.ListAlerts(db, models.AlertQuery{Viewer: viewerOf(cl), Limit: limit})
+	if err != nil {
 		return nil, err
+	}
+	if alerts == nil {
+		alerts = []models.Alert{} // a JSON list, never null
 	}
 	return alerts, nil
 }
