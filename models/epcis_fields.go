@@ -14,47 +14,59 @@ import (
 // locations, business transactions, sources and destinations, error
 // declarations, sensor elements and ILMD. Each names the bad field by path.
 
-func decodeQuantities(raw json.RawMessage, path string) ([]QuantityElement, error) {
+// decodeObjectList decodes raw, an array of JSON objects, into one T per
+// object with each, which gets the object's fields and its path;
+// notArray is the reason given when raw is not an array.
+func decodeObjectList[T any](raw json.RawMessage, path, notArray string,
+	each func(obj map[string]json.RawMessage, p string, dst *T) error) ([]T, error) {
 	var list []json.RawMessage
 	if err := json.Unmarshal(raw, &list); err != nil {
-		return nil, derr(path, "must be an array of quantity elements")
+		return nil, derr(path, "%s", notArray)
 	}
-	out := make([]QuantityElement, len(list))
+	out := make([]T, len(list))
 	for i, r := range list {
 		p := index(path, i)
 		obj, err := decodeObject(r, p)
 		if err != nil {
 			return nil, err
 		}
+		if err := each(obj, p, &out[i]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func decodeQuantities(raw json.RawMessage, path string) ([]QuantityElement, error) {
+	return decodeObjectList(raw, path, "must be an array of quantity elements", func(obj map[string]json.RawMessage, p string, q *QuantityElement) error {
 		for _, k := range sortedKeys(obj) {
 			if k != "epcClass" && k != "quantity" && k != "uom" {
-				return nil, derr(join(p, k), "not a field of a quantity element")
+				return derr(join(p, k), "not a field of a quantity element")
 			}
 		}
-		q := &out[i]
 		if err := decodeString(obj["epcClass"], join(p, "epcClass"), &q.EPCClass); err != nil {
-			return nil, err
+			return err
 		}
 		if err := checkClassEPC(q.EPCClass, join(p, "epcClass")); err != nil {
-			return nil, err
+			return err
 		}
 		if qr, ok := obj["quantity"]; ok {
 			var f float64
 			if err := json.Unmarshal(qr, &f); err != nil || f < 0 {
-				return nil, derr(join(p, "quantity"), "must be a non-negative number")
+				return derr(join(p, "quantity"), "must be a non-negative number")
 			}
 			q.Quantity = &f
 		}
 		if ur, ok := obj["uom"]; ok {
 			if q.Quantity == nil {
-				return nil, derr(join(p, "uom"), "a uom needs a quantity")
+				return derr(join(p, "uom"), "a uom needs a quantity")
 			}
 			if err := decodeString(ur, join(p, "uom"), &q.UOM); err != nil {
-				return nil, err
+				return err
 			}
 		}
-	}
-	return out, nil
+		return nil
+	})
 }
 
 // checkClassEPC checks that s names a class of objects (a lot or a
@@ -174,17 +186,7 @@ func isGS1LocationURI(id string) bool {
 }
 
 func decodeBizTransactions(raw json.RawMessage, path string, dst *[]BizTransaction) error {
-	var list []json.RawMessage
-	if err := json.Unmarshal(raw, &list); err != nil {
-		return derr(path, "must be an array")
-	}
-	for i, r := range list {
-		p := index(path, i)
-		obj, err := decodeObject(r, p)
-		if err != nil {
-			return err
-		}
-		var bt BizTransaction
+	list, err := decodeObjectList(raw, path, "must be an array", func(obj map[string]json.RawMessage, p string, bt *BizTransaction) error {
 		for _, k := range sortedKeys(obj) {
 			if k != "type" && k != "bizTransaction" {
 				return derr(join(p, k), "not a field of a business transaction")
@@ -193,49 +195,41 @@ func decodeBizTransactions(raw json.RawMessage, path string, dst *[]BizTransacti
 		if err := decodeString(obj["bizTransaction"], join(p, "bizTransaction"), &bt.BizTransaction); err != nil {
 			return err
 		}
-		if err := decodeVocab(obj, "type", p, vocabBizTransactionType, &bt.Type); err != nil {
-			return err
-		}
-		*dst = append(*dst, bt)
+		return decodeVocab(obj, "type", p, vocabBizTransactionType, &bt.Type)
+	})
+	if err != nil {
+		return err
 	}
+	*dst = append(*dst, list...) // an empty list leaves a nil slice nil
 	return nil
 }
 
 // decodeSourceDest decodes a sourceList or destinationList into (type, id)
 // pairs; idField is "source" or "destination".
 func decodeSourceDest(raw json.RawMessage, path, idField string) ([][2]string, error) {
-	var list []json.RawMessage
-	if err := json.Unmarshal(raw, &list); err != nil {
-		return nil, derr(path, "must be an array")
-	}
-	out := make([][2]string, 0, len(list))
-	for i, r := range list {
-		p := index(path, i)
-		obj, err := decodeObject(r, p)
-		if err != nil {
-			return nil, err
-		}
+	return decodeObjectList(raw, path, "must be an array", func(obj map[string]json.RawMessage, p string, pair *[2]string) error {
 		for _, k := range sortedKeys(obj) {
 			if k != "type" && k != idField {
-				return nil, derr(join(p, k), "not a field of a %s", idField)
+				return derr(join(p, k), "not a field of a %s", idField)
 			}
 		}
 		var typ, id string
 		if err := decodeString(obj["type"], join(p, "type"), &typ); err != nil {
-			return nil, err
+			return err
 		}
-		if typ, err = vocabSourceDestType.normalize(typ); err != nil {
-			return nil, derr(join(p, "type"), "%v", err)
+		typ, err := vocabSourceDestType.normalize(typ)
+		if err != nil {
+			return derr(join(p, "type"), "%v", err)
 		}
 		if err := decodeString(obj[idField], join(p, idField), &id); err != nil {
-			return nil, err
+			return err
 		}
 		if !strings.Contains(id, ":") {
-			return nil, derr(join(p, idField), "%q is not a URI", id)
+			return derr(join(p, idField), "%q is not a URI", id)
 		}
-		out = append(out, [2]string{typ, id})
-	}
-	return out, nil
+		*pair = [2]string{typ, id}
+		return nil
+	})
 }
 
 func decodeErrorDeclaration(raw json.RawMessage, path string) (*ErrorDeclaration, error) {
@@ -273,40 +267,30 @@ func decodeErrorDeclaration(raw json.RawMessage, path string) (*ErrorDeclaration
 }
 
 func decodeSensorElements(raw json.RawMessage, path string) ([]SensorElement, error) {
-	var list []json.RawMessage
-	if err := json.Unmarshal(raw, &list); err != nil {
-		return nil, derr(path, "must be an array")
-	}
-	out := make([]SensorElement, len(list))
-	for i, r := range list {
-		p := index(path, i)
-		obj, err := decodeObject(r, p)
-		if err != nil {
-			return nil, err
-		}
-		se := &out[i]
+	return decodeObjectList(raw, path, "must be an array", func(obj map[string]json.RawMessage, p string, se *SensorElement) error {
+		var err error
 		for _, k := range sortedKeys(obj) {
 			v := obj[k]
 			switch k {
 			case "sensorMetadata":
 				if se.SensorMetadata, err = decodeSensorFields(v, join(p, k), sensorMetadataFields); err != nil {
-					return nil, err
+					return err
 				}
 			case "sensorReport":
 				var reports []json.RawMessage
 				if err := json.Unmarshal(v, &reports); err != nil {
-					return nil, derr(join(p, k), "must be an array")
+					return derr(join(p, k), "must be an array")
 				}
 				for j, rr := range reports {
 					m, err := decodeSensorFields(rr, index(join(p, k), j), sensorReportFields)
 					if err != nil {
-						return nil, err
+						return err
 					}
 					se.SensorReport = append(se.SensorReport, m)
 				}
 			default:
 				if !isExtensionKey(k) {
-					return nil, derr(join(p, k), "not a field of a sensor element")
+					return derr(join(p, k), "not a field of a sensor element")
 				}
 				if se.Extensions == nil {
 					se.Extensions = map[string]json.RawMessage{}
@@ -315,10 +299,10 @@ func decodeSensorElements(raw json.RawMessage, path string) ([]SensorElement, er
 			}
 		}
 		if len(se.SensorReport) == 0 {
-			return nil, derr(join(p, "sensorReport"), "a sensor element needs at least one report")
+			return derr(join(p, "sensorReport"), "a sensor element needs at least one report")
 		}
-	}
-	return out, nil
+		return nil
+	})
 }
 
 // decodeSensorFields decodes sensor metadata or one report: standard fields
