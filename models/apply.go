@@ -189,6 +189,19 @@ func (a *applier) loadActor() error {
 	return nil
 }
 
+// registeredOrg loads organisation id for a rule; its absence rejects the
+// command, naming id as what ("organisation", "manufacturer").
+func (a *applier) registeredOrg(id, what string) (Organisation, error) {
+	org, ok, err := findOrganisation(a.tx, id)
+	if err != nil {
+		return org, fmt.Errorf("look up %s: %w", what, err)
+	}
+	if !ok {
+		return org, reject(CodeNotFound, "%s %q is not registered", what, id)
+	}
+	return org, nil
+}
+
 // isCluster reports whether the cluster itself, not an organisation, acts.
 func (a *applier) isCluster() bool { return a.actor == nil }
 

@@ -37,13 +37,9 @@ func (a *applier) registerProduct(p RegisterProductPayload) error {
 	if !a.isAdmin() && maker != a.actorID() {
 		return reject(CodeForbidden, "%s may register only its own products", a.actorID())
 	}
-	var org Organisation
-	err = a.tx.Where("id = ?", maker).Take(&org).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return reject(CodeNotFound, "manufacturer %q is not registered", maker)
-	}
+	org, err := a.registeredOrg(maker, "manufacturer")
 	if err != nil {
-		return fmt.Errorf("look up manufacturer: %w", err)
+		return err
 	}
 	if org.Role != RoleManufacturer {
 		return reject(CodeForbidden, "%s is a %s, not a manufacturer", maker, org.Role)
@@ -77,13 +73,9 @@ func (a *applier) registerKey(p RegisterKeyPayload) error {
 	if !a.isAdmin() && owner != a.actorID() {
 		return reject(CodeForbidden, "%s may register only its own keys", a.actorID())
 	}
-	var org Organisation
-	err := a.tx.Where("id = ?", owner).Take(&org).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return reject(CodeNotFound, "organisation %q is not registered", owner)
-	}
+	org, err := a.registeredOrg(owner, "organisation")
 	if err != nil {
-		return fmt.Errorf("look up organisation: %w", err)
+		return err
 	}
 	if org.Role != RoleManufacturer {
 		return reject(CodeForbidden, "%s is a %s; only manufacturers sign packs", owner, org.Role)

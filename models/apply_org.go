@@ -95,13 +95,9 @@ func (a *applier) issueToken(p IssueTokenPayload) error {
 	if !a.isAdmin() && p.OrgID != a.actorID() {
 		return reject(CodeForbidden, "%s may issue tokens only for itself", a.actorID())
 	}
-	var org Organisation
-	err := a.tx.Where("id = ?", p.OrgID).Take(&org).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return reject(CodeNotFound, "organisation %q is not registered", p.OrgID)
-	}
+	org, err := a.registeredOrg(p.OrgID, "organisation")
 	if err != nil {
-		return fmt.Errorf("look up organisation: %w", err)
+		return err
 	}
 	var n int64
 	if err := a.tx.Model(&Token{}).Where("hash = ?", p.TokenSHA256).Count(&n).Error; err != nil {
