@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"sort"
 	"strings"
 	"sync"
@@ -71,6 +70,8 @@ type PublicKey struct {
 	ID        string    `json:"key_id"`
 	Algorithm Algorithm `json:"algorithm"`
 	Key       []byte    `json:"public_key"`
+	// prepared is the verification state Prepare computed, nil if none.
+	prepared *preparedKey
 }
 
 // KeyID derives the id of a raw public key: the first 3 bytes of
@@ -97,29 +98,6 @@ func (k PublicKey) Validate() error {
 		return fmt.Errorf("key id %q does not match the key (want %q)", k.ID, want)
 	}
 	return nil
-}
-
-// verifier returns a function that checks a 64-byte signature over msg.
-func (k PublicKey) verifier() (func(msg, sig []byte) bool, error) {
-	switch k.Algorithm {
-	case Ed25519:
-		if len(k.Key) != ed25519.PublicKeySize {
-			return nil, fmt.Errorf("ed25519 public key is %d bytes, want %d", len(k.Key), ed25519.PublicKeySize)
-		}
-		pub := ed25519.PublicKey(k.Key)
-		return func(msg, sig []byte) bool { return ed25519.Verify(pub, msg, sig) }, nil
-	case ECDSAP256:
-		pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), k.Key)
-		if err != nil {
-			return nil, fmt.Errorf("ecdsa-p256 public key: %w", err)
-		}
-		return func(msg, sig []byte) bool {
-			d := sha256.Sum256(msg)
-			r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
-			return ecdsa.Verify(pub, d[:], r, s)
-		}, nil
-	}
-	return nil, fmt.Errorf("unsupported algorithm %q", k.Algorithm)
 }
 
 // PrivateKey is a manufacturer's signing key.
@@ -351,10 +329,15 @@ func NewKeySet(keys ...PublicKey) (*KeySet, error) {
 	return s, nil
 }
 
-// Add validates a key and adds it. A different key with an id already in
-// the set is refused: codes name keys only by id.
+// Add validates a key and adds it, prepared for checking many codes (see
+// PublicKey.Prepare). A different key with an id already in the set is
+// refused: codes name keys only by id.
 func (s *KeySet) Add(k PublicKey) error {
 	if err := k.Validate(); err != nil {
+		return err
+	}
+	k, err := k.Prepare()
+	if err != nil {
 		return err
 	}
 	s.mu.Lock()
