@@ -83,10 +83,12 @@ func benchVerifyOpenLoop(b *testing.B, uncached bool) {
 	)
 	if !*verifyChild {
 		cpu0 = processCPU()
+		sched := takeSchedSnapshot()
 		b.ResetTimer()
 		res = runOpenLoop(lc, reqs, b.N, rate, checkAuthentic)
 		b.StopTimer()
 		cpu = processCPU() - cpu0
+		sched.since().report(b, b.N)
 	} else {
 		job := loadJob{Addr: lc[0].addr, Reqs: reqs, N: b.N, Rate: rate, Conns: conns,
 			Warm: max(len(reqs), 8*conns), Want: authenticAnswer}
@@ -123,9 +125,11 @@ func benchVerifyOpenLoop(b *testing.B, uncached bool) {
 func benchVerifyClosedLoop(b *testing.B, uncached bool) {
 	lc, reqs := mustVerifyLoad(b, uncached, 32)
 	cpu0 := processCPU()
+	sched := takeSchedSnapshot()
 	b.ResetTimer()
 	res := runClosedLoop(lc, reqs, b.N, checkAuthentic)
 	b.StopTimer()
+	sched.since().report(b, b.N)
 	reportLoad(b, res, processCPU()-cpu0)
 }
 
