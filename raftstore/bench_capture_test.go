@@ -20,12 +20,15 @@ func BenchmarkFSMApplyCapture1000(b *testing.B) {
 	apply := fsmApplier(b, l, func() time.Time { return time.Unix(1700000000, 0).UTC() })
 	capture := captureMaker(b, apply)
 	const batch = 1000
+	var cpu time.Duration
 	b.ResetTimer()
 	for done := 0; done < b.N; done += batch {
 		b.StopTimer()
 		cmd := capture(fmt.Sprintf("cap-%d", done), done, min(done+batch, b.N))
 		b.StartTimer()
+		cpu0 := processCPU()
 		apply(cmd)
+		cpu += processCPU() - cpu0
 	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	reportEventRate(b, b.Elapsed(), cpu)
 }
