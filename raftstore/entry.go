@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/pedigree-ledger/pedigree/models"
@@ -52,26 +53,32 @@ func encodeEntry(e logEntry) ([]byte, error) {
 		}
 		return b, nil
 	}
+	return appendCommands(nil, e.Cmds, true)
+}
+
+// appendCommands appends cmds to b in the binary entry form. With compact,
+// each payload is compacted, as the log commits it (the Merkle leaf covers
+// these exact bytes; unlike the JSON form, '<', '>' and '&' stay as sent
+// rather than become \u003c and so on), which also rejects a payload that
+// is not JSON. Without it the payloads are copied as they are: a follower
+// forwarding commands leaves that work to the leader, which does it once.
+func appendCommands(b []byte, cmds []models.Command, compact bool) ([]byte, error) {
 	n := len(binaryEntryMagic) + binary.MaxVarintLen64
-	for _, c := range e.Cmds {
+	for _, c := range cmds {
 		n += len(c.ID) + len(c.Kind) + len(c.Actor) + len(c.Payload) + 6*binary.MaxVarintLen64
 	}
-	b := make([]byte, 0, n)
+	b = slices.Grow(b, n)
 	b = append(b, binaryEntryMagic...)
-	b = binary.AppendUvarint(b, uint64(len(e.Cmds)))
+	b = binary.AppendUvarint(b, uint64(len(cmds)))
 	var payload bytes.Buffer
-	for _, c := range e.Cmds {
+	for _, c := range cmds {
 		b = appendUvarintLP(b, []byte(c.ID))
 		b = appendUvarintLP(b, []byte(c.Kind))
 		b = appendUvarintLP(b, []byte(c.Actor))
 		b = binary.AppendVarint(b, c.Time.Unix())
 		b = binary.AppendUvarint(b, uint64(c.Time.Nanosecond()))
-		// The payload is committed compacted, as in the JSON form (the
-		// Merkle leaf covers these exact bytes; unlike that form, '<',
-		// '>' and '&' stay as sent rather than become \u003c and so
-		// on); compacting also rejects a payload that is not JSON.
 		p := []byte(c.Payload)
-		if len(p) > 0 {
+		if compact && len(p) > 0 {
 			payload.Reset()
 			if err := json.Compact(&payload, p); err != nil {
 				return nil, fmt.Errorf("encode log entry: command %q: payload: %w", c.ID, err)

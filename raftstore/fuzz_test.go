@@ -37,13 +37,14 @@ func FuzzVerifyCheckpoint(f *testing.F) {
 // panicking or allocating past its limit.
 func FuzzReadFrame(f *testing.F) {
 	var ok bytes.Buffer
-	writeFrame(&ok, rpcRequest{Op: rpcPropose, Cmds: []models.Command{{ID: "a", Kind: "k"}}})
+	if err := writeRequest(&ok, rpcRequest{Op: rpcPropose, Cmds: []models.Command{{ID: "a", Kind: "k", Payload: []byte(`{"a":1}`)}}}); err != nil {
+		f.Fatal(err)
+	}
 	f.Add(ok.Bytes())
 	f.Add(binary.BigEndian.AppendUint32(nil, 1<<31))
-	f.Add([]byte{0, 0, 0, 2, '{', '}'})
+	f.Add([]byte{0, 0, 0, 2, '{', '}', 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var req rpcRequest
-		_ = readFrame(bytes.NewReader(b), &req)
+		_, _ = readRequest(bytes.NewReader(b))
 	})
 }
 
