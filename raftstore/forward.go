@@ -44,7 +44,6 @@ type rpcRequest struct {
 	// TimeoutMS is what is left of the caller's deadline.
 	TimeoutMS int64            `json:"timeout_ms"`
 	Cmds      []models.Command `json:"-"` // in the body
-
 	Verify    bool             `json:"verify,omitempty"`
 	Node      *NodeInfo        `json:"node,omitempty"`
 	Voter     bool             `json:"voter,omitempty"`
