@@ -228,9 +228,20 @@ func processCPU() time.Duration {
 // handler, without the network: the server's own CPU and allocations per
 // verification, the figure to compare when changing the handler (the HTTP
 // benchmarks add the kernel's loopback and net/http's connection work).
-func BenchmarkVerifyHandler(b *testing.B) {
+func BenchmarkVerifyHandler(b *testing.B) { benchVerifyHandler(b, false) }
+
+// BenchmarkVerifyHandlerUncached is BenchmarkVerifyHandler with every
+// signature checked, as on a first scan.
+func BenchmarkVerifyHandlerUncached(b *testing.B) { benchVerifyHandler(b, true) }
+
+func benchVerifyHandler(b *testing.B, uncached bool) {
 	b.Cleanup(TuneGC(GCHeapFloor))
-	n := mustAPINode(b, func(a *LifecycleAPI) { a.SetRateLimit(0, 0) })
+	n := mustAPINode(b, func(a *LifecycleAPI) {
+		a.SetRateLimit(0, 0)
+		if uncached {
+			a.verify.sigs = nil
+		}
+	})
 	net, s := mustSeed(b, n, 400)
 	token := s.Tokens[net.Regulator.GLN]
 	scans := authenticScans(net)
