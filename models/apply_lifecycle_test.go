@@ -230,15 +230,11 @@ func TestAggregation(t *testing.T) {
 		}
 	}
 	// The pack's history holds the pallet's shipping and receiving.
-	hist, err := PackHistory(l.db, gtinA, "C1")
+	c1, err := PackSubject(gtinA, "C1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var steps []string
-	for _, h := range hist {
-		steps = append(steps, h.BizStep)
-	}
-	if want := []string{"commissioning", "packing", "shipping", "receiving"}; !equalStrings(steps, want) {
+	if steps, want := stepsOf(custodyEvents(t, l.db, c1)), []string{"commissioning", "packing", "shipping", "receiving"}; !equalStrings(steps, want) {
 		t.Fatalf("pack history steps = %v, want %v", steps, want)
 	}
 	// Unpacking all of the pallet, then one pack of a case.
@@ -254,9 +250,8 @@ func TestAggregation(t *testing.T) {
 	}
 	// Now the loose pack ships alone.
 	l.capture(glnWholesal, l.shipEv(glnPharmacy, packs[0]))
-	ch, err := ContainerHistory(l.db, keyOf(pallet))
-	if err != nil || len(ch) != 4 { // packing, shipping, receiving, unpacking
-		t.Fatalf("container history = %d entries, %v", len(ch), err)
+	if ch := custodyEvents(t, l.db, ContainerSubject(pallet)); len(ch) != 4 { // packing, shipping, receiving, unpacking
+		t.Fatalf("container history = %d entries", len(ch))
 	}
 }
 

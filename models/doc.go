@@ -47,10 +47,10 @@
 // # Reads
 //
 // Verify judges a scan with one statement of three indexed lookups.
-// PackHistory, LotHistory and ContainerHistory read the event-EPC index (a
-// container's moves are indexed for everything inside it), QueryEvents
-// serves the EPCIS query interface with stable keyset pages, and the
-// Lookup* and List* functions serve the rest of the API. Who sees what is
+// ChainOfCustody reads the event-EPC index (a container's moves are indexed
+// for everything inside it), QueryEvents serves the EPCIS query interface
+// with stable keyset pages, and the Lookup* and List* functions serve the
+// rest of the API. Who sees what is
 // one rule, Viewer: a regulator or admin sees every event, anyone else the
 // events it captured or that happened at its own locations; QueryEvents
 // and ChainOfCustody (a pack's, lot's or container's provenance) apply it.

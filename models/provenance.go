@@ -122,36 +122,6 @@ func ContainerSubject(keyOrURI string) Subject {
 	return Subject{Key: k, events: `event_epcs."key" = ?`, eventArgs: []any{k}, items: `"key" = ?`, itemArgs: []any{k}}
 }
 
-// PackHistory returns a pack's chain of custody: every event that named it
-// or a container it was in, in ledger order.
-func PackHistory(db *gorm.DB, gtin, serial string) ([]HistoryEntry, error) {
-	s, err := PackSubject(gtin, serial)
-	if err != nil {
-		return nil, fmt.Errorf("models: pack history: %w", err)
-	}
-	return history(db, s.events, s.eventArgs, nil, 0)
-}
-
-// ContainerHistory returns the events of a case or pallet; key is its
-// canonical key (ContainerKey) or any EPC/Digital Link URI of it.
-func ContainerHistory(db *gorm.DB, key string) ([]HistoryEntry, error) {
-	s := ContainerSubject(key)
-	return history(db, s.events, s.eventArgs, nil, 0)
-}
-
-// LotHistory returns the events of a lot: those naming the lot as a class
-// and those naming any of its packs, at most limit (MaxHistory if 0).
-func LotHistory(db *gorm.DB, gtin, lot string, limit int) ([]HistoryEntry, error) {
-	s, err := LotSubject(gtin, lot)
-	if err != nil {
-		return nil, fmt.Errorf("models: lot history: %w", err)
-	}
-	if limit > MaxHistory {
-		limit = MaxHistory
-	}
-	return history(db, s.events, s.eventArgs, nil, limit)
-}
-
 // MaxCustodyItems bounds the items of a Custody: a lot may hold tens of
 // thousands of packs.
 const MaxCustodyItems = 100

@@ -174,9 +174,13 @@ func TestLookups(t *testing.T) {
 	if o, err := LookupOrganisation(l.db, glnPharmacy); err != nil || o.Role != RolePharmacy {
 		t.Fatalf("organisation %+v, %v", o, err)
 	}
-	h, err := LotHistory(l.db, gtinA, "L1", 0)
-	if err != nil || len(h) != 5 { // commission, ship, receive, ship, receive
-		t.Fatalf("lot history: %d entries, %v", len(h), err)
+	lot, err := LotSubject(gtinA, "L1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := custodyEvents(t, l.db, lot)
+	if len(h) != 5 { // commission, ship, receive, ship, receive
+		t.Fatalf("lot history: %d entries", len(h))
 	}
 	for i := 1; i < len(h); i++ {
 		if h[i].Seq < h[i-1].Seq {
