@@ -14,9 +14,8 @@ import (
 // Read functions the server calls: lookups, provenance (chains of custody)
 // and listings. They read the local projection; the caller chooses the
 // consistency level (a local read, or a read after a leader barrier).
-// history is the one query behind every chain of custody: PackHistory,
-// LotHistory and ContainerHistory for everything, and ChainOfCustody for
-// one viewer, which adds the items and the visibility rule.
+// ChainOfCustody is the one reader of a pack's, lot's or container's
+// events; history is its query.
 
 // HistoryEntry is one event in a chain of custody.
 type HistoryEntry struct {
