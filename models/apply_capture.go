@@ -52,9 +52,12 @@ type capture struct {
 	// pendingIDs are the event ids applied but not yet written, and the
 	// rest is the current command's journal, so a rejection can be undone.
 	pendingIDs map[string]bool
-	journal    map[string]journaled // pre-images of the items the command reached
-	newIDs     []string             // event ids the command added to pendingIDs
-	mark       struct {
+	// absentIDs are event ids Batch.Prefetch found not stored; an id
+	// leaves the set when a command makes it pending, written or not.
+	absentIDs map[string]bool
+	journal   map[string]journaled // pre-images of the items the command reached
+	newIDs    []string             // event ids the command added to pendingIDs
+	mark      struct {
 		pending    int
 		nextItemID int64
 	}
@@ -188,9 +191,14 @@ func (c *capture) assignIDs(events []Event) error {
 		}
 	}
 	for chunk := range slices.Chunk(fresh, sqlChunk) {
-		dup, err := anyEventID(c.a.tx, chunk)
-		if err != nil {
-			return fmt.Errorf("look up event ids: %w", err)
+		// Chunks are cut the same way whatever Prefetch knows, so the
+		// duplicate a rejection names does not depend on the batch.
+		var dup string
+		if ask := c.notKnownAbsent(chunk); len(ask) > 0 {
+			var err error
+			if dup, err = anyEventID(c.a.tx, ask); err != nil {
+				return fmt.Errorf("look up event ids: %w", err)
+			}
 		}
 		for _, id := range chunk { // applied earlier in the batch, not yet written
 			if c.pendingIDs[id] && (dup == "" || id < dup) {
@@ -204,10 +212,26 @@ func (c *capture) assignIDs(events []Event) error {
 	if c.a.batch.inMemory {
 		for _, id := range fresh {
 			c.pendingIDs[id] = true
+			delete(c.absentIDs, id)
 		}
 		c.newIDs = append(c.newIDs, fresh...)
 	}
 	return nil
+}
+
+// notKnownAbsent returns the ids that Prefetch did not find absent: those
+// the database must be asked about.
+func (c *capture) notKnownAbsent(ids []string) []string {
+	if len(c.absentIDs) == 0 {
+		return ids
+	}
+	var ask []string
+	for _, id := range ids {
+		if !c.absentIDs[id] {
+			ask = append(ask, id)
+		}
+	}
+	return ask
 }
 
 // declareError applies an event carrying an errorDeclaration (EPCIS 2.0

@@ -117,6 +117,21 @@ func scanItem(r *sql.Rows) (Item, error) {
 	return it, nil
 }
 
+// storedEventIDs returns those of ids that stored events have.
+func storedEventIDs(tx *gorm.DB, ids []string) ([]string, error) {
+	in, args := inList(ids)
+	var found []string
+	err := queryRows(tx, `SELECT "event_id" FROM "event_records" WHERE "event_id" IN `+in, args, func(r *sql.Rows) error {
+		var id string
+		if err := r.Scan(&id); err != nil {
+			return err
+		}
+		found = append(found, id)
+		return nil
+	})
+	return found, err
+}
+
 // anyEventID returns the least of ids that is already a stored event's id,
 // or "". The least, so that which duplicate a rejection names does not
 // depend on whether the earlier event is stored or pending (see Batch).

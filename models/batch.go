@@ -1,8 +1,10 @@
 package models
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 
 	"gorm.io/gorm"
 )
@@ -123,6 +125,76 @@ func (b *Batch) applyInMemory(tx *gorm.DB, seq uint64, cmd Command) (res Result,
 	}
 	c.keep()
 	return res, true, nil
+}
+
+// prefetchMaxPayload bounds the captures Prefetch reads ahead: it decodes
+// each one once more, which a large capture's own bulk reads (a few
+// statements for thousands of events) do not repay; the commands that
+// come one or a few events each are the ones whose per-command reads
+// cost most.
+const prefetchMaxPayload = 16 << 10
+
+// Prefetch reads ahead, in one statement each, what the batch's leading
+// small captures (cmds, in ledger order, up to the first command that is
+// not a capture) would each read as they run: the items their events name
+// and whether their new event ids are stored. Call it first, before Apply;
+// it changes no result, only how many statements the captures need. A
+// command it cannot decode is left to Apply to reject.
+func (b *Batch) Prefetch(tx *gorm.DB, cmds []Command) error {
+	if b.pending != nil {
+		return nil // only the batch's first reads are known to be current
+	}
+	var keys, ids []string
+	for _, cmd := range cmds {
+		if cmd.Kind != KindCaptureEvents {
+			break
+		}
+		if len(cmd.Payload) > prefetchMaxPayload {
+			continue
+		}
+		events, ok := decodeCaptureFast(bytes.Trim(cmd.Payload, jsonSpace))
+		if !ok {
+			continue
+		}
+		for i := range events {
+			e := &events[i]
+			keys = append(keys, instanceKeys(e)...)
+			if e.ErrorDeclaration == nil {
+				if e.EventID == "" {
+					e.EventID = EventHashID(*e)
+				}
+				ids = append(ids, e.EventID)
+			}
+		}
+	}
+	if len(keys) == 0 && len(ids) == 0 {
+		return nil
+	}
+	c := newCapture(b)
+	c.a = &applier{tx: tx, batch: b}
+	if err := c.load(keys); err != nil {
+		return fmt.Errorf("models: prefetch: %w", err)
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	stored := map[string]bool{}
+	for chunk := range slices.Chunk(ids, sqlChunk) {
+		found, err := storedEventIDs(tx, chunk)
+		if err != nil {
+			return fmt.Errorf("models: prefetch: %w", err)
+		}
+		for _, id := range found {
+			stored[id] = true
+		}
+	}
+	c.absentIDs = make(map[string]bool, len(ids))
+	for _, id := range ids {
+		if !stored[id] {
+			c.absentIDs[id] = true
+		}
+	}
+	b.pending = c
+	return nil
 }
 
 // Flush writes the pending captures, so the database holds everything

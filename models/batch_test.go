@@ -63,6 +63,12 @@ func TestBatchResultsDoNotDependOnGrouping(t *testing.T) {
 	capture("", glnPharmacy, l.observeEv("receiving", x(2), x(3)), l.observeEv("dispensing", x(1)))
 	add("", glnMaker, KindRecall, RecallPayload{GTIN: gtinA, Lot: "L1"})
 	capture("", glnMaker, l.commissionEv("L2", "2029-01-31", x(6)))
+	// A new event undone with its command, then captured alone: its id
+	// must not stay pending, nor be taken for stored.
+	retried := l.commissionEv("L2", "2029-01-31", x(7))
+	capture(CodeAlreadyExists, glnMaker, retried, l.commissionEv("L2", "2029-01-31", x(6)))
+	capture("", glnMaker, retried)
+	capture(CodeConflict, glnMaker, retried)
 
 	// The reference: Apply, command by command, each in its own savepoint.
 	ref := newLedger(t)
@@ -77,12 +83,21 @@ func TestBatchResultsDoNotDependOnGrouping(t *testing.T) {
 		}
 	}
 
-	for _, group := range []int{1, 2, 3, 5, len(cmds)} {
+	for _, run := range []struct {
+		group    int
+		prefetch bool
+	}{{1, false}, {2, false}, {3, false}, {5, false}, {len(cmds), false}, {1, true}, {2, true}, {3, true}, {5, true}, {len(cmds), true}} {
+		group := run.group
 		other := newLedger(t)
 		var got []Result
 		for start := 0; start < len(cmds); start += group {
 			err := other.db.Transaction(func(tx *gorm.DB) error {
 				b := NewBatch()
+				if run.prefetch {
+					if err := b.Prefetch(tx, cmds[start:min(start+group, len(cmds))]); err != nil {
+						return err
+					}
+				}
 				for i := start; i < min(start+group, len(cmds)); i++ {
 					res, err := b.Apply(tx, uint64(i+1), cmds[i])
 					if err != nil {
@@ -98,12 +113,12 @@ func TestBatchResultsDoNotDependOnGrouping(t *testing.T) {
 		}
 		for i := range want {
 			if a, b := mustJSON(t, want[i]), mustJSON(t, got[i]); string(a) != string(b) {
-				t.Fatalf("groups of %d: command %d: result\n%s\nwant\n%s", group, i+1, b, a)
+				t.Fatalf("groups of %d, prefetch %v: command %d: result\n%s\nwant\n%s", group, run.prefetch, i+1, b, a)
 			}
 		}
 		for _, table := range []string{"organisations", "products", "items", "event_records", "event_epcs", "recalls", "alerts"} {
 			if d1, d2 := dumpTable(t, ref, table), dumpTable(t, other, table); d1 != d2 {
-				t.Fatalf("groups of %d: table %s differs:\n%s\n%s", group, table, d2, d1)
+				t.Fatalf("groups of %d, prefetch %v: table %s differs:\n%s\n%s", group, run.prefetch, table, d2, d1)
 			}
 		}
 	}

@@ -112,6 +112,7 @@ func (l *ledger) applyBatch(logs []*raft.Log) []any {
 	b := &batch{l: l, tx: rulesTx, sqlTx: sqlTx, rng: rng}
 	b.prepare()
 	b.loadKnown(ids)
+	b.prefetch(entries)
 
 	for i, lg := range logs {
 		e := entries[i]
@@ -214,6 +215,27 @@ func (b *batch) exec(query string, args ...any) {
 	}
 	if _, err := b.sqlTx.Exec(query, args...); err != nil {
 		b.fail(fmt.Errorf("%.40s...: %w", query, err))
+	}
+}
+
+// prefetch lets the rules read ahead, in bulk, what the batch's leading
+// captures will read one command at a time.
+func (b *batch) prefetch(entries []*logEntry) {
+	var cmds []models.Command
+	for _, e := range entries {
+		if e == nil || e.Op != opLedger {
+			continue
+		}
+		for _, c := range e.Cmds {
+			if _, known := b.known[c.ID]; !known {
+				cmds = append(cmds, c)
+			}
+		}
+	}
+	if b.err == nil && len(cmds) > 0 {
+		if err := b.rules.Prefetch(b.tx, cmds); err != nil {
+			b.fail(err)
+		}
 	}
 }
 
