@@ -31,9 +31,9 @@ import (
 //     undone, and runs again after a Flush, inside a savepoint, as Apply
 //     would run it. Anything else flushes first as well.
 //
-// Batch manages savepoints and RecordRejection itself: the caller only
-// calls Apply for each command and Flush before it reads the projection or
-// commits.
+// Batch manages savepoints and RecordRejection itself: the caller may call
+// Prefetch with the batch's commands first, then calls Apply for each
+// command and Flush before it reads the projection or commits.
 type Batch struct {
 	actors   map[string]*Organisation // by id; nil: known not to exist
 	orgs     map[string]bool          // registered or not, by id
