@@ -336,6 +336,9 @@ func (c *capture) load(keys []string) error {
 			missing = append(missing, k)
 		}
 	}
+	if len(missing) == 0 {
+		return nil
+	}
 	slices.Sort(missing)
 	missing = slices.Compact(missing)
 	var loaded []Item
