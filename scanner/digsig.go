@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 	"sync"
 )
@@ -71,7 +70,7 @@ type PublicKey struct {
 	Algorithm Algorithm `json:"algorithm"`
 	Key       []byte    `json:"public_key"`
 	// prepared is the verification state Prepare computed, nil if none.
-	prepared *preparedKey
+	prepared *keyChecker
 }
 
 // KeyID derives the id of a raw public key: the first 3 bytes of
@@ -91,7 +90,7 @@ func KeyID(alg Algorithm, raw []byte) string {
 // Validate checks that the key parses for its algorithm and that its id is
 // the one derived from it.
 func (k PublicKey) Validate() error {
-	if _, err := k.verifier(); err != nil {
+	if _, err := k.checker(); err != nil {
 		return err
 	}
 	if want := KeyID(k.Algorithm, k.Key); k.ID != want {
@@ -178,20 +177,31 @@ type field struct{ ai, value string }
 // and its value. Sorting makes the message independent of the order the
 // fields were printed in.
 func signedMessage(keyID string, fields []field) ([]byte, error) {
-	sorted := make([]field, 0, len(fields))
+	return appendSignedMessage(nil, keyID, fields)
+}
+
+// appendSignedMessage appends signedMessage's bytes to dst. A code has a
+// handful of AIs, so they are sorted by insertion in a small array on the
+// stack: verification builds this message for every scan, and sort.Slice
+// and a strings.Builder were allocations each time.
+func appendSignedMessage(dst []byte, keyID string, fields []field) ([]byte, error) {
+	var arr [8]field
+	sorted := arr[:0]
 	for _, f := range fields {
-		if f.ai != AIDigSig {
-			sorted = append(sorted, f)
+		if f.ai == AIDigSig {
+			continue
+		}
+		sorted = append(sorted, f)
+		for i := len(sorted) - 1; i > 0 && sorted[i].ai < sorted[i-1].ai; i-- {
+			sorted[i], sorted[i-1] = sorted[i-1], sorted[i]
 		}
 	}
 	if len(sorted) == 0 {
 		return nil, errors.New("nothing to sign: no AIs besides 8030")
 	}
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i].ai < sorted[j].ai })
-	var b strings.Builder
-	b.WriteString(messagePrefix)
-	b.WriteByte(asciiGS)
-	b.WriteString(keyID)
+	dst = append(dst, messagePrefix...)
+	dst = append(dst, asciiGS)
+	dst = append(dst, keyID...)
 	for i, f := range sorted {
 		if i > 0 && sorted[i-1].ai == f.ai {
 			return nil, fmt.Errorf("AI (%s) appears twice", f.ai)
@@ -199,11 +209,11 @@ func signedMessage(keyID string, fields []field) ([]byte, error) {
 		if strings.IndexByte(f.value, asciiGS) >= 0 {
 			return nil, fmt.Errorf("AI (%s) value contains a separator", f.ai)
 		}
-		b.WriteByte(asciiGS)
-		b.WriteString(f.ai)
-		b.WriteString(f.value)
+		dst = append(dst, asciiGS)
+		dst = append(dst, f.ai...)
+		dst = append(dst, f.value...)
 	}
-	return []byte(b.String()), nil
+	return dst, nil
 }
 
 // signFields returns the AI 8030 value for the fields.
@@ -237,18 +247,37 @@ type Verification struct {
 // signature. It is strict: exactly 90 base64url characters, no padding,
 // and zero trailing bits, so each code has one spelling.
 func ParseDigSig(v string) (keyID string, sig []byte, err error) {
+	var s [sigBytes]byte
+	if keyID, err = parseDigSig(v, &s); err != nil {
+		return "", nil, err
+	}
+	return keyID, s[:], nil
+}
+
+// strictBase64URL decodes base64url without padding and refuses nonzero
+// trailing bits. Encoding.Strict returns a new Encoding each call, so it
+// is made once.
+var strictBase64URL = base64.RawURLEncoding.Strict()
+
+// parseDigSig is ParseDigSig into the caller's array, which verification
+// keeps on its stack.
+func parseDigSig(v string, sig *[sigBytes]byte) (keyID string, err error) {
 	if len(v) != DigSigLen {
-		return "", nil, fmt.Errorf("8030 is %d characters, want %d (4 key id + 86 signature)", len(v), DigSigLen)
+		return "", fmt.Errorf("8030 is %d characters, want %d (4 key id + 86 signature)", len(v), DigSigLen)
 	}
-	kid, err := base64.RawURLEncoding.Strict().DecodeString(v[:KeyIDLen])
-	if err != nil || len(kid) != 3 {
-		return "", nil, fmt.Errorf("8030 key id %q is not base64url", v[:KeyIDLen])
+	var (
+		src [DigSigLen]byte // Decode takes bytes; a string conversion of 90 would allocate
+		kid [3]byte
+	)
+	copy(src[:], v)
+	if n, err := strictBase64URL.Decode(kid[:], src[:KeyIDLen]); err != nil || n != len(kid) {
+		return "", fmt.Errorf("8030 key id %q is not base64url", v[:KeyIDLen])
 	}
-	sig, err = base64.RawURLEncoding.Strict().DecodeString(v[KeyIDLen:])
-	if err != nil || len(sig) != sigBytes {
-		return "", nil, errors.New("8030 signature is not 64 bytes of base64url")
+	// 86 characters decode to at most 64 bytes, so sig is large enough.
+	if n, err := strictBase64URL.Decode(sig[:], src[KeyIDLen:]); err != nil || n != sigBytes {
+		return "", errors.New("8030 signature is not 64 bytes of base64url")
 	}
-	return v[:KeyIDLen], sig, nil
+	return v[:KeyIDLen], nil
 }
 
 // verifyFields checks the 8030 among fields. The error is only for a
@@ -268,7 +297,8 @@ func verifyFields(ctx context.Context, fields []field, keys KeyResolver) (Verifi
 	if !found {
 		return Verification{Status: SigMissing, Reason: "the code carries no signature (8030)"}, nil
 	}
-	kid, sig, err := ParseDigSig(ds)
+	var sig [sigBytes]byte
+	kid, err := parseDigSig(ds, &sig)
 	if err != nil {
 		return Verification{Status: SigMalformed, Reason: err.Error()}, nil
 	}
@@ -286,17 +316,18 @@ func verifyFields(ctx context.Context, fields []field, keys KeyResolver) (Verifi
 		return v, fmt.Errorf("resolve key %q: %w", kid, err)
 	}
 	v.Algorithm = pub.Algorithm
-	check, err := pub.verifier()
+	c, err := pub.checker()
 	if err != nil {
 		v.Status, v.Reason = SigInvalid, "registered key is unusable: "+err.Error()
 		return v, nil
 	}
-	msg, err := signedMessage(kid, fields)
+	var buf [256]byte // a pack code's message fits; a longer one grows on the heap
+	msg, err := appendSignedMessage(buf[:0], kid, fields)
 	if err != nil {
 		v.Status, v.Reason = SigMalformed, err.Error()
 		return v, nil
 	}
-	if !check(msg, sig) {
+	if !c.check(msg, sig[:]) {
 		v.Status, v.Reason = SigInvalid, "signature does not match the data (altered or forged code)"
 		return v, nil
 	}

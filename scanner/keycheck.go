@@ -42,9 +42,37 @@ import (
 // ed25519Options is verification as crypto/ed25519 does it.
 var ed25519Options = &voi.Options{Verify: voi.VerifyOptionsStdLib}
 
-// preparedKey is a key's verification state, computed once.
-type preparedKey struct {
-	check func(msg, sig []byte) bool
+// keyChecker checks signatures by one key. It is a concrete type, not a
+// func value, so that the message and signature buffers of a check stay
+// on the caller's stack (a call through a func value makes them escape).
+type keyChecker struct {
+	ed      *ed25519Key      // a prepared Ed25519 key
+	edPlain voi.PublicKey    // an unprepared Ed25519 key
+	ec      *ecdsa.PublicKey // a P-256 key
+	// none: an Ed25519 key of 32 bytes that is no point on the curve.
+	// crypto/ed25519 accepts such a key and refuses every signature by
+	// it, and so does this check (registration takes any 32 bytes).
+	none bool
+}
+
+// check reports whether sig is a valid signature of msg by the key.
+func (c *keyChecker) check(msg, sig []byte) bool {
+	switch {
+	case c.none:
+		return false
+	case c.ed != nil:
+		return c.ed.verify(msg, sig)
+	case c.edPlain != nil:
+		return voi.VerifyWithOptions(c.edPlain, msg, sig, ed25519Options)
+	case c.ec != nil:
+		if len(sig) != sigBytes {
+			return false
+		}
+		d := sha256.Sum256(msg)
+		r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
+		return ecdsa.Verify(c.ec, d[:], r, s)
+	}
+	return false
 }
 
 // Prepare returns a copy of k ready for many checks: its verification
@@ -58,57 +86,46 @@ func (k PublicKey) Prepare() (PublicKey, error) {
 		return k, nil
 	}
 	k.Key = bytes.Clone(k.Key) // the state is derived from these bytes: keep them
-	check, err := k.newVerifier(true)
+	c, err := k.newChecker(true)
 	if err != nil {
 		return PublicKey{}, err
 	}
-	k.prepared = &preparedKey{check: check}
+	k.prepared = c
 	return k, nil
 }
 
-// verifier returns a function that checks a 64-byte signature over msg:
-// the prepared one, or one made for this call.
-func (k PublicKey) verifier() (func(msg, sig []byte) bool, error) {
+// checker returns the key's checker: the prepared one, or one made for
+// this call.
+func (k PublicKey) checker() (*keyChecker, error) {
 	if k.prepared != nil {
-		return k.prepared.check, nil
+		return k.prepared, nil
 	}
-	return k.newVerifier(false)
+	return k.newChecker(false)
 }
 
-// newVerifier makes the check function for k. With expand, an Ed25519
-// key gets its table (about 30 KiB, and the time of a few checks to
-// build, so only for keys that are kept).
-func (k PublicKey) newVerifier(expand bool) (func(msg, sig []byte) bool, error) {
+// newChecker makes the checker for k. With prepare, an Ed25519 key gets
+// its table (about 30 KiB, and the time of a few checks to build, so only
+// for keys that are kept).
+func (k PublicKey) newChecker(prepare bool) (*keyChecker, error) {
 	switch k.Algorithm {
 	case Ed25519:
 		if len(k.Key) != voi.PublicKeySize {
 			return nil, fmt.Errorf("ed25519 public key is %d bytes, want %d", len(k.Key), voi.PublicKeySize)
 		}
-		pub := voi.PublicKey(k.Key)
-		if !expand {
-			return func(msg, sig []byte) bool { return voi.VerifyWithOptions(pub, msg, sig, ed25519Options) }, nil
+		if !prepare {
+			return &keyChecker{edPlain: voi.PublicKey(k.Key)}, nil
 		}
-		pk, ok := newEd25519Key(pub)
+		pk, ok := newEd25519Key(k.Key)
 		if !ok {
-			// 32 bytes that are no point on the curve: crypto/ed25519
-			// accepts the key and refuses every signature by it, and so
-			// does this check (registration takes any 32 bytes).
-			return func(msg, sig []byte) bool { return false }, nil
+			return &keyChecker{none: true}, nil
 		}
-		return pk.verify, nil
+		return &keyChecker{ed: pk}, nil
 	case ECDSAP256:
 		pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), k.Key)
 		if err != nil {
 			return nil, fmt.Errorf("ecdsa-p256 public key: %w", err)
 		}
-		return func(msg, sig []byte) bool {
-			if len(sig) != sigBytes {
-				return false
-			}
-			d := sha256.Sum256(msg)
-			r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
-			return ecdsa.Verify(pub, d[:], r, s)
-		}, nil
+		return &keyChecker{ec: pub}, nil
 	}
 	return nil, fmt.Errorf("unsupported algorithm %q", k.Algorithm)
 }

@@ -71,22 +71,21 @@ func mustAgreeWithStdlib(t testing.TB, pub, msg, sig []byte) bool {
 	t.Helper()
 	want := stdlibVerify(pub, msg, sig)
 	k := PublicKey{Algorithm: Ed25519, Key: pub}
-	plain, err := k.newVerifier(false)
+	plain, err := k.newChecker(false)
 	if err != nil {
 		if len(pub) == ed25519.PublicKeySize {
 			t.Fatalf("a 32-byte key was refused: %v", err)
 		}
 		return want // no verifier for a key of another length; Validate refuses it
 	}
-	if got := plain(msg, sig); got != want {
+	if got := plain.check(msg, sig); got != want {
 		t.Fatalf("plain check says %v, crypto/ed25519 %v\npub %x\nmsg %x\nsig %x", got, want, pub, msg, sig)
 	}
 	pk, err := k.Prepare()
 	if err != nil {
 		t.Fatalf("Prepare: %v", err)
 	}
-	check, _ := pk.verifier()
-	if got := check(msg, sig); got != want {
+	if got := pk.prepared.check(msg, sig); got != want {
 		t.Fatalf("prepared check says %v, crypto/ed25519 %v\npub %x\nmsg %x\nsig %x", got, want, pub, msg, sig)
 	}
 	return want
