@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -41,6 +42,9 @@ var (
 	// The open-loop generator runs in the node's process unless asked to
 	// run in a child process; see loadgen_child_test.go for the trade.
 	verifyChild = flag.Bool("verify.child", false, "run BenchmarkVerifyHTTPOpenLoop's load generator in a child process")
+	// The latencies in schedule order show whether a tail is a few stalls
+	// (runs of slow requests) or spread thin.
+	verifyLatencies = flag.String("verify.latencies", "", "write BenchmarkVerifyHTTPOpenLoop's latencies, one per line in schedule order (µs), to this file")
 )
 
 // BenchmarkVerifyHTTPOpenLoop offers -verify.rate verifications per second
@@ -115,6 +119,15 @@ func benchVerifyOpenLoop(b *testing.B, uncached bool) {
 	}
 	reportLoad(b, res, cpu)
 	b.ReportMetric(rate, "offered/s")
+	if *verifyLatencies != "" && b.N >= 1000 {
+		var buf bytes.Buffer
+		for _, d := range res.byIndex {
+			fmt.Fprintln(&buf, d.Microseconds())
+		}
+		if err := os.WriteFile(*verifyLatencies, buf.Bytes(), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
 	// A short run (the b.N=1 probe) proves nothing about the rate.
 	if b.N >= 1000 && res.rate() < 0.95*rate {
 		b.Fatalf("achieved %.0f verifications/s of %.0f offered (p99 %v): the server cannot keep up",
