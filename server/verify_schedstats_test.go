@@ -26,12 +26,18 @@ import (
 //     (/proc/self/task/*/schedstat, second field: nanoseconds spent
 //     runnable on a run queue), reported per verification
 //     (os-wait-µs/op). It is zero on an idle machine with no more
-//     runnable threads than cores.
+//     runnable threads than cores;
+//   - the machine's busy CPU time (/proc/stat) less this process's, per
+//     verification (others-cpu-µs/op): what other processes (another
+//     engineer's benchmark) and the kernel's work not charged to this
+//     process took from the two cores meanwhile.
 
 // schedSnapshot is the scheduler statistics at one moment.
 type schedSnapshot struct {
 	lat      *metrics.Float64Histogram
 	runDelay time.Duration // summed over the process's threads; -1 if unknown
+	busy     time.Duration // the machine's busy CPU time; -1 if unknown
+	own      time.Duration // this process's CPU time
 }
 
 const schedLatencies = "/sched/latencies:seconds"
@@ -44,7 +50,34 @@ func takeSchedSnapshot() schedSnapshot {
 	if s[0].Value.Kind() == metrics.KindFloat64Histogram {
 		h = s[0].Value.Float64Histogram()
 	}
-	return schedSnapshot{lat: h, runDelay: threadsRunDelay()}
+	return schedSnapshot{lat: h, runDelay: threadsRunDelay(), busy: machineBusy(), own: processCPU()}
+}
+
+// machineBusy is the CPU time all cores spent on anything but idle and
+// I/O wait since boot, from /proc/stat's "cpu" line (in USER_HZ ticks,
+// 100 a second on Linux), or -1 without it.
+func machineBusy() time.Duration {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return -1
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return -1
+	}
+	var ticks int64
+	for i, v := range f[1:9] { // user nice system idle iowait irq softirq steal
+		if i == 3 || i == 4 {
+			continue
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return -1
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
 }
 
 // threadsRunDelay sums the kernel's run delay over the process's threads;
@@ -80,14 +113,18 @@ type schedDelta struct {
 	counts   []uint64  // goroutine scheduling latencies, per bucket
 	buckets  []float64 // bucket boundaries in seconds (len(counts)+1)
 	runDelay time.Duration
+	others   time.Duration // busy CPU time not this process's; -1 if unknown
 }
 
 // since returns the statistics of the interval from s to now.
 func (s schedSnapshot) since() schedDelta {
 	now := takeSchedSnapshot()
-	d := schedDelta{runDelay: -1}
+	d := schedDelta{runDelay: -1, others: -1}
 	if s.runDelay >= 0 && now.runDelay >= 0 {
 		d.runDelay = now.runDelay - s.runDelay
+	}
+	if s.busy >= 0 && now.busy >= 0 {
+		d.others = max(0, (now.busy-s.busy)-(now.own-s.own))
 	}
 	if s.lat != nil && now.lat != nil && len(s.lat.Counts) == len(now.lat.Counts) {
 		d.buckets = now.lat.Buckets
@@ -135,6 +172,9 @@ func (d schedDelta) report(b *testing.B, n int) {
 	}
 	if d.runDelay >= 0 && n > 0 {
 		b.ReportMetric(us(d.runDelay)/float64(n), "os-wait-µs/op")
+	}
+	if d.others >= 0 && n > 0 {
+		b.ReportMetric(us(d.others)/float64(n), "others-cpu-µs/op")
 	}
 }
 
