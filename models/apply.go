@@ -109,6 +109,10 @@ func applyRule(tx *gorm.DB, seq uint64, cmd Command, b *Batch) (any, error) {
 		return decodeThen(cmd, &p, func() (any, error) { return nil, a.registerKey(p) })
 	case KindCaptureEvents:
 		var p CaptureEventsPayload
+		if events, ok := b.takeDecoded(cmd); ok {
+			p.Events = events
+			return a.captureEvents(p)
+		}
 		return decodeThen(cmd, &p, func() (any, error) { return a.captureEvents(p) })
 	case KindDecommission:
 		var p DecommissionPayload

@@ -44,6 +44,27 @@ type Batch struct {
 	pending *capture
 	// inMemory is set while a capture runs against pending.
 	inMemory bool
+	// decoded holds the events Prefetch decoded, by command id, until the
+	// command runs (takeDecoded).
+	decoded map[string]decodedCapture
+}
+
+// decodedCapture is a capture's payload and the events decoded from it,
+// their event ids filled in.
+type decodedCapture struct {
+	payload []byte
+	events  []Event
+}
+
+// takeDecoded returns, once, the events Prefetch decoded from cmd's
+// payload.
+func (b *Batch) takeDecoded(cmd Command) ([]Event, bool) {
+	d, ok := b.decoded[cmd.ID]
+	if !ok || !bytes.Equal(d.payload, cmd.Payload) {
+		return nil, false
+	}
+	delete(b.decoded, cmd.ID)
+	return d.events, true
 }
 
 // errNeedSQL stops a capture running in memory that needs the database to
@@ -140,10 +161,18 @@ const prefetchMaxPayload = 16 << 10
 // and whether their new event ids are stored. Call it first, before Apply;
 // it changes no result, only how many statements the captures need. A
 // command it cannot decode is left to Apply to reject.
-func (b *Batch) Prefetch(tx *gorm.DB, cmds []Command) error {
+func (b *Batch) Prefetch(tx *gorm.DB, cmds []Command) (err error) {
 	if b.pending != nil {
 		return nil // only the batch's first reads are known to be current
 	}
+	defer func() {
+		// The rules turn a panic into a rejection of its command (see
+		// run); here it only means not reading ahead.
+		if p := recover(); p != nil {
+			b.pending, b.decoded, err = nil, nil, nil
+		}
+	}()
+	decoded := map[string]decodedCapture{}
 	var keys, ids []string
 	for _, cmd := range cmds {
 		if cmd.Kind != KindCaptureEvents {
@@ -159,13 +188,14 @@ func (b *Batch) Prefetch(tx *gorm.DB, cmds []Command) error {
 		for i := range events {
 			e := &events[i]
 			keys = append(keys, instanceKeys(e)...)
+			if e.EventID == "" {
+				e.EventID = EventHashID(*e) // as the capture rule would
+			}
 			if e.ErrorDeclaration == nil {
-				if e.EventID == "" {
-					e.EventID = EventHashID(*e)
-				}
 				ids = append(ids, e.EventID)
 			}
 		}
+		decoded[cmd.ID] = decodedCapture{payload: cmd.Payload, events: events}
 	}
 	if len(keys) == 0 && len(ids) == 0 {
 		return nil
@@ -193,7 +223,7 @@ func (b *Batch) Prefetch(tx *gorm.DB, cmds []Command) error {
 			c.absentIDs[id] = true
 		}
 	}
-	b.pending = c
+	b.pending, b.decoded = c, decoded
 	return nil
 }
 
