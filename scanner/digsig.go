@@ -345,8 +345,9 @@ type KeyResolver interface {
 
 // KeySet is an in-memory KeyResolver, safe for concurrent use.
 type KeySet struct {
-	mu   sync.RWMutex
-	keys map[string]PublicKey
+	mu       sync.RWMutex
+	keys     map[string]PublicKey
+	prepared int // keys held prepared, at most MaxPreparedKeys
 }
 
 // NewKeySet returns a set holding keys; see Add.
@@ -360,21 +361,29 @@ func NewKeySet(keys ...PublicKey) (*KeySet, error) {
 	return s, nil
 }
 
-// Add validates a key and adds it, prepared for checking many codes (see
-// PublicKey.Prepare). A different key with an id already in the set is
-// refused: codes name keys only by id.
+// Add validates a key and adds it; the first MaxPreparedKeys keys of the
+// set are prepared for checking many codes (see PublicKey.Prepare). A
+// different key with an id already in the set is refused: codes name keys
+// only by id.
 func (s *KeySet) Add(k PublicKey) error {
 	if err := k.Validate(); err != nil {
 		return err
 	}
-	k, err := k.Prepare()
-	if err != nil {
-		return err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if old, ok := s.keys[k.ID]; ok && (old.Algorithm != k.Algorithm || string(old.Key) != string(k.Key)) {
-		return fmt.Errorf("key id %q already names another key", k.ID)
+	if old, ok := s.keys[k.ID]; ok {
+		if old.Algorithm != k.Algorithm || string(old.Key) != string(k.Key) {
+			return fmt.Errorf("key id %q already names another key", k.ID)
+		}
+		return nil // the same key again
+	}
+	if s.prepared < MaxPreparedKeys {
+		p, err := k.Prepare()
+		if err != nil {
+			return err
+		}
+		k = p
+		s.prepared++
 	}
 	s.keys[k.ID] = k
 	return nil

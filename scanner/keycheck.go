@@ -39,6 +39,14 @@ import (
 // verdicts depending on which program checked it, so this equivalence is
 // a requirement, not a nicety.
 
+// MaxPreparedKeys bounds how many keys a long-lived resolver (KeySet, the
+// server's registry cache) keeps prepared. A prepared Ed25519 key holds
+// about 40 KiB of tables, so 256 keys are 10 MiB; further keys are kept
+// as they are and checked at the unprepared cost (about twice as long).
+// The keys used first (on a server, those of the manufacturers whose packs
+// are scanned first after a start) get the tables.
+const MaxPreparedKeys = 256
+
 // ed25519Options is verification as crypto/ed25519 does it.
 var ed25519Options = &voi.Options{Verify: voi.VerifyOptionsStdLib}
 
@@ -93,6 +101,10 @@ func (k PublicKey) Prepare() (PublicKey, error) {
 	k.prepared = c
 	return k, nil
 }
+
+// Prepared reports whether k carries its verification state (see
+// Prepare).
+func (k PublicKey) Prepared() bool { return k.prepared != nil }
 
 // checker returns the key's checker: the prepared one, or one made for
 // this call.

@@ -330,3 +330,44 @@ func BenchmarkVerifySignature(b *testing.B) {
 		}
 	})
 }
+
+// TestKeySetPreparesAtMostMaxPreparedKeys fills a set past the bound: the
+// first MaxPreparedKeys keys are prepared, the rest are not, and every
+// key verifies its codes either way.
+func TestKeySetPreparesAtMostMaxPreparedKeys(t *testing.T) {
+	ks := mustKeySet(t)
+	var priv []*PrivateKey
+	for range MaxPreparedKeys + 2 {
+		k := mustKey(t, Ed25519)
+		priv = append(priv, k)
+		if err := ks.Add(k.Public()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ks.Add(priv[0].Public()); err != nil { // the same key again: no new slot
+		t.Fatal(err)
+	}
+	prepared := 0
+	for i, k := range priv {
+		pub, err := ks.ResolveKey(context.Background(), k.Public().ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pub.Prepared() {
+			prepared++
+		}
+		if want := i < MaxPreparedKeys; pub.Prepared() != want {
+			t.Fatalf("key %d prepared %v, want %v", i, pub.Prepared(), want)
+		}
+		if i < MaxPreparedKeys-2 {
+			continue // the keys each side of the bound are enough to sign with
+		}
+		v, err := Verify(context.Background(), mustSign(t, k, goldenPack), ks)
+		if err != nil || v.Status != SigValid {
+			t.Fatalf("key %d: %+v %v", i, v, err)
+		}
+	}
+	if prepared != MaxPreparedKeys || ks.Len() != MaxPreparedKeys+2 {
+		t.Fatalf("%d of %d keys prepared", prepared, ks.Len())
+	}
+}

@@ -327,10 +327,20 @@ func signatureStatus(s scanner.SignatureStatus) models.SignatureStatus {
 type ledgerKeys struct {
 	reader projectionReader
 	cache  sync.Map // key id -> scanner.PublicKey
+	// mu serializes misses; prepared counts the prepared keys in cache.
+	mu       sync.Mutex
+	prepared int
 }
 
 // ResolveKey implements scanner.KeyResolver.
 func (k *ledgerKeys) ResolveKey(ctx context.Context, id string) (scanner.PublicKey, error) {
+	if v, ok := k.cache.Load(id); ok {
+		return v.(scanner.PublicKey), nil
+	}
+	// A miss happens once per key: requests that miss together wait for
+	// one lookup, so a key is read and prepared once and counted once.
+	k.mu.Lock()
+	defer k.mu.Unlock()
 	if v, ok := k.cache.Load(id); ok {
 		return v.(scanner.PublicKey), nil
 	}
@@ -346,12 +356,16 @@ func (k *ledgerKeys) ResolveKey(ctx context.Context, id string) (scanner.PublicK
 		return scanner.PublicKey{}, fmt.Errorf("%w: %q", scanner.ErrUnknownKey, id)
 	}
 	pk := scanner.PublicKey{ID: sk.KeyID, Algorithm: scanner.Algorithm(sk.Algorithm), Key: sk.PublicKey}
-	// Prepared once, the key checks every later code at about half the
-	// cost (see scanner.PublicKey.Prepare). A key that does not parse is
-	// kept as it is: scanner.Verify answers its codes "invalid, the key
-	// is unusable".
-	if prep, err := pk.Prepare(); err == nil {
-		pk = prep
+	// Prepared once, the key checks every later code at a third of
+	// crypto/ed25519's cost (see scanner.PublicKey.Prepare); at most
+	// scanner.MaxPreparedKeys keys are, for their tables' memory. A key
+	// that does not parse is kept as it is: scanner.Verify answers its
+	// codes "invalid, the key is unusable".
+	if k.prepared < scanner.MaxPreparedKeys {
+		if prep, err := pk.Prepare(); err == nil {
+			pk = prep
+			k.prepared++
+		}
 	}
 	k.cache.Store(id, pk)
 	return pk, nil
