@@ -32,6 +32,13 @@ import (
 // off, so every verification checks its Ed25519 signature, as the first
 // scan of each pack does. The node's collector is set as pedigree serve
 // sets it (TuneGC); GOGC=100 in the environment compares with the default.
+//
+// Besides the rate, the latency quantiles and the CPU per verification,
+// the HTTP benchmarks report where waiting went (verify_schedstats_test.go):
+// sched-p99-µs, goroutines waiting for a P; os-wait-µs/op, this process's
+// threads waiting for a core; others-cpu-µs/op, what other processes took.
+// A run with others-cpu-µs/op well above zero shared the machine and its
+// latencies describe the neighbour as much as the node.
 
 var (
 	verifyRate = flag.Float64("verify.rate", 10000, "offered rate of BenchmarkVerifyHTTPOpenLoop, in verifications per second")
