@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/pedigree-ledger/pedigree/models"
@@ -53,21 +52,21 @@ func encodeEntry(e logEntry) ([]byte, error) {
 		}
 		return b, nil
 	}
-	return appendCommands(nil, e.Cmds, true)
+	return encodeCommands(e.Cmds, true)
 }
 
-// appendCommands appends cmds to b in the binary entry form. With compact,
+// encodeCommands writes cmds in the binary entry form. With compact,
 // each payload is compacted, as the log commits it (the Merkle leaf covers
 // these exact bytes; unlike the JSON form, '<', '>' and '&' stay as sent
 // rather than become \u003c and so on), which also rejects a payload that
 // is not JSON. Without it the payloads are copied as they are: a follower
 // forwarding commands leaves that work to the leader, which does it once.
-func appendCommands(b []byte, cmds []models.Command, compact bool) ([]byte, error) {
+func encodeCommands(cmds []models.Command, compact bool) ([]byte, error) {
 	n := len(binaryEntryMagic) + binary.MaxVarintLen64
 	for _, c := range cmds {
 		n += len(c.ID) + len(c.Kind) + len(c.Actor) + len(c.Payload) + 6*binary.MaxVarintLen64
 	}
-	b = slices.Grow(b, n)
+	b := make([]byte, 0, n)
 	b = append(b, binaryEntryMagic...)
 	b = binary.AppendUvarint(b, uint64(len(cmds)))
 	var payload bytes.Buffer

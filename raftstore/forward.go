@@ -20,7 +20,7 @@ import (
 // JSON header and a binary body, each after its 4-byte big-endian length; a
 // connection carries one request at a time and goes back to a pool after
 // its answer. A forwarded write's commands travel in the body, in the log
-// entry's binary form (appendCommands): as JSON, a capture's payload of
+// entry's binary form (encodeCommands): as JSON, a capture's payload of
 // hundreds of kilobytes was validated and copied once more on each side,
 // and the leader validates it anyway when it builds the entry.
 
@@ -166,7 +166,7 @@ func writeRequest(w io.Writer, req rpcRequest) error {
 	var body []byte
 	if len(req.Cmds) > 0 {
 		var err error
-		if body, err = appendCommands(nil, req.Cmds, false); err != nil {
+		if body, err = encodeCommands(req.Cmds, false); err != nil {
 			return err
 		}
 	}
