@@ -250,8 +250,14 @@ func (b *batch) loadKnown(ids []string) {
 			args[i] = id
 		}
 		ids = ids[n:]
-		rows, err := b.sqlTx.Query(`SELECT command_id, seq, accepted, code, message, data FROM ledger_entries WHERE command_id IN (?`+
-			strings.Repeat(",?", n-1)+`)`, args...)
+		// Prepared once per list length, like the rules' IN lists: a
+		// batch of single writes otherwise parsed this statement anew.
+		stmt := b.txStmt(`SELECT command_id, seq, accepted, code, message, data FROM ledger_entries WHERE command_id IN (?` +
+			strings.Repeat(",?", n-1) + `)`)
+		if stmt == nil {
+			return
+		}
+		rows, err := stmt.Query(args...)
 		if err != nil {
 			b.fail(fmt.Errorf("look up command ids: %w", err))
 			return
