@@ -26,7 +26,8 @@
 //   - A rejected command (Result.Accepted false) is still a ledger entry with
 //     a leaf, but its projection changes are undone (models.Batch undoes a
 //     capture applied in memory, or rolls back a savepoint), and results do
-//     not depend on how Raft groups entries into batches.
+//     not depend on how Raft groups entries into batches (nor on what
+//     models.Batch.Prefetch reads ahead for a batch).
 //   - A batch of Raft log entries is applied in one SQLite transaction that
 //     also records the last applied Raft index, so the projection, the ledger
 //     and the tree never disagree, and a restarted node skips the log entries
@@ -39,7 +40,9 @@
 //
 // Raft and the forwarding RPC (a follower handing writes, read-index
 // requests, joins and removals to the leader) share the Raft port; the first
-// byte of a connection picks the service. Anyone who can reach that port can
+// byte of a connection picks the service; a forwarded write carries its
+// commands in the log entry's binary form, and the leader validates their
+// payloads once, when it builds the entry. Anyone who can reach that port can
 // take part in the cluster, so outside a trusted network run it with mutual
 // TLS (Config.TLS, built by MutualTLS): then only holders of a certificate
 // signed by the cluster's CA are answered.
