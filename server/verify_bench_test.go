@@ -160,6 +160,24 @@ func benchVerifyClosedLoop(b *testing.B, uncached bool) {
 // connection (so the server's goroutines have grown their stacks).
 func mustVerifyLoad(b *testing.B, uncached bool, conns int) ([]*rawConn, [][]byte) {
 	b.Helper()
+	n, token, scans := mustVerifyNode(b, uncached)
+	var reqs [][]byte
+	for _, scan := range scans {
+		reqs = append(reqs, rawRequest("/api/v1/verify", "text/plain", token, []byte(scan)))
+	}
+	lc := loadConns(n.srv.Listener.Addr().String(), conns)
+	b.Cleanup(func() { closeConns(lc) })
+	if res := runClosedLoop(lc, reqs, max(len(reqs), 8*conns), checkAuthentic); res.failed > 0 {
+		b.Fatalf("warm-up: %d of %d verifications failed, first: %v", res.failed, res.sent, res.firstErr)
+	}
+	return lc, reqs
+}
+
+// mustVerifyNode starts a seeded node for the verification benchmarks and
+// returns it, the token that drives the load and the authentic scans.
+// With uncached, every signature is checked, as on a first scan.
+func mustVerifyNode(b *testing.B, uncached bool) (*apiNode, string, []string) {
+	b.Helper()
 	// The collector as pedigree serve sets it (GOGC in the environment
 	// overrides it, for comparisons).
 	b.Cleanup(TuneGC(GCHeapFloor))
@@ -171,17 +189,7 @@ func mustVerifyLoad(b *testing.B, uncached bool, conns int) ([]*rawConn, [][]byt
 		}
 	})
 	net, s := mustSeed(b, n, 400)
-	token := s.Tokens[net.Regulator.GLN]
-	var reqs [][]byte
-	for _, scan := range authenticScans(net) {
-		reqs = append(reqs, rawRequest("/api/v1/verify", "text/plain", token, []byte(scan)))
-	}
-	lc := loadConns(n.srv.Listener.Addr().String(), conns)
-	b.Cleanup(func() { closeConns(lc) })
-	if res := runClosedLoop(lc, reqs, max(len(reqs), 8*conns), checkAuthentic); res.failed > 0 {
-		b.Fatalf("warm-up: %d of %d verifications failed, first: %v", res.failed, res.sent, res.firstErr)
-	}
-	return lc, reqs
+	return n, s.Tokens[net.Regulator.GLN], authenticScans(net)
 }
 
 // authenticAnswer is what every answer of the verification benchmarks
@@ -255,16 +263,7 @@ func BenchmarkVerifyHandler(b *testing.B) { benchVerifyHandler(b, false) }
 func BenchmarkVerifyHandlerUncached(b *testing.B) { benchVerifyHandler(b, true) }
 
 func benchVerifyHandler(b *testing.B, uncached bool) {
-	b.Cleanup(TuneGC(GCHeapFloor))
-	n := mustAPINode(b, func(a *LifecycleAPI) {
-		a.SetRateLimit(0, 0)
-		if uncached {
-			a.verify.sigs = nil
-		}
-	})
-	net, s := mustSeed(b, n, 400)
-	token := s.Tokens[net.Regulator.GLN]
-	scans := authenticScans(net)
+	n, token, scans := mustVerifyNode(b, uncached)
 	h := n.srv.Config.Handler
 	// A server's request context is cancellable; so is this one.
 	ctx, cancel := context.WithCancel(context.Background())
