@@ -17,7 +17,7 @@ import (
 // Checking a signature is most of what verifying a signed code costs, and
 // a server checks many codes against the same few manufacturer keys. A
 // key can therefore be prepared once (PublicKey.Prepare). An Ed25519 key
-// keeps a fixed-base table of multiples of -A (about 30 KiB), so that
+// keeps a fixed-base table of multiples of -A (about 40 KiB), so that
 // R' = [S]B + [k](-A) is two fixed-base multiplications by precomputed
 // tables, with no doublings, instead of one double-scalar multiplication
 // that doubles 253 times: 21-24 µs a check on the 2-core benchmark
@@ -116,7 +116,7 @@ func (k PublicKey) checker() (*keyChecker, error) {
 }
 
 // newChecker makes the checker for k. With prepare, an Ed25519 key gets
-// its table (about 30 KiB, and the time of a few checks to build, so only
+// its table (about 40 KiB, and the time of a few checks to build, so only
 // for keys that are kept).
 func (k PublicKey) newChecker(prepare bool) (*keyChecker, error) {
 	switch k.Algorithm {
