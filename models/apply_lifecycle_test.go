@@ -479,6 +479,7 @@ func TestContainerMoveRefusesBadContents(t *testing.T) {
 	if err := l.db.Model(&Item{}).Where(`"key" = ?`, PackKey(gtinA, "H2")).Update("status", StatusLocked).Error; err != nil {
 		t.Fatal(err)
 	}
+	l.resync() // the edit by hand is no command's write
 	res := l.captureReject(CodeInactive, glnMaker, l.shipEv(glnWholesal, box))
 	if !strings.Contains(res.Message, "1 items inside") {
 		t.Fatalf("message %q does not count the bad item", res.Message)

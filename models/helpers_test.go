@@ -45,10 +45,26 @@ type ledger struct {
 	db  *gorm.DB
 	seq uint64
 	now time.Time
+	// index is kept as raftstore keeps it, from the rows each command
+	// wrote, and checked against the projection after every command
+	// (checkCommand); nil for ledgers built by hand, as in benchmarks.
+	index *VerifyIndex
+	// last is the projection after the last command, for checkCommand.
+	last projectionRows
 }
 
+// testIndexPacks bounds the test ledgers' verify indexes, small enough
+// that the larger scenarios evict packs from them.
+const testIndexPacks = 40
+
 func newLedger(t testing.TB) *ledger {
-	return &ledger{t: t, db: mustDB(t), now: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	l := &ledger{t: t, db: mustDB(t), now: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	l.index = NewVerifyIndex(testIndexPacks)
+	if err := l.index.Load(l.db); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.checkIndexLoads)
+	return l
 }
 
 // apply applies one command of kind by actor with payload at l.now.
@@ -81,6 +97,7 @@ func (l *ledger) applyCmd(cmd Command) Result {
 	if err != nil {
 		l.t.Fatalf("transaction: %v", err)
 	}
+	l.checkCommand(l.seq-1, l.seq)
 	return res
 }
 

@@ -80,8 +80,10 @@ type Product struct {
 	Strength     string `json:"strength,omitempty"`
 	PackSize     string `json:"pack_size,omitempty"`
 	// Signed says packs carry an AI 8030 signature.
-	Signed     bool      `json:"signed"`
-	Seq        uint64    `json:"seq"`
+	Signed bool `json:"signed"`
+	// Seq, here as on items and recalls, is indexed for the verify
+	// index, which reads each batch's new rows by it (ChangesSince).
+	Seq        uint64    `gorm:"index" json:"seq"`
 	RecordTime time.Time `json:"record_time"`
 }
 
@@ -160,8 +162,9 @@ type Item struct {
 	// SuppliedToPublic marks a dispense that can never be undone.
 	SuppliedToPublic bool   `json:"supplied_to_public,omitempty"`
 	CommissionedSeq  uint64 `json:"commissioned_seq"`
-	// Seq is the ledger position that last changed the item.
-	Seq uint64 `json:"seq"`
+	// Seq is the ledger position that last changed the item: every write
+	// sets it, which the verify index relies on (see VerifyIndex).
+	Seq uint64 `gorm:"index" json:"seq"`
 }
 
 // EventRecord is a stored EPCIS event.
@@ -204,7 +207,7 @@ type Recall struct {
 	Lot        string    `gorm:"uniqueIndex:idx_recalls_lot,priority:2;not null" json:"lot"`
 	RecalledBy string    `json:"by"`
 	Reason     string    `json:"reason,omitempty"`
-	Seq        uint64    `json:"seq"`
+	Seq        uint64    `gorm:"index" json:"seq"`
 	RecordTime time.Time `json:"record_time"`
 }
 

@@ -112,24 +112,42 @@ type Reason struct {
 // recall), no scans. It returns an error only for unreadable scans and storage
 // failures; every judgement, good or bad, is a Verification.
 func Verify(db *gorm.DB, req VerifyRequest) (Verification, error) {
-	at := req.Time
-	if at.IsZero() {
-		at = time.Now()
+	gtin, serial, err := scannedPack(req)
+	if err != nil {
+		return Verification{}, err
 	}
-	var v Verification
-	add := func(verdict Verdict, format string, args ...any) {
-		v.Reasons = append(v.Reasons, Reason{Verdict: verdict, Message: fmt.Sprintf(format, args...)})
+	rows, err := readVerifyRows(db, gtin, serial)
+	if err != nil {
+		return Verification{}, err
 	}
+	return judge(req, gtin, serial, rows), nil
+}
+
+// scannedPack is the scan's normalised GTIN and its serial ("" if none).
+func scannedPack(req VerifyRequest) (gtin, serial string, err error) {
 	rawGTIN, ok := req.Scan.Get("01")
 	if !ok {
-		return v, fmt.Errorf("models: verify: the scan has no GTIN (01)")
+		return "", "", fmt.Errorf("models: verify: the scan has no GTIN (01)")
 	}
-	gtin, err := gs1.NormalizeGTIN(rawGTIN)
+	gtin, err = gs1.NormalizeGTIN(rawGTIN)
 	if err != nil {
-		return v, fmt.Errorf("models: verify: %w", err)
+		return "", "", fmt.Errorf("models: verify: %w", err)
 	}
-	serial, _ := req.Scan.Get("21")
+	serial, _ = req.Scan.Get("21")
+	return gtin, serial, nil
+}
 
+// verifyRows is what a verification reads: the product (nil when the GTIN
+// is not registered), the pack (nil when the scan has no serial or the
+// serial is not on the ledger) and its lot's recall (nil when none).
+type verifyRows struct {
+	product *Product
+	pack    *Item
+	recall  *Recall
+}
+
+// readVerifyRows reads a verification's rows from the projection.
+func readVerifyRows(db *gorm.DB, gtin, serial string) (verifyRows, error) {
 	// One statement with explicit columns, straight to the connection
 	// pool (prepared once when the caller's session prepares statements):
 	// the product by GTIN and, in the same row, the pack by key with its
@@ -151,10 +169,9 @@ func Verify(db *gorm.DB, req VerifyRequest) (Verification, error) {
 		key = PackKey(gtin, serial)
 	}
 	var packed sql.NullString
-	err = pool.QueryRowContext(ctx, verifySQL, key, gtin).Scan(&packed)
+	err := pool.QueryRowContext(ctx, verifySQL, key, gtin).Scan(&packed)
 	if errors.Is(err, sql.ErrNoRows) {
-		add(VerdictUnknownProduct, "GTIN %s is not a registered product", gtin)
-		return v.finish(), nil
+		return verifyRows{}, nil
 	}
 	var (
 		prod Product
@@ -164,22 +181,52 @@ func Verify(db *gorm.DB, req VerifyRequest) (Verification, error) {
 		err = unpackVerifyRow(packed.String, &prod, &row)
 	}
 	if err != nil {
-		return v, fmt.Errorf("models: verify: %w", err)
+		return verifyRows{}, fmt.Errorf("models: verify: %w", err)
 	}
-	v.Product = &prod
-	if serial == "" {
-		add(VerdictUnknownSerial, "the scan has no serial number (21)")
-		return v.finish(), nil
-	}
+	rows := verifyRows{product: &prod}
 	if !row.id.Valid {
-		add(VerdictUnknownSerial, "serial %s of %s is not on the ledger", serial, gtin)
-		return v.finish(), nil
+		return rows, nil
 	}
 	pack, err := row.item()
 	if err != nil {
-		return v, fmt.Errorf("models: verify: %w", err)
+		return verifyRows{}, fmt.Errorf("models: verify: %w", err)
 	}
-	v.Pack = &pack
+	rows.pack = &pack
+	if row.recallID.Valid {
+		rows.recall = &Recall{ID: row.recallID.V, GTIN: pack.GTIN, Lot: pack.Lot, RecalledBy: row.recallBy.V,
+			Reason: row.recallReason.V, Seq: uint64(row.recallSeq.V), RecordTime: row.recallTime.Time}
+	}
+	return rows, nil
+}
+
+// judge is the verdict on a scan of gtin and serial given what the ledger
+// holds (rows). It reads nothing, so the answer depends only on the rows,
+// wherever they were read from.
+func judge(req VerifyRequest, gtin, serial string, rows verifyRows) Verification {
+	at := req.Time
+	if at.IsZero() {
+		at = time.Now()
+	}
+	var v Verification
+	add := func(verdict Verdict, format string, args ...any) {
+		v.Reasons = append(v.Reasons, Reason{Verdict: verdict, Message: fmt.Sprintf(format, args...)})
+	}
+	prod := rows.product
+	if prod == nil {
+		add(VerdictUnknownProduct, "GTIN %s is not a registered product", gtin)
+		return v.finish()
+	}
+	v.Product = prod
+	if serial == "" {
+		add(VerdictUnknownSerial, "the scan has no serial number (21)")
+		return v.finish()
+	}
+	pack := rows.pack
+	if pack == nil {
+		add(VerdictUnknownSerial, "serial %s of %s is not on the ledger", serial, gtin)
+		return v.finish()
+	}
+	v.Pack = pack
 
 	switch req.Signature {
 	case SignatureInvalid:
@@ -200,10 +247,9 @@ func Verify(db *gorm.DB, req VerifyRequest) (Verification, error) {
 	case StatusDestroyed, StatusStolen:
 		add(VerdictDestroyedStolen, "the pack was recorded %s by %s%s", pack.Status, pack.DecommissionedBy, when(pack.DecommissionedAt))
 	}
-	if row.recallID.Valid {
-		v.Recall = &Recall{ID: row.recallID.V, GTIN: pack.GTIN, Lot: pack.Lot, RecalledBy: row.recallBy.V,
-			Reason: row.recallReason.V, Seq: uint64(row.recallSeq.V), RecordTime: row.recallTime.Time}
-		add(VerdictRecalled, "lot %s is recalled by %s", pack.Lot, row.recallBy.V)
+	if r := rows.recall; r != nil {
+		v.Recall = r
+		add(VerdictRecalled, "lot %s is recalled by %s", pack.Lot, r.RecalledBy)
 	}
 	switch pack.Status {
 	case StatusDispensed:
@@ -224,7 +270,7 @@ func Verify(db *gorm.DB, req VerifyRequest) (Verification, error) {
 	if req.Signature == SignatureMissing && prod.Signed {
 		add(VerdictSignatureMissing, "packs of %s are signed but this code carries no signature (8030)", gtin)
 	}
-	return v.finish(), nil
+	return v.finish()
 }
 
 // verifySQL reads a product by GTIN (the second parameter) and, when the
@@ -332,67 +378,96 @@ func unpackVerifyRow(packed string, prod *Product, row *verifyPackRow) error {
 	if err := unpackColumns(packed, f[:]); err != nil {
 		return err
 	}
-	var errs []error
-	str := func(i int) string {
-		if !f[i].valid {
-			errs = append(errs, fmt.Errorf("column %s is NULL", verifyColumns[i]))
-		}
-		return f[i].s
+	r := &fieldReader{f: f[:], names: verifyColumns}
+	prod.GTIN, prod.Name, prod.Manufacturer, prod.Form, prod.Strength, prod.PackSize = r.str(0), r.str(1), r.str(2), r.str(3), r.str(4), r.str(5)
+	signed := r.nullBool(6)
+	if !signed.Valid {
+		r.errs = append(r.errs, errors.New("a product flag is NULL"))
 	}
-	nullStr := func(i int) sql.Null[string] { return sql.Null[string]{V: f[i].s, Valid: f[i].valid} }
-	nullInt := func(i int) sql.Null[int64] {
-		if !f[i].valid {
-			return sql.Null[int64]{}
-		}
-		n, err := strconv.ParseInt(f[i].s, 10, 64)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("column %s: %w", verifyColumns[i], err))
-		}
-		return sql.Null[int64]{V: n, Valid: true}
-	}
-	nullUint := func(i int) sql.Null[uint64] {
-		n := nullInt(i)
-		if n.V < 0 {
-			errs = append(errs, fmt.Errorf("column %s: negative", verifyColumns[i]))
-		}
-		return sql.Null[uint64]{V: uint64(n.V), Valid: n.Valid}
-	}
-	nullBool := func(i int) sql.Null[bool] {
-		if !f[i].valid {
-			return sql.Null[bool]{}
-		}
-		b, err := strconv.ParseBool(f[i].s)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("column %s: %w", verifyColumns[i], err))
-		}
-		return sql.Null[bool]{V: b, Valid: true}
-	}
-	nullTime := func(i int) sql.NullTime {
-		if !f[i].valid {
-			return sql.NullTime{}
-		}
-		return sql.NullTime{Time: parseStoredTime(f[i].s), Valid: true}
-	}
-	must := func(b sql.Null[bool]) bool {
-		if !b.Valid {
-			errs = append(errs, errors.New("a product flag is NULL"))
-		}
-		return b.V
-	}
-	prod.GTIN, prod.Name, prod.Manufacturer, prod.Form, prod.Strength, prod.PackSize = str(0), str(1), str(2), str(3), str(4), str(5)
-	prod.Signed = must(nullBool(6))
-	seq := nullUint(7)
-	rt := nullTime(8)
+	prod.Signed = signed.V
+	seq := r.nullUint(7)
+	rt := r.nullTime(8)
 	if !seq.Valid || !rt.Valid {
-		errs = append(errs, errors.New("a product's seq or record time is NULL"))
+		r.errs = append(r.errs, errors.New("a product's seq or record time is NULL"))
 	}
 	prod.Seq, prod.RecordTime = seq.V, rt.Time
-	row.id, row.key, row.kind, row.gtin, row.serial, row.lot = nullInt(9), nullStr(10), nullStr(11), nullStr(12), nullStr(13), nullStr(14)
-	row.expiry, row.status, row.holder, row.destination = nullStr(15), nullStr(16), nullStr(17), nullStr(18)
-	row.parentID, row.decBy, row.decAt, row.decLoc = nullInt(19), nullStr(20), nullTime(21), nullStr(22)
-	row.decSeq, row.suppliedToPublic, row.commissionedSeq, row.seq = nullUint(23), nullBool(24), nullUint(25), nullUint(26)
-	row.recallID, row.recallBy, row.recallReason, row.recallSeq, row.recallTime = nullInt(27), nullStr(28), nullStr(29), nullInt(30), nullTime(31)
-	return errors.Join(errs...)
+	r.itemFields(9, row)
+	row.recallID, row.recallBy, row.recallReason, row.recallSeq, row.recallTime = r.nullInt(27), r.nullStr(28), r.nullStr(29), r.nullInt(30), r.nullTime(31)
+	return errors.Join(r.errs...)
+}
+
+// unpackItemFields reads an item's columns (itemColumns, in order) into
+// the pack fields of a verifyPackRow.
+func unpackItemFields(f []packedField) (verifyPackRow, error) {
+	var row verifyPackRow
+	r := &fieldReader{f: f, names: itemColumns}
+	r.itemFields(0, &row)
+	return row, errors.Join(r.errs...)
+}
+
+// fieldReader converts packed fields as database/sql's Scan would,
+// collecting the errors.
+type fieldReader struct {
+	f     []packedField
+	names []string // the columns, for errors
+	errs  []error
+}
+
+func (r *fieldReader) str(i int) string {
+	if !r.f[i].valid {
+		r.errs = append(r.errs, fmt.Errorf("column %s is NULL", r.names[i]))
+	}
+	return r.f[i].s
+}
+
+func (r *fieldReader) nullStr(i int) sql.Null[string] {
+	return sql.Null[string]{V: r.f[i].s, Valid: r.f[i].valid}
+}
+
+func (r *fieldReader) nullInt(i int) sql.Null[int64] {
+	if !r.f[i].valid {
+		return sql.Null[int64]{}
+	}
+	n, err := strconv.ParseInt(r.f[i].s, 10, 64)
+	if err != nil {
+		r.errs = append(r.errs, fmt.Errorf("column %s: %w", r.names[i], err))
+	}
+	return sql.Null[int64]{V: n, Valid: true}
+}
+
+func (r *fieldReader) nullUint(i int) sql.Null[uint64] {
+	n := r.nullInt(i)
+	if n.V < 0 {
+		r.errs = append(r.errs, fmt.Errorf("column %s: negative", r.names[i]))
+	}
+	return sql.Null[uint64]{V: uint64(n.V), Valid: n.Valid}
+}
+
+func (r *fieldReader) nullBool(i int) sql.Null[bool] {
+	if !r.f[i].valid {
+		return sql.Null[bool]{}
+	}
+	b, err := strconv.ParseBool(r.f[i].s)
+	if err != nil {
+		r.errs = append(r.errs, fmt.Errorf("column %s: %w", r.names[i], err))
+	}
+	return sql.Null[bool]{V: b, Valid: true}
+}
+
+func (r *fieldReader) nullTime(i int) sql.NullTime {
+	if !r.f[i].valid {
+		return sql.NullTime{}
+	}
+	return sql.NullTime{Time: parseStoredTime(r.f[i].s), Valid: true}
+}
+
+// itemFields reads itemColumns' 18 fields, starting at field at, into
+// row's pack fields.
+func (r *fieldReader) itemFields(at int, row *verifyPackRow) {
+	row.id, row.key, row.kind, row.gtin, row.serial, row.lot = r.nullInt(at), r.nullStr(at+1), r.nullStr(at+2), r.nullStr(at+3), r.nullStr(at+4), r.nullStr(at+5)
+	row.expiry, row.status, row.holder, row.destination = r.nullStr(at+6), r.nullStr(at+7), r.nullStr(at+8), r.nullStr(at+9)
+	row.parentID, row.decBy, row.decAt, row.decLoc = r.nullInt(at+10), r.nullStr(at+11), r.nullTime(at+12), r.nullStr(at+13)
+	row.decSeq, row.suppliedToPublic, row.commissionedSeq, row.seq = r.nullUint(at+14), r.nullBool(at+15), r.nullUint(at+16), r.nullUint(at+17)
 }
 
 // storedTimeLayouts are the forms go-sqlite3 reads back as times (its

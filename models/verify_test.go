@@ -2,6 +2,7 @@ package models
 
 import (
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 
@@ -77,9 +78,18 @@ func TestVerifyVerdicts(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			v, err := Verify(l.db, VerifyRequest{Scan: tc.scan, Pharmacy: tc.pharmacy, Time: at, Signature: tc.sig})
+			req := VerifyRequest{Scan: tc.scan, Pharmacy: tc.pharmacy, Time: at, Signature: tc.sig}
+			v, err := Verify(l.db, req)
 			if err != nil {
 				t.Fatal(err)
+			}
+			// The verify index holds these packs and answers the same.
+			gtin, serial, _ := scannedPack(req)
+			if _, ok := l.index.rows(gtin, serial); !ok && tc.verdict != VerdictUnknownSerial {
+				t.Fatalf("the verify index does not hold %s %s", gtin, serial)
+			}
+			if vi, err := VerifyIndexed(l.index, l.db, req); err != nil || !reflect.DeepEqual(vi, v) {
+				t.Fatalf("VerifyIndexed = %+v, %v; Verify = %+v", vi, err, v)
 			}
 			if v.Verdict != tc.verdict || v.AlertCode != tc.fmd || v.FailureReason != tc.dscsa {
 				t.Fatalf("verdict %s (%s, %s), want %s (%s, %s); reasons %+v", v.Verdict, v.AlertCode, v.FailureReason, tc.verdict, tc.fmd, tc.dscsa, v.Reasons)

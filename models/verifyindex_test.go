@@ -1,0 +1,106 @@
+package models
+
+import (
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+)
+
+// TestVerifyIndexEvictsOldestAndFallsBack: an index smaller than the
+// ledger holds the packs changed last, and a pack it dropped is still
+// verified, from the projection, with the same answer.
+func TestVerifyIndexEvictsOldestAndFallsBack(t *testing.T) {
+	l := newLedger(t)
+	l.network()
+	var epcs []string
+	for i := range 5 {
+		epcs = append(epcs, sgtinDL(gtinA, fmt.Sprintf("E%d", i)))
+		l.capture(glnMaker, l.commissionEv("L1", "2028-12-31", epcs[i]))
+	}
+	small := NewVerifyIndex(2)
+	if err := small.Load(l.db); err != nil {
+		t.Fatal(err)
+	}
+	if small.Len() != 2 {
+		t.Fatalf("index holds %d packs, want 2", small.Len())
+	}
+	at := time.Date(2026, 4, 1, 12, 0, 0, 0, time.UTC)
+	for i := range 5 {
+		serial := fmt.Sprintf("E%d", i)
+		_, held := small.rows(gtinA, serial)
+		if held != (i >= 3) {
+			t.Fatalf("pack %s held = %v; the index should hold the two commissioned last", serial, held)
+		}
+		req := VerifyRequest{Scan: scan(gtinA, serial, "L1", "281231"), Pharmacy: glnMaker, Time: at, Signature: SignatureValid}
+		want, err := Verify(l.db, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := VerifyIndexed(small, l.db, req)
+		if err != nil || !reflect.DeepEqual(got, want) || got.Verdict != VerdictAuthentic {
+			t.Fatalf("pack %s: VerifyIndexed = %+v, %v; want %+v", serial, got, err, want)
+		}
+	}
+	// A change brings a dropped pack back and drops the oldest one held.
+	before := l.seq
+	l.capture(glnMaker, l.shipEv(glnWholesal, epcs[0]))
+	changes, err := small.ChangesSince(l.db, before)
+	if err != nil {
+		t.Fatal(err)
+	}
+	small.Publish(changes)
+	if _, held := small.rows(gtinA, "E0"); !held {
+		t.Fatal("the pack changed last is not held")
+	}
+	if _, held := small.rows(gtinA, "E3"); held || small.Len() != 2 {
+		t.Fatalf("the index holds %d packs, E3 among them; want E4 and E0", small.Len())
+	}
+}
+
+// TestVerifyIndexUnloadedReadsTheProjection: until Load, an index answers
+// nothing itself, not even that a product is unknown.
+func TestVerifyIndexUnloadedReadsTheProjection(t *testing.T) {
+	l := newLedger(t)
+	l.network()
+	l.capture(glnMaker, l.commissionEv("L1", "2028-12-31", sgtinDL(gtinA, "U1")))
+	ix := NewVerifyIndex(10)
+	for _, serial := range []string{"", "U1"} {
+		if _, ok := ix.rows(gtinA, serial); ok {
+			t.Fatalf("an unloaded index answers for %q", serial)
+		}
+	}
+	if _, ok := ix.rows("09999999999994", "X"); ok {
+		t.Fatal("an unloaded index says a product is unknown")
+	}
+	v, err := VerifyIndexed(ix, l.db, VerifyRequest{Scan: scan(gtinA, "U1", "L1", "281231"), Signature: SignatureValid})
+	if err != nil || v.Verdict != VerdictAuthentic {
+		t.Fatalf("verify through an unloaded index: %+v, %v", v, err)
+	}
+	if v, err := VerifyIndexed(nil, l.db, VerifyRequest{Scan: scan(gtinA, "U1", "L1", "281231"), Signature: SignatureValid}); err != nil || v.Verdict != VerdictAuthentic {
+		t.Fatalf("verify without an index: %+v, %v", v, err)
+	}
+}
+
+// TestVerifyIndexOrderStaysBounded: a pack changed again and again leaves
+// outdated eviction entries behind; they are dropped, so the index's
+// bookkeeping stays proportional to the packs it holds.
+func TestVerifyIndexOrderStaysBounded(t *testing.T) {
+	ix := NewVerifyIndex(4)
+	ix.loaded = true
+	ix.products, ix.recalls, ix.packs = map[string]*Product{}, map[lotKey]*Recall{}, map[string]*Item{}
+	for seq := uint64(1); seq <= 10000; seq++ {
+		ix.Publish(IndexChanges{packs: []Item{{Key: PackKey(gtinA, fmt.Sprint(seq%3)), Kind: ItemPack, Seq: seq}}})
+	}
+	if ix.Len() != 3 {
+		t.Fatalf("index holds %d packs, want 3", ix.Len())
+	}
+	if n := len(ix.order); n > 2*3+1024 {
+		t.Fatalf("eviction list has %d entries for 3 packs", n)
+	}
+	for i := range 3 {
+		if it := ix.packs[PackKey(gtinA, fmt.Sprint(i))]; it == nil || it.Seq < 9997 {
+			t.Fatalf("pack %d is %+v, want its last change", i, it)
+		}
+	}
+}
