@@ -12,7 +12,7 @@ import (
 // the per-event apply cost behind BenchmarkClusterCapture1000, without Raft
 // or the other two nodes. b.N counts events.
 func BenchmarkFSMApplyCapture1000(b *testing.B) {
-	l, err := openLedger(filepath.Join(b.TempDir(), "ledger.db"), "bench", testLogger(b))
+	l, err := openLedger(filepath.Join(b.TempDir(), "ledger.db"), "bench", DefaultVerifyIndexPacks, testLogger(b))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -134,7 +134,7 @@ func BenchmarkFSMApplyLedgerOnly(b *testing.B) {
 }
 
 func benchFSM(b *testing.B, mk func(int) models.Command) {
-	l, err := openLedger(filepath.Join(b.TempDir(), "ledger.db"), "bench", testLogger(b))
+	l, err := openLedger(filepath.Join(b.TempDir(), "ledger.db"), "bench", DefaultVerifyIndexPacks, testLogger(b))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -234,7 +234,7 @@ func captureMaker(b *testing.B, commit func(...models.Command)) func(id string, 
 // cluster benchmark delivers them: the per-command cost of the capture rule
 // plus raftstore's, without Raft or the other two nodes.
 func BenchmarkFSMApplySingleEvents(b *testing.B) {
-	l, err := openLedger(filepath.Join(b.TempDir(), "ledger.db"), "bench", testLogger(b))
+	l, err := openLedger(filepath.Join(b.TempDir(), "ledger.db"), "bench", DefaultVerifyIndexPacks, testLogger(b))
 	if err != nil {
 		b.Fatal(err)
 	}

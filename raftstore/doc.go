@@ -35,6 +35,12 @@
 //   - A snapshot is a point-in-time copy of the whole SQLite file (VACUUM
 //     INTO), so a node restored from it has the same projection, ledger and
 //     Merkle tree, and thus the same root, as the node that took it.
+//   - The verify index (models.VerifyIndex, Store.VerifyIndex) holds the
+//     committed rows of the packs changed last: each batch reads the rows it
+//     wrote, by their seqs, before it commits, and publishes them after, before
+//     Apply returns; opening or restoring the database reloads it. So a
+//     verification answered from memory is a Local read like any other, and
+//     sees every write acknowledged before it began on this node.
 //
 // # Network and trust
 //

@@ -66,6 +66,7 @@ func (l *ledger) applyBatch(logs []*raft.Log) []any {
 	l.mu.RLock()
 	applied, rng := l.applied, cloneRange(l.rng)
 	l.mu.RUnlock()
+	sizeBefore := rng.End() // rng grows as the batch appends leaves
 
 	last := applied
 	for _, lg := range logs {
@@ -156,6 +157,15 @@ func (l *ledger) applyBatch(logs []*raft.Log) []any {
 			b.fail(fmt.Errorf("record applied index: %w", err))
 		}
 	}
+	// The rows this batch wrote, for the verify index once committed
+	// (every write sets the row's seq to its command's ledger position).
+	var changes models.IndexChanges
+	if l.index != nil && b.err == nil {
+		var err error
+		if changes, err = l.index.ChangesSince(b.tx, sizeBefore); err != nil {
+			b.fail(err)
+		}
+	}
 	if b.err == nil {
 		b.err = tx.Commit().Error
 	} else {
@@ -170,6 +180,11 @@ func (l *ledger) applyBatch(logs []*raft.Log) []any {
 	root, err := rootOf(b.rng)
 	if err != nil {
 		panic(fmt.Sprintf("raftstore: root of committed tree: %v", err))
+	}
+	// Published before Apply returns, so before any write of the batch is
+	// acknowledged: a verification after an acknowledged dispense sees it.
+	if l.index != nil {
+		l.index.Publish(changes)
 	}
 	l.mu.Lock()
 	l.rng, l.root, l.applied = b.rng, root, last

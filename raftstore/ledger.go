@@ -71,6 +71,9 @@ type ledger struct {
 	db    *gorm.DB
 	sqlDB *sql.DB
 	log   *slog.Logger
+	// index answers verifications from memory (nil: off); the FSM keeps
+	// it exact by publishing each batch's rows after the commit.
+	index *models.VerifyIndex
 
 	mu        sync.RWMutex
 	rng       *compact.Range // frontier of the committed tree [0, size)
@@ -181,12 +184,17 @@ func openSQLite(path string) (*gorm.DB, *sql.DB, error) {
 	return db, sqlDB, nil
 }
 
-func openLedger(path, node string, log *slog.Logger) (*ledger, error) {
+// openLedger opens the ledger's database at path; with indexPacks above
+// zero it keeps a verify index of that many packs.
+func openLedger(path, node string, indexPacks int, log *slog.Logger) (*ledger, error) {
 	db, sqlDB, err := openSQLite(path)
 	if err != nil {
 		return nil, err
 	}
 	l := &ledger{node: node, m: defaultMetrics(), path: path, db: db, sqlDB: sqlDB, log: log, appliedCh: make(chan struct{})}
+	if indexPacks > 0 {
+		l.index = models.NewVerifyIndex(indexPacks)
+	}
 	if err := l.migrate(); err != nil {
 		sqlDB.Close()
 		return nil, err
@@ -208,9 +216,15 @@ func (l *ledger) migrate() error {
 	return nil
 }
 
-// load reads the committed state (applied index, tree frontier) from the
-// database; called at open and after a snapshot restore.
+// load reads the committed state (applied index, tree frontier, the
+// verify index) from the database; called at open and after a snapshot
+// restore.
 func (l *ledger) load() error {
+	if l.index != nil {
+		if err := l.index.Load(l.db); err != nil {
+			return err
+		}
+	}
 	var applied uint64
 	err := l.sqlDB.QueryRow(`SELECT value FROM raftstore_meta WHERE key = ?`, metaApplied).Scan(&applied)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {

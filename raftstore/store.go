@@ -64,12 +64,21 @@ type Config struct {
 	// Tune, if set, adjusts the Raft configuration after the defaults
 	// (tests shorten timeouts for loopback; operators may tune snapshots).
 	Tune func(*raft.Config)
+	// VerifyIndexPacks is how many recently changed packs the verify
+	// index holds in memory (see models.VerifyIndex), about 0.5 KiB each;
+	// 0 means DefaultVerifyIndexPacks, a negative value no index.
+	VerifyIndexPacks int
 	// Now, if set, replaces the wall clock with which the leader stamps
 	// record times. Tests use it to cross time limits such as the EU FMD
 	// 10-day undo window; production leaves it nil. It is read only when
 	// proposing, never in Apply, so replicas stay deterministic.
 	Now func() time.Time
 }
+
+// DefaultVerifyIndexPacks is the verify index's size when Config leaves
+// it unset: the packs changed last, which are the ones being received,
+// verified and dispensed.
+const DefaultVerifyIndexPacks = 200_000
 
 var nodeIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
@@ -181,7 +190,11 @@ func (s *Store) open() error {
 	if err != nil {
 		return fmt.Errorf("open snapshot store: %w", err)
 	}
-	s.ledger, err = openLedger(filepath.Join(cfg.Dir, "ledger.db"), cfg.NodeID, s.log)
+	indexPacks := cfg.VerifyIndexPacks
+	if indexPacks == 0 {
+		indexPacks = DefaultVerifyIndexPacks
+	}
+	s.ledger, err = openLedger(filepath.Join(cfg.Dir, "ledger.db"), cfg.NodeID, indexPacks, s.log)
 	if err != nil {
 		return err
 	}
@@ -614,6 +627,10 @@ func mapRaftError(err error) error {
 	}
 	return err
 }
+
+// VerifyIndex is the node's verify index, nil when Config turned it off.
+// It holds this node's committed rows, so its answers are Local reads.
+func (s *Store) VerifyIndex() *models.VerifyIndex { return s.ledger.index }
 
 // Read returns the projection database once this node is as fresh as c
 // asks. The *gorm.DB reads the local SQLite file; do not write through it.
