@@ -38,6 +38,7 @@ type serveOptions struct {
 	tlsCert, tlsKey, tlsCA  string
 	logLevel                string
 	joinTimeout             time.Duration
+	verifyIndexPacks        int
 }
 
 // runServe is `pedigree serve`: one ledger node, served until SIGINT or
@@ -80,6 +81,8 @@ func parseServeFlags(args []string, stderr io.Writer) (serveOptions, int) {
 	fs.StringVar(&o.tlsCA, "raft-tls-ca", "", "PEM CA that signs every node's certificate")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&o.joinTimeout, "join-timeout", 2*time.Minute, "how long to keep asking --join to add this node")
+	fs.IntVar(&o.verifyIndexPacks, "verify-index-packs", raftstore.DefaultVerifyIndexPacks,
+		"recently changed packs kept in memory for verification, about 0.5 KiB each (0: none; other packs are read from SQLite)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage: pedigree serve --node-id ID --data DIR [--bootstrap | --join URL] [flags]\n\n"+
 			"Runs one ledger node: Raft (with leader forwarding) on --raft-addr and the HTTP API\n"+
@@ -118,6 +121,9 @@ func parseServeFlags(args []string, stderr io.Writer) (serveOptions, int) {
 	}
 	if _, ok := logLevels[o.logLevel]; !ok {
 		problems = append(problems, "--log-level is debug, info, warn or error")
+	}
+	if o.verifyIndexPacks < 0 {
+		problems = append(problems, "--verify-index-packs is 0 (none) or more")
 	}
 	if len(problems) > 0 {
 		fmt.Fprintf(stderr, "pedigree serve: %s\n", strings.Join(problems, "; "))
@@ -164,6 +170,7 @@ func serveMain(ctx context.Context, o serveOptions, stdout, stderr io.Writer) er
 	store, err := raftstore.Open(raftstore.Config{
 		NodeID: o.nodeID, Dir: o.dataDir, RaftAddr: o.raftAddr, AdvertiseAddr: o.raftAdvertise,
 		HTTPAddr: httpURL, Bootstrap: o.bootstrap, TLS: tlsConf, Logger: log,
+		VerifyIndexPacks: verifyIndexPacks(o.verifyIndexPacks),
 	})
 	if err != nil {
 		return fmt.Errorf("open ledger node: %w", err)
@@ -381,4 +388,13 @@ func joinOnce(ctx context.Context, client *http.Client, url, token string, body 
 		return fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(data))
 	}
 	return &permanentError{fmt.Sprintf("join refused: %s: %s", resp.Status, bytes.TrimSpace(data))}
+}
+
+// verifyIndexPacks maps --verify-index-packs, where 0 means no index, to
+// raftstore's setting, where 0 means the default and a negative value none.
+func verifyIndexPacks(flag int) int {
+	if flag == 0 {
+		return -1
+	}
+	return flag
 }

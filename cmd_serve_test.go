@@ -24,6 +24,7 @@ func TestServeFlagErrors(t *testing.T) {
 		"nonvoter, no join":   {"--node-id", "n1", "--data", "x", "--nonvoter"},
 		"half the TLS files":  {"--node-id", "n1", "--data", "x", "--raft-tls-cert", "c.pem"},
 		"bad log level":       {"--node-id", "n1", "--data", "x", "--log-level", "loud"},
+		"negative index size": {"--node-id", "n1", "--data", "x", "--verify-index-packs", "-1"},
 		"positional argument": {"--node-id", "n1", "--data", "x", "extra"},
 		"unknown flag":        {"--node", "n1"},
 	} {

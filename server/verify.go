@@ -25,12 +25,16 @@ import (
 // text, a GS1 Digital Link URI or a photo of the code. It checks the code's
 // signature (AI 8030) against the keys registered on the ledger, judges the
 // pack with models.Verify on this node's projection (a local read: the
-// fastest, and what EU FMD's 300 ms answer needs), and proposes an alert for
-// every verdict but authentic. Verifying an authentic pack writes nothing.
+// fastest, and what EU FMD's 300 ms answer needs), from the node's verify
+// index when it holds the pack, and proposes an alert for every verdict
+// but authentic. Verifying an authentic pack writes nothing.
 type verifyAPI struct {
 	ledger LifecycleLedger
 	keys   *ledgerKeys
 	sigs   *sigCache // nil: check every signature (benchmarks of the uncached path)
+	// index is the ledger's verify index, nil when it keeps none (or a
+	// benchmark measures the SQLite path).
+	index *models.VerifyIndex
 	// session is the projection's session that prepares statements.
 	session atomic.Pointer[preparedSession]
 }
@@ -57,8 +61,18 @@ func (h *verifyAPI) prepared(db *gorm.DB) *gorm.DB {
 	return s.db
 }
 
+// verifyIndexer is a ledger that keeps a verify index (raftstore.Store
+// does): the rows verifications read, in memory, exactly as committed.
+type verifyIndexer interface {
+	VerifyIndex() *models.VerifyIndex
+}
+
 func newVerifyAPI(l LifecycleLedger) *verifyAPI {
-	return &verifyAPI{ledger: l, keys: &ledgerKeys{reader: l}, sigs: newSigCache(sigCacheSize)}
+	h := &verifyAPI{ledger: l, keys: &ledgerKeys{reader: l}, sigs: newSigCache(sigCacheSize)}
+	if vi, ok := l.(verifyIndexer); ok {
+		h.index = vi.VerifyIndex()
+	}
+	return h
 }
 
 // Limits on verification input. A scan is at most a few hundred
@@ -285,7 +299,7 @@ func (h *verifyAPI) check(ctx context.Context, cl Caller, scan, loc string, link
 	if err != nil {
 		return resp, nil, storeErr(err)
 	}
-	v, err := models.Verify(h.prepared(db), req)
+	v, err := models.VerifyIndexed(h.index, h.prepared(db), req)
 	if err != nil {
 		return resp, nil, fmt.Errorf("verify: %w", err)
 	}

@@ -30,7 +30,12 @@ import (
 // every signature check is answered by the signature cache, as re-scans of
 // the same packs are in the field; the Uncached variants switch the cache
 // off, so every verification checks its Ed25519 signature, as the first
-// scan of each pack does. The node's collector is set as pedigree serve
+// scan of each pack does. The seeded packs were all shipped and received
+// just before, so the node's verify index holds them, as it holds the
+// packs a node changed last (models.VerifyIndex); the Unindexed variants
+// also switch the index off, so every verification checks its signature
+// and reads SQLite, as a first scan of a pack the index does not hold
+// does. The node's collector is set as pedigree serve
 // sets it (TuneGC); GOGC=100 in the environment compares with the default.
 //
 // Besides the rate, the latency quantiles and the CPU per verification,
@@ -65,28 +70,54 @@ var (
 // that does not achieves its capacity) or any verification is not
 // authentic; the latency goal (p99 < 5 ms) is reported, not asserted,
 // because on a shared machine other processes decide the tail.
-func BenchmarkVerifyHTTPOpenLoop(b *testing.B) { benchVerifyOpenLoop(b, false) }
+func BenchmarkVerifyHTTPOpenLoop(b *testing.B) { benchVerifyOpenLoop(b, verifyMode{}) }
 
 // BenchmarkVerifyHTTPOpenLoopUncached is BenchmarkVerifyHTTPOpenLoop with every
 // signature checked.
-func BenchmarkVerifyHTTPOpenLoopUncached(b *testing.B) { benchVerifyOpenLoop(b, true) }
+func BenchmarkVerifyHTTPOpenLoopUncached(b *testing.B) {
+	benchVerifyOpenLoop(b, verifyMode{uncached: true})
+}
+
+// BenchmarkVerifyHTTPOpenLoopUnindexed is BenchmarkVerifyHTTPOpenLoop with
+// every signature checked and every pack read from SQLite.
+func BenchmarkVerifyHTTPOpenLoopUnindexed(b *testing.B) {
+	benchVerifyOpenLoop(b, verifyMode{uncached: true, noIndex: true})
+}
 
 // BenchmarkVerifyHTTPClosedLoop is the maximum throughput: 32 connections,
 // each sending its next verification as soon as the last is answered. Its
 // latencies are 32/throughput by construction (Little's law); the open-loop
 // benchmark is the one that measures latency at a given rate.
-func BenchmarkVerifyHTTPClosedLoop(b *testing.B) { benchVerifyClosedLoop(b, false) }
+func BenchmarkVerifyHTTPClosedLoop(b *testing.B) { benchVerifyClosedLoop(b, verifyMode{}) }
 
 // BenchmarkVerifyHTTPClosedLoopUncached is BenchmarkVerifyHTTPClosedLoop with every
 // signature checked.
-func BenchmarkVerifyHTTPClosedLoopUncached(b *testing.B) { benchVerifyClosedLoop(b, true) }
+func BenchmarkVerifyHTTPClosedLoopUncached(b *testing.B) {
+	benchVerifyClosedLoop(b, verifyMode{uncached: true})
+}
 
-func benchVerifyOpenLoop(b *testing.B, uncached bool) {
+// BenchmarkVerifyHTTPClosedLoopUnindexed is BenchmarkVerifyHTTPClosedLoop
+// with every signature checked and every pack read from SQLite.
+func BenchmarkVerifyHTTPClosedLoopUnindexed(b *testing.B) {
+	benchVerifyClosedLoop(b, verifyMode{uncached: true, noIndex: true})
+}
+
+// verifyMode is what a verification benchmark takes from memory.
+type verifyMode struct {
+	// uncached switches the signature cache off: every verification
+	// checks its signature, as a first scan does.
+	uncached bool
+	// noIndex switches the verify index off: every verification reads
+	// SQLite, as one of a pack the index does not hold does.
+	noIndex bool
+}
+
+func benchVerifyOpenLoop(b *testing.B, mode verifyMode) {
 	rate, conns := *verifyRate, *verifyConns
 	if rate <= 0 || conns <= 0 {
 		b.Fatalf("-verify.rate and -verify.conns must be positive")
 	}
-	lc, reqs := mustVerifyLoad(b, uncached, conns)
+	lc, reqs := mustVerifyLoad(b, mode, conns)
 	var (
 		res  loadResult
 		cpu  time.Duration
@@ -142,8 +173,8 @@ func benchVerifyOpenLoop(b *testing.B, uncached bool) {
 	}
 }
 
-func benchVerifyClosedLoop(b *testing.B, uncached bool) {
-	lc, reqs := mustVerifyLoad(b, uncached, 32)
+func benchVerifyClosedLoop(b *testing.B, mode verifyMode) {
+	lc, reqs := mustVerifyLoad(b, mode, 32)
 	cpu0 := processCPU()
 	sched := takeSchedSnapshot()
 	b.ResetTimer()
@@ -158,9 +189,9 @@ func benchVerifyClosedLoop(b *testing.B, uncached bool) {
 // connections that sends every request (filling the signature cache, the
 // token cache and the prepared statements) and at least eight on each
 // connection (so the server's goroutines have grown their stacks).
-func mustVerifyLoad(b *testing.B, uncached bool, conns int) ([]*rawConn, [][]byte) {
+func mustVerifyLoad(b *testing.B, mode verifyMode, conns int) ([]*rawConn, [][]byte) {
 	b.Helper()
-	n, token, scans := mustVerifyNode(b, uncached)
+	n, token, scans := mustVerifyNode(b, mode)
 	var reqs [][]byte
 	for _, scan := range scans {
 		reqs = append(reqs, rawRequest("/api/v1/verify", "text/plain", token, []byte(scan)))
@@ -175,8 +206,7 @@ func mustVerifyLoad(b *testing.B, uncached bool, conns int) ([]*rawConn, [][]byt
 
 // mustVerifyNode starts a seeded node for the verification benchmarks and
 // returns it, the token that drives the load and the authentic scans.
-// With uncached, every signature is checked, as on a first scan.
-func mustVerifyNode(b *testing.B, uncached bool) (*apiNode, string, []string) {
+func mustVerifyNode(b *testing.B, mode verifyMode) (*apiNode, string, []string) {
 	b.Helper()
 	// The collector as pedigree serve sets it (GOGC in the environment
 	// overrides it, for comparisons).
@@ -184,8 +214,11 @@ func mustVerifyNode(b *testing.B, uncached bool) (*apiNode, string, []string) {
 	// One token drives all the load, so its rate limit is lifted.
 	n := mustAPINode(b, func(a *LifecycleAPI) {
 		a.SetRateLimit(0, 0)
-		if uncached {
+		if mode.uncached {
 			a.verify.sigs = nil
+		}
+		if mode.noIndex {
+			a.verify.index = nil
 		}
 	})
 	net, s := mustSeed(b, n, 400)
@@ -256,14 +289,20 @@ func processCPU() time.Duration {
 // handler, without the network: the server's own CPU and allocations per
 // verification, the figure to compare when changing the handler (the HTTP
 // benchmarks add the kernel's loopback and net/http's connection work).
-func BenchmarkVerifyHandler(b *testing.B) { benchVerifyHandler(b, false) }
+func BenchmarkVerifyHandler(b *testing.B) { benchVerifyHandler(b, verifyMode{}) }
 
 // BenchmarkVerifyHandlerUncached is BenchmarkVerifyHandler with every
 // signature checked, as on a first scan.
-func BenchmarkVerifyHandlerUncached(b *testing.B) { benchVerifyHandler(b, true) }
+func BenchmarkVerifyHandlerUncached(b *testing.B) { benchVerifyHandler(b, verifyMode{uncached: true}) }
 
-func benchVerifyHandler(b *testing.B, uncached bool) {
-	n, token, scans := mustVerifyNode(b, uncached)
+// BenchmarkVerifyHandlerUnindexed is BenchmarkVerifyHandler with every
+// signature checked and every pack read from SQLite.
+func BenchmarkVerifyHandlerUnindexed(b *testing.B) {
+	benchVerifyHandler(b, verifyMode{uncached: true, noIndex: true})
+}
+
+func benchVerifyHandler(b *testing.B, mode verifyMode) {
+	n, token, scans := mustVerifyNode(b, mode)
 	h := n.srv.Config.Handler
 	// A server's request context is cancellable; so is this one.
 	ctx, cancel := context.WithCancel(context.Background())
