@@ -36,7 +36,10 @@ type itemState struct {
 // pending capture carries that of a run of consecutive captures, until
 // Flush writes it.
 type capture struct {
-	a        *applier
+	a *applier
+	// batch is the Batch the capture belongs to; its flushes report the
+	// pack rows they write to it, for the verify index.
+	batch    *Batch
 	items    map[string]*itemState // by key; a nil entry is known not to exist
 	products map[string]*Product   // by GTIN; nil entry: known to be absent
 	orgs     map[string]bool       // registered organisations looked up so far
@@ -72,7 +75,7 @@ type journaled struct {
 // newCapture returns an empty capture reading products and organisations
 // through b.
 func newCapture(b *Batch) *capture {
-	return &capture{items: map[string]*itemState{}, products: b.products, orgs: b.orgs, pendingIDs: map[string]bool{}}
+	return &capture{batch: b, items: map[string]*itemState{}, products: b.products, orgs: b.orgs, pendingIDs: map[string]bool{}}
 }
 
 // begin starts a command on a pending capture.
@@ -445,6 +448,7 @@ func (c *capture) flush() error {
 		}
 		it.dirty = false
 		rows = append(rows, itemRow(&it.Item))
+		c.batch.wrote(&it.Item)
 	}
 	if err := insertRows(c.a.tx, "items", itemColumns, rows, upsertSuffix(itemColumns)); err != nil {
 		return err
@@ -567,6 +571,7 @@ func (c *capture) moveContainer(root *itemState, bad string, badArgs []any, what
 	if moved.Error != nil {
 		return fmt.Errorf("move container: %w", moved.Error)
 	}
+	c.batch.wroteInSQL(c.a.seq)
 	// The event, the last one flushed, is indexed for the contents too.
 	// It is new, so every item inside gets a row: this counts them.
 	indexed := tx.Exec(subtreeSQL+` INSERT OR IGNORE INTO event_epcs ("key", event_id, direct) SELECT "key", ?, 0 FROM items WHERE id IN (SELECT id FROM sub) AND id <> ?`,

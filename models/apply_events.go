@@ -424,6 +424,7 @@ func (c *capture) unpack(e *Event) error {
 		if err := c.a.tx.Exec(`UPDATE items SET parent_id = 0, seq = ? WHERE parent_id = ?`, c.a.seq, parent.ID).Error; err != nil {
 			return err
 		}
+		c.batch.wroteInSQL(c.a.seq)
 		clear(c.items)
 		return nil
 	}

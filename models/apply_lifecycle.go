@@ -210,6 +210,9 @@ func (a *applier) savePacks(items []*Item) error {
 		CreateInBatches(items, 500).Error; err != nil {
 		return fmt.Errorf("save packs: %w", err)
 	}
+	for _, it := range items {
+		a.batch.wrote(it)
+	}
 	return nil
 }
 

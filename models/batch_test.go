@@ -61,6 +61,10 @@ func TestBatchResultsDoNotDependOnGrouping(t *testing.T) {
 	capture(CodeNotCustodian, glnMaker, l.shipEv(glnPharmacy, x(2)))                   // the wholesaler has it now
 	capture("", glnWholesal, l.shipEv(glnPharmacy, x(2)), l.shipEv(glnPharmacy, x(3))) // two changes, kept
 	capture("", glnPharmacy, l.observeEv("receiving", x(2), x(3)), l.observeEv("dispensing", x(1)))
+	lock := DecommissionPayload{EPCs: []string{x(4)}, Status: StatusLocked} // writes packs outside a capture
+	add("", glnMaker, KindDecommission, lock)
+	add(CodeInactive, glnMaker, KindDecommission, lock)
+	add("", glnMaker, KindUndoDecommission, UndoDecommissionPayload{EPCs: []string{x(4)}})
 	add("", glnMaker, KindRecall, RecallPayload{GTIN: gtinA, Lot: "L1"})
 	capture("", glnMaker, l.commissionEv("L2", "2029-01-31", x(6)))
 	// A new event undone with its command, then captured alone: its id
@@ -91,6 +95,7 @@ func TestBatchResultsDoNotDependOnGrouping(t *testing.T) {
 		other := newLedger(t)
 		var got []Result
 		for start := 0; start < len(cmds); start += group {
+			var fromBatch IndexChanges
 			err := other.db.Transaction(func(tx *gorm.DB) error {
 				b := NewBatch()
 				if run.prefetch {
@@ -105,13 +110,23 @@ func TestBatchResultsDoNotDependOnGrouping(t *testing.T) {
 					}
 					got = append(got, res)
 				}
-				return b.Flush(tx)
+				if err := b.Flush(tx); err != nil {
+					return err
+				}
+				var err error
+				fromBatch, err = b.IndexChanges(tx, uint64(start))
+				return err
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
 			// The rows a batch wrote are found by their seqs, as the
-			// verify index reads them.
+			// verify index reads them, and the batch reports the same.
+			fromSQL, err := other.index.ChangesSince(other.db, uint64(start))
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustSameChanges(t, fromBatch, fromSQL)
 			other.checkCommand(uint64(start), uint64(min(start+group, len(cmds))))
 		}
 		for i := range want {

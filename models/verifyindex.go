@@ -17,12 +17,14 @@ import (
 // changed it.
 //
 // The index is exact, not a cache that may be stale. Whoever applies
-// commands (raftstore's FSM) reads, in the same transaction, every row
-// the batch changed (ChangesSince: every write to an item, product or
-// recall sets its seq to the writing command's ledger position, an
-// invariant of the rules that TestEveryItemWriteSetsSeq holds them to),
-// and publishes them (Publish) after the commit and before the batch's
-// writes are acknowledged. So an indexed pack's row is the committed row,
+// commands (raftstore's FSM) collects every row the batch changed, in the
+// same transaction, and publishes them (Publish) after the commit and
+// before the batch's writes are acknowledged. Batch.IndexChanges gives
+// those rows mostly from memory, as the rules wrote them; ChangesSince
+// reads them back by seq, which works because every write to an item,
+// product or recall sets its seq to the writing command's ledger position
+// (an invariant of the rules that the test ledger checks after every
+// command, as it checks that both give the same rows). So an indexed pack's row is the committed row,
 // and a write is visible to the verifications that follow its
 // acknowledgement. Products and recalls are kept whole (they are few, and
 // never change or go once written); packs are bounded by MaxPacks, the
@@ -123,7 +125,26 @@ func (ix *VerifyIndex) Load(db *gorm.DB) error {
 // ChangesSince reads from tx the products, recalls and packs whose seq is
 // above seq: in the transaction that applied the commands after ledger
 // position seq, the rows they wrote.
+// Batch.IndexChanges gives the same rows for a batch's commands, mostly
+// from memory.
 func (ix *VerifyIndex) ChangesSince(tx *gorm.DB, seq uint64) (IndexChanges, error) {
+	c, err := readChangedProductsAndRecalls(tx, seq)
+	if err == nil {
+		err = queryRows(tx, packedItemSelect+`WHERE "seq" > ? AND "kind" = ? ORDER BY "seq"`, []any{seq, ItemPack}, func(r *sql.Rows) error {
+			it, err := scanPackedItem(r)
+			c.packs = append(c.packs, it)
+			return err
+		})
+	}
+	if err != nil {
+		return IndexChanges{}, fmt.Errorf("models: read verify index changes: %w", err)
+	}
+	return c, nil
+}
+
+// readChangedProductsAndRecalls reads the products and recalls whose seq
+// is above seq.
+func readChangedProductsAndRecalls(tx *gorm.DB, seq uint64) (IndexChanges, error) {
 	var c IndexChanges
 	err := queryRows(tx, productSelect+`WHERE "seq" > ? ORDER BY "seq"`, []any{seq}, func(r *sql.Rows) error {
 		p, err := scanProduct(r)
@@ -137,15 +158,8 @@ func (ix *VerifyIndex) ChangesSince(tx *gorm.DB, seq uint64) (IndexChanges, erro
 			return err
 		})
 	}
-	if err == nil {
-		err = queryRows(tx, packedItemSelect+`WHERE "seq" > ? AND "kind" = ? ORDER BY "seq"`, []any{seq, ItemPack}, func(r *sql.Rows) error {
-			it, err := scanPackedItem(r)
-			c.packs = append(c.packs, it)
-			return err
-		})
-	}
 	if err != nil {
-		return IndexChanges{}, fmt.Errorf("models: read verify index changes: %w", err)
+		return IndexChanges{}, fmt.Errorf("models: read changed products and recalls: %w", err)
 	}
 	return c, nil
 }

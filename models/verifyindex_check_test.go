@@ -181,3 +181,39 @@ func (l *ledger) checkIndexLoads() {
 	}
 	l.compareIndex(t, loaded, readProjectionRows(t, l))
 }
+
+// mustSameChanges fails t unless got and want publish the same rows: the
+// same products and recalls, and for each pack the same last row.
+func mustSameChanges(t *testing.T, got, want IndexChanges) {
+	t.Helper()
+	type published struct {
+		products map[string]Product
+		recalls  map[lotKey]Recall
+		packs    map[string]Item
+	}
+	effect := func(c IndexChanges) published {
+		p := published{map[string]Product{}, map[lotKey]Recall{}, map[string]Item{}}
+		for _, x := range c.products {
+			p.products[x.GTIN] = x
+		}
+		for _, x := range c.recalls {
+			p.recalls[lotKey{x.GTIN, x.Lot}] = x
+		}
+		for _, x := range c.packs {
+			p.packs[x.Key] = x
+		}
+		return p
+	}
+	g, w := effect(got), effect(want)
+	if !reflect.DeepEqual(g.products, w.products) || !reflect.DeepEqual(g.recalls, w.recalls) {
+		t.Fatalf("the batch reports products %v and recalls %v; the projection has %v and %v", g.products, g.recalls, w.products, w.recalls)
+	}
+	for k, it := range w.packs {
+		if b, ok := g.packs[k]; !ok || !reflect.DeepEqual(b, it) {
+			t.Fatalf("pack %s: the batch reports %+v (reported: %v), the projection has %+v", k, b, ok, it)
+		}
+	}
+	if len(g.packs) != len(w.packs) {
+		t.Fatalf("the batch reports %d packs, the projection changed %d", len(g.packs), len(w.packs))
+	}
+}

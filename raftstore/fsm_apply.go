@@ -51,6 +51,9 @@ type batch struct {
 	err   error // first storage error: the batch must not commit
 
 	rules *models.Batch // the rules, with their memory of this transaction
+	// rulesPanicked is set when the rules' own bookkeeping panicked: what
+	// the Batch reports having written may then not be what it wrote.
+	rulesPanicked bool
 
 	known    map[string]models.Result // results of ids already in the ledger or this batch
 	outcomes map[string]int           // accepted, rejected, duplicate: for metrics only
@@ -157,12 +160,19 @@ func (l *ledger) applyBatch(logs []*raft.Log) []any {
 			b.fail(fmt.Errorf("record applied index: %w", err))
 		}
 	}
-	// The rows this batch wrote, for the verify index once committed
-	// (every write sets the row's seq to its command's ledger position).
+	// The rows this batch wrote, for the verify index once committed:
+	// as the rules report them (mostly from memory), or, should the
+	// rules' bookkeeping have failed, read back by seq (every write sets
+	// its row's seq to its command's ledger position).
 	var changes models.IndexChanges
 	if l.index != nil && b.err == nil {
 		var err error
-		if changes, err = l.index.ChangesSince(b.tx, sizeBefore); err != nil {
+		if b.rulesPanicked {
+			changes, err = l.index.ChangesSince(b.tx, sizeBefore)
+		} else {
+			changes, err = b.rules.IndexChanges(b.tx, sizeBefore)
+		}
+		if err != nil {
 			b.fail(err)
 		}
 	}
@@ -310,7 +320,8 @@ func (b *batch) applyCommand(raftIndex uint64, cmd models.Command) models.Result
 	seq := b.rng.End() + 1
 	// The rules undo a rejected command themselves (in memory, or with a
 	// savepoint) and record the alert it raises.
-	res, err := runRules(b.rules, b.tx, seq, cmd)
+	res, panicked, err := runRules(b.rules, b.tx, seq, cmd)
+	b.rulesPanicked = b.rulesPanicked || panicked
 	if err != nil {
 		b.fail(err)
 		return models.Result{}
@@ -371,11 +382,12 @@ func (b *batch) insertRows(prefix string, cols int, vals []any) {
 // Batch's own bookkeeping. That is deterministic too (every node panics on
 // the same input), so it becomes a rejection rather than a crash of every
 // node at once, though such a command's writes may not all be undone.
-func runRules(rules *models.Batch, tx *gorm.DB, seq uint64, cmd models.Command) (res models.Result, err error) {
+func runRules(rules *models.Batch, tx *gorm.DB, seq uint64, cmd models.Command) (res models.Result, panicked bool, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			res, err = models.Result{Accepted: false, Code: "internal_error", Message: fmt.Sprintf("rules failed: %v", p)}, nil
+			res, panicked, err = models.Result{Accepted: false, Code: "internal_error", Message: fmt.Sprintf("rules failed: %v", p)}, true, nil
 		}
 	}()
-	return rules.Apply(tx, seq, cmd)
+	res, err = rules.Apply(tx, seq, cmd)
+	return res, false, err
 }
