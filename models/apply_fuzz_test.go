@@ -94,5 +94,15 @@ func FuzzPrefetchChangesNoResult(f *testing.F) {
 				t.Fatalf("command %d: with Prefetch\n%s\nwithout\n%s", i+1, g, w)
 			}
 		}
+		// And the rows the batch reports writing are the rows it wrote.
+		fromBatch, err := b.IndexChanges(tx, 999)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fromSQL, err := NewVerifyIndex(1).ChangesSince(tx, 999)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustSameChanges(t, fromBatch, fromSQL)
 	})
 }
