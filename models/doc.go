@@ -46,7 +46,11 @@
 //
 // # Reads
 //
-// Verify judges a scan with one statement of three indexed lookups.
+// Verify judges a scan with one statement of three indexed lookups;
+// VerifyIndexed judges it from a VerifyIndex, the rows of the packs
+// changed last kept in memory by whoever applies the commands, with the
+// same answer (the judgement is one function of the rows, wherever they
+// were read).
 // ChainOfCustody reads the event-EPC index (a container's moves are indexed
 // for everything inside it), QueryEvents serves the EPCIS query interface
 // with stable keyset pages, and the Lookup* and List* functions serve the

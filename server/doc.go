@@ -20,8 +20,9 @@
 //   - Every error is {"error":{"code","message","request_id"}}; a malformed
 //     request or a refused transition is a 4xx, never a 5xx.
 //   - Reads take the local projection (raftstore.Local) unless asked for
-//     more; verifying an authentic pack writes nothing, any other verdict
-//     proposes an alert.
+//     more; verifications read the node's verify index first, which holds
+//     committed rows only. Verifying an authentic pack writes nothing, any
+//     other verdict proposes an alert.
 //   - A trading partner sees only its own trade; regulators and admins
 //     see everything. The rule is models' (models.Viewer): the events
 //     query and provenance hand the caller to models.QueryEvents and
