@@ -88,7 +88,7 @@ func TestVerifyVerdicts(t *testing.T) {
 			if _, ok := l.index.rows(gtin, serial); !ok && tc.verdict != VerdictUnknownSerial {
 				t.Fatalf("the verify index does not hold %s %s", gtin, serial)
 			}
-			if vi, err := VerifyIndexed(l.index, l.db, req); err != nil || !reflect.DeepEqual(vi, v) {
+			if vi, _, err := VerifyIndexed(l.index, l.db, req); err != nil || !reflect.DeepEqual(vi, v) {
 				t.Fatalf("VerifyIndexed = %+v, %v; Verify = %+v", vi, err, v)
 			}
 			if v.Verdict != tc.verdict || v.AlertCode != tc.fmd || v.FailureReason != tc.dscsa {

@@ -246,23 +246,24 @@ func (ix *VerifyIndex) rows(gtin, serial string) (rows verifyRows, ok bool) {
 }
 
 // VerifyIndexed is Verify answered from ix when it holds the scanned
-// pack's rows, and from db otherwise; the answer is the same either way.
-// A nil ix always reads db.
-func VerifyIndexed(ix *VerifyIndex, db *gorm.DB, req VerifyRequest) (Verification, error) {
+// pack's rows (fromIndex true), and from db otherwise; the answer is the
+// same either way. A nil ix always reads db.
+func VerifyIndexed(ix *VerifyIndex, db *gorm.DB, req VerifyRequest) (v Verification, fromIndex bool, err error) {
 	if ix == nil {
-		return Verify(db, req)
+		v, err = Verify(db, req)
+		return v, false, err
 	}
 	gtin, serial, err := scannedPack(req)
 	if err != nil {
-		return Verification{}, err
+		return Verification{}, false, err
 	}
 	rows, ok := ix.rows(gtin, serial)
 	if !ok {
 		if rows, err = readVerifyRows(db, gtin, serial); err != nil {
-			return Verification{}, err
+			return Verification{}, false, err
 		}
 	}
-	return judge(req, gtin, serial, rows), nil
+	return judge(req, gtin, serial, rows), ok, nil
 }
 
 // productSelect and recallSelect select the columns scanProduct and

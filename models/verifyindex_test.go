@@ -37,9 +37,9 @@ func TestVerifyIndexEvictsOldestAndFallsBack(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := VerifyIndexed(small, l.db, req)
-		if err != nil || !reflect.DeepEqual(got, want) || got.Verdict != VerdictAuthentic {
-			t.Fatalf("pack %s: VerifyIndexed = %+v, %v; want %+v", serial, got, err, want)
+		got, fromIndex, err := VerifyIndexed(small, l.db, req)
+		if err != nil || !reflect.DeepEqual(got, want) || got.Verdict != VerdictAuthentic || fromIndex != (i >= 3) {
+			t.Fatalf("pack %s: VerifyIndexed = %+v, from the index %v, %v; want %+v", serial, got, fromIndex, err, want)
 		}
 	}
 	// A change brings a dropped pack back and drops the oldest one held.
@@ -73,12 +73,12 @@ func TestVerifyIndexUnloadedReadsTheProjection(t *testing.T) {
 	if _, ok := ix.rows("09999999999994", "X"); ok {
 		t.Fatal("an unloaded index says a product is unknown")
 	}
-	v, err := VerifyIndexed(ix, l.db, VerifyRequest{Scan: scan(gtinA, "U1", "L1", "281231"), Signature: SignatureValid})
-	if err != nil || v.Verdict != VerdictAuthentic {
-		t.Fatalf("verify through an unloaded index: %+v, %v", v, err)
+	v, fromIndex, err := VerifyIndexed(ix, l.db, VerifyRequest{Scan: scan(gtinA, "U1", "L1", "281231"), Signature: SignatureValid})
+	if err != nil || v.Verdict != VerdictAuthentic || fromIndex {
+		t.Fatalf("verify through an unloaded index: %+v, from the index %v, %v", v, fromIndex, err)
 	}
-	if v, err := VerifyIndexed(nil, l.db, VerifyRequest{Scan: scan(gtinA, "U1", "L1", "281231"), Signature: SignatureValid}); err != nil || v.Verdict != VerdictAuthentic {
-		t.Fatalf("verify without an index: %+v, %v", v, err)
+	if v, fromIndex, err := VerifyIndexed(nil, l.db, VerifyRequest{Scan: scan(gtinA, "U1", "L1", "281231"), Signature: SignatureValid}); err != nil || v.Verdict != VerdictAuthentic || fromIndex {
+		t.Fatalf("verify without an index: %+v, from the index %v, %v", v, fromIndex, err)
 	}
 }
 

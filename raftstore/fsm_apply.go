@@ -195,6 +195,7 @@ func (l *ledger) applyBatch(logs []*raft.Log) []any {
 	// acknowledged: a verification after an acknowledged dispense sees it.
 	if l.index != nil {
 		l.index.Publish(changes)
+		l.m.indexPacks.WithLabelValues(l.node).Set(float64(l.index.Len()))
 	}
 	l.mu.Lock()
 	l.rng, l.root, l.applied = b.rng, root, last

@@ -224,6 +224,7 @@ func (l *ledger) load() error {
 		if err := l.index.Load(l.db); err != nil {
 			return err
 		}
+		l.m.indexPacks.WithLabelValues(l.node).Set(float64(l.index.Len()))
 	}
 	var applied uint64
 	err := l.sqlDB.QueryRow(`SELECT value FROM raftstore_meta WHERE key = ?`, metaApplied).Scan(&applied)

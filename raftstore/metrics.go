@@ -20,6 +20,7 @@ type storeMetrics struct {
 	applied     *prometheus.GaugeVec
 	leader      *prometheus.GaugeVec
 	snapRestore *prometheus.CounterVec
+	indexPacks  *prometheus.GaugeVec
 }
 
 var (
@@ -59,8 +60,12 @@ func defaultMetrics() *storeMetrics {
 				Namespace: "pedigree", Subsystem: "raftstore", Name: "snapshot_restores_total",
 				Help: "Snapshots restored into the projection (catch-up or rebuild).",
 			}, []string{"node"}),
+			indexPacks: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+				Namespace: "pedigree", Subsystem: "raftstore", Name: "verify_index_packs",
+				Help: "Packs this node's verify index holds (its size, once full).",
+			}, []string{"node"}),
 		}
-		prometheus.MustRegister(m.applyBatch, m.entries, m.proposals, m.treeSize, m.applied, m.leader, m.snapRestore)
+		prometheus.MustRegister(m.applyBatch, m.entries, m.proposals, m.treeSize, m.applied, m.leader, m.snapRestore, m.indexPacks)
 		metrics = m
 	})
 	return metrics

@@ -148,6 +148,9 @@ func mustIndexAnswersAsProjection(t *testing.T, tn *testNode, dn *demo.Network, 
 	if ix == nil || ix.Len() == 0 {
 		t.Fatalf("%s has no verify index or an empty one", tn.id)
 	}
+	if v, ok := metricValue(t, "pedigree_raftstore_verify_index_packs", map[string]string{"node": tn.id}); !ok || int(v) != ix.Len() {
+		t.Fatalf("%s: verify_index_packs gauge %v (%v), the index holds %d", tn.id, v, ok, ix.Len())
+	}
 	db, err := tn.s.Read(testCtx(t), Local)
 	if err != nil {
 		t.Fatal(err)
@@ -164,7 +167,7 @@ func mustIndexAnswersAsProjection(t *testing.T, tn *testNode, dn *demo.Network, 
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := models.VerifyIndexed(ix, db, req)
+		got, _, err := models.VerifyIndexed(ix, db, req)
 		if err != nil || !reflect.DeepEqual(got, want) {
 			t.Fatalf("%s: pack %s from the index: %+v, %v\nfrom the projection: %+v", tn.id, p.Serial, got, err, want)
 		}

@@ -123,3 +123,25 @@ func metricsHandler() gin.HandlerFunc {
 	h := promhttp.Handler()
 	return func(c *gin.Context) { h.ServeHTTP(c.Writer, c.Request) }
 }
+
+// verifyReads counts where verifications read the pack's rows: from the
+// node's verify index or from SQLite. Their ratio tells an operator whether
+// --verify-index-packs holds the packs being verified.
+var verifyReads = sync.OnceValue(func() [2]prometheus.Counter {
+	v := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "pedigree", Subsystem: "verify", Name: "reads_total",
+		Help: "Verifications by where the pack's rows were read: the verify index or SQLite.",
+	}, []string{"source"})
+	prometheus.MustRegister(v)
+	return [2]prometheus.Counter{v.WithLabelValues("sqlite"), v.WithLabelValues("index")}
+})
+
+// countVerifyRead counts one verification's read.
+func countVerifyRead(fromIndex bool) {
+	c := verifyReads()
+	if fromIndex {
+		c[1].Inc()
+	} else {
+		c[0].Inc()
+	}
+}

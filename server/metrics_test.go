@@ -4,6 +4,9 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // TestMetricsCountRequestsPerRoute checks that /metrics exposes the request
@@ -29,4 +32,42 @@ func TestMetricsCountRequestsPerRoute(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+}
+
+// TestMetricsCountVerifyReadsBySource: a verification of a pack the verify
+// index holds counts as read from the index, one of a serial it does not
+// hold (here, one not on the ledger) as read from SQLite.
+func TestMetricsCountVerifyReadsBySource(t *testing.T) {
+	n := mustAPINode(t)
+	net, s := mustSeed(t, n, 80)
+	c := n.client(s.Tokens[net.Regulator.GLN])
+	index, sqlite := verifyReads()[1], verifyReads()[0]
+	verify := func(scan, want string) {
+		t.Helper()
+		var v struct {
+			Verdict string `json:"verdict"`
+		}
+		if err := c.Do(t.Context(), "POST", "/api/v1/verify", "text/plain", []byte(scan), &v); err != nil || v.Verdict != want {
+			t.Fatalf("verify %s: %+v, %v; want %s", scan, v, err, want)
+		}
+	}
+	i0, s0 := counterValue(t, index), counterValue(t, sqlite)
+	verify(authenticScans(net)[0], "authentic")
+	if i, s := counterValue(t, index)-i0, counterValue(t, sqlite)-s0; i != 1 || s != 0 {
+		t.Fatalf("a seeded pack's verification counted %v from the index and %v from SQLite, want 1 and 0", i, s)
+	}
+	verify("(01)"+net.Packs[0].GTIN+"(21)NOT-ON-THE-LEDGER", "unknown_serial")
+	if i, s := counterValue(t, index)-i0, counterValue(t, sqlite)-s0; i != 1 || s != 1 {
+		t.Fatalf("an unknown serial counted %v from the index and %v from SQLite, want 1 and 1", i, s)
+	}
+}
+
+// counterValue is c's current value.
+func counterValue(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
 }

@@ -299,10 +299,11 @@ func (h *verifyAPI) check(ctx context.Context, cl Caller, scan, loc string, link
 	if err != nil {
 		return resp, nil, storeErr(err)
 	}
-	v, err := models.VerifyIndexed(h.index, h.prepared(db), req)
+	v, fromIndex, err := models.VerifyIndexed(h.index, h.prepared(db), req)
 	if err != nil {
 		return resp, nil, fmt.Errorf("verify: %w", err)
 	}
+	countVerifyRead(fromIndex)
 	resp = verifyResponse{Verdict: v.Verdict, Verified: v.Verified, Reasons: v.Reasons, AlertCode: v.AlertCode,
 		FailureReason: v.FailureReason, AdditionalInfo: v.AdditionalInfo, Product: v.Product, Recall: v.Recall,
 		Signature: sig, Scan: scanView{HRI: es.HRI(), AIs: es}}
