@@ -87,19 +87,7 @@ func (c IndexChanges) Len() int { return len(c.products) + len(c.recalls) + len(
 // packs. Call it when the projection is opened or replaced (a snapshot
 // restored), with no batch being applied.
 func (ix *VerifyIndex) Load(db *gorm.DB) error {
-	var c IndexChanges
-	err := queryRows(db, productSelect+`ORDER BY "seq"`, nil, func(r *sql.Rows) error {
-		p, err := scanProduct(r)
-		c.products = append(c.products, p)
-		return err
-	})
-	if err == nil {
-		err = queryRows(db, recallSelect+`ORDER BY "seq"`, nil, func(r *sql.Rows) error {
-			rc, err := scanRecall(r)
-			c.recalls = append(c.recalls, rc)
-			return err
-		})
-	}
+	c, err := readChangedProductsAndRecalls(db, 0) // all: seqs start at 1
 	if err == nil {
 		// The newest packs, oldest first so that they are published in
 		// seq order.
@@ -124,9 +112,8 @@ func (ix *VerifyIndex) Load(db *gorm.DB) error {
 
 // ChangesSince reads from tx the products, recalls and packs whose seq is
 // above seq: in the transaction that applied the commands after ledger
-// position seq, the rows they wrote.
-// Batch.IndexChanges gives the same rows for a batch's commands, mostly
-// from memory.
+// position seq, the rows they wrote. Batch.IndexChanges gives the same
+// rows for a batch's commands, mostly from memory.
 func (ix *VerifyIndex) ChangesSince(tx *gorm.DB, seq uint64) (IndexChanges, error) {
 	c, err := readChangedProductsAndRecalls(tx, seq)
 	if err == nil {

@@ -4,9 +4,6 @@ import (
 	"io"
 	"strings"
 	"testing"
-
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 )
 
 // TestMetricsCountRequestsPerRoute checks that /metrics exposes the request
@@ -51,23 +48,13 @@ func TestMetricsCountVerifyReadsBySource(t *testing.T) {
 			t.Fatalf("verify %s: %+v, %v; want %s", scan, v, err, want)
 		}
 	}
-	i0, s0 := counterValue(t, index), counterValue(t, sqlite)
+	i0, s0 := mustCounterValue(t, index), mustCounterValue(t, sqlite)
 	verify(authenticScans(net)[0], "authentic")
-	if i, s := counterValue(t, index)-i0, counterValue(t, sqlite)-s0; i != 1 || s != 0 {
+	if i, s := mustCounterValue(t, index)-i0, mustCounterValue(t, sqlite)-s0; i != 1 || s != 0 {
 		t.Fatalf("a seeded pack's verification counted %v from the index and %v from SQLite, want 1 and 0", i, s)
 	}
 	verify("(01)"+net.Packs[0].GTIN+"(21)NOT-ON-THE-LEDGER", "unknown_serial")
-	if i, s := counterValue(t, index)-i0, counterValue(t, sqlite)-s0; i != 1 || s != 1 {
+	if i, s := mustCounterValue(t, index)-i0, mustCounterValue(t, sqlite)-s0; i != 1 || s != 1 {
 		t.Fatalf("an unknown serial counted %v from the index and %v from SQLite, want 1 and 1", i, s)
 	}
-}
-
-// counterValue is c's current value.
-func counterValue(t *testing.T, c prometheus.Counter) float64 {
-	t.Helper()
-	var m dto.Metric
-	if err := c.Write(&m); err != nil {
-		t.Fatal(err)
-	}
-	return m.GetCounter().GetValue()
 }
