@@ -47,8 +47,8 @@
 // # Reads
 //
 // Verify judges a scan with one statement of three indexed lookups;
-// VerifyIndexed judges it from a VerifyIndex, the rows of the packs
-// changed last kept in memory by whoever applies the commands, with the
+// VerifyIndex.Verify judges it from memory, from the rows of the packs
+// changed last that whoever applies the commands keeps there, with the
 // same answer (the judgement is one function of the rows, wherever they
 // were read).
 // ChainOfCustody reads the event-EPC index (a container's moves are indexed

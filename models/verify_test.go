@@ -88,8 +88,8 @@ func TestVerifyVerdicts(t *testing.T) {
 			if _, ok := l.index.rows(gtin, serial); !ok && tc.verdict != VerdictUnknownSerial {
 				t.Fatalf("the verify index does not hold %s %s", gtin, serial)
 			}
-			if vi, _, err := VerifyIndexed(l.index, l.db, req); err != nil || !reflect.DeepEqual(vi, v) {
-				t.Fatalf("VerifyIndexed = %+v, %v; Verify = %+v", vi, err, v)
+			if vi, ok, err := l.index.Verify(req); err != nil || !ok && tc.verdict != VerdictUnknownSerial || ok && !reflect.DeepEqual(vi, v) {
+				t.Fatalf("VerifyIndex.Verify = %+v, %v, %v; Verify = %+v", vi, ok, err, v)
 			}
 			if v.Verdict != tc.verdict || v.AlertCode != tc.fmd || v.FailureReason != tc.dscsa {
 				t.Fatalf("verdict %s (%s, %s), want %s (%s, %s); reasons %+v", v.Verdict, v.AlertCode, v.FailureReason, tc.verdict, tc.fmd, tc.dscsa, v.Reasons)

@@ -232,13 +232,13 @@ func (ix *VerifyIndex) rows(gtin, serial string) (rows verifyRows, ok bool) {
 	return rows, true
 }
 
-// VerifyIndexed is Verify answered from ix when it holds the scanned
-// pack's rows (fromIndex true), and from db otherwise; the answer is the
-// same either way. A nil ix always reads db.
-func VerifyIndexed(ix *VerifyIndex, db *gorm.DB, req VerifyRequest) (v Verification, fromIndex bool, err error) {
+// Verify is Verify's answer from memory when ix holds the scanned pack's
+// rows (ok true): the same answer, from the same rows. Otherwise (ok false,
+// and always for a nil ix) the caller reads the projection with Verify.
+// The error is Verify's for an unreadable scan.
+func (ix *VerifyIndex) Verify(req VerifyRequest) (v Verification, ok bool, err error) {
 	if ix == nil {
-		v, err = Verify(db, req)
-		return v, false, err
+		return Verification{}, false, nil
 	}
 	gtin, serial, err := scannedPack(req)
 	if err != nil {
@@ -246,11 +246,9 @@ func VerifyIndexed(ix *VerifyIndex, db *gorm.DB, req VerifyRequest) (v Verificat
 	}
 	rows, ok := ix.rows(gtin, serial)
 	if !ok {
-		if rows, err = readVerifyRows(db, gtin, serial); err != nil {
-			return Verification{}, false, err
-		}
+		return Verification{}, false, nil
 	}
-	return judge(req, gtin, serial, rows), ok, nil
+	return judge(req, gtin, serial, rows), true, nil
 }
 
 // productSelect and recallSelect select the columns scanProduct and

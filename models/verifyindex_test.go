@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/pedigree-ledger/pedigree/models/gs1"
 )
 
 // TestVerifyIndexEvictsOldestAndFallsBack: an index smaller than the
@@ -37,9 +39,9 @@ func TestVerifyIndexEvictsOldestAndFallsBack(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, fromIndex, err := VerifyIndexed(small, l.db, req)
-		if err != nil || !reflect.DeepEqual(got, want) || got.Verdict != VerdictAuthentic || fromIndex != (i >= 3) {
-			t.Fatalf("pack %s: VerifyIndexed = %+v, from the index %v, %v; want %+v", serial, got, fromIndex, err, want)
+		got, fromIndex, err := small.Verify(req)
+		if err != nil || fromIndex != (i >= 3) || fromIndex && !reflect.DeepEqual(got, want) || want.Verdict != VerdictAuthentic {
+			t.Fatalf("pack %s: from the index %+v, %v, %v; from the projection %+v", serial, got, fromIndex, err, want)
 		}
 	}
 	// A change brings a dropped pack back and drops the oldest one held.
@@ -59,7 +61,8 @@ func TestVerifyIndexEvictsOldestAndFallsBack(t *testing.T) {
 }
 
 // TestVerifyIndexUnloadedReadsTheProjection: until Load, an index answers
-// nothing itself, not even that a product is unknown.
+// nothing itself, not even that a product is unknown, and neither does a
+// nil index; an unreadable scan is an error, as from Verify.
 func TestVerifyIndexUnloadedReadsTheProjection(t *testing.T) {
 	l := newLedger(t)
 	l.network()
@@ -73,12 +76,14 @@ func TestVerifyIndexUnloadedReadsTheProjection(t *testing.T) {
 	if _, ok := ix.rows("09999999999994", "X"); ok {
 		t.Fatal("an unloaded index says a product is unknown")
 	}
-	v, fromIndex, err := VerifyIndexed(ix, l.db, VerifyRequest{Scan: scan(gtinA, "U1", "L1", "281231"), Signature: SignatureValid})
-	if err != nil || v.Verdict != VerdictAuthentic || fromIndex {
-		t.Fatalf("verify through an unloaded index: %+v, from the index %v, %v", v, fromIndex, err)
+	req := VerifyRequest{Scan: scan(gtinA, "U1", "L1", "281231"), Signature: SignatureValid}
+	for _, ix := range []*VerifyIndex{ix, nil} {
+		if v, ok, err := ix.Verify(req); ok || err != nil {
+			t.Fatalf("an unloaded or nil index answered: %+v, %v", v, err)
+		}
 	}
-	if v, fromIndex, err := VerifyIndexed(nil, l.db, VerifyRequest{Scan: scan(gtinA, "U1", "L1", "281231"), Signature: SignatureValid}); err != nil || v.Verdict != VerdictAuthentic || fromIndex {
-		t.Fatalf("verify without an index: %+v, from the index %v, %v", v, fromIndex, err)
+	if _, _, err := ix.Verify(VerifyRequest{Scan: gs1.ElementString{{AI: "21", Value: "X"}}}); err == nil {
+		t.Fatal("a scan without a GTIN is not an error")
 	}
 }
 

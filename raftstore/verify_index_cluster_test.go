@@ -167,8 +167,8 @@ func mustIndexAnswersAsProjection(t *testing.T, tn *testNode, dn *demo.Network, 
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, _, err := models.VerifyIndexed(ix, db, req)
-		if err != nil || !reflect.DeepEqual(got, want) {
+		got, ok, err := ix.Verify(req)
+		if err != nil || !ok || !reflect.DeepEqual(got, want) {
 			t.Fatalf("%s: pack %s from the index: %+v, %v\nfrom the projection: %+v", tn.id, p.Serial, got, err, want)
 		}
 		seen[got.Verdict] = true
