@@ -110,6 +110,8 @@ type verifyMode struct {
 	// noIndex switches the verify index off: every verification reads
 	// SQLite, as one of a pack the index does not hold does.
 	noIndex bool
+	// writes, if set, commissions packs on the node while it verifies.
+	writes *writeLoad
 }
 
 func benchVerifyOpenLoop(b *testing.B, mode verifyMode) {
@@ -165,6 +167,9 @@ func benchVerifyOpenLoop(b *testing.B, mode verifyMode) {
 		if err := os.WriteFile(*verifyLatencies, buf.Bytes(), 0o644); err != nil {
 			b.Fatal(err)
 		}
+	}
+	if mode.writes != nil {
+		b.ReportMetric(mode.writes.rate(), "written-events/s")
 	}
 	// A short run (the b.N=1 probe) proves nothing about the rate.
 	if b.N >= 1000 && res.rate() < 0.95*rate {
@@ -222,6 +227,9 @@ func mustVerifyNode(b *testing.B, mode verifyMode) (*apiNode, string, []string) 
 		}
 	})
 	net, s := mustSeed(b, n, 400)
+	if mode.writes != nil {
+		mode.writes.start(b, n, net)
+	}
 	return n, s.Tokens[net.Regulator.GLN], authenticScans(net)
 }
 
