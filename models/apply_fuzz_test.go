@@ -99,7 +99,7 @@ func FuzzPrefetchChangesNoResult(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fromSQL, err := NewVerifyIndex(1).ChangesSince(tx, 999)
+		fromSQL, err := ChangesSince(tx, 999)
 		if err != nil {
 			t.Fatal(err)
 		}

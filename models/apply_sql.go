@@ -61,19 +61,11 @@ func findOrganisation(tx *gorm.DB, id string) (org Organisation, ok bool, err er
 func findProducts(tx *gorm.DB, gtins []string) ([]Product, error) {
 	in, args := inList(gtins)
 	var ps []Product
-	err := queryRows(tx, `SELECT "gtin", "name", "manufacturer", "form", "strength", "pack_size", "signed", "seq", "record_time" FROM "products" WHERE "gtin" IN `+in,
-		args, func(r *sql.Rows) error {
-			var p Product
-			var name, form, strength, size sql.NullString
-			var signed sql.NullBool
-			var seq int64
-			if err := r.Scan(&p.GTIN, &name, &p.Manufacturer, &form, &strength, &size, &signed, &seq, &p.RecordTime); err != nil {
-				return err
-			}
-			p.Name, p.Form, p.Strength, p.PackSize, p.Signed, p.Seq = name.String, form.String, strength.String, size.String, signed.Bool, uint64(seq)
-			ps = append(ps, p)
-			return nil
-		})
+	err := queryRows(tx, productSelect+`WHERE "gtin" IN `+in, args, func(r *sql.Rows) error {
+		p, err := scanProduct(r)
+		ps = append(ps, p)
+		return err
+	})
 	return ps, err
 }
 

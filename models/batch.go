@@ -278,7 +278,7 @@ func (b *Batch) wroteInSQL(seq uint64) {
 
 // IndexChanges returns, for the verify index, the rows the batch's
 // commands (those after ledger position afterSeq) wrote: the same as
-// VerifyIndex.ChangesSince reads, which TestBatchResultsDoNotDependOnGrouping
+// ChangesSince reads, which TestBatchResultsDoNotDependOnGrouping
 // checks, at a fraction of the cost. Pack rows the batch wrote from memory
 // come from memory, the packs changed in SQL and the products and recalls
 // (few, and indexed by seq) are read from tx. Call it after Flush, in the

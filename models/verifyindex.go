@@ -24,9 +24,9 @@ import (
 // reads them back by seq, which works because every write to an item,
 // product or recall sets its seq to the writing command's ledger position
 // (an invariant of the rules that the test ledger checks after every
-// command, as it checks that both give the same rows). So an indexed pack's row is the committed row,
-// and a write is visible to the verifications that follow its
-// acknowledgement. Products and recalls are kept whole (they are few, and
+// command, as it checks that both give the same rows). So an indexed
+// pack's row is the committed row, and a write is visible to the
+// verifications that follow its acknowledgement. Products and recalls are kept whole (they are few, and
 // never change or go once written); packs are bounded by MaxPacks, the
 // ones changed longest ago leaving first. A pack the index does not hold
 // is read from SQLite as before.
@@ -71,8 +71,9 @@ func (ix *VerifyIndex) Len() int {
 	return len(ix.packs)
 }
 
-// IndexChanges are rows a batch of commands wrote, read by ChangesSince
-// inside the batch's transaction, to Publish once it commits.
+// IndexChanges are rows a batch of commands wrote, collected inside the
+// batch's transaction (Batch.IndexChanges, ChangesSince) to Publish once
+// it commits.
 type IndexChanges struct {
 	products []Product
 	recalls  []Recall
@@ -91,7 +92,7 @@ func (ix *VerifyIndex) Load(db *gorm.DB) error {
 	if err == nil {
 		// The newest packs, oldest first so that they are published in
 		// seq order.
-		err = queryRows(db, `SELECT packed FROM (SELECT "seq", `+packColumns(quoted(itemColumns))+` AS packed FROM "items"
+		err = queryRows(db, `SELECT packed FROM (SELECT "seq", `+packedItemColumns+` AS packed FROM "items"
 			WHERE "kind" = ? ORDER BY "seq" DESC LIMIT ?) ORDER BY "seq"`,
 			[]any{ItemPack, ix.maxPacks}, func(r *sql.Rows) error {
 				it, err := scanPackedItem(r)
@@ -114,7 +115,7 @@ func (ix *VerifyIndex) Load(db *gorm.DB) error {
 // above seq: in the transaction that applied the commands after ledger
 // position seq, the rows they wrote. Batch.IndexChanges gives the same
 // rows for a batch's commands, mostly from memory.
-func (ix *VerifyIndex) ChangesSince(tx *gorm.DB, seq uint64) (IndexChanges, error) {
+func ChangesSince(tx *gorm.DB, seq uint64) (IndexChanges, error) {
 	c, err := readChangedProductsAndRecalls(tx, seq)
 	if err == nil {
 		err = queryRows(tx, packedItemSelect+`WHERE "seq" > ? AND "kind" = ? ORDER BY "seq"`, []any{seq, ItemPack}, func(r *sql.Rows) error {
@@ -285,15 +286,10 @@ func scanRecall(r *sql.Rows) (Recall, error) {
 // packColumns), which scanPackedItem reads: a batch that moved a pallet
 // reads back thousands of packs, and one column a row costs a fraction of
 // eighteen.
-var packedItemSelect = `SELECT ` + packColumns(quoted(itemColumns)) + ` FROM "items" `
-
-func quoted(cols []string) []string {
-	out := make([]string, len(cols))
-	for i, c := range cols {
-		out[i] = `"` + c + `"`
-	}
-	return out
-}
+var (
+	packedItemColumns = packColumns(prefixed("", itemColumns))
+	packedItemSelect  = `SELECT ` + packedItemColumns + ` FROM "items" `
+)
 
 func scanPackedItem(r *sql.Rows) (Item, error) {
 	var packed string

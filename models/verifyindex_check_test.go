@@ -89,7 +89,7 @@ func (l *ledger) checkCommand(after, last uint64) {
 	}
 	l.last = cur
 
-	changes, err := l.index.ChangesSince(l.db, after)
+	changes, err := ChangesSince(l.db, after)
 	if err != nil {
 		t.Fatal(err)
 	}

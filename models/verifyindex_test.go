@@ -47,7 +47,7 @@ func TestVerifyIndexEvictsOldestAndFallsBack(t *testing.T) {
 	// A change brings a dropped pack back and drops the oldest one held.
 	before := l.seq
 	l.capture(glnMaker, l.shipEv(glnWholesal, epcs[0]))
-	changes, err := small.ChangesSince(l.db, before)
+	changes, err := ChangesSince(l.db, before)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -168,7 +168,7 @@ func (l *ledger) applyBatch(logs []*raft.Log) []any {
 	if l.index != nil && b.err == nil {
 		var err error
 		if b.rulesPanicked {
-			changes, err = l.index.ChangesSince(b.tx, sizeBefore)
+			changes, err = models.ChangesSince(b.tx, sizeBefore)
 		} else {
 			changes, err = b.rules.IndexChanges(b.tx, sizeBefore)
 		}

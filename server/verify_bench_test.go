@@ -102,7 +102,8 @@ func BenchmarkVerifyHTTPClosedLoopUnindexed(b *testing.B) {
 	benchVerifyClosedLoop(b, verifyMode{uncached: true, noIndex: true})
 }
 
-// verifyMode is what a verification benchmark takes from memory.
+// verifyMode is what a verification benchmark answers from memory and
+// what else the node does meanwhile.
 type verifyMode struct {
 	// uncached switches the signature cache off: every verification
 	// checks its signature, as a first scan does.
