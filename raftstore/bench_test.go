@@ -234,11 +234,16 @@ func captureMaker(b *testing.B, commit func(...models.Command)) func(id string, 
 // cluster benchmark delivers them: the per-command cost of the capture rule
 // plus raftstore's, without Raft or the other two nodes.
 func BenchmarkFSMApplySingleEvents(b *testing.B) {
-	l, err := openLedger(filepath.Join(b.TempDir(), "ledger.db"), "bench", DefaultVerifyIndexPacks, testLogger(b))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.close()
+	benchFSMSingleEvents(b, mustBenchLedger(b, false))
+}
+
+// BenchmarkFSMApplySingleEventsInMemory is BenchmarkFSMApplySingleEvents
+// with the database in memory (see BenchmarkFSMApplyCapture1000InMemory).
+func BenchmarkFSMApplySingleEventsInMemory(b *testing.B) {
+	benchFSMSingleEvents(b, mustBenchLedger(b, true))
+}
+
+func benchFSMSingleEvents(b *testing.B, l *ledger) {
 	apply := fsmApplier(b, l, func() time.Time { return time.Now().UTC() })
 	capture := captureMaker(b, apply)
 	var cpu time.Duration

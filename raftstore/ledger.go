@@ -167,13 +167,17 @@ func init() {
 // pages of items and events for every command, and re-reading them through
 // the OS costs a syscall each.
 func openSQLite(path string) (*gorm.DB, *sql.DB, error) {
-	dsn := "file:" + path + "?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=10000&_foreign_keys=on&_cache_size=-65536"
+	return openSQLiteDSN(path, "file:"+path+"?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=10000&_foreign_keys=on&_cache_size=-65536")
+}
+
+// openSQLiteDSN opens the database dsn names; name is what errors call it.
+func openSQLiteDSN(name, dsn string) (*gorm.DB, *sql.DB, error) {
 	db, err := gorm.Open(sqlite.New(sqlite.Config{DriverName: sqliteDriver, DSN: dsn}), &gorm.Config{
 		Logger:                 logger.Default.LogMode(logger.Silent),
 		SkipDefaultTransaction: true,
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, nil, fmt.Errorf("open %s: %w", name, err)
 	}
 	sqlDB, err := db.DB()
 	if err != nil {
@@ -191,6 +195,12 @@ func openLedger(path, node string, indexPacks int, log *slog.Logger) (*ledger, e
 	if err != nil {
 		return nil, err
 	}
+	return newLedger(path, db, sqlDB, node, indexPacks, log)
+}
+
+// newLedger migrates and loads the open database; path is where its
+// snapshot files go.
+func newLedger(path string, db *gorm.DB, sqlDB *sql.DB, node string, indexPacks int, log *slog.Logger) (*ledger, error) {
 	l := &ledger{node: node, m: defaultMetrics(), path: path, db: db, sqlDB: sqlDB, log: log, appliedCh: make(chan struct{})}
 	if indexPacks > 0 {
 		l.index = models.NewVerifyIndex(indexPacks)
