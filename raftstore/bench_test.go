@@ -32,6 +32,17 @@ import (
 // per proposal (a capture_events command of one commissioning event),
 // spread over the three nodes. b.N counts events.
 func BenchmarkClusterSingleWrites(b *testing.B) {
+	benchSingleWrites(b, 64)
+}
+
+// BenchmarkClusterSingleWrites256 is BenchmarkClusterSingleWrites with 256
+// clients: a busier network of pharmacies, where each node's apply queue
+// fills and its transactions grow (group commit, fsm_group.go).
+func BenchmarkClusterSingleWrites256(b *testing.B) {
+	benchSingleWrites(b, 256)
+}
+
+func benchSingleWrites(b *testing.B, clients int) {
 	stores := mustBenchCluster(b)
 	b.StopTimer()
 	capture := mustCaptureSetup(b, stores[0])
@@ -41,7 +52,7 @@ func BenchmarkClusterSingleWrites(b *testing.B) {
 	}
 	b.StartTimer()
 	start, cpu := time.Now(), processCPU()
-	proposeConcurrently(b, stores, proposals, 64)
+	proposeConcurrently(b, stores, proposals, clients)
 	b.StopTimer()
 	reportEventRate(b, time.Since(start), processCPU()-cpu)
 }

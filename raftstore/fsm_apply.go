@@ -22,20 +22,32 @@ import (
 // methods stay off the Store's public API.
 type fsm struct {
 	l *ledger
+	q *applyQueue // group commit: see fsm_group.go
+}
+
+// newFSM starts the ledger's apply goroutine; close stops it.
+func newFSM(l *ledger) *fsm {
+	return &fsm{l: l, q: newApplyQueue(l.applyBatch)}
 }
 
 var _ raft.BatchingFSM = (*fsm)(nil)
 
-// Apply applies one log entry; raft calls ApplyBatch instead whenever it
+// Apply queues one log entry; raft calls ApplyBatch instead whenever it
 // can, this is here to satisfy raft.FSM.
 func (f *fsm) Apply(lg *raft.Log) any {
 	return f.ApplyBatch([]*raft.Log{lg})[0]
 }
 
-// ApplyBatch applies committed log entries in one SQLite transaction.
+// ApplyBatch queues committed log entries for the ledger's apply
+// goroutine, which applies them (with whatever else is queued) in one
+// SQLite transaction. Each response is a *deferredResult.
 func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
-	return f.l.applyBatch(logs)
+	return f.q.enqueue(logs)
 }
+
+// close applies what is still queued and stops the apply goroutine; call
+// it once Raft has shut down.
+func (f *fsm) close() { f.q.close() }
 
 // Snapshot and Restore live in fsm_snapshot.go.
 

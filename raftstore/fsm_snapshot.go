@@ -12,17 +12,21 @@ import (
 )
 
 // Snapshot returns a snapshot whose Persist copies the SQLite file with
-// VACUUM INTO. Persist runs beside Apply, so the copy may hold entries past
-// the snapshot's Raft index; that is harmless because the copy records its
-// own applied index and a node restored from it skips the log entries it
-// already holds.
+// VACUUM INTO. It first waits for the queued entries to commit, so the
+// copy holds every entry up to the snapshot's Raft index. Persist runs
+// beside Apply, so the copy may hold entries past that index; that is
+// harmless because the copy records its own applied index and a node
+// restored from it skips the log entries it already holds.
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	f.q.drain()
 	return &snapshot{l: f.l}, nil
 }
 
-// Restore replaces the whole database with a snapshot's copy.
+// Restore replaces the whole database with a snapshot's copy, once the
+// entries queued before it are committed (the snapshot replaces them).
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
+	f.q.drain()
 	return f.l.restore(rc)
 }
 

@@ -198,7 +198,7 @@ func (s *Store) open() error {
 	if err != nil {
 		return err
 	}
-	s.fsm = &fsm{l: s.ledger}
+	s.fsm = newFSM(s.ledger)
 
 	ln := cfg.Listener
 	if ln == nil {
@@ -434,6 +434,9 @@ func (s *Store) cleanup() error {
 		s.fwd.close()
 	}
 	s.wg.Wait()
+	if s.fsm != nil {
+		s.fsm.close()
+	}
 	if s.bolt != nil {
 		errs = append(errs, s.bolt.Close())
 	}
@@ -586,7 +589,7 @@ func (s *Store) proposeLocal(ctx context.Context, cmds []models.Command) ([]mode
 }
 
 // applyLocal appends data to the Raft log on the leader and waits for this
-// node's FSM to apply it.
+// node's ledger to commit it.
 func (s *Store) applyLocal(ctx context.Context, data []byte) (any, error) {
 	timeout := s.cfg.ProposeTimeout
 	if d, ok := ctx.Deadline(); ok {
@@ -595,6 +598,9 @@ func (s *Store) applyLocal(ctx context.Context, data []byte) (any, error) {
 	f := s.raft.Apply(data, timeout)
 	if err := waitFuture(ctx, f); err != nil {
 		return nil, err
+	}
+	if d, ok := f.Response().(*deferredResult); ok {
+		return d.wait(ctx)
 	}
 	return f.Response(), nil
 }
@@ -700,6 +706,11 @@ func (s *Store) leaderReadIndex(ctx context.Context, verify bool) (uint64, error
 		}
 		if s.raft.CurrentTerm() != term {
 			return 0, ErrNotLeader
+		}
+		// The barrier means Raft has handed this node's FSM every entry
+		// before it; wait until they are committed too (group commit).
+		if err := s.ledger.waitApplied(ctx, s.fsm.q.handedIndex()); err != nil {
+			return 0, err
 		}
 		s.readyTerm.Store(term)
 	}
