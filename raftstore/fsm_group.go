@@ -21,9 +21,9 @@ import (
 // ledger's own goroutine applies everything queued since its last
 // transaction in one transaction. While it works, Raft queues more, so the
 // busier the node, the larger its transactions; a quiet node still commits
-// each batch as it comes. Results are those of
-// applying the entries one by one (the rules' results do not depend on how
-// entries are grouped), so grouping stays node-local and deterministic.
+// each batch as it comes. Results are those of applying the entries one by
+// one (the rules' results do not depend on how entries are grouped), so
+// grouping stays node-local and deterministic.
 //
 // What Raft calls applied is then only queued. The ledger's applied index
 // (ledger.committed) still means committed to SQLite, and the code that
@@ -37,9 +37,10 @@ import (
 
 // Bounds on the queue. Raft's FSM goroutine blocks while maxQueuedLogs
 // entries wait, which pushes back on the leader as a slow synchronous FSM
-// did. One transaction takes at most maxGroupLogs entries or, past the
-// first entry, maxGroupBytes of entry data, which bounds its memory and
-// how long the answers it holds wait.
+// did. One transaction takes whole batches: the first in the queue, then
+// more while it holds at most maxGroupLogs entries and maxGroupBytes of
+// entry data, which bounds its memory and how long the answers it holds
+// wait.
 const (
 	maxQueuedLogs = 1024
 	maxGroupLogs  = 512
