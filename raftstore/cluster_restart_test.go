@@ -40,12 +40,7 @@ func TestLostDatabaseIsRebuilt(t *testing.T) {
 	c := mustCluster(t, 3, snapshotOften)
 	writeN(t, c.nodes[0].s, "d", 120, 1)
 	leader := mustLeader(t, c.nodes)
-	var victim *testNode
-	for _, tn := range c.nodes {
-		if tn != leader {
-			victim = tn
-		}
-	}
+	victim := followers(c.nodes, leader)[0]
 	head := mustConverge(t, c.nodes, 120)
 	if err := victim.s.Snapshot(); err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) {
 		t.Fatal(err)

@@ -17,12 +17,7 @@ import (
 func TestForwardingKeepsSentinels(t *testing.T) {
 	c := mustCluster(t, 3, nil)
 	leader := mustLeader(t, c.nodes)
-	var follower *testNode
-	for _, tn := range c.nodes {
-		if tn != leader {
-			follower = tn
-		}
-	}
+	follower := followers(c.nodes, leader)[0]
 	if err := follower.s.Remove(testCtx(t), "ghost"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("remove of an unknown node via a follower: %v, want ErrNotFound", err)
 	}

@@ -82,14 +82,22 @@ func mustDeferred(t *testing.T, r any) any {
 	return v
 }
 
-func TestApplyQueueGroupsBatchesQueuedWhileItWorks(t *testing.T) {
+// mustBusyQueue starts a queue behind a shut gate and hands it first
+// entries from index 1, which its apply goroutine takes and holds at the
+// gate; what is queued next waits. The queue is closed when the test ends,
+// its gate opened first.
+func mustBusyQueue(t *testing.T, first int) (*gatedApply, *applyQueue, []any) {
 	g := newGatedApply(nil)
 	q := newApplyQueue(g.apply)
-	defer q.close()
-	defer g.open() // before close, should the test fail with the gate shut
-
-	first := q.enqueue(logsFrom(1, 2))
+	t.Cleanup(q.close)
+	t.Cleanup(g.open) // cleanups run last first: the gate opens, then close
+	resp := q.enqueue(logsFrom(1, first))
 	waitFor(t, 10*time.Second, "the first batch is being applied", func() bool { return g.callCount() == 1 })
+	return g, q, resp
+}
+
+func TestApplyQueueGroupsBatchesQueuedWhileItWorks(t *testing.T) {
+	g, q, first := mustBusyQueue(t, 2)
 	second := q.enqueue(logsFrom(3, 3))
 	third := q.enqueue(logsFrom(6, 1))
 	g.open()
@@ -109,13 +117,7 @@ func TestApplyQueueGroupsBatchesQueuedWhileItWorks(t *testing.T) {
 }
 
 func TestApplyQueueGroupBounds(t *testing.T) {
-	g := newGatedApply(nil)
-	q := newApplyQueue(g.apply)
-	defer q.close()
-	defer g.open() // before close, should the test fail with the gate shut
-
-	q.enqueue(logsFrom(1, 1))
-	waitFor(t, 10*time.Second, "the first batch is being applied", func() bool { return g.callCount() == 1 })
+	g, q, _ := mustBusyQueue(t, 1)
 	// 600 entries in batches of 64 wait; one transaction takes at most
 	// maxGroupLogs of them, in whole batches.
 	var last []any
@@ -150,13 +152,7 @@ func TestApplyQueueGroupBounds(t *testing.T) {
 }
 
 func TestApplyQueuePushesBackWhenFull(t *testing.T) {
-	g := newGatedApply(nil)
-	q := newApplyQueue(g.apply)
-	defer q.close()
-	defer g.open() // before close, should the test fail with the gate shut
-
-	q.enqueue(logsFrom(1, 1))
-	waitFor(t, 10*time.Second, "the first batch is being applied", func() bool { return g.callCount() == 1 })
+	g, q, _ := mustBusyQueue(t, 1)
 	var produced atomic.Int64
 	done := make(chan struct{})
 	go func() {
@@ -193,11 +189,7 @@ func TestApplyQueuePushesBackWhenFull(t *testing.T) {
 }
 
 func TestApplyQueueCloseAppliesWhatIsQueued(t *testing.T) {
-	g := newGatedApply(nil)
-	q := newApplyQueue(g.apply)
-	defer g.open()
-	first := q.enqueue(logsFrom(1, 1))
-	waitFor(t, 10*time.Second, "the first batch is being applied", func() bool { return g.callCount() == 1 })
+	g, q, first := mustBusyQueue(t, 1)
 	second := q.enqueue(logsFrom(2, 1))
 	closed := make(chan struct{})
 	go func() {

@@ -31,13 +31,10 @@ func gateQueue(t *testing.T, q *applyQueue) *gatedApply {
 func TestNewLeaderReadWaitsForQueuedEntries(t *testing.T) {
 	c := mustCluster(t, 3, nil)
 	leader := mustLeader(t, c.nodes)
-	var followers []*testNode
+	others := followers(c.nodes, leader)
 	var gates []*gatedApply
-	for _, tn := range c.nodes {
-		if tn != leader {
-			followers = append(followers, tn)
-			gates = append(gates, gateQueue(t, tn.s.fsm.q))
-		}
+	for _, tn := range others {
+		gates = append(gates, gateQueue(t, tn.s.fsm.q))
 	}
 
 	res := mustPropose(t, leader.s, orgCmd(t, "cmd-late", "late-org"))
@@ -45,7 +42,7 @@ func TestNewLeaderReadWaitsForQueuedEntries(t *testing.T) {
 		t.Fatalf("write rejected: %+v", res[0])
 	}
 	_, _, acked := leader.s.ledger.committed()
-	for _, tn := range followers {
+	for _, tn := range others {
 		waitFor(t, 10*time.Second, tn.id+" has been handed the write", func() bool {
 			return tn.s.fsm.q.handedIndex() >= acked
 		})
@@ -55,7 +52,7 @@ func TestNewLeaderReadWaitsForQueuedEntries(t *testing.T) {
 	}
 
 	c.kill(leader)
-	newLeader := mustLeader(t, followers)
+	newLeader := mustLeader(t, others)
 	found := make(chan bool, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -95,13 +92,7 @@ func TestNodeRecoversEntriesQueuedWhenItCrashed(t *testing.T) {
 		rc.SnapshotInterval = time.Hour
 	})
 	leader := mustLeader(t, c.nodes)
-	var victim *testNode
-	for _, tn := range c.nodes {
-		if tn != leader {
-			victim = tn
-			break
-		}
-	}
+	victim := followers(c.nodes, leader)[0]
 	// The crash: once the gate opens, the victim's queued entries are
 	// dropped instead of committed, as if the process had died.
 	var crashed atomic.Bool

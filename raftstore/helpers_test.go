@@ -297,6 +297,17 @@ func mustLeader(t testing.TB, nodes []*testNode) *testNode {
 	return leader
 }
 
+// followers are the nodes other than leader.
+func followers(nodes []*testNode, leader *testNode) []*testNode {
+	var out []*testNode
+	for _, tn := range nodes {
+		if tn != leader {
+			out = append(out, tn)
+		}
+	}
+	return out
+}
+
 // mustConverge waits until all nodes have the same tree size and root, and
 // at least minSize entries.
 func mustConverge(t testing.TB, nodes []*testNode, minSize uint64) Head {

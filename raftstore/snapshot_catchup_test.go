@@ -42,13 +42,7 @@ func TestWipedNodeCatchesUpFromSnapshot(t *testing.T) {
 	c := mustCluster(t, 3, snapshotOften)
 	writeN(t, c.nodes[0].s, "a", 200, 1) // many log entries, so snapshots and compaction happen
 	leader := mustLeader(t, c.nodes)
-	var victim *testNode
-	for _, tn := range c.nodes {
-		if tn != leader {
-			victim = tn
-			break
-		}
-	}
+	victim := followers(c.nodes, leader)[0]
 	if err := leader.s.Remove(testCtx(t), victim.id); err != nil {
 		t.Fatalf("remove %s: %v", victim.id, err)
 	}

@@ -100,12 +100,7 @@ func TestVerifyIndexMatchesTheProjectionOnEveryNode(t *testing.T) {
 
 	// A restarted node loads its index from its database.
 	leader := mustLeader(t, c.nodes)
-	var other *testNode
-	for _, tn := range c.nodes {
-		if tn != leader {
-			other = tn
-		}
-	}
+	other := followers(c.nodes, leader)[0]
 	c.kill(other)
 	c.restart(other)
 	mustConverge(t, c.nodes, head.Size)
