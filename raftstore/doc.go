@@ -28,17 +28,23 @@
 //     capture applied in memory, or rolls back a savepoint), and results do
 //     not depend on how Raft groups entries into batches (nor on what
 //     models.Batch.Prefetch reads ahead for a batch).
-//   - A batch of Raft log entries is applied in one SQLite transaction that
-//     also records the last applied Raft index, so the projection, the ledger
-//     and the tree never disagree, and a restarted node skips the log entries
-//     its database already holds.
+//   - The entries Raft has committed and handed the FSM since its last
+//     transaction are applied in one SQLite transaction (group commit,
+//     fsm_group.go) that also records the last applied Raft index, so the
+//     projection, the ledger and the tree never disagree, and a restarted
+//     node skips the log entries its database already holds. Raft counts an
+//     entry applied once it is queued; a write is acknowledged, a snapshot
+//     taken and a new leader's read index given only once the ledger has
+//     committed what was queued before, and a node that crashed with
+//     entries queued gets them again from Raft's replay on restart.
 //   - A snapshot is a point-in-time copy of the whole SQLite file (VACUUM
 //     INTO), so a node restored from it has the same projection, ledger and
 //     Merkle tree, and thus the same root, as the node that took it.
 //   - The verify index (models.VerifyIndex, Store.VerifyIndex) holds the
-//     committed rows of the packs changed last: each batch reads the rows it
-//     wrote, by their seqs, before it commits, and publishes them after, before
-//     Apply returns; opening or restoring the database reloads it. So a
+//     committed rows of the packs changed last: each transaction collects
+//     the rows it wrote before it commits, and publishes them after, before
+//     any of its writes is acknowledged; opening or restoring the database
+//     reloads it. So a
 //     verification answered from memory is a Local read like any other, and
 //     sees every write acknowledged before it began on this node.
 //
