@@ -1,8 +1,9 @@
 package raftstore
 
-// Everything in this file runs inside FSM.Apply on every node and must be
-// deterministic: no clock, no randomness, no node-local configuration. Time
-// and ids come from the command, stamped before proposing.
+// Everything in this file applies committed entries on every node (from
+// the apply queue, fsm_group.go) and must be deterministic: no clock, no
+// randomness, no node-local configuration. Time and ids come from the
+// command, stamped before proposing.
 
 import (
 	"context"
@@ -203,8 +204,9 @@ func (l *ledger) applyBatch(logs []*raft.Log) []any {
 	if err != nil {
 		panic(fmt.Sprintf("raftstore: root of committed tree: %v", err))
 	}
-	// Published before Apply returns, so before any write of the batch is
-	// acknowledged: a verification after an acknowledged dispense sees it.
+	// Published before applyBatch returns, so before any write of the
+	// batch is acknowledged (its deferredResult resolves after): a
+	// verification after an acknowledged dispense sees it.
 	if l.index != nil {
 		l.index.Publish(changes)
 		l.m.indexPacks.WithLabelValues(l.node).Set(float64(l.index.Len()))
