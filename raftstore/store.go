@@ -686,11 +686,12 @@ func (s *Store) readIndex(ctx context.Context, verify bool) (uint64, error) {
 }
 
 // leaderReadIndex is the read-index step on the leader. The index is that of
-// the last entry this node's FSM applied, which every acknowledged write
-// precedes: the leader answers a write only after its own FSM applied it. A
-// new leader first commits a barrier in its term, so entries the previous
-// leader acknowledged are applied here too. With verify, a quorum confirms
-// this node still leads after the index was taken.
+// the last entry this node's ledger committed, which every acknowledged
+// write precedes: the leader answers a write only after its own ledger
+// committed it. A new leader first commits a barrier in its term and waits
+// for its ledger to commit what came before, so entries the previous leader
+// acknowledged are committed here too. With verify, a quorum confirms this
+// node still leads after the index was taken.
 func (s *Store) leaderReadIndex(ctx context.Context, verify bool) (uint64, error) {
 	if s.raft.State() != raft.Leader {
 		return 0, ErrNotLeader
