@@ -217,6 +217,7 @@ func (l *ledger) applyBatch(logs []*raft.Log) []any {
 	l.appliedCh = make(chan struct{})
 	l.mu.Unlock()
 	l.m.applyBatch.WithLabelValues(l.node).Observe(time.Since(start).Seconds())
+	l.m.applySize.WithLabelValues(l.node).Observe(float64(len(logs)))
 	l.m.treeSize.WithLabelValues(l.node).Set(float64(b.rng.End()))
 	l.m.applied.WithLabelValues(l.node).Set(float64(last))
 	for outcome, n := range b.outcomes {

@@ -14,6 +14,7 @@ import (
 
 type storeMetrics struct {
 	applyBatch  *prometheus.HistogramVec
+	applySize   *prometheus.HistogramVec
 	entries     *prometheus.CounterVec
 	proposals   *prometheus.CounterVec
 	treeSize    *prometheus.GaugeVec
@@ -35,6 +36,11 @@ func defaultMetrics() *storeMetrics {
 				Namespace: "pedigree", Subsystem: "raftstore", Name: "apply_batch_seconds",
 				Help:    "Time to apply one batch of committed Raft entries in one SQLite transaction.",
 				Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+			}, []string{"node"}),
+			applySize: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+				Namespace: "pedigree", Subsystem: "raftstore", Name: "apply_batch_entries",
+				Help:    "Raft entries applied in one SQLite transaction: everything queued since the last one (group commit), so it grows with the write load.",
+				Buckets: prometheus.ExponentialBuckets(1, 2, 10), // 1 to 512, the most one transaction takes
 			}, []string{"node"}),
 			entries: prometheus.NewCounterVec(prometheus.CounterOpts{
 				Namespace: "pedigree", Subsystem: "raftstore", Name: "commands_applied_total",
@@ -65,7 +71,7 @@ func defaultMetrics() *storeMetrics {
 				Help: "Packs this node's verify index holds (its size, once full).",
 			}, []string{"node"}),
 		}
-		prometheus.MustRegister(m.applyBatch, m.entries, m.proposals, m.treeSize, m.applied, m.leader, m.snapRestore, m.indexPacks)
+		prometheus.MustRegister(m.applyBatch, m.applySize, m.entries, m.proposals, m.treeSize, m.applied, m.leader, m.snapRestore, m.indexPacks)
 		metrics = m
 	})
 	return metrics

@@ -2,21 +2,25 @@ package raftstore
 
 import (
 	"net"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// metricValue reads one labelled series from the default registry.
+// metricValue reads one labelled series from the default registry. A
+// histogram's value is its count, or its sum when name is the histogram's
+// name with _sum, as the exposition format names that series.
 func metricValue(t *testing.T, name string, labels map[string]string) (float64, bool) {
 	t.Helper()
 	families, err := prometheus.DefaultGatherer.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
+	histogram, sum := strings.CutSuffix(name, "_sum")
 	for _, f := range families {
-		if f.GetName() != name {
+		if f.GetName() != name && !(sum && f.GetName() == histogram) {
 			continue
 		}
 	next:
@@ -35,6 +39,8 @@ func metricValue(t *testing.T, name string, labels map[string]string) (float64, 
 				return m.GetGauge().GetValue(), true
 			case m.GetCounter() != nil:
 				return m.GetCounter().GetValue(), true
+			case m.GetHistogram() != nil && sum && f.GetName() == histogram:
+				return m.GetHistogram().GetSampleSum(), true
 			case m.GetHistogram() != nil:
 				return float64(m.GetHistogram().GetSampleCount()), true
 			}
@@ -71,7 +77,13 @@ func TestMetricsFollowTheLedger(t *testing.T) {
 	for i, c := range counters {
 		before[i], _ = metricValue(t, c.name, c.labels)
 	}
+	applied := map[string]string{"node": node}
+	entriesBefore, _ := metricValue(t, "pedigree_raftstore_apply_batch_entries_sum", applied)
 	mustPropose(t, s, orgCmd(t, "m1", "m1"), orgCmd(t, "m2", "m1"), orgCmd(t, "m1", "m1"))
+	// One proposal is one Raft entry, applied in some transaction.
+	if entries, _ := metricValue(t, "pedigree_raftstore_apply_batch_entries_sum", applied); entries-entriesBefore < 1 {
+		t.Errorf("apply_batch_entries counted %v more entries, want at least the proposal's one", entries-entriesBefore)
+	}
 	for i, c := range counters {
 		got, ok := metricValue(t, c.name, c.labels)
 		if !ok || got-before[i] != 1 {
