@@ -32,6 +32,17 @@ func queryRows(tx *gorm.DB, query string, args []any, scan func(*sql.Rows) error
 	return rows.Err()
 }
 
+// queryAll is queryRows collecting what scan makes of each row.
+func queryAll[T any](tx *gorm.DB, query string, args []any, scan func(*sql.Rows) (T, error)) ([]T, error) {
+	var out []T
+	err := queryRows(tx, query, args, func(r *sql.Rows) error {
+		v, err := scan(r)
+		out = append(out, v)
+		return err
+	})
+	return out, err
+}
+
 // inList is "(?,?,...)" for n values, and the values as arguments.
 func inList(vals []string) (string, []any) {
 	args := make([]any, len(vals))
@@ -60,13 +71,7 @@ func findOrganisation(tx *gorm.DB, id string) (org Organisation, ok bool, err er
 // findProducts loads the products with the given GTINs.
 func findProducts(tx *gorm.DB, gtins []string) ([]Product, error) {
 	in, args := inList(gtins)
-	var ps []Product
-	err := queryRows(tx, productSelect+`WHERE "gtin" IN `+in, args, func(r *sql.Rows) error {
-		p, err := scanProduct(r)
-		ps = append(ps, p)
-		return err
-	})
-	return ps, err
+	return queryAll(tx, productSelect+`WHERE "gtin" IN `+in, args, scanProduct)
 }
 
 // itemSelect selects the columns scanItem reads.
@@ -79,13 +84,7 @@ func findItems[T string | int64](tx *gorm.DB, col string, vals []T) ([]Item, err
 	for i, v := range vals {
 		args[i] = v
 	}
-	var items []Item
-	err := queryRows(tx, itemSelect+`WHERE "`+col+`" IN (?`+strings.Repeat(",?", len(vals)-1)+`)`, args, func(r *sql.Rows) error {
-		it, err := scanItem(r)
-		items = append(items, it)
-		return err
-	})
-	return items, err
+	return queryAll(tx, itemSelect+`WHERE "`+col+`" IN (?`+strings.Repeat(",?", len(vals)-1)+`)`, args, scanItem)
 }
 
 func scanItem(r *sql.Rows) (Item, error) {

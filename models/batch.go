@@ -3,7 +3,6 @@ package models
 import (
 	"bytes"
 	"cmp"
-	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
@@ -302,12 +301,8 @@ func (b *Batch) IndexChanges(tx *gorm.DB, afterSeq uint64) (IndexChanges, error)
 			args = append(args, s)
 		}
 		args = append(args, ItemPack)
-		err := queryRows(tx, packedItemSelect+`WHERE "seq" IN (?`+strings.Repeat(",?", len(chunk)-1)+`) AND "kind" = ?`, args,
-			func(r *sql.Rows) error {
-				it, err := scanPackedItem(r)
-				bulk = append(bulk, it)
-				return err
-			})
+		moved, err := queryAll(tx, packedItemSelect+`WHERE "seq" IN (?`+strings.Repeat(",?", len(chunk)-1)+`) AND "kind" = ?`, args, scanPackedItem)
+		bulk = append(bulk, moved...)
 		if err != nil {
 			return IndexChanges{}, fmt.Errorf("models: read back packs moved in bulk: %w", err)
 		}

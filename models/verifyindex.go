@@ -92,13 +92,9 @@ func (ix *VerifyIndex) Load(db *gorm.DB) error {
 	if err == nil {
 		// The newest packs, oldest first so that they are published in
 		// seq order.
-		err = queryRows(db, `SELECT packed FROM (SELECT "seq", `+packedItemColumns+` AS packed FROM "items"
+		c.packs, err = queryAll(db, `SELECT packed FROM (SELECT "seq", `+packedItemColumns+` AS packed FROM "items"
 			WHERE "kind" = ? ORDER BY "seq" DESC LIMIT ?) ORDER BY "seq"`,
-			[]any{ItemPack, ix.maxPacks}, func(r *sql.Rows) error {
-				it, err := scanPackedItem(r)
-				c.packs = append(c.packs, it)
-				return err
-			})
+			[]any{ItemPack, ix.maxPacks}, scanPackedItem)
 	}
 	if err != nil {
 		return fmt.Errorf("models: load verify index: %w", err)
@@ -118,11 +114,7 @@ func (ix *VerifyIndex) Load(db *gorm.DB) error {
 func ChangesSince(tx *gorm.DB, seq uint64) (IndexChanges, error) {
 	c, err := readChangedProductsAndRecalls(tx, seq)
 	if err == nil {
-		err = queryRows(tx, packedItemSelect+`WHERE "seq" > ? AND "kind" = ? ORDER BY "seq"`, []any{seq, ItemPack}, func(r *sql.Rows) error {
-			it, err := scanPackedItem(r)
-			c.packs = append(c.packs, it)
-			return err
-		})
+		c.packs, err = queryAll(tx, packedItemSelect+`WHERE "seq" > ? AND "kind" = ? ORDER BY "seq"`, []any{seq, ItemPack}, scanPackedItem)
 	}
 	if err != nil {
 		return IndexChanges{}, fmt.Errorf("models: read verify index changes: %w", err)
@@ -134,17 +126,10 @@ func ChangesSince(tx *gorm.DB, seq uint64) (IndexChanges, error) {
 // is above seq.
 func readChangedProductsAndRecalls(tx *gorm.DB, seq uint64) (IndexChanges, error) {
 	var c IndexChanges
-	err := queryRows(tx, productSelect+`WHERE "seq" > ? ORDER BY "seq"`, []any{seq}, func(r *sql.Rows) error {
-		p, err := scanProduct(r)
-		c.products = append(c.products, p)
-		return err
-	})
+	var err error
+	c.products, err = queryAll(tx, productSelect+`WHERE "seq" > ? ORDER BY "seq"`, []any{seq}, scanProduct)
 	if err == nil {
-		err = queryRows(tx, recallSelect+`WHERE "seq" > ? ORDER BY "seq"`, []any{seq}, func(r *sql.Rows) error {
-			rc, err := scanRecall(r)
-			c.recalls = append(c.recalls, rc)
-			return err
-		})
+		c.recalls, err = queryAll(tx, recallSelect+`WHERE "seq" > ? ORDER BY "seq"`, []any{seq}, scanRecall)
 	}
 	if err != nil {
 		return IndexChanges{}, fmt.Errorf("models: read changed products and recalls: %w", err)
