@@ -82,7 +82,7 @@ func mustDeferred(t *testing.T, r any) any {
 	return v
 }
 
-// mustBusyQueue starts a queue behind a shut gate and hands it first
+// mustBusyQueue starts a queue behind a shut gate and hands it `first`
 // entries from index 1, which its apply goroutine takes and holds at the
 // gate; what is queued next waits. The queue is closed when the test ends,
 // its gate opened first.
@@ -155,6 +155,12 @@ func TestApplyQueuePushesBackWhenFull(t *testing.T) {
 	g, q, _ := mustBusyQueue(t, 1)
 	var produced atomic.Int64
 	done := make(chan struct{})
+	// Should the test fail with the producer blocked, let it finish before
+	// the queue closes under it.
+	t.Cleanup(func() {
+		g.open()
+		<-done
+	})
 	go func() {
 		defer close(done)
 		next := uint64(2)
