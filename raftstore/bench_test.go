@@ -310,7 +310,7 @@ func proposeConcurrently(b *testing.B, stores []*Store, proposals [][]models.Com
 // fsmApplier returns a function that applies commands to one node's FSM
 // as consecutive Raft log entries of one batch, each command its own
 // entry stamped with at(), failing the benchmark on a rejection.
-func fsmApplier(b *testing.B, l *ledger, at func() time.Time) func(...models.Command) {
+func fsmApplier(b testing.TB, l *ledger, at func() time.Time) func(...models.Command) {
 	var index uint64
 	return func(cmds ...models.Command) {
 		logs := make([]*raft.Log, 0, len(cmds))

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/bits"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -167,7 +168,18 @@ func init() {
 // pages of items and events for every command, and re-reading them through
 // the OS costs a syscall each.
 func openSQLite(path string) (*gorm.DB, *sql.DB, error) {
-	return openSQLiteDSN(path, "file:"+path+"?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=10000&_foreign_keys=on&_cache_size=-65536")
+	return openSQLiteDSN(path, sqliteFileURI(path)+"?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=10000&_foreign_keys=on&_cache_size=-65536")
+}
+
+// uriPathEscaper escapes what a SQLite URI would otherwise read as the
+// start of its query ('?', where go-sqlite3 also cuts the DSN), its
+// fragment ('#') or an escape ('%'); SQLite decodes %HH in the path.
+var uriPathEscaper = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
+
+// sqliteFileURI is the "file:" URI of the file at path, whatever
+// characters the data directory's name holds.
+func sqliteFileURI(path string) string {
+	return "file:" + uriPathEscaper.Replace(path)
 }
 
 // openSQLiteDSN opens the database dsn names; name is what errors call it.
