@@ -26,7 +26,7 @@ var (
 	itemColumns = []string{"id", "key", "kind", "gtin", "serial", "lot", "expiry", "status", "holder", "destination",
 		"parent_id", "decommissioned_by", "decommissioned_at", "decommissioned_loc", "decommissioned_seq",
 		"supplied_to_public", "commissioned_seq", "seq"}
-	eventColumns = []string{"id", "seq", "event_id", "type", "event_time", "record_time", "action", "biz_step",
+	eventColumns = []string{"id", "seq", "event_id", "event_hash", "type", "event_time", "record_time", "action", "biz_step",
 		"disposition", "biz_location", "read_point", "actor", "json"}
 	eventEPCColumns = []string{"key", "event_id", "direct"}
 )
@@ -44,7 +44,7 @@ func itemRow(it *Item) []any {
 // eventRow is e's column values; recordTime is e.RecordTime as sqliteTime
 // formats it, the same for every event of a command.
 func eventRow(e *EventRecord, recordTime string) []any {
-	return []any{e.ID, int64(e.Seq), e.EventID, e.Type, sqliteTime(e.EventTime), recordTime, e.Action, e.BizStep,
+	return []any{e.ID, int64(e.Seq), e.EventID, e.EventHash, e.Type, sqliteTime(e.EventTime), recordTime, e.Action, e.BizStep,
 		e.Disposition, e.BizLocation, e.ReadPoint, e.Actor, e.JSON}
 }
 

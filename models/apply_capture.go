@@ -247,7 +247,7 @@ func (c *capture) declareError(e *Event) error {
 		return err
 	}
 	var orig EventRecord
-	err := c.a.tx.Where("event_id = ?", e.EventID).Take(&orig).Error
+	err := c.a.tx.Where("event_hash = ? AND event_id = ?", EventIDHash(e.EventID), e.EventID).Take(&orig).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return reject(CodeNotFound, "the error declaration names event %s, which was never captured", e.EventID)
 	}
@@ -517,7 +517,7 @@ func (c *capture) record(e *Event) error {
 		return fmt.Errorf("encode event: %w", err)
 	}
 	rec := EventRecord{
-		Seq: c.a.seq, EventID: e.EventID, Type: e.Type, EventTime: e.EventTime.UTC(), RecordTime: c.a.at,
+		Seq: c.a.seq, EventID: e.EventID, EventHash: EventIDHash(e.EventID), Type: e.Type, EventTime: e.EventTime.UTC(), RecordTime: c.a.at,
 		Action: e.Action, BizStep: e.BizStep, Disposition: e.Disposition,
 		Actor: c.a.actorID(), JSON: string(js),
 	}

@@ -110,9 +110,9 @@ func scanItem(r *sql.Rows) (Item, error) {
 
 // storedEventIDs returns those of ids that stored events have.
 func storedEventIDs(tx *gorm.DB, ids []string) ([]string, error) {
-	in, args := inList(ids)
+	where, args := eventIDsWhere(ids)
 	var found []string
-	err := queryRows(tx, `SELECT "event_id" FROM "event_records" WHERE "event_id" IN `+in, args, func(r *sql.Rows) error {
+	err := queryRows(tx, `SELECT "event_id" FROM "event_records" WHERE `+where, args, func(r *sql.Rows) error {
 		var id string
 		if err := r.Scan(&id); err != nil {
 			return err
@@ -127,10 +127,24 @@ func storedEventIDs(tx *gorm.DB, ids []string) ([]string, error) {
 // or "". The least, so that which duplicate a rejection names does not
 // depend on whether the earlier event is stored or pending (see Batch).
 func anyEventID(tx *gorm.DB, ids []string) (string, error) {
-	in, args := inList(ids)
+	where, args := eventIDsWhere(ids)
 	var found sql.NullString
-	err := queryRows(tx, `SELECT MIN("event_id") FROM "event_records" WHERE "event_id" IN `+in, args, func(r *sql.Rows) error {
+	err := queryRows(tx, `SELECT MIN("event_id") FROM "event_records" WHERE `+where, args, func(r *sql.Rows) error {
 		return r.Scan(&found)
 	})
 	return found.String, err
+}
+
+// eventIDsWhere is the condition on event_records that selects the events
+// with one of ids: found by the hash index, then checked by the id itself.
+func eventIDsWhere(ids []string) (string, []any) {
+	args := make([]any, 0, 2*len(ids))
+	for _, h := range eventIDHashes(ids) {
+		args = append(args, h)
+	}
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	list := "(?" + strings.Repeat(",?", len(ids)-1) + ")"
+	return `"event_hash" IN ` + list + ` AND "event_id" IN ` + list, args
 }

@@ -134,7 +134,7 @@ func QueryEvents(db *gorm.DB, q EventQuery) (EventPage, error) {
 		tx = tx.Where(f.col+" IN ?", norm)
 	}
 	if len(q.EventID) > 0 {
-		tx = tx.Where("event_id IN ?", q.EventID)
+		tx = tx.Where("event_hash IN ? AND event_id IN ?", eventIDHashes(q.EventID), q.EventID)
 	}
 	for _, f := range []struct {
 		col   string

@@ -1,6 +1,8 @@
 package models
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"time"
 
@@ -174,7 +176,15 @@ type EventRecord struct {
 	// Seq is the ledger position of the capture command.
 	Seq uint64 `gorm:"index;not null"`
 	// EventID is the event's eventID, or its CBV 2.0 hash id.
-	EventID    string    `gorm:"uniqueIndex;not null"`
+	EventID string `gorm:"not null"`
+	// EventHash (EventIDHash of EventID) is what event ids are looked up
+	// by. Ids are random (UUIDs, hash ids), so each new event lands on a
+	// different page of their index, and a commit rewrites every page it
+	// touched. Hashes of 8 bytes make an index several times smaller than
+	// one of ids of 50-90 characters, so a commit touches fewer pages. The
+	// capture rule rejects a duplicate id, so the index need not be unique
+	// (nor can be: hashes may collide, and lookups compare EventID too).
+	EventHash  int64     `gorm:"index;not null;default:0"`
 	Type       string    `gorm:"not null"`
 	EventTime  time.Time `gorm:"index;not null"`
 	RecordTime time.Time `gorm:"not null"`
@@ -189,6 +199,22 @@ type EventRecord struct {
 	Actor       string
 	// JSON is the event as EPCIS 2.0 JSON-LD (canonical field order).
 	JSON string `gorm:"not null"`
+}
+
+// EventIDHash is the EventHash of an event with id: the first 8 bytes of
+// its SHA-256. A cryptographic hash, so nobody can find many ids with one
+// hash and make their lookups slow.
+func EventIDHash(id string) int64 {
+	sum := sha256.Sum256([]byte(id))
+	return int64(binary.BigEndian.Uint64(sum[:8]))
+}
+
+func eventIDHashes(ids []string) []int64 {
+	hashes := make([]int64, len(ids))
+	for i, id := range ids {
+		hashes[i] = EventIDHash(id)
+	}
+	return hashes
 }
 
 // EventEPC indexes which identifiers an event concerns, so provenance and
@@ -248,8 +274,42 @@ func Migrate(db *gorm.DB) error {
 			return fmt.Errorf("models: migrate: %w", err)
 		}
 	}
+	m := db.Migrator()
+	unhashed := m.HasTable(&EventRecord{}) && !m.HasColumn(&EventRecord{}, "EventHash")
 	if err := db.AutoMigrate(tables()...); err != nil {
 		return fmt.Errorf("models: migrate: %w", err)
 	}
+	if unhashed {
+		if err := hashEventIDs(db); err != nil {
+			return fmt.Errorf("models: migrate: %w", err)
+		}
+	}
+	// Event ids were once looked up by a unique index on their text.
+	if m.HasIndex(&EventRecord{}, "idx_event_records_event_id") {
+		if err := m.DropIndex(&EventRecord{}, "idx_event_records_event_id"); err != nil {
+			return fmt.Errorf("models: migrate: %w", err)
+		}
+	}
 	return nil
+}
+
+// hashEventIDs fills in the EventHash of events stored before it existed.
+func hashEventIDs(db *gorm.DB) error {
+	return db.Transaction(func(tx *gorm.DB) error {
+		var page []EventRecord
+		for after := int64(0); ; after = page[len(page)-1].ID {
+			page = page[:0]
+			if err := tx.Select("id", "event_id").Where("id > ?", after).Order("id").Limit(1000).Find(&page).Error; err != nil {
+				return fmt.Errorf("read event ids: %w", err)
+			}
+			if len(page) == 0 {
+				return nil
+			}
+			for _, e := range page {
+				if err := tx.Model(&EventRecord{}).Where("id = ?", e.ID).Update("event_hash", EventIDHash(e.EventID)).Error; err != nil {
+					return fmt.Errorf("hash the id of event %d: %w", e.ID, err)
+				}
+			}
+		}
+	})
 }

@@ -59,3 +59,66 @@ func TestMigrateTwice(t *testing.T) {
 		t.Fatalf("event_epcs was rebuilt: %s", ddl)
 	}
 }
+
+// TestMigrateHashesStoredEventIDs migrates a projection made before events
+// had an EventHash (a unique index on the id's text instead): the stored
+// events get their hashes, the old index goes, and a stored event is found
+// again by its id, both by a query and as the duplicate a capture repeats.
+func TestMigrateHashesStoredEventIDs(t *testing.T) {
+	l := newLedger(t)
+	l.network()
+	commission := l.commissionEv("L1", "2028-12-31", sgtinDL(gtinA, "M1"))
+	l.capture(glnMaker, commission)
+	for _, q := range []string{
+		`DROP INDEX idx_event_records_event_hash`,
+		`ALTER TABLE event_records DROP COLUMN event_hash`,
+		`CREATE UNIQUE INDEX idx_event_records_event_id ON event_records(event_id)`,
+	} {
+		if err := l.db.Exec(q).Error; err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+
+	if err := Migrate(l.db); err != nil {
+		t.Fatal(err)
+	}
+	if l.db.Migrator().HasIndex(&EventRecord{}, "idx_event_records_event_id") {
+		t.Error("the index on event ids' text survived the migration")
+	}
+	var stored []EventRecord
+	if err := l.db.Select("event_id", "event_hash").Find(&stored).Error; err != nil || len(stored) == 0 {
+		t.Fatalf("stored events: %d, %v", len(stored), err)
+	}
+	for _, e := range stored {
+		if e.EventHash != EventIDHash(e.EventID) {
+			t.Errorf("event %s has hash %d, want %d", e.EventID, e.EventHash, EventIDHash(e.EventID))
+		}
+	}
+	id := EventHashID(commission)
+	page, err := QueryEvents(l.db, EventQuery{EventID: []string{id}})
+	if err != nil || len(page.Events) != 1 {
+		t.Fatalf("query by eventID after migration: %d events, %v", len(page.Events), err)
+	}
+	l.captureReject(CodeConflict, glnMaker, commission)
+}
+
+// TestEventIDLookupComparesTheID gives a stored event the hash of another
+// event's id, as a collision would: the other event is neither found by a
+// query nor taken for a duplicate when captured.
+func TestEventIDLookupComparesTheID(t *testing.T) {
+	l := newLedger(t)
+	l.network()
+	first := l.commissionEv("L1", "2028-12-31", sgtinDL(gtinA, "M1"))
+	second := l.commissionEv("L1", "2028-12-31", sgtinDL(gtinA, "M2"))
+	l.capture(glnMaker, first)
+	collide := l.db.Model(&EventRecord{}).Where("event_id = ?", EventHashID(first)).
+		Update("event_hash", EventIDHash(EventHashID(second)))
+	if collide.Error != nil || collide.RowsAffected != 1 {
+		t.Fatalf("give the first event the second's hash: %d rows, %v", collide.RowsAffected, collide.Error)
+	}
+	page, err := QueryEvents(l.db, EventQuery{EventID: []string{EventHashID(second)}})
+	if err != nil || len(page.Events) != 0 {
+		t.Fatalf("query for an event never captured: %d events, %v", len(page.Events), err)
+	}
+	l.capture(glnMaker, second)
+}
