@@ -31,7 +31,7 @@ func benchFSMCapture1000(b *testing.B, l *ledger) {
 	b.ResetTimer()
 	for done := 0; done < b.N; done += batch {
 		b.StopTimer()
-		cmd := capture(fmt.Sprintf("cap-%d", done), done, min(done+batch, b.N))
+		cmd := capture(benchCommandID("capture", done), done, min(done+batch, b.N))
 		b.StartTimer()
 		cpu0 := processCPU()
 		apply(cmd)
