@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -293,22 +294,29 @@ func Migrate(db *gorm.DB) error {
 	return nil
 }
 
-// hashEventIDs fills in the EventHash of events stored before it existed.
+// hashEventIDs fills in the EventHash of events stored before it existed,
+// a page of events per UPDATE: a statement per event would keep a node
+// with millions of events starting for minutes.
 func hashEventIDs(db *gorm.DB) error {
+	const pageSize = 1000
 	return db.Transaction(func(tx *gorm.DB) error {
 		var page []EventRecord
 		for after := int64(0); ; after = page[len(page)-1].ID {
 			page = page[:0]
-			if err := tx.Select("id", "event_id").Where("id > ?", after).Order("id").Limit(1000).Find(&page).Error; err != nil {
+			if err := tx.Select("id", "event_id").Where("id > ?", after).Order("id").Limit(pageSize).Find(&page).Error; err != nil {
 				return fmt.Errorf("read event ids: %w", err)
 			}
 			if len(page) == 0 {
 				return nil
 			}
+			args := make([]any, 0, 2*len(page))
 			for _, e := range page {
-				if err := tx.Model(&EventRecord{}).Where("id = ?", e.ID).Update("event_hash", EventIDHash(e.EventID)).Error; err != nil {
-					return fmt.Errorf("hash the id of event %d: %w", e.ID, err)
-				}
+				args = append(args, e.ID, EventIDHash(e.EventID))
+			}
+			values := "(?,?)" + strings.Repeat(",(?,?)", len(page)-1)
+			if err := tx.Exec(`UPDATE event_records SET event_hash = v.column2 FROM (VALUES `+values+`) AS v
+				WHERE event_records.id = v.column1`, args...).Error; err != nil {
+				return fmt.Errorf("hash the ids of events %d-%d: %w", page[0].ID, page[len(page)-1].ID, err)
 			}
 		}
 	})

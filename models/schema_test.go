@@ -1,6 +1,7 @@
 package models
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -69,6 +70,15 @@ func TestMigrateHashesStoredEventIDs(t *testing.T) {
 	l.network()
 	commission := l.commissionEv("L1", "2028-12-31", sgtinDL(gtinA, "M1"))
 	l.capture(glnMaker, commission)
+	// Events enough for the migration to hash them a page at a time.
+	var more [][]any
+	for i := range 2500 {
+		id := fmt.Sprintf("urn:uuid:00000000-0000-4000-8000-%012d", i)
+		more = append(more, eventRow(&EventRecord{ID: int64(1000 + i), Seq: 1, EventID: id, Type: ObjectEvent, JSON: "{}"}, ""))
+	}
+	if err := insertRows(l.db, "event_records", eventColumns, more, ""); err != nil {
+		t.Fatal(err)
+	}
 	for _, q := range []string{
 		`DROP INDEX idx_event_records_event_hash`,
 		`ALTER TABLE event_records DROP COLUMN event_hash`,
@@ -86,7 +96,7 @@ func TestMigrateHashesStoredEventIDs(t *testing.T) {
 		t.Error("the index on event ids' text survived the migration")
 	}
 	var stored []EventRecord
-	if err := l.db.Select("event_id", "event_hash").Find(&stored).Error; err != nil || len(stored) == 0 {
+	if err := l.db.Select("event_id", "event_hash").Find(&stored).Error; err != nil || len(stored) <= len(more) {
 		t.Fatalf("stored events: %d, %v", len(stored), err)
 	}
 	for _, e := range stored {
