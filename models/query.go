@@ -59,9 +59,18 @@ const (
 	MaxPerPage     = 1000
 )
 
+// MaxQueryValues is how many values one list filter of an EventQuery (its
+// eventIDs, its EPCs, ...) may hold. Each value binds a parameter or two of
+// one SQLite statement, whose limit is 32,766 in all.
+const MaxQueryValues = 1000
+
 // ErrBadQuery is wrapped by QueryEvents errors a client caused: an unknown
 // vocabulary value, a bad or foreign page token.
 var ErrBadQuery = errors.New("models: bad query")
+
+// ErrQueryTooComplex is wrapped by QueryEvents errors for a query with more
+// than MaxQueryValues values in one filter (EPCIS QueryTooComplexException).
+var ErrQueryTooComplex = errors.New("models: query too complex")
 
 // EventPage is one page of query results.
 type EventPage struct {
@@ -82,6 +91,17 @@ func QueryEvents(db *gorm.DB, q EventQuery) (EventPage, error) {
 	}
 	if per > MaxPerPage {
 		per = MaxPerPage
+	}
+	for _, f := range []struct {
+		param string
+		vals  []string
+	}{
+		{"eventType", q.EventType}, {"EQ_action", q.Action}, {"EQ_bizStep", q.BizStep}, {"EQ_disposition", q.Disposition},
+		{"MATCH_epc", q.MatchEPC}, {"EQ_eventID", q.EventID}, {"EQ_bizLocation", q.BizLocation}, {"EQ_readPoint", q.ReadPoint},
+	} {
+		if len(f.vals) > MaxQueryValues {
+			return page, fmt.Errorf("%w: %s lists %d values; at most %d may be asked at once", ErrQueryTooComplex, f.param, len(f.vals), MaxQueryValues)
+		}
 	}
 	tx := db.Model(&EventRecord{})
 	if q.Viewer != nil {

@@ -2,6 +2,7 @@ package models
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -259,5 +260,28 @@ func checkQueryCounts(t *testing.T, db *gorm.DB, cases []queryCount) {
 				t.Fatalf("%d events, want %d", len(page.Events), tc.want)
 			}
 		})
+	}
+}
+
+// TestQueryListsAreBounded asks for as many event ids as a query may list,
+// then one more: the first is answered, the second refused as too complex
+// (not failed by SQLite's limit on a statement's parameters).
+func TestQueryListsAreBounded(t *testing.T) {
+	l := newLedger(t)
+	l.network()
+	l.supplyChain("B1")
+	ids := []string{firstEventID(t, l)}
+	for i := 1; i < MaxQueryValues; i++ {
+		ids = append(ids, fmt.Sprintf("urn:uuid:00000000-0000-4000-8000-%012d", i))
+	}
+	page, err := QueryEvents(l.db, EventQuery{EventID: ids})
+	if err != nil || len(page.Events) != 1 {
+		t.Fatalf("%d event ids: %d events, %v", len(ids), len(page.Events), err)
+	}
+	tooMany := append(ids, "urn:uuid:one-more")
+	for _, q := range []EventQuery{{EventID: tooMany}, {MatchEPC: tooMany}, {BizStep: tooMany}} {
+		if _, err := QueryEvents(l.db, q); !errors.Is(err, ErrQueryTooComplex) {
+			t.Errorf("%d values: %v, want ErrQueryTooComplex", len(tooMany), err)
+		}
 	}
 }

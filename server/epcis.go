@@ -236,11 +236,16 @@ func viewerOf(cl Caller) *models.Viewer {
 }
 
 // queryErr maps a models query error to the API's: a query the client got
-// wrong is a 400 QueryParameterException.
+// wrong is a 400 QueryParameterException, one asking for too much at once
+// a 413 QueryTooComplexException.
 func queryErr(err error) error {
-	if errors.Is(err, models.ErrBadQuery) {
+	switch {
+	case errors.Is(err, models.ErrBadQuery):
 		msg := strings.TrimPrefix(err.Error(), models.ErrBadQuery.Error()+": ")
 		return errf(http.StatusBadRequest, "query_parameter", "%s", msg)
+	case errors.Is(err, models.ErrQueryTooComplex):
+		msg := strings.TrimPrefix(err.Error(), models.ErrQueryTooComplex.Error()+": ")
+		return errf(http.StatusRequestEntityTooLarge, "query_too_complex", "%s", msg)
 	}
 	return err
 }

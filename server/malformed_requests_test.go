@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pedigree-ledger/pedigree/fixtures/demo"
+	"github.com/pedigree-ledger/pedigree/models"
 )
 
 // TestMalformedRequestsGet4xxJSON sends every kind of bad request to a real
@@ -83,6 +84,7 @@ func TestMalformedRequestsGet4xxJSON(t *testing.T) {
 		{"query bad token", "GET", "/epcis/events?nextPageToken=!!", "", mfr, nil, 400, "query_parameter"},
 		{"query bad epc", "GET", "/epcis/events?MATCH_epc=urn:x", "", mfr, nil, 400, "query_parameter"},
 		{"query bad type", "GET", "/epcis/events?eventType=FooEvent", "", mfr, nil, 400, "query_parameter"},
+		{"query too many ids", "GET", "/epcis/events?EQ_eventID=" + strings.Repeat("urn:x:1,", models.MaxQueryValues) + "urn:x:2", "", mfr, nil, 413, "query_too_complex"},
 		{"provenance bad gtin", "GET", "/api/v1/provenance/packs/123/X", "", mfr, nil, 400, "bad_gtin"},
 		{"provenance bad sscc", "GET", "/api/v1/provenance/containers/123", "", mfr, nil, 400, "bad_sscc"},
 		{"provenance unknown", "GET", "/api/v1/provenance/packs/" + p.GTIN + "/NOPE", "", mfr, nil, 404, "not_found"},

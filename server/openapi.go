@@ -9,6 +9,8 @@ import (
 	"sync"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/pedigree-ledger/pedigree/models"
 )
 
 // The OpenAPI 3 document served at /openapi.json, built from one table of
@@ -42,7 +44,7 @@ var apiOperations = []apiOperation{
 
 	{"POST", "/epcis/capture", "epcis", "Capture an EPCISDocument, all or nothing; 202 with Location /epcis/capture/{id}. Limits in GS1-EPCIS-Capture-Limit and GS1-EPCIS-Capture-File-Size-Limit.", "bearer", nil, []string{"application/ld+json", "application/json"}, 202},
 	{"GET", "/epcis/capture/:id", "epcis", "The status of a capture job.", "bearer", nil, nil, 200},
-	{"GET", "/epcis/events", "epcis", "Query events (EPCIS 2.0 SimpleEventQuery parameters); pages follow Link rel=next.", "bearer",
+	{"GET", "/epcis/events", "epcis", "Query events (EPCIS 2.0 SimpleEventQuery parameters); pages follow Link rel=next. A list parameter takes at most " + strconv.Itoa(models.MaxQueryValues) + " values (beyond: 413 query_too_complex).", "bearer",
 		[]string{"eventType", "GE_eventTime", "LT_eventTime", "GE_recordTime", "LT_recordTime", "EQ_bizStep", "EQ_disposition", "EQ_action",
 			"MATCH_epc", "MATCH_anyEPC", "MATCH_parentID", "EQ_eventID", "EQ_bizLocation", "EQ_readPoint", "perPage", "nextPageToken", "consistency"}, nil, 200},
 
