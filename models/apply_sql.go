@@ -43,13 +43,19 @@ func queryAll[T any](tx *gorm.DB, query string, args []any, scan func(*sql.Rows)
 	return out, err
 }
 
-// inList is "(?,?,...)" for n values, and the values as arguments.
+// inList is the placeholder list for vals, and vals as arguments.
 func inList(vals []string) (string, []any) {
 	args := make([]any, len(vals))
 	for i, v := range vals {
 		args[i] = v
 	}
-	return "(?" + strings.Repeat(",?", len(vals)-1) + ")", args
+	return placeholders(len(vals)), args
+}
+
+// placeholders is "(?,?,...)" with n (at least 1) placeholders: an SQL IN
+// list of n bound values.
+func placeholders(n int) string {
+	return "(?" + strings.Repeat(",?", n-1) + ")"
 }
 
 // findOrganisation loads the organisation with id; ok is false when there
@@ -84,7 +90,7 @@ func findItems[T string | int64](tx *gorm.DB, col string, vals []T) ([]Item, err
 	for i, v := range vals {
 		args[i] = v
 	}
-	return queryAll(tx, itemSelect+`WHERE "`+col+`" IN (?`+strings.Repeat(",?", len(vals)-1)+`)`, args, scanItem)
+	return queryAll(tx, itemSelect+`WHERE "`+col+`" IN `+placeholders(len(vals)), args, scanItem)
 }
 
 func scanItem(r *sql.Rows) (Item, error) {
@@ -145,6 +151,6 @@ func eventIDsWhere(ids []string) (string, []any) {
 	for _, id := range ids {
 		args = append(args, id)
 	}
-	list := "(?" + strings.Repeat(",?", len(ids)-1) + ")"
+	list := placeholders(len(ids))
 	return `"event_hash" IN ` + list + ` AND "event_id" IN ` + list, args
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	"gorm.io/gorm"
 )
@@ -301,7 +300,7 @@ func (b *Batch) IndexChanges(tx *gorm.DB, afterSeq uint64) (IndexChanges, error)
 			args = append(args, s)
 		}
 		args = append(args, ItemPack)
-		moved, err := queryAll(tx, packedItemSelect+`WHERE "seq" IN (?`+strings.Repeat(",?", len(chunk)-1)+`) AND "kind" = ?`, args, scanPackedItem)
+		moved, err := queryAll(tx, packedItemSelect+`WHERE "seq" IN `+placeholders(len(chunk))+` AND "kind" = ?`, args, scanPackedItem)
 		bulk = append(bulk, moved...)
 		if err != nil {
 			return IndexChanges{}, fmt.Errorf("models: read back packs moved in bulk: %w", err)
