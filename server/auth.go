@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"gorm.io/gorm"
@@ -116,6 +117,40 @@ func (a *tokenAuth) querySeq(ctx context.Context) (uint64, error) {
 
 // lookup finds the organisation the token with hash authenticates.
 func (a *tokenAuth) lookup(ctx context.Context, hash string) (Caller, error) {
+	cl, err := a.lookupLocal(ctx, hash)
+	if !errors.Is(err, models.ErrNotFound) {
+		return cl, err
+	}
+	// This node has not seen the token, but the cluster may have issued
+	// it since this node last applied an entry: a follower applies each
+	// entry a moment after the leader has answered it, and a node that
+	// has just joined or restarted is still catching up. Answering
+	// bad_token would tell the holder of a valid token that it is unknown
+	// or revoked (and make a node joining through such a follower give
+	// up), so the node first catches up with the leader and looks again.
+	// A token found revoked needs no such check: revocations are final.
+	cctx, cancel := context.WithTimeout(ctx, tokenConfirmTimeout)
+	defer cancel()
+	if _, err := a.reader.Read(cctx, raftstore.Leader); err != nil {
+		return Caller{}, errf(http.StatusServiceUnavailable, "unavailable",
+			"this node does not know the token and cannot check it with the leader (%v); retry", err)
+	}
+	cl, err = a.lookupLocal(ctx, hash)
+	if errors.Is(err, models.ErrNotFound) {
+		return Caller{}, errBadToken
+	}
+	return cl, err
+}
+
+// tokenConfirmTimeout bounds how long a request with a token the node has
+// not seen waits to catch up with the leader: long enough for a follower
+// to apply what the leader has committed, short enough that a client is
+// told to retry while the cluster has no leader.
+const tokenConfirmTimeout = 3 * time.Second
+
+// lookupLocal finds the token in this node's projection as it is: the
+// caller, errBadToken for a revoked token, or models.ErrNotFound.
+func (a *tokenAuth) lookupLocal(ctx context.Context, hash string) (Caller, error) {
 	rev, err := a.revocationSeq(ctx)
 	if err != nil {
 		return Caller{}, err
@@ -138,7 +173,7 @@ func (a *tokenAuth) lookup(ctx context.Context, hash string) (Caller, error) {
 		cl := Caller{Org: t.OrgID, Role: t.Role}
 		a.cache.Store(hash, cachedToken{caller: cl, revSeq: rev})
 		return cl, nil
-	case errors.Is(err, models.ErrNotFound), errors.Is(err, models.ErrRevoked):
+	case errors.Is(err, models.ErrRevoked):
 		return Caller{}, errBadToken
 	}
 	return Caller{}, err

@@ -56,19 +56,28 @@ func (n *apiNode) client(token string) *demo.Client {
 // the lifecycle API.
 func mustAPINode(t testing.TB, configure ...func(*LifecycleAPI)) *apiNode {
 	t.Helper()
+	return mustTunedAPINode(t, apiNodeRaft, configure...)
+}
+
+// apiNodeRaft makes a one-node test ledger elect itself and commit quickly.
+func apiNodeRaft(c *raft.Config) {
+	c.HeartbeatTimeout = 200 * time.Millisecond
+	c.ElectionTimeout = 200 * time.Millisecond
+	c.LeaderLeaseTimeout = 100 * time.Millisecond
+	c.CommitTimeout = 2 * time.Millisecond
+}
+
+// mustTunedAPINode is mustAPINode with the node's Raft settings made by
+// tune.
+func mustTunedAPINode(t testing.TB, tune func(*raft.Config), configure ...func(*LifecycleAPI)) *apiNode {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	clock := &offsetClock{}
 	st, err := raftstore.Open(raftstore.Config{
-		NodeID: "n1", Dir: t.TempDir(), Listener: ln, Bootstrap: true, Now: clock.Now,
-		Tune: func(c *raft.Config) {
-			c.HeartbeatTimeout = 200 * time.Millisecond
-			c.ElectionTimeout = 200 * time.Millisecond
-			c.LeaderLeaseTimeout = 100 * time.Millisecond
-			c.CommitTimeout = 2 * time.Millisecond
-		},
+		NodeID: "n1", Dir: t.TempDir(), Listener: ln, Bootstrap: true, Now: clock.Now, Tune: tune,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -109,6 +109,10 @@ type verifyResponse struct {
 	// AlertSeq is the ledger position of the alert this verification
 	// raised; absent for an authentic pack.
 	AlertSeq uint64 `json:"alert_seq,omitempty"`
+
+	// fromIndex tells where the pack's rows were read, for the metric of
+	// verifications by source; it is not part of the answer.
+	fromIndex bool
 }
 
 // packView is what a verifier learns about a pack: its identity, lot,
@@ -265,7 +269,31 @@ var answerBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return 
 // linkOnly the scan came from a Digital Link on the web, which carries no
 // signature as printed codes do, so a missing 8030 is "not checked"
 // rather than suspect.
+//
+// An authentic verdict comes from this node's state as it is, which keeps
+// the common answer local and fast. Any other verdict is judged again
+// once the node has caught up with the leader: a follower applies each
+// entry a moment after the leader answered it, so a pack just received,
+// a dispense just undone or a key just registered could otherwise be
+// judged suspect and alerted to regulators from stale state. The alert
+// is a write through the leader anyway, so the check costs no
+// availability the answer did not already need.
 func (h *verifyAPI) check(ctx context.Context, cl Caller, scan, loc string, linkOnly bool) (verifyResponse, *models.AlertPayload, error) {
+	resp, alert, err := h.judge(ctx, cl, scan, loc, linkOnly)
+	if err == nil && alert != nil {
+		if _, err := h.ledger.Read(ctx, raftstore.Leader); err != nil {
+			return resp, nil, storeErr(err)
+		}
+		resp, alert, err = h.judge(ctx, cl, scan, loc, linkOnly)
+	}
+	if err == nil {
+		countVerifyRead(resp.fromIndex)
+	}
+	return resp, alert, err
+}
+
+// judge is one verification against this node's state as it is.
+func (h *verifyAPI) judge(ctx context.Context, cl Caller, scan, loc string, linkOnly bool) (verifyResponse, *models.AlertPayload, error) {
 	var resp verifyResponse
 	if strings.TrimSpace(scan) == "" {
 		return resp, nil, errf(http.StatusBadRequest, "bad_scan", "the scan is empty")
@@ -308,10 +336,9 @@ func (h *verifyAPI) check(ctx context.Context, cl Caller, scan, loc string, link
 	if err != nil {
 		return resp, nil, fmt.Errorf("verify: %w", err)
 	}
-	countVerifyRead(fromIndex)
 	resp = verifyResponse{Verdict: v.Verdict, Verified: v.Verified, Reasons: v.Reasons, AlertCode: v.AlertCode,
 		FailureReason: v.FailureReason, AdditionalInfo: v.AdditionalInfo, Product: v.Product, Recall: v.Recall,
-		Signature: sig, Scan: scanView{HRI: es.HRI(), AIs: es}}
+		Signature: sig, Scan: scanView{HRI: es.HRI(), AIs: es}, fromIndex: fromIndex}
 	if p := v.Pack; p != nil {
 		resp.Pack = &packView{GTIN: p.GTIN, Serial: p.Serial, Lot: p.Lot, Expiry: p.Expiry, Status: string(p.Status),
 			Holder: p.Holder, DecommissionedBy: p.DecommissionedBy, DecommissionedAt: p.DecommissionedAt, Seq: p.Seq}

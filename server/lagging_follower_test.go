@@ -1,0 +1,121 @@
+package server
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/pedigree-ledger/pedigree/fixtures/demo"
+	"github.com/pedigree-ledger/pedigree/raftstore"
+)
+
+// A follower applies an entry only once it hears that the entry has
+// committed: the leader tells it with the next entry it replicates or,
+// when none follows, after its CommitTimeout (randomised up to twice
+// that; 50 ms by default). These tests stretch that moment to a second, so
+// a request sent to the follower right after the leader answered a write
+// meets a follower that has not applied it, every time.
+const slowCommitNotice = time.Second
+
+func slowCommitNoticeRaft(c *raft.Config) {
+	apiNodeRaft(c)
+	c.CommitTimeout = slowCommitNotice
+}
+
+// laggingPair is a leader and a voting follower, each serving the API.
+type laggingPair struct {
+	leader   *apiNode
+	follower *raftstore.Store
+	url      string // the follower's API
+}
+
+func mustLaggingPair(t *testing.T) *laggingPair {
+	t.Helper()
+	n := mustTunedAPINode(t, slowCommitNoticeRaft)
+	f := mustOpenNode(t, "n2", false)
+	if err := n.store.Join(t.Context(), f.Info(), true); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(Create(f, nil, NewLifecycleAPI(f)))
+	t.Cleanup(srv.Close)
+	p := &laggingPair{leader: n, follower: f, url: srv.URL}
+	p.catchUp(t)
+	return p
+}
+
+// client is an API client of the follower for token.
+func (p *laggingPair) client(token string) *demo.Client {
+	return &demo.Client{Base: p.url, Token: token, HTTP: http.DefaultClient}
+}
+
+// catchUp waits until the follower has applied all the leader has.
+func (p *laggingPair) catchUp(t *testing.T) {
+	t.Helper()
+	applied := p.leader.store.Status().Applied
+	waitUntil(t, "the follower to catch up", func() bool { return p.follower.Status().Applied >= applied })
+}
+
+// mustLag fails the test unless the follower has yet to apply the leader's
+// last entry: without that the test below it would prove nothing.
+func (p *laggingPair) mustLag(t *testing.T) {
+	t.Helper()
+	if f, l := p.follower.Status().Applied, p.leader.store.Status().Applied; f >= l {
+		t.Fatalf("the follower has applied up to %d and the leader %d: it does not lag", f, l)
+	}
+}
+
+// TestAFollowerAcceptsATokenTheLeaderJustIssued: a token is good on every
+// node from the moment the leader answers its issue, not only once each
+// node has applied it. A follower that has not seen a token checks with
+// the leader before calling it unknown, so a node that joins through a
+// follower still catching up is not refused either.
+func TestAFollowerAcceptsATokenTheLeaderJustIssued(t *testing.T) {
+	p := mustLaggingPair(t)
+	tok, _ := mustIssueToken(t, p.leader)
+	p.mustLag(t)
+	if st, _ := call(t, p.url, "GET", "/api/v1/ledger/head", tok, nil, nil); st != http.StatusOK {
+		t.Fatalf("a token the leader issued, on the follower: %d", st)
+	}
+	// A token the cluster never issued is still refused, after the check.
+	var body apiErrorBody
+	if st, _ := call(t, p.url, "GET", "/api/v1/ledger/head", "pdg_never_issued", nil, &body); st != http.StatusUnauthorized || body.Error.Code != "bad_token" {
+		t.Fatalf("an unknown token on the follower: %d %+v", st, body)
+	}
+}
+
+// TestAFollowerConfirmsASuspectVerdictWithTheLeader: a pharmacy scans a
+// pack it has just received at a node that has not applied the receipt.
+// That node's own state says "not in this pharmacy's custody"; the answer
+// must be the ledger's, authentic, and no alert may reach regulators.
+func TestAFollowerConfirmsASuspectVerdictWithTheLeader(t *testing.T) {
+	p := mustLaggingPair(t)
+	net, s := mustSeed(t, p.leader, 80) // case 1 is at the wholesaler
+	whs := p.leader.client(s.Tokens[net.Wholesaler.GLN])
+	ph1 := p.leader.client(s.Tokens[net.Pharmacy1.GLN])
+	atFollower := p.client(s.Tokens[net.Pharmacy1.GLN])
+	pack := net.Packs[net.Cases[1].Packs[0]]
+	sscc := []string{demo.SSCCEPC(net.Cases[1].SSCC)}
+
+	ship := demo.Document(time.Now(), demo.Ship(time.Now(), net.Wholesaler.GLN, net.Pharmacy1.GLN, sscc))
+	if err := whs.Do(t.Context(), "POST", "/epcis/capture", "application/ld+json", ship, nil); err != nil {
+		t.Fatal(err)
+	}
+	p.catchUp(t)
+	// In transit: suspect at the pharmacy on any node, and alerted.
+	if v := mustVerify(t, atFollower, pack.Scan); v.Verdict != "not_in_custody" || v.AlertSeq == 0 {
+		t.Fatalf("in transit, at the follower: %+v", v)
+	}
+
+	rcv := demo.Document(time.Now(), demo.Receive(time.Now(), net.Pharmacy1.GLN, sscc))
+	if err := ph1.Do(t.Context(), "POST", "/epcis/capture", "application/ld+json", rcv, nil); err != nil {
+		t.Fatal(err)
+	}
+	p.mustLag(t)
+	v := mustVerify(t, atFollower, pack.Scan)
+	if v.Verdict != "authentic" || !v.Verified || v.AlertSeq != 0 || v.Pack == nil || v.Pack.Holder != net.Pharmacy1.GLN {
+		t.Fatalf("received, at the follower: %+v", v)
+	}
+}
