@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/gin-gonic/gin"
 	"gorm.io/gorm"
@@ -121,19 +120,13 @@ func (a *tokenAuth) lookup(ctx context.Context, hash string) (Caller, error) {
 	if !errors.Is(err, models.ErrNotFound) {
 		return cl, err
 	}
-	// This node has not seen the token, but the cluster may have issued
-	// it since this node last applied an entry: a follower applies each
-	// entry a moment after the leader has answered it, and a node that
-	// has just joined or restarted is still catching up. Answering
-	// bad_token would tell the holder of a valid token that it is unknown
-	// or revoked (and make a node joining through such a follower give
-	// up), so the node first catches up with the leader and looks again.
-	// A token found revoked needs no such check: revocations are final.
-	cctx, cancel := context.WithTimeout(ctx, tokenConfirmTimeout)
-	defer cancel()
-	if _, err := a.reader.Read(cctx, raftstore.Leader); err != nil {
-		return Caller{}, errf(http.StatusServiceUnavailable, "unavailable",
-			"this node does not know the token and cannot check it with the leader (%v); retry", err)
+	// The cluster may have issued the token since this node last applied
+	// an entry (catchup.go). Answering bad_token would tell the holder of
+	// a valid token that it is unknown or revoked, and make a node that
+	// joins through this one give up, so the node catches up and looks
+	// again. A revoked token needs no such check: revocations are final.
+	if err := catchUp(ctx, a.reader); err != nil {
+		return Caller{}, err
 	}
 	cl, err = a.lookupLocal(ctx, hash)
 	if errors.Is(err, models.ErrNotFound) {
@@ -141,12 +134,6 @@ func (a *tokenAuth) lookup(ctx context.Context, hash string) (Caller, error) {
 	}
 	return cl, err
 }
-
-// tokenConfirmTimeout bounds how long a request with a token the node has
-// not seen waits to catch up with the leader: long enough for a follower
-// to apply what the leader has committed, short enough that a client is
-// told to retry while the cluster has no leader.
-const tokenConfirmTimeout = 3 * time.Second
 
 // lookupLocal finds the token in this node's projection as it is: the
 // caller, errBadToken for a revoked token, or models.ErrNotFound.

@@ -23,11 +23,11 @@
 //     more; verifications read the node's verify index first, which holds
 //     committed rows only. Verifying an authentic pack writes nothing, any
 //     other verdict proposes an alert.
-//   - Where the local projection's staleness would give a wrong answer
-//     rather than an old one, the node catches up with the leader first:
-//     a token it has not seen is looked up again before it is refused, and
-//     a verdict other than authentic is judged again before it is answered
-//     and alerted (auth.go, verifyAPI.check).
+//   - Where a node that lags would give a wrong answer rather than an old
+//     one, it catches up with the leader first (catchup.go): before it
+//     refuses a token it has not seen, answers a verdict other than
+//     authentic (and alerts it), or says that a ledger entry, a tree size
+//     or a capture does not exist.
 //   - A trading partner sees only its own trade; regulators and admins
 //     see everything. The rule is models' (models.Viewer): the events
 //     query and provenance hand the caller to models.QueryEvents and

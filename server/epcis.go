@@ -150,6 +150,16 @@ func (h *epcisAPI) captureStatus(c *gin.Context) {
 		return
 	}
 	e, err := h.ledger.EntryByID(id)
+	if errors.Is(err, raftstore.ErrNotFound) {
+		// The capture may be one this node has yet to apply (catchup.go):
+		// its client was answered by another node, or by this one as a
+		// follower, before this node applied it.
+		if err := catchUp(c.Request.Context(), h.ledger); err != nil {
+			abortErr(c, err)
+			return
+		}
+		e, err = h.ledger.EntryByID(id)
+	}
 	if err != nil || e.Command.Kind != models.KindCaptureEvents || (e.Command.Actor != cl.Org && !cl.seesEverything()) {
 		abortErr(c, errf(http.StatusNotFound, "not_found", "no capture %q", id))
 		return

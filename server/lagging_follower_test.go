@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -15,10 +16,11 @@ import (
 // A follower applies an entry only once it hears that the entry has
 // committed: the leader tells it with the next entry it replicates or,
 // when none follows, after its CommitTimeout (randomised up to twice
-// that; 50 ms by default). These tests stretch that moment to a second, so
+// that; 50 ms by default). These tests stretch that moment to half a
+// second or more, so
 // a request sent to the follower right after the leader answered a write
 // meets a follower that has not applied it, every time.
-const slowCommitNotice = time.Second
+const slowCommitNotice = 500 * time.Millisecond
 
 func slowCommitNoticeRaft(c *raft.Config) {
 	apiNodeRaft(c)
@@ -117,5 +119,72 @@ func TestAFollowerConfirmsASuspectVerdictWithTheLeader(t *testing.T) {
 	v := mustVerify(t, atFollower, pack.Scan)
 	if v.Verdict != "authentic" || !v.Verified || v.AlertSeq != 0 || v.Pack == nil || v.Pack.Holder != net.Pharmacy1.GLN {
 		t.Fatalf("received, at the follower: %+v", v)
+	}
+}
+
+// TestAFollowerServesWhatTheLeaderJustCommitted: a client holding the seq
+// of a write, a capture id or a pack the leader has just acknowledged asks
+// a follower that has not applied it for the entry, an inclusion proof, a
+// consistency proof, the capture's status or the pack's provenance. Each
+// is answered, not 404 or "beyond the tree"; a seq the cluster does not
+// have is still refused.
+func TestAFollowerServesWhatTheLeaderJustCommitted(t *testing.T) {
+	p := mustLaggingPair(t)
+	admin := p.leader.client(p.leader.adminToken)
+	write := func(i int) uint64 {
+		t.Helper()
+		var out struct {
+			Seq uint64 `json:"seq"`
+		}
+		org := map[string]any{"id": fmt.Sprintf("auditor-%d", i), "name": "Auditor", "role": "admin"}
+		if err := admin.Do(t.Context(), "POST", "/api/v1/organisations", "application/json", org, &out); err != nil || out.Seq == 0 {
+			t.Fatalf("register: %+v %v", out, err)
+		}
+		p.mustLag(t)
+		return out.Seq
+	}
+	get := func(path string, want int) {
+		t.Helper()
+		var body apiErrorBody
+		if st, _ := call(t, p.url, "GET", path, p.leader.adminToken, nil, &body); st != want {
+			t.Fatalf("GET %s on the follower: %d %+v, want %d", path, st, body, want)
+		}
+	}
+	seq := write(1)
+	get(fmt.Sprintf("/api/v1/ledger/entries/%d", seq), http.StatusOK)
+	seq = write(2)
+	get(fmt.Sprintf("/api/v1/ledger/proofs/inclusion?seq=%d&size=%d", seq, seq), http.StatusOK)
+	seq = write(3)
+	get(fmt.Sprintf("/api/v1/ledger/proofs/consistency?first=1&second=%d", seq), http.StatusOK)
+	size := p.leader.store.Head().Size
+	get(fmt.Sprintf("/api/v1/ledger/entries/%d", size+1), http.StatusNotFound)
+	get(fmt.Sprintf("/api/v1/ledger/proofs/inclusion?seq=1&size=%d", size+1), http.StatusBadRequest)
+
+	net, seeded := mustSeed(t, p.leader, 20)
+	mfrToken := seeded.Tokens[net.Manufacturer.GLN]
+	pack := net.Packs[0]
+	commission := func(serial string) string {
+		t.Helper()
+		epc := demo.PackEPC(pack.GTIN, serial)
+		doc := demo.Document(time.Now(), demo.Commission(time.Now(), net.Manufacturer.GLN, []string{epc}, pack.Lot, pack.Expiry))
+		var job struct {
+			CaptureID string `json:"captureID"`
+		}
+		if err := p.leader.client(mfrToken).Do(t.Context(), "POST", "/epcis/capture", "application/ld+json", doc, &job); err != nil || job.CaptureID == "" {
+			t.Fatalf("capture: %+v %v", job, err)
+		}
+		p.mustLag(t)
+		return job.CaptureID
+	}
+	var status struct {
+		Success bool `json:"success"`
+	}
+	if st, _ := call(t, p.url, "GET", "/epcis/capture/"+commission("LAG-1"), mfrToken, nil, &status); st != http.StatusOK || !status.Success {
+		t.Fatalf("the capture's status on the follower: %d %+v", st, status)
+	}
+	commission("LAG-2")
+	var body apiErrorBody
+	if st, _ := call(t, p.url, "GET", "/api/v1/provenance/packs/"+pack.GTIN+"/LAG-2", mfrToken, nil, &body); st != http.StatusOK {
+		t.Fatalf("the new pack's provenance on the follower: %d %+v", st, body)
 	}
 }

@@ -23,7 +23,21 @@ type LedgerProofs interface {
 
 type ledgerAPI struct {
 	ledger LedgerProofs
+	reader projectionReader // to catch up with the leader (catchup.go)
 	nodeID string
+}
+
+// reach makes sure this node's tree holds the first size entries, catching
+// up with the leader if it does not: a client asking for an entry or a
+// proof names a size the cluster has acknowledged, perhaps on another
+// node, and "beyond the tree" from a node that is merely behind would be
+// wrong. A size beyond the leader's tree stays beyond after catching up,
+// and the store refuses it.
+func (a *ledgerAPI) reach(c *gin.Context, size uint64) error {
+	if size <= a.ledger.Head().Size {
+		return nil
+	}
+	return catchUp(c.Request.Context(), a.reader)
 }
 
 // headView is GET /api/v1/ledger/head: hashes in hex, the signature in
@@ -71,6 +85,10 @@ func (a *ledgerAPI) entry(c *gin.Context) {
 		abortErr(c, errf(http.StatusBadRequest, "invalid_request", "seq %q is not a positive integer", c.Param("seq")))
 		return
 	}
+	if err := a.reach(c, seq); err != nil {
+		abortErr(c, err)
+		return
+	}
 	e, err := a.ledger.Entry(seq)
 	if err != nil {
 		abortErr(c, storeErr(err))
@@ -103,6 +121,10 @@ func (a *ledgerAPI) inclusion(c *gin.Context) {
 		abortErr(c, err)
 		return
 	}
+	if err := a.reach(c, max(seq, size)); err != nil {
+		abortErr(c, err)
+		return
+	}
 	p, err := a.ledger.InclusionProof(seq, size)
 	if err != nil {
 		abortErr(c, storeErr(err))
@@ -120,6 +142,10 @@ func (a *ledgerAPI) consistency(c *gin.Context) {
 	}
 	second, err := uintParam(c, "second", false)
 	if err != nil {
+		abortErr(c, err)
+		return
+	}
+	if err := a.reach(c, max(first, second)); err != nil {
 		abortErr(c, err)
 		return
 	}

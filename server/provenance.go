@@ -137,7 +137,16 @@ func loadProvenance(c *gin.Context, l LifecycleLedger, cl Caller, s models.Subje
 	if err != nil {
 		return p, storeErr(err)
 	}
-	cust, err := models.ChainOfCustody(db, s, models.CustodyQuery{Viewer: viewerOf(cl), Limit: maxProvenanceEvents})
+	q := models.CustodyQuery{Viewer: viewerOf(cl), Limit: maxProvenanceEvents}
+	cust, err := models.ChainOfCustody(db, s, q)
+	if errors.Is(err, models.ErrNotFound) {
+		// "Not on the ledger" suggests a falsified pack: say it only once
+		// this node has caught up with the leader (catchup.go).
+		if err := catchUp(c.Request.Context(), l); err != nil {
+			return p, err
+		}
+		cust, err = models.ChainOfCustody(db, s, q)
+	}
 	if errors.Is(err, models.ErrNotFound) {
 		return p, errf(http.StatusNotFound, "not_found", "%s is not on the ledger", s.Key)
 	}

@@ -272,17 +272,16 @@ var answerBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return 
 //
 // An authentic verdict comes from this node's state as it is, which keeps
 // the common answer local and fast. Any other verdict is judged again
-// once the node has caught up with the leader: a follower applies each
-// entry a moment after the leader answered it, so a pack just received,
-// a dispense just undone or a key just registered could otherwise be
-// judged suspect and alerted to regulators from stale state. The alert
-// is a write through the leader anyway, so the check costs no
-// availability the answer did not already need.
+// once the node has caught up with the leader (catchup.go): a pack just
+// received, a dispense just undone or a key just registered would
+// otherwise be judged suspect, and alerted to regulators, from a state
+// the ledger has left. The alert is a write through the leader anyway, so
+// catching up needs no availability the answer did not already need.
 func (h *verifyAPI) check(ctx context.Context, cl Caller, scan, loc string, linkOnly bool) (verifyResponse, *models.AlertPayload, error) {
 	resp, alert, err := h.judge(ctx, cl, scan, loc, linkOnly)
 	if err == nil && alert != nil {
-		if _, err := h.ledger.Read(ctx, raftstore.Leader); err != nil {
-			return resp, nil, storeErr(err)
+		if err := catchUp(ctx, h.ledger); err != nil {
+			return resp, nil, err
 		}
 		resp, alert, err = h.judge(ctx, cl, scan, loc, linkOnly)
 	}

@@ -1,0 +1,36 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/pedigree-ledger/pedigree/raftstore"
+)
+
+// Catching up with the leader. Reads take the node's projection as it is,
+// and a follower applies each entry a moment after the leader has
+// answered it (until the leader's next replication, or its CommitTimeout:
+// 50 ms by default); a node that has just joined or restarted is behind
+// for longer. For most answers that only makes them a moment old. For a
+// few it would make them wrong: "unknown token", "no such entry" or "no
+// such capture" about something the cluster has acknowledged, or a suspect
+// verdict, with its alert, about a pack whose good news the node has not
+// applied. Those answers are given only after catchUp.
+
+// catchUpTimeout bounds the wait: long enough for a node to apply what the
+// leader has committed, short enough that a client soon hears to retry
+// while the cluster has no leader.
+const catchUpTimeout = 3 * time.Second
+
+// catchUp returns once this node has applied everything the leader had
+// committed when asked, or a 503 telling the client to retry.
+func catchUp(ctx context.Context, r projectionReader) error {
+	ctx, cancel := context.WithTimeout(ctx, catchUpTimeout)
+	defer cancel()
+	if _, err := r.Read(ctx, raftstore.Leader); err != nil {
+		return errf(http.StatusServiceUnavailable, "unavailable",
+			"this node may be behind and cannot catch up with the leader (%v); retry", err)
+	}
+	return nil
+}
