@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/hashicorp/raft"
 )
@@ -21,6 +22,15 @@ type Node struct {
 // replica) and records its HTTP address and key; from any node. Joining a
 // node that is already a member with the same address is a no-op, so a
 // restarted node may ask again.
+//
+// A voter is added as a non-voter first and promoted only once the leader
+// can reach it and it has applied what the leader had when it joined.
+// Adding it as a voter at once would count it in every quorum before it
+// can vote: a node started with a wrong address or without the cluster's
+// TLS settings would leave a one-node cluster without a majority (two
+// voters, one unreachable) and unable even to remove it. Until then Join
+// returns ErrNotCaughtUp and the node stays a non-voter, still catching
+// up, so asking again later promotes it.
 func (s *Store) Join(ctx context.Context, n NodeInfo, voter bool) error {
 	if !nodeIDPattern.MatchString(n.ID) || n.RaftAddr == "" {
 		return fmt.Errorf("%w: join needs a valid node id and raft address", ErrInvalid)
@@ -66,33 +76,74 @@ func (s *Store) joinLocal(ctx context.Context, n NodeInfo, voter bool) error {
 		return err
 	}
 	id, addr := raft.ServerID(n.ID), raft.ServerAddress(n.RaftAddr)
-	member := false
+	member, promote := false, false
 	for _, srv := range cf.Configuration().Servers {
 		if srv.ID != id && srv.Address != addr {
 			continue
 		}
-		if srv.ID == id && srv.Address == addr && (srv.Suffrage == raft.Voter) == voter {
-			member = true
-			break
+		if srv.ID == id && srv.Address == addr {
+			if (srv.Suffrage == raft.Voter) == voter {
+				member = true
+				break
+			}
+			if voter && srv.Suffrage == raft.Nonvoter {
+				promote = true // a read replica, or a voter still catching up
+				break
+			}
 		}
-		// Same id at a new address, or another id at this address: the old
-		// entry is stale and must go before the node can rejoin.
+		// Same id at a new address, or another id at this address, or a
+		// voter to become a read replica: the old entry must go first.
 		if err := waitFuture(ctx, s.raft.RemoveServer(srv.ID, 0, 0)); err != nil {
 			return fmt.Errorf("remove stale member %s: %w", srv.ID, err)
 		}
 	}
-	if !member {
-		var f raft.IndexFuture
-		if voter {
-			f = s.raft.AddVoter(id, addr, 0, 0)
-		} else {
-			f = s.raft.AddNonvoter(id, addr, 0, 0)
-		}
-		if err := waitFuture(ctx, f); err != nil {
+	if !member && !promote {
+		if err := waitFuture(ctx, s.raft.AddNonvoter(id, addr, 0, 0)); err != nil {
 			return fmt.Errorf("add %s: %w", n.ID, err)
 		}
 	}
-	return s.putNodeLocal(ctx, n)
+	if err := s.putNodeLocal(ctx, n); err != nil {
+		return err
+	}
+	if member || !voter {
+		return nil
+	}
+	if err := s.waitCaughtUp(ctx, n); err != nil {
+		return err
+	}
+	if err := waitFuture(ctx, s.raft.AddVoter(id, addr, 0, 0)); err != nil {
+		return fmt.Errorf("promote %s to voter: %w", n.ID, err)
+	}
+	return nil
+}
+
+// joinCatchUpWait bounds how long one Join waits for a new node to catch
+// up before answering ErrNotCaughtUp: a node restoring a large snapshot
+// takes longer, and its joiner asks again.
+const joinCatchUpWait = 10 * time.Second
+
+// waitCaughtUp returns once n answers this node over the cluster transport
+// (so Raft, which shares it, reaches n too) and has applied everything this
+// node had applied when it was called.
+func (s *Store) waitCaughtUp(ctx context.Context, n NodeInfo) error {
+	_, _, target := s.ledger.committed()
+	ctx, cancel := context.WithTimeout(ctx, joinCatchUpWait)
+	defer cancel()
+	for {
+		resp, err := s.fwd.call(ctx, n.RaftAddr, rpcRequest{Op: rpcApplied})
+		if err == nil && resp.Index >= target {
+			return nil
+		}
+		state := fmt.Sprintf("it has applied %d of %d entries", resp.Index, target)
+		if err != nil {
+			state = fmt.Sprintf("it cannot be reached at %s: %v", n.RaftAddr, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %s stays a non-voter until it has caught up: %s", ErrNotCaughtUp, n.ID, state)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 func (s *Store) removeLocal(ctx context.Context, id string) error {

@@ -23,4 +23,7 @@ var (
 	ErrInvalid = errors.New("raftstore: invalid request")
 	// ErrNotFound means the thing asked for (ledger entry, node) is unknown.
 	ErrNotFound = errors.New("raftstore: not found")
+	// ErrNotCaughtUp means a node asked to join as a voter is a non-voter
+	// until the leader can reach it and it has caught up; join again.
+	ErrNotCaughtUp = errors.New("raftstore: node not caught up")
 )

@@ -37,6 +37,8 @@ const (
 	rpcJoin      rpcOp = "join"
 	rpcRemove    rpcOp = "remove"
 	rpcAnnounce  rpcOp = "announce"
+	// rpcApplied asks any node, not only the leader, for its applied index.
+	rpcApplied rpcOp = "applied"
 )
 
 type rpcRequest struct {
@@ -71,6 +73,7 @@ var sentinelCodes = []struct {
 	{"closed", ErrClosed},
 	{"invalid", ErrInvalid},
 	{"not_found", ErrNotFound},
+	{"not_caught_up", ErrNotCaughtUp},
 }
 
 func toRPCError(err error) *rpcError {
@@ -107,9 +110,10 @@ func fromRPCError(e *rpcError) error {
 	return &remoteError{code: e.Code, msg: e.Message}
 }
 
-// errForward marks a failure to reach the leader (network, closed
-// connection): the caller may retry, since commands are idempotent by id.
-var errForward = errors.New("forward to leader failed")
+// errForward marks a failure to reach the node a request was sent to,
+// mostly the leader (network, closed connection): the caller may retry,
+// since commands are idempotent by id.
+var errForward = errors.New("cluster rpc failed")
 
 // writeFrame writes header as JSON, then body.
 func writeFrame(w io.Writer, header any, body []byte) error {
@@ -329,9 +333,10 @@ func (s *Store) serveRPC(c net.Conn) {
 	}
 }
 
-// handleRPC runs a forwarded request on this node, which must be the leader:
-// requests are forwarded once, never chained, so a stale leader answers
-// not_leader and the follower retries with the leader it learns next.
+// handleRPC runs a forwarded request on this node, which must be the leader
+// (but for rpcApplied, which the leader asks of a joining node): requests
+// are forwarded once, never chained, so a stale leader answers not_leader
+// and the follower retries with the leader it learns next.
 func (s *Store) handleRPC(ctx context.Context, req rpcRequest) rpcResponse {
 	var resp rpcResponse
 	var err error
@@ -348,6 +353,8 @@ func (s *Store) handleRPC(ctx context.Context, req rpcRequest) rpcResponse {
 		}
 	case rpcRemove:
 		err = s.removeLocal(ctx, req.ID)
+	case rpcApplied:
+		_, _, resp.Index = s.ledger.committed()
 	case rpcAnnounce:
 		if req.Node == nil {
 			err = fmt.Errorf("%w: announce without a node", ErrInvalid)

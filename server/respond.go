@@ -88,6 +88,10 @@ func storeErr(err error) error {
 		return errf(http.StatusBadRequest, "invalid_request", "%v", err)
 	case errors.Is(err, raftstore.ErrNotFound):
 		return errf(http.StatusNotFound, "not_found", "%v", err)
+	case errors.Is(err, raftstore.ErrNotCaughtUp):
+		// 503, so `pedigree serve --join` keeps asking while the node
+		// catches up or its operator fixes what keeps it unreachable.
+		return errf(http.StatusServiceUnavailable, "not_caught_up", "%v; join again", err)
 	case errors.Is(err, raftstore.ErrNoLeader), errors.Is(err, raftstore.ErrNotLeader),
 		errors.Is(err, raftstore.ErrTimeout), errors.Is(err, raftstore.ErrClosed):
 		return errf(http.StatusServiceUnavailable, "unavailable", "the ledger cannot take writes now (%v); retry with the same id", err)
