@@ -80,7 +80,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveOptions, int) {
 	fs.StringVar(&o.tlsKey, "raft-tls-key", "", "PEM key for --raft-tls-cert")
 	fs.StringVar(&o.tlsCA, "raft-tls-ca", "", "PEM CA that signs every node's certificate")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
-	fs.DurationVar(&o.joinTimeout, "join-timeout", 2*time.Minute, "how long to keep asking --join to add this node")
+	fs.DurationVar(&o.joinTimeout, "join-timeout", 2*time.Minute, "how long to keep asking --join to add this node; a voter joins as a non-voter and is promoted once it has caught up, so allow for copying the ledger")
 	fs.IntVar(&o.verifyIndexPacks, "verify-index-packs", raftstore.DefaultVerifyIndexPacks,
 		"recently changed packs kept in memory for verification, about 0.5 KiB each (0: none; other packs are read from SQLite)")
 	fs.Usage = func() {
@@ -195,7 +195,7 @@ func serveMain(ctx context.Context, o serveOptions, stdout, stderr io.Writer) er
 			return err
 		}
 	}
-	if o.join != "" && !isMember(store) {
+	if o.join != "" && !isMember(store, !o.nonvoter) {
 		if err := joinCluster(ctx, o, store.Info(), httpURL); err != nil {
 			return err
 		}
@@ -315,16 +315,18 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 }
 
 // isMember reports whether the node's stored Raft configuration already
-// lists it: a restarted member needs no join, and must not depend on the
-// --join peer being up.
-func isMember(store *raftstore.Store) bool {
+// lists it as it asks to be (voter or not): a restarted member needs no
+// join, and must not depend on the --join peer being up. A voter is
+// added as a non-voter until it has caught up (raftstore's Join), so one
+// whose join ended before its promotion asks again when restarted.
+func isMember(store *raftstore.Store, voter bool) bool {
 	nodes, err := store.Nodes()
 	if err != nil {
 		return false
 	}
 	for _, n := range nodes {
 		if n.ID == store.ID() {
-			return true
+			return n.Voter == voter
 		}
 	}
 	return false
@@ -344,6 +346,7 @@ func joinCluster(ctx context.Context, o serveOptions, me raftstore.NodeInfo, htt
 	defer cancel()
 	client := &http.Client{Timeout: 30 * time.Second}
 	wait := 100 * time.Millisecond
+	var last error // the last answer not cut short by the join timeout
 	for {
 		err := joinOnce(ctx, client, url, o.token, body)
 		if err == nil {
@@ -353,9 +356,15 @@ func joinCluster(ctx context.Context, o serveOptions, me raftstore.NodeInfo, htt
 		if errors.As(err, &perm) {
 			return err
 		}
+		if ctx.Err() == nil || last == nil {
+			last = err
+		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("join through %s: %w (last: %v)", o.join, ctx.Err(), err)
+			// The cluster's reason (a node it cannot reach, one still
+			// catching up) says more than the deadline that cut the
+			// request in flight.
+			return fmt.Errorf("join through %s: not done within %v (last: %v)", o.join, o.joinTimeout, last)
 		case <-time.After(wait):
 		}
 		wait = min(wait*2, 3*time.Second)

@@ -7,12 +7,15 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pedigree-ledger/pedigree/raftstore"
 )
 
 func TestServeFlagErrors(t *testing.T) {
@@ -271,5 +274,39 @@ func TestServeBootstrapRestartKeepsToken(t *testing.T) {
 	var head struct{ Size uint64 }
 	if st := getJSON(t, again.http+"/api/v1/ledger/head", strings.TrimSpace(string(after)), &head); st != 200 || head.Size != 2 {
 		t.Fatalf("head after restart: %d %+v", st, head)
+	}
+}
+
+// TestJoinReportsTheClustersLastAnswer: when --join-timeout ends while a
+// join request is in flight, the error gives the cluster's last answer (a
+// node it cannot reach, one still catching up), not only the deadline
+// that cut the request short.
+func TestJoinReportsTheClustersLastAnswer(t *testing.T) {
+	const answer = `{"error":{"code":"not_caught_up","message":"n3 stays a non-voter until it has caught up: it cannot be reached"}}`
+	var calls sync.Mutex
+	n := 0
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body) // so the server notices the client leave
+		calls.Lock()
+		n++
+		first := n == 1
+		calls.Unlock()
+		if first {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, answer)
+			return
+		}
+		select { // the leader still waiting for the node
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	o := serveOptions{join: srv.URL, token: "t", joinTimeout: time.Second}
+	err := joinCluster(t.Context(), o, raftstore.NodeInfo{ID: "n3", RaftAddr: "127.0.0.1:1"}, "http://127.0.0.1:2")
+	if err == nil || !strings.Contains(err.Error(), "not_caught_up") || !strings.Contains(err.Error(), "cannot be reached") {
+		t.Fatalf("join error: %v", err)
 	}
 }
