@@ -151,14 +151,31 @@ func (s *Store) removeLocal(ctx context.Context, id string) error {
 	if err := waitFuture(ctx, cf); err != nil {
 		return err
 	}
-	found := false
+	found, voters := false, 0
 	for _, srv := range cf.Configuration().Servers {
 		if string(srv.ID) == id {
 			found = true
 		}
+		if srv.Suffrage == raft.Voter {
+			voters++
+		}
 	}
 	if !found {
 		return fmt.Errorf("%w: node %q is not a member", ErrNotFound, id)
+	}
+	if id == s.cfg.NodeID {
+		// A leader removing itself steps down as the change commits, so
+		// it could neither answer for the change nor drop the node's
+		// listing after it. It hands leadership over instead and answers
+		// ErrNotLeader, and Remove's retry asks the next leader, which
+		// removes this node as a follower.
+		if voters < 2 {
+			return fmt.Errorf("%w: %s is the cluster's only voter", ErrInvalid, id)
+		}
+		if err := waitFuture(ctx, s.raft.LeadershipTransfer()); err != nil {
+			return fmt.Errorf("hand leadership over before removing %s: %w", id, err)
+		}
+		return fmt.Errorf("%w: handed over leadership to be removed", ErrNotLeader)
 	}
 	if err := waitFuture(ctx, s.raft.RemoveServer(raft.ServerID(id), 0, 0)); err != nil {
 		return fmt.Errorf("remove %s: %w", id, err)

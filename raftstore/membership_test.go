@@ -3,6 +3,7 @@ package raftstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"path/filepath"
 	"testing"
@@ -52,6 +53,9 @@ func TestAJoinerTheLeaderCannotReachNeverCountsInTheQuorum(t *testing.T) {
 	if err := leader.Remove(testCtx(t), "plain"); err != nil {
 		t.Fatalf("remove the unreachable node: %v", err)
 	}
+	if err := leader.Remove(testCtx(t), "node0"); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("remove the only voter: %v, want ErrInvalid", err)
+	}
 
 	// A node with the cluster's TLS settings joins and is promoted.
 	ln, err = net.Listen("tcp", "127.0.0.1:0")
@@ -86,4 +90,38 @@ func mustVoter(t *testing.T, s *Store, id string) bool {
 	}
 	t.Fatalf("%s is not a member: %+v", id, nodes)
 	return false
+}
+
+// TestRemovingTheLeaderHandsOverFirst: an operator removes the node that
+// leads, through a follower and then through the leader itself. Each
+// removal answers success (not a timeout while the removed leader steps
+// down), the node leaves the configuration and the listing, and the rest
+// of the cluster keeps committing.
+func TestRemovingTheLeaderHandsOverFirst(t *testing.T) {
+	c := mustCluster(t, 4, nil)
+	for round, via := range []string{"a follower", "the leader itself"} {
+		leader := mustLeader(t, c.live())
+		through := leader
+		if round == 0 {
+			through = followers(c.live(), leader)[0]
+		}
+		if err := through.s.Remove(testCtx(t), leader.id); err != nil {
+			t.Fatalf("remove the leader through %s: %v", via, err)
+		}
+		c.kill(leader)
+		next := mustLeader(t, c.live())
+		nodes, err := next.s.Nodes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range nodes {
+			if n.ID == leader.id {
+				t.Fatalf("removed through %s, %s is still listed: %+v", via, leader.id, nodes)
+			}
+		}
+		if infos, err := next.s.ledger.nodeInfos(); err != nil || infos[leader.id].ID != "" {
+			t.Fatalf("removed through %s, the listing keeps %s: %+v %v", via, leader.id, infos, err)
+		}
+		mustPropose(t, next.s, orgCmd(t, fmt.Sprintf("after-%d", round), "after"))
+	}
 }
