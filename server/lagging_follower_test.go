@@ -15,11 +15,11 @@ import (
 
 // A follower applies an entry only once it hears that the entry has
 // committed: the leader tells it with the next entry it replicates or,
-// when none follows, after its CommitTimeout (randomised up to twice
-// that; 50 ms by default). These tests stretch that moment to half a
-// second or more, so
-// a request sent to the follower right after the leader answered a write
-// meets a follower that has not applied it, every time.
+// when none follows, when its replication timer next fires (every
+// CommitTimeout to twice that; 50 ms by default). These tests stretch the
+// timer to half a second or more, so a request sent to the follower right
+// after the leader answered a write nearly always meets a follower that
+// has not applied it; mustLag checks that it has not.
 const slowCommitNotice = 500 * time.Millisecond
 
 func slowCommitNoticeRaft(c *raft.Config) {
