@@ -1,14 +1,27 @@
 package server
 
 import (
+	"context"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/pedigree-ledger/pedigree/raftstore"
 )
 
 type healthAPI struct {
-	node ClusterNode
+	node   ClusterNode
+	reader projectionReader // to measure how far behind the leader the node is
 }
+
+// readyLag is how far behind the leader a ready node may be: it must hold
+// the leader's state of a moment ago within this long. A follower in step
+// holds it within the leader's next replication (up to twice Raft's
+// CommitTimeout, 100 ms); one restoring a snapshot or replaying a long
+// log after an outage does not, and would answer reads, verdicts among
+// them, from a state hours old.
+const readyLag = 2 * time.Second
 
 // healthz answers while the process serves HTTP at all.
 func (h *healthAPI) healthz(c *gin.Context) {
@@ -16,10 +29,18 @@ func (h *healthAPI) healthz(c *gin.Context) {
 }
 
 // readyz answers 200 when the node knows a leader, so writes and
-// leader/linearizable reads can succeed; 503 otherwise, for load balancers.
+// leader/linearizable reads can succeed, and is not far behind it
+// (readyLag), so its own reads are current; 503 otherwise, for load
+// balancers.
 func (h *healthAPI) readyz(c *gin.Context) {
 	if err := h.node.Ready(); err != nil {
 		abortErr(c, errf(http.StatusServiceUnavailable, "not_ready", "%v", err))
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), readyLag)
+	defer cancel()
+	if _, err := h.reader.Read(ctx, raftstore.Leader); err != nil {
+		abortErr(c, errf(http.StatusServiceUnavailable, "not_ready", "this node is catching up with the leader: %v", err))
 		return
 	}
 	st := h.node.Status()

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+	"gorm.io/gorm"
 
 	"github.com/pedigree-ledger/pedigree/fixtures/demo"
 	"github.com/pedigree-ledger/pedigree/raftstore"
@@ -186,5 +188,37 @@ func TestAFollowerServesWhatTheLeaderJustCommitted(t *testing.T) {
 	var body apiErrorBody
 	if st, _ := call(t, p.url, "GET", "/api/v1/provenance/packs/"+pack.GTIN+"/LAG-2", mfrToken, nil, &body); st != http.StatusOK {
 		t.Fatalf("the new pack's provenance on the follower: %d %+v", st, body)
+	}
+}
+
+// behindNode knows a leader but cannot reach the leader's state within
+// any wait: a node restoring a snapshot or replaying a long log.
+type behindNode struct{ *fakeNode }
+
+func (behindNode) Read(_ context.Context, c raftstore.Consistency) (*gorm.DB, error) {
+	if c == raftstore.Local {
+		return nil, nil
+	}
+	return nil, fmt.Errorf("waiting for index 90000 (applied 12): %w", raftstore.ErrTimeout)
+}
+
+// TestANodeFarBehindTheLeaderIsNotReady: a load balancer must not send
+// verifications to a node that would judge them from a state hours old,
+// but must keep a follower that is in step, even one that has not yet
+// heard of the leader's last commit.
+func TestANodeFarBehindTheLeaderIsNotReady(t *testing.T) {
+	srv := httptest.NewServer(Create(behindNode{&fakeNode{}}, nil))
+	defer srv.Close()
+	var eb apiErrorBody
+	if st, _ := call(t, srv.URL, "GET", "/readyz", "", nil, &eb); st != http.StatusServiceUnavailable || eb.Error.Code != "not_ready" {
+		t.Fatalf("readyz on a node far behind: %d %+v", st, eb)
+	}
+
+	p := mustLaggingPair(t)
+	mustIssueToken(t, p.leader)
+	p.mustLag(t)
+	var ready map[string]any
+	if st, _ := call(t, p.url, "GET", "/readyz", "", nil, &ready); st != http.StatusOK || ready["status"] != "ready" {
+		t.Fatalf("readyz on a follower in step: %d %v", st, ready)
 	}
 }

@@ -48,7 +48,7 @@ func Create(node Node, log *slog.Logger, extra ...Registrar) *gin.Engine {
 		abortErr(c, errf(http.StatusMethodNotAllowed, "method_not_allowed", "%s is not allowed on %s", c.Request.Method, c.Request.URL.Path))
 	})
 
-	h := &healthAPI{node: node}
+	h := &healthAPI{node: node, reader: node}
 	r.GET("/healthz", h.healthz)
 	r.GET("/readyz", h.readyz)
 
