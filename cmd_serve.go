@@ -76,9 +76,9 @@ func parseServeFlags(args []string, stderr io.Writer) (serveOptions, int) {
 	fs.StringVar(&o.join, "join", "", "URL of a member's HTTP API to join through (e.g. http://10.0.0.1:8080)")
 	fs.BoolVar(&o.nonvoter, "nonvoter", false, "join as a non-voting read replica")
 	fs.StringVar(&o.token, "token", "", "admin bearer token for --join (default: $PEDIGREE_TOKEN)")
-	fs.StringVar(&o.tlsCert, "raft-tls-cert", "", "PEM certificate for mutual TLS between nodes")
+	fs.StringVar(&o.tlsCert, "raft-tls-cert", "", "PEM certificate for mutual TLS between nodes; it and its key are read again when renewed")
 	fs.StringVar(&o.tlsKey, "raft-tls-key", "", "PEM key for --raft-tls-cert")
-	fs.StringVar(&o.tlsCA, "raft-tls-ca", "", "PEM CA that signs every node's certificate")
+	fs.StringVar(&o.tlsCA, "raft-tls-ca", "", "PEM CA that signs every node's certificate (read at start)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&o.joinTimeout, "join-timeout", 2*time.Minute, "how long to keep asking --join to add this node; a voter joins as a non-voter and is promoted once it has caught up, so allow for copying the ledger")
 	fs.IntVar(&o.verifyIndexPacks, "verify-index-packs", raftstore.DefaultVerifyIndexPacks,

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -146,4 +147,91 @@ func TestMutualTLSBadFiles(t *testing.T) {
 	if _, err := MutualTLS(cert, key, bad); err == nil {
 		t.Fatal("a CA file without certificates must fail")
 	}
+}
+
+// TestMutualTLSServesARenewedCertificate: a node's certificate is renewed
+// in place (the files rewritten, as ACME clients and cert-manager do)
+// while the node runs. Its next connection presents the new certificate
+// without a restart; a renewal caught half-written (a new certificate
+// with the old key) keeps the old pair in use until the key follows.
+func TestMutualTLSServesARenewedCertificate(t *testing.T) {
+	ca := mustCA(t)
+	certFile, keyFile, caFile := ca.mustNodeCert(t, "node")
+	conf, err := MutualTLS(certFile, keyFile, caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peerFile, peerKey, _ := ca.mustNodeCert(t, "peer")
+	peer, err := MutualTLS(peerFile, peerKey, caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// served is the serial of the certificate the node presents to a
+	// peer that dials it.
+	served := func() *big.Int {
+		t.Helper()
+		a, b := net.Pipe()
+		defer a.Close()
+		defer b.Close()
+		srv := tls.Server(a, conf)
+		go srv.Handshake()
+		cfg := peer.Clone()
+		cfg.ServerName = "127.0.0.1"
+		cl := tls.Client(b, cfg)
+		if err := cl.Handshake(); err != nil {
+			t.Fatalf("handshake: %v", err)
+		}
+		return cl.ConnectionState().PeerCertificates[0].SerialNumber
+	}
+	serialOf := func(file string) *big.Int {
+		t.Helper()
+		pair, err := tls.LoadX509KeyPair(file, keyFileFor(t, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := x509.ParseCertificate(pair.Certificate[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.SerialNumber
+	}
+	first := served()
+	if first.Cmp(serialOf(certFile)) != 0 {
+		t.Fatalf("served %v, the file holds %v", first, serialOf(certFile))
+	}
+
+	newCert, newKey, _ := ca.mustNodeCert(t, "node")
+	replace := func(dst, src string) {
+		t.Helper()
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Written beside and renamed over, as renewal tools do; a file's
+		// modification time must change for the renewal to be seen.
+		tmp := dst + ".new"
+		if err := os.WriteFile(tmp, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(tmp, time.Now().Add(time.Second), time.Now().Add(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, dst); err != nil {
+			t.Fatal(err)
+		}
+	}
+	replace(certFile, newCert) // the key is still the old one
+	if got := served(); got.Cmp(first) != 0 {
+		t.Fatalf("half-renewed: served %v, want the old %v", got, first)
+	}
+	replace(keyFile, newKey)
+	if got := served(); got.Cmp(first) == 0 || got.Cmp(serialOf(newCert)) != 0 {
+		t.Fatalf("renewed: served %v, want the new %v", got, serialOf(newCert))
+	}
+}
+
+// keyFileFor is the key.pem written beside a mustNodeCert cert.pem.
+func keyFileFor(t *testing.T, certFile string) string {
+	t.Helper()
+	return filepath.Join(filepath.Dir(certFile), "key.pem")
 }
