@@ -23,7 +23,12 @@ type LedgerProofs interface {
 
 type ledgerAPI struct {
 	ledger LedgerProofs
-	reader projectionReader // to catch up with the leader (catchup.go)
+	// local is the node's tree size and its way to catch up with the
+	// leader (catchup.go).
+	local interface {
+		projectionReader
+		appliedIndexer
+	}
 	nodeID string
 }
 
@@ -34,10 +39,10 @@ type ledgerAPI struct {
 // wrong. A size beyond the leader's tree stays beyond after catching up,
 // and the store refuses it.
 func (a *ledgerAPI) reach(c *gin.Context, size uint64) error {
-	if size <= a.ledger.Head().Size {
+	if size <= a.local.Status().TreeSize {
 		return nil
 	}
-	return catchUp(c.Request.Context(), a.reader)
+	return catchUp(c.Request.Context(), a.local)
 }
 
 // headView is GET /api/v1/ledger/head: hashes in hex, the signature in

@@ -58,7 +58,7 @@ func Create(node Node, log *slog.Logger, extra ...Registrar) *gin.Engine {
 	v1.GET("/cluster", cl.list)
 	v1.POST("/cluster/join", requireRole(adminRole), cl.join)
 	v1.DELETE("/cluster/nodes/:id", requireRole(adminRole), cl.remove)
-	lg := &ledgerAPI{ledger: node, reader: node, nodeID: node.Status().ID}
+	lg := &ledgerAPI{ledger: node, local: node, nodeID: node.Status().ID}
 	v1.GET("/ledger/head", lg.head)
 	v1.GET("/ledger/entries/:seq", lg.entry)
 	v1.GET("/ledger/proofs/inclusion", lg.inclusion)
