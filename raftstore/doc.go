@@ -59,6 +59,16 @@
 // TLS (Config.TLS, built by MutualTLS): then only holders of a certificate
 // signed by the cluster's CA are answered.
 //
+// # Membership
+//
+// A voter joins as a non-voter. The leader promotes it once the node
+// answers it over this port (the "applied" RPC, which any node answers)
+// and has applied what the leader had when it joined, so a node Raft
+// cannot reach, or one still copying the ledger, never counts in a
+// quorum; until then Join returns ErrNotCaughtUp. A leader asked to
+// remove itself hands leadership over first, and the next leader removes
+// it.
+//
 // The leaf bytes of every entry are defined in leaf.go so that a regulator
 // can recompute them and check inclusion and consistency proofs offline.
 package raftstore
