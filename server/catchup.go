@@ -34,3 +34,14 @@ func catchUp(ctx context.Context, r projectionReader) error {
 	}
 	return nil
 }
+
+// catchUpTo makes sure this node's tree, of have entries, holds size
+// entries, catching up with the leader if it does not: "beyond the tree"
+// from a node that is merely behind would be wrong. A size beyond the
+// leader's tree stays beyond after catching up, and the caller refuses it.
+func catchUpTo(ctx context.Context, r projectionReader, have, size uint64) error {
+	if size <= have {
+		return nil
+	}
+	return catchUp(ctx, r)
+}

@@ -331,6 +331,11 @@ func (d *Dashboard) ledgerPage(c *gin.Context) {
 			d.render(c, http.StatusBadRequest, "ledger", p)
 			return
 		}
+		if err := catchUpTo(c.Request.Context(), d.ledger, d.ledger.Head().Size, seq); err != nil {
+			p.Error = err.Error()
+			d.render(c, http.StatusServiceUnavailable, "ledger", p)
+			return
+		}
 		chk, pr, err := d.checkProof(seq)
 		if err != nil {
 			p.Error = err.Error()
@@ -345,6 +350,14 @@ func (d *Dashboard) ledgerPage(c *gin.Context) {
 		if err != nil || size == 0 || herr != nil || len(oldRoot) != 32 {
 			p.Error = "Give the size (a positive integer) and the root (64 hex digits) of the tree head you kept."
 			d.render(c, http.StatusBadRequest, "ledger", p)
+			return
+		}
+		// A kept head larger than this node's tree would read as a ledger
+		// rolled back: the tamper alarm this page exists to raise
+		// truthfully, so not from a node that is merely behind.
+		if err := catchUpTo(c.Request.Context(), d.ledger, d.ledger.Head().Size, size); err != nil {
+			p.Error = err.Error()
+			d.render(c, http.StatusServiceUnavailable, "ledger", p)
 			return
 		}
 		p.Consist = d.checkConsistency(size, oldRoot)

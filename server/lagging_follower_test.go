@@ -2,9 +2,15 @@ package server
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,7 +49,11 @@ func mustLaggingPair(t *testing.T) *laggingPair {
 	if err := n.store.Join(t.Context(), f.Info(), true); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(Create(f, nil, NewLifecycleAPI(f)))
+	dash, err := NewDashboard(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(Create(f, nil, NewLifecycleAPI(f), dash))
 	t.Cleanup(srv.Close)
 	p := &laggingPair{leader: n, follower: f, url: srv.URL}
 	p.catchUp(t)
@@ -220,5 +230,47 @@ func TestANodeFarBehindTheLeaderIsNotReady(t *testing.T) {
 	var ready map[string]any
 	if st, _ := call(t, p.url, "GET", "/readyz", "", nil, &ready); st != http.StatusOK || ready["status"] != "ready" {
 		t.Fatalf("readyz on a follower in step: %d %v", st, ready)
+	}
+}
+
+// TestTheDashboardOfALaggingNodeRaisesNoFalseTamperAlarm: a regulator kept
+// the tree head the leader signed a moment ago and checks it on the
+// dashboard of a follower that has not applied the last entry. Judged
+// against the follower's smaller tree, the kept head would read as a
+// ledger rolled back; the page must prove consistency instead, and prove
+// the new entry's inclusion.
+func TestTheDashboardOfALaggingNodeRaisesNoFalseTamperAlarm(t *testing.T) {
+	p := mustLaggingPair(t)
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar}
+	resp, err := browser.PostForm(p.url+"/login", url.Values{"token": {p.leader.adminToken}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	page := func(q url.Values) string {
+		t.Helper()
+		resp, err := browser.Get(p.url + "/ui/ledger?" + q.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+
+	mustIssueToken(t, p.leader)
+	kept := p.leader.store.Head()
+	p.mustLag(t)
+	got := page(url.Values{"old_size": {strconv.FormatUint(kept.Size, 10)}, "old_root": {hex.EncodeToString(kept.Root)}})
+	if !strings.Contains(got, `id="consistency-result" class="ok">Verified`) {
+		t.Fatalf("a head the leader signed, checked on a lagging follower:\n%s", got)
+	}
+
+	mustIssueToken(t, p.leader)
+	seq := p.leader.store.Head().Size
+	p.mustLag(t)
+	if got := page(url.Values{"seq": {strconv.FormatUint(seq, 10)}}); !strings.Contains(got, `id="proof-result" class="ok">Verified`) {
+		t.Fatalf("the leader's last entry, on a lagging follower:\n%s", got)
 	}
 }

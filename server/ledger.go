@@ -32,17 +32,11 @@ type ledgerAPI struct {
 	nodeID string
 }
 
-// reach makes sure this node's tree holds the first size entries, catching
-// up with the leader if it does not: a client asking for an entry or a
-// proof names a size the cluster has acknowledged, perhaps on another
-// node, and "beyond the tree" from a node that is merely behind would be
-// wrong. A size beyond the leader's tree stays beyond after catching up,
-// and the store refuses it.
+// reach is catchUpTo for this node's tree: a client asking for an entry
+// or a proof names a size the cluster has acknowledged, perhaps on another
+// node.
 func (a *ledgerAPI) reach(c *gin.Context, size uint64) error {
-	if size <= a.local.Status().TreeSize {
-		return nil
-	}
-	return catchUp(c.Request.Context(), a.local)
+	return catchUpTo(c.Request.Context(), a.local, a.local.Status().TreeSize, size)
 }
 
 // headView is GET /api/v1/ledger/head: hashes in hex, the signature in
