@@ -26,13 +26,21 @@ const catchUpTimeout = 3 * time.Second
 // catchUp returns once this node has applied everything the leader had
 // committed when asked, or a 503 telling the client to retry.
 func catchUp(ctx context.Context, r projectionReader) error {
-	ctx, cancel := context.WithTimeout(ctx, catchUpTimeout)
-	defer cancel()
-	if _, err := r.Read(ctx, raftstore.Leader); err != nil {
+	if err := awaitLeaderState(ctx, r, catchUpTimeout); err != nil {
 		return errf(http.StatusServiceUnavailable, "unavailable",
 			"this node may be behind and cannot catch up with the leader (%v); retry", err)
 	}
 	return nil
+}
+
+// awaitLeaderState returns once this node has applied everything the
+// leader had committed when asked (a Leader read), or the store's error
+// if that takes longer than within.
+func awaitLeaderState(ctx context.Context, r projectionReader, within time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	_, err := r.Read(ctx, raftstore.Leader)
+	return err
 }
 
 // catchUpTo makes sure this node's tree, of have entries, holds size

@@ -1,13 +1,10 @@
 package server
 
 import (
-	"context"
 	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
-
-	"github.com/pedigree-ledger/pedigree/raftstore"
 )
 
 type healthAPI struct {
@@ -37,9 +34,7 @@ func (h *healthAPI) readyz(c *gin.Context) {
 		abortErr(c, errf(http.StatusServiceUnavailable, "not_ready", "%v", err))
 		return
 	}
-	ctx, cancel := context.WithTimeout(c.Request.Context(), readyLag)
-	defer cancel()
-	if _, err := h.reader.Read(ctx, raftstore.Leader); err != nil {
+	if err := awaitLeaderState(c.Request.Context(), h.reader, readyLag); err != nil {
 		abortErr(c, errf(http.StatusServiceUnavailable, "not_ready", "this node is catching up with the leader: %v", err))
 		return
 	}
