@@ -96,15 +96,31 @@ func (t *gcTuner) adjust() {
 	}
 }
 
-// gcPercentFor is the GOGC that makes the next heap goal, live*(1+GOGC/100),
-// at least floor, and never below the default 100.
+// runtimeHeapMinimum is the Go runtime's smallest heap goal at GOGC=100
+// (defaultHeapMinimum in runtime/mgcpacer.go, 4 MiB since Go 1.5). The
+// runtime scales it by GOGC/100 and never sets a goal below it, so a GOGC
+// of g makes every goal at least 4 MiB*g/100, whatever the live heap.
+const runtimeHeapMinimum = 4 << 20
+
+// gcPercentFor is the GOGC that brings the next heap goal, live*(1+GOGC/100),
+// up to floor; it is never below the default 100, and at most floor*100/4 MiB
+// (1,600 for a 64 MiB floor), which makes the runtime's scaled minimum
+// goal exactly floor: a larger GOGC would raise that minimum, and with it
+// every goal, above floor. That matters most when live is 0, as it is
+// before the first cycle: the goal is then the minimum alone. (Capping
+// only at 1<<20, as this did at first, set a first goal of 40 GiB: the
+// node never collected, and a million captured events took 6-11 GiB on
+// each of three nodes until the machine ran out of memory.)
 func gcPercentFor(live, floor uint64) int {
-	const max = 1 << 20 // a floor over a near-empty heap: stay finite
+	most := int(min(float64(floor)*100/runtimeHeapMinimum, 1<<20))
+	if most <= 100 {
+		return 100
+	}
 	if live == 0 {
-		return max
+		return most
 	}
 	if 2*live >= floor {
 		return 100
 	}
-	return int(min(floor*100/live-100, max))
+	return min(int(floor*100/live-100), most)
 }

@@ -1,9 +1,14 @@
 package server
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
+	"strings"
 	"testing"
 	"time"
 )
@@ -17,9 +22,13 @@ func TestGCPercentFor(t *testing.T) {
 		{8 << 20, 64 << 20, 700},
 		{32 << 20, 64 << 20, 100}, // twice the live heap reaches the floor
 		{500 << 20, 64 << 20, 100},
-		{0, 64 << 20, 1 << 20},
+		// Before the first cycle: GOGC=1600 makes the runtime's own
+		// minimum goal, 4 MiB*GOGC/100, the floor.
+		{0, 64 << 20, 1600},
+		{1, 64 << 20, 1600},   // no higher, or that minimum passes the floor
 		{1, 1 << 40, 1 << 20}, // capped
 		{10 << 20, 0, 100},
+		{0, 2 << 20, 100}, // a floor below the runtime's minimum: the default
 	}
 	for _, tc := range tests {
 		if got := gcPercentFor(tc.live, tc.floor); got != tc.want {
@@ -76,5 +85,81 @@ func TestTuneGCLeavesOperatorsGOGC(t *testing.T) {
 	runtime.GC()
 	if p := gcPercent(); p != 300 {
 		t.Fatalf("GOGC = %d, want the operator's 300", p)
+	}
+}
+
+// gcTuneChildEnv makes the test binary run gcTuneChild instead of the
+// tests (see TestMain).
+const gcTuneChildEnv = "PEDIGREE_GCTUNE_CHILD"
+
+// gcTuneReport is what gcTuneChild saw.
+type gcTuneReport struct {
+	Cycles   uint64 // collections while it allocated
+	PeakHeap uint64 // most bytes in heap objects, sampled every MiB
+}
+
+// gcTuneChild does what a node does at start, TuneGC(GCHeapFloor) before
+// any work, then allocates 1 GiB of short-lived garbage while keeping
+// about 1 MiB live, and prints a gcTuneReport.
+func gcTuneChild() int {
+	defer TuneGC(GCHeapFloor)()
+	samples := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}, {Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(samples)
+	cycles0 := samples[0].Value.Uint64()
+	var report gcTuneReport
+	const chunk = 64 << 10
+	live := make([][]byte, 16)
+	for i := range (1 << 30) / chunk {
+		live[i%len(live)] = make([]byte, chunk)
+		if i%16 == 0 {
+			metrics.Read(samples)
+			report.PeakHeap = max(report.PeakHeap, samples[1].Value.Uint64())
+		}
+	}
+	metrics.Read(samples)
+	report.Cycles = samples[0].Value.Uint64() - cycles0
+	runtime.KeepAlive(live)
+	if err := json.NewEncoder(os.Stdout).Encode(report); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// A node starts with no collection behind it, so the tuner's first GOGC
+// is set for a live heap of 0. The heap must still be collected near the
+// floor from the start (a GOGC of 1<<20 there once set a first goal of 40
+// GiB), and the floor must still spare the collector the cycle every few
+// MiB it exists to avoid. Only a fresh process shows this: this one has
+// collected long ago.
+func TestTuneGCBoundsTheHeapOfAFreshProcess(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^$")
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GOGC=") && !strings.HasPrefix(kv, "GOMEMLIMIT=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, gcTuneChildEnv+"=1")
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("child: %v", err)
+	}
+	var r gcTuneReport
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("child's report %q: %v", out, err)
+	}
+	t.Logf("1 GiB of garbage: %d collections, peak heap %d MiB", r.Cycles, r.PeakHeap>>20)
+	if r.PeakHeap > 4*GCHeapFloor {
+		t.Errorf("peak heap %d MiB, want at most 4 x the %d MiB floor", r.PeakHeap>>20, GCHeapFloor>>20)
+	}
+	// 16 collections at the floor; GOGC=100 would run about 250 over a
+	// live heap of a few MiB.
+	if r.Cycles < 4 || r.Cycles > 64 {
+		t.Errorf("%d collections over 1 GiB, want 4-64 with a %d MiB floor", r.Cycles, GCHeapFloor>>20)
 	}
 }

@@ -43,6 +43,9 @@ func TestMain(m *testing.M) {
 	if job := os.Getenv(loadgenJobEnv); job != "" {
 		os.Exit(loadgenChild(job))
 	}
+	if os.Getenv(gcTuneChildEnv) != "" {
+		os.Exit(gcTuneChild())
+	}
 	os.Exit(m.Run())
 }
 
