@@ -38,7 +38,8 @@ import (
 const loadgenJobEnv = "PEDIGREE_LOADGEN_JOB"
 
 // TestMain runs the generator instead of the tests when started as a
-// generator child (runOpenLoopChild).
+// generator child (runOpenLoopChild), and the collector's check when
+// started as gcTuneChild (TestTuneGCBoundsTheHeapOfAFreshProcess).
 func TestMain(m *testing.M) {
 	if job := os.Getenv(loadgenJobEnv); job != "" {
 		os.Exit(loadgenChild(job))
