@@ -130,3 +130,33 @@ func TestNonvoterReadReplica(t *testing.T) {
 		t.Fatalf("replica reads %d organisations", n)
 	}
 }
+
+// TestTheLogKeepsAsManyEntriesAsConfigured: Config's SnapshotThreshold and
+// TrailingLogs reach Raft, so an operator can bound the log of a ledger
+// whose entries are large (captures of many events). At Raft's defaults
+// 60 entries would neither trigger a snapshot nor be compacted.
+func TestTheLogKeepsAsManyEntriesAsConfigured(t *testing.T) {
+	const threshold, trailing = 20, 5
+	s, err := Open(Config{NodeID: "n1", Dir: t.TempDir(), RaftAddr: "127.0.0.1:0", Bootstrap: true,
+		SnapshotThreshold: threshold, TrailingLogs: trailing, Logger: testLogger(t),
+		Tune: func(rc *raft.Config) {
+			fastRaft(rc)
+			rc.SnapshotInterval = 50 * time.Millisecond // how often Raft checks the threshold
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	waitFor(t, 10*time.Second, "leadership", func() bool { return s.raft.State() == raft.Leader })
+	writeN(t, s, "o", 60, 1)
+	var first, last uint64
+	waitFor(t, 10*time.Second, "a snapshot that compacts the log", func() bool {
+		first, _ = s.bolt.FirstIndex()
+		last, _ = s.bolt.LastIndex()
+		return first > 1
+	})
+	if kept := last - first + 1; kept > trailing+threshold {
+		t.Fatalf("the log keeps entries %d-%d (%d), want at most %d behind a snapshot plus %d before the next",
+			first, last, kept, trailing, threshold)
+	}
+}

@@ -1,6 +1,7 @@
 package raftstore
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -61,8 +62,18 @@ type Config struct {
 	Logger *slog.Logger
 	// RaftLogLevel is hashicorp/raft's log level; default "warn".
 	RaftLogLevel string
-	// Tune, if set, adjusts the Raft configuration after the defaults
-	// (tests shorten timeouts for loopback; operators may tune snapshots).
+	// SnapshotThreshold is how many log entries Raft lets accumulate
+	// before it snapshots the ledger and compacts its log; 0 means
+	// DefaultSnapshotThreshold.
+	SnapshotThreshold uint64
+	// TrailingLogs is how many entries the log keeps behind a snapshot,
+	// so a follower that lags by fewer gets entries rather than the whole
+	// ledger; 0 means DefaultTrailingLogs. Both count entries, not bytes,
+	// and a capture of 1,000 events is one entry of about 400 KiB: at the
+	// defaults the log can reach 7 GiB before and 4 GiB after compaction.
+	TrailingLogs uint64
+	// Tune, if set, adjusts the Raft configuration after the defaults and
+	// the fields above (tests shorten timeouts for loopback).
 	Tune func(*raft.Config)
 	// VerifyIndexPacks is how many recently changed packs the verify
 	// index holds in memory (see models.VerifyIndex), about 0.5 KiB each;
@@ -74,6 +85,13 @@ type Config struct {
 	// proposing, never in Apply, so replicas stay deterministic.
 	Now func() time.Time
 }
+
+// DefaultSnapshotThreshold and DefaultTrailingLogs are hashicorp/raft's
+// own defaults, the values Config's zero fields stand for.
+const (
+	DefaultSnapshotThreshold = 8192
+	DefaultTrailingLogs      = 10240
+)
 
 // DefaultVerifyIndexPacks is the verify index's size when Config leaves
 // it unset: the packs changed last, which are the ones being received,
@@ -228,6 +246,8 @@ func (s *Store) open() error {
 	// default of 64 entries per append stays: a 1,000-event capture is a
 	// few hundred kilobytes, and 64 of them already make a large message.
 	rc.BatchApplyCh = true
+	rc.SnapshotThreshold = cmp.Or(cfg.SnapshotThreshold, DefaultSnapshotThreshold)
+	rc.TrailingLogs = cmp.Or(cfg.TrailingLogs, DefaultTrailingLogs)
 	if cfg.Tune != nil {
 		cfg.Tune(rc)
 	}
