@@ -39,6 +39,8 @@ type serveOptions struct {
 	logLevel                string
 	joinTimeout             time.Duration
 	verifyIndexPacks        int
+	snapshotThreshold       uint64
+	trailingLogs            uint64
 }
 
 // runServe is `pedigree serve`: one ledger node, served until SIGINT or
@@ -83,6 +85,10 @@ func parseServeFlags(args []string, stderr io.Writer) (serveOptions, int) {
 	fs.DurationVar(&o.joinTimeout, "join-timeout", 2*time.Minute, "how long to keep asking --join to add this node; a voter joins as a non-voter and is promoted once it has caught up, so allow for copying the ledger")
 	fs.IntVar(&o.verifyIndexPacks, "verify-index-packs", raftstore.DefaultVerifyIndexPacks,
 		"recently changed packs kept in memory for verification, about 0.5 KiB each (0: none; other packs are read from SQLite)")
+	fs.Uint64Var(&o.snapshotThreshold, "snapshot-threshold", raftstore.DefaultSnapshotThreshold,
+		"Raft log entries between snapshots of the ledger, after which the log is compacted; a 1,000-event capture is one entry of about 400 KiB")
+	fs.Uint64Var(&o.trailingLogs, "trailing-logs", raftstore.DefaultTrailingLogs,
+		"Raft log entries kept behind a snapshot: a follower lagging by fewer is sent entries, not the whole ledger")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage: pedigree serve --node-id ID --data DIR [--bootstrap | --join URL] [flags]\n\n"+
 			"Runs one ledger node: Raft (with leader forwarding) on --raft-addr and the HTTP API\n"+
@@ -124,6 +130,9 @@ func parseServeFlags(args []string, stderr io.Writer) (serveOptions, int) {
 	}
 	if o.verifyIndexPacks < 0 {
 		problems = append(problems, "--verify-index-packs is 0 (none) or more")
+	}
+	if o.snapshotThreshold == 0 || o.trailingLogs == 0 {
+		problems = append(problems, "--snapshot-threshold and --trailing-logs are 1 or more")
 	}
 	if len(problems) > 0 {
 		fmt.Fprintf(stderr, "pedigree serve: %s\n", strings.Join(problems, "; "))
@@ -170,7 +179,8 @@ func serveMain(ctx context.Context, o serveOptions, stdout, stderr io.Writer) er
 	store, err := raftstore.Open(raftstore.Config{
 		NodeID: o.nodeID, Dir: o.dataDir, RaftAddr: o.raftAddr, AdvertiseAddr: o.raftAdvertise,
 		HTTPAddr: httpURL, Bootstrap: o.bootstrap, TLS: tlsConf, Logger: log,
-		VerifyIndexPacks: verifyIndexPacks(o.verifyIndexPacks),
+		VerifyIndexPacks:  verifyIndexPacks(o.verifyIndexPacks),
+		SnapshotThreshold: o.snapshotThreshold, TrailingLogs: o.trailingLogs,
 	})
 	if err != nil {
 		return fmt.Errorf("open ledger node: %w", err)

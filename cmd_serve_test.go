@@ -20,16 +20,19 @@ import (
 
 func TestServeFlagErrors(t *testing.T) {
 	for name, args := range map[string][]string{
-		"no node id":          {"--data", "x"},
-		"no data":             {"--node-id", "n1"},
-		"bootstrap and join":  {"--node-id", "n1", "--data", "x", "--bootstrap", "--join", "http://a", "--token", "t"},
-		"join without token":  {"--node-id", "n1", "--data", "x", "--join", "http://a"},
-		"nonvoter, no join":   {"--node-id", "n1", "--data", "x", "--nonvoter"},
-		"half the TLS files":  {"--node-id", "n1", "--data", "x", "--raft-tls-cert", "c.pem"},
-		"bad log level":       {"--node-id", "n1", "--data", "x", "--log-level", "loud"},
-		"negative index size": {"--node-id", "n1", "--data", "x", "--verify-index-packs", "-1"},
-		"positional argument": {"--node-id", "n1", "--data", "x", "extra"},
-		"unknown flag":        {"--node", "n1"},
+		"no node id":           {"--data", "x"},
+		"no data":              {"--node-id", "n1"},
+		"bootstrap and join":   {"--node-id", "n1", "--data", "x", "--bootstrap", "--join", "http://a", "--token", "t"},
+		"join without token":   {"--node-id", "n1", "--data", "x", "--join", "http://a"},
+		"nonvoter, no join":    {"--node-id", "n1", "--data", "x", "--nonvoter"},
+		"half the TLS files":   {"--node-id", "n1", "--data", "x", "--raft-tls-cert", "c.pem"},
+		"bad log level":        {"--node-id", "n1", "--data", "x", "--log-level", "loud"},
+		"negative index size":  {"--node-id", "n1", "--data", "x", "--verify-index-packs", "-1"},
+		"no snapshot interval": {"--node-id", "n1", "--data", "x", "--snapshot-threshold", "0"},
+		"no trailing logs":     {"--node-id", "n1", "--data", "x", "--trailing-logs", "0"},
+		"negative trailing":    {"--node-id", "n1", "--data", "x", "--trailing-logs", "-5"},
+		"positional argument":  {"--node-id", "n1", "--data", "x", "extra"},
+		"unknown flag":         {"--node", "n1"},
 	} {
 		t.Setenv("PEDIGREE_TOKEN", "")
 		var stderr bytes.Buffer
@@ -40,6 +43,18 @@ func TestServeFlagErrors(t *testing.T) {
 	var out bytes.Buffer
 	if code := serve(context.Background(), []string{"--help"}, io.Discard, &out); code != exitOK || !strings.Contains(out.String(), "--bootstrap") {
 		t.Errorf("--help: exit %d, %q", code, out.String())
+	}
+}
+
+func TestServeSnapshotFlags(t *testing.T) {
+	base := []string{"--node-id", "n1", "--data", "x"}
+	o, code := parseServeFlags(base, io.Discard)
+	if code >= 0 || o.snapshotThreshold != raftstore.DefaultSnapshotThreshold || o.trailingLogs != raftstore.DefaultTrailingLogs {
+		t.Fatalf("defaults: exit %d, threshold %d, trailing %d", code, o.snapshotThreshold, o.trailingLogs)
+	}
+	o, code = parseServeFlags(append(base, "--snapshot-threshold", "512", "--trailing-logs", "256"), io.Discard)
+	if code >= 0 || o.snapshotThreshold != 512 || o.trailingLogs != 256 {
+		t.Fatalf("set: exit %d, threshold %d, trailing %d", code, o.snapshotThreshold, o.trailingLogs)
 	}
 }
 
