@@ -149,14 +149,12 @@ func TestTheLogKeepsAsManyEntriesAsConfigured(t *testing.T) {
 	t.Cleanup(func() { s.Close() })
 	waitFor(t, 10*time.Second, "leadership", func() bool { return s.raft.State() == raft.Leader })
 	writeN(t, s, "o", 60, 1)
-	var first, last uint64
-	waitFor(t, 10*time.Second, "a snapshot that compacts the log", func() bool {
-		first, _ = s.bolt.FirstIndex()
-		last, _ = s.bolt.LastIndex()
-		return first > 1
+	// Raft checks the threshold every SnapshotInterval, so the writes run
+	// ahead of the snapshots; once they stop, the log settles at most
+	// threshold entries past a snapshot that kept trailing entries.
+	waitFor(t, 10*time.Second, "snapshots that compact the log", func() bool {
+		first, err1 := s.bolt.FirstIndex()
+		last, err2 := s.bolt.LastIndex()
+		return err1 == nil && err2 == nil && first > 1 && last-first+1 < trailing+threshold
 	})
-	if kept := last - first + 1; kept > trailing+threshold {
-		t.Fatalf("the log keeps entries %d-%d (%d), want at most %d behind a snapshot plus %d before the next",
-			first, last, kept, trailing, threshold)
-	}
 }
