@@ -20,19 +20,19 @@ import (
 
 func TestServeFlagErrors(t *testing.T) {
 	for name, args := range map[string][]string{
-		"no node id":           {"--data", "x"},
-		"no data":              {"--node-id", "n1"},
-		"bootstrap and join":   {"--node-id", "n1", "--data", "x", "--bootstrap", "--join", "http://a", "--token", "t"},
-		"join without token":   {"--node-id", "n1", "--data", "x", "--join", "http://a"},
-		"nonvoter, no join":    {"--node-id", "n1", "--data", "x", "--nonvoter"},
-		"half the TLS files":   {"--node-id", "n1", "--data", "x", "--raft-tls-cert", "c.pem"},
-		"bad log level":        {"--node-id", "n1", "--data", "x", "--log-level", "loud"},
-		"negative index size":  {"--node-id", "n1", "--data", "x", "--verify-index-packs", "-1"},
-		"no snapshot interval": {"--node-id", "n1", "--data", "x", "--snapshot-threshold", "0"},
-		"no trailing logs":     {"--node-id", "n1", "--data", "x", "--trailing-logs", "0"},
-		"negative trailing":    {"--node-id", "n1", "--data", "x", "--trailing-logs", "-5"},
-		"positional argument":  {"--node-id", "n1", "--data", "x", "extra"},
-		"unknown flag":         {"--node", "n1"},
+		"no node id":            {"--data", "x"},
+		"no data":               {"--node-id", "n1"},
+		"bootstrap and join":    {"--node-id", "n1", "--data", "x", "--bootstrap", "--join", "http://a", "--token", "t"},
+		"join without token":    {"--node-id", "n1", "--data", "x", "--join", "http://a"},
+		"nonvoter, no join":     {"--node-id", "n1", "--data", "x", "--nonvoter"},
+		"half the TLS files":    {"--node-id", "n1", "--data", "x", "--raft-tls-cert", "c.pem"},
+		"bad log level":         {"--node-id", "n1", "--data", "x", "--log-level", "loud"},
+		"negative index size":   {"--node-id", "n1", "--data", "x", "--verify-index-packs", "-1"},
+		"no snapshot threshold": {"--node-id", "n1", "--data", "x", "--snapshot-threshold", "0"},
+		"no trailing logs":      {"--node-id", "n1", "--data", "x", "--trailing-logs", "0"},
+		"negative trailing":     {"--node-id", "n1", "--data", "x", "--trailing-logs", "-5"},
+		"positional argument":   {"--node-id", "n1", "--data", "x", "extra"},
+		"unknown flag":          {"--node", "n1"},
 	} {
 		t.Setenv("PEDIGREE_TOKEN", "")
 		var stderr bytes.Buffer
