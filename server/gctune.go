@@ -109,7 +109,7 @@ const runtimeHeapMinimum = 4 << 20
 // every goal, above floor. That matters most when live is 0, as it is
 // before the first cycle: the goal is then the minimum alone. (Capping
 // only at 1<<20, as this did at first, set a first goal of 40 GiB: the
-// node never collected, and a million captured events took 6-11 GiB on
+// node never collected, and 720,000 captured events took 6.3-10.3 GiB on
 // each of three nodes until the machine ran out of memory.)
 func gcPercentFor(live, floor uint64) int {
 	most := int(min(float64(floor)*100/runtimeHeapMinimum, 1<<20))
