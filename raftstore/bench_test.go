@@ -356,3 +356,44 @@ func fsmApplier(b testing.TB, l *ledger, at func() time.Time) func(...models.Com
 		}
 	}
 }
+
+// BenchmarkFollowerLinearizableReads: 64 clients reading at linearizable
+// consistency on one follower of an idle 3-node cluster, each read waiting
+// for the leader's read index. The follower's reads share read-index
+// rounds (readrounds.go); the figure to watch is rounds/read beside
+// reads/s. b.N counts reads.
+func BenchmarkFollowerLinearizableReads(b *testing.B) {
+	stores := mustBenchCluster(b)
+	b.StopTimer()
+	var follower *Store
+	for _, s := range stores {
+		if !s.IsLeader() {
+			follower = s
+			break
+		}
+	}
+	labels := map[string]string{"node": follower.ID(), "consistency": string(Linearizable)}
+	rounds := func() float64 { v, _ := metricValue(b, "pedigree_raftstore_read_index_rounds_total", labels); return v }
+	roundsBefore := rounds()
+	const clients = 64
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.StartTimer()
+	start, cpu := time.Now(), processCPU()
+	for range clients {
+		wg.Go(func() {
+			for next.Add(1) <= int64(b.N) {
+				if _, err := follower.Read(context.Background(), Linearizable); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	elapsed, used := time.Since(start), processCPU()-cpu
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "reads/s")
+	b.ReportMetric(float64(used.Microseconds())/float64(b.N), "cpu-µs/read")
+	b.ReportMetric((rounds()-roundsBefore)/float64(b.N), "rounds/read")
+}

@@ -40,6 +40,9 @@
 //   - A snapshot is a point-in-time copy of the whole SQLite file (VACUUM
 //     INTO), so a node restored from it has the same projection, ledger and
 //     Merkle tree, and thus the same root, as the node that took it.
+//   - A leader or linearizable read on a follower waits for an index the
+//     leader took after the read began. Reads waiting at once share one
+//     request for it (readrounds.go), but never a request already sent.
 //   - The verify index (models.VerifyIndex, Store.VerifyIndex) holds the
 //     committed rows of the packs changed last: each transaction collects
 //     the rows it wrote before it commits, and publishes them after, before

@@ -22,6 +22,7 @@ type storeMetrics struct {
 	leader      *prometheus.GaugeVec
 	snapRestore *prometheus.CounterVec
 	indexPacks  *prometheus.GaugeVec
+	readRounds  *prometheus.CounterVec
 }
 
 var (
@@ -70,8 +71,12 @@ func defaultMetrics() *storeMetrics {
 				Namespace: "pedigree", Subsystem: "raftstore", Name: "verify_index_packs",
 				Help: "Packs this node's verify index holds (its size, once full).",
 			}, []string{"node"}),
+			readRounds: prometheus.NewCounterVec(prometheus.CounterOpts{
+				Namespace: "pedigree", Subsystem: "raftstore", Name: "read_index_rounds_total",
+				Help: "Read-index requests a follower sent the leader, by consistency; each serves every leader or linearizable read that waited for it.",
+			}, []string{"node", "consistency"}),
 		}
-		prometheus.MustRegister(m.applyBatch, m.applySize, m.entries, m.proposals, m.treeSize, m.applied, m.leader, m.snapRestore, m.indexPacks)
+		prometheus.MustRegister(m.applyBatch, m.applySize, m.entries, m.proposals, m.treeSize, m.applied, m.leader, m.snapRestore, m.indexPacks, m.readRounds)
 		metrics = m
 	})
 	return metrics

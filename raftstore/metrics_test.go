@@ -12,7 +12,7 @@ import (
 // metricValue reads one labelled series from the default registry. A
 // histogram's value is its count, or its sum when name is the histogram's
 // name with _sum, as the exposition format names that series.
-func metricValue(t *testing.T, name string, labels map[string]string) (float64, bool) {
+func metricValue(t testing.TB, name string, labels map[string]string) (float64, bool) {
 	t.Helper()
 	families, err := prometheus.DefaultGatherer.Gather()
 	if err != nil {

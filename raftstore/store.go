@@ -140,6 +140,9 @@ type Store struct {
 	fsm       *fsm
 	key       ed25519.PrivateKey
 	signer    *signer
+	// rounds coalesce a follower's read-index requests: [0] for leader
+	// reads, [1] for linearizable ones (readrounds.go).
+	rounds [2]*readRounds
 
 	readyTerm atomic.Uint64 // term in which this leader's barrier completed
 	closed    atomic.Bool
@@ -176,6 +179,17 @@ func Open(cfg Config) (*Store, error) {
 		cfg.RaftLogLevel = "warn"
 	}
 	s := &Store{cfg: cfg, log: cfg.Logger.With("component", "raftstore", "node", cfg.NodeID), done: make(chan struct{})}
+	for i, c := range []Consistency{Leader, Linearizable} {
+		verify := c == Linearizable
+		started := defaultMetrics().readRounds.WithLabelValues(cfg.NodeID, string(c))
+		s.rounds[i] = &readRounds{
+			fetch: func(ctx context.Context) (uint64, error) { return s.askReadIndex(ctx, verify) },
+			roundContext: func() (context.Context, context.CancelFunc) {
+				return context.WithTimeout(context.Background(), cfg.ProposeTimeout)
+			},
+			started: started.Inc,
+		}
+	}
 	if err := s.open(); err != nil {
 		s.cleanup()
 		return nil, err
@@ -685,8 +699,25 @@ func (s *Store) Read(ctx context.Context, c Consistency) (*gorm.DB, error) {
 	return s.ledger.db.WithContext(ctx), nil
 }
 
-// readIndex asks the leader (maybe itself) for the index a read must wait for.
+// readIndex returns the index a read must wait for. The leader takes it
+// itself; a follower's reads share rounds of asking the leader.
 func (s *Store) readIndex(ctx context.Context, verify bool) (uint64, error) {
+	if s.raft.State() == raft.Leader {
+		idx, err := s.leaderReadIndex(ctx, verify)
+		if !retryable(err) {
+			return idx, err
+		}
+	}
+	r := s.rounds[0]
+	if verify {
+		r = s.rounds[1]
+	}
+	return r.index(ctx)
+}
+
+// askReadIndex asks the leader (maybe itself, if leadership moved here)
+// for the index a read must wait for.
+func (s *Store) askReadIndex(ctx context.Context, verify bool) (uint64, error) {
 	var idx uint64
 	err := s.retry(ctx, func() error {
 		var err error
