@@ -113,7 +113,7 @@ func (a *LifecycleAPI) Register(r gin.IRouter) {
 
 	v1 := r.Group("/api/v1", auth, a.limit.middleware())
 	l := a.ledger
-	v1.POST("/organisations", commandRoute(l, models.KindRegisterOrganisation, http.StatusCreated, nil,
+	v1.POST("/organisations", commandRoute(l, models.KindRegisterOrganisation, http.StatusCreated, checkOrganisation,
 		func(p models.RegisterOrganisationPayload, _ models.Result) gin.H { return gin.H{"organisation": p} }))
 	v1.GET("/organisations", listRoute[models.Organisation](l, "organisations", "id", 0))
 	v1.POST("/organisations/:id/tokens", a.orgs.issueToken)

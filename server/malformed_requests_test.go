@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -39,6 +40,17 @@ func TestMalformedRequestsGet4xxJSON(t *testing.T) {
 	goodDoc := demo.Document(time.Now(), demo.Receive(time.Now(), net.Pharmacy1.GLN, []string{demo.PackEPC(p.GTIN, p.Serial)}))
 	big := bytes.Repeat([]byte(" "), captureFileSizeLimit+1)
 	copy(big, goodDoc)
+
+	// More prefixes than one registration may list; SQLite would refuse
+	// the rule's lookup past 32,766 of them.
+	prefixes := make([]string, maxOrganisationPrefixes+1)
+	for i := range prefixes {
+		prefixes[i] = fmt.Sprintf("9%07d", i)
+	}
+	tooManyPrefixes, err := json.Marshal(map[string]any{"id": "4012345000993", "name": "Big Pharma", "role": "manufacturer", "prefixes": prefixes})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	for _, tc := range []struct {
 		name, method, path, ctype, token string
@@ -90,6 +102,7 @@ func TestMalformedRequestsGet4xxJSON(t *testing.T) {
 		{"provenance unknown", "GET", "/api/v1/provenance/packs/" + p.GTIN + "/NOPE", "", mfr, nil, 404, "not_found"},
 		{"token for another org", "POST", "/api/v1/organisations/" + net.Wholesaler.GLN + "/tokens", "application/json", ph1, []byte(`{}`), 403, "forbidden"},
 		{"revoke unknown hash", "DELETE", "/api/v1/tokens/abc", "", ph1, nil, 422, "bad_payload"},
+		{"too many prefixes", "POST", "/api/v1/organisations", "application/json", n.adminToken, tooManyPrefixes, 413, "too_many_prefixes"},
 		{"unknown route", "GET", "/api/v1/nothing", "", ph1, nil, 404, "not_found"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

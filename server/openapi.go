@@ -48,7 +48,7 @@ var apiOperations = []apiOperation{
 		[]string{"eventType", "GE_eventTime", "LT_eventTime", "GE_recordTime", "LT_recordTime", "EQ_bizStep", "EQ_disposition", "EQ_action",
 			"MATCH_epc", "MATCH_anyEPC", "MATCH_parentID", "EQ_eventID", "EQ_bizLocation", "EQ_readPoint", "perPage", "nextPageToken", "consistency"}, nil, 200},
 
-	{"POST", "/api/v1/organisations", "organisations", "Register an organisation (admin).", "bearer", nil, []string{"application/json"}, 201},
+	{"POST", "/api/v1/organisations", "organisations", "Register an organisation (admin). It lists at most " + strconv.Itoa(maxOrganisationPrefixes) + " company prefixes (beyond: 413 too_many_prefixes).", "bearer", nil, []string{"application/json"}, 201},
 	{"GET", "/api/v1/organisations", "organisations", "List the registered organisations.", "bearer", nil, nil, 200},
 	{"POST", "/api/v1/organisations/:id/tokens", "organisations", "Issue an API token; it is answered once, only its hash is stored.", "bearer", nil, []string{"application/json"}, 201},
 	{"DELETE", "/api/v1/tokens/:hash", "organisations", "Revoke a token by its SHA-256.", "bearer", nil, nil, 200},

@@ -20,6 +20,21 @@ type organisationsAPI struct {
 	ledger LifecycleLedger
 }
 
+// maxOrganisationPrefixes bounds the company prefixes one registration
+// lists. A large manufacturer licenses tens of prefixes, and the rule that
+// checks them is one SQL statement with a parameter each, which SQLite
+// caps at 32,766: beyond that the ledger would record an internal error.
+const maxOrganisationPrefixes = 1000
+
+// checkOrganisation refuses an oversized registration before it is
+// proposed; models checks the rest in Apply.
+func checkOrganisation(p *models.RegisterOrganisationPayload) error {
+	if len(p.Prefixes) > maxOrganisationPrefixes {
+		return errf(http.StatusRequestEntityTooLarge, "too_many_prefixes", "%d company prefixes; at most %d per organisation", len(p.Prefixes), maxOrganisationPrefixes)
+	}
+	return nil
+}
+
 // issueTokenRequest is the body of POST /api/v1/organisations/{id}/tokens.
 type issueTokenRequest struct {
 	Label string `json:"label"`
