@@ -2,6 +2,7 @@ package raftstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -173,7 +174,13 @@ func (s *Store) removeLocal(ctx context.Context, id string) error {
 			return fmt.Errorf("%w: %s is the cluster's only voter", ErrInvalid, id)
 		}
 		if err := waitFuture(ctx, s.raft.LeadershipTransfer()); err != nil {
-			return fmt.Errorf("hand leadership over before removing %s: %w", id, err)
+			if errors.Is(err, ErrTimeout) || errors.Is(err, ErrClosed) {
+				return err
+			}
+			// Raft's transfer errors are bare (no voter reachable, no
+			// answer in time, leadership lost meanwhile): all mean "not
+			// now", so Remove's retry tries again until its deadline.
+			return fmt.Errorf("%w: could not hand leadership over before removing %s: %v", ErrNotLeader, id, err)
 		}
 		return fmt.Errorf("%w: handed over leadership to be removed", ErrNotLeader)
 	}

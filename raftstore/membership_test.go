@@ -125,3 +125,27 @@ func TestRemovingTheLeaderHandsOverFirst(t *testing.T) {
 		mustPropose(t, next.s, orgCmd(t, fmt.Sprintf("after-%d", round), "after"))
 	}
 }
+
+// TestALeaderThatCannotHandOverAnswersRetry: removing the leader while it
+// is cut off from every other voter cannot hand leadership over. The
+// caller gets an error the API answers with 503 "retry" (not a bare
+// error, a 500), the node stays a member, and once the network heals the
+// same removal succeeds.
+func TestALeaderThatCannotHandOverAnswersRetry(t *testing.T) {
+	c := mustCluster(t, 3, nil)
+	leader := mustLeader(t, c.live())
+	mustPropose(t, leader.s, orgCmd(t, "before-the-cut", "before"))
+	leader.net.partition()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	err := leader.s.Remove(ctx, leader.id)
+	cancel()
+	if !errors.Is(err, ErrTimeout) && !errors.Is(err, ErrNoLeader) && !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("removing a leader cut off from the other voters: %v, want a sentinel that means retry", err)
+	}
+	leader.net.heal()
+	next := mustLeader(t, c.live())
+	mustConverge(t, c.live(), 1)
+	if err := next.s.Remove(testCtx(t), leader.id); err != nil {
+		t.Fatalf("the same removal once the network healed: %v", err)
+	}
+}
