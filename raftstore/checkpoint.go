@@ -13,6 +13,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Signed tree heads are C2SP tlog-checkpoint bodies in the C2SP signed-note
@@ -59,6 +60,19 @@ type signer struct {
 	key         ed25519.PrivateKey
 	hash        uint32
 	verifierKey string
+
+	// last is the latest signed head. Every provenance answer, dashboard
+	// page and head request carries a signed head, and Ed25519 signatures
+	// are deterministic, so a head is signed once per tree size.
+	mu   sync.Mutex
+	last signedHead
+}
+
+type signedHead struct {
+	size uint64
+	root []byte
+	note string
+	sig  []byte
 }
 
 func keyHash(name string, pub ed25519.PublicKey) uint32 {
@@ -83,12 +97,24 @@ func CheckpointBody(origin string, size uint64, root []byte) string {
 
 // sign returns the signed note and the raw signature over its body.
 func (s *signer) sign(size uint64, root []byte) (note string, sig []byte) {
+	s.mu.Lock()
+	last := s.last
+	s.mu.Unlock()
+	if last.note != "" && last.size == size && bytes.Equal(last.root, root) {
+		return last.note, bytes.Clone(last.sig)
+	}
 	body := CheckpointBody(s.origin, size, root)
 	sig = ed25519.Sign(s.key, []byte(body))
 	var kh [4]byte
 	binary.BigEndian.PutUint32(kh[:], s.hash)
 	line := fmt.Sprintf("\u2014 %s %s\n", s.name, base64.StdEncoding.EncodeToString(append(kh[:], sig...)))
-	return body + "\n" + line, sig
+	note = body + "\n" + line
+	s.mu.Lock()
+	if size >= s.last.size {
+		s.last = signedHead{size: size, root: bytes.Clone(root), note: note, sig: bytes.Clone(sig)}
+	}
+	s.mu.Unlock()
+	return note, sig
 }
 
 // Checkpoint is a verified tree head read from a signed note.

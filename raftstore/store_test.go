@@ -3,6 +3,7 @@ package raftstore
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"testing"
 	"time"
@@ -168,6 +169,51 @@ func TestHeadCheckpointVerifies(t *testing.T) {
 	other := newSigner("pedigree-ledger", "pedigree-other", mustKey(t))
 	if _, err := VerifyCheckpoint(h.Checkpoint, other.verifierKey); err == nil {
 		t.Fatal("another node's key must not verify this checkpoint")
+	}
+}
+
+// TestHeadSignsEachTreeOnce: heads of one tree share one signature, and
+// a head taken after a write signs the new tree, not the cached one.
+func TestHeadSignsEachTreeOnce(t *testing.T) {
+	s := mustSingle(t)
+	mustPropose(t, s, orgCmd(t, "a", "alice"))
+	first := s.Head()
+	again := s.Head()
+	if again.Checkpoint != first.Checkpoint || !bytes.Equal(again.Signature, first.Signature) {
+		t.Fatalf("two heads of one tree differ:\n%s\n%s", first.Checkpoint, again.Checkpoint)
+	}
+	again.Signature[0] ^= 1 // a caller's copy: changing it changes no later head
+	if h := s.Head(); !bytes.Equal(h.Signature, first.Signature) {
+		t.Fatal("a caller changing its head's signature changed the node's")
+	}
+	s.signer.mu.Lock()
+	kept := s.signer.last.size
+	s.signer.mu.Unlock()
+	if kept != first.Size {
+		t.Fatalf("the signer keeps the head of size %d, want %d", kept, first.Size)
+	}
+
+	mustPropose(t, s, orgCmd(t, "b", "bob"))
+	next := s.Head()
+	if next.Size != first.Size+1 || next.Checkpoint == first.Checkpoint {
+		t.Fatalf("after a write the head is still %+v", next)
+	}
+	cp, err := VerifyCheckpoint(next.Checkpoint, next.Key)
+	if err != nil || cp.Size != next.Size || !bytes.Equal(cp.Root, next.Root) {
+		t.Fatalf("the new head's checkpoint = %+v, %v; head %+v", cp, err, next)
+	}
+	if !ed25519.Verify(s.key.Public().(ed25519.PublicKey), []byte(CheckpointBody("pedigree-ledger", next.Size, next.Root)), next.Signature) {
+		t.Fatal("the new head's raw signature does not verify")
+	}
+}
+
+// BenchmarkHead is the cost of a signed head of an unchanged tree: every
+// provenance answer and dashboard page carries one.
+func BenchmarkHead(b *testing.B) {
+	s := mustSingle(b)
+	mustPropose(b, s, orgCmd(b, "a", "alice"))
+	for b.Loop() {
+		s.Head()
 	}
 }
 
