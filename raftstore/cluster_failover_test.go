@@ -201,3 +201,50 @@ func checkAcked(t *testing.T, tn *testNode, n int, acked func(func(string, uint6
 		t.Errorf("%s: %d entries, %d distinct ids, %d organisations; want %d each", tn.id, entries, distinct, orgs, n)
 	}
 }
+
+// TestAWriteForwardedToAVanishedLeaderGoesToTheNext: the leader vanishes
+// without closing its connections (a black hole), and a follower forwards
+// a write to it. The write is answered by the next leader soon after the
+// election, not when its deadline ends, and is on every node exactly once
+// after the old leader returns.
+func TestAWriteForwardedToAVanishedLeaderGoesToTheNext(t *testing.T) {
+	c := mustCluster(t, 3, nil)
+	old := mustLeader(t, c.nodes)
+	rest := followers(c.nodes, old)
+	cmd := orgCmd(t, "into-the-hole", "hole")
+
+	old.net.blackhole()
+	type outcome struct {
+		res []models.Result
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		res, err := rest[0].s.Propose(ctx, cmd)
+		done <- outcome{res, err}
+	}()
+	mustLeader(t, rest)
+	select {
+	case o := <-done:
+		if o.err != nil || len(o.res) != 1 || !o.res[0].Accepted {
+			t.Fatalf("the forwarded write: %+v, %v", o.res, o.err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the write forwarded to the vanished leader is still waiting 5 s after the next was elected")
+	}
+
+	old.net.heal()
+	mustConverge(t, c.nodes, 1)
+	for _, tn := range c.nodes {
+		db, err := tn.s.Read(context.Background(), Local)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		if err := db.Model(&models.Organisation{}).Where("id = ?", "hole").Count(&n).Error; err != nil || n != 1 {
+			t.Fatalf("%s holds the write %d times (%v), want once", tn.id, n, err)
+		}
+	}
+}

@@ -22,7 +22,10 @@
 //     ledger entries, leaves and roots: equal tree size means equal root.
 //   - A command id is applied at most once. A repeated id returns the first
 //     Result, consumes no sequence number and appends no leaf, so clients and
-//     forwarding nodes retry safely across leader changes.
+//     forwarding nodes retry safely across leader changes. A follower
+//     stops waiting for a forwarded write or read-index request when
+//     Raft's leader changes, and asks the new one, so a leader that
+//     vanished without closing its connections holds no one up.
 //   - A rejected command (Result.Accepted false) is still a ledger entry with
 //     a leaf, but its projection changes are undone (models.Batch undoes a
 //     capture applied in memory, or rolls back a savepoint), and results do

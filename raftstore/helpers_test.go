@@ -31,9 +31,14 @@ func fastRaft(c *raft.Config) {
 // faultNet drops all traffic to and from one node while partitioned: it
 // wraps the node's listener and its dialer, so every connection the node
 // has, in either direction, passes through it.
+//
+// A black hole is the other way a node vanishes, as a machine that lost
+// power or a dropped route: connections stay open, and everything sent
+// either way is lost, so peers wait for answers until their deadlines.
 type faultNet struct {
 	mu      sync.Mutex
 	blocked bool
+	hole    bool
 	conns   map[*faultConn]struct{}
 }
 
@@ -48,10 +53,30 @@ func (f *faultNet) partition() {
 	}
 }
 
+// blackhole makes the node vanish without closing anything.
+func (f *faultNet) blackhole() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.hole = true
+}
+
 func (f *faultNet) heal() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.blocked = false
+	if f.hole {
+		// Streams lost bytes in the hole: end them, as a peer's timeout would.
+		f.hole = false
+		for c := range f.conns {
+			c.Conn.Close()
+		}
+	}
+}
+
+func (f *faultNet) inHole() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.hole
 }
 
 func (f *faultNet) isBlocked() bool {
@@ -112,13 +137,23 @@ func (c *faultConn) Read(p []byte) (int, error) {
 		c.Conn.Close()
 		return 0, errors.New("faultnet: partitioned")
 	}
-	return c.Conn.Read(p)
+	for {
+		n, err := c.Conn.Read(p)
+		if err != nil || !c.f.inHole() {
+			return n, err
+		}
+		// In the hole: what arrived is lost; wait for more, a deadline
+		// or the close.
+	}
 }
 
 func (c *faultConn) Write(p []byte) (int, error) {
 	if c.f.isBlocked() {
 		c.Conn.Close()
 		return 0, errors.New("faultnet: partitioned")
+	}
+	if c.f.inHole() {
+		return len(p), nil
 	}
 	return c.Conn.Write(p)
 }

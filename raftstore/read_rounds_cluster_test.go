@@ -1,9 +1,11 @@
 package raftstore
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pedigree-ledger/pedigree/models"
 )
@@ -72,4 +74,52 @@ func TestAFollowersConcurrentReadsShareRoundTrips(t *testing.T) {
 			t.Fatalf("%s: %d concurrent reads took %.0f read-index rounds, want at least 1 and at most half as many", consistency, readers*readsEach, rounds)
 		}
 	}
+}
+
+// TestAFollowersReadsOutliveALeaderThatVanished: the leader vanishes
+// without closing its connections (a black hole, as when its machine loses
+// power), so the followers' read-index requests to it wait for answers
+// that never come. Once the two elect a new leader, their reads, those
+// already waiting and new ones, are answered by it rather than waiting out
+// the old requests' timeouts.
+func TestAFollowersReadsOutliveALeaderThatVanished(t *testing.T) {
+	c := mustCluster(t, 3, nil)
+	old := mustLeader(t, c.nodes)
+	mustPropose(t, old.s, orgCmd(t, "before-the-hole", "before"))
+	mustConverge(t, c.nodes, 1)
+	rest := followers(c.nodes, old)
+
+	old.net.blackhole()
+	waiting := make(chan error, len(rest))
+	for _, tn := range rest {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			_, err := tn.s.Read(ctx, Leader)
+			waiting <- err
+		}()
+	}
+	next := mustLeader(t, rest)
+	follower := followers(rest, next)[0]
+
+	// A read begun now on the remaining follower has 3 s, less than the
+	// 10 s a request to the vanished leader may wait.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	_, err := follower.s.Read(ctx, Leader)
+	cancel()
+	if err != nil {
+		t.Fatalf("a read on the follower after a new leader was elected: %v", err)
+	}
+	for range rest {
+		select {
+		case err := <-waiting:
+			if err != nil {
+				t.Fatalf("a read that was waiting when the leader vanished: %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("a read that was waiting when the leader vanished is still waiting")
+		}
+	}
+	old.net.heal()
+	mustConverge(t, c.nodes, 1)
 }

@@ -143,6 +143,10 @@ type Store struct {
 	// rounds coalesce a follower's read-index requests: [0] for leader
 	// reads, [1] for linearizable ones (readrounds.go).
 	rounds [2]*readRounds
+	// leaderChanged is closed, and replaced, whenever Raft's leader
+	// changes or is lost (watchLeadership).
+	leaderMu      sync.Mutex
+	leaderChanged chan struct{}
 
 	readyTerm atomic.Uint64 // term in which this leader's barrier completed
 	closed    atomic.Bool
@@ -178,7 +182,7 @@ func Open(cfg Config) (*Store, error) {
 	if cfg.RaftLogLevel == "" {
 		cfg.RaftLogLevel = "warn"
 	}
-	s := &Store{cfg: cfg, log: cfg.Logger.With("component", "raftstore", "node", cfg.NodeID), done: make(chan struct{})}
+	s := &Store{cfg: cfg, log: cfg.Logger.With("component", "raftstore", "node", cfg.NodeID), done: make(chan struct{}), leaderChanged: make(chan struct{})}
 	for i, c := range []Consistency{Leader, Linearizable} {
 		verify := c == Linearizable
 		started := defaultMetrics().readRounds.WithLabelValues(cfg.NodeID, string(c))
@@ -307,7 +311,8 @@ func (s *Store) open() error {
 	return nil
 }
 
-// watchLeadership keeps the is_leader gauge true to Raft's state.
+// watchLeadership keeps the is_leader gauge true to Raft's state, and
+// tells whoever waits on leaderChange that the leader changed.
 func (s *Store) watchLeadership() {
 	defer s.wg.Done()
 	ch := make(chan raft.Observation, 8)
@@ -327,10 +332,21 @@ func (s *Store) watchLeadership() {
 		}
 		select {
 		case <-ch:
+			s.leaderMu.Lock()
+			close(s.leaderChanged)
+			s.leaderChanged = make(chan struct{})
+			s.leaderMu.Unlock()
 		case <-s.done:
 			return
 		}
 	}
+}
+
+// leaderChange returns a channel closed at the next change of leader.
+func (s *Store) leaderChange() <-chan struct{} {
+	s.leaderMu.Lock()
+	defer s.leaderMu.Unlock()
+	return s.leaderChanged
 }
 
 func advertiseAddr(configured string, bound net.Addr) (net.Addr, error) {
@@ -529,18 +545,42 @@ func (s *Store) Propose(ctx context.Context, cmds ...models.Command) ([]models.R
 			res, err = s.proposeLocal(ctx, own)
 			return err
 		}
-		addr, err := s.leaderAddr()
-		if err != nil {
-			return err
-		}
 		path = "forwarded"
-		var resp rpcResponse
-		resp, err = s.fwd.call(ctx, addr, rpcRequest{Op: rpcPropose, Cmds: own})
+		resp, err := s.callLeader(ctx, rpcRequest{Op: rpcPropose, Cmds: own})
 		res = resp.Results
 		return err
 	})
 	s.ledger.m.proposals.WithLabelValues(s.cfg.NodeID, path, resultLabel(err)).Inc()
 	return res, err
+}
+
+// callLeader sends req to the leader. A leader that vanished without
+// closing the connection (power lost, a dropped route) never answers, so
+// the call gives up on it when Raft's leader changes, with ErrNotLeader
+// for retry to ask the new one, rather than wait out ctx. That is safe for
+// what is sent this way: writes are idempotent by command id, and a read
+// index is asked again. It also keeps the reads queued behind a read-index
+// round from waiting out the round's timeout.
+func (s *Store) callLeader(ctx context.Context, req rpcRequest) (rpcResponse, error) {
+	changed := s.leaderChange() // before the address, so no change is missed
+	addr, err := s.leaderAddr()
+	if err != nil {
+		return rpcResponse{}, err
+	}
+	callCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-changed:
+			cancel()
+		case <-callCtx.Done():
+		}
+	}()
+	resp, err := s.fwd.call(callCtx, addr, req)
+	if err != nil && ctx.Err() == nil && callCtx.Err() != nil {
+		return resp, fmt.Errorf("%w: the leader changed while %s was asked (%v)", ErrNotLeader, addr, err)
+	}
+	return resp, err
 }
 
 func (s *Store) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -720,16 +760,12 @@ func (s *Store) readIndex(ctx context.Context, verify bool) (uint64, error) {
 func (s *Store) askReadIndex(ctx context.Context, verify bool) (uint64, error) {
 	var idx uint64
 	err := s.retry(ctx, func() error {
-		var err error
 		if s.raft.State() == raft.Leader {
+			var err error
 			idx, err = s.leaderReadIndex(ctx, verify)
 			return err
 		}
-		addr, err := s.leaderAddr()
-		if err != nil {
-			return err
-		}
-		resp, err := s.fwd.call(ctx, addr, rpcRequest{Op: rpcReadIndex, Verify: verify})
+		resp, err := s.callLeader(ctx, rpcRequest{Op: rpcReadIndex, Verify: verify})
 		idx = resp.Index
 		return err
 	})
