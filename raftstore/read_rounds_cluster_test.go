@@ -30,6 +30,7 @@ func TestAFollowersConcurrentReadsShareRoundTrips(t *testing.T) {
 				cmds[r] = append(cmds[r], orgCmd(t, id, id))
 			}
 		}
+		ctx := testCtx(t)
 		var wg sync.WaitGroup
 		start := make(chan struct{})
 		errs := make(chan error, readers*readsEach)
@@ -39,11 +40,11 @@ func TestAFollowersConcurrentReadsShareRoundTrips(t *testing.T) {
 				for _, cmd := range cmds[r] {
 					// Write through the leader, then read on the follower:
 					// the read must see the write.
-					if _, err := leader.s.Propose(testCtx(t), cmd); err != nil {
+					if _, err := leader.s.Propose(ctx, cmd); err != nil {
 						errs <- err
 						return
 					}
-					db, err := follower.s.Read(testCtx(t), consistency)
+					db, err := follower.s.Read(ctx, consistency)
 					if err != nil {
 						errs <- err
 						return

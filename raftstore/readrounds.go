@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // readRounds coalesces the read-index requests of one node into rounds, as
@@ -20,9 +21,9 @@ import (
 type readRounds struct {
 	// fetch asks the leader for its read index; ctx bounds one round.
 	fetch func(ctx context.Context) (uint64, error)
-	// roundContext gives the context of a round. A round serves many
-	// reads with their own deadlines, so it cannot take any one of theirs.
-	roundContext func() (context.Context, context.CancelFunc)
+	// timeout bounds a round. A round serves many reads with their own
+	// deadlines, so it cannot take any one of theirs.
+	timeout time.Duration
 	// started counts rounds begun (a metric).
 	started func()
 
@@ -74,7 +75,7 @@ func (r *readRounds) startLocked() {
 		r.started()
 	}
 	go func() {
-		ctx, cancel := r.roundContext()
+		ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
 		round.index, round.err = r.fetch(ctx)
 		cancel()
 		close(round.done)

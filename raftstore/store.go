@@ -187,10 +187,8 @@ func Open(cfg Config) (*Store, error) {
 		verify := c == Linearizable
 		started := defaultMetrics().readRounds.WithLabelValues(cfg.NodeID, string(c))
 		s.rounds[i] = &readRounds{
-			fetch: func(ctx context.Context) (uint64, error) { return s.askReadIndex(ctx, verify) },
-			roundContext: func() (context.Context, context.CancelFunc) {
-				return context.WithTimeout(context.Background(), cfg.ProposeTimeout)
-			},
+			fetch:   func(ctx context.Context) (uint64, error) { return s.askReadIndex(ctx, verify) },
+			timeout: cfg.ProposeTimeout,
 			started: started.Inc,
 		}
 	}
