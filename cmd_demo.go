@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -84,7 +83,7 @@ func demoMain(ctx context.Context, httpAddr, dataDir string, packs int, stdout, 
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	srv := newHTTPServer(handler, defaultHTTPTimeouts)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 

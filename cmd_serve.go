@@ -191,7 +191,7 @@ func serveMain(ctx context.Context, o serveOptions, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	srv := newHTTPServer(handler, defaultHTTPTimeouts)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	defer func() {

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// startHTTPServer serves h with timeouts t on a loopback port.
+func startHTTPServer(t *testing.T, h http.Handler, timeouts httpTimeouts) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newHTTPServer(h, timeouts)
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().String()
+}
+
+// closedWithin reports whether the server closes conn within d; whatever
+// it answers before closing is read and dropped.
+func closedWithin(t *testing.T, conn net.Conn, d time.Duration) bool {
+	t.Helper()
+	conn.SetReadDeadline(time.Now().Add(d))
+	_, err := io.Copy(io.Discard, conn)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return false
+	}
+	return true
+}
+
+var shortHTTPTimeouts = httpTimeouts{
+	header: 200 * time.Millisecond,
+	read:   300 * time.Millisecond,
+	write:  time.Second,
+	idle:   300 * time.Millisecond,
+}
+
+func TestAClientTricklingItsBodyIsCutOff(t *testing.T) {
+	readErr := make(chan error, 1)
+	addr := startHTTPServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, err := io.ReadAll(r.Body)
+		readErr <- err
+		if err != nil {
+			http.Error(w, "bad body", http.StatusBadRequest)
+		}
+	}), shortHTTPTimeouts)
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// Headers promising 1 MiB, then a few bytes, then nothing.
+	if _, err := io.WriteString(conn, "POST /capture HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\n{\"events\":"); err != nil {
+		t.Fatal(err)
+	}
+	if !closedWithin(t, conn, 10*time.Second) {
+		t.Fatal("the server still holds a connection whose body stopped arriving 10 s ago")
+	}
+	select {
+	case err := <-readErr:
+		if err == nil {
+			t.Fatal("the handler read a whole body the client never sent")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the handler is still reading the body")
+	}
+}
+
+func TestAnIdleKeepAliveConnectionIsClosed(t *testing.T) {
+	// Only the idle timeout is short: net/http falls back on the read
+	// timeout for idle connections, which must not be what closes this one.
+	addr := startHTTPServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	}), httpTimeouts{header: time.Minute, read: time.Minute, write: time.Minute, idle: 300 * time.Millisecond})
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || strings.TrimSpace(string(body)) != "ok" {
+		t.Fatalf("answer %d %q", resp.StatusCode, body)
+	}
+	if resp.Close {
+		t.Fatal("the server closed the connection after the first request; nothing to test")
+	}
+	if !closedWithin(t, conn, 10*time.Second) {
+		t.Fatal("the server still holds a keep-alive connection idle for 10 s")
+	}
+}
+
+func TestTheServersTimeoutsAreAllSet(t *testing.T) {
+	srv := newHTTPServer(http.NotFoundHandler(), defaultHTTPTimeouts)
+	for name, d := range map[string]time.Duration{
+		"ReadHeaderTimeout": srv.ReadHeaderTimeout, "ReadTimeout": srv.ReadTimeout,
+		"WriteTimeout": srv.WriteTimeout, "IdleTimeout": srv.IdleTimeout,
+	} {
+		// Zero (or less) means no limit to net/http.
+		if d <= 0 {
+			t.Errorf("%s is %v: no limit", name, d)
+		}
+	}
+	// A capture of the largest size must be able to arrive at a modest
+	// rate: 32 MiB in the read timeout is at least 128 KiB/s.
+	if defaultHTTPTimeouts.read < 32<<20/(128<<10)*time.Second {
+		t.Errorf("read timeout %v cuts off a 32 MiB capture slower than 128 KiB/s", defaultHTTPTimeouts.read)
+	}
+}
