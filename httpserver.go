@@ -17,10 +17,11 @@ type httpTimeouts struct {
 	// may be 32 MiB: in five minutes it arrives at 110 KiB/s, slower than
 	// a warehouse's or a pharmacy's uplink.
 	read time.Duration
-	// write bounds the handler and writing its answer. The slowest
-	// handlers wait for a commit through a leader election (a few
-	// seconds) or page through a large EPCIS query.
-	write time.Duration
+	// answer bounds the handler and writing its answer, after the
+	// request has arrived. The slowest handlers wait for a commit through
+	// a leader election (a few seconds) or page through a large EPCIS
+	// query.
+	answer time.Duration
 	// idle bounds a keep-alive connection with no request.
 	idle time.Duration
 }
@@ -28,7 +29,7 @@ type httpTimeouts struct {
 var defaultHTTPTimeouts = httpTimeouts{
 	header: 10 * time.Second,
 	read:   5 * time.Minute,
-	write:  2 * time.Minute,
+	answer: 2 * time.Minute,
 	idle:   2 * time.Minute,
 }
 
@@ -38,7 +39,10 @@ func newHTTPServer(handler http.Handler, t httpTimeouts) *http.Server {
 		Handler:           handler,
 		ReadHeaderTimeout: t.header,
 		ReadTimeout:       t.read,
-		WriteTimeout:      t.write,
-		IdleTimeout:       t.idle,
+		// net/http counts WriteTimeout from the end of the headers, so
+		// it includes the time the body takes to arrive: a slow upload
+		// within the read timeout must still get its answer.
+		WriteTimeout: t.read + t.answer,
+		IdleTimeout:  t.idle,
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -40,7 +41,7 @@ func closedWithin(t *testing.T, conn net.Conn, d time.Duration) bool {
 var shortHTTPTimeouts = httpTimeouts{
 	header: 200 * time.Millisecond,
 	read:   300 * time.Millisecond,
-	write:  time.Second,
+	answer: 300 * time.Millisecond,
 	idle:   300 * time.Millisecond,
 }
 
@@ -75,12 +76,49 @@ func TestAClientTricklingItsBodyIsCutOff(t *testing.T) {
 	}
 }
 
+func TestASlowButSteadyUploadGetsItsAnswer(t *testing.T) {
+	timeouts := httpTimeouts{header: time.Second, read: 3 * time.Second, answer: 300 * time.Millisecond, idle: time.Second}
+	addr := startHTTPServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		fmt.Fprintf(w, "%d bytes", len(body))
+	}), timeouts)
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// The body takes about 1 s, well within the read timeout but longer
+	// than the answer timeout.
+	if _, err := io.WriteString(conn, "POST /capture HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		time.Sleep(200 * time.Millisecond)
+		if _, err := io.WriteString(conn, "x"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer to an upload that arrived within the read timeout: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || string(body) != "5 bytes" {
+		t.Fatalf("answer %d %q", resp.StatusCode, body)
+	}
+}
+
 func TestAnIdleKeepAliveConnectionIsClosed(t *testing.T) {
 	// Only the idle timeout is short: net/http falls back on the read
 	// timeout for idle connections, which must not be what closes this one.
 	addr := startHTTPServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "ok")
-	}), httpTimeouts{header: time.Minute, read: time.Minute, write: time.Minute, idle: 300 * time.Millisecond})
+	}), httpTimeouts{header: time.Minute, read: time.Minute, answer: time.Minute, idle: 300 * time.Millisecond})
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
