@@ -1,6 +1,12 @@
 package models
 
-import "github.com/pedigree-ledger/pedigree/models/gs1"
+import (
+	"fmt"
+
+	"gorm.io/gorm"
+
+	"github.com/pedigree-ledger/pedigree/models/gs1"
+)
 
 // Who may read whose trade. Every organisation writes under its own name,
 // and reads are narrowed by the same rule wherever events are served (the
@@ -37,4 +43,25 @@ func (v Viewer) visibleEvents() (string, []any) {
 	anyPart := gs1.SGLN{GLN: site.GLN, Extension: "%"}
 	return "(event_records.actor = ? OR event_records.biz_location = ? OR event_records.biz_location LIKE ?)",
 		[]any{v.Org, LocationKey(site), LocationKey(anyPart)}
+}
+
+// SeesEntry reports whether v may read the ledger entry at seq, which
+// actor wrote. An entry is served whole or not at all (its leaf hash is
+// over its exact bytes), so v reads it if v sees everything, wrote it, or
+// sees every event it captured: another organisation's capture at v's own
+// locations. Entries that captured no event (tokens, decommissions,
+// recalls, alerts, registrations) are their writer's, the regulators' and
+// the admins'.
+func (v Viewer) SeesEntry(db *gorm.DB, seq uint64, actor string) (bool, error) {
+	if v.SeesEverything() || (actor != "" && actor == v.Org) {
+		return true, nil
+	}
+	cond, args := v.visibleEvents()
+	var n struct{ Total, Visible int64 }
+	err := db.Raw(`SELECT count(*) AS total, COALESCE(SUM(CASE WHEN `+cond+` THEN 1 ELSE 0 END), 0) AS visible
+		FROM event_records WHERE seq = ?`, append(args, int64(seq))...).Scan(&n).Error
+	if err != nil {
+		return false, fmt.Errorf("models: who may read entry %d: %w", seq, err)
+	}
+	return n.Total > 0 && n.Visible == n.Total, nil
 }

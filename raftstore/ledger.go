@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/bits"
 	"slices"
 	"strings"
@@ -362,6 +363,11 @@ type Entry struct {
 
 // entryBySeq reads one committed entry.
 func (l *ledger) entryBySeq(seq uint64) (Entry, error) {
+	if seq > math.MaxInt64 {
+		// SQLite's integers are signed: no entry has such a seq, and
+		// database/sql refuses to bind it.
+		return Entry{}, ErrNotFound
+	}
 	row := l.sqlDB.QueryRow(`SELECT e.seq, e.command_id, e.kind, e.actor, e.time, e.payload, e.accepted, e.code, e.message, e.data, e.raft_index, m.hash
 		FROM ledger_entries e JOIN merkle_nodes m ON m.level = 0 AND m.idx = e.seq - 1 WHERE e.seq = ?`, seq)
 	return scanEntry(row)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"math"
 	"testing"
 	"time"
 
@@ -33,6 +34,11 @@ func TestProposeAssignsSeqAndLeaves(t *testing.T) {
 	}
 	if got := LeafHash(2, e.Command, e.Result); !bytes.Equal(got, e.LeafHash) {
 		t.Fatalf("recomputed leaf %x != stored %x", got, e.LeafHash)
+	}
+	for _, seq := range []uint64{0, 3, math.MaxInt64, math.MaxInt64 + 1, math.MaxUint64} {
+		if _, err := s.Entry(seq); !errors.Is(err, ErrNotFound) {
+			t.Errorf("entry %d: %v, want ErrNotFound", seq, err)
+		}
 	}
 	db, err := s.Read(context.Background(), Local)
 	if err != nil {

@@ -173,9 +173,14 @@ func TestLedgerHeadAndProofsOverHTTP(t *testing.T) {
 	if err != nil || hex.EncodeToString(raftstore.LeafHash(3, e.Command, e.Result)) != inc.LeafHash {
 		t.Fatalf("leaf hash %s is not recomputable (%v)", inc.LeafHash, err)
 	}
+	// Entry 3 is the admin's registration of the pharmacy: the admin's to
+	// read, not the pharmacy's.
 	var ev entryView
-	if st, _ := call(t, n.srv.URL, "GET", "/api/v1/ledger/entries/3", n.pharmacy, nil, &ev); st != 200 {
+	if st, _ := call(t, n.srv.URL, "GET", "/api/v1/ledger/entries/3", n.admin, nil, &ev); st != 200 {
 		t.Fatalf("entry: %d", st)
+	}
+	if st, _ := call(t, n.srv.URL, "GET", "/api/v1/ledger/entries/3", n.pharmacy, nil, nil); st != http.StatusForbidden {
+		t.Fatalf("the pharmacy reads the admin's entry: %d", st)
 	}
 	leafInput := unhex(t, ev.LeafInput)
 	if sum := rfc6962.DefaultHasher.HashLeaf(leafInput); hex.EncodeToString(sum) != inc.LeafHash || ev.LeafHash != inc.LeafHash {
@@ -184,9 +189,10 @@ func TestLedgerHeadAndProofsOverHTTP(t *testing.T) {
 	if ev.Command.ID != "o2" || ev.Result.Seq != 3 || !bytes.Contains(leafInput, []byte("4012345000009")) {
 		t.Fatalf("entry 3 = %+v", ev)
 	}
-	for path, want := range map[string]int{"/api/v1/ledger/entries/0": 400, "/api/v1/ledger/entries/x": 400, "/api/v1/ledger/entries/99": 404} {
+	for path, want := range map[string]int{"/api/v1/ledger/entries/0": 400, "/api/v1/ledger/entries/x": 400, "/api/v1/ledger/entries/99": 404,
+		"/api/v1/ledger/entries/18446744073709551615": 404, "/api/v1/ledger/entries/18446744073709551616": 400} {
 		var eb apiErrorBody
-		if st, _ := call(t, n.srv.URL, "GET", path, n.pharmacy, nil, &eb); st != want {
+		if st, _ := call(t, n.srv.URL, "GET", path, n.admin, nil, &eb); st != want {
 			t.Errorf("%s: %d %+v, want %d", path, st, eb, want)
 		}
 	}

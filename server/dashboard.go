@@ -336,10 +336,10 @@ func (d *Dashboard) ledgerPage(c *gin.Context) {
 			d.render(c, http.StatusServiceUnavailable, "ledger", p)
 			return
 		}
-		chk, pr, err := d.checkProof(seq)
+		chk, pr, err := d.checkProof(c, seq)
 		if err != nil {
 			p.Error = err.Error()
-			d.render(c, http.StatusNotFound, "ledger", p)
+			d.render(c, statusOf(err, http.StatusNotFound), "ledger", p)
 			return
 		}
 		p.Check, p.Proof = chk, pr
@@ -400,13 +400,16 @@ func (d *Dashboard) checkConsistency(oldSize uint64, oldRoot []byte) *consistenc
 }
 
 // checkProof checks entry seq against the current signed head.
-func (d *Dashboard) checkProof(seq uint64) (*proofCheck, *raftstore.InclusionProof, error) {
+func (d *Dashboard) checkProof(c *gin.Context, seq uint64) (*proofCheck, *raftstore.InclusionProof, error) {
 	head := d.ledger.Head()
 	if seq > head.Size {
 		return nil, nil, errf(http.StatusNotFound, "not_found", "the ledger has %d entries; there is no entry %d", head.Size, seq)
 	}
 	entry, err := d.ledger.Entry(seq)
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := mayReadEntry(c, d.ledger, entry); err != nil {
 		return nil, nil, err
 	}
 	pr, err := d.ledger.InclusionProof(seq, head.Size)

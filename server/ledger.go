@@ -93,6 +93,10 @@ func (a *ledgerAPI) entry(c *gin.Context) {
 		abortErr(c, storeErr(err))
 		return
 	}
+	if err := mayReadEntry(c, a.local, e); err != nil {
+		abortErr(c, err)
+		return
+	}
 	c.JSON(http.StatusOK, entryView{
 		Seq: e.Seq, Command: e.Command, Result: e.Result,
 		LeafInput: hex.EncodeToString(raftstore.LeafInput(e.Seq, e.Command, e.Result)),
@@ -178,4 +182,28 @@ func hexAll(hs [][]byte) []string {
 		out[i] = hex.EncodeToString(h)
 	}
 	return out
+}
+
+// mayReadEntry refuses an entry the caller may not read whole: as in every
+// read, an organisation's trade is its own, its trading partners' where
+// they took part, and the regulators' (models.Viewer.SeesEntry). Its leaf
+// hash and proofs stay public: they say nothing of what it holds.
+func mayReadEntry(c *gin.Context, r projectionReader, e raftstore.Entry) error {
+	cl, err := callerOf(c)
+	if err != nil {
+		return err
+	}
+	db, err := r.Read(c.Request.Context(), raftstore.Local)
+	if err != nil {
+		return storeErr(err)
+	}
+	ok, err := viewerOf(cl).SeesEntry(db, e.Seq, e.Command.Actor)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errf(http.StatusForbidden, "forbidden",
+			"entry %d is another organisation's trade: its writer, regulators and admins may read it", e.Seq)
+	}
+	return nil
 }

@@ -34,6 +34,15 @@ func errf(status int, code, format string, args ...any) *apiErr {
 	return &apiErr{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
+// statusOf is err's HTTP status if it is an apiErr, else fallback.
+func statusOf(err error, fallback int) int {
+	var ae *apiErr
+	if errors.As(err, &ae) {
+		return ae.Status
+	}
+	return fallback
+}
+
 // requestIDKey is where the request-id middleware leaves the id; error
 // bodies repeat it so a user can quote it to an operator.
 const requestIDKey = "request_id"
