@@ -38,7 +38,7 @@ var apiOperations = []apiOperation{
 	{"POST", "/api/v1/cluster/join", "cluster", "Add a node (admin).", "bearer", nil, []string{"application/json"}, 200},
 	{"DELETE", "/api/v1/cluster/nodes/:id", "cluster", "Remove a node (admin).", "bearer", nil, nil, 200},
 	{"GET", "/api/v1/ledger/head", "ledger", "This node's signed tree head (C2SP checkpoint).", "bearer", nil, nil, 200},
-	{"GET", "/api/v1/ledger/entries/:seq", "ledger", "A committed ledger entry (command and result) and its leaf hash.", "bearer", nil, nil, 200},
+	{"GET", "/api/v1/ledger/entries/:seq", "ledger", "A committed ledger entry (command and result) and its leaf hash, for its writer, regulators, admins and an organisation that sees every event it captured (others: 403 forbidden).", "bearer", nil, nil, 200},
 	{"GET", "/api/v1/ledger/proofs/inclusion", "ledger", "RFC 6962 inclusion proof of a ledger entry.", "bearer", []string{"seq", "size"}, nil, 200},
 	{"GET", "/api/v1/ledger/proofs/consistency", "ledger", "RFC 6962 consistency proof between two tree sizes.", "bearer", []string{"first", "second"}, nil, 200},
 
