@@ -22,18 +22,19 @@ import (
 // calls RecordRejection in the same transaction, which records the alerts
 // that some rejections raise.
 func Apply(tx *gorm.DB, seq uint64, cmd Command) Result {
-	res, _ := NewBatch().run(tx, seq, cmd)
+	res, _, _ := NewBatch().run(tx, seq, cmd)
 	return res
 }
 
 // run applies cmd to the projection (or, while b.inMemory, to b's pending
 // capture). needSQL says the command stopped, unapplied, because it needs
-// the database to hold everything first (see Batch).
-func (b *Batch) run(tx *gorm.DB, seq uint64, cmd Command) (res Result, needSQL bool) {
+// the database to hold everything first (see Batch). fault is an error
+// b.IsFault calls this node's own: the command has no result.
+func (b *Batch) run(tx *gorm.DB, seq uint64, cmd Command) (res Result, needSQL bool, fault error) {
 	res.Seq = seq
 	defer func() {
 		if p := recover(); p != nil {
-			res = Result{Seq: seq, Code: CodeInternal, Message: fmt.Sprintf("rule for %s failed: %v", cmd.Kind, p)}
+			res, needSQL, fault = Result{Seq: seq, Code: CodeInternal, Message: fmt.Sprintf("rule for %s failed: %v", cmd.Kind, p)}, false, nil
 		}
 	}()
 	data, err := applyRule(tx, seq, cmd, b)
@@ -41,21 +42,23 @@ func (b *Batch) run(tx *gorm.DB, seq uint64, cmd Command) (res Result, needSQL b
 		var rej *Rejection
 		switch {
 		case errors.Is(err, errNeedSQL):
-			return Result{Seq: seq}, true
+			return Result{Seq: seq}, true, nil
 		case errors.As(err, &rej):
-			return Result{Seq: seq, Code: rej.Code, Message: rej.Message}, false
+			return Result{Seq: seq, Code: rej.Code, Message: rej.Message}, false, nil
+		case b.IsFault != nil && b.IsFault(err):
+			return Result{}, false, fmt.Errorf("models: %s %s at seq %d: %w", cmd.Kind, cmd.ID, seq, err)
 		}
-		return Result{Seq: seq, Code: CodeInternal, Message: err.Error()}, false
+		return Result{Seq: seq, Code: CodeInternal, Message: err.Error()}, false, nil
 	}
 	res.Accepted = true
 	if data != nil {
 		raw, err := json.Marshal(data)
 		if err != nil {
-			return Result{Seq: seq, Code: CodeInternal, Message: fmt.Sprintf("encode result: %v", err)}, false
+			return Result{Seq: seq, Code: CodeInternal, Message: fmt.Sprintf("encode result: %v", err)}, false, nil
 		}
 		res.Data = raw
 	}
-	return res, false
+	return res, false, nil
 }
 
 // RecordRejection writes what a rejected command leaves behind after its own

@@ -56,6 +56,17 @@ type Batch struct {
 	// are dropped with its writes.
 	written  []Item
 	bulkSeqs []uint64
+
+	// IsFault tells the errors a rule meets that are this node's own
+	// (its disk full or failing, its memory exhausted) from those every
+	// node meets alike (a rule's bug, a constraint). Apply returns the
+	// former as its error, so the caller does not commit; the latter, like
+	// a rule's panic, reject the command with CodeInternal. A rejection
+	// is hashed into the entry's Merkle leaf, so recording one for a fault
+	// that only this node met would make its tree differ from the others'
+	// for good; stopping instead lets it apply the entry again once the
+	// fault is gone. nil: every error rejects.
+	IsFault func(error) bool
 }
 
 // decodedCapture is a capture's payload and the events decoded from it,
@@ -99,8 +110,9 @@ func (b *Batch) forget() {
 }
 
 // Apply applies cmd, the command at ledger position seq. The error is a
-// storage failure (the transaction must not commit); a rejection is a
-// Result with Accepted false, its writes undone and its alert recorded.
+// storage failure, or a fault b.IsFault names (the transaction must not
+// commit); a rejection is a Result with Accepted false, its writes undone
+// and its alert recorded.
 func (b *Batch) Apply(tx *gorm.DB, seq uint64, cmd Command) (Result, error) {
 	if cmd.Kind == KindCaptureEvents {
 		res, done, err := b.applyInMemory(tx, seq, cmd)
@@ -115,7 +127,10 @@ func (b *Batch) Apply(tx *gorm.DB, seq uint64, cmd Command) (Result, error) {
 		return Result{}, fmt.Errorf("models: savepoint: %w", err)
 	}
 	written, bulk := len(b.written), len(b.bulkSeqs)
-	res, _ := b.run(tx, seq, cmd)
+	res, _, fault := b.run(tx, seq, cmd)
+	if fault != nil {
+		return Result{}, fault
+	}
 	if !res.Accepted {
 		b.written, b.bulkSeqs = b.written[:written], b.bulkSeqs[:bulk]
 		if err := tx.RollbackTo("cmd").Error; err != nil {
@@ -145,9 +160,12 @@ func (b *Batch) applyInMemory(tx *gorm.DB, seq uint64, cmd Command) (res Result,
 	c := b.pending
 	c.begin()
 	b.inMemory = true
-	res, needSQL := b.run(tx, seq, cmd)
+	res, needSQL, fault := b.run(tx, seq, cmd)
 	b.inMemory = false
 	switch {
+	case fault != nil:
+		c.undo()
+		return Result{}, true, fault
 	case needSQL:
 		c.undo()
 		return Result{}, false, nil

@@ -2,6 +2,7 @@ package models
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"gorm.io/gorm"
@@ -139,5 +140,46 @@ func TestBatchResultsDoNotDependOnGrouping(t *testing.T) {
 				t.Fatalf("groups of %d, prefetch %v: table %s differs:\n%s\n%s", group, run.prefetch, table, d2, d1)
 			}
 		}
+	}
+}
+
+// TestAFaultIsReturnedNotRecorded: an error IsFault calls this node's own
+// comes back from Batch.Apply as an error, so the caller does not commit a
+// rejection that other nodes would not record; without IsFault, or for
+// other errors, the command is rejected as before.
+func TestAFaultIsReturnedNotRecorded(t *testing.T) {
+	l := newLedger(t)
+	l.bootstrap()
+	if err := l.db.Exec(`CREATE TRIGGER fail_products BEFORE INSERT ON products
+		BEGIN SELECT RAISE(FAIL, 'injected fault'); END`).Error; err != nil {
+		t.Fatal(err)
+	}
+	cmd, err := NewCommand("p1", KindRegisterProduct, glnMaker, l.now, RegisterProductPayload{GTIN: gtinA, Name: "Paracetamol"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	injected := func(err error) bool { return strings.Contains(err.Error(), "injected fault") }
+	for _, tc := range []struct {
+		name    string
+		isFault func(error) bool
+		fault   bool
+	}{
+		{"a fault", injected, true},
+		{"another error", func(error) bool { return false }, false},
+		{"no IsFault", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tx := l.db.Begin()
+			defer tx.Rollback()
+			b := NewBatch()
+			b.IsFault = tc.isFault
+			res, err := b.Apply(tx, 100, cmd)
+			switch {
+			case tc.fault && (err == nil || !injected(err) || res.Seq != 0):
+				t.Fatalf("result %+v, error %v; want the fault as the error and no result", res, err)
+			case !tc.fault && (err != nil || res.Accepted || res.Code != CodeInternal):
+				t.Fatalf("result %+v, error %v; want a rejection with %s", res, err, CodeInternal)
+			}
+		})
 	}
 }

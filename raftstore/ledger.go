@@ -183,6 +183,10 @@ func sqliteFileURI(path string) string {
 	return "file:" + uriPathEscaper.Replace(path)
 }
 
+// maxSQLiteConns bounds a database's connections: the apply transaction
+// and the readers beside it.
+const maxSQLiteConns = 8
+
 // openSQLiteDSN opens the database dsn names; name is what errors call it.
 func openSQLiteDSN(name, dsn string) (*gorm.DB, *sql.DB, error) {
 	db, err := gorm.Open(sqlite.New(sqlite.Config{DriverName: sqliteDriver, DSN: dsn}), &gorm.Config{
@@ -196,8 +200,8 @@ func openSQLiteDSN(name, dsn string) (*gorm.DB, *sql.DB, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	sqlDB.SetMaxOpenConns(8)
-	sqlDB.SetMaxIdleConns(8)
+	sqlDB.SetMaxOpenConns(maxSQLiteConns)
+	sqlDB.SetMaxIdleConns(maxSQLiteConns)
 	return db, sqlDB, nil
 }
 
