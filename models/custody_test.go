@@ -134,3 +134,41 @@ func TestChainOfCustody(t *testing.T) {
 		t.Fatal("a bad GTIN made a subject")
 	}
 }
+
+// TestALotsRecordsAreShownOnlyForPacksTheViewerSaw: a pharmacy that
+// received one pack of a lot reads that pack's record in the lot's chain
+// of custody, not those of the lot's other packs, held and dispensed by
+// others; a regulator reads them all.
+func TestALotsRecordsAreShownOnlyForPacksTheViewerSaw(t *testing.T) {
+	l := newLedger(t)
+	l.network()
+	mine, theirs := sgtinDL(gtinA, "R1"), sgtinDL(gtinA, "R2")
+	l.capture(glnMaker, l.commissionEv("L7", "2028-12-31", mine, theirs), l.shipEv(glnPharmacy, mine), l.shipEv(glnPharm2, theirs))
+	l.capture(glnPharmacy, l.observeEv("receiving", mine))
+	l.capture(glnPharm2, l.observeEv("receiving", theirs))
+	lot, err := LotSubject(gtinA, "L7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := func(v *Viewer) []string {
+		t.Helper()
+		c, err := ChainOfCustody(l.db, lot, CustodyQuery{Viewer: v})
+		if err != nil {
+			t.Fatalf("%v: %v", v, err)
+		}
+		var out []string
+		for _, it := range c.Items {
+			out = append(out, it.Key)
+		}
+		return out
+	}
+	if got := keys(&Viewer{Org: glnPharmacy, Role: RolePharmacy}); !slices.Equal(got, []string{PackKey(gtinA, "R1")}) {
+		t.Errorf("the pharmacy reads the records of %v", got)
+	}
+	if got := keys(&Viewer{Org: glnReg, Role: RoleRegulator}); len(got) != 2 {
+		t.Errorf("the regulator reads the records of %v", got)
+	}
+	if _, err := ChainOfCustody(l.db, lot, CustodyQuery{Viewer: &Viewer{Org: glnWholesal, Role: RoleWholesaler}}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a wholesaler that never saw the lot: %v", err)
+	}
+}

@@ -139,7 +139,8 @@ type CustodyQuery struct {
 // Custody is a subject's chain of custody as one viewer may see it.
 type Custody struct {
 	// Items are the ledger records of the pack or container, or the first
-	// MaxCustodyItems packs of a lot, in ledger order.
+	// MaxCustodyItems packs of a lot, in ledger order; for a viewer that
+	// does not see everything, only those it saw an event of.
 	Items []Item
 	// Events are the subject's events, in ledger order.
 	Events []HistoryEntry
@@ -152,10 +153,20 @@ type Custody struct {
 // may see none of its events.
 func ChainOfCustody(db *gorm.DB, s Subject, q CustodyQuery) (Custody, error) {
 	c := Custody{Items: []Item{}, Events: []HistoryEntry{}}
-	if err := db.Model(&Item{}).Where(s.items, s.itemArgs...).Order("id").Limit(MaxCustodyItems).Find(&c.Items).Error; err != nil {
+	items := db.Model(&Item{}).Where(s.items, s.itemArgs...)
+	restricted := q.Viewer != nil && !q.Viewer.SeesEverything()
+	if restricted {
+		// A trading partner reads the record (holder, status, who
+		// dispensed it) of an item it saw an event of, not of every pack
+		// of a lot one of whose packs it handled.
+		cond, args := q.Viewer.visibleEvents()
+		items = items.Where(`EXISTS (SELECT 1 FROM event_epcs JOIN event_records ON event_records.id = event_epcs.event_id
+			WHERE event_epcs."key" = items."key" AND `+cond+`)`, args...)
+	}
+	if err := items.Order("id").Limit(MaxCustodyItems).Find(&c.Items).Error; err != nil {
 		return c, fmt.Errorf("models: custody items: %w", err)
 	}
-	if len(c.Items) == 0 {
+	if len(c.Items) == 0 && !restricted {
 		return c, ErrNotFound
 	}
 	limit := q.Limit
@@ -171,7 +182,7 @@ func ChainOfCustody(db *gorm.DB, s Subject, q CustodyQuery) (Custody, error) {
 		events, c.Truncated = events[:limit], true
 	}
 	c.Events = events
-	if len(events) == 0 && q.Viewer != nil && !q.Viewer.SeesEverything() {
+	if len(events) == 0 && restricted {
 		// A trading partner sees only its own trade: a pack it never
 		// handled is, to it, not on the ledger.
 		return Custody{Items: []Item{}, Events: []HistoryEntry{}}, ErrNotFound
