@@ -1,6 +1,7 @@
 package models
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/pedigree-ledger/pedigree/models/gs1"
@@ -19,8 +20,13 @@ import (
 //	ObjectEvent decommissioning        custodian sets stolen/destroyed/dispensed
 //	other ObjectEvent / AggregationEvent OBSERVE: custodian observes
 //
-// TransactionEvent, TransformationEvent and AssociationEvent are stored
-// and indexed but change no pack.
+// TransactionEvent, TransformationEvent and AssociationEvent change no
+// pack: the custodian of every pack or container they name records them.
+// Whatever its type, an event naming classes (quantity lists: a lot, or a
+// product) is recorded only by the product's manufacturer or by an
+// organisation holding a pack of that class (mayNameClass). An event is
+// indexed under every key it names, so these checks are what keeps an
+// organisation's events out of the history of packs and lots it never had.
 
 func (c *capture) apply(e *Event) error {
 	if e.ErrorDeclaration != nil {
@@ -29,11 +35,92 @@ func (c *capture) apply(e *Event) error {
 	if err := c.record(e); err != nil {
 		return err
 	}
+	if err := c.classes(e); err != nil {
+		return err
+	}
 	switch e.Type {
 	case ObjectEvent:
 		return c.objectEvent(e)
 	case AggregationEvent:
 		return c.aggregationEvent(e)
+	case TransactionEvent, AssociationEvent:
+		if e.ParentID != "" {
+			if _, err := c.held(e.ParentID); err != nil {
+				return err
+			}
+		}
+		if err := c.observe(e.EPCList); err != nil {
+			return err
+		}
+		return c.observe(e.ChildEPCs)
+	case TransformationEvent:
+		// Outputs too: a transformation changes no pack, so its outputs
+		// are commissioned (and held) before it is recorded.
+		if err := c.observe(e.InputEPCList); err != nil {
+			return err
+		}
+		return c.observe(e.OutputEPCList)
+	}
+	return nil
+}
+
+// classes checks every class (lot or product) the event's quantity lists
+// name: see mayNameClass.
+func (c *capture) classes(e *Event) error {
+	for _, list := range [][]QuantityElement{e.QuantityList, e.ChildQuantityList, e.InputQuantityList, e.OutputQuantityList} {
+		for _, q := range list {
+			if err := c.mayNameClass(q.EPCClass); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// mayNameClass checks that the actor may record an event about a class of
+// packs, a lot (LGTIN) or every lot of a product (GTIN): the product must
+// be registered, and the actor must be its manufacturer or hold at least
+// one pack of the class, as the custody rule for single packs asks. The
+// event then goes into the lot's history, which its other handlers read.
+func (c *capture) mayNameClass(class string) error {
+	epc, err := parseEPC(class)
+	if err != nil {
+		return reject(CodeBadPayload, "epcClass: %v", err)
+	}
+	if epc.Kind != gs1.EPCLGTIN && epc.Kind != gs1.EPCGTIN {
+		return reject(CodeBadPayload, "epcClass %q is a %s, not a lot or product class", class, epc.Kind)
+	}
+	p, err := c.product(epc.GTIN)
+	if err != nil {
+		return err
+	}
+	if p == nil {
+		return reject(CodeUnknownProduct, "GTIN %s is not a registered product", epc.GTIN)
+	}
+	me := c.a.actorID()
+	if p.Manufacturer == me {
+		return nil
+	}
+	// Whether the actor holds a pack of the class is a question for the
+	// whole projection, not the items in memory: write those first.
+	if err := c.needSQL(); err != nil {
+		return err
+	}
+	if err := c.flush(); err != nil {
+		return err
+	}
+	q := c.a.tx.Model(&Item{}).Select(`"key"`).Where("gtin = ? AND kind = ? AND holder = ?", epc.GTIN, ItemPack, me)
+	what := "product " + epc.GTIN
+	if epc.Kind == gs1.EPCLGTIN {
+		q = q.Where("lot = ?", epc.Lot)
+		what = "lot " + epc.Lot + " of " + epc.GTIN
+	}
+	var keys []string
+	if err := q.Limit(1).Find(&keys).Error; err != nil {
+		return fmt.Errorf("look up packs held of %s: %w", what, err)
+	}
+	if len(keys) == 0 {
+		return reject(CodeNotCustodian, "%s holds no pack of %s and is not its manufacturer (%s)", me, what, p.Manufacturer)
 	}
 	return nil
 }

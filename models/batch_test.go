@@ -16,8 +16,8 @@ import (
 // the same results and the same tables. The log has each way the memory
 // could go stale or a rejection could leak: commands that register what
 // an earlier capture found missing, a capture rejected after it changed an
-// item, captures that need SQL (moving and unpacking a container) between
-// in-memory ones, a duplicate of a pending event, a rejection that raises
+// item, captures that need SQL (moving and unpacking a container, asking
+// who holds packs of a lot) between in-memory ones, a duplicate of a pending event, a rejection that raises
 // an alert, and non-capture commands in between.
 func TestBatchResultsDoNotDependOnGrouping(t *testing.T) {
 	l := newLedger(t) // only for its event builders and clock
@@ -61,7 +61,13 @@ func TestBatchResultsDoNotDependOnGrouping(t *testing.T) {
 	capture(CodeConflict, glnMaker, commissioned)                                      // an event already captured
 	capture(CodeNotCustodian, glnMaker, l.shipEv(glnPharmacy, x(2)))                   // the wholesaler has it now
 	capture("", glnWholesal, l.shipEv(glnPharmacy, x(2)), l.shipEv(glnPharmacy, x(3))) // two changes, kept
-	capture("", glnPharmacy, l.observeEv("receiving", x(2), x(3)), l.observeEv("dispensing", x(1)))
+	// A lot-level event by the receiver, which holds packs of the lot
+	// only once the receipt before it (in memory) is written.
+	capture("", glnPharmacy, l.observeEv("receiving", x(2), x(3)), l.observeEv("dispensing", x(1)), l.classEv("inspecting", lotDL(gtinA, "L1")))
+	capture(CodeNotCustodian, glnWholesal, l.classEv("inspecting", lotDL(gtinA, "L1"))) // it has none left
+	transformation := l.event(TransformationEvent, "", "")
+	transformation.InputEPCList = []string{x(2)}
+	capture(CodeNotCustodian, glnWholesal, transformation)
 	lock := DecommissionPayload{EPCs: []string{x(4)}, Status: StatusLocked} // writes packs outside a capture
 	add("", glnMaker, KindDecommission, lock)
 	add(CodeInactive, glnMaker, KindDecommission, lock)

@@ -59,11 +59,15 @@ func TestOtherEventTypesAreStoredAndQueryable(t *testing.T) {
 	l := newLedger(t)
 	l.network()
 	l.supplyChain("O1")
+	// The pharmacy holds every pack and container the events name, and a
+	// pack of the lot the transformation makes.
 	docs := []string{
+		`{"type":"ObjectEvent","eventTime":"2026-03-02T08:59:00Z","eventTimeZoneOffset":"+00:00","action":"ADD","bizStep":"commissioning",
+		  "epcList":["urn:epc:id:sscc:4012345.0000000017"]}`,
 		`{"type":"TransactionEvent","eventTime":"2026-03-02T09:00:00Z","eventTimeZoneOffset":"+00:00","action":"ADD",
 		  "epcList":["https://id.gs1.org/01/` + gtinA + `/21/O1"],"bizTransactionList":[{"type":"inv","bizTransaction":"urn:epcglobal:cbv:bt:4011111000007:INV1"}]}`,
 		`{"type":"TransformationEvent","eventTime":"2026-03-02T09:01:00Z","eventTimeZoneOffset":"+00:00",
-		  "inputEPCList":["https://id.gs1.org/01/` + gtinA + `/21/O1"],"outputQuantityList":[{"epcClass":"urn:epc:class:lgtin:4012345.012345.MIX","quantity":1}]}`,
+		  "inputEPCList":["https://id.gs1.org/01/` + gtinA + `/21/O1"],"outputQuantityList":[{"epcClass":"urn:epc:class:lgtin:4012345.012345.L1","quantity":1}]}`,
 		`{"type":"AssociationEvent","eventTime":"2026-03-02T09:02:00Z","eventTimeZoneOffset":"+00:00","action":"ADD",
 		  "parentID":"urn:epc:id:sscc:4012345.0000000017","childEPCs":["https://id.gs1.org/01/` + gtinA + `/21/O1"]}`,
 	}
@@ -82,7 +86,7 @@ func TestOtherEventTypesAreStoredAndQueryable(t *testing.T) {
 			t.Fatalf("%s stored as %s", typ, page.Events[0])
 		}
 	}
-	page, err := QueryEvents(l.db, EventQuery{MatchEPC: []string{"urn:epc:class:lgtin:4012345.012345.MIX"}})
+	page, err := QueryEvents(l.db, EventQuery{MatchEPC: []string{"urn:epc:class:lgtin:4012345.012345.L1"}})
 	if err != nil || len(page.Events) != 1 {
 		t.Fatalf("class MATCH_epc: %d events, %v", len(page.Events), err)
 	}

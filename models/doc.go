@@ -36,6 +36,18 @@
 //   - only the holder packs, unpacks, ships, observes or decommissions an
 //     item; shipping names a registered destination; shipping or receiving
 //     a container moves its whole subtree in one SQL statement;
+//   - only the holder records a TransactionEvent, TransformationEvent or
+//     AssociationEvent: it must hold every pack and container the event
+//     names (parentID, epcList, childEPCs, inputEPCList and outputEPCList,
+//     so a transformation's outputs are commissioned first);
+//   - an event of any type that names a class of packs (a lot or a product,
+//     in quantityList, childQuantityList, inputQuantityList or
+//     outputQuantityList) is recorded only by the product's manufacturer
+//     or by an organisation holding at least one pack of that lot (of that
+//     product, for a product class); the product must be registered. An
+//     event is indexed under every pack, container and lot it names, and
+//     these rules keep an organisation's events out of the histories of
+//     packs and lots it never had (and so keep those histories from it);
 //   - only the destination receives (anyone else is rejected and alerted);
 //   - only a pharmacy dispenses, and only what it holds;
 //   - destroyed and stolen are final; an undo of a decommission is made by

@@ -134,3 +134,14 @@ func mustKeyPair(t testing.TB) ed25519.PublicKey {
 	t.Helper()
 	return ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)).Public().(ed25519.PublicKey)
 }
+
+// classEv is an ObjectEvent OBSERVE about a class of packs only (a lot or
+// a product, as a Digital Link URI), with no single pack named.
+func (l *ledger) classEv(bizStep, class string) Event {
+	e := l.event(ObjectEvent, ActionObserve, bizStep)
+	e.QuantityList = []QuantityElement{{EPCClass: class}}
+	return e
+}
+
+// lotDL is a lot of a product as a GS1 Digital Link URI.
+func lotDL(gtin, lot string) string { return "https://id.gs1.org/01/" + gtin + "/10/" + lot }
