@@ -374,6 +374,10 @@ func (c *capture) voidShipping(e *Event) error {
 		if it.Status != StatusInTransit {
 			return reject(CodeNotInTransit, "%s is %s, not in transit", it.Key, it.Status)
 		}
+		// Its container travels on with it: void the container's shipment.
+		if it.parentKey != "" {
+			return reject(CodeInContainer, "%s is packed in %s; void the container's shipment", it.Key, it.parentKey)
+		}
 		if it.Kind == ItemContainer {
 			if err := c.moveContainer(it, "status <> ?", []any{StatusInTransit}, "are not in transit",
 				map[string]any{"status": StatusActive, "destination": ""}); err != nil {
@@ -500,6 +504,11 @@ func (c *capture) unpack(e *Event) error {
 	parent, err := c.held(e.ParentID)
 	if err != nil {
 		return err
+	}
+	// A shipment travels whole: the destination unpacks it once received,
+	// or the shipper once it voided the shipment.
+	if parent.Status == StatusInTransit {
+		return reject(CodeInactive, "container %s is in transit to %s; receive it, or void its shipment, before unpacking", parent.Key, parent.Destination)
 	}
 	if len(e.ChildEPCs) == 0 {
 		if err := c.needSQL(); err != nil {

@@ -150,3 +150,38 @@ func TestClassEventSeesPacksReceivedInTheSameCapture(t *testing.T) {
 	l.captureReject(CodeNotCustodian, glnWholesal, l.classEv("inspecting", lotDL(gtinA, "L1")))
 	l.capture(glnWholesal, l.observeEv("receiving", pack), l.classEv("inspecting", lotDL(gtinA, "L1")))
 }
+
+// TestShipmentTravelsWhole: once a case is shipped, its shipper can
+// neither void the shipment of one pack inside it nor unpack it; the pack
+// would be back in the shipper's stock, or loose in transit, while the
+// case goes on. The destination receives the case whole, then unpacks it.
+func TestShipmentTravelsWhole(t *testing.T) {
+	l := newLedger(t)
+	l.network()
+	x, y := sgtinDL(gtinA, "X1"), sgtinDL(gtinA, "Y1")
+	box, pallet := ssccDL(7), ssccDL(8)
+	l.capture(glnMaker, l.commissionEv("L1", "2028-12-31", x, y), l.packEv(box, x, y), l.packEv(pallet, box), l.shipEv(glnWholesal, pallet))
+
+	l.captureReject(CodeInContainer, glnMaker, l.observeEv("void_shipping", x))
+	l.captureReject(CodeInContainer, glnMaker, l.observeEv("void_shipping", box))
+	l.captureReject(CodeInactive, glnMaker, l.unpackEv(pallet, box))
+	l.captureReject(CodeInactive, glnMaker, l.unpackEv(pallet))
+	l.captureReject(CodeInactive, glnMaker, l.unpackEv(box, x))
+	for _, k := range []string{PackKey(gtinA, "X1"), PackKey(gtinA, "Y1"), keyOf(box)} {
+		if it := l.mustItem(k); it.Status != StatusInTransit || it.Holder != glnMaker || it.ParentID == 0 {
+			t.Fatalf("%s: %s, held by %s, parent %d; want in transit, packed", k, it.Status, it.Holder, it.ParentID)
+		}
+	}
+
+	l.capture(glnWholesal, l.observeEv("receiving", pallet), l.unpackEv(pallet), l.unpackEv(box, x))
+	for _, k := range []string{PackKey(gtinA, "X1"), PackKey(gtinA, "Y1"), keyOf(box)} {
+		if it := l.mustItem(k); it.Status != StatusActive || it.Holder != glnWholesal {
+			t.Fatalf("%s: %s, held by %s; want active at %s", k, it.Status, it.Holder, glnWholesal)
+		}
+	}
+
+	// A voided shipment comes back whole; then the shipper may unpack.
+	l.capture(glnWholesal, l.shipEv(glnPharmacy, box))
+	l.captureReject(CodeInactive, glnWholesal, l.unpackEv(box))
+	l.capture(glnWholesal, l.observeEv("void_shipping", box), l.unpackEv(box))
+}

@@ -35,7 +35,10 @@
 //     company prefix, with lot and expiry in the ILMD;
 //   - only the holder packs, unpacks, ships, observes or decommissions an
 //     item; shipping names a registered destination; shipping or receiving
-//     a container moves its whole subtree in one SQL statement;
+//     a container moves its whole subtree in one SQL statement, and a
+//     shipment travels whole: its shipper voids it only at the top (not
+//     for an item inside a container) and no one unpacks a container in
+//     transit;
 //   - only the holder records a TransactionEvent, TransformationEvent or
 //     AssociationEvent: it must hold every pack and container the event
 //     names (parentID, epcList, childEPCs, inputEPCList and outputEPCList,
