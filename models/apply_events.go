@@ -234,7 +234,7 @@ func (c *capture) commission(e *Event) error {
 }
 
 // mayCommission checks that the actor is a manufacturer licensing the
-// GTIN's company prefix and that the product is registered.
+// GTIN's company prefix and that the product is registered as its own.
 func (c *capture) mayCommission(gtin string) error {
 	if c.a.actor.Role != RoleManufacturer {
 		return reject(CodeForbidden, "only a manufacturer commissions packs; %s is a %s", c.a.actorID(), c.a.actor.Role)
@@ -248,6 +248,11 @@ func (c *capture) mayCommission(gtin string) error {
 	}
 	if p == nil {
 		return reject(CodeUnknownProduct, "GTIN %s is not a registered product", gtin)
+	}
+	// The prefix alone does not decide: on a ledger whose prefixes nest
+	// (registered before they were refused), a GTIN is under two.
+	if p.Manufacturer != c.a.actorID() {
+		return reject(CodeForbidden, "GTIN %s is a product of %s; only it commissions its packs", gtin, p.Manufacturer)
 	}
 	return nil
 }

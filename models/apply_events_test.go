@@ -185,3 +185,28 @@ func TestShipmentTravelsWhole(t *testing.T) {
 	l.captureReject(CodeInactive, glnWholesal, l.unpackEv(box))
 	l.capture(glnWholesal, l.observeEv("void_shipping", box), l.unpackEv(box))
 }
+
+// TestCommissionOnlyOwnProducts: a GTIN under a manufacturer's company
+// prefix may still be another's product where prefixes nest, as on a
+// ledger registered before nesting prefixes were refused; only the
+// product's registered manufacturer commissions its packs.
+func TestCommissionOnlyOwnProducts(t *testing.T) {
+	l := newLedger(t)
+	l.network()
+	const nested = "4044444000000" // holds 40123451, inside Acme's 4012345
+	org := Organisation{ID: nested, Name: "Nested Pharma", Role: RoleManufacturer, Prefixes: "40123451", Seq: l.seq, RecordTime: l.now}
+	if err := l.db.Create(&org).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := l.db.Create(&CompanyPrefix{Prefix: "40123451", OrgID: nested}).Error; err != nil {
+		t.Fatal(err)
+	}
+	if !underPrefix(gtinA, []string{"40123451"}) {
+		t.Fatalf("%s is not under 40123451: the test proves nothing", gtinA)
+	}
+	l.captureReject(CodeForbidden, nested, l.commissionEv("LX", "2028-12-31", sgtinDL(gtinA, "FAKE1")))
+	if l.itemExists(PackKey(gtinA, "FAKE1")) {
+		t.Fatal("the rejected commission left a pack")
+	}
+	l.capture(glnMaker, l.commissionEv("L1", "2028-12-31", sgtinDL(gtinA, "REAL1")))
+}
