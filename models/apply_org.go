@@ -47,13 +47,9 @@ func (a *applier) registerOrganisation(p RegisterOrganisationPayload) error {
 	if n > 0 {
 		return reject(CodeConflict, "organisation %q is already registered", p.ID)
 	}
-	if len(p.Prefixes) > 0 {
-		var taken []CompanyPrefix
-		if err := a.tx.Where("prefix IN ?", p.Prefixes).Find(&taken).Error; err != nil {
-			return fmt.Errorf("look up prefixes: %w", err)
-		}
-		if len(taken) > 0 {
-			return reject(CodeConflict, "company prefix %s already belongs to %s", taken[0].Prefix, taken[0].OrgID)
+	for _, pre := range p.Prefixes {
+		if err := a.prefixFree(pre); err != nil {
+			return err
 		}
 	}
 	org := Organisation{ID: p.ID, Name: p.Name, Role: p.Role, Prefixes: strings.Join(p.Prefixes, " "), Seq: a.seq, RecordTime: a.at}
@@ -66,6 +62,32 @@ func (a *applier) registerOrganisation(p RegisterOrganisationPayload) error {
 		}
 	}
 	return nil
+}
+
+// prefixFree checks that a company prefix neither is, nor extends, nor is
+// extended by one already registered: a GTIN under both would belong to
+// two manufacturers (underPrefix). The prefixes of pre are few (it has at
+// most 12 digits) and those extending it sort just after it, so both are
+// primary key lookups.
+func (a *applier) prefixFree(pre string) error {
+	var shorter []string
+	for n := 4; n <= len(pre); n++ {
+		shorter = append(shorter, pre[:n])
+	}
+	var taken []CompanyPrefix
+	// ':' sorts just after '9': every extension of pre lies between.
+	err := a.tx.Where("prefix IN ? OR (prefix > ? AND prefix < ?)", shorter, pre, pre+":").
+		Order("prefix").Limit(1).Find(&taken).Error
+	if err != nil {
+		return fmt.Errorf("look up prefixes: %w", err)
+	}
+	if len(taken) == 0 {
+		return nil
+	}
+	if taken[0].Prefix == pre {
+		return reject(CodeConflict, "company prefix %s already belongs to %s", pre, taken[0].OrgID)
+	}
+	return reject(CodeConflict, "company prefix %s overlaps %s, which belongs to %s", pre, taken[0].Prefix, taken[0].OrgID)
 }
 
 // validOrgID checks an organisation id: a GLN with a good check digit for a

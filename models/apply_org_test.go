@@ -47,6 +47,10 @@ func TestRegisterOrganisation(t *testing.T) {
 		{"bad prefix", adminID, RegisterOrganisationPayload{ID: "4044444000000", Name: "X", Role: RoleManufacturer, Prefixes: []string{"40A"}}, CodeBadPayload},
 		{"duplicate prefix in payload", adminID, RegisterOrganisationPayload{ID: "4044444000000", Name: "X", Role: RoleManufacturer, Prefixes: []string{"404444", "404444"}}, CodeBadPayload},
 		{"prefix of another org", adminID, RegisterOrganisationPayload{ID: "4044444000000", Name: "X", Role: RoleManufacturer, Prefixes: []string{"4012345"}}, CodeConflict},
+		{"prefix inside another org's", adminID, RegisterOrganisationPayload{ID: "4044444000000", Name: "X", Role: RoleManufacturer, Prefixes: []string{"404444", "40123451"}}, CodeConflict},
+		{"prefix holding another org's", adminID, RegisterOrganisationPayload{ID: "4044444000000", Name: "X", Role: RoleManufacturer, Prefixes: []string{"401234"}}, CodeConflict},
+		{"shortest prefix holding another org's", adminID, RegisterOrganisationPayload{ID: "4044444000000", Name: "X", Role: RoleManufacturer, Prefixes: []string{"4012"}}, CodeConflict},
+		{"longest prefix inside another org's", adminID, RegisterOrganisationPayload{ID: "4044444000000", Name: "X", Role: RoleManufacturer, Prefixes: []string{"401234567890"}}, CodeConflict},
 		{"admin with prefix", adminID, RegisterOrganisationPayload{ID: "root2", Name: "X", Role: RoleAdmin, Prefixes: []string{"404444"}}, CodeBadPayload},
 		{"admin bad name", adminID, RegisterOrganisationPayload{ID: "root 2", Name: "X", Role: RoleAdmin}, CodeBadPayload},
 		{"already registered", adminID, RegisterOrganisationPayload{ID: glnMaker, Name: "Acme", Role: RoleManufacturer}, CodeConflict},
@@ -57,6 +61,9 @@ func TestRegisterOrganisation(t *testing.T) {
 			l.mustReject(tc.code, tc.actor, KindRegisterOrganisation, tc.p)
 		})
 	}
+	// Neighbours that share digits without one extending the other.
+	l.t = t
+	l.mustApply(adminID, KindRegisterOrganisation, RegisterOrganisationPayload{ID: "4044444000000", Name: "X", Role: RoleManufacturer, Prefixes: []string{"4012344", "4012346", "401235"}})
 }
 
 func TestApplyRejectsMalformedCommands(t *testing.T) {

@@ -32,7 +32,10 @@
 // ParentID (aggregation). Who may do what:
 //
 //   - a manufacturer commissions only registered GTINs under its own GS1
-//     company prefix, with lot and expiry in the ILMD;
+//     company prefix that are registered as its own products, with lot and
+//     expiry in the ILMD; no company prefix is registered that equals,
+//     extends or is extended by another organisation's, so a GTIN is under
+//     one manufacturer's prefix only;
 //   - only the holder packs, unpacks, ships, observes or decommissions an
 //     item; shipping names a registered destination; shipping or receiving
 //     a container moves its whole subtree in one SQL statement, and a
