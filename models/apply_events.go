@@ -434,8 +434,8 @@ func (c *capture) aggregationEvent(e *Event) error {
 	return c.observe(e.ChildEPCs)
 }
 
-// pack puts children into a container, creating an SSCC container that
-// does not exist yet.
+// pack puts children into a container (an SSCC), creating one that does
+// not exist yet.
 func (c *capture) pack(e *Event) error {
 	pkey := keyOf(e.ParentID)
 	parent, err := c.item(pkey)
@@ -457,6 +457,9 @@ func (c *capture) pack(e *Event) error {
 		c.items[pkey] = parent
 	} else if parent.Holder != c.a.actorID() {
 		return reject(CodeNotCustodian, "%s is held by %s, not %s", pkey, parent.Holder, c.a.actorID())
+	} else if parent.Kind != ItemContainer {
+		// Only a container's moves carry what is inside it.
+		return reject(CodeBadPayload, "parent %s is a pack, not a case or pallet (SSCC)", pkey)
 	}
 	if parent.Status != StatusActive {
 		return reject(CodeInactive, "container %s is %s, not active", pkey, parent.Status)

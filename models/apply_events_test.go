@@ -210,3 +210,18 @@ func TestCommissionOnlyOwnProducts(t *testing.T) {
 	}
 	l.capture(glnMaker, l.commissionEv("L1", "2028-12-31", sgtinDL(gtinA, "REAL1")))
 }
+
+// TestPackOnlyIntoContainers: shipping or receiving moves what is inside a
+// container, not inside a pack, so a pack (SGTIN) is no parent.
+func TestPackOnlyIntoContainers(t *testing.T) {
+	l := newLedger(t)
+	l.network()
+	outer, inner := sgtinDL(gtinA, "OUT"), sgtinDL(gtinA, "IN")
+	l.capture(glnMaker, l.commissionEv("L1", "2028-12-31", outer, inner))
+	l.captureReject(CodeBadPayload, glnMaker, l.packEv(outer, inner))
+	l.captureReject(CodeUnknownItem, glnMaker, l.packEv(sgtinDL(gtinA, "NEVER"), inner))
+	if it := l.mustItem(PackKey(gtinA, "IN")); it.ParentID != 0 {
+		t.Fatalf("%s is packed in item %d", it.Key, it.ParentID)
+	}
+	l.capture(glnMaker, l.packEv(ssccDL(9), outer, inner))
+}

@@ -29,7 +29,8 @@
 // A pack is an SGTIN, a case or pallet an SSCC; both are Items, keyed by
 // their GS1 element string ("(01)…(21)…", "(00)…"), so any EPC URI or
 // Digital Link spelling finds the same row. Items form a tree through
-// ParentID (aggregation). Who may do what:
+// ParentID (aggregation) whose inner nodes are containers: a pack holds
+// nothing. Who may do what:
 //
 //   - a manufacturer commissions only registered GTINs under its own GS1
 //     company prefix that are registered as its own products, with lot and
