@@ -2,6 +2,7 @@ package server
 
 import (
 	"maps"
+	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -14,7 +15,10 @@ import (
 
 // HTTP metrics: a request counter and a latency histogram per route
 // (the route pattern, not the raw path, so /01/{gtin}/... is one series
-// however many packs are resolved), method and status class.
+// however many packs are resolved), method and status class. Every label
+// comes from a small fixed set, whatever a client sends: a series lives as
+// long as the process, so a label a client could choose would let anyone
+// grow /metrics without bound.
 
 // httpMetrics are the collectors of the HTTP layer.
 type httpMetrics struct {
@@ -60,10 +64,23 @@ func metricsMiddleware() gin.HandlerFunc {
 		if route == "" {
 			route = "unmatched"
 		}
-		s := m.get(route, c.Request.Method, c.Writer.Status())
+		s := m.get(route, methodLabel(c.Request.Method), c.Writer.Status())
 		s.requests.Inc()
 		s.latency.Observe(time.Since(start).Seconds())
 	}
+}
+
+// methodLabel is the method's label: the method itself when it is one the
+// API could serve, "other" for anything else. A client may send any token
+// as a method (net/http accepts it, Gin answers 405), so the method itself
+// would make a new series per invented method.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+		http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "other"
 }
 
 // seriesCache remembers the counter and histogram of each route, method

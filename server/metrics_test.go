@@ -1,9 +1,14 @@
 package server
 
 import (
+	"fmt"
 	"io"
+	"log/slog"
+	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // TestMetricsCountRequestsPerRoute checks that /metrics exposes the request
@@ -56,5 +61,55 @@ func TestMetricsCountVerifyReadsBySource(t *testing.T) {
 	verify("(01)"+net.Packs[0].GTIN+"(21)NOT-ON-THE-LEDGER", "unknown_serial")
 	if i, s := mustCounterValue(t, index)-i0, mustCounterValue(t, sqlite)-s0; i != 1 || s != 1 {
 		t.Fatalf("an unknown serial counted %v from the index and %v from SQLite, want 1 and 1", i, s)
+	}
+}
+
+// TestMetricsMethodLabelIsBounded: a client may send any token as a
+// method; each one must not become a series of its own, or anyone could
+// grow /metrics (and the process) without bound.
+func TestMetricsMethodLabelIsBounded(t *testing.T) {
+	r := mustMiddlewareEngine(t, slog.New(slog.DiscardHandler))
+	invented := []string{"BREW", "PROPFIND", strings.Repeat("X", 4096)}
+	for i := range 50 {
+		invented = append(invented, fmt.Sprintf("INVENTED%d", i))
+	}
+	for _, m := range append(invented, "GET", "get") {
+		r.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(m, "/ok", nil))
+	}
+	families, err := prometheus.DefaultGatherer.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	allowed := map[string]bool{"GET": true, "HEAD": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true, "OPTIONS": true, "other": true}
+	sawOther := false
+	for _, f := range families {
+		if !strings.HasPrefix(f.GetName(), "pedigree_http_") {
+			continue
+		}
+		for _, x := range f.Metric {
+			for _, l := range x.GetLabel() {
+				if l.GetName() != "method" {
+					continue
+				}
+				if !allowed[l.GetValue()] {
+					t.Fatalf("%s has a series for method %.40q", f.GetName(), l.GetValue())
+				}
+				sawOther = sawOther || l.GetValue() == "other"
+			}
+		}
+	}
+	if !sawOther {
+		t.Error(`invented methods were not counted as method="other"`)
+	}
+}
+
+func TestMethodLabel(t *testing.T) {
+	for m, want := range map[string]string{
+		"GET": "GET", "HEAD": "HEAD", "POST": "POST", "PUT": "PUT", "PATCH": "PATCH", "DELETE": "DELETE", "OPTIONS": "OPTIONS",
+		"get": "other", "CONNECT": "other", "TRACE": "other", "BREW": "other", "": "other",
+	} {
+		if got := methodLabel(m); got != want {
+			t.Errorf("methodLabel(%q) = %q, want %q", m, got, want)
+		}
 	}
 }

@@ -109,6 +109,26 @@ func TestAccessLogLevels(t *testing.T) {
 	}
 }
 
+// TestAccessLogClipsTheMethod: the access log copies at most
+// maxLoggedMethod bytes of the method a client sent, so an invented method
+// of a megabyte makes a short log line.
+func TestAccessLogClipsTheMethod(t *testing.T) {
+	var buf bytes.Buffer
+	r := mustMiddlewareEngine(t, slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	long := "BREW" + strings.Repeat("X", 64<<10)
+	r.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(long, "/ok", nil))
+	r.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("PATCH", "/ok", nil))
+	got := buf.String()
+	if len(got) > 1024 {
+		t.Fatalf("two requests made %d bytes of log: %.200q...", len(got), got)
+	}
+	for _, want := range []string{"method=" + long[:maxLoggedMethod] + "...", "method=PATCH "} {
+		if !strings.Contains(got, want) {
+			t.Errorf("log %q lacks %q", got, want)
+		}
+	}
+}
+
 // mustTestMetrics is an httpMetrics on its own registry.
 func mustTestMetrics(t *testing.T) (*httpMetrics, *prometheus.Registry) {
 	t.Helper()

@@ -127,6 +127,20 @@ func errorBody() gin.HandlerFunc {
 	}
 }
 
+// maxLoggedMethod bounds the method a log line copies: a client may send a
+// method of any length (up to the header limit), and every failed request
+// is logged whatever the level.
+const maxLoggedMethod = 16
+
+// logMethod is the method as the access log records it: the first
+// maxLoggedMethod bytes of an unusual one, marked as cut.
+func logMethod(m string) string {
+	if len(m) <= maxLoggedMethod {
+		return m
+	}
+	return m[:maxLoggedMethod] + "..."
+}
+
 // accessLog logs every request, and the cause of every 5xx that a handler
 // recorded with c.Error.
 func accessLog(log *slog.Logger) gin.HandlerFunc {
@@ -139,7 +153,7 @@ func accessLog(log *slog.Logger) gin.HandlerFunc {
 			return
 		}
 		attrs := []any{
-			"method", c.Request.Method, "path", c.FullPath(), "status", c.Writer.Status(),
+			"method", logMethod(c.Request.Method), "path", c.FullPath(), "status", c.Writer.Status(),
 			"duration_ms", time.Since(start).Milliseconds(), "request_id", c.GetString(requestIDKey),
 		}
 		if len(c.Errors) > 0 {
