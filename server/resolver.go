@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -20,8 +21,10 @@ import (
 //
 // Anyone may resolve a link: a patient holding a pack may check it. An
 // anonymous check reveals the verdict, the product, the lot, the expiry and
-// the status, never the holder, and raises no alert (it would let anyone
-// flood regulators); a check with a token is a full verification.
+// the status, never a party (the holder, who dispensed or destroyed the
+// pack and where, who recalled it: see withoutParties), and raises no alert
+// (it would let anyone flood regulators); a check with a token is a full
+// verification.
 type resolverAPI struct {
 	ledger LifecycleLedger
 	verify *verifyAPI
@@ -76,10 +79,8 @@ func (h *resolverAPI) resolve(c *gin.Context) {
 		return
 	}
 	if authErr != nil {
-		// Anonymous: no holder, no alert.
-		if resp.Pack != nil {
-			resp.Pack.Holder, resp.Pack.DecommissionedBy = "", ""
-		}
+		// Anonymous: no party, no alert.
+		withoutParties(&resp)
 	} else if alert != nil {
 		res, err := proposeOne(c, h.ledger, cl, models.KindAlert, *alert)
 		if err != nil {
@@ -93,6 +94,77 @@ func (h *resolverAPI) resolve(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, resp)
+}
+
+// withoutParties makes a verification's answer fit for a caller who is not
+// signed in: it keeps the verdict and its codes, the product, the pack's
+// lot, expiry, status and dates, and drops every organisation's GLN. The
+// reasons models wrote name parties ("dispensed by ... at ..."), so each
+// is written again from its verdict; a verdict added later without a
+// sentence here gets a generic one rather than models'. The product and
+// the recall are copied before they are changed: the verify index shares
+// its rows between answers.
+func withoutParties(resp *verifyResponse) {
+	p := resp.Pack
+	if p != nil {
+		p.Holder, p.DecommissionedBy = "", ""
+	}
+	if resp.Product != nil {
+		prod := *resp.Product
+		prod.Manufacturer = ""
+		resp.Product = &prod
+	}
+	if resp.Recall != nil {
+		r := *resp.Recall
+		r.RecalledBy = ""
+		resp.Recall = &r
+	}
+	reasons := make([]models.Reason, len(resp.Reasons))
+	for i, r := range resp.Reasons {
+		reasons[i] = models.Reason{Verdict: r.Verdict, Message: anonymousReason(r.Verdict, p)}
+	}
+	resp.Reasons = reasons
+}
+
+// anonymousReason is the sentence for a verdict that names no party; p is
+// the pack (nil when the ledger has none), already without parties.
+func anonymousReason(v models.Verdict, p *packView) string {
+	var status, lot, expiry, since string
+	if p != nil {
+		status, lot, expiry = p.Status, p.Lot, p.Expiry
+		if p.DecommissionedAt != nil {
+			since = " on " + p.DecommissionedAt.UTC().Format(time.RFC3339)
+		}
+	}
+	switch v {
+	case models.VerdictAuthentic:
+		return "the pack is active and matches the ledger"
+	case models.VerdictUnknownProduct:
+		return "the GTIN is not a registered product"
+	case models.VerdictUnknownSerial:
+		return "the serial number is not on the ledger"
+	case models.VerdictSignatureInvalid:
+		return "the code's signature (8030) does not verify"
+	case models.VerdictSignatureMissing:
+		return "the code carries no signature (8030), which this product's packs must"
+	case models.VerdictLotMismatch:
+		return "the scanned lot is not the ledger's (" + lot + ")"
+	case models.VerdictExpiryMismatch:
+		return "the scanned expiry is not the ledger's (" + expiry + ")"
+	case models.VerdictDestroyedStolen:
+		return "the pack was recorded " + status + since
+	case models.VerdictRecalled:
+		return "lot " + lot + " is recalled"
+	case models.VerdictAlreadyDispensed:
+		return "the pack was already dispensed" + since
+	case models.VerdictInactive:
+		return "the pack is " + status + since
+	case models.VerdictExpired:
+		return "the pack expired on " + expiry
+	case models.VerdictNotInCustody:
+		return "the pack is not in the verifier's custody"
+	}
+	return "the pack is suspect: " + string(v)
 }
 
 // fail answers an error as a page for a browser, as JSON otherwise.

@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/pedigree-ledger/pedigree/fixtures/demo"
 )
 
 // TestDigitalLinkResolverAndVRS resolves a pack's Digital Link as a browser,
@@ -104,5 +107,82 @@ func TestDigitalLinkResolverAndVRS(t *testing.T) {
 	}
 	if status, _ := vrs("/01/"+p.GTIN+"/21/"+p.Serial+"?", net.Wholesaler.GLN, whs); status != 400 {
 		t.Fatalf("VRS without lot and expiry: %d", status)
+	}
+}
+
+// TestResolverAnonymousAnswerNamesNoParty: an anonymous resolution of a
+// dispensed pack, and of a recalled one, says what happened without naming
+// any organisation, as JSON and as a page; a signed-in caller still learns
+// who dispensed the pack, where, and the product's manufacturer.
+func TestResolverAnonymousAnswerNamesNoParty(t *testing.T) {
+	n := mustAPINode(t)
+	net, s := mustSeed(t, n, 40)
+	orgs := []string{net.Manufacturer.GLN, net.Wholesaler.GLN, net.Pharmacy1.GLN, net.Pharmacy2.GLN, net.Regulator.GLN}
+	// A GTIN holds its owner's GLN digits (same prefix and reference);
+	// a GLN named is one not inside a longer number.
+	named := func(body string) []string {
+		var out []string
+		for _, gln := range orgs {
+			if regexp.MustCompile(`(^|[^0-9])` + gln + `([^0-9]|$)`).MatchString(body) {
+				out = append(out, gln)
+			}
+		}
+		return out
+	}
+	get := func(path, accept, token string) string {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(t.Context(), "GET", n.srv.URL+path, nil)
+		req.Header.Set("Accept", accept)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := n.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
+		}
+		return string(b)
+	}
+	type answer struct {
+		Verdict string
+		Reasons []struct{ Verdict, Message string }
+		Product struct{ Manufacturer string }
+	}
+	link := func(p demo.Pack) string {
+		return "/01/" + p.GTIN + "/10/" + p.Lot + "/21/" + p.Serial + "?17=" + p.ExpiryAI
+	}
+	dispensed := link(net.Packs[s.Dispensed[0]])
+	recalled := link(net.Packs[net.Cases[1].Packs[0]])
+	for _, tc := range []struct {
+		link, verdict string
+	}{{dispensed, "already_dispensed"}, {recalled, "recalled"}} {
+		body := get(tc.link, "application/json", "")
+		var v answer
+		if err := json.Unmarshal([]byte(body), &v); err != nil || v.Verdict != tc.verdict || len(v.Reasons) == 0 || v.Reasons[0].Verdict != tc.verdict {
+			t.Fatalf("anonymous JSON of %s: %v %s", tc.link, err, body)
+		}
+		if g := named(body); len(g) > 0 {
+			t.Errorf("anonymous JSON of %s names %v: %s", tc.link, g, body)
+		}
+		page := get(tc.link, "text/html", "")
+		if !strings.Contains(page, `id="verdict"`) || !strings.Contains(page, tc.verdict) {
+			t.Fatalf("anonymous page of %s: %s", tc.link, page)
+		}
+		if g := named(page); len(g) > 0 {
+			t.Errorf("anonymous page of %s names %v: %s", tc.link, g, page)
+		}
+	}
+
+	// Signed in, the same link answers in full (and the anonymous answers
+	// changed nothing the verify index shares).
+	var v answer
+	body := get(dispensed, "application/json", s.Tokens[net.Regulator.GLN])
+	if err := json.Unmarshal([]byte(body), &v); err != nil || v.Verdict != "already_dispensed" ||
+		!strings.Contains(v.Reasons[0].Message, net.Pharmacy1.GLN) || v.Product.Manufacturer != net.Manufacturer.GLN {
+		t.Fatalf("signed-in JSON: %v %s", err, body)
 	}
 }
