@@ -56,9 +56,9 @@ var apiOperations = []apiOperation{
 	{"GET", "/api/v1/products", "products", "List products.", "bearer", nil, nil, 200},
 	{"POST", "/api/v1/keys", "products", "Register a manufacturer's public signing key (AI 8030).", "bearer", nil, []string{"application/json"}, 201},
 
-	{"POST", "/api/v1/verify", "verification", "Verify a scan: raw text, a Digital Link, or an image; every verdict but authentic raises an alert.", "bearer", nil,
+	{"POST", "/api/v1/verify", "verification", "Verify a scan: raw text, a Digital Link, or an image; every verdict but authentic raises an alert. " + verifyLocationDoc, "bearer", nil,
 		[]string{"application/json", "text/plain", "image/png", "image/jpeg", "multipart/form-data"}, 200},
-	{"GET", "/api/v1/verify", "verification", "Verify a scan given in the query.", "bearer", []string{"scan", "location"}, nil, 200},
+	{"GET", "/api/v1/verify", "verification", "Verify a scan given in the query. " + verifyLocationDoc, "bearer", []string{"scan", "location"}, nil, 200},
 	{"POST", "/api/v1/decommission", "lifecycle", "Set an EU FMD inactive status (dispensed, destroyed, stolen, exported, sample, free_sample, locked). Idempotency-Key honoured.", "bearer", nil, []string{"application/json"}, 200},
 	{"POST", "/api/v1/decommission/undo", "lifecycle", "Undo a decommission: same organisation and premises, within 10 days.", "bearer", nil, []string{"application/json"}, 200},
 	{"POST", "/api/v1/recalls", "lifecycle", "Recall a lot (its manufacturer or a regulator).", "bearer", nil, []string{"application/json"}, 201},
@@ -82,6 +82,12 @@ var apiOperations = []apiOperation{
 	{"GET", "/static/*filepath", "dashboard", "The dashboard's style sheet.", "", nil, nil, 200},
 	{"HEAD", "/static/*filepath", "dashboard", "The dashboard's style sheet (headers only).", "", nil, nil, 200},
 }
+
+// verifyLocationDoc describes a verification's location (JSON field, form
+// field or query parameter), which checkLocation enforces.
+const verifyLocationDoc = "An optional location (JSON or form field, or query parameter) is the GLN an alert is recorded at (a pharmacy's own by default): " +
+	"it must be the caller's own GLN or a GLN under its company prefix that is no other organisation's; regulators and admins may give any GLN " +
+	"(not a GLN: 400 bad_location; not the caller's premises: 403 bad_location)."
 
 var ginParam = regexp.MustCompile(`[:*]([A-Za-z0-9_]+)`)
 

@@ -89,7 +89,9 @@ type verifyRequest struct {
 	// a Digital Link URI.
 	Scan string `json:"scan"`
 	// Location is the GLN where the scan happens, recorded on an alert;
-	// defaults to the caller's own.
+	// a pharmacy's defaults to its own GLN. It must be the caller's
+	// premises (see checkLocation), or an alert would show up in another
+	// organisation's list.
 	Location string `json:"location,omitempty"`
 }
 
@@ -236,6 +238,10 @@ func decodeImage(ctx context.Context, r io.Reader) (string, error) {
 
 // answer parses, checks and judges one scan and writes the answer.
 func (h *verifyAPI) answer(c *gin.Context, cl Caller, scan, loc string) {
+	if err := h.checkLocation(c.Request.Context(), cl, loc); err != nil {
+		abortErr(c, err)
+		return
+	}
 	resp, alert, err := h.check(c.Request.Context(), cl, scan, loc, false)
 	if err != nil {
 		abortErr(c, err)
@@ -307,9 +313,6 @@ func (h *verifyAPI) judge(ctx context.Context, cl Caller, scan, loc string, link
 	if _, ok := es.Get("01"); !ok {
 		return resp, nil, errf(http.StatusBadRequest, "bad_gs1", "the scan has no GTIN (01)")
 	}
-	if loc != "" && (len(loc) != 13 || !gs1.ValidCheckDigit(loc)) {
-		return resp, nil, errf(http.StatusBadRequest, "bad_location", "location %q is not a GLN", loc)
-	}
 	sig, err := h.sigs.verify(ctx, es, h.keys)
 	if err != nil {
 		return resp, nil, err
@@ -350,6 +353,67 @@ func (h *verifyAPI) judge(ctx context.Context, cl Caller, scan, loc string, link
 		alert.Location = loc
 	}
 	return resp, &alert, nil
+}
+
+// checkLocation refuses a verification's location (the GLN an alert is
+// recorded at) unless it is a GLN and the caller's premises: its own GLN,
+// or a GLN under one of its GS1 company prefixes that is not another
+// organisation's. An organisation sees the alerts raised by it or at its
+// GLN, so a location the caller could choose freely would put alerts in
+// another organisation's list. Regulators and admins may name any GLN.
+//
+// A refusal is given after catching up with the leader: a node behind it
+// may not know a prefix registered a moment ago.
+func (h *verifyAPI) checkLocation(ctx context.Context, cl Caller, loc string) error {
+	if loc == "" {
+		return nil
+	}
+	if len(loc) != 13 || !gs1.ValidCheckDigit(loc) {
+		return errf(http.StatusBadRequest, "bad_location", "location %q is not a GLN", loc)
+	}
+	if loc == cl.Org || cl.seesEverything() {
+		return nil
+	}
+	owns, err := h.ownsGLN(ctx, cl.Org, loc)
+	if err == nil && !owns {
+		if err := catchUp(ctx, h.ledger); err != nil {
+			return err
+		}
+		owns, err = h.ownsGLN(ctx, cl.Org, loc)
+	}
+	if err != nil {
+		return err
+	}
+	if !owns {
+		return errf(http.StatusForbidden, "bad_location",
+			"location %s is not your premises: give your own GLN (%s) or one under your company prefix, or leave location out", loc, cl.Org)
+	}
+	return nil
+}
+
+// ownsGLN reports whether gln is under one of org's company prefixes and
+// is not another organisation's id, on this node's projection.
+func (h *verifyAPI) ownsGLN(ctx context.Context, org, gln string) (bool, error) {
+	db, err := h.ledger.Read(ctx, raftstore.Local)
+	if err != nil {
+		return false, storeErr(err)
+	}
+	var prefixes []models.CompanyPrefix
+	if err := db.Where("org_id = ?", org).Find(&prefixes).Error; err != nil {
+		return false, fmt.Errorf("verify: location: %w", err)
+	}
+	under := false
+	for _, p := range prefixes {
+		under = under || strings.HasPrefix(gln, p.Prefix)
+	}
+	if !under {
+		return false, nil
+	}
+	var others int64
+	if err := db.Model(&models.Organisation{}).Where("id = ? AND id <> ?", gln, org).Count(&others).Error; err != nil {
+		return false, fmt.Errorf("verify: location: %w", err)
+	}
+	return others == 0, nil
 }
 
 // signatureStatus maps the scanner's signature check to the status
