@@ -27,6 +27,10 @@ const (
 	CodeRecalled         = "recalled"          // lot already recalled
 	CodeUnsupportedEvent = "unsupported_event" // an event the rules cannot apply
 	CodeInternal         = "internal_error"    // storage failure or a bug; see Message
+	// CodeIDReused answers a command whose id the ledger already holds for
+	// a different command (kind, actor or payload): the id, an
+	// Idempotency-Key, names one request. Nothing is recorded.
+	CodeIDReused = "idempotency_key_reused"
 )
 
 // Rejection is a rule's refusal of a command. Apply turns it into a Result

@@ -6,6 +6,7 @@ package raftstore
 // command, stamped before proposing.
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
@@ -68,10 +69,10 @@ type batch struct {
 	// the Batch reports having written may then not be what it wrote.
 	rulesPanicked bool
 
-	known    map[string]models.Result // results of ids already in the ledger or this batch
-	outcomes map[string]int           // accepted, rejected, duplicate: for metrics only
-	entries  []any                    // ledgerCols values per buffered entry, flattened
-	nodes    []any                    // level, idx, hash per buffered Merkle node
+	known    map[string]knownCommand // ids already in the ledger or this batch
+	outcomes map[string]int          // accepted, rejected, duplicate: for metrics only
+	entries  []any                   // ledgerCols values per buffered entry, flattened
+	nodes    []any                   // level, idx, hash per buffered Merkle node
 }
 
 const ledgerCols = 11
@@ -229,7 +230,7 @@ func (l *ledger) applyBatch(logs []*raft.Log) []any {
 }
 
 func (b *batch) prepare() {
-	b.known = map[string]models.Result{}
+	b.known = map[string]knownCommand{}
 	b.rules = newRuleBatch()
 	b.outcomes = map[string]int{}
 }
@@ -293,7 +294,7 @@ func (b *batch) loadKnown(ids []string) {
 		ids = ids[n:]
 		// Prepared once per list length, like the rules' IN lists: a
 		// batch of single writes otherwise parsed this statement anew.
-		stmt := b.txStmt(`SELECT command_id, seq, accepted, code, message, data FROM ledger_entries WHERE command_id IN (?` +
+		stmt := b.txStmt(`SELECT command_id, seq, accepted, code, message, data, kind, actor, payload FROM ledger_entries WHERE command_id IN (?` +
 			strings.Repeat(",?", n-1) + `)`)
 		if stmt == nil {
 			return
@@ -304,17 +305,18 @@ func (b *batch) loadKnown(ids []string) {
 			return
 		}
 		for rows.Next() {
-			var id string
-			var r models.Result
+			var id, kind string
+			var k knownCommand
 			var data []byte
-			if err := rows.Scan(&id, &r.Seq, &r.Accepted, &r.Code, &r.Message, &data); err != nil {
+			if err := rows.Scan(&id, &k.res.Seq, &k.res.Accepted, &k.res.Code, &k.res.Message, &data, &kind, &k.actor, &k.payload); err != nil {
 				b.fail(err)
 				break
 			}
 			if len(data) > 0 {
-				r.Data = data
+				k.res.Data = data
 			}
-			b.known[id] = r
+			k.kind = models.CommandKind(kind)
+			b.known[id] = k
 		}
 		if err := rows.Close(); err != nil {
 			b.fail(err)
@@ -322,16 +324,37 @@ func (b *batch) loadKnown(ids []string) {
 	}
 }
 
+// knownCommand is a command the ledger holds, by id: its first result,
+// and what a repeat must match to get it.
+type knownCommand struct {
+	res     models.Result
+	kind    models.CommandKind
+	actor   string
+	payload []byte
+}
+
+// same reports whether cmd repeats k: the same request again, which gets
+// k's result. The time is the leader's stamp, different on every try.
+func (k knownCommand) same(cmd models.Command) bool {
+	return k.kind == cmd.Kind && k.actor == cmd.Actor && bytes.Equal(k.payload, cmd.Payload)
+}
+
 // applyCommand applies one ledger command: a repeated id returns its first
-// result; otherwise the rules apply it (undoing it themselves when they
+// result (or CodeIDReused, recording nothing, if the command differs); otherwise the rules apply it (undoing it themselves when they
 // reject it) and the entry gets the next seq and a Merkle leaf.
 func (b *batch) applyCommand(raftIndex uint64, cmd models.Command) models.Result {
 	if b.err != nil {
 		return models.Result{}
 	}
 	if prev, ok := b.known[cmd.ID]; ok {
+		if !prev.same(cmd) {
+			b.outcomes["id_reused"]++
+			return models.Result{Seq: prev.res.Seq, Code: models.CodeIDReused, Message: fmt.Sprintf(
+				"id %q was first used for another %s request (ledger entry %d): use a new Idempotency-Key for a new request",
+				cmd.ID, prev.kind, prev.res.Seq)}
+		}
 		b.outcomes["duplicate"]++
-		return prev
+		return prev.res
 	}
 	seq := b.rng.End() + 1
 	// The rules undo a rejected command themselves (in memory, or with a
@@ -352,7 +375,7 @@ func (b *batch) applyCommand(raftIndex uint64, cmd models.Command) models.Result
 	}
 	b.entries = append(b.entries, seq, cmd.ID, string(cmd.Kind), cmd.Actor, FormatTime(cmd.Time), payload,
 		res.Accepted, res.Code, res.Message, data, raftIndex)
-	b.known[cmd.ID] = res
+	b.known[cmd.ID] = knownCommand{res: res, kind: cmd.Kind, actor: cmd.Actor, payload: cmd.Payload}
 	if res.Accepted {
 		b.outcomes["accepted"]++
 	} else {

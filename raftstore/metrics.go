@@ -45,7 +45,7 @@ func defaultMetrics() *storeMetrics {
 			}, []string{"node"}),
 			entries: prometheus.NewCounterVec(prometheus.CounterOpts{
 				Namespace: "pedigree", Subsystem: "raftstore", Name: "commands_applied_total",
-				Help: "Ledger commands applied, by outcome: accepted, rejected (still a leaf) or duplicate (no leaf).",
+				Help: "Ledger commands applied, by outcome: accepted, rejected (still a leaf), duplicate (a repeat: its first result, no leaf) or id_reused (another command under a known id: refused, no leaf).",
 			}, []string{"node", "outcome"}),
 			proposals: prometheus.NewCounterVec(prometheus.CounterOpts{
 				Namespace: "pedigree", Subsystem: "raftstore", Name: "proposals_total",

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"math"
+	"reflect"
 	"testing"
 	"time"
 
@@ -53,18 +54,35 @@ func TestProposeAssignsSeqAndLeaves(t *testing.T) {
 func TestDuplicateIDReturnsFirstResult(t *testing.T) {
 	s := mustSingle(t)
 	first := mustPropose(t, s, orgCmd(t, "same", "alice"))[0]
-	// Same id, different payload: still the first result, no new leaf.
-	again := mustPropose(t, s, orgCmd(t, "same", "carol"))[0]
-	if again.Seq != first.Seq || again.Accepted != first.Accepted {
-		t.Fatalf("duplicate gave %+v, first %+v", again, first)
+	// The same command again (its time differs: the leader stamps each
+	// try): the first result, no new leaf.
+	again := mustPropose(t, s, orgCmd(t, "same", "alice"))[0]
+	if !reflect.DeepEqual(again, first) {
+		t.Fatalf("repeat gave %+v, first %+v", again, first)
 	}
-	// A duplicate inside one batch too.
-	res := mustPropose(t, s, orgCmd(t, "x", "dave"), orgCmd(t, "x", "erin"))
-	if res[0].Seq != 2 || res[1].Seq != 2 {
-		t.Fatalf("in-batch duplicate results = %+v", res)
+	// The same id for another command: refused, no new leaf. It may not
+	// pass for the first, which it is not.
+	other := mustPropose(t, s, orgCmd(t, "same", "carol"))[0]
+	if other.Accepted || other.Code != models.CodeIDReused || other.Seq != first.Seq {
+		t.Fatalf("another command under a known id gave %+v", other)
+	}
+	byOther := orgCmd(t, "same", "alice")
+	byOther.Actor = "alice"
+	if r := mustPropose(t, s, byOther)[0]; r.Code != models.CodeIDReused {
+		t.Fatalf("the same payload from another actor gave %+v", r)
+	}
+	// Inside one batch too.
+	res := mustPropose(t, s, orgCmd(t, "x", "dave"), orgCmd(t, "x", "dave"), orgCmd(t, "x", "erin"))
+	if res[0].Seq != 2 || !reflect.DeepEqual(res[1], res[0]) || res[2].Code != models.CodeIDReused || res[2].Seq != 2 {
+		t.Fatalf("in-batch results = %+v", res)
 	}
 	if h := s.Head(); h.Size != 2 {
 		t.Fatalf("tree size = %d, want 2", h.Size)
+	}
+	db, _ := s.Read(context.Background(), Local)
+	var n int64
+	if err := db.Model(&models.Organisation{}).Where("id IN ?", []string{"carol", "erin"}).Count(&n).Error; err != nil || n != 0 {
+		t.Fatalf("%d organisations registered under reused ids (%v)", n, err)
 	}
 }
 

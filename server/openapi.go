@@ -59,7 +59,7 @@ var apiOperations = []apiOperation{
 	{"POST", "/api/v1/verify", "verification", "Verify a scan: raw text, a Digital Link, or an image; every verdict but authentic raises an alert. " + verifyLocationDoc, "bearer", nil,
 		[]string{"application/json", "text/plain", "image/png", "image/jpeg", "multipart/form-data"}, 200},
 	{"GET", "/api/v1/verify", "verification", "Verify a scan given in the query. " + verifyLocationDoc, "bearer", []string{"scan", "location"}, nil, 200},
-	{"POST", "/api/v1/decommission", "lifecycle", "Set an EU FMD inactive status (dispensed, destroyed, stolen, exported, sample, free_sample, locked). Idempotency-Key honoured.", "bearer", nil, []string{"application/json"}, 200},
+	{"POST", "/api/v1/decommission", "lifecycle", "Set an EU FMD inactive status (dispensed, destroyed, stolen, exported, sample, free_sample, locked). Idempotency-Key honoured: a repeat gets the first answer; the key reused for another request 422 idempotency_key_reused.", "bearer", nil, []string{"application/json"}, 200},
 	{"POST", "/api/v1/decommission/undo", "lifecycle", "Undo a decommission: same organisation and premises, within 10 days.", "bearer", nil, []string{"application/json"}, 200},
 	{"POST", "/api/v1/recalls", "lifecycle", "Recall a lot (its manufacturer or a regulator).", "bearer", nil, []string{"application/json"}, 201},
 	{"GET", "/api/v1/recalls", "lifecycle", "List recalls.", "bearer", nil, nil, 200},

@@ -3,6 +3,7 @@ package server
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"time"
 
@@ -62,6 +63,12 @@ func (h *organisationsAPI) issueToken(c *gin.Context) {
 	}
 	p := models.IssueTokenPayload{TokenSHA256: tokenHash(tok), OrgID: c.Param("id"), Label: req.Label}
 	res, err := proposeOne(c, h.ledger, cl, models.KindIssueToken, p)
+	var ae *apiErr
+	if errors.As(err, &ae) && ae.Code == models.CodeIDReused {
+		// A retry makes a new token, so it never repeats the first
+		// request, which issued one this answer cannot show.
+		err = errf(ae.Status, ae.Code, "%s. A token is shown only once: if the first answer was lost, revoke the token it issued (its hash is in that ledger entry) and issue another with a new key", ae.Message)
+	}
 	if err != nil {
 		abortErr(c, err)
 		return

@@ -264,6 +264,13 @@ func TestPackLifeOverHTTP(t *testing.T) {
 		if err := decommission(ph1, "counter-7-sale-991", body); err != nil {
 			t.Fatalf("retry with the same Idempotency-Key: %v", err)
 		}
+		// The key for another pack: refused, not answered as if done,
+		// and that pack stays active.
+		other := map[string]any{"epcs": epcs(c0.Packs[13]), "status": "destroyed"}
+		wantAPIError(t, decommission(ph1, "counter-7-sale-991", other), http.StatusUnprocessableEntity, "idempotency_key_reused")
+		if v := mustVerify(t, ph1, pack(c0.Packs[13]).Scan); v.Verdict != "authentic" {
+			t.Fatalf("the pack named under a reused key is %s", v.Verdict)
+		}
 	})
 
 	t.Run("query events", func(t *testing.T) {

@@ -68,7 +68,7 @@ func abortErr(c *gin.Context, err error) {
 // pack's state forbids the change, 400 for a payload the rules refused.
 func rejectionStatus(code string) int {
 	switch code {
-	case models.CodeBadPayload, models.CodeUnsupportedEvent:
+	case models.CodeBadPayload, models.CodeUnsupportedEvent, models.CodeIDReused:
 		return http.StatusUnprocessableEntity
 	case models.CodeUnknownActor, models.CodeForbidden, models.CodeNotYourPrefix,
 		models.CodeNotCustodian, models.CodeNotDestination, models.CodeUndoOtherOrg:
