@@ -405,11 +405,19 @@ func (c *capture) decommissionByEvent(e *Event, status Status, suppliedToPublic 
 			loc = gln
 		}
 	}
-	for _, s := range e.EPCList {
+	held := make([]*itemState, len(e.EPCList))
+	packs := make([]*Item, len(e.EPCList))
+	for i, s := range e.EPCList {
 		it, err := c.held(s)
 		if err != nil {
 			return err
 		}
+		held[i], packs[i] = it, &it.Item
+	}
+	if err := c.a.maySupply(packs, status); err != nil {
+		return err
+	}
+	for _, it := range held {
 		if err := c.a.decommissionItem(&it.Item, status, loc, suppliedToPublic); err != nil {
 			return err
 		}

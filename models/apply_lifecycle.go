@@ -234,6 +234,9 @@ func (a *applier) decommission(p DecommissionPayload) error {
 	if err != nil {
 		return err
 	}
+	if err := a.maySupply(items, p.Status); err != nil {
+		return err
+	}
 	for _, it := range items {
 		if it.Holder != a.actorID() {
 			return reject(CodeNotCustodian, "%s is held by %s, not %s", it.Key, it.Holder, a.actorID())
@@ -285,6 +288,33 @@ func (a *applier) undoDecommission(p UndoDecommissionPayload) error {
 		it.Seq = a.seq
 	}
 	return a.savePacks(items)
+}
+
+// maySupply refuses to hand expired packs, or packs of a recalled lot, to
+// a person (status dispensed, sample or free sample). A pharmacist's scan
+// of such a pack says recalled or expired, and a decommission verifies the
+// pack as it sets the status (EU FMD Art. 36): a system that dispenses
+// without scanning first must meet the same answer. Such packs may still
+// be destroyed, locked, exported or reported stolen.
+func (a *applier) maySupply(items []*Item, status Status) error {
+	if status != StatusDispensed && status != StatusSample && status != StatusFreeSample {
+		return nil
+	}
+	for _, it := range items {
+		if expiredAt(it.Expiry, a.at) {
+			return reject(CodeExpired, "%s expired on %s: it may be destroyed, not %s", it.Key, it.Expiry, status)
+		}
+	}
+	recalled, err := a.recalledLots(items)
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		if recalled[LotKey(it.GTIN, it.Lot)] {
+			return reject(CodeRecalled, "lot %s of %s is recalled: %s may be destroyed or locked, not %s", it.Lot, it.GTIN, it.Key, status)
+		}
+	}
+	return nil
 }
 
 // recalledLots returns which of the items' lots are recalled, by LotKey.

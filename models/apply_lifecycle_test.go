@@ -490,3 +490,35 @@ func TestContainerMoveRefusesBadContents(t *testing.T) {
 		}
 	}
 }
+
+// TestExpiredOrRecalledPacksAreNotSupplied: a pack a scan would call
+// expired or recalled is not dispensed or given as a sample, by command or
+// by a dispensing event; it may still be locked or destroyed.
+func TestExpiredOrRecalledPacksAreNotSupplied(t *testing.T) {
+	l := newLedger(t)
+	l.network()
+	epcs := l.supplyChain("E1", "E2", "E3", "E4")
+	old := sgtinDL(gtinA, "OLD")
+	l.capture(glnMaker, l.commissionEv("L0", "2026-02-28", old), l.shipEv(glnPharmacy, old)) // l.now is 2026-03-01
+	l.capture(glnPharmacy, l.observeEv("receiving", old))
+	dec := func(epc string, status Status) DecommissionPayload {
+		return DecommissionPayload{EPCs: []string{epc}, Status: status}
+	}
+
+	l.mustReject(CodeExpired, glnPharmacy, KindDecommission, dec(old, StatusDispensed))
+	l.mustReject(CodeExpired, glnPharmacy, KindDecommission, dec(old, StatusFreeSample))
+	l.captureReject(CodeExpired, glnPharmacy, l.observeEv("dispensing", old))
+	l.mustApply(glnPharmacy, KindDecommission, dec(old, StatusDestroyed))
+
+	l.mustApply(glnPharmacy, KindDecommission, dec(epcs[0], StatusDispensed)) // before the recall
+	l.mustApply(glnMaker, KindRecall, RecallPayload{GTIN: gtinA, Lot: "L1", Reason: "impurity"})
+	l.mustReject(CodeRecalled, glnPharmacy, KindDecommission, dec(epcs[1], StatusDispensed))
+	l.mustReject(CodeRecalled, glnPharmacy, KindDecommission, dec(epcs[1], StatusSample))
+	l.mustReject(CodeRecalled, glnPharmacy, KindDecommission, DecommissionPayload{EPCs: epcs[1:], Status: StatusDispensed})
+	l.captureReject(CodeRecalled, glnPharmacy, l.observeEv("dispensing", epcs[2]))
+	l.mustApply(glnPharmacy, KindDecommission, dec(epcs[1], StatusLocked))
+	l.mustApply(glnPharmacy, KindDecommission, dec(epcs[2], StatusDestroyed))
+	if it := l.mustItem(PackKey(gtinA, "E4")); it.Status != StatusActive {
+		t.Fatalf("a refused dispense changed %s to %s", it.Key, it.Status)
+	}
+}

@@ -73,6 +73,7 @@ func TestBatchResultsDoNotDependOnGrouping(t *testing.T) {
 	add(CodeInactive, glnMaker, KindDecommission, lock)
 	add("", glnMaker, KindUndoDecommission, UndoDecommissionPayload{EPCs: []string{x(4)}})
 	add("", glnMaker, KindRecall, RecallPayload{GTIN: gtinA, Lot: "L1"})
+	capture(CodeRecalled, glnPharmacy, l.observeEv("dispensing", x(2))) // read from the recalls written before
 	capture("", glnMaker, l.commissionEv("L2", "2029-01-31", x(6)))
 	// A new event undone with its command, then captured alone: its id
 	// must not stay pending, nor be taken for stored.

@@ -24,7 +24,8 @@ const (
 	CodeUndoOtherOrg     = "undo_other_org"    // undo by another organisation or premises
 	CodeUndoTooLate      = "undo_too_late"     // more than 10 days after the decommission
 	CodeUndoNotAllowed   = "undo_not_allowed"  // expired, recalled or supplied to the public
-	CodeRecalled         = "recalled"          // lot already recalled
+	CodeRecalled         = "recalled"          // the lot is recalled: recalled again, or a pack of it supplied
+	CodeExpired          = "expired"           // an expired pack supplied
 	CodeUnsupportedEvent = "unsupported_event" // an event the rules cannot apply
 	CodeInternal         = "internal_error"    // storage failure or a bug; see Message
 	// CodeIDReused answers a command whose id the ledger already holds for
