@@ -154,8 +154,12 @@ func TestTuneGCBoundsTheHeapOfAFreshProcess(t *testing.T) {
 		t.Fatalf("child's report %q: %v", out, err)
 	}
 	t.Logf("1 GiB of garbage: %d collections, peak heap %d MiB", r.Cycles, r.PeakHeap>>20)
-	if r.PeakHeap > 4*GCHeapFloor {
-		t.Errorf("peak heap %d MiB, want at most 4 x the %d MiB floor", r.PeakHeap>>20, GCHeapFloor>>20)
+	// Near the floor: about 70 MiB alone, up to 360 MiB seen while other
+	// test processes kept both cores busy (a collection's marking then
+	// takes longer while the allocation goes on); the fault this guards
+	// against reached tens of GiB.
+	if r.PeakHeap > 8*GCHeapFloor {
+		t.Errorf("peak heap %d MiB, want at most 8 x the %d MiB floor", r.PeakHeap>>20, GCHeapFloor>>20)
 	}
 	// About 16 collections at the floor (17-20 seen); GOGC=100 runs about
 	// 270 over a live heap of a few MiB.
