@@ -56,7 +56,8 @@
 //     these rules keep an organisation's events out of the histories of
 //     packs and lots it never had (and so keep those histories from it);
 //   - only the destination receives (anyone else is rejected and alerted);
-//   - only a pharmacy dispenses, and only what it holds;
+//   - only a pharmacy dispenses, and only what it holds; nobody dispenses
+//     or gives as a sample a pack that is expired or of a recalled lot;
 //   - destroyed and stolen are final; an undo of a decommission is made by
 //     the same organisation at the same premises within UndoWindow of the
 //     decommission's record time, never for an expired, recalled or
