@@ -76,7 +76,7 @@ var apiOperations = []apiOperation{
 	{"POST", "/logout", "dashboard", "Sign out: ends the session on this node.", "cookie", nil, nil, 303},
 	{"GET", "/ui/alerts", "dashboard", "Alerts page.", "cookie", nil, nil, 200},
 	{"GET", "/ui/recalls", "dashboard", "Recalls page.", "cookie", nil, nil, 200},
-	{"GET", "/ui/ledger", "dashboard", "Signed tree head and inclusion-proof check.", "cookie", []string{"seq"}, nil, 200},
+	{"GET", "/ui/ledger", "dashboard", "Signed tree head; with seq, an entry's inclusion-proof check (its writer's, regulators' and admins': others 403); with old_size and old_root, a consistency check against a tree head kept earlier.", "cookie", []string{"seq", "old_size", "old_root"}, nil, 200},
 	{"GET", "/ui/provenance", "dashboard", "Chain of custody page for a pack, lot or case in any scan form.", "cookie", []string{"q"}, nil, 200},
 	{"POST", "/ui/verify", "dashboard", "Verify a scan from the dashboard form.", "cookie", nil, []string{"application/x-www-form-urlencoded"}, 200},
 	{"GET", "/static/*filepath", "dashboard", "The dashboard's style sheet.", "", nil, nil, 200},
@@ -110,14 +110,24 @@ func openAPIDocument() map[string]any {
 		for _, q := range op.query {
 			params = append(params, map[string]any{"name": q, "in": "query", "required": false, "schema": map[string]any{"type": "string"}})
 		}
+		// Errors are the JSON Error body, except to a browser: the
+		// dashboard's pages answer every error as a page, and the
+		// resolver as a page when asked for HTML.
+		errContent := map[string]any{"application/json": map[string]any{"schema": errSchema}}
+		switch op.tag {
+		case "dashboard":
+			errContent = map[string]any{"text/html": map[string]any{}}
+		case "resolver":
+			errContent["text/html"] = map[string]any{}
+		}
 		o := map[string]any{
 			"tags":        []string{op.tag},
 			"summary":     op.summary,
 			"operationId": strings.ToLower(op.method) + strings.NewReplacer("/", "_", ":", "", "*", "", ".", "_").Replace(op.path),
 			"responses": map[string]any{
 				strconv.Itoa(op.ok): map[string]any{"description": http.StatusText(op.ok)},
-				"4XX":               map[string]any{"description": "The request is wrong.", "content": map[string]any{"application/json": map[string]any{"schema": errSchema}}},
-				"5XX":               map[string]any{"description": "The node cannot serve now.", "content": map[string]any{"application/json": map[string]any{"schema": errSchema}}},
+				"4XX":               map[string]any{"description": "The request is wrong.", "content": errContent},
+				"5XX":               map[string]any{"description": "The node cannot serve now.", "content": errContent},
 			},
 		}
 		if len(params) > 0 {

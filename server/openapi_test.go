@@ -3,6 +3,8 @@ package server
 import (
 	"encoding/json"
 	"io"
+	"maps"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -50,6 +52,43 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	for _, d := range documented {
 		if _, ok := slices.BinarySearch(routes, d); !ok {
 			t.Errorf("/openapi.json documents %s, which is not a route", d)
+		}
+	}
+}
+
+// TestErrorsHaveTheContentTypesTheDocumentGives: an error answer's media
+// type is one the document lists for that operation's 4XX: JSON from the
+// API, a page from the dashboard, either from the resolver.
+func TestErrorsHaveTheContentTypesTheDocumentGives(t *testing.T) {
+	n := mustAPINode(t)
+	doc := openAPIDocument()
+	paths := doc["paths"].(map[string]map[string]any)
+	for _, tc := range []struct{ method, path, route, accept string }{
+		{"GET", "/ui/ledger", "/ui/ledger", "text/html"},
+		{"GET", "/api/v1/ledger/entries/x", "/api/v1/ledger/entries/{seq}", ""},
+		{"GET", "/01/123/21/x", "/01/{gtin}/{rest}", "text/html"},
+		{"GET", "/01/123/21/x", "/01/{gtin}/{rest}", "application/json"},
+	} {
+		req, err := http.NewRequest(tc.method, n.srv.URL+tc.path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.accept != "" {
+			req.Header.Set("Accept", tc.accept)
+		}
+		resp, err := n.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode < 400 || resp.StatusCode >= 500 {
+			t.Fatalf("%s %s: %d, want a 4xx", tc.method, tc.path, resp.StatusCode)
+		}
+		op := paths[tc.route][strings.ToLower(tc.method)].(map[string]any)
+		content := op["responses"].(map[string]any)["4XX"].(map[string]any)["content"].(map[string]any)
+		mt, _, _ := strings.Cut(resp.Header.Get("Content-Type"), ";")
+		if _, ok := content[mt]; !ok {
+			t.Errorf("%s %s (Accept %q) answered %d as %s; the document lists %v", tc.method, tc.path, tc.accept, resp.StatusCode, mt, slices.Collect(maps.Keys(content)))
 		}
 	}
 }
