@@ -79,6 +79,9 @@ func (d *AIDef) FixedLength() bool { return d.MinLength() == d.MaxLength() }
 type aiTable struct {
 	byAI map[string]*AIDef
 	all  []*AIDef
+	// maxDLQualifiers is the most qualifiers any Digital Link primary key
+	// takes, which bounds the AI segments of a valid Digital Link path.
+	maxDLQualifiers int
 }
 
 var (
@@ -140,6 +143,9 @@ func parseAITable(src string) (*aiTable, error) {
 			}
 			t.byAI[d.AI] = d
 			t.all = append(t.all, d)
+			for _, seq := range d.DLQualifiers {
+				t.maxDLQualifiers = max(t.maxDLQualifiers, len(seq))
+			}
 		}
 	}
 	for _, d := range t.all {

@@ -2,12 +2,21 @@ package gs1
 
 import (
 	"net/url"
+	"slices"
 	"strings"
 )
 
 // DefaultDigitalLinkBase is the canonical GS1 resolver domain, used when no
 // base is given.
 const DefaultDigitalLinkBase = "https://id.gs1.org"
+
+// MaxDigitalLinkLen is the longest Digital Link URI, in bytes, that
+// ParseDigitalLink (and ParseScan) reads. A real one is a domain, a primary
+// key with at most three qualifiers and a few attributes, a few hundred
+// bytes even percent-encoded; a QR code holds at most 2,953 bytes and a
+// Data Matrix 1,556. Longer input is refused before it is split, so a
+// hostile megabyte costs no more than its length.
+const MaxDigitalLinkLen = 4096
 
 // ParseDigitalLink reads a GS1 Digital Link URI on any domain and under any
 // path prefix, e.g. "https://example.com/dl/01/09506000134352/10/ABC/21/1?17=281231".
@@ -17,12 +26,17 @@ const DefaultDigitalLinkBase = "https://id.gs1.org"
 // Query parameters that are not AIs (linkType, context...) are ignored. As
 // in the GS1 Barcode Syntax Engine, a GTIN must have its full 14 digits, an
 // AI may appear only once, and a qualifier that belongs in the path may not
-// stand in the query.
+// stand in the query. A URI longer than MaxDigitalLinkLen is refused, and
+// so is a path that ends in more AI segments than a primary key and its
+// qualifiers can fill.
 func ParseDigitalLink(uri string) (ElementString, error) {
 	return validated(parseDigitalLink, uri)
 }
 
 func parseDigitalLink(uri string) (ElementString, error) {
+	if len(uri) > MaxDigitalLinkLen {
+		return nil, errorf("", clip(uri), "Digital Link URI is %d bytes long, more than the %d allowed", len(uri), MaxDigitalLinkLen)
+	}
 	var rest string
 	switch {
 	case strings.HasPrefix(uri, "https://"), strings.HasPrefix(uri, "HTTPS://"):
@@ -51,7 +65,9 @@ func parseDigitalLink(uri string) (ElementString, error) {
 	}
 	segs := strings.Split(rest[slash+1:], "/")
 
-	// Walk the path from the end in (AI, value) pairs until the primary key.
+	// Walk the path from the end in (AI, value) pairs until the primary key,
+	// no further than a key and its longest qualifier sequence reach.
+	maxPairs := 1 + theTable().maxDLQualifiers
 	var path ElementString
 	var key *AIDef
 	for k := len(segs); k >= 2; k -= 2 {
@@ -59,11 +75,14 @@ func parseDigitalLink(uri string) (ElementString, error) {
 		if d == nil {
 			break
 		}
+		if len(path) == maxPairs {
+			return nil, errorf("", uri, "a Digital Link path ends in at most %d AI segments (a primary key and its qualifiers); this one has more", maxPairs)
+		}
 		v, err := url.PathUnescape(segs[k-1])
 		if err != nil {
 			return nil, errorf(d.AI, segs[k-1], "bad percent-encoding in %q", clip(segs[k-1]))
 		}
-		path = append(ElementString{{AI: d.AI, Value: v}}, path...)
+		path = append(path, Element{AI: d.AI, Value: v})
 		if d.DLPrimaryKey {
 			key = d
 			break
@@ -72,6 +91,7 @@ func parseDigitalLink(uri string) (ElementString, error) {
 	if key == nil {
 		return nil, errorf("", uri, "no GS1 Digital Link primary key (such as /01/ or /00/) in the path")
 	}
+	slices.Reverse(path) // walked from the end
 	seqs, err := matchingQualifiers(key, path[1:])
 	if err != nil {
 		return nil, err
@@ -110,14 +130,25 @@ func parseDigitalLink(uri string) (ElementString, error) {
 		}
 		es = append(es, Element{AI: k, Value: dv})
 	}
-	for i, e := range es {
-		for _, prev := range es[:i] {
-			if prev.AI == e.AI {
-				return nil, errorf(e.AI, e.Value, "appears more than once in the Digital Link URI")
-			}
-		}
+	if i := firstRepeatedAI(es); i >= 0 {
+		return nil, errorf(es[i].AI, es[i].Value, "appears more than once in the Digital Link URI")
 	}
 	return es, nil
+}
+
+// firstRepeatedAI returns the index of the first element whose AI an
+// earlier element already has, or -1, in time linear in len(es). (The map
+// has no size hint, so for the few elements of a real link it stays on the
+// stack.)
+func firstRepeatedAI(es ElementString) int {
+	seen := map[string]struct{}{}
+	for i, e := range es {
+		if _, ok := seen[e.AI]; ok {
+			return i
+		}
+		seen[e.AI] = struct{}{}
+	}
+	return -1
 }
 
 // hostChars are the characters a Digital Link domain may hold: names,

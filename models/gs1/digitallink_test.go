@@ -1,0 +1,100 @@
+package gs1
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+const dlGTIN = "https://id.gs1.org/01/09506000134352"
+
+// wantDLError checks that ParseDigitalLink refuses uri with an *Error whose
+// reason holds reason.
+func wantDLError(t *testing.T, uri, reason string) {
+	t.Helper()
+	es, err := ParseDigitalLink(uri)
+	var e *Error
+	if !errors.As(err, &e) || !strings.Contains(e.Reason, reason) {
+		t.Fatalf("ParseDigitalLink(%.60q... %d bytes) = %v, %v; want an error saying %q", uri, len(uri), es.HRI(), err, reason)
+	}
+}
+
+// TestDigitalLinkLengthBound pins that a URI over MaxDigitalLinkLen is
+// refused, however its path looks, and one of exactly that length is read.
+// The hostile input is the resolver's: a megabyte of "/10/a" pairs, which
+// took minutes when the path was walked in quadratic time.
+func TestDigitalLinkLengthBound(t *testing.T) {
+	wantDLError(t, dlGTIN+strings.Repeat("/10/a", 200_000), "more than the 4096 allowed")
+	wantDLError(t, dlGTIN+strings.Repeat("x", MaxDigitalLinkLen), "more than the 4096 allowed")
+
+	// A long path prefix of the brand's own is no AI segment: up to the
+	// bound, it is allowed.
+	tail := "/01/09506000134352/10/L1/21/S1?17=281231"
+	prefix := "https://brand.example/"
+	uri := prefix + strings.Repeat("p", MaxDigitalLinkLen-len(prefix)-len(tail)) + tail
+	if len(uri) != MaxDigitalLinkLen {
+		t.Fatalf("test URI is %d bytes", len(uri))
+	}
+	es, err := ParseDigitalLink(uri)
+	if err != nil || es.HRI() != "(01)09506000134352(10)L1(21)S1(17)281231" {
+		t.Fatalf("URI of exactly the bound: %s, %v", es.HRI(), err)
+	}
+}
+
+// TestDigitalLinkPathAISegmentsBound pins that the path is walked no
+// further than a primary key and its longest qualifier sequence (three, for
+// a GTIN: 22, 10, 21) reach, so the walk's work does not grow with the
+// input.
+func TestDigitalLinkPathAISegmentsBound(t *testing.T) {
+	if got := theTable().maxDLQualifiers; got != 3 {
+		t.Fatalf("longest qualifier sequence in the table: %d, want 3", got)
+	}
+	if _, err := ParseDigitalLink(dlGTIN + "/22/C/10/L/21/S"); err != nil {
+		t.Fatalf("key and three qualifiers: %v", err)
+	}
+	wantDLError(t, dlGTIN+"/22/C/10/L/21/S/21/T", "at most 4 AI segments")
+	// Just under the length bound, and all AI pairs: refused after four.
+	many := dlGTIN + strings.Repeat("/10/a", (MaxDigitalLinkLen-len(dlGTIN))/5)
+	wantDLError(t, many, "at most 4 AI segments")
+	// A primary key further back than four pairs is a path prefix of the
+	// brand's, not the key: the walk stops before reaching it.
+	wantDLError(t, "https://a.example/01/09506000134352/10/a/10/b/10/c/10/d/10/e", "at most 4 AI segments")
+}
+
+// TestFirstRepeatedAIIsLinear finds the one repeat among half a million
+// elements, which a pairwise comparison would take minutes over.
+func TestFirstRepeatedAIIsLinear(t *testing.T) {
+	const n = 1 << 19
+	es := make(ElementString, n, n+1)
+	for i := range es {
+		es[i] = Element{AI: fmt.Sprintf("x%07d", i), Value: "v"}
+	}
+	if i := firstRepeatedAI(es); i != -1 {
+		t.Fatalf("no repeat, got index %d", i)
+	}
+	es = append(es, Element{AI: es[n/2].AI, Value: "w"})
+	if i := firstRepeatedAI(es); i != n {
+		t.Fatalf("repeat at %d, got index %d", n, i)
+	}
+	if i := firstRepeatedAI(ElementString{{AI: "01"}, {AI: "21"}, {AI: "01"}, {AI: "21"}}); i != 2 {
+		t.Fatalf("first repeat at 2, got %d", i)
+	}
+}
+
+// BenchmarkParseDigitalLink measures a pack's link and the worst input the
+// bounds let through: a URI of nearly MaxDigitalLinkLen bytes of "/10/a"
+// pairs.
+func BenchmarkParseDigitalLink(b *testing.B) {
+	for _, bc := range []struct{ name, uri string }{
+		{"pack", dlGTIN + "/10/L1/21/S1?17=281231"},
+		{"hostile-max-length", dlGTIN + strings.Repeat("/10/a", (MaxDigitalLinkLen-len(dlGTIN))/5)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				ParseDigitalLink(bc.uri)
+			}
+		})
+	}
+}
