@@ -68,7 +68,7 @@ var apiOperations = []apiOperation{
 	{"GET", "/api/v1/provenance/lots/:gtin/:lot", "provenance", "A lot's chain of custody.", "bearer", nil, nil, 200},
 	{"GET", "/api/v1/provenance/containers/:sscc", "provenance", "A case's or pallet's chain of custody.", "bearer", nil, nil, 200},
 
-	{"GET", "/01/:gtin/*rest", "resolver", "GS1 Digital Link resolver: a verification page (Accept: text/html) or JSON; with linkType=verificationService the DSCSA VRS answer.", "optional",
+	{"GET", "/01/:gtin/*rest", "resolver", "GS1 Digital Link resolver: a verification page (Accept: text/html) or JSON; with linkType=verificationService the DSCSA VRS answer. Path and query together are at most " + strconv.Itoa(maxResolverLink) + " bytes (beyond: 400 link_too_long).", "optional",
 		[]string{"17", "linkType", "context", "reqGLN", "corrUUID"}, nil, 200},
 
 	{"GET", "/", "dashboard", "The dashboard (sign-in page without a session).", "cookie", nil, nil, 200},

@@ -42,8 +42,20 @@ func (h *resolverAPI) Register(r gin.IRouter) {
 	r.GET("/01/:gtin/*rest", opt, h.resolve)
 }
 
+// maxResolverLink bounds a resolver request's path and query together: what
+// gs1.ParseDigitalLink reads once the resolver's domain is put in front.
+const maxResolverLink = gs1.MaxDigitalLinkLen - len(gs1.DefaultDigitalLinkBase)
+
 // resolve handles GET /01/{gtin}/...
 func (h *resolverAPI) resolve(c *gin.Context) {
+	// Anyone may call this, so refuse what no Digital Link can be before
+	// parsing the query or the path.
+	path := c.Request.URL.EscapedPath()
+	if n := len(path) + len(c.Request.URL.RawQuery); n > maxResolverLink {
+		h.fail(c, errf(http.StatusBadRequest, "link_too_long",
+			"a Digital Link's path and query are at most %d bytes; these are %d", maxResolverLink, n))
+		return
+	}
 	q := c.Request.URL.Query()
 	linkType := q.Get("linkType")
 	for _, k := range []string{"linkType", "context", "reqGLN", "corrUUID"} {
@@ -51,7 +63,7 @@ func (h *resolverAPI) resolve(c *gin.Context) {
 	}
 	// Gin redirects /01/{gtin} to /01/{gtin}/ to reach the catch-all; a
 	// Digital Link has no trailing slash.
-	uri := "https://id.gs1.org" + strings.TrimSuffix(c.Request.URL.EscapedPath(), "/")
+	uri := gs1.DefaultDigitalLinkBase + strings.TrimSuffix(path, "/")
 	if enc := q.Encode(); enc != "" {
 		uri += "?" + enc
 	}

@@ -186,3 +186,39 @@ func TestResolverAnonymousAnswerNamesNoParty(t *testing.T) {
 		t.Fatalf("signed-in JSON: %v %s", err, body)
 	}
 }
+
+// TestResolverRefusesOverlongLink: the anonymous resolver refuses a path
+// and query longer than any Digital Link before parsing them, with a code
+// a client can act on. (A megabyte of "/10/a" pairs once cost minutes of
+// CPU here.)
+func TestResolverRefusesOverlongLink(t *testing.T) {
+	n := mustAPINode(t)
+	get := func(path string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(t.Context(), "GET", n.srv.URL+path, nil)
+		req.Header.Set("Accept", "application/json")
+		resp, err := n.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body struct {
+			Error struct{ Code string } `json:"error"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		return resp.StatusCode, body.Error.Code
+	}
+	for name, path := range map[string]string{
+		"long path":  "/01/09506000134352" + strings.Repeat("/10/a", 100_000),
+		"long query": "/01/09506000134352?linkType=" + strings.Repeat("a", maxResolverLink),
+	} {
+		if status, code := get(path); status != http.StatusBadRequest || code != "link_too_long" {
+			t.Errorf("%s: %d %s, want 400 link_too_long", name, status, code)
+		}
+	}
+	// At the bound the link is parsed: this one has an unknown product.
+	link := "/01/04012345000993?x=" + strings.Repeat("a", maxResolverLink-len("/01/04012345000993?x="))
+	if status, code := get(link); code == "link_too_long" || status != http.StatusNotFound {
+		t.Errorf("link of %d bytes: %d %s, want 404", len(link), status, code)
+	}
+}
