@@ -26,9 +26,11 @@ const MaxDigitalLinkLen = 4096
 // Query parameters that are not AIs (linkType, context...) are ignored. As
 // in the GS1 Barcode Syntax Engine, a GTIN must have its full 14 digits, an
 // AI may appear only once, and a qualifier that belongs in the path may not
-// stand in the query. A URI longer than MaxDigitalLinkLen is refused, and
-// so is a path that ends in more AI segments than a primary key and its
-// qualifiers can fill.
+// stand in the query. Unlike the engine, which takes only all-lower or
+// all-upper case, the scheme may be in any case (RFC 3986 §3.1; a phone's
+// keyboard writes "Https://"). A URI longer than MaxDigitalLinkLen is
+// refused, and so is a path that ends in more AI segments than a primary
+// key and its qualifiers can fill.
 func ParseDigitalLink(uri string) (ElementString, error) {
 	return validated(parseDigitalLink, uri)
 }
@@ -39,9 +41,9 @@ func parseDigitalLink(uri string) (ElementString, error) {
 	}
 	var rest string
 	switch {
-	case strings.HasPrefix(uri, "https://"), strings.HasPrefix(uri, "HTTPS://"):
+	case hasPrefixFold(uri, "https://"):
 		rest = uri[8:]
-	case strings.HasPrefix(uri, "http://"), strings.HasPrefix(uri, "HTTP://"):
+	case hasPrefixFold(uri, "http://"):
 		rest = uri[7:]
 	default:
 		return nil, errorf("", uri, "a Digital Link URI starts with http:// or https://")

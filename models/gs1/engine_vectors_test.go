@@ -194,6 +194,16 @@ func TestAgreesWithSyntaxEngineVectors(t *testing.T) {
 	}
 }
 
+// acceptedAgainstEngine lists the engine's cases that Pedigree reads, on
+// purpose, where the engine refuses them, and what they read as.
+var acceptedAgainstEngine = map[string]string{
+	// RFC 3986 §3.1: a scheme is case-insensitive, and a phone's keyboard
+	// capitalises the first letter. The engine takes only all-lower or
+	// all-upper case.
+	"HtTp://a/b/00/006141411234567890":                 "^00006141411234567890",
+	"]Q1HtTps://example.com/01/12312312312333?99=TEST": "^011231231231233399TEST",
+}
+
 // engineNotation writes elements as the Syntax Engine's tests do: "^" for
 // FNC1 first and after each value of an AI that is not of predefined
 // length, except the last.
@@ -271,6 +281,9 @@ func TestAgreesWithSyntaxEngineDigitalLinkVectors(t *testing.T) {
 		{"https://example.com/01/09520123456788?99=XYZ&89=ABC123", ""},
 	}
 	for _, c := range cases {
+		if want, ok := acceptedAgainstEngine[c.in]; ok {
+			c.want = want
+		}
 		es, err := parseDigitalLink(c.in)
 		if err == nil {
 			err = es.validateElements()
@@ -350,6 +363,9 @@ func TestAgreesWithSyntaxEngineScanDataVectors(t *testing.T) {
 		{"]E402345673|]e099COMPOSITE\x1d98XYZ", "^010000000234567399COMPOSITE^98XYZ"},
 	}
 	for _, c := range cases {
+		if want, ok := acceptedAgainstEngine[c.in]; ok {
+			c.want = want
+		}
 		es, err := parseScanUnchecked(c.in)
 		if err == nil {
 			err = es.validateElements()

@@ -143,6 +143,8 @@ func TestParseScanForms(t *testing.T) {
 		"  " + hri + "\n",
 		"https://id.gs1.org/01/09506000134352/10/9876ABC/21/SER123?17=281231",
 		"HTTPS://brand.example/some/path/01/09506000134352/10/9876ABC/21/SER123?linkType=gs1:pip&17=281231",
+		"Https://id.gs1.org/01/09506000134352/10/9876ABC/21/SER123?17=281231",
+		"]Q1hTTP://id.gs1.org/01/09506000134352/10/9876ABC/21/SER123?17=281231",
 		"]Q1https://example.com/01/09506000134352/10/9876ABC/21/SER123?17=281231#frag",
 	}
 	for _, f := range forms {
@@ -240,6 +242,8 @@ func TestDigitalLink(t *testing.T) {
 		"https://a.example/shop/01/x/01/09506000134352/21/1":                  "(01)09506000134352(21)1",
 		"http://a.example/01/09506000134352/10/L%201?linkType=all":            "",
 		"https://id.gs1.org/01/09506000134352/10/L1?3103=000123&11=260101&x=": "(01)09506000134352(10)L1(3103)000123(11)260101",
+		"HtTpS://id.gs1.org/01/09506000134352":                                "(01)09506000134352", // RFC 3986: any case
+		"Http://id.gs1.org/01/09506000134352":                                 "(01)09506000134352",
 	}
 	for in, want := range valid {
 		es, err := ParseDigitalLink(in)
@@ -274,7 +278,6 @@ func TestDigitalLink(t *testing.T) {
 		"https://id.gs1.org/01/9506000134352",                 // GTIN-13: 14 digits required
 		"https://id.gs1.org/01/09506000134352/21/1/",          // trailing slash
 		"https://id.gs1.org/01/09506000134352/21/1?99=a+b",    // + is a space in a query
-		"HtTpS://id.gs1.org/01/09506000134352",                // mixed-case scheme
 		"https://id$gs1.org/01/09506000134352",                // bad domain
 		"https://id.gs1.org/01/09506000134352?10=L1",          // qualifier in the query
 		"https://id.gs1.org/01/09506000134352/21/1?99=X&99=X", // repeated AI
