@@ -85,7 +85,7 @@ func (h *resolverAPI) resolve(c *gin.Context) {
 		return
 	}
 	cl, authErr := callerOf(c)
-	resp, alert, err := h.verify.check(c.Request.Context(), cl, es.HRI(), "", true)
+	resp, alert, err := h.verify.checkElements(c.Request.Context(), cl, es, "", true)
 	if err != nil {
 		h.fail(c, err)
 		return

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pedigree-ledger/pedigree/fixtures/demo"
 )
@@ -220,5 +221,65 @@ func TestResolverRefusesOverlongLink(t *testing.T) {
 	link := "/01/04012345000993?x=" + strings.Repeat("a", maxResolverLink-len("/01/04012345000993?x="))
 	if status, code := get(link); code == "link_too_long" || status != http.StatusNotFound {
 		t.Errorf("link of %d bytes: %d %s, want 404", len(link), status, code)
+	}
+}
+
+// TestResolverKeepsParenthesesInValues: a serial or lot may hold "(" (CSET
+// 82), and a Digital Link carries it as it is. The resolver and the VRS
+// answer must judge the pack the link names, not what the link's HRI
+// would read back as: "AB(1)" once failed to parse, and "K9(10)L9" read
+// as serial K9 with lot L9.
+func TestResolverKeepsParenthesesInValues(t *testing.T) {
+	n := mustAPINode(t)
+	net, s := mustSeed(t, n, 1)
+	p := net.Packs[0]
+	serials := []string{"AB(1)", "K9(10)L9"}
+	var epcs []string
+	for _, serial := range serials {
+		epcs = append(epcs, demo.PackEPC(p.GTIN, serial))
+	}
+	doc := demo.Document(time.Now(), demo.Commission(time.Now(), net.Manufacturer.GLN, epcs, p.Lot, p.Expiry))
+	if err := n.client(s.Tokens[net.Manufacturer.GLN]).Do(t.Context(), "POST", "/epcis/capture", "application/ld+json", doc, nil); err != nil {
+		t.Fatal(err)
+	}
+	get := func(path, token string, out any) {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(t.Context(), "GET", n.srv.URL+path, nil)
+		req.Header.Set("Accept", "application/json")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := n.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK || json.Unmarshal(body, out) != nil {
+			t.Fatalf("GET %s: %d %s", path, resp.StatusCode, body)
+		}
+	}
+	for _, serial := range serials {
+		for _, link := range []string{
+			"/01/" + p.GTIN + "/21/" + serial,
+			"/01/" + p.GTIN + "/10/" + p.Lot + "/21/" + serial + "?17=" + p.ExpiryAI,
+		} {
+			var v struct {
+				Verdict string
+				Pack    struct{ Serial, Lot string }
+			}
+			get(link, "", &v)
+			if v.Verdict != "authentic" || v.Pack.Serial != serial || v.Pack.Lot != p.Lot {
+				t.Errorf("%s: %+v, want pack %s authentic", link, v, serial)
+			}
+		}
+		var vrs struct {
+			Data struct{ Verified bool }
+		}
+		get("/01/"+p.GTIN+"/10/"+p.Lot+"/21/"+serial+"?17="+p.ExpiryAI+"&linkType=verificationService&context=dscsaSaleableReturn&reqGLN="+
+			net.Wholesaler.GLN+"&corrUUID=0f2c6a8e-3b1d-4e5f-9a7b-1c2d3e4f5a6b", s.Tokens[net.Wholesaler.GLN], &vrs)
+		if !vrs.Data.Verified {
+			t.Errorf("VRS %s: %+v, want verified", serial, vrs)
+		}
 	}
 }

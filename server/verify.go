@@ -284,12 +284,29 @@ var answerBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return 
 // the ledger has left. The alert is a write through the leader anyway, so
 // catching up needs no availability the answer did not already need.
 func (h *verifyAPI) check(ctx context.Context, cl Caller, scan, loc string, linkOnly bool) (verifyResponse, *models.AlertPayload, error) {
-	resp, alert, err := h.judge(ctx, cl, scan, loc, linkOnly)
+	if strings.TrimSpace(scan) == "" {
+		return verifyResponse{}, nil, errf(http.StatusBadRequest, "bad_scan", "the scan is empty")
+	}
+	if len(scan) > maxScanLen {
+		return verifyResponse{}, nil, errf(http.StatusRequestEntityTooLarge, "bad_scan", "the scan is longer than %d characters", maxScanLen)
+	}
+	es, err := gs1.ParseScan(scan)
+	if err != nil {
+		return verifyResponse{}, nil, errf(http.StatusBadRequest, "bad_gs1", "%v", err)
+	}
+	return h.checkElements(ctx, cl, es, loc, linkOnly)
+}
+
+// checkElements is check of a scan already parsed and validated, such as
+// a Digital Link the resolver read. (Writing it out as HRI to parse again
+// would lose a "(" in a serial or lot: the HRI does not escape it.)
+func (h *verifyAPI) checkElements(ctx context.Context, cl Caller, es gs1.ElementString, loc string, linkOnly bool) (verifyResponse, *models.AlertPayload, error) {
+	resp, alert, err := h.judge(ctx, cl, es, loc, linkOnly)
 	if err == nil && alert != nil {
 		if err := catchUp(ctx, h.ledger); err != nil {
 			return resp, nil, err
 		}
-		resp, alert, err = h.judge(ctx, cl, scan, loc, linkOnly)
+		resp, alert, err = h.judge(ctx, cl, es, loc, linkOnly)
 	}
 	if err == nil {
 		countVerifyRead(resp.fromIndex)
@@ -298,18 +315,8 @@ func (h *verifyAPI) check(ctx context.Context, cl Caller, scan, loc string, link
 }
 
 // judge is one verification against this node's state as it is.
-func (h *verifyAPI) judge(ctx context.Context, cl Caller, scan, loc string, linkOnly bool) (verifyResponse, *models.AlertPayload, error) {
+func (h *verifyAPI) judge(ctx context.Context, cl Caller, es gs1.ElementString, loc string, linkOnly bool) (verifyResponse, *models.AlertPayload, error) {
 	var resp verifyResponse
-	if strings.TrimSpace(scan) == "" {
-		return resp, nil, errf(http.StatusBadRequest, "bad_scan", "the scan is empty")
-	}
-	if len(scan) > maxScanLen {
-		return resp, nil, errf(http.StatusRequestEntityTooLarge, "bad_scan", "the scan is longer than %d characters", maxScanLen)
-	}
-	es, err := gs1.ParseScan(scan)
-	if err != nil {
-		return resp, nil, errf(http.StatusBadRequest, "bad_gs1", "%v", err)
-	}
 	if _, ok := es.Get("01"); !ok {
 		return resp, nil, errf(http.StatusBadRequest, "bad_gs1", "the scan has no GTIN (01)")
 	}

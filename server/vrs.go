@@ -62,7 +62,7 @@ func vrsAnswer(c *gin.Context, v *verifyAPI, es gs1.ElementString) {
 			return
 		}
 	}
-	resp, alert, err := v.check(c.Request.Context(), cl, es.HRI(), "", true)
+	resp, alert, err := v.checkElements(c.Request.Context(), cl, es, "", true)
 	if err != nil {
 		abortErr(c, err)
 		return
