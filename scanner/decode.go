@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	_ "image/gif" // GIF input, first frame
 	_ "image/jpeg"
 	_ "image/png"
@@ -20,7 +21,8 @@ import (
 )
 
 // Limits for untrusted images. An image is rejected from its header, before
-// any pixel is decoded, when it is over MaxBytes or MaxPixels.
+// any pixel is decoded, when it is over MaxBytes or MaxPixels (where a pixel
+// of 16 bits per channel counts twice).
 const (
 	DefaultMaxBytes  = 32 << 20   // 32 MiB: a 50 MP JPEG straight from a phone
 	DefaultMaxPixels = 50_000_000 // 50 MP
@@ -43,7 +45,10 @@ var (
 // Options bound the work Decode does on one image. Zero fields take the
 // defaults above.
 type Options struct {
-	MaxBytes  int64
+	MaxBytes int64
+	// MaxPixels bounds width x height. A pixel of 16 bits per channel (a
+	// PNG of 16-bit depth) counts twice, since decoded it takes twice the
+	// memory of its 8-bit kind: 8 bytes for RGBA.
 	MaxPixels int
 	// Timeout bounds the time spent across all retries on one image; a
 	// deadline on the context passed to Decode bounds it too.
@@ -130,6 +135,9 @@ func decodeImage(data []byte, maxPixels int) (img image.Image, err error) {
 	if cfg.Width > maxPixels || cfg.Height > maxPixels || cfg.Width*cfg.Height > maxPixels {
 		return nil, fmt.Errorf("%w: %dx%d pixels, limit %d", ErrTooLarge, cfg.Width, cfg.Height, maxPixels)
 	}
+	if deep(cfg.ColorModel) && 2*cfg.Width*cfg.Height > maxPixels {
+		return nil, fmt.Errorf("%w: %dx%d pixels of 16 bits per channel, which count twice, limit %d", ErrTooLarge, cfg.Width, cfg.Height, maxPixels)
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			img, err = nil, fmt.Errorf("%w: decoder panic: %v", ErrBadImage, p)
@@ -140,6 +148,15 @@ func decodeImage(data []byte, maxPixels int) (img image.Image, err error) {
 		return nil, fmt.Errorf("%w: %v", ErrBadImage, err)
 	}
 	return img, nil
+}
+
+// deep reports whether images of model m hold 16 bits per channel.
+func deep(m color.Model) bool {
+	switch m {
+	case color.Gray16Model, color.Alpha16Model, color.RGBA64Model, color.NRGBA64Model:
+		return true
+	}
+	return false
 }
 
 // DecodeImage decodes the GS1 code in an already decoded image. See Decode.

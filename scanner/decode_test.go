@@ -15,15 +15,20 @@ import (
 	"time"
 )
 
-// pngHeader is a PNG signature and IHDR claiming w x h, with no pixel data:
-// what a decompression bomb looks like before it is decoded.
-func pngHeader(w, h uint32) []byte {
+// pngHeader is a PNG signature and IHDR claiming w x h 8-bit gray pixels,
+// with no pixel data: what a decompression bomb looks like before it is
+// decoded.
+func pngHeader(w, h uint32) []byte { return pngHeaderOf(w, h, 8, 0) }
+
+// pngHeaderOf is pngHeader with a bit depth and PNG colour type (0 gray,
+// 2 RGB, 6 RGBA).
+func pngHeaderOf(w, h uint32, depth, colorType byte) []byte {
 	var b bytes.Buffer
 	b.WriteString("\x89PNG\r\n\x1a\n")
 	ihdr := make([]byte, 13)
 	binary.BigEndian.PutUint32(ihdr[0:], w)
 	binary.BigEndian.PutUint32(ihdr[4:], h)
-	ihdr[8], ihdr[9] = 8, 0 // 8-bit gray
+	ihdr[8], ihdr[9] = depth, colorType
 	binary.Write(&b, binary.BigEndian, uint32(len(ihdr)))
 	chunk := append([]byte("IHDR"), ihdr...)
 	b.Write(chunk)
@@ -41,6 +46,13 @@ func TestDecodeRejectsHostileInput(t *testing.T) {
 	}{
 		{"huge canvas in header", pngHeader(100000, 100000), Options{}, ErrTooLarge},
 		{"one very long row", pngHeader(60_000_000, 1), Options{}, ErrTooLarge},
+		// 30 MP of 16-bit RGBA would take 240 MB decoded: counted twice,
+		// it is over the 50 MP default. The same in 8 bits is under it (and
+		// then fails to decode, having no pixels).
+		{"16-bit pixels count twice", pngHeaderOf(6000, 5000, 16, 6), Options{}, ErrTooLarge},
+		{"16-bit gray counts twice", pngHeaderOf(6000, 5000, 16, 0), Options{}, ErrTooLarge},
+		{"8-bit pixels count once", pngHeaderOf(6000, 5000, 8, 6), Options{}, ErrBadImage},
+		{"16-bit under half the limit", pngHeaderOf(100, 100, 16, 6), Options{MaxPixels: 20_000}, ErrBadImage},
 		{"over byte limit", label, Options{MaxBytes: int64(len(label) - 1)}, ErrTooLarge},
 		{"over pixel limit", label, Options{MaxPixels: 100}, ErrTooLarge},
 		{"zero width", pngHeader(0, 10), Options{}, ErrBadImage},

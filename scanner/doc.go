@@ -6,7 +6,8 @@
 //
 // Decode takes an untrusted PNG, JPEG or GIF. It rejects an image from its
 // header, before decoding a pixel, when it is over Options.MaxBytes or
-// Options.MaxPixels; it bounds the whole retry ladder by Options.Timeout
+// Options.MaxPixels (a pixel of 16 bits per channel counting twice, for
+// its memory); it bounds the whole retry ladder by Options.Timeout
 // and the context's deadline; and a panic inside a decoder becomes an
 // error. gozxing's DataMatrix reader makes a single attempt, so Decode
 // retries cheapest first (see search.go): binarizers, inversion, crops of
