@@ -78,6 +78,7 @@ func TestMalformedRequestsGet4xxJSON(t *testing.T) {
 		{"scan wrong type", "POST", "/api/v1/verify", "application/json", ph1, []byte(`{"scan":42}`), 400, "bad_json"},
 		{"bad location", "POST", "/api/v1/verify", "application/json", ph1, []byte(`{"scan":"` + jsonEsc(p.HRI) + `","location":"123"}`), 400, "bad_location"},
 		{"not an image", "POST", "/api/v1/verify", "image/png", ph1, []byte("not a png"), 422, "no_code"},
+		{"image too large", "POST", "/api/v1/verify", "image/png", ph1, pngHeader(5000, 4000, 8, 0), 413, "image_too_large"},
 		{"verify media type", "POST", "/api/v1/verify", "application/xml", ph1, []byte("<x/>"), 415, "unsupported_media_type"},
 		{"unknown verify param", "GET", "/api/v1/verify?scn=x", "", ph1, nil, 400, "query_parameter"},
 		{"capture not json", "POST", "/epcis/capture", "application/ld+json", mfr, []byte("{"), 400, "bad_epcis"},

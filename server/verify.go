@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -224,16 +223,6 @@ func (h *verifyAPI) fromForm(c *gin.Context) (scan, loc string, err error) {
 	defer f.Close()
 	scan, err = decodeImage(c.Request.Context(), f)
 	return scan, loc, err
-}
-
-// decodeImage finds the GS1 DataMatrix or Digital Link QR code in an image
-// and returns its scan text.
-func decodeImage(ctx context.Context, r io.Reader) (string, error) {
-	res, err := scanner.Decode(ctx, r, scanner.Options{MaxBytes: maxImageSize, Timeout: imageTimeout})
-	if err != nil {
-		return "", errf(http.StatusUnprocessableEntity, "no_code", "no GS1 code could be read from the image: %v", err)
-	}
-	return res.ScanText(), nil
 }
 
 // answer parses, checks and judges one scan and writes the answer.

@@ -2,8 +2,13 @@ package server
 
 import (
 	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
 	"mime/multipart"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -145,5 +150,107 @@ func TestCaptureAnswers202WithLocationAndLimits(t *testing.T) {
 	var st struct{ Success bool }
 	if err := n.client(s.Tokens[net.Pharmacy1.GLN]).Do(t.Context(), "GET", loc, "", nil, &st); err != nil || !st.Success {
 		t.Fatalf("capture job %s: %v %+v", loc, err, st)
+	}
+}
+
+// pngHeader is a PNG signature and IHDR claiming w x h pixels of the given
+// bit depth and colour type (0 gray, 6 RGBA), with no pixel data: a few
+// dozen bytes that declare a huge image.
+func pngHeader(w, h uint32, depth, colorType byte) []byte {
+	var b bytes.Buffer
+	b.WriteString("\x89PNG\r\n\x1a\n")
+	ihdr := make([]byte, 13)
+	binary.BigEndian.PutUint32(ihdr[0:], w)
+	binary.BigEndian.PutUint32(ihdr[4:], h)
+	ihdr[8], ihdr[9] = depth, colorType
+	binary.Write(&b, binary.BigEndian, uint32(len(ihdr)))
+	chunk := append([]byte("IHDR"), ihdr...)
+	b.Write(chunk)
+	binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(chunk))
+	return b.Bytes()
+}
+
+// TestDecodeImagePixelLimit: verification refuses, from the header and
+// with its own code, an image over the server's 16 MP, far below the
+// scanner's default of 50 MP; 16-bit pixels count twice.
+func TestDecodeImagePixelLimit(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		data   []byte
+		status int
+		code   string
+	}{
+		{"20 MP gray", pngHeader(5000, 4000, 8, 0), 413, "image_too_large"},
+		{"9 MP of 16-bit RGBA", pngHeader(3000, 3000, 16, 6), 413, "image_too_large"},
+		// Within the limit, the header passes and decoding finds no pixels.
+		{"9 MP of 8-bit RGBA", pngHeader(3000, 3000, 8, 6), 422, "no_code"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := decodeImage(t.Context(), bytes.NewReader(tc.data))
+			var ae *apiErr
+			if !errors.As(err, &ae) || ae.Status != tc.status || ae.Code != tc.code {
+				t.Fatalf("got %v, want %d %s", err, tc.status, tc.code)
+			}
+		})
+	}
+}
+
+// TestImageDecodesAreBounded: no more images are decoded at once than the
+// machine has cores; a request that finds every slot taken waits, and
+// gives up when its context ends.
+func TestImageDecodesAreBounded(t *testing.T) {
+	if cap(imageDecodes) != runtime.NumCPU() {
+		t.Fatalf("%d decode slots on %d cores", cap(imageDecodes), runtime.NumCPU())
+	}
+	sym, err := scanner.EncodeGS1("0109506000134352\x1d21S1", scanner.ShapeSquare)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var label bytes.Buffer
+	if err := sym.WritePNG(&label, scanner.RenderOptions{ModuleSize: 4}); err != nil {
+		t.Fatal(err)
+	}
+	var held []func()
+	for range cap(imageDecodes) {
+		release, err := imageDecodes.acquire(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, release)
+	}
+	defer func() {
+		for _, release := range held {
+			release()
+		}
+	}()
+
+	// All taken: a request whose context ends while it waits is answered
+	// 503 busy, without decoding.
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		_, err := decodeImage(ctx, bytes.NewReader(label.Bytes()))
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("decoded with every slot taken: %v", err)
+	default:
+	}
+	cancel()
+	var ae *apiErr
+	if err := <-done; !errors.As(err, &ae) || ae.Status != http.StatusServiceUnavailable || ae.Code != "busy" {
+		t.Fatalf("waiting request whose context ended: %v, want 503 busy", err)
+	}
+
+	// A waiting request goes ahead once a slot is freed.
+	go func() {
+		_, err := decodeImage(t.Context(), bytes.NewReader(label.Bytes()))
+		done <- err
+	}()
+	held[0]()
+	held = held[1:]
+	if err := <-done; err != nil {
+		t.Fatalf("after a slot was freed: %v", err)
 	}
 }
