@@ -63,9 +63,6 @@ func (a *applier) registerProduct(p RegisterProductPayload) error {
 }
 
 func (a *applier) registerKey(p RegisterKeyPayload) error {
-	if p.KeyID == "" || len(p.KeyID) > 16 || strings.ContainsAny(p.KeyID, " \t\r\n") {
-		return reject(CodeBadPayload, "key_id must be 1 to 16 characters without spaces")
-	}
 	owner := p.OrgID
 	if owner == "" {
 		owner = a.actorID()
@@ -91,6 +88,12 @@ func (a *applier) registerKey(p RegisterKeyPayload) error {
 		}
 	default:
 		return reject(CodeBadPayload, "algorithm %q is not %s or %s", p.Algorithm, AlgEd25519, AlgECDSAP256)
+	}
+	// Codes name a key by the id derived from it: a key under any other id
+	// could only sit on the id of someone else's key, and keep it, since
+	// ids are unique.
+	if want := KeyID(p.Algorithm, p.PublicKey); p.KeyID != want {
+		return reject(CodeBadPayload, "key_id %q is not the id of this key; its id is %q", p.KeyID, want)
 	}
 	var n int64
 	if err := a.tx.Model(&SigningKey{}).Where("key_id = ?", p.KeyID).Count(&n).Error; err != nil {

@@ -1,7 +1,9 @@
 package models
 
 import (
+	"bytes"
 	"crypto/ecdh"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
 	"strings"
@@ -26,12 +28,21 @@ func TestRegisterProductAndKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l.mustApply(glnMaker, KindRegisterKey, RegisterKeyPayload{KeyID: "AC1", Algorithm: AlgEd25519, PublicKey: mustKeyPair(t)})
-	l.mustApply(adminID, KindRegisterKey, RegisterKeyPayload{KeyID: "AC2", OrgID: glnMaker, Algorithm: AlgECDSAP256, PublicKey: p256.PublicKey().Bytes()})
-	k, err := LookupKey(l.db, "AC2")
+	ed := mustKeyPair(t)
+	l.mustApply(glnMaker, KindRegisterKey, RegisterKeyPayload{KeyID: KeyID(AlgEd25519, ed), Algorithm: AlgEd25519, PublicKey: ed})
+	p256ID := KeyID(AlgECDSAP256, p256.PublicKey().Bytes())
+	l.mustApply(adminID, KindRegisterKey, RegisterKeyPayload{KeyID: p256ID, OrgID: glnMaker, Algorithm: AlgECDSAP256, PublicKey: p256.PublicKey().Bytes()})
+	k, err := LookupKey(l.db, p256ID)
 	if err != nil || k.OrgID != glnMaker || k.Algorithm != AlgECDSAP256 {
 		t.Fatalf("LookupKey = %+v, %v", k, err)
 	}
+	other, err := ecdh.P256().GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherKey := other.PublicKey().Bytes()
+	otherID := KeyID(AlgECDSAP256, otherKey)
+	ed2 := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{2}, ed25519.SeedSize)).Public().(ed25519.PublicKey)
 	for _, tc := range []struct {
 		name  string
 		actor string
@@ -45,13 +56,17 @@ func TestRegisterProductAndKey(t *testing.T) {
 		{"product for another maker", glnMaker, KindRegisterProduct, RegisterProductPayload{GTIN: mkKey("0501234577777"), Name: "X", Manufacturer: glnMaker2}, CodeForbidden},
 		{"product by wholesaler", glnWholesal, KindRegisterProduct, RegisterProductPayload{GTIN: mkKey("0401234577777"), Name: "X"}, CodeForbidden},
 		{"product twice", glnMaker, KindRegisterProduct, RegisterProductPayload{GTIN: gtinA, Name: "X"}, CodeConflict},
-		{"key by pharmacy", glnPharmacy, KindRegisterKey, RegisterKeyPayload{KeyID: "P1", Algorithm: AlgEd25519, PublicKey: mustKeyPair(t)}, CodeForbidden},
-		{"key for another org", glnMaker2, KindRegisterKey, RegisterKeyPayload{KeyID: "X1", OrgID: glnMaker, Algorithm: AlgEd25519, PublicKey: mustKeyPair(t)}, CodeForbidden},
+		{"key by pharmacy", glnPharmacy, KindRegisterKey, RegisterKeyPayload{KeyID: otherID, Algorithm: AlgECDSAP256, PublicKey: otherKey}, CodeForbidden},
+		{"key for another org", glnMaker2, KindRegisterKey, RegisterKeyPayload{KeyID: otherID, OrgID: glnMaker, Algorithm: AlgECDSAP256, PublicKey: otherKey}, CodeForbidden},
 		{"key short", glnMaker, KindRegisterKey, RegisterKeyPayload{KeyID: "X2", Algorithm: AlgEd25519, PublicKey: []byte{1, 2}}, CodeBadPayload},
 		{"key not on curve", glnMaker, KindRegisterKey, RegisterKeyPayload{KeyID: "X3", Algorithm: AlgECDSAP256, PublicKey: append([]byte{4}, make([]byte, 64)...)}, CodeBadPayload},
 		{"key bad algorithm", glnMaker, KindRegisterKey, RegisterKeyPayload{KeyID: "X4", Algorithm: "rsa", PublicKey: mustKeyPair(t)}, CodeBadPayload},
-		{"key id too long", glnMaker, KindRegisterKey, RegisterKeyPayload{KeyID: "ABCDEFGHIJKLMNOPQ", Algorithm: AlgEd25519, PublicKey: mustKeyPair(t)}, CodeBadPayload},
-		{"key id twice", glnMaker, KindRegisterKey, RegisterKeyPayload{KeyID: "AC1", Algorithm: AlgEd25519, PublicKey: mustKeyPair(t)}, CodeConflict},
+		{"key id not derived from the key", glnMaker, KindRegisterKey, RegisterKeyPayload{KeyID: "AC1", Algorithm: AlgECDSAP256, PublicKey: otherKey}, CodeBadPayload},
+		{"key id of the other algorithm", glnMaker, KindRegisterKey, RegisterKeyPayload{KeyID: KeyID(AlgEd25519, otherKey), Algorithm: AlgECDSAP256, PublicKey: otherKey}, CodeBadPayload},
+		// A registered key's id, taken for another key before its owner
+		// registers it, would block the owner: an id belongs to its key.
+		{"another key's id", glnMaker2, KindRegisterKey, RegisterKeyPayload{KeyID: otherID, Algorithm: AlgEd25519, PublicKey: ed2}, CodeBadPayload},
+		{"key twice", glnMaker, KindRegisterKey, RegisterKeyPayload{KeyID: KeyID(AlgEd25519, ed), Algorithm: AlgEd25519, PublicKey: ed}, CodeConflict},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l.t = t
@@ -520,5 +535,18 @@ func TestExpiredOrRecalledPacksAreNotSupplied(t *testing.T) {
 	l.mustApply(glnPharmacy, KindDecommission, dec(epcs[2], StatusDestroyed))
 	if it := l.mustItem(PackKey(gtinA, "E4")); it.Status != StatusActive {
 		t.Fatalf("a refused dispense changed %s to %s", it.Key, it.Status)
+	}
+}
+
+// TestKeyIDKnownAnswer pins the derivation the scanner package
+// documentation gives: the Ed25519 key with seed 00 01 .. 1f has id "GgEs".
+func TestKeyIDKnownAnswer(t *testing.T) {
+	seed := make([]byte, ed25519.SeedSize)
+	for i := range seed {
+		seed[i] = byte(i)
+	}
+	pub := ed25519.NewKeyFromSeed(seed).Public().(ed25519.PublicKey)
+	if got := KeyID(AlgEd25519, pub); got != "GgEs" {
+		t.Fatalf("KeyID = %q, want GgEs", got)
 	}
 }

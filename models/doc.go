@@ -62,7 +62,9 @@
 //     the same organisation at the same premises within UndoWindow of the
 //     decommission's record time, never for an expired, recalled or
 //     supplied-to-the-public pack;
-//   - a lot is recalled by its product's manufacturer or a regulator.
+//   - a lot is recalled by its product's manufacturer or a regulator;
+//   - a manufacturer registers a signing key only under the id derived
+//     from it (KeyID), the first to register an id keeps it.
 //
 // # Reads
 //

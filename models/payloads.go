@@ -55,7 +55,8 @@ type RegisterProductPayload struct {
 
 // RegisterKeyPayload registers a manufacturer's public signing key.
 type RegisterKeyPayload struct {
-	// KeyID is the short opaque id that signed codes carry.
+	// KeyID is the id signed codes carry: it must be KeyID(Algorithm,
+	// PublicKey), the 4 characters derived from the key.
 	KeyID string `json:"key_id"`
 	// OrgID owns the key; empty means the actor.
 	OrgID string `json:"org_id,omitempty"`

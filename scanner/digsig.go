@@ -13,6 +13,8 @@ import (
 	"io"
 	"strings"
 	"sync"
+
+	"github.com/pedigree-ledger/pedigree/models"
 )
 
 // AIDigSig is the GS1 Application Identifier of the digital signature.
@@ -25,7 +27,6 @@ const (
 	sigChars      = 86 // base64url, unpadded, of 64 bytes
 	DigSigLen     = KeyIDLen + sigChars
 	messagePrefix = "pedigree-digsig-v1"
-	keyIDPrefix   = "pedigree-keyid-v1"
 )
 
 // Algorithm names a signature algorithm as the ledger records it.
@@ -34,8 +35,8 @@ type Algorithm string
 // The supported algorithms. Both make 64-byte signatures, so a key id and
 // a signature fit the 90 characters AI 8030 allows.
 const (
-	Ed25519   Algorithm = "ed25519"
-	ECDSAP256 Algorithm = "ecdsa-p256"
+	Ed25519   Algorithm = models.AlgEd25519
+	ECDSAP256 Algorithm = models.AlgECDSAP256
 )
 
 // SignatureStatus is the outcome of checking a code's signature.
@@ -73,19 +74,12 @@ type PublicKey struct {
 	prepared *keyChecker
 }
 
-// KeyID derives the id of a raw public key: the first 3 bytes of
+// KeyID derives the id of a raw public key (models.KeyID, the one
+// derivation the ledger's registry also applies): the first 3 bytes of
 // SHA-256("pedigree-keyid-v1" 0x00 algorithm 0x00 key), in base64url. The
 // id is a hint for finding the key, not a security property: the signature
 // covers it, and a registry must refuse two keys with the same id.
-func KeyID(alg Algorithm, raw []byte) string {
-	h := sha256.New()
-	h.Write([]byte(keyIDPrefix))
-	h.Write([]byte{0})
-	h.Write([]byte(alg))
-	h.Write([]byte{0})
-	h.Write(raw)
-	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:3])
-}
+func KeyID(alg Algorithm, raw []byte) string { return models.KeyID(string(alg), raw) }
 
 // Validate checks that the key parses for its algorithm and that its id is
 // the one derived from it.
