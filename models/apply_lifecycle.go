@@ -1,9 +1,7 @@
 package models
 
 import (
-	"crypto/ecdh"
 	"crypto/ed25519"
-	"crypto/elliptic"
 	"errors"
 	"fmt"
 	"slices"
@@ -109,17 +107,11 @@ func (a *applier) registerKey(p RegisterKeyPayload) error {
 	return nil
 }
 
-// validP256Point checks a SEC 1 encoded P-256 public key.
+// validP256Point checks a SEC 1 encoded P-256 public key, uncompressed or
+// compressed.
 func validP256Point(b []byte) bool {
-	switch {
-	case len(b) == 65 && b[0] == 4:
-		_, err := ecdh.P256().NewPublicKey(b)
-		return err == nil
-	case len(b) == 33 && (b[0] == 2 || b[0] == 3):
-		x, _ := elliptic.UnmarshalCompressed(elliptic.P256(), b)
-		return x != nil
-	}
-	return false
+	_, ok := P256Uncompressed(b)
+	return ok
 }
 
 // decommissionItem sets an EU FMD inactive status on one pack held by the

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"crypto/ecdh"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
+	"math/big"
 	"strings"
 	"testing"
 	"time"
@@ -36,6 +38,17 @@ func TestRegisterProductAndKey(t *testing.T) {
 	if err != nil || k.OrgID != glnMaker || k.Algorithm != AlgECDSAP256 {
 		t.Fatalf("LookupKey = %+v, %v", k, err)
 	}
+	// A P-256 key in compressed form has the id of its uncompressed point,
+	// and the key in its other form is the same key again.
+	comp, err := ecdh.P256().GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	compFull := comp.PublicKey().Bytes()
+	x, y := new(big.Int).SetBytes(compFull[1:33]), new(big.Int).SetBytes(compFull[33:])
+	compKey := elliptic.MarshalCompressed(elliptic.P256(), x, y)
+	l.mustApply(glnMaker, KindRegisterKey, RegisterKeyPayload{KeyID: KeyID(AlgECDSAP256, compFull), Algorithm: AlgECDSAP256, PublicKey: compKey})
+	l.mustReject(CodeConflict, glnMaker, KindRegisterKey, RegisterKeyPayload{KeyID: KeyID(AlgECDSAP256, compFull), Algorithm: AlgECDSAP256, PublicKey: compFull})
 	other, err := ecdh.P256().GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)

@@ -65,7 +65,8 @@ var ErrUnknownKey = errors.New("unknown signing key")
 
 // PublicKey is a manufacturer's verification key as the ledger registers
 // it: the id codes name, the algorithm, and the raw key (32 bytes for
-// Ed25519, the 65-byte uncompressed point for P-256).
+// Ed25519; for P-256 the 65-byte uncompressed point, or the 33-byte
+// compressed one, whose id is that of the uncompressed point).
 type PublicKey struct {
 	ID        string    `json:"key_id"`
 	Algorithm Algorithm `json:"algorithm"`
@@ -366,7 +367,7 @@ func (s *KeySet) Add(k PublicKey) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if old, ok := s.keys[k.ID]; ok {
-		if old.Algorithm != k.Algorithm || string(old.Key) != string(k.Key) {
+		if old.Algorithm != k.Algorithm || !sameKey(old, k) {
 			return fmt.Errorf("key id %q already names another key", k.ID)
 		}
 		return nil // the same key again
@@ -381,6 +382,20 @@ func (s *KeySet) Add(k PublicKey) error {
 	}
 	s.keys[k.ID] = k
 	return nil
+}
+
+// sameKey reports whether a and b are one key: equal bytes, or one P-256
+// point in its two encodings.
+func sameKey(a, b PublicKey) bool {
+	if string(a.Key) == string(b.Key) {
+		return true
+	}
+	if a.Algorithm != ECDSAP256 {
+		return false
+	}
+	ua, okA := models.P256Uncompressed(a.Key)
+	ub, okB := models.P256Uncompressed(b.Key)
+	return okA && okB && string(ua) == string(ub)
 }
 
 // ResolveKey implements KeyResolver.

@@ -39,8 +39,10 @@
 //
 // where algorithm is the ASCII name "ed25519" or "ecdsa-p256" and the
 // public key is raw: 32 bytes for Ed25519, the 65-byte uncompressed point
-// (0x04 || X || Y) for P-256. Ids are short hints; a registry must refuse
-// a second key with an id it already holds.
+// (0x04 || X || Y) for P-256. A P-256 key registered in its 33-byte
+// compressed form has the id of its uncompressed point and verifies the
+// same codes. Ids are short hints; a registry must refuse a second key
+// with an id it already holds (models.KeyID is the derivation).
 //
 // The signature covers the message
 //

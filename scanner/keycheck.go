@@ -12,6 +12,8 @@ import (
 	"github.com/oasisprotocol/curve25519-voi/curve"
 	"github.com/oasisprotocol/curve25519-voi/curve/scalar"
 	voi "github.com/oasisprotocol/curve25519-voi/primitives/ed25519"
+
+	"github.com/pedigree-ledger/pedigree/models"
 )
 
 // Checking a signature is most of what verifying a signed code costs, and
@@ -133,7 +135,12 @@ func (k PublicKey) newChecker(prepare bool) (*keyChecker, error) {
 		}
 		return &keyChecker{ed: pk}, nil
 	case ECDSAP256:
-		pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), k.Key)
+		// The registry takes both SEC 1 forms (models.RegisterKeyPayload).
+		raw, ok := models.P256Uncompressed(k.Key)
+		if !ok {
+			return nil, fmt.Errorf("ecdsa-p256 public key of %d bytes is not a P-256 point (65-byte uncompressed or 33-byte compressed)", len(k.Key))
+		}
+		pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), raw)
 		if err != nil {
 			return nil, fmt.Errorf("ecdsa-p256 public key: %w", err)
 		}

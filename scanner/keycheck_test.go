@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/sha512"
 	"encoding/json"
 	"math/big"
@@ -369,5 +370,69 @@ func TestKeySetPreparesAtMostMaxPreparedKeys(t *testing.T) {
 	}
 	if prepared != MaxPreparedKeys || ks.Len() != MaxPreparedKeys+2 {
 		t.Fatalf("%d of %d keys prepared", prepared, ks.Len())
+	}
+}
+
+// compressedP256 is the 33-byte SEC 1 compressed form of a P-256 key's
+// uncompressed point.
+func compressedP256(t testing.TB, uncompressed []byte) []byte {
+	t.Helper()
+	if len(uncompressed) != 65 || uncompressed[0] != 4 {
+		t.Fatalf("not an uncompressed point: %x", uncompressed)
+	}
+	x, y := new(big.Int).SetBytes(uncompressed[1:33]), new(big.Int).SetBytes(uncompressed[33:])
+	return elliptic.MarshalCompressed(elliptic.P256(), x, y)
+}
+
+// TestCompressedP256Key: the ledger registers P-256 keys in compressed
+// form too, so such a key verifies the codes its private key signed, has
+// the id of its uncompressed form (the id the signer writes), and is the
+// same key as that form in a KeySet.
+func TestCompressedP256Key(t *testing.T) {
+	k := mustKey(t, ECDSAP256)
+	full := k.Public()
+	short := PublicKey{ID: full.ID, Algorithm: ECDSAP256, Key: compressedP256(t, full.Key)}
+	if id := KeyID(ECDSAP256, short.Key); id != full.ID {
+		t.Fatalf("compressed key id %q, uncompressed %q", id, full.ID)
+	}
+	if err := short.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	prep, err := short.Prepare()
+	if err != nil {
+		t.Fatalf("Prepare: %v", err)
+	}
+	good := mustSign(t, k, goldenPack)
+	kid, sig, err := ParseDigSig(mustGet(t, good, AIDigSig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig[40] ^= 1
+	altered := append(slices.Clone(goldenPack), gs1.Element{AI: AIDigSig, Value: kid + encodeSig(sig)})
+	for _, key := range []PublicKey{short, prep} {
+		for _, tc := range []struct {
+			es   gs1.ElementString
+			want SignatureStatus
+		}{{good, SigValid}, {altered, SigInvalid}} {
+			v, err := Verify(context.Background(), tc.es, staticResolver{key})
+			if err != nil || v.Status != tc.want {
+				t.Fatalf("prepared %v: %+v %v, want %s", key.Prepared(), v, err, tc.want)
+			}
+		}
+	}
+	ks, err := NewKeySet(short)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ks.Add(full); err != nil {
+		t.Fatalf("the uncompressed form of a key in the set: %v", err)
+	}
+	if v, err := Verify(context.Background(), good, ks); err != nil || v.Status != SigValid {
+		t.Fatalf("KeySet: %+v %v", v, err)
+	}
+
+	notOnCurve := append([]byte{2}, bytes.Repeat([]byte{0xff}, 32)...)
+	if _, err := (PublicKey{Algorithm: ECDSAP256, Key: notOnCurve}).Prepare(); err == nil {
+		t.Fatal("a compressed key off the curve was accepted")
 	}
 }

@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"crypto/elliptic"
 	"errors"
+	"math/big"
 	"sync"
 	"testing"
 
@@ -80,5 +82,24 @@ func TestLedgerKeysPrepareAtMostMaxPreparedKeys(t *testing.T) {
 	}
 	if n := lk.prepared; n != scanner.MaxPreparedKeys {
 		t.Fatalf("%d prepared keys counted at the end", n)
+	}
+}
+
+// TestLedgerKeysCompressedP256 registers a P-256 key in the 33-byte
+// compressed form the registry accepts: its codes verify as valid, not as
+// signed by an unusable key.
+func TestLedgerKeysCompressedP256(t *testing.T) {
+	f, _ := mustFakeLedger(t, "0000000000000", models.RoleAdmin)
+	k, err := scanner.GenerateKey(scanner.ECDSAP256, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := k.Public()
+	x, y := new(big.Int).SetBytes(pub.Key[1:33]), new(big.Int).SetBytes(pub.Key[33:])
+	pub.Key = elliptic.MarshalCompressed(elliptic.P256(), x, y)
+	mustRegisterKey(t, f, pub)
+	v, err := scanner.Verify(context.Background(), mustSignedCode(t, k, "C1"), &ledgerKeys{reader: f})
+	if err != nil || v.Status != scanner.SigValid {
+		t.Fatalf("%+v %v", v, err)
 	}
 }
