@@ -109,7 +109,7 @@ func BenchmarkVerify(b *testing.B) {
 		for pb.Next() {
 			i++
 			start := time.Now()
-			v, err := Verify(db, VerifyRequest{Scan: scan(gtinA, fmt.Sprintf("V%d", (i*7919)%packs), "L1", "281231"), Pharmacy: glnMaker, Time: at, Signature: SignatureValid})
+			v, err := Verify(db, VerifyRequest{Scan: scan(gtinA, fmt.Sprintf("V%d", (i*7919)%packs), "L1", "281231"), Pharmacy: glnMaker, Time: at, Signature: SignatureValid, KeyOwner: glnMaker})
 			mine = append(mine, time.Since(start))
 			if err != nil || v.Verdict != VerdictAuthentic {
 				b.Errorf("verify: %v %v", v.Verdict, err)

@@ -72,7 +72,9 @@
 // VerifyIndex.Verify judges it from memory, from the rows of the packs
 // changed last that whoever applies the commands keeps there, with the
 // same answer (the judgement is one function of the rows, wherever they
-// were read).
+// were read). A signature the caller found valid counts only when its
+// key's owner (VerifyRequest.KeyOwner) is the product's manufacturer: any
+// registered key makes signatures that verify.
 // ChainOfCustody reads the event-EPC index (a container's moves are indexed
 // for everything inside it), QueryEvents serves the EPCIS query interface
 // with stable keyset pages, and the Lookup* and List* functions serve the

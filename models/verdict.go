@@ -79,6 +79,12 @@ type VerifyRequest struct {
 	Time time.Time `json:"time"`
 	// Signature is the caller's check of AI (8030).
 	Signature SignatureStatus `json:"signature"`
+	// KeyOwner is the organisation that registered the key a valid
+	// signature was made with (SigningKey.OrgID). A key signs only its
+	// owner's products: a valid signature by a key the product's
+	// manufacturer does not own, or whose owner is not given, is judged
+	// invalid.
+	KeyOwner string `json:"key_owner,omitempty"`
 }
 
 // Verification is Verify's answer.
@@ -229,6 +235,15 @@ func judge(req VerifyRequest, gtin, serial string, rows verifyRows) Verification
 	v.Pack = pack
 
 	switch req.Signature {
+	case SignatureValid:
+		// Any manufacturer's key makes signatures that verify; only the
+		// product's own manufacturer's key makes its codes genuine.
+		switch owner := req.KeyOwner; {
+		case owner == "":
+			add(VerdictSignatureInvalid, "the code's signature (8030) verifies, but the owner of its key is not known, so it may not be %s's", prod.Manufacturer)
+		case owner != prod.Manufacturer:
+			add(VerdictSignatureInvalid, "the code is signed with a key of %s, not of %s, the manufacturer of %s", owner, prod.Manufacturer, gtin)
+		}
 	case SignatureInvalid:
 		add(VerdictSignatureInvalid, "the code's signature (8030) does not verify")
 	case SignatureUnknownKey:

@@ -3,6 +3,7 @@ package models
 import (
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,7 +79,7 @@ func TestVerifyVerdicts(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			req := VerifyRequest{Scan: tc.scan, Pharmacy: tc.pharmacy, Time: at, Signature: tc.sig}
+			req := VerifyRequest{Scan: tc.scan, Pharmacy: tc.pharmacy, Time: at, Signature: tc.sig, KeyOwner: glnMaker}
 			v, err := Verify(l.db, req)
 			if err != nil {
 				t.Fatal(err)
@@ -113,7 +114,7 @@ func TestVerifyVerdicts(t *testing.T) {
 		})
 	}
 	// A dispensed pack says when and where.
-	v, _ := Verify(l.db, VerifyRequest{Scan: scan(gtinA, "V2", "", ""), Time: at, Signature: SignatureValid})
+	v, _ := Verify(l.db, VerifyRequest{Scan: scan(gtinA, "V2", "", ""), Time: at, Signature: SignatureValid, KeyOwner: glnMaker})
 	if v.Pack == nil || v.Pack.DecommissionedBy != glnPharmacy || v.Pack.DecommissionedAt == nil {
 		t.Fatalf("dispensed pack details = %+v", v.Pack)
 	}
@@ -133,6 +134,45 @@ func TestVerifyVerdicts(t *testing.T) {
 	alerts, err := ListAlerts(l.db, AlertQuery{Verdict: string(VerdictRecalled)})
 	if err != nil || len(alerts) != 1 || alerts[0].Serial != "R1" || alerts[0].Location != glnPharmacy {
 		t.Fatalf("alerts = %+v, %v", alerts, err)
+	}
+}
+
+// TestVerifySignatureByAnotherManufacturersKey: a signature that verifies
+// is the product's only when the key is its manufacturer's. Another
+// manufacturer's key (registered, so its signatures verify) makes the
+// code suspect, as does a key whose owner the caller does not give.
+func TestVerifySignatureByAnotherManufacturersKey(t *testing.T) {
+	l := newLedger(t)
+	l.network()
+	l.supplyChain("S1")
+	at := time.Date(2026, 4, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name    string
+		owner   string
+		verdict Verdict
+		says    string // in the first reason
+	}{
+		{"the manufacturer's key", glnMaker, VerdictAuthentic, ""},
+		{"another manufacturer's key", glnMaker2, VerdictSignatureInvalid, "signed with a key of " + glnMaker2 + ", not of " + glnMaker},
+		{"a key of unknown owner", "", VerdictSignatureInvalid, "owner of its key is not known"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := VerifyRequest{Scan: scan(gtinA, "S1", "L1", "281231"), Pharmacy: glnPharmacy, Time: at,
+				Signature: SignatureValid, KeyOwner: tc.owner}
+			v, err := Verify(l.db, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.Verdict != tc.verdict || !strings.Contains(v.Reasons[0].Message, tc.says) {
+				t.Fatalf("verdict %s, reasons %+v; want %s saying %q", v.Verdict, v.Reasons, tc.verdict, tc.says)
+			}
+			if vi, ok, err := l.index.Verify(req); err != nil || !ok || !reflect.DeepEqual(vi, v) {
+				t.Fatalf("VerifyIndex.Verify = %+v, %v, %v; Verify = %+v", vi, ok, err, v)
+			}
+			if _, raise := v.Alert(req); raise != (tc.verdict != VerdictAuthentic) {
+				t.Fatalf("alert raised = %v", raise)
+			}
+		})
 	}
 }
 

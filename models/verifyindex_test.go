@@ -34,7 +34,7 @@ func TestVerifyIndexEvictsOldestAndFallsBack(t *testing.T) {
 		if held != (i >= 3) {
 			t.Fatalf("pack %s held = %v; the index should hold the two commissioned last", serial, held)
 		}
-		req := VerifyRequest{Scan: scan(gtinA, serial, "L1", "281231"), Pharmacy: glnMaker, Time: at, Signature: SignatureValid}
+		req := VerifyRequest{Scan: scan(gtinA, serial, "L1", "281231"), Pharmacy: glnMaker, Time: at, Signature: SignatureValid, KeyOwner: glnMaker}
 		want, err := Verify(l.db, req)
 		if err != nil {
 			t.Fatal(err)
@@ -76,7 +76,7 @@ func TestVerifyIndexUnloadedReadsTheProjection(t *testing.T) {
 	if _, ok := ix.rows("09999999999994", "X"); ok {
 		t.Fatal("an unloaded index says a product is unknown")
 	}
-	req := VerifyRequest{Scan: scan(gtinA, "U1", "L1", "281231"), Signature: SignatureValid}
+	req := VerifyRequest{Scan: scan(gtinA, "U1", "L1", "281231"), Signature: SignatureValid, KeyOwner: glnMaker}
 	for _, ix := range []*VerifyIndex{ix, nil} {
 		if v, ok, err := ix.Verify(req); ok || err != nil {
 			t.Fatalf("an unloaded or nil index answered: %+v, %v", v, err)

@@ -157,7 +157,7 @@ func mustIndexAnswersAsProjection(t *testing.T, tn *testNode, dn *demo.Network, 
 		if err != nil {
 			t.Fatal(err)
 		}
-		req := models.VerifyRequest{Scan: es, Pharmacy: pharmacy, Time: at, Signature: models.SignatureValid}
+		req := models.VerifyRequest{Scan: es, Pharmacy: pharmacy, Time: at, Signature: models.SignatureValid, KeyOwner: dn.Manufacturer.GLN}
 		want, err := models.Verify(db, req)
 		if err != nil {
 			t.Fatal(err)

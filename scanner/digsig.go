@@ -71,6 +71,11 @@ type PublicKey struct {
 	ID        string    `json:"key_id"`
 	Algorithm Algorithm `json:"algorithm"`
 	Key       []byte    `json:"public_key"`
+	// Owner is the organisation (GLN) the key belongs to, when the
+	// resolver knows it: the ledger's registry always does. Verify
+	// reports it, so the caller can check that the key's owner made the
+	// product (models.Verify does).
+	Owner string `json:"org_id,omitempty"`
 	// prepared is the verification state Prepare computed, nil if none.
 	prepared *keyChecker
 }
@@ -234,6 +239,11 @@ type Verification struct {
 	Status    SignatureStatus `json:"status"`
 	KeyID     string          `json:"key_id,omitempty"`
 	Algorithm Algorithm       `json:"algorithm,omitempty"`
+	// KeyOwner is the owner of the key the code names, when the resolver
+	// knows it (PublicKey.Owner). A valid signature proves only that the
+	// holder of that key signed the code: it is the product's only if the
+	// owner is the product's manufacturer.
+	KeyOwner string `json:"key_owner,omitempty"`
 	// Reason explains any status but valid, in one line.
 	Reason string `json:"reason,omitempty"`
 }
@@ -310,7 +320,7 @@ func verifyFields(ctx context.Context, fields []field, keys KeyResolver) (Verifi
 	if err != nil {
 		return v, fmt.Errorf("resolve key %q: %w", kid, err)
 	}
-	v.Algorithm = pub.Algorithm
+	v.Algorithm, v.KeyOwner = pub.Algorithm, pub.Owner
 	c, err := pub.checker()
 	if err != nil {
 		v.Status, v.Reason = SigInvalid, "registered key is unusable: "+err.Error()
@@ -369,6 +379,9 @@ func (s *KeySet) Add(k PublicKey) error {
 	if old, ok := s.keys[k.ID]; ok {
 		if old.Algorithm != k.Algorithm || !sameKey(old, k) {
 			return fmt.Errorf("key id %q already names another key", k.ID)
+		}
+		if old.Owner != k.Owner {
+			return fmt.Errorf("key %q is listed twice with different owners", k.ID)
 		}
 		return nil // the same key again
 	}

@@ -19,6 +19,12 @@ import (
 // about a third of a verification's CPU. Only answers that depend on the
 // code and an immutable key are kept (valid, invalid); an unknown key may
 // be registered later, and errors are never cached.
+//
+// A cached check holds the key's owner, not a judgement of it: whether the
+// owner made the product is judged by models.Verify on every request,
+// after the cache, against the product the code's GTIN names. And the
+// cache key is the whole code, GTIN included, so a check is only ever
+// reused for the very code it was made for.
 type sigCache struct {
 	mu    sync.Mutex
 	max   int

@@ -313,7 +313,7 @@ func (h *verifyAPI) judge(ctx context.Context, cl Caller, es gs1.ElementString, 
 	if err != nil {
 		return resp, nil, err
 	}
-	req := models.VerifyRequest{Scan: es, Signature: signatureStatus(sig.Status)}
+	req := models.VerifyRequest{Scan: es, Signature: signatureStatus(sig.Status), KeyOwner: sig.KeyOwner}
 	if linkOnly && sig.Status == scanner.SigMissing {
 		req.Signature = models.SignatureNotChecked
 		sig.Reason = "a Digital Link carries no signature; scan the printed code to check it"
@@ -333,6 +333,19 @@ func (h *verifyAPI) judge(ctx context.Context, cl Caller, es gs1.ElementString, 
 	}
 	if err != nil {
 		return resp, nil, fmt.Errorf("verify: %w", err)
+	}
+	// A signature that verifies with a key the product's manufacturer does
+	// not own is no signature of the product: Verify judged so (the only
+	// way it finds a valid signature invalid), and the answer's signature
+	// says the same. sig is this request's copy; the cache keeps the
+	// check of the code as it was made, owner included.
+	if sig.Status == scanner.SigValid {
+		for _, r := range v.Reasons {
+			if r.Verdict == models.VerdictSignatureInvalid {
+				sig.Status, sig.Reason = scanner.SigInvalid, r.Message
+				break
+			}
+		}
 	}
 	resp = verifyResponse{Verdict: v.Verdict, Verified: v.Verified, Reasons: v.Reasons, AlertCode: v.AlertCode,
 		FailureReason: v.FailureReason, AdditionalInfo: v.AdditionalInfo, Product: v.Product, Recall: v.Recall,
@@ -426,10 +439,10 @@ func signatureStatus(s scanner.SignatureStatus) models.SignatureStatus {
 	return models.SignatureInvalid
 }
 
-// ledgerKeys resolves signing keys from the ledger's key registry. A
-// registered key never changes (the registry refuses a second key with the
-// same id), so found keys are cached, prepared for checking, for the life
-// of the process.
+// ledgerKeys resolves signing keys, with their owners, from the ledger's
+// key registry. A registered key never changes, nor does its owner (the
+// registry refuses a second key with the same id), so found keys are
+// cached, prepared for checking, for the life of the process.
 type ledgerKeys struct {
 	reader projectionReader
 	cache  sync.Map // key id -> scanner.PublicKey
@@ -461,7 +474,9 @@ func (k *ledgerKeys) ResolveKey(ctx context.Context, id string) (scanner.PublicK
 	if sk.KeyID == "" {
 		return scanner.PublicKey{}, fmt.Errorf("%w: %q", scanner.ErrUnknownKey, id)
 	}
-	pk := scanner.PublicKey{ID: sk.KeyID, Algorithm: scanner.Algorithm(sk.Algorithm), Key: sk.PublicKey}
+	// The owner goes with the key: models.Verify accepts its signatures
+	// only on the owner's own products.
+	pk := scanner.PublicKey{ID: sk.KeyID, Algorithm: scanner.Algorithm(sk.Algorithm), Key: sk.PublicKey, Owner: sk.OrgID}
 	// Prepared once, the key checks every later code at a third of
 	// crypto/ed25519's cost (see scanner.PublicKey.Prepare); at most
 	// scanner.MaxPreparedKeys keys are, for their tables' memory. A key

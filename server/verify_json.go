@@ -64,6 +64,7 @@ func (r *verifyResponse) appendJSON(b []byte) ([]byte, error) {
 	b = models.AppendJSONString(b, string(s.Status))
 	b = appendOptString(b, `,"key_id":`, s.KeyID)
 	b = appendOptString(b, `,"algorithm":`, string(s.Algorithm))
+	b = appendOptString(b, `,"key_owner":`, s.KeyOwner)
 	b = appendOptString(b, `,"reason":`, s.Reason)
 	b = append(b, `},"scan":{"hri":`...)
 	b = models.AppendJSONString(b, r.Scan.HRI)

@@ -5,10 +5,15 @@ import (
 	"crypto/elliptic"
 	"errors"
 	"math/big"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/pedigree-ledger/pedigree/fixtures/demo"
 	"github.com/pedigree-ledger/pedigree/models"
+	"github.com/pedigree-ledger/pedigree/models/gs1"
 	"github.com/pedigree-ledger/pedigree/scanner"
 )
 
@@ -101,5 +106,87 @@ func TestLedgerKeysCompressedP256(t *testing.T) {
 	v, err := scanner.Verify(context.Background(), mustSignedCode(t, k, "C1"), &ledgerKeys{reader: f})
 	if err != nil || v.Status != scanner.SigValid {
 		t.Fatalf("%+v %v", v, err)
+	}
+}
+
+// TestVerifyRefusesAnotherManufacturersKey: a registered key signs only
+// its owner's products. Manufacturer 1's key makes a signature that
+// verifies on a code of manufacturer 2's pack, and the verdict is
+// signature_invalid naming whose key it is, also when the signature check
+// comes from the cache; manufacturer 2's own key makes the pack authentic.
+func TestVerifyRefusesAnotherManufacturersKey(t *testing.T) {
+	n := mustAPINode(t)
+	net, _ := mustSeed(t, n, 20)
+	ctx := context.Background()
+	admin := n.client(n.adminToken)
+	m1 := net.Manufacturer.GLN
+	m2 := "501234500000" + strconv.Itoa(gs1.CheckDigit("501234500000"))
+	gtin2 := "0501234500001" + strconv.Itoa(gs1.CheckDigit("0501234500001"))
+	if err := admin.Do(ctx, "POST", "/api/v1/organisations", "application/json",
+		map[string]any{"id": m2, "name": "Borealis Pharma", "role": "manufacturer", "prefixes": []string{"5012345"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var tok struct{ Token string }
+	if err := admin.Do(ctx, "POST", "/api/v1/organisations/"+m2+"/tokens", "application/json", map[string]any{"label": "test"}, &tok); err != nil {
+		t.Fatal(err)
+	}
+	c2 := n.client(tok.Token)
+	k2, err := scanner.GenerateKey(scanner.Ed25519, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub2 := k2.Public()
+	at := time.Now().Add(-time.Hour)
+	for _, step := range []struct {
+		path, contentType string
+		body              any
+	}{
+		{"/api/v1/products", "application/json", models.RegisterProductPayload{GTIN: gtin2, Name: "Borealis 10 mg", Signed: true}},
+		{"/api/v1/keys", "application/json", models.RegisterKeyPayload{KeyID: pub2.ID, Algorithm: string(pub2.Algorithm), PublicKey: pub2.Key}},
+		{"/epcis/capture", "application/ld+json", demo.Document(at, demo.Commission(at, m2, []string{demo.PackEPC(gtin2, "B1")}, "L2", "2030-12-31"))},
+	} {
+		if err := c2.Do(ctx, "POST", step.path, step.contentType, step.body, nil); err != nil {
+			t.Fatalf("%s: %v", step.path, err)
+		}
+	}
+	code := func(k *scanner.PrivateKey) string {
+		es, err := gs1.ParseScan("(01)" + gtin2 + "(17)301231(10)L2(21)B1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		signed, err := k.Sign(es)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return "]d2" + signed.Raw()
+	}
+	type answer struct {
+		Verdict   string
+		Reasons   []struct{ Message string }
+		AlertSeq  uint64 `json:"alert_seq"`
+		Signature struct {
+			Status   string
+			KeyOwner string `json:"key_owner"`
+			Reason   string
+		}
+	}
+	verify := func(scan string) answer {
+		t.Helper()
+		var a answer
+		if err := c2.Do(ctx, "POST", "/api/v1/verify", "application/json", map[string]any{"scan": scan}, &a); err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	if a := verify(code(k2)); a.Verdict != "authentic" || a.Signature.Status != "valid" || a.Signature.KeyOwner != m2 {
+		t.Fatalf("the manufacturer's own key: %+v", a)
+	}
+	forged := code(net.Key)
+	for i := range 2 { // the second check of the code comes from the cache
+		a := verify(forged)
+		if a.Verdict != "signature_invalid" || len(a.Reasons) == 0 || !strings.Contains(a.Reasons[0].Message, "key of "+m1) ||
+			a.Signature.Status != "invalid" || a.Signature.KeyOwner != m1 || a.Signature.Reason != a.Reasons[0].Message || a.AlertSeq == 0 {
+			t.Fatalf("scan %d of a code signed with another manufacturer's key: %+v", i+1, a)
+		}
 	}
 }
