@@ -29,7 +29,8 @@ type scanLine struct {
 func runScan(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("scan", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	keysFile := fs.String("keys", "", "public keys (JSON from 'pedigree keygen', one or more) to check signatures (AI 8030)")
+	keysFile := fs.String("keys", "", "public keys to check signatures (AI 8030) with: JSON {\"key_id\",\"algorithm\",\"public_key\"}\n"+
+		"as 'pedigree keygen' writes it, optionally with the owner's \"org_id\" and company \"prefixes\"; one or more")
 	timeout := fs.Duration("timeout", scanner.DefaultTimeout, "time limit per image across all retries")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "Usage: pedigree scan [--keys FILE] [--timeout D] FILE...\n\n"+
@@ -39,7 +40,20 @@ func runScan(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			"  {\"file\",\"ok\":false,\"error\"}\n"+
 			"\"text\" is the data after the symbology identifier, with GS (\\u001d) between\n"+
 			"fields. \"signature\" is there with --keys: status valid, missing, invalid,\n"+
-			"malformed or unknown_key. Exit status 1 when some file could not be read.\n\nFlags:\n")
+			"malformed or unknown_key, with \"key_owner\" when the key file names one.\n"+
+			"Exit status 1 when some file could not be read.\n\n"+
+			"What an offline check proves: \"valid\" means a key in the file signed exactly\n"+
+			"this data. Whether that key is the product's manufacturer's, the file can\n"+
+			"only say through the owner's GS1 company prefixes: a key listed with\n"+
+			"\"prefixes\":[\"4012345\",...] (the owner's prefixes, as the ledger registers\n"+
+			"them; \"org_id\" names the owner) is valid only on GTINs under one of them,\n"+
+			"and invalid on any other. A key listed without prefixes, as 'pedigree keygen'\n"+
+			"writes it, is accepted on every GTIN, so a code signed with one company's key\n"+
+			"for another company's product is \"valid\" here; scan warns about such keys.\n"+
+			"The file is trusted as it stands: whoever writes it decides which key may\n"+
+			"sign which GTINs. The ledger's verify (POST /api/v1/verify) needs no such\n"+
+			"file: it accepts a signature only by a key the product's manufacturer\n"+
+			"registered.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if code, done := parseFlags(fs, args, stdout, stderr); done {
@@ -55,10 +69,14 @@ func runScan(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	var keys scanner.KeyResolver
 	if *keysFile != "" {
-		ks, err := loadKeys(*keysFile)
+		ks, open, err := loadKeys(*keysFile)
 		if err != nil {
 			fmt.Fprintf(stderr, "pedigree scan: %v\n", err)
 			return exitUsage
+		}
+		if open > 0 {
+			fmt.Fprintf(stderr, "pedigree scan: warning: %d of the %d keys in %s list no company prefixes; "+
+				"their signatures are valid on any GTIN, whoever makes it (see pedigree scan --help)\n", open, ks.Len(), *keysFile)
 		}
 		keys = ks
 	}
@@ -78,17 +96,30 @@ func runScan(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return code
 }
 
-func loadKeys(path string) (*scanner.KeySet, error) {
+// loadKeys reads a key file into a set; open counts the keys that list no
+// company prefixes, which the set accepts on any GTIN.
+func loadKeys(path string) (ks *scanner.KeySet, open int, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer f.Close()
 	list, err := scanner.ReadPublicKeys(f)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, 0, fmt.Errorf("%s: %w", path, err)
 	}
-	return scanner.NewKeySet(list...)
+	ks, err = scanner.NewKeySet(list...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s: %w", path, err)
+	}
+	seen := map[string]bool{}
+	for _, k := range list {
+		if len(k.Prefixes) == 0 && !seen[k.ID] {
+			open++
+		}
+		seen[k.ID] = true
+	}
+	return ks, open, nil
 }
 
 func scanFile(name string, stdin io.Reader, keys scanner.KeyResolver, timeout time.Duration) scanLine {

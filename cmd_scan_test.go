@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pedigree-ledger/pedigree/scanner"
 )
 
 func mustRun(t *testing.T, want int, args ...string) (stdout, stderr string) {
@@ -66,6 +68,34 @@ func TestKeygenLabelScan(t *testing.T) {
 	out, _ = mustRun(t, exitOK, "scan", "--keys", otherPrefix+".pub.json", png)
 	if l := scanLines(t, out)[0]; l.Signature.Status != "unknown_key" {
 		t.Fatalf("other key: %+v", l.Signature)
+	}
+
+	// The key file as keygen wrote it lists no company prefixes: scan
+	// accepts the key on any GTIN and says so. Listed with its owner's
+	// prefixes, the key is valid on the owner's GTINs only.
+	_, errOut := mustRun(t, exitOK, "scan", "--keys", prefix+".pub.json", png)
+	if !strings.Contains(errOut, "1 of the 1 keys") || !strings.Contains(errOut, "no company prefixes") {
+		t.Fatalf("no warning about a key without prefixes: %q", errOut)
+	}
+	pubJSON, err := os.ReadFile(prefix + ".pub.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ prefixes, status string }{
+		{`["9506000"]`, "valid"},
+		{`["4012345"]`, "invalid"},
+	} {
+		file := filepath.Join(dir, "owned.pub.json")
+		owned := strings.TrimSpace(string(pubJSON))
+		owned = owned[:len(owned)-1] + `,"org_id":"4012345000009","prefixes":` + tc.prefixes + "}"
+		if err := os.WriteFile(file, []byte(owned), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, errOut := mustRun(t, exitOK, "scan", "--keys", file, png)
+		l := scanLines(t, out)[0]
+		if l.Signature == nil || l.Signature.Status != scanner.SignatureStatus(tc.status) || l.Signature.KeyOwner != "4012345000009" || errOut != "" {
+			t.Fatalf("key of prefixes %s: %+v, stderr %q", tc.prefixes, l.Signature, errOut)
+		}
 	}
 }
 

@@ -2,7 +2,6 @@ package models
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/pedigree-ledger/pedigree/models/gs1"
 )
@@ -239,7 +238,7 @@ func (c *capture) mayCommission(gtin string) error {
 	if c.a.actor.Role != RoleManufacturer {
 		return reject(CodeForbidden, "only a manufacturer commissions packs; %s is a %s", c.a.actorID(), c.a.actor.Role)
 	}
-	if !underPrefix(gtin, c.prefixes) {
+	if !gs1.UnderCompanyPrefix(gtin, c.prefixes) {
 		return reject(CodeNotYourPrefix, "GTIN %s is not under a company prefix of %s", gtin, c.a.actorID())
 	}
 	p, err := c.product(gtin)
@@ -255,17 +254,6 @@ func (c *capture) mayCommission(gtin string) error {
 		return reject(CodeForbidden, "GTIN %s is a product of %s; only it commissions its packs", gtin, p.Manufacturer)
 	}
 	return nil
-}
-
-// underPrefix reports whether a GTIN-14 belongs to one of the company
-// prefixes: the prefix follows the indicator digit.
-func underPrefix(gtin string, prefixes []string) bool {
-	for _, p := range prefixes {
-		if len(gtin) == 14 && strings.HasPrefix(gtin[1:], p) {
-			return true
-		}
-	}
-	return false
 }
 
 // destinationOf picks the GLN the shipment goes to: the first destination

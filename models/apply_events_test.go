@@ -3,6 +3,8 @@ package models
 import (
 	"errors"
 	"testing"
+
+	"github.com/pedigree-ledger/pedigree/models/gs1"
 )
 
 // noEventsBy fails the test if the subject's chain of custody, as a
@@ -201,7 +203,7 @@ func TestCommissionOnlyOwnProducts(t *testing.T) {
 	if err := l.db.Create(&CompanyPrefix{Prefix: "40123451", OrgID: nested}).Error; err != nil {
 		t.Fatal(err)
 	}
-	if !underPrefix(gtinA, []string{"40123451"}) {
+	if !gs1.UnderCompanyPrefix(gtinA, []string{"40123451"}) {
 		t.Fatalf("%s is not under 40123451: the test proves nothing", gtinA)
 	}
 	l.captureReject(CodeForbidden, nested, l.commissionEv("LX", "2028-12-31", sgtinDL(gtinA, "FAKE1")))

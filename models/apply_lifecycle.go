@@ -42,7 +42,7 @@ func (a *applier) registerProduct(p RegisterProductPayload) error {
 	if org.Role != RoleManufacturer {
 		return reject(CodeForbidden, "%s is a %s, not a manufacturer", maker, org.Role)
 	}
-	if !underPrefix(gtin, strings.Fields(org.Prefixes)) {
+	if !gs1.UnderCompanyPrefix(gtin, strings.Fields(org.Prefixes)) {
 		return reject(CodeNotYourPrefix, "GTIN %s is not under a company prefix of %s", gtin, maker)
 	}
 	var n int64

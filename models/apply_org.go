@@ -66,7 +66,7 @@ func (a *applier) registerOrganisation(p RegisterOrganisationPayload) error {
 
 // prefixFree checks that a company prefix neither is, nor extends, nor is
 // extended by one already registered: a GTIN under both would belong to
-// two manufacturers (underPrefix). The prefixes of pre are few (it has at
+// two manufacturers (gs1.UnderCompanyPrefix). The prefixes of pre are few (it has at
 // most 12 digits) and those extending it sort just after it, so both are
 // primary key lookups.
 func (a *applier) prefixFree(pre string) error {

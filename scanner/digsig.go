@@ -11,10 +11,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 
 	"github.com/pedigree-ledger/pedigree/models"
+	"github.com/pedigree-ledger/pedigree/models/gs1"
 )
 
 // AIDigSig is the GS1 Application Identifier of the digital signature.
@@ -76,6 +78,11 @@ type PublicKey struct {
 	// reports it, so the caller can check that the key's owner made the
 	// product (models.Verify does).
 	Owner string `json:"org_id,omitempty"`
+	// Prefixes are the owner's GS1 company prefixes, when known (a key
+	// file may list them). If there are any, Verify accepts a signature
+	// only on a GTIN under one of them: a key file holds no products, so
+	// this is how an offline check ties a key to the GTINs it may sign.
+	Prefixes []string `json:"prefixes,omitempty"`
 	// prepared is the verification state Prepare computed, nil if none.
 	prepared *keyChecker
 }
@@ -87,14 +94,20 @@ type PublicKey struct {
 // covers it, and a registry must refuse two keys with the same id.
 func KeyID(alg Algorithm, raw []byte) string { return models.KeyID(string(alg), raw) }
 
-// Validate checks that the key parses for its algorithm and that its id is
-// the one derived from it.
+// Validate checks that the key parses for its algorithm, that its id is
+// the one derived from it and that its company prefixes, if any, are 4 to
+// 12 digits as the registry's are.
 func (k PublicKey) Validate() error {
 	if _, err := k.checker(); err != nil {
 		return err
 	}
 	if want := KeyID(k.Algorithm, k.Key); k.ID != want {
 		return fmt.Errorf("key id %q does not match the key (want %q)", k.ID, want)
+	}
+	for _, p := range k.Prefixes {
+		if len(p) < 4 || len(p) > 12 || strings.Trim(p, "0123456789") != "" {
+			return fmt.Errorf("company prefix %q is not 4 to 12 digits", p)
+		}
 	}
 	return nil
 }
@@ -336,8 +349,37 @@ func verifyFields(ctx context.Context, fields []field, keys KeyResolver) (Verifi
 		v.Status, v.Reason = SigInvalid, "signature does not match the data (altered or forged code)"
 		return v, nil
 	}
+	if reason, ok := coversGTIN(pub, fields); !ok {
+		v.Status, v.Reason = SigInvalid, reason
+		return v, nil
+	}
 	v.Status = SigValid
 	return v, nil
+}
+
+// coversGTIN checks the code's GTIN against the key's company prefixes,
+// when it lists any: a key signs only its owner's products. A key without
+// prefixes covers every GTIN here; its owner, if known, is for the caller
+// to check.
+func coversGTIN(pub PublicKey, fields []field) (reason string, ok bool) {
+	if len(pub.Prefixes) == 0 {
+		return "", true
+	}
+	var gtin string
+	for _, f := range fields {
+		if f.ai == "01" {
+			gtin = f.value
+		}
+	}
+	if gs1.UnderCompanyPrefix(gtin, pub.Prefixes) {
+		return "", true
+	}
+	owner := pub.Owner
+	if owner == "" {
+		owner = "its owner"
+	}
+	return fmt.Sprintf("the code is signed with key %q of %s, whose company prefixes (%s) do not cover GTIN %s",
+		pub.ID, owner, strings.Join(pub.Prefixes, ", "), gtin), false
 }
 
 // KeyResolver finds a public key by the id a code names. The server
@@ -380,8 +422,8 @@ func (s *KeySet) Add(k PublicKey) error {
 		if old.Algorithm != k.Algorithm || !sameKey(old, k) {
 			return fmt.Errorf("key id %q already names another key", k.ID)
 		}
-		if old.Owner != k.Owner {
-			return fmt.Errorf("key %q is listed twice with different owners", k.ID)
+		if old.Owner != k.Owner || !slices.Equal(old.Prefixes, k.Prefixes) {
+			return fmt.Errorf("key %q is listed twice with different owners or company prefixes", k.ID)
 		}
 		return nil // the same key again
 	}

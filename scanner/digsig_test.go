@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -179,3 +180,67 @@ func TestVerifyResolverError(t *testing.T) {
 // goldenDigSig is AI 8030 for goldenPack signed by goldenKey (Ed25519 seed
 // 00 01 .. 1f), key id "GgEs".
 const goldenDigSig = "GgEspkzpeTChsWXeCj4sF_4EGvlQJloY9hMCOGNaC2bMETI0tugbiP7ny5L6Xr-_0PXkAP2ki6LIVU1f_xHzcW3bDA"
+
+// TestKeyOwnerAndPrefixes: a key that names its owner's company prefixes
+// signs only GTINs under them; a key file may carry them (and the owner)
+// beside the fields it always had, and the owner is reported.
+func TestKeyOwnerAndPrefixes(t *testing.T) {
+	k := mustKey(t, Ed25519)
+	signed := mustSign(t, k, goldenPack) // GTIN 09506000134352, company prefix 9506000
+	const owner = "9506000000009"
+	for _, tc := range []struct {
+		name     string
+		prefixes []string
+		want     SignatureStatus
+	}{
+		{"no prefixes", nil, SigValid},
+		{"the GTIN's prefix", []string{"4012345", "9506000"}, SigValid},
+		{"another company's prefixes", []string{"4012345", "950600014"}, SigInvalid},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pub := k.Public()
+			pub.Owner, pub.Prefixes = owner, tc.prefixes
+			js, err := json.Marshal(pub)
+			if err != nil {
+				t.Fatal(err)
+			}
+			keys, err := ReadPublicKeys(strings.NewReader(string(js)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if keys[0].Owner != owner || !slices.Equal(keys[0].Prefixes, tc.prefixes) {
+				t.Fatalf("read back %+v from %s", keys[0], js)
+			}
+			ks, err := NewKeySet(keys...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, err := Verify(context.Background(), signed, ks)
+			if err != nil || v.Status != tc.want || v.KeyOwner != owner {
+				t.Fatalf("%+v %v, want %s by %s", v, err, tc.want, owner)
+			}
+			if tc.want == SigInvalid && !strings.Contains(v.Reason, owner) {
+				t.Fatalf("the reason does not say whose key it is: %q", v.Reason)
+			}
+		})
+	}
+	// A key file written before keys had owners reads as a key of unknown
+	// owner for any GTIN.
+	old := `{"key_id":"GgEs","algorithm":"ed25519","public_key":"A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg="}`
+	keys, err := ReadPublicKeys(strings.NewReader(old))
+	if err != nil || keys[0].Owner != "" || keys[0].Prefixes != nil {
+		t.Fatalf("old key file: %+v %v", keys, err)
+	}
+	for _, bad := range []string{`[]`, `[""]`, `["950"]`, `["9506000000001"]`, `["95O6000"]`} {
+		in := `{"key_id":"GgEs","algorithm":"ed25519","public_key":"A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=","prefixes":` + bad + `}`
+		if _, err := ReadPublicKeys(strings.NewReader(in)); (err == nil) != (bad == `[]`) {
+			t.Errorf("prefixes %s: %v", bad, err)
+		}
+	}
+	// The same key twice with different prefixes is ambiguous.
+	a, b := k.Public(), k.Public()
+	a.Prefixes, b.Prefixes = []string{"9506000"}, []string{"4012345"}
+	if _, err := NewKeySet(a, b); err == nil {
+		t.Fatal("a key listed with two sets of prefixes was accepted")
+	}
+}

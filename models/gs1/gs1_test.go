@@ -461,3 +461,23 @@ func TestErrorMessagesStayShortForHugeInput(t *testing.T) {
 		}
 	}
 }
+
+func TestUnderCompanyPrefix(t *testing.T) {
+	for _, tc := range []struct {
+		gtin     string
+		prefixes []string
+		want     bool
+	}{
+		{"04012345000016", []string{"4012345"}, true},
+		{"14012345000013", []string{"5012345", "4012345"}, true}, // the indicator digit is not part of it
+		{"04012345000016", []string{"0401234"}, false},
+		{"04012345000016", []string{"4012346"}, false},
+		{"04012345000016", nil, false},
+		{"04012345000016", []string{""}, false},
+		{"4012345000016", []string{"4012345"}, false}, // AI (01) holds GTIN-14
+	} {
+		if got := UnderCompanyPrefix(tc.gtin, tc.prefixes); got != tc.want {
+			t.Errorf("UnderCompanyPrefix(%s, %q) = %v, want %v", tc.gtin, tc.prefixes, got, tc.want)
+		}
+	}
+}

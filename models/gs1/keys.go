@@ -23,6 +23,21 @@ func NormalizeGTIN(s string) (string, error) {
 	return strings.Repeat("0", 14-len(s)) + s, nil
 }
 
+// UnderCompanyPrefix reports whether a GTIN-14 (as AI (01) holds it) is
+// under one of the GS1 company prefixes: the prefix follows the indicator
+// digit.
+func UnderCompanyPrefix(gtin14 string, prefixes []string) bool {
+	if len(gtin14) != 14 {
+		return false
+	}
+	for _, p := range prefixes {
+		if p != "" && strings.HasPrefix(gtin14[1:], p) {
+			return true
+		}
+	}
+	return false
+}
+
 // SGTIN is a serialized GTIN: the identity of one pack.
 type SGTIN struct {
 	// GTIN is the 14-digit GTIN with its check digit.
