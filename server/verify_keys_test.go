@@ -178,8 +178,11 @@ func TestVerifyRefusesAnotherManufacturersKey(t *testing.T) {
 		}
 		return a
 	}
-	if a := verify(code(k2)); a.Verdict != "authentic" || a.Signature.Status != "valid" || a.Signature.KeyOwner != m2 {
-		t.Fatalf("the manufacturer's own key: %+v", a)
+	own := code(k2)
+	for i := range 2 { // the cached check keeps the key's owner
+		if a := verify(own); a.Verdict != "authentic" || a.Signature.Status != "valid" || a.Signature.KeyOwner != m2 {
+			t.Fatalf("scan %d with the manufacturer's own key: %+v", i+1, a)
+		}
 	}
 	forged := code(net.Key)
 	for i := range 2 { // the second check of the code comes from the cache
