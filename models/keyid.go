@@ -22,9 +22,11 @@ const keyIDPrefix = "pedigree-keyid-v1"
 // derived from it (registerKey), and package scanner signs and verifies
 // with it. So an organisation cannot take, with a key of its own, the id
 // another company's key has, short of grinding keys until one of the 2^24
-// ids collides: the id is a hint for finding the key, not a security
-// property. The registry keeps an id for the first key registered under
-// it.
+// ids collides (a few seconds of work for an id known before its key is
+// registered). The id is a hint for finding the key, not a security
+// property: what keeps one company's key from passing for another's is
+// Verify's check of the key's owner (VerifyRequest.KeyOwner). The
+// registry keeps an id for the first key registered under it.
 func KeyID(alg string, key []byte) string {
 	if alg == AlgECDSAP256 {
 		if u, ok := P256Uncompressed(key); ok {
