@@ -96,6 +96,9 @@ const gcTuneChildEnv = "PEDIGREE_GCTUNE_CHILD"
 type gcTuneReport struct {
 	Cycles   uint64 // collections while it allocated
 	PeakHeap uint64 // most bytes in heap objects, sampled every MiB
+	PeakGoal uint64 // the highest heap goal the collector set, sampled alike
+	// FirstGoal is the heap goal TuneGC set before any cycle.
+	FirstGoal uint64
 }
 
 // gcTuneChild does what a node does at start, TuneGC(GCHeapFloor) before
@@ -103,10 +106,11 @@ type gcTuneReport struct {
 // about 1 MiB live, and prints a gcTuneReport.
 func gcTuneChild() int {
 	defer TuneGC(GCHeapFloor)()
-	samples := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}, {Name: "/memory/classes/heap/objects:bytes"}}
+	var report gcTuneReport
+	samples := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}, {Name: "/memory/classes/heap/objects:bytes"}, {Name: "/gc/heap/goal:bytes"}}
 	metrics.Read(samples)
 	cycles0 := samples[0].Value.Uint64()
-	var report gcTuneReport
+	report.FirstGoal = samples[2].Value.Uint64()
 	const chunk = 64 << 10
 	live := make([][]byte, 16)
 	for i := range (1 << 30) / chunk {
@@ -114,6 +118,7 @@ func gcTuneChild() int {
 		if i%16 == 0 {
 			metrics.Read(samples)
 			report.PeakHeap = max(report.PeakHeap, samples[1].Value.Uint64())
+			report.PeakGoal = max(report.PeakGoal, samples[2].Value.Uint64())
 		}
 	}
 	metrics.Read(samples)
@@ -153,13 +158,15 @@ func TestTuneGCBoundsTheHeapOfAFreshProcess(t *testing.T) {
 	if err := json.Unmarshal(out, &r); err != nil {
 		t.Fatalf("child's report %q: %v", out, err)
 	}
-	t.Logf("1 GiB of garbage: %d collections, peak heap %d MiB", r.Cycles, r.PeakHeap>>20)
-	// Near the floor: about 70 MiB alone, up to 360 MiB seen while other
-	// test processes kept both cores busy (a collection's marking then
-	// takes longer while the allocation goes on); the fault this guards
-	// against reached tens of GiB.
-	if r.PeakHeap > 8*GCHeapFloor {
-		t.Errorf("peak heap %d MiB, want at most 8 x the %d MiB floor", r.PeakHeap>>20, GCHeapFloor>>20)
+	t.Logf("1 GiB of garbage: %d collections, first goal %d MiB, highest %d MiB, peak heap %d MiB",
+		r.Cycles, r.FirstGoal>>20, r.PeakGoal>>20, r.PeakHeap>>20)
+	// The first goal is the tuner's alone; later goals and the heap also
+	// depend on the machine's load (a cycle that marks for long counts what
+	// was allocated meanwhile as live: up to 812 MiB seen while other test
+	// processes kept both cores busy, 70 MiB alone), so they are only
+	// logged. The fault this guards against set a first goal of 40 GiB.
+	if r.FirstGoal > GCHeapFloor+GCHeapFloor/8 {
+		t.Errorf("first heap goal %d MiB, want about the %d MiB floor", r.FirstGoal>>20, GCHeapFloor>>20)
 	}
 	// About 16 collections at the floor (17-20 seen); GOGC=100 runs about
 	// 270 over a live heap of a few MiB.
