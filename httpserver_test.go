@@ -25,6 +25,17 @@ func startHTTPServer(t *testing.T, h http.Handler, timeouts httpTimeouts) string
 	return ln.Addr().String()
 }
 
+// dial opens a raw connection to addr, closed when the test ends.
+func dial(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
 // closedWithin reports whether the server closes conn within d; whatever
 // it answers before closing is read and dropped.
 func closedWithin(t *testing.T, conn net.Conn, d time.Duration) bool {
@@ -54,11 +65,7 @@ func TestAClientTricklingItsBodyIsCutOff(t *testing.T) {
 			http.Error(w, "bad body", http.StatusBadRequest)
 		}
 	}), shortHTTPTimeouts)
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := dial(t, addr)
 	// Headers promising 1 MiB, then a few bytes, then nothing.
 	if _, err := io.WriteString(conn, "POST /capture HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\n{\"events\":"); err != nil {
 		t.Fatal(err)
@@ -86,11 +93,7 @@ func TestASlowButSteadyUploadGetsItsAnswer(t *testing.T) {
 		}
 		fmt.Fprintf(w, "%d bytes", len(body))
 	}), timeouts)
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := dial(t, addr)
 	// The body takes about 1 s, well within the read timeout but longer
 	// than the answer timeout.
 	if _, err := io.WriteString(conn, "POST /capture HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n"); err != nil {
@@ -119,11 +122,7 @@ func TestAnIdleKeepAliveConnectionIsClosed(t *testing.T) {
 	addr := startHTTPServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "ok")
 	}), httpTimeouts{header: time.Minute, read: time.Minute, answer: time.Minute, idle: 300 * time.Millisecond})
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := dial(t, addr)
 	if _, err := io.WriteString(conn, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}

@@ -22,23 +22,7 @@ func TestDigitalLinkResolverAndVRS(t *testing.T) {
 	recalled := net.Packs[net.Cases[1].Packs[0]]
 	whs := s.Tokens[net.Wholesaler.GLN]
 	link := "/01/" + p.GTIN + "/10/" + p.Lot + "/21/" + p.Serial + "?17=" + p.ExpiryAI
-	get := func(path, accept, token string) (int, string) {
-		t.Helper()
-		req, _ := http.NewRequestWithContext(t.Context(), "GET", n.srv.URL+path, nil)
-		if accept != "" {
-			req.Header.Set("Accept", accept)
-		}
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := n.srv.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	get := func(path, accept, token string) (int, string) { return getWith(t, n, path, accept, token) }
 
 	status, body := get(link, "text/html,application/xhtml+xml", "")
 	if status != 200 || !strings.Contains(body, `id="verdict"`) || !strings.Contains(body, "Authentic") {
@@ -132,21 +116,11 @@ func TestResolverAnonymousAnswerNamesNoParty(t *testing.T) {
 	}
 	get := func(path, accept, token string) string {
 		t.Helper()
-		req, _ := http.NewRequestWithContext(t.Context(), "GET", n.srv.URL+path, nil)
-		req.Header.Set("Accept", accept)
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
+		status, body := getWith(t, n, path, accept, token)
+		if status != 200 {
+			t.Fatalf("GET %s: %d %s", path, status, body)
 		}
-		resp, err := n.srv.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != 200 {
-			t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
-		}
-		return string(b)
+		return body
 	}
 	type answer struct {
 		Verdict string
@@ -196,18 +170,10 @@ func TestResolverRefusesOverlongLink(t *testing.T) {
 	n := mustAPINode(t)
 	get := func(path string) (int, string) {
 		t.Helper()
-		req, _ := http.NewRequestWithContext(t.Context(), "GET", n.srv.URL+path, nil)
-		req.Header.Set("Accept", "application/json")
-		resp, err := n.srv.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var body struct {
-			Error struct{ Code string } `json:"error"`
-		}
-		_ = json.NewDecoder(resp.Body).Decode(&body)
-		return resp.StatusCode, body.Error.Code
+		status, body := getWith(t, n, path, "application/json", "")
+		var e apiErrorBody
+		_ = json.Unmarshal([]byte(body), &e)
+		return status, e.Error.Code
 	}
 	for name, path := range map[string]string{
 		"long path":  "/01/09506000134352" + strings.Repeat("/10/a", 100_000),
@@ -244,19 +210,9 @@ func TestResolverKeepsParenthesesInValues(t *testing.T) {
 	}
 	get := func(path, token string, out any) {
 		t.Helper()
-		req, _ := http.NewRequestWithContext(t.Context(), "GET", n.srv.URL+path, nil)
-		req.Header.Set("Accept", "application/json")
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := n.srv.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusOK || json.Unmarshal(body, out) != nil {
-			t.Fatalf("GET %s: %d %s", path, resp.StatusCode, body)
+		status, body := getWith(t, n, path, "application/json", token)
+		if status != http.StatusOK || json.Unmarshal([]byte(body), out) != nil {
+			t.Fatalf("GET %s: %d %s", path, status, body)
 		}
 	}
 	for _, serial := range serials {
@@ -282,4 +238,24 @@ func TestResolverKeepsParenthesesInValues(t *testing.T) {
 			t.Errorf("VRS %s: %+v, want verified", serial, vrs)
 		}
 	}
+}
+
+// getWith GETs path from n, asking for accept (if given) with token (if
+// given), and returns the status and body.
+func getWith(t *testing.T, n *apiNode, path, accept, token string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", n.srv.URL+path, nil)
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := n.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
