@@ -87,8 +87,9 @@ func TestDigitalLinkResolverAndVRS(t *testing.T) {
 		t.Fatalf("VRS with another's reqGLN: %d", status)
 	}
 	unknown := "/01/04012345000993/10/L/21/S?17=" + p.ExpiryAI
-	if status, _ := vrs(unknown, net.Wholesaler.GLN, whs); status != 404 {
-		t.Fatalf("VRS unknown GTIN: %d", status)
+	status, out = vrs(unknown, net.Wholesaler.GLN, whs)
+	if e, _ := out["error"].(map[string]any); status != 404 || e["message"] != "GTIN 04012345000993 is not known to this responder" {
+		t.Fatalf("VRS unknown GTIN: %d %v", status, out)
 	}
 	if status, _ := vrs("/01/"+p.GTIN+"/21/"+p.Serial+"?", net.Wholesaler.GLN, whs); status != 400 {
 		t.Fatalf("VRS without lot and expiry: %d", status)

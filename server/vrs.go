@@ -68,7 +68,8 @@ func vrsAnswer(c *gin.Context, v *verifyAPI, es gs1.ElementString) {
 		return
 	}
 	if resp.Verdict == models.VerdictUnknownProduct {
-		abortErr(c, errf(http.StatusNotFound, "unknown_gtin", "GTIN %s is not known to this responder", es.HRI()))
+		gtin, _ := es.Get("01")
+		abortErr(c, errf(http.StatusNotFound, "unknown_gtin", "GTIN %s is not known to this responder", gtin))
 		return
 	}
 	if alert != nil {
