@@ -268,25 +268,36 @@ type Status struct {
 	Applied  uint64 `json:"applied_index"`
 	Commit   uint64 `json:"commit_index"`
 	TreeSize uint64 `json:"tree_size"`
+	// Diverged, when set, says how this node's tree differed from the
+	// leader's (audit.go).
+	Diverged string `json:"diverged,omitempty"`
 }
 
 // Status reports this node's Raft state and ledger position.
 func (s *Store) Status() Status {
 	size, _, applied := s.ledger.committed()
 	_, leaderID := s.raft.LeaderWithID()
-	return Status{
+	st := Status{
 		ID: s.cfg.NodeID, State: s.raft.State().String(), LeaderID: string(leaderID),
 		Term: s.raft.CurrentTerm(), Applied: applied, Commit: s.raft.CommitIndex(), TreeSize: size,
 	}
+	if d := s.diverged.Load(); d != nil {
+		st.Diverged = d.Error()
+	}
+	return st
 }
 
 // IsLeader reports whether this node leads right now.
 func (s *Store) IsLeader() bool { return s.raft.State() == raft.Leader }
 
-// Ready returns nil when the node can serve: it is open and knows a leader.
+// Ready returns nil when the node can serve: it is open, knows a leader,
+// and has not found its tree different from the leader's (ErrDiverged).
 func (s *Store) Ready() error {
 	if s.closed.Load() {
 		return ErrClosed
+	}
+	if d := s.diverged.Load(); d != nil {
+		return d
 	}
 	if addr, _ := s.raft.LeaderWithID(); addr == "" {
 		return ErrNoLeader

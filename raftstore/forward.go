@@ -39,6 +39,9 @@ const (
 	rpcAnnounce  rpcOp = "announce"
 	// rpcApplied asks any node, not only the leader, for its applied index.
 	rpcApplied rpcOp = "applied"
+	// rpcHead asks the leader for its committed tree (size and root) and
+	// the applied index it holds them at (audit.go).
+	rpcHead rpcOp = "head"
 )
 
 type rpcRequest struct {
@@ -60,6 +63,8 @@ type rpcError struct {
 type rpcResponse struct {
 	Results []models.Result `json:"results,omitempty"`
 	Index   uint64          `json:"index,omitempty"`
+	Size    uint64          `json:"size,omitempty"`
+	Root    []byte          `json:"root,omitempty"`
 	Err     *rpcError       `json:"err,omitempty"`
 }
 
@@ -355,6 +360,12 @@ func (s *Store) handleRPC(ctx context.Context, req rpcRequest) rpcResponse {
 		err = s.removeLocal(ctx, req.ID)
 	case rpcApplied:
 		_, _, resp.Index = s.ledger.committed()
+	case rpcHead:
+		if !s.IsLeader() {
+			err = ErrNotLeader
+		} else {
+			resp.Size, resp.Root, resp.Index = s.ledger.committed()
+		}
 	case rpcAnnounce:
 		if req.Node == nil {
 			err = fmt.Errorf("%w: announce without a node", ErrInvalid)

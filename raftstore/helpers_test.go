@@ -181,6 +181,8 @@ type testCluster struct {
 	tune  func(*raft.Config)
 	// tlsFor, if set, gives each node its TLS settings (only TLS is used).
 	tlsFor func(name string) *Config
+	// auditInterval, if set, is each node's Config.AuditInterval.
+	auditInterval time.Duration
 }
 
 func testLogger(t testing.TB) *slog.Logger {
@@ -260,7 +262,7 @@ func (c *testCluster) start(tn *testNode, ln net.Listener, bootstrap bool) {
 	s, err := Open(Config{
 		NodeID: tn.id, Dir: tn.dir, Listener: tn.net.listener(ln), Dial: tn.net.dial,
 		Bootstrap: bootstrap, Tune: tune, Logger: testLogger(c.t), HTTPAddr: "http://" + tn.id + ".invalid",
-		ProposeTimeout: 10 * time.Second, TLS: tn.tls,
+		ProposeTimeout: 10 * time.Second, TLS: tn.tls, AuditInterval: c.auditInterval,
 	})
 	if err != nil {
 		ln.Close()

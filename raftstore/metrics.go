@@ -23,6 +23,8 @@ type storeMetrics struct {
 	snapRestore *prometheus.CounterVec
 	indexPacks  *prometheus.GaugeVec
 	readRounds  *prometheus.CounterVec
+	audits      *prometheus.CounterVec
+	diverged    *prometheus.GaugeVec
 }
 
 var (
@@ -76,7 +78,16 @@ func defaultMetrics() *storeMetrics {
 				Help: "Read-index requests a follower sent the leader, by consistency; each serves every leader or linearizable read that waited for it.",
 			}, []string{"node", "consistency"}),
 		}
-		prometheus.MustRegister(m.applyBatch, m.applySize, m.entries, m.proposals, m.treeSize, m.applied, m.leader, m.snapRestore, m.indexPacks, m.readRounds)
+		m.audits = prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "pedigree", Subsystem: "raftstore", Name: "tree_audits_total",
+			Help: "A follower's comparisons of its Merkle tree with the leader's, by outcome: same, differs, or skipped (no leader, or not caught up in time).",
+		}, []string{"node", "outcome"})
+		m.diverged = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "pedigree", Subsystem: "raftstore", Name: "tree_diverged",
+			Help: "1 once this node found its Merkle tree different from the leader's at the same size (see /readyz); 0 otherwise.",
+		}, []string{"node"})
+		prometheus.MustRegister(m.applyBatch, m.applySize, m.entries, m.proposals, m.treeSize, m.applied, m.leader, m.snapRestore, m.indexPacks, m.readRounds,
+			m.audits, m.diverged)
 		metrics = m
 	})
 	return metrics

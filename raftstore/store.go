@@ -84,6 +84,9 @@ type Config struct {
 	// 10-day undo window; production leaves it nil. It is read only when
 	// proposing, never in Apply, so replicas stay deterministic.
 	Now func() time.Time
+	// AuditInterval is how often a follower compares its Merkle tree with
+	// the leader's (audit.go); 0 means every 10 s.
+	AuditInterval time.Duration
 }
 
 // DefaultSnapshotThreshold and DefaultTrailingLogs are hashicorp/raft's
@@ -149,6 +152,9 @@ type Store struct {
 	leaderChanged chan struct{}
 
 	readyTerm atomic.Uint64 // term in which this leader's barrier completed
+	// diverged is set, once and for good, by the audit that found this
+	// node's tree different from the leader's (audit.go).
+	diverged  atomic.Pointer[divergence]
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
@@ -303,9 +309,14 @@ func (s *Store) open() error {
 			}
 		}
 	}
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go s.announce()
 	go s.watchLeadership()
+	interval := cfg.AuditInterval
+	if interval <= 0 {
+		interval = defaultAuditInterval
+	}
+	go s.auditLoop(interval)
 	return nil
 }
 

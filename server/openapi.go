@@ -30,7 +30,7 @@ type apiOperation struct {
 // apiOperations documents every route the node serves.
 var apiOperations = []apiOperation{
 	{"GET", "/healthz", "operations", "Liveness: the process answers.", "", nil, nil, 200},
-	{"GET", "/readyz", "operations", "Readiness: the node knows a leader and holds its state of a moment ago (within 2 s), so its own reads are current.", "", nil, nil, 200},
+	{"GET", "/readyz", "operations", "Readiness: the node knows a leader and holds its state of a moment ago (within 2 s), so its own reads are current, and its Merkle tree has not been found to differ from the leader's (audited every 10 s).", "", nil, nil, 200},
 	{"GET", "/metrics", "operations", "Prometheus metrics: requests and latency per route, Go runtime.", "", nil, nil, 200},
 	{"GET", "/openapi.json", "operations", "This document.", "", nil, nil, 200},
 
