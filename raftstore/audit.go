@@ -42,6 +42,8 @@ func (d *divergence) Unwrap() error { return ErrDiverged }
 // auditLoop audits this node's tree every interval while it follows.
 func (s *Store) auditLoop(interval time.Duration) {
 	defer s.wg.Done()
+	// Exported from the start, so an alert on it sees 0, not nothing.
+	s.ledger.m.diverged.WithLabelValues(s.cfg.NodeID).Set(0)
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
