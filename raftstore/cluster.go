@@ -38,9 +38,9 @@ func (s *Store) Join(ctx context.Context, n NodeInfo, voter bool) error {
 	}
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	return s.onLeader(ctx, rpcRequest{Op: rpcJoin, Node: &n, Voter: voter}, func() error {
+	return s.retry(ctx, s.onLeader(ctx, rpcRequest{Op: rpcJoin, Node: &n, Voter: voter}, func() error {
 		return s.joinLocal(ctx, n, voter)
-	})
+	}))
 }
 
 // Remove takes a node out of the cluster; from any node.
@@ -50,25 +50,56 @@ func (s *Store) Remove(ctx context.Context, id string) error {
 	}
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	return s.onLeader(ctx, rpcRequest{Op: rpcRemove, ID: id}, func() error {
+	return s.retry(ctx, untilRemoved(s.onLeader(ctx, rpcRequest{Op: rpcRemove, ID: id}, func() error {
 		return s.removeLocal(ctx, id)
-	})
+	})))
 }
 
-// onLeader runs local on the leader, or forwards req to it, retrying
-// through leader changes.
-func (s *Store) onLeader(ctx context.Context, req rpcRequest, local func() error) error {
-	return s.retry(ctx, func() error {
-		if s.raft.State() == raft.Leader {
-			return local()
+// untilRemoved is a removal attempt that remembers whether an earlier one
+// may have taken effect: one cut short after it reached the leader (the
+// leader changed or vanished mid-call, the connection broke, leadership
+// was lost while the change was pending) may have removed the node all
+// the same. A later "not a member" then means the removal is done; before
+// that, it means the node never was one.
+func untilRemoved(attempt func() error) func() error {
+	uncertain := false
+	return func() error {
+		err := attempt()
+		switch {
+		case err == nil:
+			return nil
+		case uncertain && errors.Is(err, ErrNotFound):
+			return nil
+		case errors.Is(err, errMaybeDone), errors.Is(err, errForward):
+			uncertain = true
 		}
-		addr, err := s.leaderAddr()
-		if err != nil {
+		return err
+	}
+}
+
+// errMaybeDone marks a retryable failure of a request that may have taken
+// effect all the same.
+var errMaybeDone = errors.New("it may have taken effect")
+
+// onLeader is one attempt of a membership request: local on the leader,
+// or req forwarded to it. A forwarded call gives up when Raft's leader
+// changes (callLeader), so the caller's retry asks the next leader rather
+// than wait out its deadline on one that vanished: joins and listings are
+// idempotent, and a removal retried is settled by untilRemoved.
+func (s *Store) onLeader(ctx context.Context, req rpcRequest, local func() error) func() error {
+	return func() error {
+		if s.raft.State() == raft.Leader {
+			err := local()
+			if retryable(err) {
+				// Leadership was lost with the change pending: the next
+				// leader may commit it.
+				err = fmt.Errorf("%w; %w", err, errMaybeDone)
+			}
 			return err
 		}
-		_, err = s.fwd.call(ctx, addr, req)
+		_, err := s.callLeader(ctx, req)
 		return err
-	})
+	}
 }
 
 func (s *Store) joinLocal(ctx context.Context, n NodeInfo, voter bool) error {
@@ -198,9 +229,9 @@ func (s *Store) removeLocal(ctx context.Context, id string) error {
 // never changes the membership, so a node announcing itself while it is
 // being removed cannot add itself back.
 func (s *Store) putNode(ctx context.Context, n NodeInfo) error {
-	return s.onLeader(ctx, rpcRequest{Op: rpcAnnounce, Node: &n}, func() error {
+	return s.retry(ctx, s.onLeader(ctx, rpcRequest{Op: rpcAnnounce, Node: &n}, func() error {
 		return s.announceLocal(ctx, n)
-	})
+	}))
 }
 
 // announceLocal records n's listing if n is a member at that address.

@@ -149,3 +149,77 @@ func TestALeaderThatCannotHandOverAnswersRetry(t *testing.T) {
 		t.Fatalf("the same removal once the network healed: %v", err)
 	}
 }
+
+// TestRemovingALeaderThatVanishedGoesToTheNext: the leader's machine stops
+// answering without closing its connections, and an operator removes it
+// through a follower. The request forwarded to it gives up as soon as the
+// others elect a new leader, which removes it: the answer comes within
+// seconds, not after the request's whole deadline.
+func TestRemovingALeaderThatVanishedGoesToTheNext(t *testing.T) {
+	c := mustCluster(t, 3, nil)
+	old := mustLeader(t, c.nodes)
+	rest := followers(c.nodes, old)
+	old.net.blackhole()
+	defer old.net.heal()
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		done <- rest[0].s.Remove(ctx, old.id)
+	}()
+	mustLeader(t, rest)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("removing the vanished leader: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the removal forwarded to the vanished leader is still waiting 5 s after the next was elected")
+	}
+	for _, tn := range rest {
+		ns, err := tn.s.Nodes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range ns {
+			if n.ID == old.id {
+				t.Fatalf("%s still lists %s", tn.id, old.id)
+			}
+		}
+	}
+}
+
+// TestARemovalCutShortThenNotAMemberIsDone: "not a member" after an
+// attempt that may have removed the node (cut short once it reached the
+// leader) means the removal is done; before any such attempt it means the
+// node never was one.
+func TestARemovalCutShortThenNotAMemberIsDone(t *testing.T) {
+	notMember := fmt.Errorf("%w: node %q is not a member", ErrNotFound, "n9")
+	cutShort := fmt.Errorf("%w: the leader changed while it was asked; %w", ErrNotLeader, errMaybeDone)
+	for _, tc := range []struct {
+		name     string
+		attempts []error
+		want     error
+	}{
+		{"not a member at once", []error{notMember}, ErrNotFound},
+		{"no leader, then not a member", []error{ErrNoLeader, notMember}, ErrNotFound},
+		{"refused by a follower, then not a member", []error{ErrNotLeader, notMember}, ErrNotFound},
+		{"cut short, then not a member", []error{cutShort, notMember}, nil},
+		{"connection broke, then not a member", []error{errForward, notMember}, nil},
+		{"cut short, then removed", []error{cutShort, nil}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			i := 0
+			attempt := untilRemoved(func() error { i++; return tc.attempts[i-1] })
+			var err error
+			for range tc.attempts {
+				if err = attempt(); !retryable(err) {
+					break
+				}
+			}
+			if (tc.want == nil) != (err == nil) || (tc.want != nil && !errors.Is(err, tc.want)) {
+				t.Fatalf("after %v: %v, want %v", tc.attempts, err, tc.want)
+			}
+		})
+	}
+}

@@ -587,7 +587,7 @@ func (s *Store) callLeader(ctx context.Context, req rpcRequest) (rpcResponse, er
 	}()
 	resp, err := s.fwd.call(callCtx, addr, req)
 	if err != nil && ctx.Err() == nil && callCtx.Err() != nil {
-		return resp, fmt.Errorf("%w: the leader changed while %s was asked (%v)", ErrNotLeader, addr, err)
+		return resp, fmt.Errorf("%w: the leader changed while %s was asked (%v); %w", ErrNotLeader, addr, err, errMaybeDone)
 	}
 	return resp, err
 }
