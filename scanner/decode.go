@@ -48,7 +48,8 @@ type Options struct {
 	MaxBytes int64
 	// MaxPixels bounds width x height. A pixel of 16 bits per channel (a
 	// PNG of 16-bit depth) counts twice, since decoded it takes twice the
-	// memory of its 8-bit kind: 8 bytes for RGBA.
+	// memory of its 8-bit kind: 8 bytes for RGBA. A pixel of a progressive
+	// JPEG counts three times (see progressiveJPEG).
 	MaxPixels int
 	// Timeout bounds the time spent across all retries on one image; a
 	// deadline on the context passed to Decode bounds it too.
@@ -138,6 +139,9 @@ func decodeImage(data []byte, maxPixels int) (img image.Image, err error) {
 	if deep(cfg.ColorModel) && 2*cfg.Width*cfg.Height > maxPixels {
 		return nil, fmt.Errorf("%w: %dx%d pixels of 16 bits per channel, which count twice, limit %d", ErrTooLarge, cfg.Width, cfg.Height, maxPixels)
 	}
+	if progressiveJPEG(data) && 3*cfg.Width*cfg.Height > maxPixels {
+		return nil, fmt.Errorf("%w: %dx%d pixels of a progressive JPEG, which count three times, limit %d", ErrTooLarge, cfg.Width, cfg.Height, maxPixels)
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			img, err = nil, fmt.Errorf("%w: decoder panic: %v", ErrBadImage, p)
@@ -148,6 +152,34 @@ func decodeImage(data []byte, maxPixels int) (img image.Image, err error) {
 		return nil, fmt.Errorf("%w: %v", ErrBadImage, err)
 	}
 	return img, nil
+}
+
+// progressiveJPEG reports whether data is a progressive JPEG, by its frame
+// header (SOF2, or the rarer SOF6, SOF10, SOF14), read before any pixel.
+// Go's decoder keeps every coefficient of such an image until its last
+// scan: by hand, 7.5 bytes a pixel for 4:2:0 colour (a baseline JPEG of
+// the same 16 MP took 1.5), about 12 for 4:4:4.
+func progressiveJPEG(data []byte) bool {
+	if len(data) < 4 || data[0] != 0xFF || data[1] != 0xD8 {
+		return false
+	}
+	for i := 2; i+4 <= len(data); {
+		if data[i] != 0xFF {
+			return false
+		}
+		marker := data[i+1]
+		switch {
+		case marker == 0xFF: // fill byte
+			i++
+			continue
+		case marker == 0xC2, marker == 0xC6, marker == 0xCA, marker == 0xCE:
+			return true
+		case marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC, marker == 0xDA:
+			return false // another frame type, or the scan begins
+		}
+		i += 2 + (int(data[i+2])<<8 | int(data[i+3])) // the marker and its segment
+	}
+	return false
 }
 
 // deep reports whether images of model m hold 16 bits per channel.

@@ -36,6 +36,19 @@ func pngHeaderOf(w, h uint32, depth, colorType byte) []byte {
 	return b.Bytes()
 }
 
+// jpegHeader is a JPEG's start, an APP0 segment and a frame header of
+// type sof (0xC0 baseline, 0xC2 progressive) for w x h pixels of 3
+// components, with no tables or scan: a few dozen bytes that declare an
+// image.
+func jpegHeader(w, h uint16, sof byte) []byte {
+	b := []byte{0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, 'J', 'F', 'I', 'F', 0, 1, 1, 0, 0, 1, 0, 1, 0, 0}
+	b = append(b, 0xFF, 0xFF, sof, 0x00, 0x11, 8, byte(h>>8), byte(h), byte(w>>8), byte(w), 3)
+	for id := byte(1); id <= 3; id++ {
+		b = append(b, id, 0x11, 0)
+	}
+	return b
+}
+
 func TestDecodeRejectsHostileInput(t *testing.T) {
 	label := mustPNG(t, goldenPack, RenderOptions{ModuleSize: 3})
 	tests := []struct {
@@ -53,6 +66,11 @@ func TestDecodeRejectsHostileInput(t *testing.T) {
 		{"16-bit gray counts twice", pngHeaderOf(6000, 5000, 16, 0), Options{}, ErrTooLarge},
 		{"8-bit pixels count once", pngHeaderOf(6000, 5000, 8, 6), Options{}, ErrBadImage},
 		{"16-bit under half the limit", pngHeaderOf(100, 100, 16, 6), Options{MaxPixels: 20_000}, ErrBadImage},
+		// A progressive JPEG keeps every coefficient until its last scan:
+		// 6 MP of it count as 18, over a 16 MP limit; baseline is once.
+		{"progressive JPEG counts three times", jpegHeader(3000, 2000, 0xC2), Options{MaxPixels: 16_000_000}, ErrTooLarge},
+		{"baseline JPEG counts once", jpegHeader(3000, 2000, 0xC0), Options{MaxPixels: 16_000_000}, ErrBadImage},
+		{"progressive JPEG under a third of the limit", jpegHeader(2000, 2000, 0xC2), Options{MaxPixels: 16_000_000}, ErrBadImage},
 		{"over byte limit", label, Options{MaxBytes: int64(len(label) - 1)}, ErrTooLarge},
 		{"over pixel limit", label, Options{MaxPixels: 100}, ErrTooLarge},
 		{"zero width", pngHeader(0, 10), Options{}, ErrBadImage},

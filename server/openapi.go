@@ -56,7 +56,7 @@ var apiOperations = []apiOperation{
 	{"GET", "/api/v1/products", "products", "List products.", "bearer", nil, nil, 200},
 	{"POST", "/api/v1/keys", "products", "Register a manufacturer's public signing key (AI 8030).", "bearer", nil, []string{"application/json"}, 201},
 
-	{"POST", "/api/v1/verify", "verification", "Verify a scan: raw text, a Digital Link, or an image; every verdict but authentic raises an alert. An image is at most " + strconv.Itoa(maxImagePixels/1_000_000) + " MP, 16-bit pixels counting twice (beyond: 413 image_too_large); a node decodes as many images at once as it has cores (a request that waits too long: 503 busy). " + verifyLocationDoc, "bearer", nil,
+	{"POST", "/api/v1/verify", "verification", "Verify a scan: raw text, a Digital Link, or an image; every verdict but authentic raises an alert. An image is at most " + strconv.Itoa(maxImagePixels/1_000_000) + " MP, 16-bit pixels counting twice and those of a progressive JPEG three times (beyond: 413 image_too_large); a node decodes as many images at once as it has cores (a request that waits too long: 503 busy). " + verifyLocationDoc, "bearer", nil,
 		[]string{"application/json", "text/plain", "image/png", "image/jpeg", "multipart/form-data"}, 200},
 	{"GET", "/api/v1/verify", "verification", "Verify a scan given in the query. " + verifyLocationDoc, "bearer", []string{"scan", "location"}, nil, 200},
 	{"POST", "/api/v1/decommission", "lifecycle", "Set an EU FMD inactive status (dispensed, destroyed, stolen, exported, sample, free_sample, locked). Idempotency-Key honoured: a repeat gets the first answer; the key reused for another request 422 idempotency_key_reused.", "bearer", nil, []string{"application/json"}, 200},

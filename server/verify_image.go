@@ -17,8 +17,9 @@ import (
 // maxImagePixels is the largest image verification decodes: 16 MP, a phone
 // camera's photo (12 MP is 4032x3024, or 4080x3072) with room to spare; a
 // DataMatrix on a pack needs far fewer. Decoded, such an image holds at
-// most 64 MiB of 8-bit RGBA (16-bit pixels count twice, see
-// scanner.Options.MaxPixels) and the 16 MiB gray copy the search reads.
+// most 64 MiB of 8-bit RGBA (16-bit pixels count twice, a progressive
+// JPEG's three times: see scanner.Options.MaxPixels) and the 16 MiB gray
+// copy the search reads.
 const maxImagePixels = 16_000_000
 
 // imageDecodes bounds the images this process decodes at once to its
