@@ -135,25 +135,34 @@ func (es ElementString) has(pattern string) bool {
 	return false
 }
 
+// checkAssociations checks repeats, exclusions and requirements. An AI
+// may repeat with the same value, so the pairwise checks run over the
+// distinct AIs (a few hundred at most, however long the input), in order
+// of first appearance, which finds the same first fault as over all.
 func (es ElementString) checkAssociations() error {
-	for i, e := range es {
-		for _, prev := range es[:i] {
-			if prev.AI == e.AI && prev.Value != e.Value {
+	first := make(map[string]string, len(es))
+	distinct := make(ElementString, 0, len(es))
+	for _, e := range es {
+		if v, seen := first[e.AI]; seen {
+			if v != e.Value {
 				return errorf(e.AI, e.Value, "appears twice with different values")
 			}
+			continue
 		}
+		first[e.AI] = e.Value
+		distinct = append(distinct, e)
 	}
-	for _, e := range es {
+	for _, e := range distinct {
 		d := LookupAI(e.AI)
 		for _, ex := range d.Excludes {
-			for _, other := range es {
+			for _, other := range distinct {
 				if other.AI != e.AI && matchesPattern(other.AI, ex) {
 					return errorf(e.AI, e.Value, "must not appear together with AI (%s)", other.AI)
 				}
 			}
 		}
 		for _, alts := range d.Requires {
-			if !es.satisfies(alts) {
+			if !distinct.satisfies(alts) {
 				return errorf(e.AI, e.Value, "requires %s", describeRequirement(alts))
 			}
 		}
