@@ -27,9 +27,9 @@ var ErrDiverged = errors.New("raftstore: this node's ledger differs from the lea
 
 // divergence is what an audit that found a difference saw.
 type divergence struct {
-	size               uint64
-	mine, leaders      []byte
-	leaderID, leaderAt string
+	size          uint64
+	mine, leaders []byte
+	leaderID      string
 }
 
 func (d *divergence) Error() string {
