@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/pedigree-ledger/pedigree/models"
@@ -92,8 +93,14 @@ func encodeCommands(cmds []models.Command, compact bool) ([]byte, error) {
 }
 
 func decodeEntry(b []byte) (logEntry, error) {
+	return decodeEntryOf(b, math.MaxInt)
+}
+
+// decodeEntryOf is decodeEntry of an entry of at most maxCmds commands; a
+// forwarded request's body is held to maxBatch before anything is built.
+func decodeEntryOf(b []byte, maxCmds int) (logEntry, error) {
 	if bytes.HasPrefix(b, []byte(binaryEntryMagic)) {
-		return decodeBinaryEntry(b[len(binaryEntryMagic):])
+		return decodeBinaryEntry(b[len(binaryEntryMagic):], maxCmds)
 	}
 	var e logEntry
 	if err := json.Unmarshal(b, &e); err != nil {
@@ -102,15 +109,27 @@ func decodeEntry(b []byte) (logEntry, error) {
 	return e, nil
 }
 
-func decodeBinaryEntry(b []byte) (logEntry, error) {
+// minCommandBytes is the least a command takes in the binary form: a byte
+// for each of its six fields (id, kind, actor, seconds, nanoseconds and
+// payload, all empty or zero).
+const minCommandBytes = 6
+
+func decodeBinaryEntry(b []byte, maxCmds int) (logEntry, error) {
 	r := entryReader{b: b}
 	n := r.uvarint()
-	if r.err == nil && n > uint64(len(b)) { // every command takes bytes
+	switch {
+	case r.err != nil:
+	case n > uint64(len(b))/minCommandBytes:
 		r.err = errors.New("command count exceeds the entry")
+	case n > uint64(maxCmds):
+		r.err = fmt.Errorf("%d commands, more than %d", n, maxCmds)
 	}
 	e := logEntry{Op: opLedger}
 	if r.err == nil {
-		e.Cmds = make([]models.Command, 0, n)
+		// The count is what the sender claims: the slice grows with the
+		// commands actually read, so a frame of garbage that claims
+		// millions of them costs no more than its own size.
+		e.Cmds = make([]models.Command, 0, min(n, 1024))
 	}
 	for i := uint64(0); r.err == nil && i < n; i++ {
 		var c models.Command

@@ -144,28 +144,61 @@ func writeFrame(w io.Writer, header any, body []byte) error {
 
 // readFrame reads a frame's JSON header into header and returns its body.
 func readFrame(r io.Reader, header any) (body []byte, err error) {
-	b, err := readPart(r)
+	return readFrameOf(r, header, maxFrame)
+}
+
+// readFrameOf is readFrame with a header of at most headerLimit bytes.
+func readFrameOf(r io.Reader, header any, headerLimit uint32) (body []byte, err error) {
+	b, err := readPart(r, headerLimit)
 	if err != nil {
 		return nil, err
 	}
-	if body, err = readPart(r); err != nil {
+	if body, err = readPart(r, maxFrame); err != nil {
 		return nil, err
 	}
 	return body, json.Unmarshal(b, header)
 }
 
-func readPart(r io.Reader) ([]byte, error) {
+// maxRequestHeader bounds a request's JSON header: its few fields, never
+// its commands (those go in the body). An answer's header holds the
+// results, and comes from the leader this node called.
+const maxRequestHeader = 1 << 20
+
+// readPart reads one length-prefixed part of at most limit bytes. The
+// buffer grows as the bytes arrive, so a peer that announces a large part
+// and sends little holds no more memory than it sent.
+func readPart(r io.Reader, limit uint32) ([]byte, error) {
 	var n [4]byte
 	if _, err := io.ReadFull(r, n[:]); err != nil {
 		return nil, err
 	}
 	size := binary.BigEndian.Uint32(n[:])
-	if size > maxFrame {
-		return nil, fmt.Errorf("frame of %d bytes is too large", size)
+	if size > limit {
+		return nil, fmt.Errorf("frame part of %d bytes is too large (limit %d)", size, limit)
 	}
-	b := make([]byte, size)
-	if _, err := io.ReadFull(r, b); err != nil {
+	b := make([]byte, 0, min(size, 64<<10))
+	b, err := readAtMost(r, b, int(size))
+	if err != nil {
 		return nil, err
+	}
+	return b, nil
+}
+
+// readAtMost appends exactly size bytes from r to b, growing it as they
+// come.
+func readAtMost(r io.Reader, b []byte, size int) ([]byte, error) {
+	for len(b) < size {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // let append pick the next size
+		}
+		m, err := r.Read(b[len(b):min(cap(b), size)])
+		b = b[:len(b)+m]
+		if err != nil && len(b) < size {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
 	}
 	return b, nil
 }
@@ -185,11 +218,11 @@ func writeRequest(w io.Writer, req rpcRequest) error {
 // readRequest reads a request and the commands in its body.
 func readRequest(r io.Reader) (rpcRequest, error) {
 	var req rpcRequest
-	body, err := readFrame(r, &req)
+	body, err := readFrameOf(r, &req, maxRequestHeader)
 	if err != nil || len(body) == 0 {
 		return req, err
 	}
-	e, err := decodeEntry(body)
+	e, err := decodeEntryOf(body, maxBatch)
 	if err != nil {
 		return req, err
 	}
@@ -221,24 +254,39 @@ func newForwarder(m *mux) *forwarder {
 	return &forwarder{m: m, idle: map[string][]*rpcConn{}}
 }
 
-func (f *forwarder) get(addr string, timeout time.Duration) (*rpcConn, error) {
+// get returns an idle connection to addr (reused true) or, with fresh or
+// none idle, a new one.
+func (f *forwarder) get(addr string, timeout time.Duration, fresh bool) (c *rpcConn, reused bool, err error) {
 	f.mu.Lock()
 	if f.closed {
 		f.mu.Unlock()
-		return nil, ErrClosed
+		return nil, false, ErrClosed
 	}
-	if cs := f.idle[addr]; len(cs) > 0 {
+	if cs := f.idle[addr]; len(cs) > 0 && !fresh {
 		c := cs[len(cs)-1]
 		f.idle[addr] = cs[:len(cs)-1]
 		f.mu.Unlock()
-		return c, nil
+		return c, true, nil
 	}
 	f.mu.Unlock()
-	c, err := f.m.dialService(addr, muxRPC, timeout)
+	nc, err := f.m.dialService(addr, muxRPC, timeout)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return &rpcConn{Conn: c, r: bufio.NewReader(c), w: bufio.NewWriter(c)}, nil
+	return &rpcConn{Conn: nc, r: bufio.NewReader(nc), w: bufio.NewWriter(nc)}, false, nil
+}
+
+// dropIdle closes every idle connection to addr: one of them failed, and
+// the others, made to the same process, likely died with it (the peer
+// restarted).
+func (f *forwarder) dropIdle(addr string) {
+	f.mu.Lock()
+	cs := f.idle[addr]
+	delete(f.idle, addr)
+	f.mu.Unlock()
+	for _, c := range cs {
+		c.Close()
+	}
 }
 
 func (f *forwarder) put(addr string, c *rpcConn) {
@@ -251,23 +299,37 @@ func (f *forwarder) put(addr string, c *rpcConn) {
 	f.idle[addr] = append(f.idle[addr], c)
 }
 
-// call sends one request to addr and waits for its answer within ctx.
+// call sends one request to addr and waits for its answer within ctx. An
+// idle connection that fails (the peer restarted since it was made) costs
+// no retry round: the pool for addr is emptied and the request sent again
+// at once on a new connection. Everything sent this way may be sent twice
+// (writes are idempotent by command id, the rest are questions or settle
+// as Remove's do).
 func (f *forwarder) call(ctx context.Context, addr string, req rpcRequest) (rpcResponse, error) {
+	resp, reused, err := f.callOnce(ctx, addr, req, false)
+	if err != nil && reused && errors.Is(err, errForward) && ctx.Err() == nil {
+		f.dropIdle(addr)
+		resp, _, err = f.callOnce(ctx, addr, req, true)
+	}
+	return resp, err
+}
+
+func (f *forwarder) callOnce(ctx context.Context, addr string, req rpcRequest, fresh bool) (rpcResponse, bool, error) {
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		deadline = time.Now().Add(30 * time.Second)
 	}
 	left := time.Until(deadline)
 	if left <= 0 {
-		return rpcResponse{}, fmt.Errorf("%w: deadline passed before forwarding", ErrTimeout)
+		return rpcResponse{}, false, fmt.Errorf("%w: deadline passed before forwarding", ErrTimeout)
 	}
 	req.TimeoutMS = left.Milliseconds()
-	c, err := f.get(addr, min(left, 5*time.Second))
+	c, reused, err := f.get(addr, min(left, 5*time.Second), fresh)
 	if err != nil {
 		if errors.Is(err, ErrClosed) {
-			return rpcResponse{}, err
+			return rpcResponse{}, false, err
 		}
-		return rpcResponse{}, fmt.Errorf("%w: dial %s: %v", errForward, addr, err)
+		return rpcResponse{}, false, fmt.Errorf("%w: dial %s: %v", errForward, addr, err)
 	}
 	// Give the leader a moment past the caller's deadline to answer with its
 	// own timeout error rather than cutting the connection.
@@ -285,9 +347,9 @@ func (f *forwarder) call(ctx context.Context, addr string, req rpcRequest) (rpcR
 	if err != nil {
 		c.Close()
 		if ctx.Err() != nil {
-			return rpcResponse{}, fmt.Errorf("%w: forwarding to %s: %v", ErrTimeout, addr, ctx.Err())
+			return rpcResponse{}, reused, fmt.Errorf("%w: forwarding to %s: %v", ErrTimeout, addr, ctx.Err())
 		}
-		return rpcResponse{}, fmt.Errorf("%w: %s: %v", errForward, addr, err)
+		return rpcResponse{}, reused, fmt.Errorf("%w: %s: %v", errForward, addr, err)
 	}
 	if !stop() {
 		c.Close() // the AfterFunc fired: the deadline on the conn is spoiled
@@ -295,7 +357,7 @@ func (f *forwarder) call(ctx context.Context, addr string, req rpcRequest) (rpcR
 		_ = c.SetDeadline(time.Time{})
 		f.put(addr, c)
 	}
-	return resp, fromRPCError(resp.Err)
+	return resp, reused, fromRPCError(resp.Err)
 }
 
 func (f *forwarder) close() {
@@ -310,15 +372,24 @@ func (f *forwarder) close() {
 	f.idle = nil
 }
 
+// rpcIdleTimeout is how long a forwarding connection may wait for its next
+// request, all of it: a peer that stops mid-request, or opens connections
+// it never uses, holds them no longer. A peer's pooled connections that
+// outlive it are dialled again on first use (forwarder.call). A variable
+// for tests; a Store reads it once, when it opens.
+var rpcIdleTimeout = 5 * time.Minute
+
 // serveRPC answers forwarded requests on one connection until it closes.
 func (s *Store) serveRPC(c net.Conn) {
 	defer c.Close()
 	r, w := bufio.NewReader(c), bufio.NewWriter(c)
 	for {
+		_ = c.SetReadDeadline(time.Now().Add(s.rpcIdle))
 		req, err := readRequest(r)
 		if err != nil {
 			return
 		}
+		_ = c.SetReadDeadline(time.Time{})
 		// The leader works to the caller's deadline, as a local Propose
 		// would; ProposeTimeout only fills in when the caller set none.
 		timeout := time.Duration(req.TimeoutMS) * time.Millisecond

@@ -151,6 +151,7 @@ type Store struct {
 	leaderMu      sync.Mutex
 	leaderChanged chan struct{}
 
+	rpcIdle   time.Duration // rpcIdleTimeout when the store opened
 	readyTerm atomic.Uint64 // term in which this leader's barrier completed
 	// diverged is set, once and for good, by the audit that found this
 	// node's tree different from the leader's (audit.go).
@@ -188,7 +189,7 @@ func Open(cfg Config) (*Store, error) {
 	if cfg.RaftLogLevel == "" {
 		cfg.RaftLogLevel = "warn"
 	}
-	s := &Store{cfg: cfg, log: cfg.Logger.With("component", "raftstore", "node", cfg.NodeID), done: make(chan struct{}), leaderChanged: make(chan struct{})}
+	s := &Store{cfg: cfg, log: cfg.Logger.With("component", "raftstore", "node", cfg.NodeID), done: make(chan struct{}), leaderChanged: make(chan struct{}), rpcIdle: rpcIdleTimeout}
 	for i, c := range []Consistency{Leader, Linearizable} {
 		verify := c == Linearizable
 		started := defaultMetrics().readRounds.WithLabelValues(cfg.NodeID, string(c))
