@@ -359,13 +359,25 @@ func (s *Store) leaderChange() <-chan struct{} {
 	return s.leaderChanged
 }
 
+// advertiseAddr is the address peers dial this node at: the configured
+// one as written, or the bound one. A configured host name stays a name:
+// peers check this node's TLS certificate against the host they dial, and
+// a certificate may name the node only by DNS name; and a node whose IP
+// changes (a rescheduled pod) is still found. It is resolved once here
+// only to refuse a name that does not resolve at all.
 func advertiseAddr(configured string, bound net.Addr) (net.Addr, error) {
 	if configured != "" {
-		a, err := net.ResolveTCPAddr("tcp", configured)
-		if err != nil {
-			return nil, fmt.Errorf("%w: advertise address: %v", ErrInvalid, err)
+		host, port, err := net.SplitHostPort(configured)
+		if err == nil && (host == "" || port == "") {
+			err = errors.New("needs a host and a port")
 		}
-		return a, nil
+		if err == nil {
+			_, err = net.ResolveTCPAddr("tcp", configured)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: advertise address %q: %v", ErrInvalid, configured, err)
+		}
+		return namedAddr(configured), nil
 	}
 	a, ok := bound.(*net.TCPAddr)
 	if !ok {
@@ -376,6 +388,12 @@ func advertiseAddr(configured string, bound net.Addr) (net.Addr, error) {
 	}
 	return a, nil
 }
+
+// namedAddr is a TCP address as configured, host name and all.
+type namedAddr string
+
+func (a namedAddr) Network() string { return "tcp" }
+func (a namedAddr) String() string  { return string(a) }
 
 // slogWriter carries hclog's lines into slog.
 type slogWriter struct{ l *slog.Logger }

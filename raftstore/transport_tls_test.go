@@ -48,6 +48,13 @@ func mustCA(t *testing.T) *testCA {
 // certificate names 127.0.0.1, and returns their paths.
 func (ca *testCA) mustNodeCert(t *testing.T, name string) (certFile, keyFile, caFile string) {
 	t.Helper()
+	return ca.mustNodeCertFor(t, name, nil, []net.IP{net.ParseIP("127.0.0.1")})
+}
+
+// mustNodeCertFor is mustNodeCert for a certificate naming these hosts
+// and IPs.
+func (ca *testCA) mustNodeCertFor(t *testing.T, name string, hosts []string, ips []net.IP) (certFile, keyFile, caFile string) {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +62,7 @@ func (ca *testCA) mustNodeCert(t *testing.T, name string) (certFile, keyFile, ca
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+		DNSNames: hosts, IPAddresses: ips,
 		KeyUsage:    x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 	}
@@ -132,6 +139,58 @@ func TestMutualTLSCluster(t *testing.T) {
 	_, err = (&forwarder{m: plain, idle: map[string][]*rpcConn{}}).call(ctx, c.nodes[0].addr, rpcRequest{Op: rpcReadIndex})
 	if err == nil || errors.Is(err, ErrNotLeader) {
 		t.Fatalf("plain TCP request got an answer: %v", err)
+	}
+}
+
+// TestMutualTLSWithCertificatesNamingHostsOnly: certificates often name a
+// node by DNS name alone (cert-manager, ACME). A node advertised by that
+// name must be dialled by it, so the certificate checks: two nodes whose
+// certificates name only "localhost" form a cluster and replicate.
+func TestMutualTLSWithCertificatesNamingHostsOnly(t *testing.T) {
+	ca := mustCA(t)
+	open := func(id string, bootstrap bool) *Store {
+		t.Helper()
+		cert, key, caf := ca.mustNodeCertFor(t, id, []string{"localhost"}, nil)
+		conf, err := MutualTLS(cert, key, caf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, port, _ := net.SplitHostPort(ln.Addr().String())
+		s, err := Open(Config{NodeID: id, Dir: t.TempDir(), Listener: ln, AdvertiseAddr: "localhost:" + port,
+			Bootstrap: bootstrap, TLS: conf, Tune: fastRaft, Logger: testLogger(t), HTTPAddr: "http://" + id + ".invalid"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		if got := s.Info().RaftAddr; got != "localhost:"+port {
+			t.Fatalf("%s advertises %s, not the name it was given", id, got)
+		}
+		return s
+	}
+	a := open("a", true)
+	waitFor(t, 10*time.Second, "a leads", a.IsLeader)
+	b := open("b", false)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := a.Join(ctx, b.Info(), true); err != nil {
+		t.Fatalf("join by name: %v", err)
+	}
+	mustPropose(t, b, orgCmd(t, "by-name", "byname"))
+	mustConverge(t, []*testNode{{id: "a", s: a}, {id: "b", s: b}}, 1)
+}
+
+func TestAdvertiseAddrKeepsTheNameGiven(t *testing.T) {
+	if a, err := advertiseAddr("localhost:7000", nil); err != nil || a.String() != "localhost:7000" {
+		t.Fatalf("localhost:7000 gives %v, %v", a, err)
+	}
+	for _, bad := range []string{"localhost", ":7000", "localhost:", "no-such-host.invalid:7000"} {
+		if _, err := advertiseAddr(bad, nil); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%q: %v, want ErrInvalid", bad, err)
+		}
 	}
 }
 
