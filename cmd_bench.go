@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -44,11 +43,14 @@ func benchGS1(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench gs1", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	lines := fs.Int("lines", 1000000, "number of scans to parse")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "Usage: pedigree bench gs1 [--lines N]\n\n"+
+			"Parses N generated scans (raw with GS, bracketed, Digital Link, and an invalid\n"+
+			"one) with the gs1 parse code and reports lines per second.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if code, done := parseFlags(fs, args, stdout, stderr); done {
+		return code
 	}
 	if *lines < 1 {
 		fmt.Fprintln(stderr, "pedigree bench gs1: --lines must be at least 1")

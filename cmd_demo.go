@@ -28,14 +28,11 @@ func runDemo(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	dataDir := fs.String("data", "", "data directory (default: a temporary one, removed on exit)")
 	packs := fs.Int("packs", 400, "about how many packs to commission (whole cases of 20)")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: pedigree demo [flags]\n\nStarts a one-node ledger, seeds the demo network (manufacturer, wholesaler,\ntwo pharmacies, regulator; signed packs, shipments, dispenses, a recall and a\nfalsified scan) and serves the API and dashboard until Ctrl-C.\n\n")
+		fmt.Fprint(fs.Output(), "Usage: pedigree demo [flags]\n\nStarts a one-node ledger, seeds the demo network (manufacturer, wholesaler,\ntwo pharmacies, regulator; signed packs, shipments, dispenses, a recall and a\nfalsified scan) and serves the API and dashboard until Ctrl-C.\n\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, done := parseFlags(fs, args, stdout, stderr); done {
+		return code
 	}
 	if fs.NArg() > 0 || *packs < 1 || *packs > 100000 {
 		fmt.Fprintln(stderr, "pedigree demo: takes only flags; --packs is 1 to 100000")

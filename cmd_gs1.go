@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -41,16 +40,13 @@ func runGS1Parse(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	escapes := fs.Bool("escapes", false, `read \x1d and \u001d in the input as the GS separator`)
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: pedigree gs1 parse [--escapes] < scans\n\n"+
+		fmt.Fprint(fs.Output(), "Usage: pedigree gs1 parse [--escapes] < scans\n\n"+
 			"Writes one JSON object per input line. Invalid scans are reported in the\n"+
 			"output, not by the exit code, which is non-zero only for I/O or usage errors.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, done := parseFlags(fs, args, stdout, stderr); done {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "pedigree gs1 parse: unexpected argument %q: scans are read from stdin\n", fs.Arg(0))

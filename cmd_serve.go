@@ -53,7 +53,7 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 
 // serve parses the flags and runs the node until ctx ends.
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	o, code := parseServeFlags(args, stderr)
+	o, code := parseServeFlags(args, stdout, stderr)
 	if code >= 0 {
 		return code
 	}
@@ -64,7 +64,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-func parseServeFlags(args []string, stderr io.Writer) (serveOptions, int) {
+func parseServeFlags(args []string, stdout, stderr io.Writer) (serveOptions, int) {
 	var o serveOptions
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -90,18 +90,15 @@ func parseServeFlags(args []string, stderr io.Writer) (serveOptions, int) {
 	fs.Uint64Var(&o.trailingLogs, "trailing-logs", raftstore.DefaultTrailingLogs,
 		"Raft log entries kept behind a snapshot: a follower lagging by fewer is sent entries, not the whole ledger")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: pedigree serve --node-id ID --data DIR [--bootstrap | --join URL] [flags]\n\n"+
+		fmt.Fprint(fs.Output(), "Usage: pedigree serve --node-id ID --data DIR [--bootstrap | --join URL] [flags]\n\n"+
 			"Runs one ledger node: Raft (with leader forwarding) on --raft-addr and the HTTP API\n"+
 			"on --http-addr. The first node of a cluster starts with --bootstrap and writes the\n"+
 			"first admin token to DIR/admin.token; the others start with --join and that token.\n"+
 			"A node restarted with its data directory needs neither.\n\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return o, exitOK
-		}
-		return o, exitUsage
+	if code, done := parseFlags(fs, args, stdout, stderr); done {
+		return o, code
 	}
 	if o.token == "" {
 		o.token = os.Getenv("PEDIGREE_TOKEN")

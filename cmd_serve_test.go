@@ -48,11 +48,11 @@ func TestServeFlagErrors(t *testing.T) {
 
 func TestServeSnapshotFlags(t *testing.T) {
 	base := []string{"--node-id", "n1", "--data", "x"}
-	o, code := parseServeFlags(base, io.Discard)
+	o, code := parseServeFlags(base, io.Discard, io.Discard)
 	if code >= 0 || o.snapshotThreshold != raftstore.DefaultSnapshotThreshold || o.trailingLogs != raftstore.DefaultTrailingLogs {
 		t.Fatalf("defaults: exit %d, threshold %d, trailing %d", code, o.snapshotThreshold, o.trailingLogs)
 	}
-	o, code = parseServeFlags(append(base, "--snapshot-threshold", "512", "--trailing-logs", "256"), io.Discard)
+	o, code = parseServeFlags(append(base, "--snapshot-threshold", "512", "--trailing-logs", "256"), io.Discard, io.Discard)
 	if code >= 0 || o.snapshotThreshold != 512 || o.trailingLogs != 256 {
 		t.Fatalf("set: exit %d, threshold %d, trailing %d", code, o.snapshotThreshold, o.trailingLogs)
 	}
