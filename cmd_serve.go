@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -119,6 +120,12 @@ func parseServeFlags(args []string, stdout, stderr io.Writer) (serveOptions, int
 	if o.join != "" && o.token == "" {
 		problems = append(problems, "--join needs --token or PEDIGREE_TOKEN")
 	}
+	if u, err := url.Parse(o.join); o.join != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+		problems = append(problems, "--join is the http:// or https:// URL of a member's API")
+	}
+	if o.joinTimeout <= 0 {
+		problems = append(problems, "--join-timeout is more than 0")
+	}
 	if n := countSet(o.tlsCert, o.tlsKey, o.tlsCA); n != 0 && n != 3 {
 		problems = append(problems, "--raft-tls-cert, --raft-tls-key and --raft-tls-ca go together")
 	}
@@ -202,8 +209,14 @@ func serveMain(ctx context.Context, o serveOptions, stdout, stderr io.Writer) er
 			return err
 		}
 	}
+	if o.join != "" && bootstrappedAlone(store, o.dataDir) {
+		return fmt.Errorf("%s holds a ledger of its own (it was started with --bootstrap), so it cannot join another cluster; join with an empty --data directory", o.dataDir)
+	}
 	if o.join != "" && !isMember(store, !o.nonvoter) {
 		if err := joinCluster(ctx, o, store.Info(), httpURL); err != nil {
+			if ctx.Err() != nil {
+				return nil // stopped (a signal) while joining: a clean stop
+			}
 			return err
 		}
 	}
@@ -252,6 +265,13 @@ func serveHandler(store *raftstore.Store, log *slog.Logger) (http.Handler, error
 func bootstrapAdmin(ctx context.Context, store *raftstore.Store, dir string, stderr io.Writer) error {
 	path := filepath.Join(dir, "admin.token")
 	pending := path + ".pending"
+	// A restart: this node's own ledger holds the first admin's token
+	// already, and nothing needs proposing, nor a quorum to propose it.
+	if e, err := store.EntryByID(bootstrapTokenID); err == nil {
+		return settleBootstrapToken(e, path, pending, stderr)
+	} else if !errors.Is(err, raftstore.ErrNotFound) {
+		return fmt.Errorf("look up the bootstrap admin: %w", err)
+	}
 	token, err := readToken(path)
 	final := err == nil
 	if errors.Is(err, os.ErrNotExist) {
@@ -273,7 +293,7 @@ func bootstrapAdmin(ctx context.Context, store *raftstore.Store, dir string, std
 	if err != nil {
 		return err
 	}
-	iss, err := models.NewCommand("bootstrap-admin-token", models.KindIssueToken, "", time.Time{},
+	iss, err := models.NewCommand(bootstrapTokenID, models.KindIssueToken, "", time.Time{},
 		models.IssueTokenPayload{TokenSHA256: server.TokenSHA256(token), OrgID: "admin", Label: "bootstrap admin"})
 	if err != nil {
 		return err
@@ -298,6 +318,33 @@ func bootstrapAdmin(ctx context.Context, store *raftstore.Store, dir string, std
 	return nil
 }
 
+// bootstrapTokenID is the command id of the first admin token's issue.
+const bootstrapTokenID = "bootstrap-admin-token"
+
+// settleBootstrapToken finishes a bootstrap the ledger already holds: the
+// token file is published if the node stopped between committing the
+// token and renaming its file, and otherwise left as it is. A token file
+// that is missing (moved to a secret store, or this node joined the
+// cluster and never had it) is said in one line, and the node serves.
+func settleBootstrapToken(e raftstore.Entry, path, pending string, stderr io.Writer) error {
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	var p models.IssueTokenPayload
+	if err := json.Unmarshal(e.Command.Payload, &p); err != nil {
+		return fmt.Errorf("read the bootstrap admin token's entry: %w", err)
+	}
+	if tok, err := readToken(pending); err == nil && server.TokenSHA256(tok) == p.TokenSHA256 {
+		if err := os.Rename(pending, path); err != nil {
+			return fmt.Errorf("publish admin token: %w", err)
+		}
+		fmt.Fprintf(stderr, "pedigree: the first admin token is in %s (mode 0600); it is not shown anywhere else\n", path)
+		return nil
+	}
+	fmt.Fprintf(stderr, "pedigree: this cluster's first admin token was issued before and %s is not here; none is written\n", path)
+	return nil
+}
+
 func readToken(path string) (string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -319,6 +366,21 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// bootstrappedAlone reports whether the data directory holds a cluster
+// this node bootstrapped (it wrote the first admin token there) and of
+// which it is still the only member: a node started once with --bootstrap
+// by mistake, and then with --join, would otherwise take itself for a
+// member and serve a ledger of its own.
+func bootstrappedAlone(store *raftstore.Store, dir string) bool {
+	_, errFinal := os.Stat(filepath.Join(dir, "admin.token"))
+	_, errPending := os.Stat(filepath.Join(dir, "admin.token.pending"))
+	if errFinal != nil && errPending != nil {
+		return false
+	}
+	nodes, err := store.Nodes()
+	return err == nil && len(nodes) == 1 && nodes[0].ID == store.ID()
 }
 
 // isMember reports whether the node's stored Raft configuration already

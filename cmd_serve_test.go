@@ -33,6 +33,10 @@ func TestServeFlagErrors(t *testing.T) {
 		"negative trailing":     {"--node-id", "n1", "--data", "x", "--trailing-logs", "-5"},
 		"positional argument":   {"--node-id", "n1", "--data", "x", "extra"},
 		"unknown flag":          {"--node", "n1"},
+		"join without scheme":   {"--node-id", "n1", "--data", "x", "--join", "localhost:8080", "--token", "t"},
+		"join not http":         {"--node-id", "n1", "--data", "x", "--join", "ftp://a", "--token", "t"},
+		"join without host":     {"--node-id", "n1", "--data", "x", "--join", "http://", "--token", "t"},
+		"no join timeout":       {"--node-id", "n1", "--data", "x", "--join", "http://a", "--token", "t", "--join-timeout", "0"},
 	} {
 		t.Setenv("PEDIGREE_TOKEN", "")
 		var stderr bytes.Buffer
@@ -41,7 +45,7 @@ func TestServeFlagErrors(t *testing.T) {
 		}
 	}
 	var out bytes.Buffer
-	if code := serve(context.Background(), []string{"--help"}, io.Discard, &out); code != exitOK || !strings.Contains(out.String(), "--bootstrap") {
+	if code := serve(context.Background(), []string{"--help"}, &out, io.Discard); code != exitOK || !strings.Contains(out.String(), "--bootstrap") {
 		t.Errorf("--help: exit %d, %q", code, out.String())
 	}
 }
@@ -323,5 +327,84 @@ func TestJoinReportsTheClustersLastAnswer(t *testing.T) {
 	err := joinCluster(t.Context(), o, raftstore.NodeInfo{ID: "n3", RaftAddr: "127.0.0.1:1"}, "http://127.0.0.1:2")
 	if err == nil || !strings.Contains(err.Error(), "not_caught_up") || !strings.Contains(err.Error(), "cannot be reached") {
 		t.Fatalf("join error: %v", err)
+	}
+}
+
+// TestServeBootstrapRestartNeedsNoQuorumNorTheTokenFile: the first node
+// of a two-voter cluster restarted with --bootstrap while the other is
+// down serves (and waits for a leader) rather than failing to propose;
+// and restarted after its token file was moved away, it says so in one
+// line and serves, instead of failing on a token the ledger never took.
+func TestServeBootstrapRestartNeedsNoQuorumNorTheTokenFile(t *testing.T) {
+	dir1, dir2, raft1 := t.TempDir(), t.TempDir(), freeAddr(t)
+	n1 := startServeAt(t, raft1, "--node-id", "n1", "--data", dir1, "--bootstrap")
+	tokenPath := filepath.Join(dir1, "admin.token")
+	pollUntil(t, "n1 ready", func() bool { return getJSON(t, n1.http+"/readyz", "", nil) == 200 })
+	pollUntil(t, "the admin token file", func() bool { _, err := os.Stat(tokenPath); return err == nil })
+	raw, _ := os.ReadFile(tokenPath)
+	token := strings.TrimSpace(string(raw))
+	n2 := startServe(t, "--node-id", "n2", "--data", dir2, "--join", n1.http, "--token", token)
+	pollUntil(t, "n2 to join", func() bool { return strings.Contains(n2.stdout.String(), "serving HTTP") })
+	n2.stop(t)
+	n1.stop(t)
+
+	serving := func(n *serveNode) bool {
+		select {
+		case code := <-n.done:
+			n.done <- code
+			t.Fatalf("serve exited (%d): %s", code, n.stderr.String())
+		default:
+		}
+		return strings.Contains(n.stdout.String(), "serving HTTP")
+	}
+	// n2 stays down: n1 alone has no quorum.
+	again := startServeAt(t, raft1, "--node-id", "n1", "--data", dir1, "--bootstrap")
+	pollUntil(t, "n1 serving without a quorum", func() bool { return serving(again) })
+	again.stop(t)
+
+	if err := os.Rename(tokenPath, filepath.Join(t.TempDir(), "kept-elsewhere")); err != nil {
+		t.Fatal(err)
+	}
+	moved := startServeAt(t, raft1, "--node-id", "n1", "--data", dir1, "--bootstrap")
+	pollUntil(t, "n1 serving without its token file", func() bool { return serving(moved) })
+	if msg := moved.stderr.String(); !strings.Contains(msg, "was issued before") || strings.Count(msg, "admin token") != 1 {
+		t.Fatalf("stderr: %q", msg)
+	}
+	for _, p := range []string{tokenPath, tokenPath + ".pending"} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Fatalf("%s written: %v", p, err)
+		}
+	}
+}
+
+// TestServeRefusesToJoinWithALedgerOfItsOwn: a node started once with
+// --bootstrap by mistake, then with --join, would take itself for a member
+// of its own one-node cluster and serve a separate ledger; it refuses, in
+// one line.
+func TestServeRefusesToJoinWithALedgerOfItsOwn(t *testing.T) {
+	dir1, dir8 := t.TempDir(), t.TempDir()
+	n1 := startServe(t, "--node-id", "n1", "--data", dir1, "--bootstrap")
+	pollUntil(t, "n1 ready", func() bool { return getJSON(t, n1.http+"/readyz", "", nil) == 200 })
+	raw, err := os.ReadFile(filepath.Join(dir1, "admin.token"))
+	for err != nil {
+		time.Sleep(20 * time.Millisecond)
+		raw, err = os.ReadFile(filepath.Join(dir1, "admin.token"))
+	}
+	token := strings.TrimSpace(string(raw))
+	raft8 := freeAddr(t)
+	mistake := startServeAt(t, raft8, "--node-id", "n8", "--data", dir8, "--bootstrap")
+	pollUntil(t, "n8 serving", func() bool { return strings.Contains(mistake.stdout.String(), "serving HTTP") })
+	mistake.stop(t)
+
+	joiner := startServeAt(t, raft8, "--node-id", "n8", "--data", dir8, "--join", n1.http, "--token", token)
+	select {
+	case code := <-joiner.done:
+		joiner.done <- code
+		msg := joiner.stderr.String()
+		if code != exitError || !strings.Contains(msg, "holds a ledger of its own") || strings.Contains(joiner.stdout.String(), "serving HTTP") {
+			t.Fatalf("exit %d, stdout %q, stderr %q", code, joiner.stdout.String(), msg)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the node with a ledger of its own still runs: %s", joiner.stdout.String())
 	}
 }
