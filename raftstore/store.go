@@ -402,6 +402,10 @@ func (w slogWriter) Write(p []byte) (int, error) {
 	line := string(trimNL(p))
 	level := slog.LevelInfo
 	switch {
+	case strings.Contains(line, "failed to accept connection") && strings.Contains(line, net.ErrClosed.Error()):
+		// Raft's transport says so each time the node stops and closes
+		// its listener: a clean stop, not an error to alert on.
+		level = slog.LevelDebug
 	case strings.Contains(line, "[ERROR]"):
 		level = slog.LevelError
 	case strings.Contains(line, "[WARN]"):
