@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pedigree-ledger/pedigree/fixtures/demo"
+	"github.com/pedigree-ledger/pedigree/models/gs1"
 	"github.com/pedigree-ledger/pedigree/raftstore"
 	"github.com/pedigree-ledger/pedigree/server"
 )
@@ -164,7 +165,13 @@ func printDemoBanner(w io.Writer, base, admin string, n *demo.Network, s *demo.S
 		p := n.Packs[n.Cases[0].Packs[2]]
 		fmt.Fprintf(w, "\nTry:\n  a pack in stock at %s:  %s\n", n.Pharmacy1.Name, p.HRI)
 		fmt.Fprintf(w, "  its Digital Link:       %s/01/%s/21/%s\n", base, p.GTIN, p.Serial)
-		fmt.Fprintf(w, "  the falsified scan:     %q\n", s.FalsifiedScan)
+		// As HRI, like the pack above: the raw scan's GS separators would
+		// print as escapes the API (rightly) reads as data.
+		falsified := s.FalsifiedScan
+		if es, err := gs1.ParseScan(falsified); err == nil {
+			falsified = es.HRI()
+		}
+		fmt.Fprintf(w, "  the falsified scan:     %s\n", falsified)
 	}
 	fmt.Fprintln(w, "\nPress Ctrl-C to stop.")
 }

@@ -59,6 +59,27 @@ func TestDemoSeedsServesAndShutsDown(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(body), "unknown_serial") {
 		t.Fatalf("alerts: %d %s", resp.StatusCode, body)
 	}
+	// The banner's two scans work pasted as they are, in the README's
+	// text/plain verification.
+	pharmacy := regexp.MustCompile(`Linden Apotheke \(pharmacy\)\s+(pdg_\S+)`).FindStringSubmatch(banner)
+	for name, want := range map[string]string{"a pack in stock at Linden Apotheke:": "authentic", "the falsified scan:": "unknown_serial"} {
+		scan := regexp.MustCompile(regexp.QuoteMeta(name) + `\s+(\S+)`).FindStringSubmatch(banner)
+		if pharmacy == nil || scan == nil {
+			t.Fatalf("banner lacks %q or the pharmacy's token:\n%s", name, banner)
+		}
+		req, _ := http.NewRequest("POST", base[1]+"/api/v1/verify", strings.NewReader(scan[1]))
+		req.Header.Set("Authorization", "Bearer "+pharmacy[1])
+		req.Header.Set("Content-Type", "text/plain")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), `"verdict":"`+want+`"`) {
+			t.Errorf("%s %s: %d %.200s", name, scan[1], resp.StatusCode, body)
+		}
+	}
 	cancel()
 	select {
 	case err := <-done:
