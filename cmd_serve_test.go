@@ -135,6 +135,19 @@ func (n *serveNode) stop(t *testing.T) {
 	}
 }
 
+// serving reports whether the node says it serves, and fails the test if
+// serve has returned instead.
+func (n *serveNode) serving(t *testing.T) bool {
+	t.Helper()
+	select {
+	case code := <-n.done:
+		n.done <- code
+		t.Fatalf("serve exited (%d): %s", code, n.stderr.String())
+	default:
+	}
+	return strings.Contains(n.stdout.String(), "serving HTTP")
+}
+
 func pollUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
@@ -245,15 +258,7 @@ func TestServeRestartedMemberNeedsNoPeer(t *testing.T) {
 	again := startServeAt(t, raft2, "--node-id", "n2", "--data", dir2, "--join", n1.http, "--token", token, "--join-timeout", "2s")
 	// serve says it is serving only after the join step; a member that
 	// tried to join through the dead peer would exit with an error instead.
-	pollUntil(t, "the restarted member to serve", func() bool {
-		select {
-		case code := <-again.done:
-			again.done <- code
-			t.Fatalf("the restarted member exited (%d): %s", code, again.stderr.String())
-		default:
-		}
-		return strings.Contains(again.stdout.String(), "serving HTTP")
-	})
+	pollUntil(t, "the restarted member to serve", func() bool { return again.serving(t) })
 	var head struct{ Size uint64 }
 	if st := getJSON(t, again.http+"/api/v1/ledger/head", token, &head); st != 200 || head.Size != 2 {
 		t.Fatalf("restarted member's head: %d %+v", st, head)
@@ -348,25 +353,16 @@ func TestServeBootstrapRestartNeedsNoQuorumNorTheTokenFile(t *testing.T) {
 	n2.stop(t)
 	n1.stop(t)
 
-	serving := func(n *serveNode) bool {
-		select {
-		case code := <-n.done:
-			n.done <- code
-			t.Fatalf("serve exited (%d): %s", code, n.stderr.String())
-		default:
-		}
-		return strings.Contains(n.stdout.String(), "serving HTTP")
-	}
 	// n2 stays down: n1 alone has no quorum.
 	again := startServeAt(t, raft1, "--node-id", "n1", "--data", dir1, "--bootstrap")
-	pollUntil(t, "n1 serving without a quorum", func() bool { return serving(again) })
+	pollUntil(t, "n1 serving without a quorum", func() bool { return again.serving(t) })
 	again.stop(t)
 
 	if err := os.Rename(tokenPath, filepath.Join(t.TempDir(), "kept-elsewhere")); err != nil {
 		t.Fatal(err)
 	}
 	moved := startServeAt(t, raft1, "--node-id", "n1", "--data", dir1, "--bootstrap")
-	pollUntil(t, "n1 serving without its token file", func() bool { return serving(moved) })
+	pollUntil(t, "n1 serving without its token file", func() bool { return moved.serving(t) })
 	if msg := moved.stderr.String(); !strings.Contains(msg, "was issued before") || strings.Count(msg, "admin token") != 1 {
 		t.Fatalf("stderr: %q", msg)
 	}
