@@ -36,6 +36,12 @@ const (
 func setCaptureLimits(c *gin.Context) {
 	c.Header("GS1-EPCIS-Capture-Limit", strconv.Itoa(captureEventLimit))
 	c.Header("GS1-EPCIS-Capture-File-Size-Limit", strconv.Itoa(captureFileSizeLimit))
+	setVersions(c)
+}
+
+// setVersions names the standards' versions, on capture and query answers
+// alike (the REST binding lists them on both).
+func setVersions(c *gin.Context) {
 	c.Header("GS1-EPCIS-Version", "2.0.0")
 	c.Header("GS1-CBV-Version", "2.0.0")
 }
@@ -231,10 +237,13 @@ func parseEventQuery(q url.Values) (models.EventQuery, error) {
 	eq.PerPage = models.DefaultPerPage
 	if v := q.Get("perPage"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > models.MaxPerPage {
-			return eq, errf(http.StatusBadRequest, "query_parameter", "perPage must be 1 to %d", models.MaxPerPage)
+		if err != nil || n < 1 {
+			return eq, errf(http.StatusBadRequest, "query_parameter", "perPage must be a positive integer")
 		}
-		eq.PerPage = n
+		// The REST binding lets a server answer fewer than asked, up to
+		// its own limit: more than that is a longer walk of next links,
+		// not an error.
+		eq.PerPage = min(n, models.MaxPerPage)
 	}
 	eq.NextPageToken = q.Get("nextPageToken")
 	return eq, nil
@@ -274,6 +283,7 @@ func (h *epcisAPI) events(c *gin.Context) {
 		return
 	}
 	eq.Viewer = viewerOf(cl)
+	setVersions(c)
 	cons, err := raftstore.ParseConsistency(c.Query("consistency"))
 	if err != nil {
 		abortErr(c, errf(http.StatusBadRequest, "query_parameter", "consistency %q is not local, leader or linearizable", c.Query("consistency")))

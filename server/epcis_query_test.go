@@ -48,6 +48,9 @@ func TestEventQueryPagesFollowLinkNext(t *testing.T) {
 		if resp.StatusCode != 200 {
 			t.Fatalf("%s: %d %s", path, resp.StatusCode, data)
 		}
+		if resp.Header.Get("GS1-EPCIS-Version") != "2.0.0" || resp.Header.Get("GS1-CBV-Version") != "2.0.0" {
+			t.Fatalf("%s: versions %q %q", path, resp.Header.Get("GS1-EPCIS-Version"), resp.Header.Get("GS1-CBV-Version"))
+		}
 		var doc eventQueryDoc
 		if err := json.Unmarshal(data, &doc); err != nil || doc.Type != "EPCISQueryDocument" {
 			t.Fatalf("%s: not a query document: %v", path, err)
@@ -57,6 +60,11 @@ func TestEventQueryPagesFollowLinkNext(t *testing.T) {
 	all, link := get("/epcis/events?perPage=1000")
 	if link != "" || len(all) < 10 {
 		t.Fatalf("one big page: %d events, Link %q", len(all), link)
+	}
+	// More than the server's limit per page is capped, not refused (the
+	// REST binding lets a server answer fewer than asked).
+	if capped, _ := get("/epcis/events?perPage=100000"); len(capped) != len(all) {
+		t.Fatalf("perPage over the limit: %d events, want the %d of one page", len(capped), len(all))
 	}
 	next := regexp.MustCompile(`^<([^>]+)>; rel="next"$`)
 	var paged []map[string]any
