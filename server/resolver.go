@@ -36,10 +36,26 @@ type resolverAPI struct {
 func (h *resolverAPI) Register(r gin.IRouter) {
 	opt := authenticate(h.ledger, false)
 	if h.dash != nil {
-		r.GET("/01/:gtin/*rest", h.dash.session, opt, h.resolve)
+		r.GET("/01/:gtin/*rest", navigationOnly(h.dash.session), opt, h.resolve)
 		return
 	}
 	r.GET("/01/:gtin/*rest", opt, h.resolve)
+}
+
+// navigationOnly applies a dashboard session to a link the browser opens
+// as a page (a top-level navigation from this site, or typed in), not to
+// the same URL fetched by another page: an <img> or a fetch from a sibling
+// subdomain, which a SameSite=Strict cookie still goes with. A signed-in
+// resolution raises an alert in the user's name, so a page the user merely
+// visits must not be able to make one. API tokens are not affected.
+func navigationOnly(session gin.HandlerFunc) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		site, dest := c.GetHeader("Sec-Fetch-Site"), c.GetHeader("Sec-Fetch-Dest")
+		if (site != "" && site != "same-origin" && site != "none") || (dest != "" && dest != "document") {
+			return // anonymous, as far as the session goes
+		}
+		session(c)
+	}
 }
 
 // maxResolverLink bounds a resolver request's path and query together: what
@@ -80,11 +96,11 @@ func (h *resolverAPI) resolve(c *gin.Context) {
 		h.fail(c, errf(http.StatusNotFound, "no_link", "this resolver has no %q link; it answers verificationService and the default page", linkType))
 		return
 	}
+	cl, authErr := callerOf(c)
 	if _, ok := es.Get("21"); !ok {
-		h.product(c, es)
+		h.product(c, es, authErr != nil)
 		return
 	}
-	cl, authErr := callerOf(c)
 	resp, alert, err := h.verify.checkElements(c.Request.Context(), cl, es, "", true)
 	if err != nil {
 		h.fail(c, err)
@@ -212,12 +228,20 @@ func isVerificationLinkType(s string) bool {
 type productAnswer struct {
 	Product *models.Product `json:"product"`
 	Lot     string          `json:"lot,omitempty"`
-	Recall  *models.Recall  `json:"recall,omitempty"`
-	Note    string          `json:"note"`
+	// LotOnLedger says whether any pack of the lot was commissioned: a
+	// lot nobody made is no better for not being recalled.
+	LotOnLedger *bool          `json:"lot_on_ledger,omitempty"`
+	Recall      *models.Recall `json:"recall,omitempty"`
+	Note        string         `json:"note"`
 }
 
-// product answers a GTIN or GTIN+lot link.
-func (h *resolverAPI) product(c *gin.Context, es gs1.ElementString) {
+// LotKnown reports whether the answer names a lot that is on the ledger.
+func (a *productAnswer) LotKnown() bool { return a.LotOnLedger != nil && *a.LotOnLedger }
+
+// product answers a GTIN or GTIN+lot link; to an anonymous caller it names
+// no party (the manufacturer, who recalled the lot), as a pack's answer
+// does not (withoutParties).
+func (h *resolverAPI) product(c *gin.Context, es gs1.ElementString, anonymous bool) {
 	gtin, _ := es.Get("01")
 	lot, _ := es.Get("10")
 	db, err := h.ledger.Read(c.Request.Context(), raftstore.Local)
@@ -234,6 +258,9 @@ func (h *resolverAPI) product(c *gin.Context, es gs1.ElementString) {
 		h.fail(c, errf(http.StatusNotFound, "unknown_product", "GTIN %s is not a registered product", gtin))
 		return
 	}
+	if anonymous {
+		prod.Manufacturer = ""
+	}
 	ans := productAnswer{Product: &prod, Lot: lot, Note: "this link names no pack; scan the pack's code (with its serial) to verify it"}
 	if lot != "" {
 		var r models.Recall
@@ -242,8 +269,18 @@ func (h *resolverAPI) product(c *gin.Context, es gs1.ElementString) {
 			return
 		}
 		if r.ID != 0 {
+			if anonymous {
+				r.RecalledBy = ""
+			}
 			ans.Recall = &r
 		}
+		var packs int64
+		if err := db.Model(&models.Item{}).Where("gtin = ? AND lot = ?", gtin, lot).Limit(1).Count(&packs).Error; err != nil {
+			h.fail(c, err)
+			return
+		}
+		onLedger := packs > 0
+		ans.LotOnLedger = &onLedger
 	}
 	if wantsHTML(c) && h.dash != nil {
 		h.dash.render(c, http.StatusOK, "product", page{Title: prod.Name, Product: &ans})

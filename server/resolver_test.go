@@ -260,3 +260,114 @@ func getWith(t *testing.T, n *apiNode, path, accept, token string) (int, string)
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
+
+// TestResolverLinkToALot: a link to a lot (no serial) answers whether the
+// lot is recalled, naming no party to an anonymous caller; and a lot no
+// pack was commissioned in is said to be unknown, not "not recalled".
+func TestResolverLinkToALot(t *testing.T) {
+	n := mustAPINode(t)
+	net, s := mustSeed(t, n, 40)
+	recalled := net.Packs[net.Cases[1].Packs[0]]
+	fine := net.Packs[net.Cases[0].Packs[0]]
+	type answer struct {
+		Product     struct{ Manufacturer string }
+		LotOnLedger *bool `json:"lot_on_ledger"`
+		Recall      *struct {
+			By string `json:"by"`
+		}
+	}
+	get := func(path, token string) answer {
+		t.Helper()
+		status, body := getWith(t, n, path, "application/json", token)
+		var a answer
+		if status != 200 || json.Unmarshal([]byte(body), &a) != nil {
+			t.Fatalf("GET %s: %d %s", path, status, body)
+		}
+		return a
+	}
+	lotLink := func(p demo.Pack) string { return "/01/" + p.GTIN + "/10/" + p.Lot }
+
+	anon := get(lotLink(recalled), "")
+	if anon.Recall == nil || anon.Recall.By != "" || anon.Product.Manufacturer != "" {
+		t.Fatalf("anonymous answer for the recalled lot: %+v", anon)
+	}
+	full := get(lotLink(recalled), s.Tokens[net.Regulator.GLN])
+	if full.Recall == nil || full.Recall.By != net.Manufacturer.GLN || full.Product.Manufacturer != net.Manufacturer.GLN {
+		t.Fatalf("signed-in answer for the recalled lot: %+v", full)
+	}
+	if page := mustPage(t, n, lotLink(recalled)); strings.Contains(page, net.Manufacturer.GLN) {
+		t.Errorf("the anonymous page names the manufacturer:\n%s", page)
+	}
+
+	if a := get(lotLink(fine), ""); a.Recall != nil || a.LotOnLedger == nil || !*a.LotOnLedger {
+		t.Fatalf("a lot on the ledger: %+v", a)
+	}
+	if page := mustPage(t, n, lotLink(fine)); !strings.Contains(page, "is not recalled") {
+		t.Errorf("the page for a lot on the ledger:\n%s", page)
+	}
+	unknown := "/01/" + fine.GTIN + "/10/NOSUCHLOT"
+	if a := get(unknown, ""); a.Recall != nil || a.LotOnLedger == nil || *a.LotOnLedger {
+		t.Fatalf("a lot nobody made: %+v", a)
+	}
+	if page := mustPage(t, n, unknown); strings.Contains(page, "is not recalled") || !strings.Contains(page, `id="lot-unknown"`) {
+		t.Errorf("the page for a lot nobody made reassures:\n%s", page)
+	}
+}
+
+// mustPage GETs path from n as a browser, anonymous, and returns the page.
+func mustPage(t *testing.T, n *apiNode, path string) string {
+	t.Helper()
+	status, body := getWith(t, n, path, "text/html", "")
+	if status != 200 {
+		t.Fatalf("GET %s: %d %s", path, status, body)
+	}
+	return body
+}
+
+// TestResolverIgnoresTheSessionOfPagesThatAreNotNavigations: a signed-in
+// browser opening a pack's link checks it in full (and raises an alert for
+// a suspect pack); the same URL fetched by another page (an image, a
+// script on a sibling subdomain) is answered as to anyone, and raises
+// nothing in the user's name.
+func TestResolverIgnoresTheSessionOfPagesThatAreNotNavigations(t *testing.T) {
+	n := mustAPINode(t)
+	net, s := mustSeed(t, n, 20)
+	cookie := mustSignIn(t, n, s.Tokens[net.Pharmacy1.GLN])
+	p := net.Packs[0]
+	alerts := func() int {
+		var out struct{ Alerts []json.RawMessage }
+		if st, _ := call(t, n.srv.URL, "GET", "/api/v1/alerts", s.Tokens[net.Pharmacy1.GLN], nil, &out); st != 200 {
+			t.Fatalf("alerts: %d", st)
+		}
+		return len(out.Alerts)
+	}
+	open := func(serial string, headers map[string]string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", n.srv.URL+"/01/"+p.GTIN+"/21/"+serial, nil)
+		req.Header.Set("Accept", "application/json")
+		req.AddCookie(cookie)
+		for k, v := range headers {
+			req.Header.Set(k, v)
+		}
+		resp, err := n.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %d", serial, resp.StatusCode)
+		}
+	}
+	before := alerts()
+	open("NOTMADE1", map[string]string{"Sec-Fetch-Site": "same-site", "Sec-Fetch-Dest": "image"})
+	open("NOTMADE2", map[string]string{"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Dest": "document"})
+	open("NOTMADE3", map[string]string{"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Dest": "empty"})
+	if got := alerts(); got != before {
+		t.Fatalf("fetches that were not navigations raised %d alerts", got-before)
+	}
+	open("NOTMADE4", map[string]string{"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Dest": "document"})
+	open("NOTMADE5", nil) // no Fetch Metadata: an older browser, or typed in
+	if got := alerts(); got != before+2 {
+		t.Fatalf("navigations raised %d alerts, want 2", got-before)
+	}
+}
