@@ -117,26 +117,35 @@ func (d *Dashboard) session(c *gin.Context) {
 }
 
 // crossOrigin reports whether the browser says the request comes from
-// another origin (Fetch Metadata). SameSite=Strict already keeps the
-// session cookie off cross-site posts; this also stops sibling subdomains
-// ("same-site") and login forgery, which needs no cookie.
+// another origin: by Fetch Metadata, or where a browser sends none, by an
+// Origin whose host is not this one (net/http's CrossOriginProtection).
+// SameSite=Strict already keeps the session cookie off cross-site posts;
+// this also stops sibling subdomains ("same-site") and login forgery,
+// which needs no cookie.
 func crossOrigin(r *http.Request) bool {
-	switch r.Header.Get("Sec-Fetch-Site") {
-	case "cross-site", "same-site":
-		return true
-	}
-	return false
+	return crossOriginCheck.Check(r) != nil
 }
+
+var crossOriginCheck = http.NewCrossOriginProtection()
 
 // setSessionCookie hands the browser its session id.
 func setSessionCookie(c *gin.Context, id string) {
 	c.SetSameSite(http.SameSiteStrictMode)
-	c.SetCookie(sessionCookie, id, int(sessionLifetime.Seconds()), "/", "", c.Request.TLS != nil, true)
+	c.SetCookie(sessionCookie, id, int(sessionLifetime.Seconds()), "/", "", overHTTPS(c), true)
 }
 
 func clearSessionCookie(c *gin.Context) {
 	c.SetSameSite(http.SameSiteStrictMode)
-	c.SetCookie(sessionCookie, "", -1, "/", "", c.Request.TLS != nil, true)
+	c.SetCookie(sessionCookie, "", -1, "/", "", overHTTPS(c), true)
+}
+
+// overHTTPS reports whether the browser reached this node over HTTPS:
+// directly, or through a proxy that ended TLS and says so
+// (X-Forwarded-Proto), as production deployments do. The session cookie
+// is then Secure. A client that claims https over plain HTTP only keeps
+// its own cookie from being sent back: nobody else's.
+func overHTTPS(c *gin.Context) bool {
+	return c.Request.TLS != nil || strings.EqualFold(c.GetHeader("X-Forwarded-Proto"), "https")
 }
 
 // render executes a page template with status.

@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -228,14 +229,20 @@ func TestDashboardSessionEndsWhenItsTokenIsRevoked(t *testing.T) {
 func TestDashboardRefusesFormsPostedFromAnotherSite(t *testing.T) {
 	n := mustAPINode(t)
 	id := mustSignIn(t, n, n.adminToken).Value
-	for _, site := range []string{"cross-site", "same-site"} {
+	// By Fetch Metadata, or, from a browser that sends none, by Origin.
+	for _, from := range []map[string]string{
+		{"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"}, {"Origin": "https://evil.example"},
+	} {
+		site := fmt.Sprint(from)
 		for _, tc := range []struct {
 			path string
 			form url.Values
 		}{{"/login", url.Values{"token": {n.adminToken}}}, {"/ui/verify", url.Values{"scan": {"(01)09501101530003(21)X"}}}, {"/logout", nil}} {
 			req, _ := http.NewRequestWithContext(t.Context(), "POST", n.srv.URL+tc.path, strings.NewReader(tc.form.Encode()))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			req.Header.Set("Sec-Fetch-Site", site)
+			for k, v := range from {
+				req.Header.Set(k, v)
+			}
 			req.AddCookie(&http.Cookie{Name: sessionCookie, Value: id})
 			resp, err := noRedirect(n).Do(req)
 			if err != nil {
@@ -322,5 +329,34 @@ func TestSessionStoreExpiresAndStaysBounded(t *testing.T) {
 	s.delete(d)
 	if _, ok := s.get(d); ok {
 		t.Fatal("a deleted session lives on")
+	}
+}
+
+// TestTheSessionCookieIsSecureBehindAnHTTPSProxy: nodes serve plain HTTP
+// behind a load balancer that ends TLS; the cookie is Secure when the
+// proxy says the browser came over HTTPS, and not on plain HTTP (where a
+// browser would never send it back).
+func TestTheSessionCookieIsSecureBehindAnHTTPSProxy(t *testing.T) {
+	n := mustAPINode(t)
+	for proto, secure := range map[string]bool{"https": true, "HTTPS": true, "http": false, "": false} {
+		req, _ := http.NewRequestWithContext(t.Context(), "POST", n.srv.URL+"/login", strings.NewReader(url.Values{"token": {n.adminToken}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if proto != "" {
+			req.Header.Set("X-Forwarded-Proto", proto)
+		}
+		resp, err := noRedirect(n).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		var got *http.Cookie
+		for _, c := range resp.Cookies() {
+			if c.Name == sessionCookie {
+				got = c
+			}
+		}
+		if got == nil || got.Secure != secure {
+			t.Errorf("X-Forwarded-Proto %q: cookie %v, want Secure %v", proto, got, secure)
+		}
 	}
 }
