@@ -4,6 +4,7 @@ import (
 	"errors"
 	"reflect"
 	"slices"
+	"strconv"
 	"testing"
 
 	"gorm.io/gorm"
@@ -170,5 +171,35 @@ func TestALotsRecordsAreShownOnlyForPacksTheViewerSaw(t *testing.T) {
 	}
 	if _, err := ChainOfCustody(l.db, lot, CustodyQuery{Viewer: &Viewer{Org: glnWholesal, Role: RoleWholesaler}}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("a wholesaler that never saw the lot: %v", err)
+	}
+}
+
+// TestALotsChainOfCustodySaysWhenItsPacksAreCut commissions one pack more
+// than a chain of custody lists: the lot's answer has MaxCustodyItems
+// packs and says there are more; a lot of exactly that many does not.
+func TestALotsChainOfCustodySaysWhenItsPacksAreCut(t *testing.T) {
+	l := newLedger(t)
+	l.network()
+	for _, tc := range []struct {
+		lot   string
+		packs int
+		cut   bool
+	}{{"BIG", MaxCustodyItems + 1, true}, {"FULL", MaxCustodyItems, false}} {
+		var packs []string
+		for i := range tc.packs {
+			packs = append(packs, sgtinDL(gtinA, tc.lot+strconv.Itoa(i)))
+		}
+		l.capture(glnMaker, l.commissionEv(tc.lot, "2028-12-31", packs...))
+		lot, err := LotSubject(gtinA, tc.lot)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := ChainOfCustody(l.db, lot, CustodyQuery{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(c.Items) != MaxCustodyItems || c.ItemsTruncated != tc.cut {
+			t.Errorf("lot of %d packs: %d items, ItemsTruncated %v", tc.packs, len(c.Items), c.ItemsTruncated)
+		}
 	}
 }

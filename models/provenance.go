@@ -142,6 +142,9 @@ type Custody struct {
 	// MaxCustodyItems packs of a lot, in ledger order; for a viewer that
 	// does not see everything, only those it saw an event of.
 	Items []Item
+	// ItemsTruncated is true when the subject has more items than Items
+	// holds (a lot of more than MaxCustodyItems packs).
+	ItemsTruncated bool
 	// Events are the subject's events, in ledger order.
 	Events []HistoryEntry
 	// Truncated is true when more events than the limit exist.
@@ -163,8 +166,12 @@ func ChainOfCustody(db *gorm.DB, s Subject, q CustodyQuery) (Custody, error) {
 		items = items.Where(`EXISTS (SELECT 1 FROM event_epcs JOIN event_records ON event_records.id = event_epcs.event_id
 			WHERE event_epcs."key" = items."key" AND `+cond+`)`, args...)
 	}
-	if err := items.Order("id").Limit(MaxCustodyItems).Find(&c.Items).Error; err != nil {
+	// As for events, one more than the limit tells whether there are more.
+	if err := items.Order("id").Limit(MaxCustodyItems + 1).Find(&c.Items).Error; err != nil {
 		return c, fmt.Errorf("models: custody items: %w", err)
+	}
+	if len(c.Items) > MaxCustodyItems {
+		c.Items, c.ItemsTruncated = c.Items[:MaxCustodyItems], true
 	}
 	if len(c.Items) == 0 && !restricted {
 		return c, ErrNotFound

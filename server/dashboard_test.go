@@ -7,11 +7,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pedigree-ledger/pedigree/models"
 )
 
 // TestDashboardConsistencyCheckCatchesARewrite signs in with a form, keeps
@@ -358,5 +361,68 @@ func TestTheSessionCookieIsSecureBehindAnHTTPSProxy(t *testing.T) {
 		if got == nil || got.Secure != secure {
 			t.Errorf("X-Forwarded-Proto %q: cookie %v, want Secure %v", proto, got, secure)
 		}
+	}
+}
+
+// mustBrowserSignIn returns a cookie-jar client for n's dashboard, signed
+// in with token through the login form.
+func mustBrowserSignIn(t *testing.T, srv *httptest.Server, token string) *http.Client {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, Transport: srv.Client().Transport}
+	resp, err := browser.PostForm(srv.URL+"/login", url.Values{"token": {token}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/" {
+		t.Fatalf("sign in: %d at %s", resp.StatusCode, resp.Request.URL)
+	}
+	return browser
+}
+
+// browse fetches a dashboard path with the browser and returns the status
+// and the page.
+func browse(t *testing.T, browser *http.Client, base, path string) (int, string) {
+	t.Helper()
+	resp, err := browser.Get(base + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestDashboardLotSaysItsPacksAreTruncated asks for a lot of more packs
+// than a chain of custody lists: the API says so (items_truncated) and
+// the page says how many it shows; a pack's answer does not.
+func TestDashboardLotSaysItsPacksAreTruncated(t *testing.T) {
+	n := mustAPINode(t)
+	net, s := mustSeed(t, n, 220) // lot A: 6 cases of 20
+	gtin := net.Products[0].GTIN
+	reg := n.client(s.Tokens[net.Regulator.GLN])
+	var lot, pack struct {
+		Items          []models.Item `json:"items"`
+		ItemsTruncated bool          `json:"items_truncated"`
+	}
+	if err := reg.Do(t.Context(), "GET", "/api/v1/provenance/lots/"+gtin+"/"+net.LotA, "", nil, &lot); err != nil {
+		t.Fatal(err)
+	}
+	if len(lot.Items) != models.MaxCustodyItems || !lot.ItemsTruncated {
+		t.Fatalf("lot of 120 packs: %d items, items_truncated %v", len(lot.Items), lot.ItemsTruncated)
+	}
+	pk := net.Packs[0]
+	if err := reg.Do(t.Context(), "GET", "/api/v1/provenance/packs/"+pk.GTIN+"/"+pk.Serial, "", nil, &pack); err != nil {
+		t.Fatal(err)
+	}
+	if len(pack.Items) != 1 || pack.ItemsTruncated {
+		t.Fatalf("a pack: %d items, items_truncated %v", len(pack.Items), pack.ItemsTruncated)
+	}
+
+	browser := mustBrowserSignIn(t, n.srv, s.Tokens[net.Regulator.GLN])
+	_, page := browse(t, browser, n.srv.URL, "/ui/provenance?q="+url.QueryEscape(models.LotKey(gtin, net.LotA)))
+	if !strings.Contains(page, `id="items-truncated">Showing the first 100 packs of the lot.`) {
+		t.Fatalf("the lot's page does not say its packs are cut:\n%s", page)
 	}
 }

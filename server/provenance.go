@@ -46,12 +46,15 @@ type provenanceEvent struct {
 type Provenance struct {
 	// Key is the canonical key asked about ("(01)...(21)...").
 	Key string `json:"key"`
-	// Items are the ledger records of the pack, the lot's packs (up to 100)
-	// or the container.
-	Items     []models.Item     `json:"items"`
-	Events    []provenanceEvent `json:"events"`
-	Head      provenanceHead    `json:"head"`
-	Truncated bool              `json:"truncated,omitempty"`
+	// Items are the ledger records of the pack, the lot's first packs (up
+	// to models.MaxCustodyItems) or the container; ItemsTruncated says the
+	// lot has more.
+	Items          []models.Item     `json:"items"`
+	ItemsTruncated bool              `json:"items_truncated,omitempty"`
+	Events         []provenanceEvent `json:"events"`
+	Head           provenanceHead    `json:"head"`
+	// Truncated says there are more events than Events holds.
+	Truncated bool `json:"truncated,omitempty"`
 }
 
 // provenanceHead is the signed tree head the proofs are against.
@@ -153,7 +156,7 @@ func loadProvenance(c *gin.Context, l LifecycleLedger, cl Caller, s models.Subje
 	if err != nil {
 		return p, err
 	}
-	p.Items, p.Truncated = cust.Items, cust.Truncated
+	p.Items, p.ItemsTruncated, p.Truncated = cust.Items, cust.ItemsTruncated, cust.Truncated
 	head := l.Head()
 	p.Head = provenanceHead{Size: head.Size, Root: head.Root, Checkpoint: head.Checkpoint, Key: head.Key}
 	proofs := map[uint64]*raftstore.InclusionProof{}
