@@ -7,8 +7,9 @@ import (
 	"github.com/pedigree-ledger/pedigree/models/gs1"
 )
 
-// checkRecall normalises the GTIN and refuses a malformed lot before a
-// recall is proposed. Who may recall (the product's manufacturer or a
+// checkRecall normalises the GTIN and refuses a malformed lot (empty,
+// longer than 20 characters or outside GS1 CSET 82) before a recall is
+// proposed. Who may recall (the product's manufacturer or a
 // regulator) is a rule in models.
 func checkRecall(p *models.RecallPayload) error {
 	gtin, err := gs1.NormalizeGTIN(p.GTIN)
@@ -18,6 +19,11 @@ func checkRecall(p *models.RecallPayload) error {
 	p.GTIN = gtin
 	if p.Lot == "" || len(p.Lot) > 20 {
 		return errf(http.StatusBadRequest, "bad_lot", "lot must be 1 to 20 characters")
+	}
+	// A lot is AI (10): GS1 CSET 82 only. Anything else can never be on a
+	// pack, and a recall of it would recall nothing.
+	if err := (gs1.ElementString{{AI: "01", Value: gtin}, {AI: "10", Value: p.Lot}}).Validate(); err != nil {
+		return errf(http.StatusBadRequest, "bad_lot", "lot: %v", err)
 	}
 	return nil
 }
