@@ -80,6 +80,10 @@ type page struct {
 	Consist *consistencyCheck
 	Verify  *verifyResponse
 	Product *productAnswer
+
+	// AlertList and RecallList say which page of Alerts and Recalls is
+	// shown, and whether older ones exist.
+	AlertList, RecallList listPage
 }
 
 // session refuses cross-origin form posts and authenticates the browser
@@ -178,6 +182,53 @@ func (d *Dashboard) signedIn(c *gin.Context) (Caller, bool) {
 	return cl, true
 }
 
+// The dashboard's list sizes. A list is read with one row more than it
+// shows, so the page can say when older rows exist rather than end
+// silently. The recalls page shows as many as GET /api/v1/recalls answers
+// (maxRecallList), so the dashboard never shows fewer than the API.
+const (
+	overviewAlerts  = 20
+	overviewRecalls = 20
+	alertsPageSize  = 500
+	recallsPageSize = maxRecallList
+)
+
+// listPage describes one page of a list shown newest first.
+type listPage struct {
+	// Limit is the page size; Before the id the page starts below (0: the
+	// newest); More says older rows exist, and Next is the id to ask for
+	// them with ?before=.
+	Limit        int
+	Before, Next int64
+	More         bool
+}
+
+// trimPage cuts rows read with limit+1 to limit and says whether more
+// exist; id names a row's id for the next page.
+func trimPage[T any](rows []T, lp listPage, id func(T) int64) ([]T, listPage) {
+	if len(rows) > lp.Limit {
+		rows, lp.More = rows[:lp.Limit], true
+		lp.Next = id(rows[len(rows)-1])
+	}
+	return rows, lp
+}
+
+// beforeParam reads ?before= (a positive id), 0 when absent.
+func beforeParam(c *gin.Context) (int64, error) {
+	s := c.Query("before")
+	if s == "" {
+		return 0, nil
+	}
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, errf(http.StatusBadRequest, "bad_before", "before must be a positive id")
+	}
+	return id, nil
+}
+
+func alertID(a models.Alert) int64   { return a.ID }
+func recallID(r models.Recall) int64 { return r.ID }
+
 func (d *Dashboard) overview(c *gin.Context) {
 	cl, ok := d.signedIn(c)
 	if !ok {
@@ -185,11 +236,11 @@ func (d *Dashboard) overview(c *gin.Context) {
 	}
 	p := page{Title: "Overview"}
 	var err error
-	if p.Alerts, err = loadAlerts(c, d.ledger, cl, 20); err != nil {
+	if p.Alerts, p.AlertList, err = d.alertPage(c, cl, listPage{Limit: overviewAlerts}); err != nil {
 		d.fail(c, err)
 		return
 	}
-	if p.Recalls, err = d.loadRecalls(c.Request.Context()); err != nil {
+	if p.Recalls, p.RecallList, err = d.recallPage(c.Request.Context(), listPage{Limit: overviewRecalls}); err != nil {
 		d.fail(c, err)
 		return
 	}
@@ -237,38 +288,75 @@ func (d *Dashboard) logout(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, "/")
 }
 
+// alerts lists the alerts the caller may see, a page at a time, newest
+// first; ?before=ID pages back.
 func (d *Dashboard) alerts(c *gin.Context) {
 	cl, ok := d.signedIn(c)
 	if !ok {
 		return
 	}
-	alerts, err := loadAlerts(c, d.ledger, cl, 500)
+	before, err := beforeParam(c)
 	if err != nil {
 		d.fail(c, err)
 		return
 	}
-	d.render(c, http.StatusOK, "alerts", page{Title: "Alerts", Alerts: alerts})
+	p := page{Title: "Alerts"}
+	if p.Alerts, p.AlertList, err = d.alertPage(c, cl, listPage{Limit: alertsPageSize, Before: before}); err != nil {
+		d.fail(c, err)
+		return
+	}
+	d.render(c, http.StatusOK, "alerts", p)
 }
 
+// alertPage reads one page of the alerts the caller may see.
+func (d *Dashboard) alertPage(c *gin.Context, cl Caller, lp listPage) ([]models.Alert, listPage, error) {
+	db, err := d.ledger.Read(c.Request.Context(), raftstore.Local)
+	if err != nil {
+		return nil, lp, storeErr(err)
+	}
+	alerts, err := models.ListAlerts(db, models.AlertQuery{Viewer: viewerOf(cl), BeforeID: lp.Before, Limit: lp.Limit + 1})
+	if err != nil {
+		return nil, lp, err
+	}
+	alerts, lp = trimPage(alerts, lp, alertID)
+	return alerts, lp, nil
+}
+
+// recalls lists the recalls, a page at a time, newest first; ?before=ID
+// pages back.
 func (d *Dashboard) recalls(c *gin.Context) {
 	if _, ok := d.signedIn(c); !ok {
 		return
 	}
-	recalls, err := d.loadRecalls(c.Request.Context())
+	before, err := beforeParam(c)
 	if err != nil {
 		d.fail(c, err)
 		return
 	}
-	d.render(c, http.StatusOK, "recalls", page{Title: "Recalls", Recalls: recalls})
+	p := page{Title: "Recalls"}
+	if p.Recalls, p.RecallList, err = d.recallPage(c.Request.Context(), listPage{Limit: recallsPageSize, Before: before}); err != nil {
+		d.fail(c, err)
+		return
+	}
+	d.render(c, http.StatusOK, "recalls", p)
 }
 
-func (d *Dashboard) loadRecalls(ctx context.Context) ([]models.Recall, error) {
+// recallPage reads one page of the recalls.
+func (d *Dashboard) recallPage(ctx context.Context, lp listPage) ([]models.Recall, listPage, error) {
 	db, err := d.ledger.Read(ctx, raftstore.Local)
 	if err != nil {
-		return nil, storeErr(err)
+		return nil, lp, storeErr(err)
+	}
+	q := db.Order("id DESC").Limit(lp.Limit + 1)
+	if lp.Before > 0 {
+		q = q.Where("id < ?", lp.Before)
 	}
 	var out []models.Recall
-	return out, db.Order("id DESC").Limit(200).Find(&out).Error
+	if err := q.Find(&out).Error; err != nil {
+		return nil, lp, err
+	}
+	out, lp = trimPage(out, lp, recallID)
+	return out, lp, nil
 }
 
 // provenance shows the chain of custody of whatever q names: a pack

@@ -4,11 +4,13 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -424,5 +426,95 @@ func TestDashboardLotSaysItsPacksAreTruncated(t *testing.T) {
 	_, page := browse(t, browser, n.srv.URL, "/ui/provenance?q="+url.QueryEscape(models.LotKey(gtin, net.LotA)))
 	if !strings.Contains(page, `id="items-truncated">Showing the first 100 packs of the lot.`) {
 		t.Fatalf("the lot's page does not say its packs are cut:\n%s", page)
+	}
+}
+
+// mustProposeAll commits cmds in one proposal as the cluster and fails
+// the test unless every one is accepted.
+func mustProposeAll(t *testing.T, n *apiNode, kind models.CommandKind, payloads ...any) {
+	t.Helper()
+	cmds := make([]models.Command, len(payloads))
+	for i, p := range payloads {
+		cmd, err := models.NewCommand("", kind, "", time.Time{}, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmds[i] = cmd
+	}
+	res, err := n.store.Propose(t.Context(), cmds...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if !r.Accepted {
+			t.Fatalf("%s rejected: %s %s", kind, r.Code, r.Message)
+		}
+	}
+}
+
+// rowsIn counts the table rows of a page that link to a ledger entry: one
+// per alert or recall.
+func rowsIn(page string) int { return strings.Count(page, `<tr><td><a href="/ui/ledger?seq=`) }
+
+// olderLink returns the page's "older" link, HTML-unescaped.
+func olderLink(t *testing.T, page, path string) string {
+	t.Helper()
+	m := regexp.MustCompile(`href="(` + regexp.QuoteMeta(path) + `\?before=\d+)"`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no link to older rows of %s", path)
+	}
+	return html.UnescapeString(m[1])
+}
+
+// TestDashboardListsSayWhenOlderRowsExist fills the ledger with more
+// alerts and recalls than a dashboard page shows: each page says so and
+// links to the older ones, which the next page shows; the recalls page
+// shows as many as the API answers.
+func TestDashboardListsSayWhenOlderRowsExist(t *testing.T) {
+	n := mustAPINode(t)
+	net, s := mustSeed(t, n, 40)
+	var alerts, recalls []any
+	for i := range alertsPageSize + 1 {
+		alerts = append(alerts, models.AlertPayload{Verdict: models.VerdictUnknownSerial, Message: "alert " + strconv.Itoa(i)})
+	}
+	for i := range recallsPageSize + 1 {
+		recalls = append(recalls, models.RecallPayload{GTIN: net.Products[0].GTIN, Lot: "R" + strconv.Itoa(i)})
+	}
+	mustProposeAll(t, n, models.KindAlert, alerts...)
+	mustProposeAll(t, n, models.KindRecall, recalls...)
+	browser := mustBrowserSignIn(t, n.srv, s.Tokens[net.Regulator.GLN])
+
+	_, overview := browse(t, browser, n.srv.URL, "/")
+	for _, want := range []string{`id="alerts-more">Showing the newest 20; older ones exist.`, `id="recalls-more">Showing the newest 20; older ones exist.`} {
+		if !strings.Contains(overview, want) {
+			t.Errorf("the overview lacks %q", want)
+		}
+	}
+
+	for _, list := range []struct {
+		path, more string
+		limit      int
+	}{
+		{"/ui/alerts", `id="alerts-more">Showing the newest 500; older ones exist.`, alertsPageSize},
+		{"/ui/recalls", `id="recalls-more">Showing the newest 1000; older ones exist.`, recallsPageSize},
+	} {
+		st, first := browse(t, browser, n.srv.URL, list.path)
+		if st != http.StatusOK || !strings.Contains(first, list.more) || rowsIn(first) != list.limit {
+			t.Fatalf("%s: %d, %d rows, notice %v", list.path, st, rowsIn(first), strings.Contains(first, list.more))
+		}
+		st, older := browse(t, browser, n.srv.URL, olderLink(t, first, list.path))
+		if st != http.StatusOK || rowsIn(older) == 0 || strings.Contains(older, "older ones exist") {
+			t.Fatalf("%s, older: %d, %d rows", list.path, st, rowsIn(older))
+		}
+	}
+
+	var api struct {
+		Recalls []models.Recall `json:"recalls"`
+	}
+	if err := n.client(s.Tokens[net.Regulator.GLN]).Do(t.Context(), "GET", "/api/v1/recalls", "", nil, &api); err != nil {
+		t.Fatal(err)
+	}
+	if len(api.Recalls) != recallsPageSize {
+		t.Fatalf("the API lists %d recalls, the dashboard %d", len(api.Recalls), recallsPageSize)
 	}
 }

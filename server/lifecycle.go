@@ -130,7 +130,7 @@ func (a *LifecycleAPI) Register(r gin.IRouter) {
 		}))
 	v1.POST("/recalls", commandRoute(l, models.KindRecall, http.StatusCreated, checkRecall,
 		func(p models.RecallPayload, res models.Result) gin.H { return gin.H{"recall": p, "result": res.Data} }))
-	v1.GET("/recalls", listRoute[models.Recall](l, "recalls", "id DESC", 1000))
+	v1.GET("/recalls", listRoute[models.Recall](l, "recalls", "id DESC", maxRecallList))
 	v1.GET("/provenance/packs/:gtin/:serial", a.prov.pack)
 	v1.GET("/provenance/lots/:gtin/:lot", a.prov.lot)
 	v1.GET("/provenance/containers/:sscc", a.prov.container)

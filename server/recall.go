@@ -7,6 +7,10 @@ import (
 	"github.com/pedigree-ledger/pedigree/models/gs1"
 )
 
+// maxRecallList is how many recalls, newest first, GET /api/v1/recalls
+// answers, and the dashboard's recalls page shows at once.
+const maxRecallList = 1000
+
 // checkRecall normalises the GTIN and refuses a malformed lot (empty,
 // longer than 20 characters or outside GS1 CSET 82) before a recall is
 // proposed. Who may recall (the product's manufacturer or a
