@@ -71,6 +71,8 @@ type page struct {
 	Caller Caller
 	Head   raftstore.Head
 	Error  string
+	// Query is the search the user typed, kept in the form on an error.
+	Query string
 
 	Alerts  []models.Alert
 	Recalls []models.Recall
@@ -366,29 +368,9 @@ func (d *Dashboard) provenance(c *gin.Context) {
 	if !ok {
 		return
 	}
-	es, err := gs1.ParseScan(c.Query("q"))
+	subj, err := provenanceSubject(c)
 	if err != nil {
-		d.render(c, http.StatusBadRequest, "overview", page{Title: "Overview", Error: "Not a GS1 code: " + err.Error()})
-		return
-	}
-	var subj models.Subject
-	gtin, hasGTIN := es.Get("01")
-	serial, hasSerial := es.Get("21")
-	lot, hasLot := es.Get("10")
-	sscc, hasSSCC := es.Get("00")
-	switch {
-	case hasGTIN && hasSerial:
-		subj, err = models.PackSubject(gtin, serial)
-	case hasGTIN && hasLot:
-		subj, err = models.LotSubject(gtin, lot)
-	case hasSSCC:
-		subj = models.ContainerSubject(models.ContainerKey(gs1.SSCC(sscc)))
-	default:
-		d.render(c, http.StatusBadRequest, "overview", page{Title: "Overview", Error: "Name a pack (01)+(21), a lot (01)+(10) or a case or pallet (00)."})
-		return
-	}
-	if err != nil {
-		d.render(c, http.StatusBadRequest, "overview", page{Title: "Overview", Error: "Not a GS1 code: " + err.Error()})
+		d.fail(c, err)
 		return
 	}
 	prov, err := loadProvenance(c, d.ledger, cl, subj)
@@ -397,6 +379,35 @@ func (d *Dashboard) provenance(c *gin.Context) {
 		return
 	}
 	d.render(c, http.StatusOK, "provenance", page{Title: "Provenance of " + subj.Key, Prov: prov})
+}
+
+// provenanceSubject reads what the provenance page is asked about.
+func provenanceSubject(c *gin.Context) (models.Subject, error) {
+	es, err := gs1.ParseScan(c.Query("q"))
+	if err != nil {
+		return models.Subject{}, errf(http.StatusBadRequest, "bad_code", "Not a GS1 code: %v", err)
+	}
+	gtin, hasGTIN := es.Get("01")
+	serial, hasSerial := es.Get("21")
+	lot, hasLot := es.Get("10")
+	sscc, hasSSCC := es.Get("00")
+	switch {
+	case hasGTIN && hasSerial:
+		return notGS1(models.PackSubject(gtin, serial))
+	case hasGTIN && hasLot:
+		return notGS1(models.LotSubject(gtin, lot))
+	case hasSSCC:
+		return models.ContainerSubject(models.ContainerKey(gs1.SSCC(sscc))), nil
+	}
+	return models.Subject{}, errf(http.StatusBadRequest, "bad_query", "Name a pack (01)+(21), a lot (01)+(10) or a case or pallet (00).")
+}
+
+// notGS1 words a subject's error for the user.
+func notGS1(s models.Subject, err error) (models.Subject, error) {
+	if err != nil {
+		return s, errf(http.StatusBadRequest, "bad_code", "Not a GS1 code: %v", err)
+	}
+	return s, nil
 }
 
 // proofCheck is the outcome of checking one entry's inclusion proof.
@@ -556,13 +567,20 @@ func (d *Dashboard) verifyForm(c *gin.Context) {
 	d.render(c, http.StatusOK, "verify", page{Title: "Verification", Verify: &resp})
 }
 
-// fail renders an error on the overview page with the error's status.
+// fail renders an error page with the error's status: the message and the
+// search forms, and no lists, so it never claims that none exist.
 func (d *Dashboard) fail(c *gin.Context, err error) {
-	status, msg := http.StatusInternalServerError, "internal error"
-	if ae, ok := err.(*apiErr); ok {
-		status, msg = ae.Status, ae.Message
-	} else {
-		_ = c.Error(err)
+	d.render(c, statusOf(err, http.StatusInternalServerError), "error", page{Title: "Error", Error: d.message(c, err), Query: c.Query("q")})
+}
+
+// message is what a page tells the user about err: an API error's message,
+// without its code; anything else is logged and shown as "internal
+// error", since its text is for operators.
+func (d *Dashboard) message(c *gin.Context, err error) string {
+	var ae *apiErr
+	if errors.As(err, &ae) {
+		return ae.Message
 	}
-	d.render(c, status, "overview", page{Title: "Error", Error: msg})
+	_ = c.Error(err)
+	return "internal error"
 }

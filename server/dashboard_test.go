@@ -518,3 +518,34 @@ func TestDashboardListsSayWhenOlderRowsExist(t *testing.T) {
 		t.Fatalf("the API lists %d recalls, the dashboard %d", len(api.Recalls), recallsPageSize)
 	}
 }
+
+// TestDashboardErrorPagesClaimNoEmptyLists checks that a page answering an
+// error says what went wrong and offers the searches again, and never
+// says there are no alerts or recalls when there are.
+func TestDashboardErrorPagesClaimNoEmptyLists(t *testing.T) {
+	n := mustAPINode(t)
+	net, s := mustSeed(t, n, 40)
+	browser := mustBrowserSignIn(t, n.srv, s.Tokens[net.Regulator.GLN])
+	if _, overview := browse(t, browser, n.srv.URL, "/"); strings.Contains(overview, "No alerts.") || strings.Contains(overview, "No recalls.") {
+		t.Fatal("the seeded ledger has no alerts or recalls")
+	}
+	for _, tc := range []struct {
+		path   string
+		status int
+		msg    string
+	}{
+		{"/ui/provenance?q=" + url.QueryEscape("not a code"), http.StatusBadRequest, "Not a GS1 code"},
+		{"/ui/provenance?q=" + url.QueryEscape("(01)"+net.Products[0].GTIN+"(21)NOSUCHPACK"), http.StatusNotFound, "is not on the ledger"},
+		{"/ui/alerts?before=x", http.StatusBadRequest, "before must be a positive id"},
+	} {
+		st, page := browse(t, browser, n.srv.URL, tc.path)
+		switch {
+		case st != tc.status || !strings.Contains(page, tc.msg):
+			t.Errorf("%s: %d, want %d and %q:\n%s", tc.path, st, tc.status, tc.msg, page)
+		case strings.Contains(page, "No alerts.") || strings.Contains(page, "No recalls."):
+			t.Errorf("%s: the error page claims empty lists:\n%s", tc.path, page)
+		case !strings.Contains(page, `action="/ui/provenance"`) || !strings.Contains(page, `action="/ui/verify"`):
+			t.Errorf("%s: the error page lacks the search forms", tc.path)
+		}
+	}
+}

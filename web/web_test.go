@@ -10,7 +10,7 @@ func TestTemplatesParseAndStaticIsEmbedded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"login", "overview", "alerts", "recalls", "provenance", "ledger", "verify", "product"} {
+	for _, name := range []string{"login", "overview", "alerts", "recalls", "provenance", "ledger", "verify", "product", "error"} {
 		if pages[name] == nil || pages[name].Lookup("layout") == nil || pages[name].Lookup("content") == nil {
 			t.Errorf("page %s is missing or lacks layout/content", name)
 		}
