@@ -440,13 +440,13 @@ func (d *Dashboard) ledgerPage(c *gin.Context) {
 			return
 		}
 		if err := catchUpTo(c.Request.Context(), d.ledger, d.ledger.Head().Size, seq); err != nil {
-			p.Error = err.Error()
+			p.Error = d.message(c, err)
 			d.render(c, http.StatusServiceUnavailable, "ledger", p)
 			return
 		}
 		chk, pr, err := d.checkProof(c, seq)
 		if err != nil {
-			p.Error = err.Error()
+			p.Error = d.message(c, err)
 			d.render(c, statusOf(err, http.StatusNotFound), "ledger", p)
 			return
 		}
@@ -464,7 +464,7 @@ func (d *Dashboard) ledgerPage(c *gin.Context) {
 		// rolled back: the tamper alarm this page exists to raise
 		// truthfully, so not from a node that is merely behind.
 		if err := catchUpTo(c.Request.Context(), d.ledger, d.ledger.Head().Size, size); err != nil {
-			p.Error = err.Error()
+			p.Error = d.message(c, err)
 			d.render(c, http.StatusServiceUnavailable, "ledger", p)
 			return
 		}
@@ -511,18 +511,18 @@ func (d *Dashboard) checkConsistency(oldSize uint64, oldRoot []byte) *consistenc
 func (d *Dashboard) checkProof(c *gin.Context, seq uint64) (*proofCheck, *raftstore.InclusionProof, error) {
 	head := d.ledger.Head()
 	if seq > head.Size {
-		return nil, nil, errf(http.StatusNotFound, "not_found", "the ledger has %d entries; there is no entry %d", head.Size, seq)
+		return nil, nil, errf(http.StatusNotFound, "not_found", "The ledger has %d entries; there is no entry %d.", head.Size, seq)
 	}
 	entry, err := d.ledger.Entry(seq)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, storeErr(err)
 	}
 	if err := mayReadEntry(c, d.ledger, entry); err != nil {
 		return nil, nil, err
 	}
 	pr, err := d.ledger.InclusionProof(seq, head.Size)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, storeErr(err)
 	}
 	chk := &proofCheck{Kind: entry.Command.Kind, Actor: entry.Command.Actor, Time: entry.Command.Time,
 		Accepted: entry.Result.Accepted, Code: entry.Result.Code, LeafHash: pr.LeafHash, Hashes: pr.Hashes}

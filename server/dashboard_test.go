@@ -549,3 +549,15 @@ func TestDashboardErrorPagesClaimNoEmptyLists(t *testing.T) {
 		}
 	}
 }
+
+// TestDashboardLedgerErrorsAreMessagesNotCodes asks the ledger page for an
+// entry beyond the tree: it says so in words, without the API's code.
+func TestDashboardLedgerErrorsAreMessagesNotCodes(t *testing.T) {
+	n := mustAPINode(t)
+	net, s := mustSeed(t, n, 40)
+	browser := mustBrowserSignIn(t, n.srv, s.Tokens[net.Regulator.GLN])
+	st, page := browse(t, browser, n.srv.URL, "/ui/ledger?seq=999999")
+	if st != http.StatusNotFound || !strings.Contains(page, `role="alert">The ledger has `) || strings.Contains(page, "not_found") {
+		t.Fatalf("entry beyond the tree: %d\n%s", st, page)
+	}
+}
