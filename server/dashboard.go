@@ -69,8 +69,11 @@ func (d *Dashboard) Register(r gin.IRouter) {
 type page struct {
 	Title  string
 	Caller Caller
-	Head   raftstore.Head
-	Error  string
+	// Head is the tree head the page shows; render reads it when the
+	// handler has not, and a handler that checks proofs against a head
+	// sets it to that head.
+	Head  *raftstore.Head
+	Error string
 	// Query is the search the user typed, kept in the form on an error.
 	Query string
 
@@ -157,7 +160,10 @@ func overHTTPS(c *gin.Context) bool {
 // render executes a page template with status.
 func (d *Dashboard) render(c *gin.Context, status int, name string, p page) {
 	p.Caller, _ = callerOf(c)
-	p.Head = d.ledger.Head()
+	if p.Head == nil {
+		h := d.ledger.Head()
+		p.Head = &h
+	}
 	t, ok := d.pages[name]
 	if !ok {
 		abortErr(c, errf(http.StatusInternalServerError, "internal_error", "no page %q", name))
@@ -427,48 +433,61 @@ type proofCheck struct {
 // ledgerPage shows the signed tree head and, with ?seq=N, checks entry N's
 // inclusion proof: the leaf hash recomputed from the stored entry, the root
 // recomputed from the audit path, and both compared with the signed head.
+// With ?old_size and ?old_root it checks that the ledger extends a head the
+// user kept. The head is read once, after any catching up, and the checks
+// and the page all use it: on a ledger being written to, a second read
+// could show a newer head than the one the proofs were checked against.
 func (d *Dashboard) ledgerPage(c *gin.Context) {
 	if _, ok := d.signedIn(c); !ok {
 		return
 	}
 	p := page{Title: "Ledger"}
+	bad := func(status int, err error) {
+		p.Error = d.message(c, err)
+		d.render(c, statusOf(err, status), "ledger", p)
+	}
+	var seq, oldSize uint64
+	var oldRoot []byte
 	if s := c.Query("seq"); s != "" {
-		seq, err := strconv.ParseUint(s, 10, 64)
-		if err != nil || seq == 0 {
-			p.Error = "The sequence number must be a positive integer."
-			d.render(c, http.StatusBadRequest, "ledger", p)
+		var err error
+		if seq, err = strconv.ParseUint(s, 10, 64); err != nil || seq == 0 {
+			bad(http.StatusBadRequest, errf(http.StatusBadRequest, "bad_seq", "The sequence number must be a positive integer."))
 			return
 		}
-		if err := catchUpTo(c.Request.Context(), d.ledger, d.ledger.Head().Size, seq); err != nil {
-			p.Error = d.message(c, err)
-			d.render(c, http.StatusServiceUnavailable, "ledger", p)
+	}
+	if s := c.Query("old_size"); s != "" {
+		size, err := strconv.ParseUint(s, 10, 64)
+		root, herr := hex.DecodeString(strings.TrimSpace(c.Query("old_root")))
+		if err != nil || size == 0 || herr != nil || len(root) != 32 {
+			bad(http.StatusBadRequest, errf(http.StatusBadRequest, "bad_head", "Give the size (a positive integer) and the root (64 hex digits) of the tree head you kept."))
 			return
 		}
-		chk, pr, err := d.checkProof(c, seq)
+		oldSize, oldRoot = size, root
+	}
+	head := d.ledger.Head()
+	// An entry, or a kept head, beyond this node's tree is only "not
+	// there" once the node has caught up with the leader: a kept head
+	// larger than the tree would read as a ledger rolled back, the tamper
+	// alarm this page exists to raise truthfully, so not from a node that
+	// is merely behind.
+	if need := max(seq, oldSize); need > head.Size {
+		if err := catchUpTo(c.Request.Context(), d.ledger, head.Size, need); err != nil {
+			bad(http.StatusServiceUnavailable, err)
+			return
+		}
+		head = d.ledger.Head()
+	}
+	p.Head = &head
+	if seq > 0 {
+		chk, pr, err := d.checkProof(c, head, seq)
 		if err != nil {
-			p.Error = d.message(c, err)
-			d.render(c, statusOf(err, http.StatusNotFound), "ledger", p)
+			bad(http.StatusNotFound, err)
 			return
 		}
 		p.Check, p.Proof = chk, pr
 	}
-	if s := c.Query("old_size"); s != "" {
-		size, err := strconv.ParseUint(s, 10, 64)
-		oldRoot, herr := hex.DecodeString(strings.TrimSpace(c.Query("old_root")))
-		if err != nil || size == 0 || herr != nil || len(oldRoot) != 32 {
-			p.Error = "Give the size (a positive integer) and the root (64 hex digits) of the tree head you kept."
-			d.render(c, http.StatusBadRequest, "ledger", p)
-			return
-		}
-		// A kept head larger than this node's tree would read as a ledger
-		// rolled back: the tamper alarm this page exists to raise
-		// truthfully, so not from a node that is merely behind.
-		if err := catchUpTo(c.Request.Context(), d.ledger, d.ledger.Head().Size, size); err != nil {
-			p.Error = d.message(c, err)
-			d.render(c, http.StatusServiceUnavailable, "ledger", p)
-			return
-		}
-		p.Consist = d.checkConsistency(size, oldRoot)
+	if oldSize > 0 {
+		p.Consist = d.checkConsistency(head, oldSize, oldRoot)
 	}
 	d.render(c, http.StatusOK, "ledger", p)
 }
@@ -482,11 +501,10 @@ type consistencyCheck struct {
 	Hashes           [][]byte
 }
 
-// checkConsistency proves that the current tree extends the tree of
+// checkConsistency proves that the tree of head extends the tree of
 // oldSize whose root the user supplies (from a checkpoint saved earlier,
 // ideally signed), with an RFC 6962 consistency proof checked here.
-func (d *Dashboard) checkConsistency(oldSize uint64, oldRoot []byte) *consistencyCheck {
-	head := d.ledger.Head()
+func (d *Dashboard) checkConsistency(head raftstore.Head, oldSize uint64, oldRoot []byte) *consistencyCheck {
 	cc := &consistencyCheck{OldSize: oldSize, NewSize: head.Size}
 	if oldSize > head.Size {
 		cc.Message = "FAILED: the ledger is smaller now than the tree head you kept; it was rolled back."
@@ -507,9 +525,8 @@ func (d *Dashboard) checkConsistency(oldSize uint64, oldRoot []byte) *consistenc
 	return cc
 }
 
-// checkProof checks entry seq against the current signed head.
-func (d *Dashboard) checkProof(c *gin.Context, seq uint64) (*proofCheck, *raftstore.InclusionProof, error) {
-	head := d.ledger.Head()
+// checkProof checks entry seq against the signed head.
+func (d *Dashboard) checkProof(c *gin.Context, head raftstore.Head, seq uint64) (*proofCheck, *raftstore.InclusionProof, error) {
 	if seq > head.Size {
 		return nil, nil, errf(http.StatusNotFound, "not_found", "The ledger has %d entries; there is no entry %d.", head.Size, seq)
 	}

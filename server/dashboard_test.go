@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -13,10 +14,12 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/pedigree-ledger/pedigree/models"
+	"github.com/pedigree-ledger/pedigree/raftstore"
 )
 
 // TestDashboardConsistencyCheckCatchesARewrite signs in with a form, keeps
@@ -559,5 +562,62 @@ func TestDashboardLedgerErrorsAreMessagesNotCodes(t *testing.T) {
 	st, page := browse(t, browser, n.srv.URL, "/ui/ledger?seq=999999")
 	if st != http.StatusNotFound || !strings.Contains(page, `role="alert">The ledger has `) || strings.Contains(page, "not_found") {
 		t.Fatalf("entry beyond the tree: %d\n%s", st, page)
+	}
+}
+
+// writtenBetweenReads is a ledger that another writer appends to every
+// time its tree head is read, but the first: a busy ledger at its worst.
+type writtenBetweenReads struct {
+	LifecycleLedger
+	t     *testing.T
+	reads atomic.Int64
+}
+
+func (l *writtenBetweenReads) Head() raftstore.Head {
+	if l.reads.Add(1) > 1 {
+		cmd, err := models.NewCommand("", models.KindAlert, "", time.Time{}, models.AlertPayload{Verdict: models.VerdictUnknownSerial})
+		if err == nil {
+			_, err = l.LifecycleLedger.Propose(context.Background(), cmd)
+		}
+		if err != nil {
+			l.t.Errorf("write between reads: %v", err)
+		}
+	}
+	return l.LifecycleLedger.Head()
+}
+
+// TestDashboardLedgerPageShowsTheHeadItChecked checks the ledger page on
+// a ledger written to while the page is made: the signed tree head it
+// shows is the one the inclusion and consistency proofs were checked
+// against.
+func TestDashboardLedgerPageShowsTheHeadItChecked(t *testing.T) {
+	n := mustAPINode(t)
+	net, s := mustSeed(t, n, 40)
+	kept := n.store.Head()
+	busy := &writtenBetweenReads{LifecycleLedger: n.store, t: t}
+	dash, err := NewDashboard(busy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(Create(n.store, nil, dash))
+	t.Cleanup(srv.Close)
+	browser := mustBrowserSignIn(t, srv, s.Tokens[net.Regulator.GLN])
+
+	busy.reads.Store(0)
+	q := url.Values{"seq": {"3"}, "old_size": {strconv.FormatUint(kept.Size, 10)}, "old_root": {hex.EncodeToString(kept.Root)}}
+	_, page := browse(t, browser, srv.URL, "/ui/ledger?"+q.Encode())
+	m := regexp.MustCompile(`id="proof-result" class="ok">Verified: entry 3 is in the signed tree of size (\d+)\.`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("inclusion of entry 3 not verified:\n%s", page)
+	}
+	size := m[1]
+	for _, want := range []string{
+		"<dt>Size</dt><dd>" + size + "</dd>",
+		`id="consistency-result" class="ok">Verified: the ledger of ` + size + " entries extends",
+		"tree size " + size + " ·",
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the proof was checked against the tree of size %s, but the page lacks %q:\n%s", size, want, page)
+		}
 	}
 }
