@@ -367,8 +367,11 @@ func (d *Dashboard) recallPage(ctx context.Context, lp listPage) ([]models.Recal
 	return out, lp, nil
 }
 
-// provenance shows the chain of custody of whatever q names: a pack
-// (01+21), a lot (01+10) or a container (00), in any scan form.
+// provenance shows the chain of custody of what the query names: q, a
+// pack (01+21), a lot (01+10) or a container (00) in any scan form; or,
+// as the dashboard's own links give them, gtin with serial or lot as
+// separate parameters, so any value a pack or lot holds, "(" included,
+// comes back as it was.
 func (d *Dashboard) provenance(c *gin.Context) {
 	cl, ok := d.signedIn(c)
 	if !ok {
@@ -389,6 +392,15 @@ func (d *Dashboard) provenance(c *gin.Context) {
 
 // provenanceSubject reads what the provenance page is asked about.
 func provenanceSubject(c *gin.Context) (models.Subject, error) {
+	if gtin := c.Query("gtin"); gtin != "" {
+		if serial := c.Query("serial"); serial != "" {
+			return notGS1(models.PackSubject(gtin, serial))
+		}
+		if lot := c.Query("lot"); lot != "" {
+			return notGS1(models.LotSubject(gtin, lot))
+		}
+		return models.Subject{}, errf(http.StatusBadRequest, "bad_query", "Name the pack's serial or the lot with the GTIN.")
+	}
 	es, err := gs1.ParseScan(c.Query("q"))
 	if err != nil {
 		return models.Subject{}, errf(http.StatusBadRequest, "bad_code", "Not a GS1 code: %v", err)

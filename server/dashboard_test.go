@@ -621,3 +621,36 @@ func TestDashboardLedgerPageShowsTheHeadItChecked(t *testing.T) {
 		}
 	}
 }
+
+// TestDashboardLinksKeepParenthesesInLotsAndSerials follows the
+// dashboard's links to a recalled lot "L(21)X" and an alert's pack
+// "AB(10)X": each reaches that lot or pack, not one made of the value's
+// pieces read as AIs.
+func TestDashboardLinksKeepParenthesesInLotsAndSerials(t *testing.T) {
+	n := mustAPINode(t)
+	net, s := mustSeed(t, n, 40)
+	gtin := net.Products[0].GTIN
+	mustProposeAll(t, n, models.KindRecall, models.RecallPayload{GTIN: gtin, Lot: "L(21)X"})
+	mustProposeAll(t, n, models.KindAlert, models.AlertPayload{Verdict: models.VerdictUnknownSerial, GTIN: gtin, Serial: "AB(10)X",
+		Scanned: "(01)" + gtin + "(21)AB(10)X"})
+	browser := mustBrowserSignIn(t, n.srv, s.Tokens[net.Regulator.GLN])
+	links := regexp.MustCompile(`href="(/ui/provenance\?[^"]*)"`)
+	for _, tc := range []struct{ page, key string }{
+		{"/", models.LotKey(gtin, "L(21)X")},
+		{"/ui/recalls", models.LotKey(gtin, "L(21)X")},
+		{"/", models.PackKey(gtin, "AB(10)X")},
+	} {
+		_, page := browse(t, browser, n.srv.URL, tc.page)
+		found := false
+		for _, m := range links.FindAllStringSubmatch(page, -1) {
+			_, got := browse(t, browser, n.srv.URL, html.UnescapeString(m[1]))
+			if strings.Contains(got, html.EscapeString(tc.key)+" is not on the ledger") {
+				found = true
+				break
+			}
+		}
+		if !found {
+			t.Errorf("no link on %s leads to %s", tc.page, tc.key)
+		}
+	}
+}
