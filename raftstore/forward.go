@@ -2,6 +2,7 @@ package raftstore
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -176,31 +177,15 @@ func readPart(r io.Reader, limit uint32) ([]byte, error) {
 	if size > limit {
 		return nil, fmt.Errorf("frame part of %d bytes is too large (limit %d)", size, limit)
 	}
-	b := make([]byte, 0, min(size, 64<<10))
-	b, err := readAtMost(r, b, int(size))
-	if err != nil {
+	var b bytes.Buffer
+	b.Grow(int(min(size, 64<<10)))
+	if _, err := io.CopyN(&b, r, int64(size)); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
 		return nil, err
 	}
-	return b, nil
-}
-
-// readAtMost appends exactly size bytes from r to b, growing it as they
-// come.
-func readAtMost(r io.Reader, b []byte, size int) ([]byte, error) {
-	for len(b) < size {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)] // let append pick the next size
-		}
-		m, err := r.Read(b[len(b):min(cap(b), size)])
-		b = b[:len(b)+m]
-		if err != nil && len(b) < size {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return nil, err
-		}
-	}
-	return b, nil
+	return b.Bytes(), nil
 }
 
 // writeRequest sends req, its commands in the frame's body.
