@@ -29,7 +29,7 @@ func (a *applier) registerOrganisation(p RegisterOrganisationPayload) error {
 	}
 	seen := make(map[string]bool, len(p.Prefixes))
 	for _, pre := range p.Prefixes {
-		if !isDigits(pre) || len(pre) < 4 || len(pre) > 12 {
+		if !gs1.ValidCompanyPrefix(pre) {
 			return reject(CodeBadPayload, "company prefix %q is not 4 to 12 digits", pre)
 		}
 		if seen[pre] {
@@ -170,17 +170,4 @@ func validTokenHash(h string) error {
 		return reject(CodeBadPayload, "token_sha256 must be 64 lowercase hex digits")
 	}
 	return nil
-}
-
-// isDigits reports whether s is non-empty and all ASCII digits.
-func isDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }

@@ -105,7 +105,7 @@ func (k PublicKey) Validate() error {
 		return fmt.Errorf("key id %q does not match the key (want %q)", k.ID, want)
 	}
 	for _, p := range k.Prefixes {
-		if len(p) < 4 || len(p) > 12 || strings.Trim(p, "0123456789") != "" {
+		if !gs1.ValidCompanyPrefix(p) {
 			return fmt.Errorf("company prefix %q is not 4 to 12 digits", p)
 		}
 	}

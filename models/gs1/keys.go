@@ -23,6 +23,12 @@ func NormalizeGTIN(s string) (string, error) {
 	return strings.Repeat("0", 14-len(s)) + s, nil
 }
 
+// ValidCompanyPrefix reports whether p has the form of a GS1 company
+// prefix: 4 to 12 digits.
+func ValidCompanyPrefix(p string) bool {
+	return len(p) >= 4 && len(p) <= 12 && isDigits(p)
+}
+
 // UnderCompanyPrefix reports whether a GTIN-14 (as AI (01) holds it) is
 // under one of the GS1 company prefixes: the prefix follows the indicator
 // digit.
