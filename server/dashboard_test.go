@@ -390,13 +390,8 @@ func mustBrowserSignIn(t *testing.T, srv *httptest.Server, token string) *http.C
 // and the page.
 func browse(t *testing.T, browser *http.Client, base, path string) (int, string) {
 	t.Helper()
-	resp, err := browser.Get(base + path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", base+path, nil)
+	return fetch(t, browser, req)
 }
 
 // TestDashboardLotSaysItsPacksAreTruncated asks for a lot of more packs

@@ -252,7 +252,13 @@ func getWith(t *testing.T, n *apiNode, path, accept, token string) (int, string)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := n.srv.Client().Do(req)
+	return fetch(t, n.srv.Client(), req)
+}
+
+// fetch does req with client and returns the status and body.
+func fetch(t *testing.T, client *http.Client, req *http.Request) (int, string) {
+	t.Helper()
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
