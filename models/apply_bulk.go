@@ -28,7 +28,7 @@ var (
 		"supplied_to_public", "commissioned_seq", "seq"}
 	eventColumns = []string{"id", "seq", "event_id", "event_hash", "type", "event_time", "record_time", "action", "biz_step",
 		"disposition", "biz_location", "read_point", "actor", "json"}
-	eventEPCColumns = []string{"key", "event_id", "direct"}
+	eventEPCColumns = []string{"key", "event_id", "roles"}
 )
 
 func itemRow(it *Item) []any {

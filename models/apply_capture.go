@@ -126,11 +126,11 @@ func (c *capture) needSQL() error {
 	return nil
 }
 
-// pendingEvent is an event record not yet written, with the keys it
-// concerns directly.
+// pendingEvent is an event record not yet written, with the identifiers
+// it names and their roles.
 type pendingEvent struct {
 	rec  EventRecord
-	keys []string
+	keys []keyRoles
 }
 
 func (a *applier) captureEvents(p CaptureEventsPayload) (any, error) {
@@ -489,12 +489,8 @@ func (c *capture) flushEvents() error {
 			at, recordTime = pe.rec.RecordTime, sqliteTime(pe.rec.RecordTime)
 		}
 		rows[i] = eventRow(&pe.rec, recordTime)
-		seen := make(map[string]bool, len(pe.keys))
 		for _, k := range pe.keys {
-			if !seen[k] {
-				seen[k] = true
-				idx = append(idx, []any{k, pe.rec.ID, true})
-			}
+			idx = append(idx, []any{k.key, pe.rec.ID, k.roles})
 		}
 	}
 	if err := insertRows(c.a.tx, "event_records", eventColumns, rows, ""); err != nil {
@@ -527,13 +523,7 @@ func (c *capture) record(e *Event) error {
 	if e.ReadPoint != "" {
 		rec.ReadPoint = keyOf(e.ReadPoint)
 	}
-	keys := instanceKeys(e)
-	for _, list := range [][]QuantityElement{e.QuantityList, e.ChildQuantityList, e.InputQuantityList, e.OutputQuantityList} {
-		for _, q := range list {
-			keys = append(keys, keyOf(q.EPCClass))
-		}
-	}
-	c.pending = append(c.pending, pendingEvent{rec: rec, keys: keys})
+	c.pending = append(c.pending, pendingEvent{rec: rec, keys: eventKeyRoles(e)})
 	return nil
 }
 
@@ -574,7 +564,7 @@ func (c *capture) moveContainer(root *itemState, bad string, badArgs []any, what
 	c.batch.wroteInSQL(c.a.seq)
 	// The event, the last one flushed, is indexed for the contents too.
 	// It is new, so every item inside gets a row: this counts them.
-	indexed := tx.Exec(subtreeSQL+` INSERT OR IGNORE INTO event_epcs ("key", event_id, direct) SELECT "key", ?, 0 FROM items WHERE id IN (SELECT id FROM sub) AND id <> ?`,
+	indexed := tx.Exec(subtreeSQL+` INSERT OR IGNORE INTO event_epcs ("key", event_id, roles) SELECT "key", ?, 0 FROM items WHERE id IN (SELECT id FROM sub) AND id <> ?`,
 		root.ID, c.lastEventID, root.ID)
 	if indexed.Error != nil {
 		return fmt.Errorf("index container contents: %w", indexed.Error)

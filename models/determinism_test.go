@@ -77,7 +77,7 @@ func TestOtherEventTypesAreStoredAndQueryable(t *testing.T) {
 	}
 	l.capture(glnPharmacy, events...)
 	for _, typ := range []string{TransactionEvent, TransformationEvent, AssociationEvent} {
-		page, err := QueryEvents(l.db, EventQuery{EventType: []string{typ}, MatchEPC: []string{sgtinURN(gtinA, "O1")}})
+		page, err := QueryEvents(l.db, EventQuery{EventType: []string{typ}, Match: []EPCMatch{{"MATCH_anyEPC", []string{sgtinURN(gtinA, "O1")}}}})
 		if err != nil || len(page.Events) != 1 {
 			t.Fatalf("%s: %d events, %v", typ, len(page.Events), err)
 		}
@@ -86,8 +86,8 @@ func TestOtherEventTypesAreStoredAndQueryable(t *testing.T) {
 			t.Fatalf("%s stored as %s", typ, page.Events[0])
 		}
 	}
-	page, err := QueryEvents(l.db, EventQuery{MatchEPC: []string{"urn:epc:class:lgtin:4012345.012345.L1"}})
+	page, err := QueryEvents(l.db, EventQuery{Match: []EPCMatch{{"MATCH_anyEPCClass", []string{"urn:epc:class:lgtin:4012345.012345.L1"}}}})
 	if err != nil || len(page.Events) != 1 {
-		t.Fatalf("class MATCH_epc: %d events, %v", len(page.Events), err)
+		t.Fatalf("MATCH_anyEPCClass: %d events, %v", len(page.Events), err)
 	}
 }

@@ -62,7 +62,7 @@ func history(db *gorm.DB, where string, args []any, viewer *Viewer, limit int) (
 		}
 	}
 	var rows []historyRow
-	err := db.Raw(`SELECT event_records.*, MAX(event_epcs.direct) AS direct FROM event_epcs
+	err := db.Raw(`SELECT event_records.*, MAX(event_epcs.roles <> 0) AS direct FROM event_epcs
 		JOIN event_records ON event_records.id = event_epcs.event_id
 		WHERE `+where+` GROUP BY event_records.id ORDER BY event_records.id LIMIT ?`, append(args, limit)...).Scan(&rows).Error
 	if err != nil {

@@ -36,11 +36,9 @@ type EventQuery struct {
 	Action       []string   // EQ_action: ADD, OBSERVE or DELETE
 	BizStep      []string   // EQ_bizStep, any CBV spelling
 	Disposition  []string   // EQ_disposition, any CBV spelling
-	// MatchEPC (MATCH_epc, MATCH_anyEPC, MATCH_parentID) takes EPC URIs or
-	// Digital Link URIs and matches the events indexed under any of them:
-	// those that name it in any role, and those that moved a container it
-	// was in.
-	MatchEPC    []string
+	// Match holds the MATCH_* filters (see EPCMatch), each of which an
+	// event must pass.
+	Match       []EPCMatch
 	EventID     []string // EQ_eventID
 	BizLocation []string // EQ_bizLocation: SGLN URIs or Digital Links
 	ReadPoint   []string // EQ_readPoint: SGLN URIs or Digital Links
@@ -97,11 +95,28 @@ func QueryEvents(db *gorm.DB, q EventQuery) (EventPage, error) {
 		vals  []string
 	}{
 		{"eventType", q.EventType}, {"EQ_action", q.Action}, {"EQ_bizStep", q.BizStep}, {"EQ_disposition", q.Disposition},
-		{"MATCH_epc", q.MatchEPC}, {"EQ_eventID", q.EventID}, {"EQ_bizLocation", q.BizLocation}, {"EQ_readPoint", q.ReadPoint},
+		{"EQ_eventID", q.EventID}, {"EQ_bizLocation", q.BizLocation}, {"EQ_readPoint", q.ReadPoint},
 	} {
 		if len(f.vals) > MaxQueryValues {
 			return page, fmt.Errorf("%w: %s lists %d values; at most %d may be asked at once", ErrQueryTooComplex, f.param, len(f.vals), MaxQueryValues)
 		}
+	}
+	ranges := 0
+	for _, m := range q.Match {
+		if len(m.Values) > MaxQueryValues {
+			return page, fmt.Errorf("%w: %s lists %d values; at most %d may be asked at once", ErrQueryTooComplex, m.Param, len(m.Values), MaxQueryValues)
+		}
+	}
+	matches := make([]keyMatch, len(q.Match))
+	for i, m := range q.Match {
+		km, err := parseMatch(m)
+		if err != nil {
+			return page, err
+		}
+		if ranges += len(km.ranges); ranges > MaxMatchRanges {
+			return page, fmt.Errorf("%w: the query's EPC patterns ask for more than %d ranges of keys", ErrQueryTooComplex, MaxMatchRanges)
+		}
+		matches[i] = km
 	}
 	tx := db.Model(&EventRecord{})
 	if q.Viewer != nil {
@@ -174,16 +189,9 @@ func QueryEvents(db *gorm.DB, q EventQuery) (EventPage, error) {
 		}
 		tx = tx.Where(f.col+" IN ?", keys)
 	}
-	if len(q.MatchEPC) > 0 {
-		keys := make([]string, len(q.MatchEPC))
-		for i, s := range q.MatchEPC {
-			e, err := parseEPC(s)
-			if err != nil {
-				return page, fmt.Errorf("%w: MATCH_epc: %v", ErrBadQuery, err)
-			}
-			keys[i] = EPCKey(e)
-		}
-		tx = tx.Where(`id IN (SELECT event_id FROM event_epcs WHERE "key" IN ?)`, keys)
+	for _, km := range matches {
+		cond, args := km.sql()
+		tx = tx.Where(cond, args...)
 	}
 	fp := q.fingerprint()
 	if q.NextPageToken != "" {
@@ -224,7 +232,11 @@ func (q EventQuery) fingerprint() [8]byte {
 	list("type", q.EventType)
 	list("bizStep", q.BizStep)
 	list("disp", q.Disposition)
-	list("epc", q.MatchEPC)
+	match := slices.Clone(q.Match)
+	slices.SortStableFunc(match, func(x, y EPCMatch) int { return strings.Compare(x.Param, y.Param) })
+	for _, m := range match {
+		list(m.Param, m.Values)
+	}
 	list("id", q.EventID)
 	list("loc", q.BizLocation)
 	list("action", q.Action)

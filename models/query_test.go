@@ -28,8 +28,8 @@ func TestQueryEvents(t *testing.T) {
 		{"disposition", EventQuery{Disposition: []string{"in_transit"}}, 2},
 		{"eventType", EventQuery{EventType: []string{ObjectEvent}}, 6},
 		{"eventType none", EventQuery{EventType: []string{AggregationEvent}}, 0},
-		{"MATCH_epc DL", EventQuery{MatchEPC: []string{epcs[0]}}, 6},
-		{"MATCH_epc URN", EventQuery{MatchEPC: []string{sgtinURN(gtinA, "Q2")}}, 5},
+		{"MATCH_epc DL", EventQuery{Match: []EPCMatch{{"MATCH_epc", []string{epcs[0]}}}}, 6},
+		{"MATCH_epc URN", EventQuery{Match: []EPCMatch{{"MATCH_epc", []string{sgtinURN(gtinA, "Q2")}}}}, 5},
 		{"GE_eventTime", EventQuery{GEEventTime: &mid}, 4},
 		{"LT_eventTime", EventQuery{LTEventTime: &mid}, 2},
 		{"eventID", EventQuery{EventID: []string{firstEventID(t, l)}}, 1},
@@ -211,7 +211,7 @@ func TestQueryEventsRecordTimeActionReadPoint(t *testing.T) {
 	for _, bad := range []EventQuery{
 		{EventType: []string{"FooEvent"}},
 		{Action: []string{"UPDATE"}},
-		{MatchEPC: []string{"urn:x"}},
+		{Match: []EPCMatch{{"MATCH_epc", []string{"urn:x"}}}},
 		{BizLocation: []string{sgtinURN(gtinA, "T1")}},
 		{ReadPoint: []string{"shelf 7"}},
 		{Disposition: []string{"urn:epcglobal:cbv:disp:mislaid"}},
@@ -279,7 +279,7 @@ func TestQueryListsAreBounded(t *testing.T) {
 		t.Fatalf("%d event ids: %d events, %v", len(ids), len(page.Events), err)
 	}
 	tooMany := append(ids, "urn:uuid:one-more")
-	for _, q := range []EventQuery{{EventID: tooMany}, {MatchEPC: tooMany}, {BizStep: tooMany}} {
+	for _, q := range []EventQuery{{EventID: tooMany}, {Match: []EPCMatch{{"MATCH_epc", tooMany}}}, {BizStep: tooMany}} {
 		if _, err := QueryEvents(l.db, q); !errors.Is(err, ErrQueryTooComplex) {
 			t.Errorf("%d values: %v, want ErrQueryTooComplex", len(tooMany), err)
 		}

@@ -3,6 +3,7 @@ package models
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -219,12 +220,14 @@ func eventIDHashes(ids []string) []int64 {
 }
 
 // EventEPC indexes which identifiers an event concerns, so provenance and
-// MATCH_epc are index lookups. Shipping or receiving a container indexes the
-// event for everything inside it too (Direct false).
+// the EPCIS MATCH_* filters are index lookups. Roles says where the event
+// names the identifier (RoleEPCList, RoleParentID...). Shipping or
+// receiving a container indexes the event for everything inside it too,
+// with no role.
 type EventEPC struct {
 	Key     string `gorm:"primaryKey"`
 	EventID int64  `gorm:"primaryKey"`
-	Direct  bool
+	Roles   int    `gorm:"not null"`
 }
 
 // Recall is a recalled lot.
@@ -269,13 +272,16 @@ func tables() []any {
 func Migrate(db *gorm.DB) error {
 	// The event-EPC index is all key: without a rowid it is one b-tree
 	// instead of a table plus an index, half the writes per indexed EPC.
-	if !db.Migrator().HasTable(&EventEPC{}) {
-		if err := db.Exec(`CREATE TABLE event_epcs ("key" text NOT NULL, event_id integer NOT NULL, direct numeric,
-			PRIMARY KEY ("key", event_id)) WITHOUT ROWID`).Error; err != nil {
+	m := db.Migrator()
+	if !m.HasTable(&EventEPC{}) {
+		if err := db.Exec(eventEPCsTable("event_epcs")).Error; err != nil {
+			return fmt.Errorf("models: migrate: %w", err)
+		}
+	} else if m.HasColumn(&EventEPC{}, "direct") {
+		if err := indexEventRoles(db); err != nil {
 			return fmt.Errorf("models: migrate: %w", err)
 		}
 	}
-	m := db.Migrator()
 	unhashed := m.HasTable(&EventRecord{}) && !m.HasColumn(&EventRecord{}, "EventHash")
 	if err := db.AutoMigrate(tables()...); err != nil {
 		return fmt.Errorf("models: migrate: %w", err)
@@ -320,4 +326,80 @@ func hashEventIDs(db *gorm.DB) error {
 			}
 		}
 	})
+}
+
+// eventEPCsTable is the statement creating the event-EPC index as table.
+func eventEPCsTable(table string) string {
+	return `CREATE TABLE ` + table + ` ("key" text NOT NULL, event_id integer NOT NULL, roles integer NOT NULL,
+		PRIMARY KEY ("key", event_id)) WITHOUT ROWID`
+}
+
+// indexEventRoles rebuilds an event-EPC index made before it recorded
+// roles, when a row said only whether the event named the identifier
+// itself (direct) or a container it was in. The roles of direct rows come
+// from the stored events, a page at a time; the others have none. Every
+// node rebuilds from the same events, so the indexes stay alike.
+func indexEventRoles(db *gorm.DB) error {
+	const pageSize = 1000
+	return db.Transaction(func(tx *gorm.DB) error {
+		if err := tx.Exec(eventEPCsTable("event_epcs_roles")).Error; err != nil {
+			return fmt.Errorf("create the event-EPC index with roles: %w", err)
+		}
+		if err := tx.Exec(`INSERT INTO event_epcs_roles ("key", event_id, roles)
+			SELECT "key", event_id, 0 FROM event_epcs WHERE NOT direct`).Error; err != nil {
+			return fmt.Errorf("copy the event-EPC index of container contents: %w", err)
+		}
+		var page []EventRecord
+		for after := int64(0); ; after = page[len(page)-1].ID {
+			page = page[:0]
+			if err := tx.Select("id", "json").Where("id > ?", after).Order("id").Limit(pageSize).Find(&page).Error; err != nil {
+				return fmt.Errorf("read events: %w", err)
+			}
+			if len(page) == 0 {
+				break
+			}
+			var rows [][]any
+			for _, r := range page {
+				// Only the identifier fields, not DecodeEvent: an event
+				// stored under older rules need not pass today's.
+				var ids storedIdentifiers
+				if err := json.Unmarshal([]byte(r.JSON), &ids); err != nil {
+					return fmt.Errorf("read the identifiers of stored event %d: %w", r.ID, err)
+				}
+				e := Event{EPCList: ids.EPCList, ChildEPCs: ids.ChildEPCs, InputEPCList: ids.InputEPCList,
+					OutputEPCList: ids.OutputEPCList, ParentID: ids.ParentID, QuantityList: ids.QuantityList,
+					ChildQuantityList: ids.ChildQuantityList, InputQuantityList: ids.InputQuantityList,
+					OutputQuantityList: ids.OutputQuantityList}
+				for _, k := range eventKeyRoles(&e) {
+					rows = append(rows, []any{k.key, r.ID, k.roles})
+				}
+			}
+			// A container's contents that the event also named itself
+			// keep the event's roles.
+			if err := insertRows(tx, "event_epcs_roles", eventEPCColumns, rows,
+				` ON CONFLICT DO UPDATE SET roles = roles | excluded.roles`); err != nil {
+				return fmt.Errorf("index the roles of events %d-%d: %w", page[0].ID, page[len(page)-1].ID, err)
+			}
+		}
+		for _, stmt := range []string{`DROP TABLE event_epcs`, `ALTER TABLE event_epcs_roles RENAME TO event_epcs`} {
+			if err := tx.Exec(stmt).Error; err != nil {
+				return fmt.Errorf("replace the event-EPC index: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// storedIdentifiers is the fields of a stored event that name
+// identifiers.
+type storedIdentifiers struct {
+	EPCList            []string          `json:"epcList"`
+	ChildEPCs          []string          `json:"childEPCs"`
+	InputEPCList       []string          `json:"inputEPCList"`
+	OutputEPCList      []string          `json:"outputEPCList"`
+	ParentID           string            `json:"parentID"`
+	QuantityList       []QuantityElement `json:"quantityList"`
+	ChildQuantityList  []QuantityElement `json:"childQuantityList"`
+	InputQuantityList  []QuantityElement `json:"inputQuantityList"`
+	OutputQuantityList []QuantityElement `json:"outputQuantityList"`
 }

@@ -1,6 +1,7 @@
 package models
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -131,4 +132,64 @@ func TestEventIDLookupComparesTheID(t *testing.T) {
 		t.Fatalf("query for an event never captured: %d events, %v", len(page.Events), err)
 	}
 	l.capture(glnMaker, second)
+}
+
+// TestMigrateIndexesTheRolesOfStoredEvents migrates an event-EPC index
+// made before it recorded roles, when a row said only whether the event
+// named the identifier itself: the rebuilt index holds the very rows and
+// roles that applying the events writes today, with more events than
+// the migration reads at once, and an event a container move indexed for
+// its contents.
+func TestMigrateIndexesTheRolesOfStoredEvents(t *testing.T) {
+	l, _ := matchFixture(t)
+	var epcs []string
+	for i := range 1200 {
+		epcs = append(epcs, sgtinDL(gtinC, fmt.Sprintf("R%d", i)))
+	}
+	var many []Event
+	for _, epc := range epcs {
+		many = append(many, l.commissionEv("L3", "2028-12-31", epc))
+	}
+	l.capture(glnMaker, many...)
+	want := eventEPCRows(t, l)
+	if !strings.Contains(want, `"Roles":0`) || !strings.Contains(want, fmt.Sprintf(`"Roles":%d`, RoleParentID)) {
+		t.Fatal("the fixture has no container contents or no parent to migrate")
+	}
+	for _, q := range []string{
+		`CREATE TABLE old_event_epcs ("key" text NOT NULL, event_id integer NOT NULL, direct numeric,
+			PRIMARY KEY ("key", event_id)) WITHOUT ROWID`,
+		`INSERT INTO old_event_epcs SELECT "key", event_id, roles <> 0 FROM event_epcs`,
+		`DROP TABLE event_epcs`,
+		`ALTER TABLE old_event_epcs RENAME TO event_epcs`,
+	} {
+		if err := l.db.Exec(q).Error; err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+
+	if err := Migrate(l.db); err != nil {
+		t.Fatal(err)
+	}
+	if got := eventEPCRows(t, l); got != want {
+		t.Fatalf("migrated index differs from the applied one:\n got %.300s\nwant %.300s", got, want)
+	}
+	var ddl string
+	l.db.Raw(`SELECT sql FROM sqlite_master WHERE name = 'event_epcs'`).Scan(&ddl)
+	if !strings.Contains(ddl, "WITHOUT ROWID") || strings.Contains(ddl, "direct") {
+		t.Fatalf("migrated table: %s", ddl)
+	}
+}
+
+// eventEPCRows is the whole event-EPC index as JSON, in key order.
+func eventEPCRows(t *testing.T, l *ledger) string {
+	t.Helper()
+	var rows []EventEPC
+	if err := l.db.Order(`"key", event_id`).Find(&rows).Error; err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -50,7 +50,7 @@ func benchSQLiteFloor(b *testing.B, batch int) {
 		CREATE TABLE events (id INTEGER PRIMARY KEY, seq INTEGER, event_id TEXT NOT NULL, event_hash INTEGER NOT NULL,
 			json TEXT NOT NULL);
 		CREATE INDEX events_hash ON events(event_hash);
-		CREATE TABLE event_epcs ("key" TEXT NOT NULL, event_id INTEGER NOT NULL, direct INTEGER,
+		CREATE TABLE event_epcs ("key" TEXT NOT NULL, event_id INTEGER NOT NULL, roles INTEGER NOT NULL,
 			PRIMARY KEY ("key", event_id)) WITHOUT ROWID;`); err != nil {
 		b.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func benchSQLiteFloor(b *testing.B, batch int) {
 			id, seq := j+1, j/batch+1
 			itemRows = append(itemRows, id, key, "04012345000009", "L1", "2028-12-31", "active", "4012345000009", seq)
 			eventRows = append(eventRows, id, seq, eventID, models.EventIDHash(eventID), stored)
-			epcRows = append(epcRows, key, id, true)
+			epcRows = append(epcRows, key, id, models.RoleEPCList)
 		}
 		n := min(batch, b.N-done)
 		inserts := []struct {

@@ -181,12 +181,17 @@ func (h *epcisAPI) captureStatus(c *gin.Context) {
 // The query parameters GET /epcis/events understands; any other is refused
 // (EPCIS QueryParameterException) rather than silently ignored. All but
 // consistency (the read's level, which events reads itself) are EPCIS's.
-var eventQueryParams = map[string]bool{
-	"eventType": true, "GE_eventTime": true, "LT_eventTime": true, "GE_recordTime": true, "LT_recordTime": true,
-	"EQ_bizStep": true, "EQ_disposition": true, "EQ_action": true, "MATCH_epc": true, "MATCH_anyEPC": true,
-	"MATCH_parentID": true, "EQ_eventID": true, "EQ_bizLocation": true, "EQ_readPoint": true,
-	"perPage": true, "nextPageToken": true, "consistency": true,
-}
+var eventQueryParams = func() map[string]bool {
+	params := map[string]bool{
+		"eventType": true, "GE_eventTime": true, "LT_eventTime": true, "GE_recordTime": true, "LT_recordTime": true,
+		"EQ_bizStep": true, "EQ_disposition": true, "EQ_action": true, "EQ_eventID": true, "EQ_bizLocation": true,
+		"EQ_readPoint": true, "perPage": true, "nextPageToken": true, "consistency": true,
+	}
+	for _, k := range models.MatchParams() {
+		params[k] = true
+	}
+	return params
+}()
 
 // parseEventQuery reads the standard query parameters into the models
 // query, which judges their values (models.QueryEvents is the one
@@ -217,10 +222,10 @@ func parseEventQuery(q url.Values) (models.EventQuery, error) {
 	eq.EventID = list("EQ_eventID")
 	eq.BizLocation = list("EQ_bizLocation")
 	eq.ReadPoint = list("EQ_readPoint")
-	// The event-EPC index holds every EPC an event names, in any role, so
-	// the three EPC matches are one filter.
-	for _, k := range []string{"MATCH_epc", "MATCH_anyEPC", "MATCH_parentID"} {
-		eq.MatchEPC = append(eq.MatchEPC, list(k)...)
+	for _, k := range models.MatchParams() {
+		if vals := list(k); len(vals) > 0 {
+			eq.Match = append(eq.Match, models.EPCMatch{Param: k, Values: vals})
+		}
 	}
 	for _, p := range []struct {
 		k   string

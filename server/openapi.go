@@ -44,9 +44,9 @@ var apiOperations = []apiOperation{
 
 	{"POST", "/epcis/capture", "epcis", "Capture an EPCISDocument, all or nothing; 202 with Location /epcis/capture/{id}. Limits in GS1-EPCIS-Capture-Limit and GS1-EPCIS-Capture-File-Size-Limit.", "bearer", nil, []string{"application/ld+json", "application/json"}, 202},
 	{"GET", "/epcis/capture/:id", "epcis", "The status of a capture job.", "bearer", nil, nil, 200},
-	{"GET", "/epcis/events", "epcis", "Query events (EPCIS 2.0 SimpleEventQuery parameters); pages follow Link rel=next. A list parameter takes at most " + strconv.Itoa(models.MaxQueryValues) + " values (beyond: 413 query_too_complex).", "bearer",
-		[]string{"eventType", "GE_eventTime", "LT_eventTime", "GE_recordTime", "LT_recordTime", "EQ_bizStep", "EQ_disposition", "EQ_action",
-			"MATCH_epc", "MATCH_anyEPC", "MATCH_parentID", "EQ_eventID", "EQ_bizLocation", "EQ_readPoint", "perPage", "nextPageToken", "consistency"}, nil, 200},
+	{"GET", "/epcis/events", "epcis", "Query events (EPCIS 2.0 SimpleEventQuery parameters); pages follow Link rel=next. A list parameter takes at most " + strconv.Itoa(models.MaxQueryValues) + " values (beyond: 413 query_too_complex). The MATCH_ parameters look in the fields the standard names (MATCH_epc: epcList and childEPCs; MATCH_parentID: parentID; MATCH_anyEPC: every instance field; the EPCClass ones: the quantity lists) and take EPC URIs, Digital Links and sgtin/sscc patterns (urn:epc:idpat:sgtin:CP.IIR.*, CP.*.*); patterns may ask for at most " + strconv.Itoa(models.MaxMatchRanges) + " key ranges, ten for a company prefix.", "bearer",
+		append([]string{"eventType", "GE_eventTime", "LT_eventTime", "GE_recordTime", "LT_recordTime", "EQ_bizStep", "EQ_disposition", "EQ_action",
+			"EQ_eventID", "EQ_bizLocation", "EQ_readPoint", "perPage", "nextPageToken", "consistency"}, models.MatchParams()...), nil, 200},
 
 	{"POST", "/api/v1/organisations", "organisations", "Register an organisation (admin). It lists at most " + strconv.Itoa(maxOrganisationPrefixes) + " company prefixes (beyond: 413 too_many_prefixes).", "bearer", nil, []string{"application/json"}, 201},
 	{"GET", "/api/v1/organisations", "organisations", "List the registered organisations.", "bearer", nil, nil, 200},
