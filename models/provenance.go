@@ -248,15 +248,19 @@ type AlertQuery struct {
 	// organisation raised or that were raised at its premises. nil reads
 	// every alert. The API always sets it.
 	Viewer *Viewer
-	// Limit is the page size (default and maximum 1000).
+	// Limit is the page size (default 1000, at most MaxAlertPage).
 	Limit int
 }
 
+// MaxAlertPage is the most alerts ListAlerts reads at once.
+const MaxAlertPage = 10000
+
 // ListAlerts returns alerts, newest first.
 func ListAlerts(db *gorm.DB, q AlertQuery) ([]Alert, error) {
-	if q.Limit <= 0 || q.Limit > 1000 {
+	if q.Limit <= 0 {
 		q.Limit = 1000
 	}
+	q.Limit = min(q.Limit, MaxAlertPage)
 	tx := db.Model(&Alert{})
 	if q.BeforeID > 0 {
 		tx = tx.Where("id < ?", q.BeforeID)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"strconv"
 
 	"github.com/gin-gonic/gin"
 
@@ -10,7 +11,9 @@ import (
 )
 
 // listAlerts handles GET /api/v1/alerts: regulators and admins see every
-// alert, an organisation those raised by it or at its premises.
+// alert, an organisation those raised by it or at its premises. Newest
+// first, a page of ?limit= at a time (defaultAlertList unless asked), from
+// ?before= an id; ?verdict= keeps one verdict or finding.
 func listAlerts(l LifecycleLedger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		cl, err := callerOf(c)
@@ -18,22 +21,40 @@ func listAlerts(l LifecycleLedger) gin.HandlerFunc {
 			abortErr(c, err)
 			return
 		}
-		alerts, err := loadAlerts(c, l, cl, 500)
+		before, err := beforeParam(c)
 		if err != nil {
 			abortErr(c, err)
 			return
 		}
-		c.JSON(http.StatusOK, gin.H{"alerts": alerts})
+		limit := defaultAlertList
+		if c.Query("limit") != "" {
+			if limit, err = limitParam(c, maxAlertList); err != nil {
+				abortErr(c, err)
+				return
+			}
+		}
+		alerts, err := loadAlerts(c, l, models.AlertQuery{Viewer: viewerOf(cl), BeforeID: before, Verdict: c.Query("verdict"), Limit: limit + 1})
+		if err != nil {
+			abortErr(c, err)
+			return
+		}
+		body := gin.H{"alerts": alerts}
+		if len(alerts) > limit {
+			alerts = alerts[:limit]
+			body["alerts"] = alerts
+			body["next"] = nextPage(c, "before", strconv.FormatInt(alerts[limit-1].ID, 10))
+		}
+		c.JSON(http.StatusOK, body)
 	}
 }
 
-// loadAlerts reads the newest alerts the caller may see.
-func loadAlerts(c *gin.Context, l LifecycleLedger, cl Caller, limit int) ([]models.Alert, error) {
+// loadAlerts reads the alerts q selects from this node's projection.
+func loadAlerts(c *gin.Context, l LifecycleLedger, q models.AlertQuery) ([]models.Alert, error) {
 	db, err := l.Read(c.Request.Context(), raftstore.Local)
 	if err != nil {
 		return nil, storeErr(err)
 	}
-	alerts, err := models.ListAlerts(db, models.AlertQuery{Viewer: viewerOf(cl), Limit: limit})
+	alerts, err := models.ListAlerts(db, q)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"strconv"
 
 	"github.com/gin-gonic/gin"
 	"gorm.io/gorm"
@@ -115,7 +116,8 @@ func (a *LifecycleAPI) Register(r gin.IRouter) {
 	l := a.ledger
 	v1.POST("/organisations", commandRoute(l, models.KindRegisterOrganisation, http.StatusCreated, checkOrganisation,
 		func(p models.RegisterOrganisationPayload, _ models.Result) gin.H { return gin.H{"organisation": p} }))
-	v1.GET("/organisations", listRoute[models.Organisation](l, "organisations", "id", 0))
+	v1.GET("/organisations", listRoute(l, listSpec{name: "organisations", key: "id", limit: maxOrganisationList},
+		func(o models.Organisation) string { return o.ID }))
 	v1.POST("/organisations/:id/tokens", a.orgs.issueToken)
 	v1.DELETE("/tokens/:hash", a.orgs.revokeToken)
 	v1.POST("/verify", a.verify.verifyPost)
@@ -130,13 +132,15 @@ func (a *LifecycleAPI) Register(r gin.IRouter) {
 		}))
 	v1.POST("/recalls", commandRoute(l, models.KindRecall, http.StatusCreated, checkRecall,
 		func(p models.RecallPayload, res models.Result) gin.H { return gin.H{"recall": p, "result": res.Data} }))
-	v1.GET("/recalls", listRoute[models.Recall](l, "recalls", "id DESC", maxRecallList))
+	v1.GET("/recalls", listRoute(l, listSpec{name: "recalls", key: "id", desc: true, limit: maxRecallList},
+		func(r models.Recall) string { return strconv.FormatInt(r.ID, 10) }))
 	v1.GET("/provenance/packs/:gtin/:serial", a.prov.pack)
 	v1.GET("/provenance/lots/:gtin/:lot", a.prov.lot)
 	v1.GET("/provenance/containers/:sscc", a.prov.container)
 	v1.POST("/products", commandRoute(l, models.KindRegisterProduct, http.StatusCreated, nil,
 		func(p models.RegisterProductPayload, _ models.Result) gin.H { return gin.H{"product": p} }))
-	v1.GET("/products", listRoute[models.Product](l, "products", "gtin", 1000))
+	v1.GET("/products", listRoute(l, listSpec{name: "products", key: "gtin", limit: maxProductList},
+		func(p models.Product) string { return p.GTIN }))
 	v1.POST("/keys", commandRoute(l, models.KindRegisterKey, http.StatusCreated, nil,
 		func(p models.RegisterKeyPayload, _ models.Result) gin.H { return gin.H{"key_id": p.KeyID} }))
 	v1.GET("/alerts", listAlerts(a.ledger))

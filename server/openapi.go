@@ -49,11 +49,11 @@ var apiOperations = []apiOperation{
 			"EQ_eventID", "EQ_bizLocation", "EQ_readPoint", "perPage", "nextPageToken", "consistency"}, models.MatchParams()...), nil, 200},
 
 	{"POST", "/api/v1/organisations", "organisations", "Register an organisation (admin). It lists at most " + strconv.Itoa(maxOrganisationPrefixes) + " company prefixes (beyond: 413 too_many_prefixes).", "bearer", nil, []string{"application/json"}, 201},
-	{"GET", "/api/v1/organisations", "organisations", "List the registered organisations.", "bearer", nil, nil, 200},
+	{"GET", "/api/v1/organisations", "organisations", "List the registered organisations by id, " + pagedDoc("after", "the last id", maxOrganisationList), "bearer", []string{"limit", "after"}, nil, 200},
 	{"POST", "/api/v1/organisations/:id/tokens", "organisations", "Issue an API token; it is answered once, only its hash is stored.", "bearer", nil, []string{"application/json"}, 201},
 	{"DELETE", "/api/v1/tokens/:hash", "organisations", "Revoke a token by its SHA-256.", "bearer", nil, nil, 200},
 	{"POST", "/api/v1/products", "products", "Register a product (GTIN) under the manufacturer's company prefix.", "bearer", nil, []string{"application/json"}, 201},
-	{"GET", "/api/v1/products", "products", "List products.", "bearer", nil, nil, 200},
+	{"GET", "/api/v1/products", "products", "List products by GTIN, " + pagedDoc("after", "the last GTIN", maxProductList), "bearer", []string{"limit", "after"}, nil, 200},
 	{"POST", "/api/v1/keys", "products", "Register a manufacturer's public signing key (AI 8030).", "bearer", nil, []string{"application/json"}, 201},
 
 	{"POST", "/api/v1/verify", "verification", "Verify a scan: raw text, a Digital Link, or an image; every verdict but authentic raises an alert. An image is at most " + strconv.Itoa(maxImagePixels/1_000_000) + " MP, 16-bit pixels counting twice and those of a progressive JPEG three times (beyond: 413 image_too_large); a node decodes as many images at once as it has cores (a request that waits too long: 503 busy). " + verifyLocationDoc, "bearer", nil,
@@ -62,8 +62,8 @@ var apiOperations = []apiOperation{
 	{"POST", "/api/v1/decommission", "lifecycle", "Set an EU FMD inactive status (dispensed, destroyed, stolen, exported, sample, free_sample, locked). Idempotency-Key honoured: a repeat gets the first answer; the key reused for another request 422 idempotency_key_reused.", "bearer", nil, []string{"application/json"}, 200},
 	{"POST", "/api/v1/decommission/undo", "lifecycle", "Undo a decommission: same organisation and premises, within 10 days.", "bearer", nil, []string{"application/json"}, 200},
 	{"POST", "/api/v1/recalls", "lifecycle", "Recall a lot (its manufacturer or a regulator).", "bearer", nil, []string{"application/json"}, 201},
-	{"GET", "/api/v1/recalls", "lifecycle", "List recalls.", "bearer", nil, nil, 200},
-	{"GET", "/api/v1/alerts", "lifecycle", "Alerts on suspect packs (all for regulators, own for others).", "bearer", nil, nil, 200},
+	{"GET", "/api/v1/recalls", "lifecycle", "List recalls, newest first, " + pagedDoc("before", "the last id", maxRecallList), "bearer", []string{"limit", "before"}, nil, 200},
+	{"GET", "/api/v1/alerts", "lifecycle", "Alerts on suspect packs (all for regulators, own for others), newest first; verdict keeps one verdict or finding. " + strconv.Itoa(defaultAlertList) + " at a time unless limit asks for another number, " + pagedDoc("before", "the last id", maxAlertList), "bearer", []string{"limit", "before", "verdict"}, nil, 200},
 	{"GET", "/api/v1/provenance/packs/:gtin/:serial", "provenance", "A pack's chain of custody, each event with its ledger seq and inclusion proof.", "bearer", nil, nil, 200},
 	{"GET", "/api/v1/provenance/lots/:gtin/:lot", "provenance", "A lot's chain of custody.", "bearer", nil, nil, 200},
 	{"GET", "/api/v1/provenance/containers/:sscc", "provenance", "A case's or pallet's chain of custody.", "bearer", nil, nil, 200},
@@ -208,4 +208,9 @@ var (
 func openAPIHandler(c *gin.Context) {
 	openAPIOnce.Do(func() { openAPIDoc = openAPIDocument() })
 	c.JSON(http.StatusOK, openAPIDoc)
+}
+
+// pagedDoc describes how a list is paged.
+func pagedDoc(param, cursor string, limit int) string {
+	return "a page of at most " + strconv.Itoa(limit) + " (limit) at a time; when more follow, the answer's next and its Link rel=\"next\" header are the URL of the next page (" + param + "=" + cursor + ")."
 }

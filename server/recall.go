@@ -7,9 +7,16 @@ import (
 	"github.com/pedigree-ledger/pedigree/models/gs1"
 )
 
-// maxRecallList is how many recalls, newest first, GET /api/v1/recalls
-// answers, and the dashboard's recalls page shows at once.
-const maxRecallList = 1000
+// The page sizes of the API's lists (the largest a client may ask for,
+// and what it gets by default). The dashboard's recalls page shows as
+// many recalls at once as GET /api/v1/recalls answers.
+const (
+	maxRecallList       = 1000
+	maxProductList      = 1000
+	maxOrganisationList = 1000
+	maxAlertList        = 1000
+	defaultAlertList    = 500
+)
 
 // checkRecall normalises the GTIN and refuses a malformed lot (empty,
 // longer than 20 characters or outside GS1 CSET 82) before a recall is

@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"strconv"
 
 	"github.com/gin-gonic/gin"
 
@@ -44,12 +45,29 @@ func commandRoute[P any](l commandProposer, kind models.CommandKind, status int,
 	}
 }
 
+// listSpec describes a table read a page at a time, in the order of a
+// unique key column: ascending from ?after=, or descending (newest first)
+// from ?before=, the key of the previous page's last row.
+type listSpec struct {
+	name  string // the answer's field, and the table's resource name
+	key   string // the key column
+	desc  bool   // newest first, paged with ?before= (an integer key)
+	limit int    // the page size, by default and at most
+}
+
 // listRoute builds the handler of a table any authenticated caller may
-// read: up to limit rows of T (0: all) from this node's projection, in
-// order, answered as {name: rows}.
-func listRoute[T any](l projectionReader, name, order string, limit int) gin.HandlerFunc {
+// read from this node's projection: a page of ?limit= rows (at most, and
+// by default, spec.limit), answered as {name: rows}. When more follow, the
+// answer's "next" and its Link rel="next" header give the next page's
+// URL; cursor is the key of a row, for that URL.
+func listRoute[T any](l projectionReader, spec listSpec, cursor func(T) string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if _, err := callerOf(c); err != nil {
+			abortErr(c, err)
+			return
+		}
+		limit, err := limitParam(c, spec.limit)
+		if err != nil {
 			abortErr(c, err)
 			return
 		}
@@ -58,15 +76,56 @@ func listRoute[T any](l projectionReader, name, order string, limit int) gin.Han
 			abortErr(c, storeErr(err))
 			return
 		}
-		q := db.Order(order)
-		if limit > 0 {
-			q = q.Limit(limit)
+		q := db.Order(spec.key).Limit(limit + 1)
+		param := "after"
+		if spec.desc {
+			param = "before"
+			q = db.Order(spec.key + " DESC").Limit(limit + 1)
+			before, err := beforeParam(c)
+			if err != nil {
+				abortErr(c, err)
+				return
+			}
+			if before > 0 {
+				q = q.Where(spec.key+" < ?", before)
+			}
+		} else if after := c.Query("after"); after != "" {
+			q = q.Where(spec.key+" > ?", after)
 		}
 		rows := []T{}
 		if err := q.Find(&rows).Error; err != nil {
 			abortErr(c, err)
 			return
 		}
-		c.JSON(http.StatusOK, gin.H{name: rows})
+		body := gin.H{spec.name: rows}
+		if len(rows) > limit {
+			rows = rows[:limit]
+			body[spec.name] = rows
+			body["next"] = nextPage(c, param, cursor(rows[limit-1]))
+		}
+		c.JSON(http.StatusOK, body)
 	}
+}
+
+// limitParam reads ?limit=, a page size from 1 to max; max when absent.
+func limitParam(c *gin.Context, max int) (int, error) {
+	s := c.Query("limit")
+	if s == "" {
+		return max, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > max {
+		return 0, errf(http.StatusBadRequest, "bad_limit", "limit must be an integer from 1 to %d", max)
+	}
+	return n, nil
+}
+
+// nextPage sets the Link rel="next" header of a paged answer to this
+// request's URL with param set to value, and returns that URL.
+func nextPage(c *gin.Context, param, value string) string {
+	q := c.Request.URL.Query()
+	q.Set(param, value)
+	u := c.Request.URL.Path + "?" + q.Encode()
+	c.Header("Link", "<"+u+`>; rel="next"`)
+	return u
 }
