@@ -21,8 +21,15 @@ import (
 // caller runs it inside a SAVEPOINT and rolls back to it on rejection, then
 // calls RecordRejection in the same transaction, which records the alerts
 // that some rejections raise.
+//
+// An adoption of rules newer than this binary's, which a node applying
+// entries in a Batch must stop at (ErrRulesTooNew), is here a rejection
+// with CodeRulesTooNew.
 func Apply(tx *gorm.DB, seq uint64, cmd Command) Result {
-	res, _, _ := NewBatch().run(tx, seq, cmd)
+	res, _, fault := NewBatch().run(tx, seq, cmd)
+	if fault != nil {
+		return Result{Seq: seq, Code: CodeRulesTooNew, Message: fault.Error()}
+	}
 	return res
 }
 
@@ -45,7 +52,7 @@ func (b *Batch) run(tx *gorm.DB, seq uint64, cmd Command) (res Result, needSQL b
 			return Result{Seq: seq}, true, nil
 		case errors.As(err, &rej):
 			return Result{Seq: seq, Code: rej.Code, Message: rej.Message}, false, nil
-		case b.IsFault != nil && b.IsFault(err):
+		case errors.Is(err, ErrRulesTooNew), b.IsFault != nil && b.IsFault(err):
 			return Result{}, false, fmt.Errorf("models: %s %s at seq %d: %w", cmd.Kind, cmd.ID, seq, err)
 		}
 		return Result{Seq: seq, Code: CodeInternal, Message: err.Error()}, false, nil
@@ -91,6 +98,10 @@ const AlertWrongReceiver = "wrong_receiver"
 // encoded into Result.Data.
 func applyRule(tx *gorm.DB, seq uint64, cmd Command, b *Batch) (any, error) {
 	a := &applier{tx: tx, seq: seq, cmd: cmd, at: cmd.Time.UTC(), batch: b}
+	var err error
+	if a.rules, err = b.activeRules(tx); err != nil {
+		return nil, err
+	}
 	if err := a.loadActor(); err != nil {
 		return nil, err
 	}
@@ -129,6 +140,9 @@ func applyRule(tx *gorm.DB, seq uint64, cmd Command, b *Batch) (any, error) {
 	case KindAlert:
 		var p AlertPayload
 		return decodeThen(cmd, &p, func() (any, error) { return nil, a.alert(p) })
+	case KindAdoptRules:
+		var p AdoptRulesPayload
+		return decodeThen(cmd, &p, func() (any, error) { return nil, a.adoptRules(p) })
 	}
 	return nil, reject(CodeUnknownKind, "unknown command kind %q", cmd.Kind)
 }
@@ -169,6 +183,8 @@ type applier struct {
 	actor *Organisation
 	// batch holds what earlier commands of the transaction read.
 	batch *Batch
+	// rules is the version of the rules the command is judged by.
+	rules int
 }
 
 // loadActor looks up the acting organisation.

@@ -13,7 +13,7 @@ func FuzzApply(f *testing.F) {
 	l.network()
 	l.supplyChain("Z1", "Z2")
 	kinds := []CommandKind{KindRegisterOrganisation, KindIssueToken, KindRevokeToken, KindRegisterProduct, KindRegisterKey,
-		KindCaptureEvents, KindDecommission, KindUndoDecommission, KindRecall, KindAlert}
+		KindCaptureEvents, KindDecommission, KindUndoDecommission, KindRecall, KindAlert, KindAdoptRules}
 	seed := func(k int, actor string, payload any) {
 		b, _ := json.Marshal(payload)
 		f.Add(uint8(k), actor, b)
@@ -27,6 +27,8 @@ func FuzzApply(f *testing.F) {
 	seed(7, glnPharmacy, UndoDecommissionPayload{EPCs: []string{sgtinDL(gtinA, "Z1")}})
 	seed(8, glnReg, RecallPayload{GTIN: gtinA, Lot: "L1"})
 	seed(9, glnPharmacy, AlertPayload{Verdict: VerdictUnknownSerial})
+	seed(10, adminID, AdoptRulesPayload{Version: RulesVersion + 1})
+	seed(10, adminID, AdoptRulesPayload{Version: RulesVersion})
 	f.Fuzz(func(t *testing.T, k uint8, actor string, payload []byte) {
 		cmd := Command{ID: "fuzz", Kind: kinds[int(k)%len(kinds)], Actor: actor, Time: l.now, Payload: payload}
 		tx := l.db.Begin()

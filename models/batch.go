@@ -67,6 +67,13 @@ type Batch struct {
 	// for good; stopping instead lets it apply the entry again once the
 	// fault is gone. nil: every error rejects.
 	IsFault func(error) bool
+
+	// Supported is the newest version of the rules this node applies;
+	// 0 means RulesVersion. Tests set it to play older or newer binaries.
+	Supported int
+	// active is the ledger's rules version (see rules.go); 0 when not
+	// read yet.
+	active int
 }
 
 // decodedCapture is a capture's payload and the events decoded from it,

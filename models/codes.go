@@ -28,6 +28,7 @@ const (
 	CodeExpired          = "expired"           // an expired pack supplied
 	CodeUnsupportedEvent = "unsupported_event" // an event the rules cannot apply
 	CodeInternal         = "internal_error"    // storage failure or a bug; see Message
+	CodeRulesTooNew      = "rules_too_new"     // Apply alone: the command adopts rules this binary lacks
 	// CodeIDReused answers a command whose id the ledger already holds for
 	// a different command (kind, actor or payload): the id, an
 	// Idempotency-Key, names one request. Nothing is recorded.

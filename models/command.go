@@ -71,6 +71,9 @@ const (
 	KindRecall CommandKind = "recall"
 	// KindAlert records a suspect verification (AlertPayload).
 	KindAlert CommandKind = "alert"
+	// KindAdoptRules moves the ledger to a newer version of the rules
+	// (AdoptRulesPayload; see RulesVersion).
+	KindAdoptRules CommandKind = "adopt_rules"
 )
 
 // NewCommand builds a Command with payload encoded as JSON. The server calls

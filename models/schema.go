@@ -264,7 +264,7 @@ type Alert struct {
 func tables() []any {
 	return []any{
 		&Organisation{}, &CompanyPrefix{}, &Token{}, &Product{}, &SigningKey{},
-		&Item{}, &EventRecord{}, &EventEPC{}, &Recall{}, &Alert{},
+		&Item{}, &EventRecord{}, &EventEPC{}, &Recall{}, &Alert{}, &RulesAdoption{},
 	}
 }
 

@@ -103,6 +103,9 @@ func (s *Store) onLeader(ctx context.Context, req rpcRequest, local func() error
 }
 
 func (s *Store) joinLocal(ctx context.Context, n NodeInfo, voter bool) error {
+	if err := s.checkJoinerRules(ctx, n); err != nil {
+		return err
+	}
 	cf := s.raft.GetConfiguration()
 	if err := waitFuture(ctx, cf); err != nil {
 		return err
@@ -302,6 +305,10 @@ type Status struct {
 	// Diverged, when set, says how this node's tree differed from the
 	// leader's (audit.go).
 	Diverged string `json:"diverged,omitempty"`
+	// RulesActive is the rules version this node's ledger is at, and
+	// RulesSupported the newest its binary applies (rules_versions.go).
+	RulesActive    int `json:"rules_active,omitempty"`
+	RulesSupported int `json:"rules_supported"`
 }
 
 // Status reports this node's Raft state and ledger position.
@@ -315,6 +322,7 @@ func (s *Store) Status() Status {
 	if d := s.diverged.Load(); d != nil {
 		st.Diverged = d.Error()
 	}
+	st.RulesSupported, st.RulesActive = s.rulesSupported(), s.ActiveRules()
 	return st
 }
 

@@ -66,7 +66,11 @@ type rpcResponse struct {
 	Index   uint64          `json:"index,omitempty"`
 	Size    uint64          `json:"size,omitempty"`
 	Root    []byte          `json:"root,omitempty"`
-	Err     *rpcError       `json:"err,omitempty"`
+	// Rules is the newest rules version the answering node applies
+	// (rpcApplied); absent from a binary older than rule versions, which
+	// applies version 1.
+	Rules int       `json:"rules,omitempty"`
+	Err   *rpcError `json:"err,omitempty"`
 }
 
 var sentinelCodes = []struct {
@@ -80,6 +84,7 @@ var sentinelCodes = []struct {
 	{"invalid", ErrInvalid},
 	{"not_found", ErrNotFound},
 	{"not_caught_up", ErrNotCaughtUp},
+	{"rules_unsupported", ErrRulesUnsupported},
 }
 
 func toRPCError(err error) *rpcError {
@@ -416,6 +421,7 @@ func (s *Store) handleRPC(ctx context.Context, req rpcRequest) rpcResponse {
 		err = s.removeLocal(ctx, req.ID)
 	case rpcApplied:
 		_, _, resp.Index = s.ledger.committed()
+		resp.Rules = s.rulesSupported()
 	case rpcHead:
 		if !s.IsLeader() {
 			err = ErrNotLeader

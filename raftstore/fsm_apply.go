@@ -69,10 +69,11 @@ type batch struct {
 	// the Batch reports having written may then not be what it wrote.
 	rulesPanicked bool
 
-	known    map[string]knownCommand // ids already in the ledger or this batch
-	outcomes map[string]int          // accepted, rejected, duplicate: for metrics only
-	entries  []any                   // ledgerCols values per buffered entry, flattened
-	nodes    []any                   // level, idx, hash per buffered Merkle node
+	adoptedRules bool                    // a command adopted rules: read the version after the commit
+	known        map[string]knownCommand // ids already in the ledger or this batch
+	outcomes     map[string]int          // accepted, rejected, duplicate: for metrics only
+	entries      []any                   // ledgerCols values per buffered entry, flattened
+	nodes        []any                   // level, idx, hash per buffered Merkle node
 }
 
 const ledgerCols = 11
@@ -195,6 +196,13 @@ func (l *ledger) applyBatch(logs []*raft.Log) []any {
 	} else {
 		tx.Rollback()
 	}
+	if b.err == nil && b.adoptedRules {
+		// Only the status and join checks read the cached version; the
+		// rules read theirs from the database.
+		if err := l.loadRules(); err != nil {
+			l.log.Warn("read the adopted rules version", "err", err)
+		}
+	}
 	l.trimStmts()
 	if b.err != nil {
 		// A committed entry that cannot be stored would make this node's
@@ -232,6 +240,7 @@ func (l *ledger) applyBatch(logs []*raft.Log) []any {
 func (b *batch) prepare() {
 	b.known = map[string]knownCommand{}
 	b.rules = newRuleBatch()
+	b.rules.Supported = b.l.rulesSupported
 	b.outcomes = map[string]int{}
 }
 
@@ -378,6 +387,7 @@ func (b *batch) applyCommand(raftIndex uint64, cmd models.Command) models.Result
 	b.known[cmd.ID] = knownCommand{res: res, kind: cmd.Kind, actor: cmd.Actor, payload: cmd.Payload}
 	if res.Accepted {
 		b.outcomes["accepted"]++
+		b.adoptedRules = b.adoptedRules || cmd.Kind == models.KindAdoptRules
 	} else {
 		b.outcomes["rejected"]++
 	}

@@ -172,7 +172,10 @@ type testNode struct {
 	addr string // fixed raft address, reused on restart
 	net  *faultNet
 	tls  *tls.Config
-	s    *Store
+	// rules, if set, is the newest rules version the node's "binary"
+	// applies (Config.RulesVersion).
+	rules int
+	s     *Store
 }
 
 type testCluster struct {
@@ -262,7 +265,7 @@ func (c *testCluster) start(tn *testNode, ln net.Listener, bootstrap bool) {
 	s, err := Open(Config{
 		NodeID: tn.id, Dir: tn.dir, Listener: tn.net.listener(ln), Dial: tn.net.dial,
 		Bootstrap: bootstrap, Tune: tune, Logger: testLogger(c.t), HTTPAddr: "http://" + tn.id + ".invalid",
-		ProposeTimeout: 10 * time.Second, TLS: tn.tls, AuditInterval: c.auditInterval,
+		ProposeTimeout: 10 * time.Second, TLS: tn.tls, AuditInterval: c.auditInterval, RulesVersion: tn.rules,
 	})
 	if err != nil {
 		ln.Close()

@@ -76,6 +76,12 @@ type ledger struct {
 	// index answers verifications from memory (nil: off); the FSM keeps
 	// it exact by publishing each batch's rows after the commit.
 	index *models.VerifyIndex
+	// rulesSupported is the newest rules version this node applies (0:
+	// models.RulesVersion); see models.RulesVersion.
+	rulesSupported int
+	// rulesActive is the rules version the committed ledger is at, read
+	// at load and after a batch that adopted rules.
+	rulesActive atomic.Int64
 
 	mu        sync.RWMutex
 	rng       *compact.Range // frontier of the committed tree [0, size)
@@ -258,6 +264,9 @@ func (l *ledger) load() error {
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("read applied index: %w", err)
 	}
+	if err := l.loadRules(); err != nil {
+		return err
+	}
 	var size uint64
 	if err := l.sqlDB.QueryRow(`SELECT COALESCE(MAX(seq), 0) FROM ledger_entries`).Scan(&size); err != nil {
 		return fmt.Errorf("read ledger size: %w", err)
@@ -277,6 +286,16 @@ func (l *ledger) load() error {
 	l.mu.Unlock()
 	l.m.treeSize.WithLabelValues(l.node).Set(float64(size))
 	l.m.applied.WithLabelValues(l.node).Set(float64(applied))
+	return nil
+}
+
+// loadRules reads the committed ledger's rules version.
+func (l *ledger) loadRules() error {
+	v, err := models.ActiveRules(l.db)
+	if err != nil {
+		return err
+	}
+	l.rulesActive.Store(int64(v))
 	return nil
 }
 

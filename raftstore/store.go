@@ -87,6 +87,10 @@ type Config struct {
 	// AuditInterval is how often a follower compares its Merkle tree with
 	// the leader's (audit.go); 0 means every 10 s.
 	AuditInterval time.Duration
+	// RulesVersion is the newest version of the rules this node applies;
+	// 0 means models.RulesVersion, this binary's. Tests set it to play a
+	// node running an older or newer binary.
+	RulesVersion int
 }
 
 // DefaultSnapshotThreshold and DefaultTrailingLogs are hashicorp/raft's
@@ -239,6 +243,7 @@ func (s *Store) open() error {
 	if err != nil {
 		return err
 	}
+	s.ledger.rulesSupported = s.rulesSupported()
 	s.fsm = newFSM(s.ledger)
 
 	ln := cfg.Listener

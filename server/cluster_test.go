@@ -42,13 +42,17 @@ func quickRaft(c *raft.Config) {
 	c.CommitTimeout = 2 * time.Millisecond
 }
 
-func mustOpenNode(t *testing.T, id string, bootstrap bool) *raftstore.Store {
+func mustOpenNode(t *testing.T, id string, bootstrap bool, configure ...func(*raftstore.Config)) *raftstore.Store {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := raftstore.Open(raftstore.Config{NodeID: id, Dir: t.TempDir(), Listener: ln, Bootstrap: bootstrap, Tune: quickRaft})
+	cfg := raftstore.Config{NodeID: id, Dir: t.TempDir(), Listener: ln, Bootstrap: bootstrap, Tune: quickRaft}
+	for _, c := range configure {
+		c(&cfg)
+	}
+	st, err := raftstore.Open(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,9 +83,9 @@ func proposeOK(t *testing.T, st *raftstore.Store, id, actor string, kind models.
 	}
 }
 
-func mustRouterNode(t *testing.T) *routerNode {
+func mustRouterNode(t *testing.T, configure ...func(*raftstore.Config)) *routerNode {
 	t.Helper()
-	st := mustOpenNode(t, "n1", true)
+	st := mustOpenNode(t, "n1", true, configure...)
 	waitUntil(t, "leadership", st.IsLeader)
 	n := &routerNode{store: st}
 	var err error
@@ -307,6 +311,14 @@ func (f *fakeNode) ConsistencyProof(uint64, uint64) (raftstore.ConsistencyProof,
 	return raftstore.ConsistencyProof{}, f.err
 }
 func (f *fakeNode) Read(context.Context, raftstore.Consistency) (*gorm.DB, error) { return nil, f.err }
+func (f *fakeNode) Propose(context.Context, ...models.Command) ([]models.Result, error) {
+	return nil, f.err
+}
+func (f *fakeNode) ActiveRules() int { return 1 }
+func (f *fakeNode) MembersRules(context.Context) ([]raftstore.NodeRules, error) {
+	return nil, f.err
+}
+func (f *fakeNode) CheckRulesSupported(context.Context, int) error { return f.err }
 
 func TestHealthAndErrorStatuses(t *testing.T) {
 	gin.SetMode(gin.TestMode)

@@ -37,6 +37,8 @@ var apiOperations = []apiOperation{
 	{"GET", "/api/v1/cluster", "cluster", "The cluster's nodes, their roles and the leader.", "bearer", nil, nil, 200},
 	{"POST", "/api/v1/cluster/join", "cluster", "Add a node (admin).", "bearer", nil, []string{"application/json"}, 200},
 	{"DELETE", "/api/v1/cluster/nodes/:id", "cluster", "Remove a node (admin).", "bearer", nil, nil, 200},
+	{"GET", "/api/v1/cluster/rules", "cluster", "The rules version the ledger judges new entries by, the newest each member's binary applies, and the ledger's adoptions.", "bearer", nil, nil, 200},
+	{"POST", "/api/v1/cluster/rules", "cluster", "Adopt a newer rules version {\"version\": N} (admin), once every member's binary applies it (otherwise 409 rules_unsupported).", "bearer", nil, []string{"application/json"}, 200},
 	{"GET", "/api/v1/ledger/head", "ledger", "This node's signed tree head (C2SP checkpoint).", "bearer", nil, nil, 200},
 	{"GET", "/api/v1/ledger/entries/:seq", "ledger", "A committed ledger entry (command and result) and its leaf hash, for its writer, regulators, admins and an organisation that sees every event it captured (others: 403 forbidden).", "bearer", nil, nil, 200},
 	{"GET", "/api/v1/ledger/proofs/inclusion", "ledger", "RFC 6962 inclusion proof of a ledger entry.", "bearer", []string{"seq", "size"}, nil, 200},

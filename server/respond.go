@@ -97,6 +97,8 @@ func storeErr(err error) error {
 		return errf(http.StatusBadRequest, "invalid_request", "%v", err)
 	case errors.Is(err, raftstore.ErrNotFound):
 		return errf(http.StatusNotFound, "not_found", "%v", err)
+	case errors.Is(err, raftstore.ErrRulesUnsupported):
+		return errf(http.StatusConflict, "rules_unsupported", "%v", err)
 	case errors.Is(err, raftstore.ErrNotCaughtUp):
 		// 503, so `pedigree serve --join` keeps asking while the node
 		// catches up or its operator fixes what keeps it unreachable.

@@ -25,6 +25,7 @@ type Node interface {
 	ClusterNode
 	LedgerProofs
 	projectionReader
+	RulesNode
 }
 
 // Create builds the HTTP handler of a node: request ids, access logs, a
@@ -58,6 +59,9 @@ func Create(node Node, log *slog.Logger, extra ...Registrar) *gin.Engine {
 	v1.GET("/cluster", cl.list)
 	v1.POST("/cluster/join", requireRole(adminRole), cl.join)
 	v1.DELETE("/cluster/nodes/:id", requireRole(adminRole), cl.remove)
+	rules := &rulesAPI{node: node, reader: node}
+	v1.GET("/cluster/rules", rules.get)
+	v1.POST("/cluster/rules", requireRole(adminRole), rules.adopt)
 	lg := &ledgerAPI{ledger: node, local: node, nodeID: node.Status().ID}
 	v1.GET("/ledger/head", lg.head)
 	v1.GET("/ledger/entries/:seq", lg.entry)

@@ -1,0 +1,111 @@
+package models
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Versioned rules. A ledger entry's result is part of its Merkle leaf, so
+// every node must judge an entry as every other node did, and as it will
+// when it replays the entry years later. A binary that changes a rule
+// therefore keeps the old rule too, and applies the new one only from the
+// entry where the ledger adopted its version (KindAdoptRules) onwards.
+// Nodes can then be upgraded one at a time: until the adoption commits,
+// new binaries judge as old ones do. A node that meets an adoption of
+// rules newer than it knows stops (ErrRulesTooNew) rather than judge by
+// rules it does not have; it goes on once its binary is upgraded.
+//
+// Version 1 is the rules as they were before they had versions, so a
+// ledger without an adoption is at version 1.
+
+// RulesVersion is the newest version of the rules this binary applies.
+const RulesVersion = 1
+
+// RulesAdoption records that the ledger adopted a version of the rules:
+// entries after Seq are judged by it.
+type RulesAdoption struct {
+	Version    int       `gorm:"primaryKey;autoIncrement:false" json:"version"`
+	Seq        uint64    `gorm:"not null" json:"seq"`
+	Actor      string    `json:"actor,omitempty"`
+	RecordTime time.Time `json:"record_time"`
+}
+
+// AdoptRulesPayload is the payload of KindAdoptRules.
+type AdoptRulesPayload struct {
+	// Version is the rules' version, newer than the ledger's.
+	Version int `json:"version"`
+}
+
+// ErrRulesTooNew is the fault of a node applying an adoption of rules
+// newer than its binary's: it must not commit the entry, nor any after it,
+// until it runs a binary that knows them. Batch.Apply returns it whatever
+// IsFault says.
+var ErrRulesTooNew = errors.New("models: the ledger adopted rules newer than this binary applies")
+
+// ActiveRules returns the version of the rules the ledger in db judges its
+// next entry by.
+func ActiveRules(db *gorm.DB) (int, error) {
+	var v *int
+	if err := db.Model(&RulesAdoption{}).Select("MAX(version)").Scan(&v).Error; err != nil {
+		return 0, fmt.Errorf("models: active rules: %w", err)
+	}
+	if v == nil {
+		return 1, nil
+	}
+	return *v, nil
+}
+
+// RulesHistory returns the ledger's adoptions of rules, oldest first.
+func RulesHistory(db *gorm.DB) ([]RulesAdoption, error) {
+	var out []RulesAdoption
+	if err := db.Order("version").Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("models: rules history: %w", err)
+	}
+	return out, nil
+}
+
+// adoptRules moves the ledger to a newer version of the rules. An admin,
+// or the cluster itself when it bootstraps, may.
+func (a *applier) adoptRules(p AdoptRulesPayload) error {
+	if a.actor != nil && a.actor.Role != RoleAdmin {
+		return reject(CodeForbidden, "only an admin adopts rules; %s is a %s", a.actor.ID, a.actor.Role)
+	}
+	if p.Version <= a.rules {
+		return reject(CodeConflict, "the ledger is at rules version %d; adopt a newer one", a.rules)
+	}
+	if p.Version > a.batch.supported() {
+		return fmt.Errorf("%w: the entry at seq %d adopts version %d, this binary applies up to %d: upgrade it",
+			ErrRulesTooNew, a.seq, p.Version, a.batch.supported())
+	}
+	adoption := RulesAdoption{Version: p.Version, Seq: a.seq, Actor: a.cmd.Actor, RecordTime: a.at}
+	if err := a.tx.Create(&adoption).Error; err != nil {
+		return fmt.Errorf("record rules adoption: %w", err)
+	}
+	a.batch.active = 0 // read again: later commands are judged by the new rules
+	return nil
+}
+
+// supported is the newest rules version the batch applies: Supported, or
+// RulesVersion when that is unset.
+func (b *Batch) supported() int {
+	if b.Supported > 0 {
+		return b.Supported
+	}
+	return RulesVersion
+}
+
+// activeRules returns the ledger's rules version, read once per batch and
+// again after an adoption.
+func (b *Batch) activeRules(tx *gorm.DB) (int, error) {
+	if b.active == 0 {
+		v, err := ActiveRules(tx)
+		if err != nil {
+			return 0, err
+		}
+		b.active = v
+	}
+	return b.active, nil
+}

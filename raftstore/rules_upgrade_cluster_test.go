@@ -1,0 +1,122 @@
+package raftstore
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/pedigree-ledger/pedigree/models"
+)
+
+// TestRulesAreAdoptedAfterARollingUpgrade upgrades a 3-node cluster one
+// node at a time to a binary that knows rules version 2, under writes:
+// the ledger refuses to adopt 2 while any member lacks it, adopts it once
+// all have it, every node then says so with the same tree, and a node
+// still on the old binary may not join.
+func TestRulesAreAdoptedAfterARollingUpgrade(t *testing.T) {
+	c := mustCluster(t, 3, nil)
+	leader := mustLeader(t, c.nodes)
+	mustPropose(t, leader.s, orgCmd(t, "before", "before"))
+	adopt := func() models.Command {
+		cmd, err := models.NewCommand("adopt-2", models.KindAdoptRules, "", time.Time{}, models.AdoptRulesPayload{Version: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cmd
+	}
+
+	for i, tn := range c.nodes {
+		asker := c.live()[0].s
+		err := asker.CheckRulesSupported(testCtx(t), 2)
+		if !errors.Is(err, ErrRulesUnsupported) || !strings.Contains(err.Error(), tn.id) {
+			t.Fatalf("before %s is upgraded: %v", tn.id, err)
+		}
+		c.kill(tn)
+		tn.rules = 2
+		c.restart(tn)
+		mustPropose(t, mustLeader(t, c.live()).s, orgCmd(t, fmt.Sprintf("during-%d", i), fmt.Sprintf("during-%d", i)))
+	}
+	leader = mustLeader(t, c.nodes)
+	for _, tn := range c.nodes {
+		if err := tn.s.CheckRulesSupported(testCtx(t), 2); err != nil {
+			t.Fatalf("%s, all upgraded: %v", tn.id, err)
+		}
+		if err := tn.s.CheckRulesSupported(testCtx(t), 3); !errors.Is(err, ErrRulesUnsupported) {
+			t.Fatalf("%s asked about version 3: %v", tn.id, err)
+		}
+	}
+	if res := mustPropose(t, leader.s, adopt()); !res[0].Accepted {
+		t.Fatalf("adopting 2: %+v", res[0])
+	}
+	mustPropose(t, leader.s, orgCmd(t, "after", "after"))
+	mustConverge(t, c.nodes, 0)
+	waitFor(t, 10*time.Second, "every node at rules 2", func() bool {
+		for _, tn := range c.nodes {
+			if st := tn.s.Status(); st.RulesActive != 2 || st.RulesSupported != 2 {
+				return false
+			}
+		}
+		return true
+	})
+
+	for _, joiner := range []struct {
+		rules int
+		err   error
+	}{{1, ErrRulesUnsupported}, {2, nil}} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := fmt.Sprintf("late%d", joiner.rules)
+		tn := &testNode{id: id, dir: filepath.Join(t.TempDir(), id), addr: ln.Addr().String(), net: newFaultNet(), rules: joiner.rules}
+		c.start(tn, ln, false)
+		t.Cleanup(func() { tn.s.Close() })
+		err = leader.s.Join(testCtx(t), tn.s.Info(), true)
+		if !errors.Is(err, joiner.err) {
+			t.Fatalf("a node knowing rules up to %d joins: %v, want %v", joiner.rules, err, joiner.err)
+		}
+	}
+}
+
+// TestAnOldBinaryStopsAtAnAdoptionAndGoesOnOnceUpgraded applies an
+// adoption of rules version 2 on a node whose binary knows only 1: apply
+// stops (the node crashes and restarts) without recording anything, and
+// once the binary knows version 2 the same entry applies.
+func TestAnOldBinaryStopsAtAnAdoptionAndGoesOnOnceUpgraded(t *testing.T) {
+	l := mustOpenLedger(t, filepath.Join(t.TempDir(), "ledger.db"))
+	l.rulesSupported = 1
+	adopt, err := models.NewCommand("adopt-2", models.KindAdoptRules, "", time.Unix(1700000000, 0), models.AdoptRulesPayload{Version: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := encodeEntry(logEntry{Op: opLedger, Cmds: []models.Command{orgCmd(t, "c1", "root"), adopt}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	apply := func() (resp any, stopped any) {
+		defer func() { stopped = recover() }()
+		return l.applyBatch([]*raft.Log{{Index: 1, Type: raft.LogCommand, Data: data}})[0], nil
+	}
+	if resp, stopped := apply(); stopped == nil || !strings.Contains(fmt.Sprint(stopped), "upgrade") {
+		t.Fatalf("the old binary answered %v, stopped %v", resp, stopped)
+	}
+	if size, _, applied := l.committed(); size != 0 || applied != 0 {
+		t.Fatalf("the stopped batch left size %d, applied %d", size, applied)
+	}
+
+	l.rulesSupported = 2
+	resp, stopped := apply()
+	results, ok := resp.([]models.Result)
+	if stopped != nil || !ok || !results[0].Accepted || !results[1].Accepted {
+		t.Fatalf("the upgraded binary: %v, stopped %v", resp, stopped)
+	}
+	if v := l.rulesActive.Load(); v != 2 {
+		t.Fatalf("the ledger is at rules %d", v)
+	}
+}

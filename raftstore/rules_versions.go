@@ -1,0 +1,124 @@
+package raftstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/pedigree-ledger/pedigree/models"
+)
+
+// Rule versions across the cluster (see models.RulesVersion). A node
+// meeting an adoption of rules its binary lacks stops applying, so before
+// the ledger adopts a version every member must run a binary that knows
+// it, and a node that does not know the ledger's version may not join.
+
+// ErrRulesUnsupported is returned when a member, or a node asking to join,
+// runs a binary that lacks the rules the ledger adopted or is to adopt.
+var ErrRulesUnsupported = errors.New("raftstore: a node lacks the rules version")
+
+// NodeRules is the newest rules version a member applies, or why it could
+// not be asked.
+type NodeRules struct {
+	ID        string `json:"id"`
+	Supported int    `json:"rules_supported,omitempty"`
+	Err       string `json:"error,omitempty"`
+}
+
+// rulesSupported is the newest rules version this node applies.
+func (s *Store) rulesSupported() int {
+	if s.cfg.RulesVersion > 0 {
+		return s.cfg.RulesVersion
+	}
+	return models.RulesVersion
+}
+
+// ActiveRules returns the rules version this node's committed ledger
+// judges its next entry by.
+func (s *Store) ActiveRules() int { return int(s.ledger.rulesActive.Load()) }
+
+// rulesAskTimeout bounds asking one member for its rules version.
+const rulesAskTimeout = 3 * time.Second
+
+// MembersRules asks every member of the cluster (voters and read replicas,
+// this node included) for the newest rules version it applies.
+func (s *Store) MembersRules(ctx context.Context) ([]NodeRules, error) {
+	cf := s.raft.GetConfiguration()
+	if err := waitFuture(ctx, cf); err != nil {
+		return nil, err
+	}
+	var out []NodeRules
+	for _, srv := range cf.Configuration().Servers {
+		nr := NodeRules{ID: string(srv.ID)}
+		if string(srv.ID) == s.cfg.NodeID {
+			nr.Supported = s.rulesSupported()
+		} else if v, err := s.askRules(ctx, srv.Address); err != nil {
+			nr.Err = err.Error()
+		} else {
+			nr.Supported = v
+		}
+		out = append(out, nr)
+	}
+	return out, nil
+}
+
+// CheckRulesSupported returns nil when every member applies rules up to
+// version, or ErrRulesUnsupported naming those that do not or could not
+// be asked.
+func (s *Store) CheckRulesSupported(ctx context.Context, version int) error {
+	members, err := s.MembersRules(ctx)
+	if err != nil {
+		return err
+	}
+	var lacking []string
+	for _, m := range members {
+		switch {
+		case m.Err != "":
+			lacking = append(lacking, fmt.Sprintf("%s (not answering: %s)", m.ID, m.Err))
+		case m.Supported < version:
+			lacking = append(lacking, fmt.Sprintf("%s (applies up to %d)", m.ID, m.Supported))
+		}
+	}
+	if len(lacking) > 0 {
+		return fmt.Errorf("%w: rules version %d needs every member upgraded first: %v", ErrRulesUnsupported, version, lacking)
+	}
+	return nil
+}
+
+// askRules asks the node at addr, over the cluster transport, for the
+// newest rules version it applies. A binary older than rule versions does
+// not say, and applies version 1.
+func (s *Store) askRules(ctx context.Context, addr raft.ServerAddress) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, rulesAskTimeout)
+	defer cancel()
+	resp, err := s.fwd.call(ctx, string(addr), rpcRequest{Op: rpcApplied})
+	if err == nil && resp.Err != nil {
+		err = fromRPCError(resp.Err)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return max(resp.Rules, 1), nil
+}
+
+// checkJoinerRules refuses a node that lacks the ledger's rules version:
+// it would stop at the first entry judged by them. A node that cannot be
+// asked yet is let through; it stops with a clear error should it lack
+// them.
+func (s *Store) checkJoinerRules(ctx context.Context, n NodeInfo) error {
+	active := s.ActiveRules()
+	if active <= 1 {
+		return nil
+	}
+	v, err := s.askRules(ctx, raft.ServerAddress(n.RaftAddr))
+	if err != nil {
+		return nil
+	}
+	if v < active {
+		return fmt.Errorf("%w: %s applies rules up to version %d and the ledger is at %d: upgrade it before it joins", ErrRulesUnsupported, n.ID, v, active)
+	}
+	return nil
+}
