@@ -57,7 +57,7 @@ var scanSeedEvents = []string{
 	`{"type":"ObjectEvent","eventTime":"2026-02-01T09:00:00.123456789-05:00","eventTimeZoneOffset":"-05:00","action":"OBSERVE","epcList":["urn:epc:id:sscc:4012345.0000000017"],"bizStep":"urn:epcglobal:cbv:bizstep:shipping","disposition":"https://ref.gs1.org/cbv/Disp-in_transit","sourceList":[{"type":"owning_party","source":"urn:epc:id:sgln:4012345.00001.0"}],"destinationList":[{"destination":"urn:epc:id:sgln:4011111.00000.0","type":"urn:epcglobal:cbv:sdt:owning_party"}],"bizTransactionList":[{"type":"po","bizTransaction":"http://transaction.acme.com/po/1"},{"bizTransaction":"urn:epcglobal:cbv:bt:4012345000016:1"}]}`,
 	`{"type":"ObjectEvent","eventTime":"2026-02-01T09:00:00Z","eventTimeZoneOffset":"+00:00","action":"OBSERVE","epcList":["urn:epc:id:sscc:4012345.0000000017"],"bizStep":"shipping","sensorElementList":[{"sensorReport":[{"type":"Temperature","value":4}]}]}`,
 	`{"type":"TransformationEvent","eventTime":"2026-02-01T09:00:00Z","eventTimeZoneOffset":"+14:00","transformationID":"urn:example:t1","inputQuantityList":[{"epcClass":"urn:epc:class:lgtin:4012345.012345.L1","quantity":1.5e2,"uom":"KGM"}],"outputQuantityList":[{"epcClass":"urn:epc:idpat:sgtin:4012345.012345.*","quantity":0}],"outputEPCList":["urn:epc:id:sgtin:4012345.012345.X9"],"ilmd":{"lotNumber":"L7","urn:epcglobal:cbv:mda:itemExpirationDate":"2027-06-30"}}`,
-	`{"type":"TransactionEvent","eventTime":"2026-02-01T09:00:00Z","eventTimeZoneOffset":"-14:59","action":"ADD","parentID":"urn:epc:id:sscc:4012345.0000000017","epcList":["urn:epc:id:sgtin:4012345.012345.SN0001"],"quantityList":[{"epcClass":"urn:epc:class:lgtin:4012345.012345.L1"}],"bizTransactionList":[{"type":"urn:epcglobal:cbv:btt:inv","bizTransaction":"urn:example:inv:1"}]}`,
+	`{"type":"TransactionEvent","eventTime":"2026-02-01T09:00:00Z","eventTimeZoneOffset":"-14:00","action":"ADD","parentID":"urn:epc:id:sscc:4012345.0000000017","epcList":["urn:epc:id:sgtin:4012345.012345.SN0001"],"quantityList":[{"epcClass":"urn:epc:class:lgtin:4012345.012345.L1"}],"bizTransactionList":[{"type":"urn:epcglobal:cbv:btt:inv","bizTransaction":"urn:example:inv:1"}]}`,
 	`{"type":"AssociationEvent","eventTime":"2026-02-01T09:00:00Z","eventTimeZoneOffset":"+00:00","action":"OBSERVE","childEPCs":["urn:epc:id:sgtin:4012345.012345.SN0001"],"recordTime":"2026-02-01T09:00:01Z","eventID":"urn:uuid:1b4e28ba-2fa1-11d2-883f-0016d3cca427","bizLocation":{"id":"https://id.gs1.org/414/4012345000009"}}`,
 	`{"type":"ObjectEvent","eventTime":"2026-02-01T09:00:00Z","eventTimeZoneOffset":"+00:00","action":"ADD","epcList":["urn:epc:id:sgtin:4012345.012345.SN0002"],"bizStep":"commissioning","ilmd":{"cbvmda:lotNumber":"L1","example:grade":"A"},"example:note":{"a":[1,2.5e-3,true,null,"\u00e9"]},"@context":{"example":"https://ns.example.com/"}}`,
 	// The demo fixture's packing, unpacking, shipping and receiving events
@@ -179,6 +179,7 @@ var scanTrickyCases = []struct {
 	{"no type", `{"events":[{}]}`, false},
 	{"bad type", `{"events":[` + strings.Replace(demoCommissionJSON(1), `"ObjectEvent"`, `"objectEvent"`, 1) + `]}`, false},
 	{"bad offset", `{"events":[` + strings.Replace(demoCommissionJSON(1), `"+00:00"`, `"+15:00"`, 1) + `]}`, false},
+	{"offset past 14:00", `{"events":[` + strings.Replace(demoCommissionJSON(1), `"+00:00"`, `"+14:01"`, 1) + `]}`, false},
 	{"offset with newline", `{"events":[` + strings.Replace(demoCommissionJSON(1), `"+00:00"`, `"+00:00\n"`, 1) + `]}`, false},
 	{"far year", `{"events":[` + strings.Replace(demoCommissionJSON(1), `2026-11-21T20:00:00Z`, `0999-11-21T20:00:00Z`, 1) + `]}`, false},
 	{"lower-case t", `{"events":[` + strings.Replace(demoCommissionJSON(1), `2026-11-21T20:00:00Z`, `2026-11-21t20:00:00z`, 1) + `]}`, false},
@@ -232,8 +233,8 @@ func TestDecodeFastTricky(t *testing.T) {
 }
 
 func TestIsTZOffsetMatchesRegexp(t *testing.T) {
-	re := regexp.MustCompile(`^[+-](0\d|1[0-4]):[0-5]\d$`)
-	alphabet := "+-01456:9\n" // every boundary of the pattern
+	re := regexp.MustCompile(`^[+-]((0\d|1[0-3]):[0-5]\d|14:00)$`)
+	alphabet := "+-0134569:\n" // every boundary of the pattern
 	var buf [6]byte
 	var walk func(i int)
 	n := 0
