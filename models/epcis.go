@@ -64,6 +64,11 @@ type Event struct {
 	PersistentDisposition *PersistentDisposition
 	ReadPoint             string // the readPoint's id
 	BizLocation           string // the bizLocation's id
+	// ReadPointExtensions and BizLocationExtensions are the user fields
+	// beside the location's id ({"id": ..., "example:room": ...}), keyed by
+	// their compact name and kept as given, like Extensions.
+	ReadPointExtensions   map[string]json.RawMessage
+	BizLocationExtensions map[string]json.RawMessage
 
 	BizTransactionList []BizTransaction
 	SourceList         []Source
@@ -217,8 +222,8 @@ func (e Event) MarshalJSON() ([]byte, error) {
 		w.list("unset", pd.Unset)
 		w.end()
 	}
-	w.location("readPoint", e.ReadPoint)
-	w.location("bizLocation", e.BizLocation)
+	w.location("readPoint", e.ReadPoint, e.ReadPointExtensions)
+	w.location("bizLocation", e.BizLocation, e.BizLocationExtensions)
 	if len(e.BizTransactionList) > 0 {
 		w.key("bizTransactionList")
 		w.b = append(w.b, '[')
@@ -350,8 +355,9 @@ func (w *eventWriter) list(k string, v []string) {
 	w.b = append(w.b, ']')
 }
 
-// location writes a readPoint or bizLocation as {"id": ...}.
-func (w *eventWriter) location(k, id string) {
+// location writes a readPoint or bizLocation as {"id": ...}, its user
+// fields after the id.
+func (w *eventWriter) location(k, id string, ext map[string]json.RawMessage) {
 	if id == "" {
 		return
 	}
@@ -359,6 +365,7 @@ func (w *eventWriter) location(k, id string) {
 	w.begin()
 	w.key("id")
 	w.b = AppendJSONString(w.b, id)
+	w.extensions(ext)
 	w.end()
 }
 

@@ -110,14 +110,31 @@ func DecodeDocument(data []byte) ([]Event, error) {
 	return events, nil
 }
 
-// hasUserFields reports whether the event carries namespaced fields whose
-// names the hash expands through the context.
+// hasUserFields reports whether the event carries namespaced fields
+// anywhere, whose names the hash expands through the context.
 func (e *Event) hasUserFields() bool {
-	if len(e.Extensions) > 0 || e.ILMD != nil && len(e.ILMD.Extensions) > 0 {
+	if len(e.Extensions) > 0 || e.ILMD != nil && len(e.ILMD.Extensions) > 0 ||
+		len(e.ReadPointExtensions) > 0 || len(e.BizLocationExtensions) > 0 {
 		return true
 	}
 	for _, se := range e.SensorElementList {
-		if len(se.Extensions) > 0 {
+		if len(se.Extensions) > 0 || hasOtherKeys(se.SensorMetadata, sensorMetadataFields) {
+			return true
+		}
+		for _, r := range se.SensorReport {
+			if hasOtherKeys(r, sensorReportFields) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// hasOtherKeys reports whether m has a key that standard does not list: a
+// user field among a sensor's standard ones.
+func hasOtherKeys(m map[string]json.RawMessage, standard []string) bool {
+	for k := range m {
+		if !slices.Contains(standard, k) {
 			return true
 		}
 	}
@@ -287,14 +304,15 @@ func decodeEventObject(obj map[string]json.RawMessage, path string) (Event, erro
 	}
 	for _, f := range []struct {
 		name string
-		dst  *string
-	}{{"readPoint", &e.ReadPoint}, {"bizLocation", &e.BizLocation}} {
+		id   *string
+		ext  *map[string]json.RawMessage
+	}{{"readPoint", &e.ReadPoint, &e.ReadPointExtensions}, {"bizLocation", &e.BizLocation, &e.BizLocationExtensions}} {
 		if raw, ok := obj[f.name]; ok {
-			id, err := decodeLocation(raw, join(path, f.name))
+			id, ext, err := decodeLocation(raw, join(path, f.name))
 			if err != nil {
 				return e, err
 			}
-			*f.dst = id
+			*f.id, *f.ext = id, ext
 		}
 	}
 	if raw, ok := obj["bizTransactionList"]; ok {

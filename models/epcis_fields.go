@@ -131,34 +131,43 @@ func decodePersistentDisposition(raw json.RawMessage, path string) (*PersistentD
 	return pd, nil
 }
 
-// decodeLocation decodes a readPoint or bizLocation: {"id": URI} (a bare
-// URI string is accepted too). GS1 locations must be valid SGLNs; other
-// URIs (geo:, a company's own) are kept.
-func decodeLocation(raw json.RawMessage, path string) (string, error) {
+// decodeLocation decodes a readPoint or bizLocation: {"id": URI} with any
+// namespaced user fields beside the id (a bare URI string is accepted too).
+// GS1 locations must be valid SGLNs; other URIs (geo:, a company's own) are
+// kept. The user fields come back compacted, nil when there are none.
+func decodeLocation(raw json.RawMessage, path string) (string, map[string]json.RawMessage, error) {
 	var id string
+	var ext map[string]json.RawMessage
 	if isJSONString(raw) {
 		if err := decodeString(raw, path, &id); err != nil {
-			return "", err
+			return "", nil, err
 		}
 	} else {
 		obj, err := decodeObject(raw, path)
 		if err != nil {
-			return "", err
+			return "", nil, err
 		}
 		for _, k := range sortedKeys(obj) {
-			if k != "id" && !isExtensionKey(k) {
-				return "", derr(join(path, k), "not a field of a location")
+			if k == "id" {
+				continue
 			}
+			if !isExtensionKey(k) {
+				return "", nil, derr(join(path, k), "not a field of a location")
+			}
+			if ext == nil {
+				ext = map[string]json.RawMessage{}
+			}
+			ext[k] = compactJSON(obj[k])
 		}
 		if err := decodeString(obj["id"], join(path, "id"), &id); err != nil {
-			return "", err
+			return "", nil, err
 		}
 		path = join(path, "id")
 	}
 	if err := checkLocationID(id, path); err != nil {
-		return "", err
+		return "", nil, err
 	}
-	return id, nil
+	return id, ext, nil
 }
 
 // checkLocationID checks a location's id: a URI, and a valid SGLN when it

@@ -68,6 +68,7 @@ var scanSeedEvents = []string{
 	`{"action":"OBSERVE","bizLocation":{"id":"urn:epc:id:sgln:4012345.00010.0"},"bizStep":"receiving","disposition":"active","epcList":["urn:epc:id:sscc:4012345.0000000001"],"eventTime":"2026-11-21T20:00:00Z","eventTimeZoneOffset":"+00:00","readPoint":{"id":"urn:epc:id:sgln:4012345.00010.0"},"type":"ObjectEvent"}`,
 	// Events with fields the scanner leaves to decodeEvent.
 	`{"type":"ObjectEvent","eventTime":"2026-02-01T09:00:00Z","eventTimeZoneOffset":"+00:00","action":"ADD","epcList":["urn:epc:id:sgtin:4012345.012345.SN0003"],"certificationInfo":"https://cert.example/1","errorDeclaration":{"declarationTime":"2026-02-02T09:00:00Z","reason":"incorrect_data"},"persistentDisposition":{"set":["active"]}}`,
+	`{"@context":{"ex":"https://ns.example.com/"},"type":"ObjectEvent","eventTime":"2026-02-01T09:00:00Z","eventTimeZoneOffset":"+00:00","action":"OBSERVE","epcList":["urn:epc:id:sgtin:4012345.012345.SN0004"],"readPoint":{"id":"urn:epc:id:sgln:4012345.00000.0","ex:room":"12"},"bizLocation":{"ex:dock":{"ex:door":3},"id":"geo:52.1,4.3"},"sensorElementList":[{"sensorMetadata":{"time":"2026-02-01T08:00:00Z","ex:calibrated":"2025-12-01"},"sensorReport":[{"type":"gs1:Temperature","value":4,"ex:probe":"P1"}]}]}`,
 }
 
 // scanSeedPayloads wraps the seed events, alone and together, in capture

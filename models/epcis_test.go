@@ -236,6 +236,7 @@ func FuzzDecodeEvent(f *testing.F) {
 	f.Add([]byte(`{"type":"AggregationEvent","eventTime":"2026-02-01T09:00:00Z","eventTimeZoneOffset":"+00:00","action":"ADD","parentID":"urn:epc:id:sscc:4012345.0000000017","childEPCs":["https://id.gs1.org/01/04012345123456/21/A%2FB"]}`))
 	f.Add([]byte(`{"type":"ObjectEvent","eventTime":"2026-02-01T09:00:00Z","eventTimeZoneOffset":"-05:00","action":"OBSERVE","epcList":["urn:epc:id:sscc:4012345.0000000017"],"bizStep":"shipping","destinationList":[{"type":"owning_party","destination":"urn:epc:id:sgln:4011111.00000.0"}],"sensorElementList":[{"sensorReport":[{"type":"Temperature","value":4}]}]}`))
 	f.Add([]byte(`{"type":"TransformationEvent","eventTime":"2026-02-01T09:00:00Z","eventTimeZoneOffset":"+00:00","inputQuantityList":[{"epcClass":"urn:epc:class:lgtin:4012345.012345.L1","quantity":1}]}`))
+	f.Add([]byte(scanSeedEvents[len(scanSeedEvents)-1])) // user fields in locations and sensors
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ev, err := DecodeEvent(data)
 		if err != nil {

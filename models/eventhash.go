@@ -72,6 +72,9 @@ func putPreHashBuf(bp *[]byte, b []byte) {
 
 // appendPreHash appends the pre-hash string of e to b.
 func appendPreHash(b []byte, e *Event) []byte {
+	// Only user fields and values that may be compact URIs need the
+	// context's namespaces, so they are read on first use.
+	ns := hashNS{ctx: e.Context}
 	b = append(b, "eventType="...)
 	b = append(b, e.Type...)
 	b = append(b, "eventTime="...)
@@ -111,13 +114,17 @@ func appendPreHash(b []byte, e *Event) []byte {
 			})
 		}
 	}
+	// A location's user fields follow its id (CBV 2.0 §8.9: extensions of
+	// a standard field come at the end of its regular fields).
 	if e.ReadPoint != "" {
 		b = append(b, "readPointid="...)
 		b = appendHashEPC(b, e.ReadPoint)
+		b = appendGenericFields(b, e.ReadPointExtensions, &ns)
 	}
 	if e.BizLocation != "" {
 		b = append(b, "bizLocationid="...)
 		b = appendHashEPC(b, e.BizLocation)
+		b = appendGenericFields(b, e.BizLocationExtensions, &ns)
 	}
 	if list := e.BizTransactionList; len(list) > 0 {
 		b = append(b, "bizTransactionList"...)
@@ -145,17 +152,13 @@ func appendPreHash(b []byte, e *Event) []byte {
 			return vocabSourceDestType.appendWebURI(append(b, "type="...), list[i].Type)
 		})
 	}
-	// Only sensor data and user fields need the context's namespaces.
 	// generic: the event or its ILMD has user fields, which are written
 	// generically below (a sensor element's are written with it).
-	var ns map[string]string
 	generic := len(e.Extensions) > 0 || e.ILMD != nil && len(e.ILMD.Extensions) > 0
-	if len(e.SensorElementList) > 0 || generic {
-		ns = contextNamespaces(e.Context)
-	}
 	if len(e.SensorElementList) > 0 {
+		nsm := ns.get()
 		b = append(b, "sensorElementList"...)
-		b = append(b, sortedJoin(e.SensorElementList, func(se SensorElement) string { return hashSensorElement(se, ns) })...)
+		b = append(b, sortedJoin(e.SensorElementList, func(se SensorElement) string { return hashSensorElement(se, nsm) })...)
 	}
 	// ILMD and user extensions are written generically, sorted, after the
 	// ordered fields.
@@ -178,14 +181,41 @@ func appendPreHash(b []byte, e *Event) []byte {
 		if m.ItemExpirationDate != "" {
 			parts = append(parts, cbvmdaNS+"itemExpirationDate="+m.ItemExpirationDate)
 		}
-		parts = append(parts, genericFields(m.Extensions, ns)...)
+		parts = append(parts, genericFields(m.Extensions, ns.get())...)
 		slices.Sort(parts)
 		rest = append(rest, "ilmd"+strings.Join(parts, ""))
 	}
-	rest = append(rest, genericFields(e.Extensions, ns)...)
+	rest = append(rest, genericFields(e.Extensions, ns.get())...)
 	slices.Sort(rest)
 	for _, r := range rest {
 		b = append(b, r...)
+	}
+	return b
+}
+
+// hashNS reads the namespaces of an event's @context once, when the
+// pre-hash first needs them.
+type hashNS struct {
+	ctx  json.RawMessage
+	ns   map[string]string
+	read bool
+}
+
+func (h *hashNS) get() map[string]string {
+	if !h.read {
+		h.ns, h.read = contextNamespaces(h.ctx), true
+	}
+	return h.ns
+}
+
+// appendGenericFields appends user fields as genericFields writes them,
+// sorted.
+func appendGenericFields(b []byte, m map[string]json.RawMessage, ns *hashNS) []byte {
+	if len(m) == 0 {
+		return b
+	}
+	for _, f := range genericFields(m, ns.get()) {
+		b = append(b, f...)
 	}
 	return b
 }

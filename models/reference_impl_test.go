@@ -4,7 +4,9 @@ package models
 // before the allocation-free rewrites (commit 0d356f0), kept as test-only
 // references: the rewrites must give the same bytes for every event. The
 // helpers the rewrites left as they were (EPC, string, value, sensor and
-// extension canonicalization) are the live ones, not copies.
+// extension canonicalization) are the live ones, not copies. Rule changes
+// made since are written into both, each in its own style, so the copies
+// still check the rewrites: a location's user fields.
 
 import (
 	"bytes"
@@ -84,9 +86,11 @@ func refPreHash(e Event) string {
 	}
 	if e.ReadPoint != "" {
 		b.WriteString("readPointid=" + hashEPC(e.ReadPoint))
+		b.WriteString(strings.Join(genericFields(e.ReadPointExtensions, ns), ""))
 	}
 	if e.BizLocation != "" {
 		b.WriteString("bizLocationid=" + hashEPC(e.BizLocation))
+		b.WriteString(strings.Join(genericFields(e.BizLocationExtensions, ns), ""))
 	}
 	if len(e.BizTransactionList) > 0 {
 		b.WriteString("bizTransactionList")
@@ -216,11 +220,16 @@ func refMarshalJSON(e Event) ([]byte, error) {
 	if e.PersistentDisposition != nil {
 		o.val("persistentDisposition", e.PersistentDisposition)
 	}
-	if e.ReadPoint != "" {
-		o.val("readPoint", map[string]string{"id": e.ReadPoint})
-	}
-	if e.BizLocation != "" {
-		o.val("bizLocation", map[string]string{"id": e.BizLocation})
+	for _, l := range []struct {
+		name, id string
+		ext      map[string]json.RawMessage
+	}{{"readPoint", e.ReadPoint, e.ReadPointExtensions}, {"bizLocation", e.BizLocation, e.BizLocationExtensions}} {
+		if l.id != "" {
+			var ol refObjWriter
+			ol.str("id", l.id)
+			ol.extensions(l.ext)
+			o.raw(l.name, ol.bytes())
+		}
 	}
 	if len(e.BizTransactionList) > 0 {
 		o.val("bizTransactionList", e.BizTransactionList)
