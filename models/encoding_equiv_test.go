@@ -223,7 +223,9 @@ func hashEPCSamples() []string {
 		"https://id.gs1.org/414/4012345000009/254/A.b_c~d", "urn:epc:id:pgln:4012345.00001",
 		"urn:epc:class:lgtin:4012345.012345.L1", "urn:epc:idpat:sgtin:4012345.012345.*", "urn:epc:id:sgtin:4012345.012345.%22",
 		"https://id.gs1.org/01/04012345123456/21/A%2FB", "https://id.gs1.org/01/04012345123456/10/L1/21/S1",
-		"https://id.gs1.org/01/04012345123456/21/S1?17=281231", "https://id.gs1.org/01/04012345123456"}
+		"https://id.gs1.org/01/04012345123456/21/S1?17=281231", "https://id.gs1.org/01/04012345123456",
+		"urn:epc:id:giai:4000001.111", "urn:epc:id:grai:4012345.66666.87", "urn:epc:id:pgln:999999999999.",
+		"https://id.example.org/8004/401234599999", "https://id.gs1.org/01/04012345123456/235/TPX1"}
 	for c := 0x21; c < 0x7f; c++ {
 		out = append(out, "urn:epc:id:sgtin:4012345.012345.A"+url.PathEscape(string(rune(c))),
 			"https://id.gs1.org/01/04012345123456/21/"+url.PathEscape(string(rune(c)))+"x",

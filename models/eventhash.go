@@ -19,8 +19,10 @@ import (
 // named ni:///sha-256;<hex>?ver=CBV2.0, the SHA-256 of a canonical pre-hash
 // string. The string is the event's fields in a fixed order, each written
 // name=value with no separators; list members are sorted; times are UTC at
-// millisecond precision; EPCs and locations become canonical GS1 Digital
-// Link URIs on id.gs1.org; CBV values become GS1 Web URIs. recordTime,
+// millisecond precision; GS1 identifiers (EPCs, locations, parties,
+// business transactions, transformation ids, sensor devices) become
+// canonical GS1 Digital Link URIs on id.gs1.org; CBV values become GS1 Web
+// URIs. recordTime,
 // eventID, certificationInfo and errorDeclaration are left out, so the same
 // event captured twice, in XML or JSON, gets the same id, and so does its
 // later error declaration, which restates it under the same id.
@@ -94,7 +96,9 @@ func appendPreHash(b []byte, e *Event) []byte {
 	b = appendHashEPCs(b, "outputEPCList", e.OutputEPCList)
 	b = appendHashQuantities(b, "outputQuantityList", e.OutputQuantityList)
 	b = appendHashField(b, "action=", e.Action)
-	b = appendHashField(b, "transformationID=", e.TransformationID)
+	if e.TransformationID != "" {
+		b = appendHashEPC(append(b, "transformationID="...), e.TransformationID)
+	}
 	if e.BizStep != "" {
 		b = append(b, "bizStep="...)
 		b = vocabBizStep.appendWebURI(b, e.BizStep)
@@ -129,8 +133,7 @@ func appendPreHash(b []byte, e *Event) []byte {
 	if list := e.BizTransactionList; len(list) > 0 {
 		b = append(b, "bizTransactionList"...)
 		b = appendSorted(b, len(list), func(b []byte, i int) []byte {
-			b = append(b, "bizTransaction="...)
-			b = append(b, list[i].BizTransaction...)
+			b = appendHashEPC(append(b, "bizTransaction="...), list[i].BizTransaction)
 			if list[i].Type != "" {
 				b = append(b, "type="...)
 				b = vocabBizTransactionType.appendWebURI(b, list[i].Type)
@@ -308,7 +311,7 @@ func appendHashTime(b []byte, t time.Time) []byte {
 func appendHashEPC(b []byte, uri string) []byte {
 	e, err := parseEPC(uri)
 	if err != nil {
-		return append(b, uri...)
+		return append(b, canonicalID(uri)...)
 	}
 	switch e.Kind {
 	case gs1.EPCSGTIN:
@@ -378,18 +381,40 @@ func hashTime(t time.Time) string {
 	return t.UTC().Round(time.Millisecond).Format(hashTimeLayout)
 }
 
-// hashEPC writes a GS1 identifier as its canonical Digital Link URI and
-// anything else as given.
+// hashEPC writes a GS1 identifier as its constrained canonical Digital
+// Link URI (CBV 2.0 §8.9) and anything else as given.
 func hashEPC(uri string) string {
-	e, err := parseEPC(uri)
-	if err != nil {
-		return uri
+	if strings.HasPrefix(uri, "urn:epc:") {
+		// The EPC URIs Pedigree reads itself convert as they always did,
+		// through the parses it remembers.
+		if e, err := parseEPC(uri); err == nil {
+			if es := elementsOf(e); es != nil {
+				if dl, err := es.DigitalLink(gs1.DefaultDigitalLinkBase); err == nil {
+					return dl
+				}
+			}
+		}
 	}
-	dl, err := elementsOf(e).DigitalLink(gs1.DefaultDigitalLinkBase)
-	if err != nil {
-		return uri
+	return canonicalID(uri)
+}
+
+// canonicalID writes any GS1 identifier, an EPC URI of any scheme with a
+// GS1 key (a sensor's GIAI, a GDTI naming a document) or a Digital Link URI
+// on any domain, as its constrained canonical Digital Link URI, and
+// anything else as given.
+func canonicalID(uri string) string {
+	if strings.HasPrefix(uri, "urn:epc:") || hasPrefixFold(uri, "https://") || hasPrefixFold(uri, "http://") {
+		if dl, err := gs1.CanonicalDigitalLink(uri); err == nil {
+			return dl
+		}
 	}
-	return dl
+	return uri
+}
+
+// hasPrefixFold reports whether s starts with prefix, ignoring case, as a
+// URI's scheme may be written (RFC 3986 §3.1).
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
 // hashNumber writes a number without trailing zeros (26, 0.1, 12.1).

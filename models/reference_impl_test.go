@@ -6,7 +6,8 @@ package models
 // helpers the rewrites left as they were (EPC, string, value, sensor and
 // extension canonicalization) are the live ones, not copies. Rule changes
 // made since are written into both, each in its own style, so the copies
-// still check the rewrites: a location's user fields.
+// still check the rewrites: a location's user fields; business transactions
+// and transformation ids that are GS1 identifiers.
 
 import (
 	"bytes"
@@ -73,7 +74,7 @@ func refPreHash(e Event) string {
 	epcs("outputEPCList", e.OutputEPCList)
 	quantities("outputQuantityList", e.OutputQuantityList)
 	field("action", e.Action)
-	field("transformationID", e.TransformationID)
+	field("transformationID", hashEPC(e.TransformationID))
 	field("bizStep", vocabBizStep.webURI(e.BizStep))
 	field("disposition", vocabDisposition.webURI(e.Disposition))
 	if pd := e.PersistentDisposition; pd != nil && len(pd.Set)+len(pd.Unset) > 0 {
@@ -95,7 +96,7 @@ func refPreHash(e Event) string {
 	if len(e.BizTransactionList) > 0 {
 		b.WriteString("bizTransactionList")
 		b.WriteString(refSortedJoin(e.BizTransactionList, func(t BizTransaction) string {
-			s := "bizTransaction=" + t.BizTransaction
+			s := "bizTransaction=" + hashEPC(t.BizTransaction)
 			if t.Type != "" {
 				s += "type=" + vocabBizTransactionType.webURI(t.Type)
 			}
