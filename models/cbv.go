@@ -6,22 +6,29 @@ import (
 )
 
 // CBV 2.0 vocabularies. EPCIS 2.0 lets a standard value appear bare
-// ("shipping"), as a CBV 1.x URN ("urn:epcglobal:cbv:bizstep:shipping") or
-// as a GS1 Web URI ("https://ref.gs1.org/cbv/BizStep-shipping"). The
+// ("shipping"), as a CBV 1.x URN ("urn:epcglobal:cbv:bizstep:shipping"), as
+// a GS1 Web URI ("https://ref.gs1.org/cbv/BizStep-shipping") or as that URI
+// compacted with the EPCIS context's cbv: prefix ("cbv:BizStep-shipping"). The
 // projection stores the bare form so queries match whichever form a client
 // used; values outside the standard vocabulary must be absolute URIs (a
 // company's own extension) and are kept as given.
 
-// cbvVocab is one CBV vocabulary: its URN and Web URI prefixes and values.
+// cbvVocab is one CBV vocabulary: its URN, Web URI and compact URI
+// prefixes and values.
 type cbvVocab struct {
 	name   string // for error messages
 	urn    string // "urn:epcglobal:cbv:bizstep:"
 	web    string // "https://ref.gs1.org/cbv/BizStep-"
+	curie  string // "cbv:BizStep-"
 	values map[string]bool
 }
 
+// cbvWebBase is the IRI the EPCIS context's cbv: prefix stands for.
+const cbvWebBase = "https://ref.gs1.org/cbv/"
+
 func newVocab(name, urn, web string, values ...string) *cbvVocab {
-	v := &cbvVocab{name: name, urn: urn, web: web, values: make(map[string]bool, len(values))}
+	v := &cbvVocab{name: name, urn: urn, web: web, curie: "cbv:" + strings.TrimPrefix(web, cbvWebBase),
+		values: make(map[string]bool, len(values))}
 	for _, s := range values {
 		v.values[s] = true
 	}
@@ -63,6 +70,8 @@ func (v *cbvVocab) normalize(s string) (string, error) {
 		bare = s[len(v.urn):]
 	case strings.HasPrefix(s, v.web):
 		bare = s[len(v.web):]
+	case strings.HasPrefix(s, v.curie):
+		bare = s[len(v.curie):]
 	case strings.Contains(s, ":"):
 		return s, nil // an extension URI
 	}

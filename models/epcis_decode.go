@@ -95,14 +95,17 @@ func DecodeDocument(data []byte) ([]Event, error) {
 	}
 	events := make([]Event, len(raws))
 	docContext := compactJSON(obj["@context"])
+	docPrefixes := len(contextNamespaces(docContext)) > 0
 	for i, r := range raws {
 		ev, err := decodeEvent(r, index("epcisBody.eventList", i))
 		if err != nil {
 			return nil, err
 		}
-		// An event keeps the document's context, which names its
-		// extensions' namespaces, so it stands alone once stored.
-		if len(ev.Context) == 0 && len(docContext) > 0 && ev.hasUserFields() {
+		// An event keeps the document's context, which names the
+		// namespaces of its user fields and compact URIs, so it stands
+		// alone once stored.
+		if len(ev.Context) == 0 && len(docContext) > 0 &&
+			(ev.hasUserFields() || docPrefixes && ev.hashReadsContext(docContext)) {
 			ev.Context = docContext
 		}
 		events[i] = ev
@@ -128,6 +131,14 @@ func (e *Event) hasUserFields() bool {
 		}
 	}
 	return false
+}
+
+// hashReadsContext reports whether e's hash depends on the prefixes ctx
+// declares: a value written as a compact URI with one of them.
+func (e *Event) hashReadsContext(ctx json.RawMessage) bool {
+	with := *e
+	with.Context = ctx
+	return PreHash(with) != PreHash(*e)
 }
 
 // hasOtherKeys reports whether m has a key that standard does not list: a

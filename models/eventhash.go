@@ -22,7 +22,7 @@ import (
 // millisecond precision; GS1 identifiers (EPCs, locations, parties,
 // business transactions, transformation ids, sensor devices) become
 // canonical GS1 Digital Link URIs on id.gs1.org; CBV values become GS1 Web
-// URIs. recordTime,
+// URIs; compact URIs (gs1:Temperature) are expanded. recordTime,
 // eventID, certificationInfo and errorDeclaration are left out, so the same
 // event captured twice, in XML or JSON, gets the same id, and so does its
 // later error declaration, which restates it under the same id.
@@ -97,15 +97,15 @@ func appendPreHash(b []byte, e *Event) []byte {
 	b = appendHashQuantities(b, "outputQuantityList", e.OutputQuantityList)
 	b = appendHashField(b, "action=", e.Action)
 	if e.TransformationID != "" {
-		b = appendHashEPC(append(b, "transformationID="...), e.TransformationID)
+		b = appendHashID(append(b, "transformationID="...), e.TransformationID, &ns)
 	}
 	if e.BizStep != "" {
 		b = append(b, "bizStep="...)
-		b = vocabBizStep.appendWebURI(b, e.BizStep)
+		b = vocabBizStep.appendWebURI(b, e.BizStep, &ns)
 	}
 	if e.Disposition != "" {
 		b = append(b, "disposition="...)
-		b = vocabDisposition.appendWebURI(b, e.Disposition)
+		b = vocabDisposition.appendWebURI(b, e.Disposition, &ns)
 	}
 	if pd := e.PersistentDisposition; pd != nil && len(pd.Set)+len(pd.Unset) > 0 {
 		b = append(b, "persistentDisposition"...)
@@ -114,7 +114,7 @@ func appendPreHash(b []byte, e *Event) []byte {
 			list []string
 		}{{"set=", pd.Set}, {"unset=", pd.Unset}} {
 			b = appendSorted(b, len(l.list), func(b []byte, i int) []byte {
-				return vocabDisposition.appendWebURI(append(b, l.name...), l.list[i])
+				return vocabDisposition.appendWebURI(append(b, l.name...), l.list[i], &ns)
 			})
 		}
 	}
@@ -122,21 +122,21 @@ func appendPreHash(b []byte, e *Event) []byte {
 	// a standard field come at the end of its regular fields).
 	if e.ReadPoint != "" {
 		b = append(b, "readPointid="...)
-		b = appendHashEPC(b, e.ReadPoint)
+		b = appendHashID(b, e.ReadPoint, &ns)
 		b = appendGenericFields(b, e.ReadPointExtensions, &ns)
 	}
 	if e.BizLocation != "" {
 		b = append(b, "bizLocationid="...)
-		b = appendHashEPC(b, e.BizLocation)
+		b = appendHashID(b, e.BizLocation, &ns)
 		b = appendGenericFields(b, e.BizLocationExtensions, &ns)
 	}
 	if list := e.BizTransactionList; len(list) > 0 {
 		b = append(b, "bizTransactionList"...)
 		b = appendSorted(b, len(list), func(b []byte, i int) []byte {
-			b = appendHashEPC(append(b, "bizTransaction="...), list[i].BizTransaction)
+			b = appendHashID(append(b, "bizTransaction="...), list[i].BizTransaction, &ns)
 			if list[i].Type != "" {
 				b = append(b, "type="...)
-				b = vocabBizTransactionType.appendWebURI(b, list[i].Type)
+				b = vocabBizTransactionType.appendWebURI(b, list[i].Type, &ns)
 			}
 			return b
 		})
@@ -144,15 +144,15 @@ func appendPreHash(b []byte, e *Event) []byte {
 	if list := e.SourceList; len(list) > 0 {
 		b = append(b, "sourceList"...)
 		b = appendSorted(b, len(list), func(b []byte, i int) []byte {
-			b = appendHashEPC(append(b, "source="...), list[i].Source)
-			return vocabSourceDestType.appendWebURI(append(b, "type="...), list[i].Type)
+			b = appendHashID(append(b, "source="...), list[i].Source, &ns)
+			return vocabSourceDestType.appendWebURI(append(b, "type="...), list[i].Type, &ns)
 		})
 	}
 	if list := e.DestinationList; len(list) > 0 {
 		b = append(b, "destinationList"...)
 		b = appendSorted(b, len(list), func(b []byte, i int) []byte {
-			b = appendHashEPC(append(b, "destination="...), list[i].Destination)
-			return vocabSourceDestType.appendWebURI(append(b, "type="...), list[i].Type)
+			b = appendHashID(append(b, "destination="...), list[i].Destination, &ns)
+			return vocabSourceDestType.appendWebURI(append(b, "type="...), list[i].Type, &ns)
 		})
 	}
 	// generic: the event or its ILMD has user fields, which are written
@@ -286,12 +286,56 @@ func appendSorted(b []byte, n int, render func(b []byte, i int) []byte) []byte {
 }
 
 // appendWebURI appends the GS1 Web URI form of a normalized value, the
-// form the event hash uses (see webURI).
-func (v *cbvVocab) appendWebURI(b []byte, bare string) []byte {
+// form the event hash uses (see webURI); a value outside the vocabulary is
+// appended with a compact URI expanded.
+func (v *cbvVocab) appendWebURI(b []byte, bare string, ns *hashNS) []byte {
 	if v.values[bare] {
-		b = append(b, v.web...)
+		return append(append(b, v.web...), bare...)
 	}
-	return append(b, bare...)
+	return appendCURIE(b, bare, ns)
+}
+
+// curiePrefixes are the compact URI prefixes CBV 2.0 §8.9 expands whatever
+// a context says: the GS1 Web vocabulary, the CBV and EPCIS.
+var curiePrefixes = map[string]string{"gs1": "https://gs1.org/voc/", "cbv": "https://ref.gs1.org/cbv/", "epcis": "https://ref.gs1.org/epcis/"}
+
+// expandCURIE splits a compact URI such as gs1:Temperature into its
+// prefix's IRI and its local part: ok when the prefix is one of
+// curiePrefixes or, failing that, one the event's context declares (ns).
+// "scheme://..." is an IRI, not a compact URI.
+func expandCURIE(s string, ns map[string]string) (iri, local string, ok bool) {
+	i := strings.IndexByte(s, ':')
+	if i <= 0 || strings.HasPrefix(s[i+1:], "//") {
+		return "", "", false
+	}
+	if iri, ok := curiePrefixes[s[:i]]; ok {
+		return iri, s[i+1:], true
+	}
+	if iri, ok := ns[s[:i]]; ok {
+		return iri, s[i+1:], true
+	}
+	return "", "", false
+}
+
+// appendCURIE appends s, expanded if it is a compact URI.
+func appendCURIE(b []byte, s string, ns *hashNS) []byte {
+	if iri, local, ok := expandCURIE(s, ns.get()); ok {
+		return append(append(b, iri...), local...)
+	}
+	return append(b, s...)
+}
+
+// appendHashID appends an identifier as the hash writes it: a GS1
+// identifier as its canonical Digital Link URI, a compact URI expanded,
+// anything else as given. A GS1 identifier is never read as a compact URI,
+// whatever prefixes a context declares.
+func appendHashID(b []byte, id string, ns *hashNS) []byte {
+	n := len(b)
+	b = appendHashEPC(b, id)
+	if string(b[n:]) != id {
+		return b
+	}
+	return appendCURIE(b[:n], id, ns)
 }
 
 // hashTimeLayout is UTC with exactly three fractional digits.
@@ -425,22 +469,22 @@ func hashNumber(f float64) string {
 
 // hashValue writes a JSON scalar: numbers canonical, strings trimmed with
 // the URI and vocabulary normalizations, booleans as given.
-func hashValue(raw json.RawMessage) string {
+func hashValue(raw json.RawMessage, ns map[string]string) string {
 	var f float64
 	if json.Unmarshal(raw, &f) == nil {
 		return hashNumber(f)
 	}
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
-		return hashString(strings.TrimSpace(s))
+		return hashString(strings.TrimSpace(s), ns)
 	}
 	return strings.TrimSpace(string(raw))
 }
 
 // hashString canonicalizes a string value: a number written as a string
-// becomes canonical, a CBV URN its Web URI, a GS1 identifier its Digital
-// Link URI, a timestamp UTC milliseconds.
-func hashString(s string) string {
+// becomes canonical, a CBV URN its Web URI, a timestamp UTC milliseconds, a
+// GS1 identifier its Digital Link URI, a compact URI its expansion.
+func hashString(s string, ns map[string]string) string {
 	if f, err := strconv.ParseFloat(s, 64); err == nil {
 		return hashNumber(f)
 	}
@@ -455,7 +499,13 @@ func hashString(s string) string {
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 		return hashTime(t)
 	}
-	return hashEPC(s)
+	if h := hashEPC(s); h != s {
+		return h
+	}
+	if iri, local, ok := expandCURIE(s, ns); ok {
+		return iri + local
+	}
+	return s
 }
 
 func hashSensorElement(se SensorElement, ns map[string]string) string {
@@ -487,7 +537,7 @@ func orderedSensorFields(m map[string]json.RawMessage, order []string, ns map[st
 		if !ok {
 			continue
 		}
-		val := hashValue(v)
+		val := hashValue(v, ns)
 		if k == "type" && !strings.Contains(val, ":") {
 			val = "https://gs1.org/voc/" + val // a bare measurement type
 		}
@@ -522,7 +572,7 @@ func genericField(name string, raw json.RawMessage, ns map[string]string) []stri
 		}
 		return out
 	}
-	return []string{name + "=" + hashValue(raw)}
+	return []string{name + "=" + hashValue(raw, ns)}
 }
 
 // builtinNamespaces are prefixes the EPCIS 2.0 context defines, written as

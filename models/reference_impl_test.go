@@ -7,7 +7,7 @@ package models
 // extension canonicalization) are the live ones, not copies. Rule changes
 // made since are written into both, each in its own style, so the copies
 // still check the rewrites: a location's user fields; business transactions
-// and transformation ids that are GS1 identifiers.
+// and transformation ids that are GS1 identifiers; compact URIs.
 
 import (
 	"bytes"
@@ -74,31 +74,31 @@ func refPreHash(e Event) string {
 	epcs("outputEPCList", e.OutputEPCList)
 	quantities("outputQuantityList", e.OutputQuantityList)
 	field("action", e.Action)
-	field("transformationID", hashEPC(e.TransformationID))
-	field("bizStep", vocabBizStep.webURI(e.BizStep))
-	field("disposition", vocabDisposition.webURI(e.Disposition))
+	field("transformationID", refHashID(e.TransformationID, ns))
+	field("bizStep", refWebURI(vocabBizStep, e.BizStep, ns))
+	field("disposition", refWebURI(vocabDisposition, e.Disposition, ns))
 	if pd := e.PersistentDisposition; pd != nil && len(pd.Set)+len(pd.Unset) > 0 {
 		b.WriteString("persistentDisposition")
 		disp := func(name string) func(string) string {
-			return func(s string) string { return name + "=" + vocabDisposition.webURI(s) }
+			return func(s string) string { return name + "=" + refWebURI(vocabDisposition, s, ns) }
 		}
 		b.WriteString(refSortedJoin(pd.Set, disp("set")))
 		b.WriteString(refSortedJoin(pd.Unset, disp("unset")))
 	}
 	if e.ReadPoint != "" {
-		b.WriteString("readPointid=" + hashEPC(e.ReadPoint))
+		b.WriteString("readPointid=" + refHashID(e.ReadPoint, ns))
 		b.WriteString(strings.Join(genericFields(e.ReadPointExtensions, ns), ""))
 	}
 	if e.BizLocation != "" {
-		b.WriteString("bizLocationid=" + hashEPC(e.BizLocation))
+		b.WriteString("bizLocationid=" + refHashID(e.BizLocation, ns))
 		b.WriteString(strings.Join(genericFields(e.BizLocationExtensions, ns), ""))
 	}
 	if len(e.BizTransactionList) > 0 {
 		b.WriteString("bizTransactionList")
 		b.WriteString(refSortedJoin(e.BizTransactionList, func(t BizTransaction) string {
-			s := "bizTransaction=" + hashEPC(t.BizTransaction)
+			s := "bizTransaction=" + refHashID(t.BizTransaction, ns)
 			if t.Type != "" {
-				s += "type=" + vocabBizTransactionType.webURI(t.Type)
+				s += "type=" + refWebURI(vocabBizTransactionType, t.Type, ns)
 			}
 			return s
 		}))
@@ -106,13 +106,13 @@ func refPreHash(e Event) string {
 	if len(e.SourceList) > 0 {
 		b.WriteString("sourceList")
 		b.WriteString(refSortedJoin(e.SourceList, func(s Source) string {
-			return "source=" + hashEPC(s.Source) + "type=" + vocabSourceDestType.webURI(s.Type)
+			return "source=" + refHashID(s.Source, ns) + "type=" + refWebURI(vocabSourceDestType, s.Type, ns)
 		}))
 	}
 	if len(e.DestinationList) > 0 {
 		b.WriteString("destinationList")
 		b.WriteString(refSortedJoin(e.DestinationList, func(d Destination) string {
-			return "destination=" + hashEPC(d.Destination) + "type=" + vocabSourceDestType.webURI(d.Type)
+			return "destination=" + refHashID(d.Destination, ns) + "type=" + refWebURI(vocabSourceDestType, d.Type, ns)
 		}))
 	}
 	if len(e.SensorElementList) > 0 {
@@ -138,6 +138,30 @@ func refPreHash(e Event) string {
 	slices.Sort(rest)
 	b.WriteString(strings.Join(rest, ""))
 	return b.String()
+}
+
+// refHashID writes an identifier: a GS1 identifier as its Digital Link
+// URI, else a compact URI expanded, else as given.
+func refHashID(id string, ns map[string]string) string {
+	if h := hashEPC(id); h != id {
+		return h
+	}
+	if iri, local, ok := expandCURIE(id, ns); ok {
+		return iri + local
+	}
+	return id
+}
+
+// refWebURI writes a vocabulary value: a standard one as its Web URI, else
+// a compact URI expanded, else as given.
+func refWebURI(v *cbvVocab, bare string, ns map[string]string) string {
+	if v.values[bare] {
+		return v.webURI(bare)
+	}
+	if iri, local, ok := expandCURIE(bare, ns); ok {
+		return iri + local
+	}
+	return bare
 }
 
 // refCbvmdaNS is how the hash writes the CBV master data namespace of the
