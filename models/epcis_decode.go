@@ -114,10 +114,12 @@ func DecodeDocument(data []byte) ([]Event, error) {
 }
 
 // hasUserFields reports whether the event carries namespaced fields
-// anywhere, whose names the hash expands through the context.
+// anywhere, whose names only the context explains (and the hash expands
+// through it, but for an error declaration's, which it leaves out).
 func (e *Event) hasUserFields() bool {
 	if len(e.Extensions) > 0 || e.ILMD != nil && len(e.ILMD.Extensions) > 0 ||
-		len(e.ReadPointExtensions) > 0 || len(e.BizLocationExtensions) > 0 {
+		len(e.ReadPointExtensions) > 0 || len(e.BizLocationExtensions) > 0 ||
+		e.ErrorDeclaration != nil && len(e.ErrorDeclaration.Extensions) > 0 {
 		return true
 	}
 	for _, se := range e.SensorElementList {

@@ -115,7 +115,8 @@ func TestLocationFieldErrorsNameTheField(t *testing.T) {
 
 // TestSensorUserFieldsKeepTheContext: user fields inside sensorMetadata or
 // a sensorReport are expanded through the document's context, so an event
-// whose only user fields are there must keep it too.
+// whose only user fields are there must keep it too; so must one whose only
+// user field is in its error declaration.
 func TestSensorUserFieldsKeepTheContext(t *testing.T) {
 	for _, tc := range []struct{ name, element, want string }{
 		{"in sensorMetadata", `{"sensorMetadata":{"time":"2026-02-01T08:00:00Z","ex:calibrated":"2025-12-01"},"sensorReport":[{"type":"Temperature","value":4}]}`,
@@ -134,6 +135,14 @@ func TestSensorUserFieldsKeepTheContext(t *testing.T) {
 			}
 			checkStoredStandsAlone(t, ev)
 		})
+	}
+	// An error declaration's user fields are not hashed, but the stored
+	// event still needs the context to say what they are.
+	declared := mustDocEvent(t, extDoc(`{"type":"ObjectEvent","eventTime":"2026-02-01T09:00:00Z","eventTimeZoneOffset":"+00:00",
+		"epcList":["urn:epc:id:sgtin:4012345.012345.SN1"],"action":"OBSERVE",
+		"errorDeclaration":{"declarationTime":"2026-02-02T09:00:00Z","reason":"incorrect_data","ex:ticket":"T-1"}}`))
+	if string(declared.Context) != extDocContext {
+		t.Fatalf("an event whose only user field is in its error declaration did not keep the context: %q", declared.Context)
 	}
 	// An event without user fields stores no context.
 	ev := mustDocEvent(t, extDoc(`{"type":"ObjectEvent","eventTime":"2026-02-01T09:00:00Z","eventTimeZoneOffset":"+00:00",
