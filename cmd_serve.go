@@ -256,10 +256,11 @@ func serveHandler(store *raftstore.Store, log *slog.Logger) (http.Handler, error
 	return server.Create(store, log, server.NewLifecycleAPI(store), dash), nil
 }
 
-// bootstrapAdmin makes sure the cluster has the first admin and its token.
+// bootstrapAdmin makes sure the cluster has the first admin and its token,
+// and that a new ledger is at this binary's rules version.
 // The token is made once and kept in DIR/admin.token.pending (mode 0600)
 // until the ledger has committed it, then renamed to DIR/admin.token, so
-// the file an operator reads always holds a token that works. The two
+// the file an operator reads always holds a token that works. The
 // commands have fixed ids: running this again (a restart with --bootstrap,
 // or after a crash between the steps) changes nothing.
 func bootstrapAdmin(ctx context.Context, store *raftstore.Store, dir string, stderr io.Writer) error {
@@ -298,9 +299,20 @@ func bootstrapAdmin(ctx context.Context, store *raftstore.Store, dir string, std
 	if err != nil {
 		return err
 	}
+	cmds := []models.Command{reg, iss}
+	// A new ledger is judged by this binary's rules from its start; a
+	// ledger without an adoption is at version 1 (models.RulesVersion).
+	if models.RulesVersion > 1 {
+		adopt, err := models.NewCommand("bootstrap-rules", models.KindAdoptRules, "", time.Time{},
+			models.AdoptRulesPayload{Version: models.RulesVersion})
+		if err != nil {
+			return err
+		}
+		cmds = append(cmds, adopt)
+	}
 	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	res, err := store.Propose(pctx, reg, iss)
+	res, err := store.Propose(pctx, cmds...)
 	if err != nil {
 		return fmt.Errorf("register the bootstrap admin: %w", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pedigree-ledger/pedigree/models"
 	"github.com/pedigree-ledger/pedigree/raftstore"
 )
 
@@ -198,9 +199,16 @@ func TestServeBootstrapThenJoin(t *testing.T) {
 		Size uint64 `json:"size"`
 		Root string `json:"root"`
 	}
-	pollUntil(t, "the bootstrap admin on the ledger", func() bool {
-		return getJSON(t, n1.http+"/api/v1/ledger/head", token, &head1) == 200 && head1.Size == 2
+	pollUntil(t, "the bootstrap admin and rules on the ledger", func() bool {
+		return getJSON(t, n1.http+"/api/v1/ledger/head", token, &head1) == 200 && head1.Size == 3
 	})
+	// A new ledger is at this binary's rules from its start.
+	var rules struct {
+		Active int `json:"active"`
+	}
+	if getJSON(t, n1.http+"/api/v1/cluster/rules", token, &rules) != 200 || rules.Active != models.RulesVersion {
+		t.Fatalf("the bootstrapped ledger is at rules %d, want %d", rules.Active, models.RulesVersion)
+	}
 
 	// A wrong token is refused at once, not retried.
 	bad := startServe(t, "--node-id", "n3", "--data", t.TempDir(), "--join", n1.http, "--token", "pdg_wrong")
@@ -260,7 +268,7 @@ func TestServeRestartedMemberNeedsNoPeer(t *testing.T) {
 	// tried to join through the dead peer would exit with an error instead.
 	pollUntil(t, "the restarted member to serve", func() bool { return again.serving(t) })
 	var head struct{ Size uint64 }
-	if st := getJSON(t, again.http+"/api/v1/ledger/head", token, &head); st != 200 || head.Size != 2 {
+	if st := getJSON(t, again.http+"/api/v1/ledger/head", token, &head); st != 200 || head.Size != 3 {
 		t.Fatalf("restarted member's head: %d %+v", st, head)
 	}
 }
@@ -296,7 +304,7 @@ func TestServeBootstrapRestartKeepsToken(t *testing.T) {
 		t.Fatalf("restart changed or re-announced the token: %q", again.stderr.String())
 	}
 	var head struct{ Size uint64 }
-	if st := getJSON(t, again.http+"/api/v1/ledger/head", strings.TrimSpace(string(after)), &head); st != 200 || head.Size != 2 {
+	if st := getJSON(t, again.http+"/api/v1/ledger/head", strings.TrimSpace(string(after)), &head); st != 200 || head.Size != 3 {
 		t.Fatalf("head after restart: %d %+v", st, head)
 	}
 }

@@ -150,6 +150,11 @@ func (a *applier) captureEvents(p CaptureEventsPayload) (any, error) {
 		c = newCapture(a.batch)
 	}
 	c.a, c.ids = a, nil
+	if a.rules >= rulesEPCISFidelity {
+		if err := readEPCIS2(p.Events); err != nil {
+			return nil, err
+		}
+	}
 	if err := c.assignIDs(p.Events); err != nil {
 		return nil, err
 	}
@@ -174,6 +179,24 @@ func (a *applier) captureEvents(p CaptureEventsPayload) (any, error) {
 	return CaptureResult{EventIDs: c.ids}, nil
 }
 
+// readEPCIS2 applies to captured events what rules version 2 reads
+// otherwise than version 1 (rulesEPCISFidelity): it refuses a time zone
+// offset beyond ±14:00, and reads a CBV value written as a compact URI
+// (cbv:BizStep-shipping) as the standard value. It may run twice on the
+// same events.
+func readEPCIS2(events []Event) error {
+	for i := range events {
+		e := &events[i]
+		if !tzOffsetInRange(e.EventTimeZoneOffset) {
+			return reject(CodeBadPayload, "event %d: eventTimeZoneOffset %q is not an offset from -14:00 to +14:00", i, e.EventTimeZoneOffset)
+		}
+		if err := e.readCompactValues(""); err != nil {
+			return reject(CodeBadPayload, "event %d: %v", i, err)
+		}
+	}
+	return nil
+}
+
 // assignIDs fills in hash ids for events without an eventID and rejects an
 // id seen before, in this batch or in the ledger.
 func (c *capture) assignIDs(events []Event) error {
@@ -182,7 +205,7 @@ func (c *capture) assignIDs(events []Event) error {
 	for i := range events {
 		e := &events[i]
 		if e.EventID == "" {
-			e.EventID = EventHashID(*e)
+			e.EventID = eventHashID(e, c.a.rules)
 		}
 		if j, ok := seen[e.EventID]; ok {
 			return reject(CodeConflict, "events %d and %d have the same eventID %s", j, i, e.EventID)
@@ -261,7 +284,7 @@ func (c *capture) declareError(e *Event) error {
 	if err != nil {
 		return fmt.Errorf("decode stored event %s: %w", e.EventID, err)
 	}
-	if EventHashID(*e) != EventHashID(stored) {
+	if eventHashID(e, c.a.rules) != eventHashID(&stored, c.a.rules) {
 		return reject(CodeBadPayload, "the error declaration must restate event %s unchanged", e.EventID)
 	}
 	ev := *e

@@ -208,6 +208,10 @@ func (b *Batch) Prefetch(tx *gorm.DB, cmds []Command) (err error) {
 			b.pending, b.decoded, err = nil, nil, nil
 		}
 	}()
+	rules, err := b.activeRules(tx)
+	if err != nil {
+		return fmt.Errorf("models: prefetch: %w", err)
+	}
 	decoded := map[string]decodedCapture{}
 	var keys, ids []string
 	for _, cmd := range cmds {
@@ -221,11 +225,14 @@ func (b *Batch) Prefetch(tx *gorm.DB, cmds []Command) (err error) {
 		if !ok {
 			continue
 		}
+		if rules >= rulesEPCISFidelity && readEPCIS2(events) != nil {
+			continue // the capture rule refuses it
+		}
 		for i := range events {
 			e := &events[i]
 			keys = append(keys, instanceKeys(e)...)
 			if e.EventID == "" {
-				e.EventID = EventHashID(*e) // as the capture rule would
+				e.EventID = eventHashID(e, rules) // as the capture rule would
 			}
 			if e.ErrorDeclaration == nil {
 				ids = append(ids, e.EventID)

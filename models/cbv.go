@@ -8,10 +8,11 @@ import (
 // CBV 2.0 vocabularies. EPCIS 2.0 lets a standard value appear bare
 // ("shipping"), as a CBV 1.x URN ("urn:epcglobal:cbv:bizstep:shipping"), as
 // a GS1 Web URI ("https://ref.gs1.org/cbv/BizStep-shipping") or as that URI
-// compacted with the EPCIS context's cbv: prefix ("cbv:BizStep-shipping"). The
-// projection stores the bare form so queries match whichever form a client
-// used; values outside the standard vocabulary must be absolute URIs (a
-// company's own extension) and are kept as given.
+// compacted with the EPCIS context's cbv: prefix ("cbv:BizStep-shipping",
+// read so from rules version 2: normalizeCompact). The projection stores
+// the bare form so queries match whichever form a client used; values
+// outside the standard vocabulary must be absolute URIs (a company's own
+// extension) and are kept as given.
 
 // cbvVocab is one CBV vocabulary: its URN, Web URI and compact URI
 // prefixes and values.
@@ -70,8 +71,6 @@ func (v *cbvVocab) normalize(s string) (string, error) {
 		bare = s[len(v.urn):]
 	case strings.HasPrefix(s, v.web):
 		bare = s[len(v.web):]
-	case strings.HasPrefix(s, v.curie):
-		bare = s[len(v.curie):]
 	case strings.Contains(s, ":"):
 		return s, nil // an extension URI
 	}
@@ -79,6 +78,63 @@ func (v *cbvVocab) normalize(s string) (string, error) {
 		return "", fmt.Errorf("%q is not a CBV %s", s, v.name)
 	}
 	return bare, nil
+}
+
+// normalizeCompact is normalize, and reads a standard value written as a
+// compact URI (cbv:BizStep-shipping) as that value. The decoder keeps
+// such a value as an extension URI, as rules version 1 did; the rules from
+// version 2 and the queries read it with this.
+func (v *cbvVocab) normalizeCompact(s string) (string, error) {
+	if bare, ok := strings.CutPrefix(s, v.curie); ok {
+		if !v.values[bare] {
+			return "", fmt.Errorf("%q is not a CBV %s", s, v.name)
+		}
+		return bare, nil
+	}
+	return v.normalize(s)
+}
+
+// readCompactValues reads e's CBV values written as compact URIs as the
+// standard values (normalizeCompact); a compact URI naming no standard
+// value is an error at its field under path.
+func (e *Event) readCompactValues(path string) error {
+	var err error
+	read := func(v *cbvVocab, field string, s *string) {
+		if err != nil || *s == "" {
+			return
+		}
+		n, nerr := v.normalizeCompact(*s)
+		if nerr != nil {
+			err = derr(join(path, field), "%v", nerr)
+			return
+		}
+		*s = n
+	}
+	read(vocabBizStep, "bizStep", &e.BizStep)
+	read(vocabDisposition, "disposition", &e.Disposition)
+	if pd := e.PersistentDisposition; pd != nil {
+		for _, l := range []struct {
+			name string
+			list []string
+		}{{"set", pd.Set}, {"unset", pd.Unset}} {
+			for j := range l.list {
+				read(vocabDisposition, index(join("persistentDisposition", l.name), j), &l.list[j])
+			}
+		}
+	}
+	for j := range e.BizTransactionList {
+		read(vocabBizTransactionType, join(index("bizTransactionList", j), "type"), &e.BizTransactionList[j].Type)
+	}
+	for j := range e.SourceList {
+		read(vocabSourceDestType, join(index("sourceList", j), "type"), &e.SourceList[j].Type)
+	}
+	for j := range e.DestinationList {
+		read(vocabSourceDestType, join(index("destinationList", j), "type"), &e.DestinationList[j].Type)
+	}
+	if d := e.ErrorDeclaration; d != nil {
+		read(vocabErrorReason, "errorDeclaration.reason", &d.Reason)
+	}
+	return err
 }
 
 // webURI returns the GS1 Web URI form of a normalized value, the form the

@@ -237,8 +237,11 @@ func hashEPCSamples() []string {
 func TestAppendHashEPCMatchesDigitalLink(t *testing.T) {
 	gs1IDs := 0
 	for _, s := range hashEPCSamples() {
-		if got, want := string(appendHashEPC(nil, s)), hashEPC(s); got != want {
+		if got, want := string(appendHashEPC(nil, s, false)), hashEPC(s); got != want {
 			t.Errorf("appendHashEPC(%q) = %q, want %q", s, got, want)
+		}
+		if got, want := string(appendHashEPC(nil, s, true)), hashEPCv1(s); got != want {
+			t.Errorf("appendHashEPC(%q) as rules 1 = %q, want %q", s, got, want)
 		}
 		if _, err := parseEPC(s); err == nil {
 			gs1IDs++
@@ -254,8 +257,11 @@ func FuzzAppendHashEPC(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if got, want := string(appendHashEPC([]byte("prefix"), s)), "prefix"+hashEPC(s); got != want {
+		if got, want := string(appendHashEPC([]byte("prefix"), s, false)), "prefix"+hashEPC(s); got != want {
 			t.Fatalf("appendHashEPC(%q) = %q, want %q", s, got, want)
+		}
+		if got, want := string(appendHashEPC([]byte("prefix"), s, true)), "prefix"+hashEPCv1(s); got != want {
+			t.Fatalf("appendHashEPC(%q) as rules 1 = %q, want %q", s, got, want)
 		}
 	})
 }

@@ -97,8 +97,17 @@ func DecodeDocument(data []byte) ([]Event, error) {
 	docContext := compactJSON(obj["@context"])
 	docPrefixes := len(contextNamespaces(docContext)) > 0
 	for i, r := range raws {
-		ev, err := decodeEvent(r, index("epcisBody.eventList", i))
+		path := index("epcisBody.eventList", i)
+		ev, err := decodeEvent(r, path)
 		if err != nil {
+			return nil, err
+		}
+		// What the rules refuse (from version 2) is refused here too,
+		// before it is proposed, whatever the ledger's rules version.
+		if !tzOffsetInRange(ev.EventTimeZoneOffset) {
+			return nil, derr(join(path, "eventTimeZoneOffset"), "%q is not an offset from -14:00 to +14:00", ev.EventTimeZoneOffset)
+		}
+		if err := ev.readCompactValues(path); err != nil {
 			return nil, err
 		}
 		// An event keeps the document's context, which names the
@@ -228,7 +237,7 @@ func decodeEventObject(obj map[string]json.RawMessage, path string) (Event, erro
 		return e, err
 	}
 	if !isTZOffset(e.EventTimeZoneOffset) {
-		return e, derr(join(path, "eventTimeZoneOffset"), "%q is not an offset from -14:00 to +14:00 like +01:00", e.EventTimeZoneOffset)
+		return e, derr(join(path, "eventTimeZoneOffset"), "%q is not an offset like +01:00", e.EventTimeZoneOffset)
 	}
 	if raw, ok := obj["recordTime"]; ok {
 		// Accepted for round trips but replaced by the ledger's record time.
@@ -559,27 +568,37 @@ func compactJSON(raw json.RawMessage) json.RawMessage {
 	return b.Bytes()
 }
 
-// isTZOffset reports whether s is a time zone offset like +01:00 that the
-// EPCIS 2.0 XSD and JSON schema allow: -14:00 to +14:00, so hours 00 to 13
-// with any minutes, or exactly 14:00. It matches as the regexp
-// ^[+-]((0\d|1[0-3]):[0-5]\d|14:00)$ would (TestIsTZOffsetMatchesRegexp),
-// without a regexp run per event.
+// isTZOffset reports whether s is written as a time zone offset like
+// +01:00, from -14:59 to +14:59, as the regexp ^[+-](0\d|1[0-4]):[0-5]\d$
+// would match (TestIsTZOffsetMatchesRegexp), without a regexp run per
+// event. The decoder takes these, as rules version 1 did; from version 2
+// the rules refuse those beyond ±14:00 (tzOffsetInRange).
 func isTZOffset(s string) bool {
 	if len(s) != 6 || s[0] != '+' && s[0] != '-' || s[3] != ':' {
 		return false
 	}
 	digit := func(c byte) bool { return c >= '0' && c <= '9' }
-	if !(s[4] >= '0' && s[4] <= '5' && digit(s[5])) {
-		return false
-	}
 	switch s[1] {
 	case '0':
-		return digit(s[2])
+		if !digit(s[2]) {
+			return false
+		}
 	case '1':
-		// No zone is further than 14 hours from UTC (Kiribati, +14:00).
-		return s[2] >= '0' && s[2] <= '3' || s[2] == '4' && s[4:] == "00"
+		if s[2] < '0' || s[2] > '4' {
+			return false
+		}
+	default:
+		return false
 	}
-	return false
+	return s[4] >= '0' && s[4] <= '5' && digit(s[5])
+}
+
+// tzOffsetInRange reports whether s is an offset the EPCIS 2.0 XSD and
+// JSON schema allow: -14:00 to +14:00, so hours 00 to 13 with any
+// minutes, or exactly 14:00. No zone is further than 14 hours from UTC
+// (Kiribati, +14:00).
+func tzOffsetInRange(s string) bool {
+	return isTZOffset(s) && (s[1:3] != "14" || s[4:] == "00")
 }
 
 // offsetLocations caches the fixed zones of the offsets seen, so writing
@@ -600,7 +619,7 @@ func offsetLocation(offset string) (*time.Location, bool) {
 	if offset[0] == '-' {
 		secs = -secs
 	}
-	// At most 2 × (14 × 60 + 1) valid offsets, so the cache stays small.
+	// At most 2 × 15 × 60 valid offsets, so the cache stays small.
 	loc, _ := offsetLocations.LoadOrStore(offset, time.FixedZone(offset, secs))
 	return loc.(*time.Location), true
 }

@@ -180,8 +180,6 @@ func TestDecodeEventErrorsNameTheField(t *testing.T) {
 		{"bad time", `"2026-02-01T08:00:00.000+01:00"`, `"2026-02-01 08:00"`, "eventTime"},
 		{"time without offset", `"2026-02-01T08:00:00.000+01:00"`, `"2026-02-01T08:00:00"`, "eventTime"},
 		{"bad offset", `"eventTimeZoneOffset": "+01:00"`, `"eventTimeZoneOffset": "CET"`, "eventTimeZoneOffset"},
-		{"offset past +14:00", `"eventTimeZoneOffset": "+01:00"`, `"eventTimeZoneOffset": "+14:30"`, "eventTimeZoneOffset"},
-		{"offset past -14:00", `"eventTimeZoneOffset": "+01:00"`, `"eventTimeZoneOffset": "-14:01"`, "eventTimeZoneOffset"},
 		{"offset of 15 hours", `"eventTimeZoneOffset": "+01:00"`, `"eventTimeZoneOffset": "+15:00"`, "eventTimeZoneOffset"},
 		{"missing offset", `"eventTimeZoneOffset": "+01:00",`, ``, "eventTimeZoneOffset"},
 		{"bad action", `"action": "ADD"`, `"action": "add"`, "action"},

@@ -33,13 +33,20 @@ const (
 	hashIDSuffix = "?ver=CBV2.0"
 )
 
-// EventHashID returns the CBV 2.0 hash id of e.
-func EventHashID(e Event) string {
+// EventHashID returns the CBV 2.0 hash id of e, as the newest rules
+// write it.
+func EventHashID(e Event) string { return eventHashID(&e, RulesVersion) }
+
+// eventHashID returns the hash id of e as the rules of version rules write
+// it: the rules name an event without an id by its hash, so its id is
+// part of what the ledger records, and a node replaying an entry must
+// hash as the entry's rules did.
+func eventHashID(e *Event, rules int) string {
 	// Every node hashes every event without an id, so the pre-hash string
 	// is built in a pooled buffer and the id in a fixed array: one
 	// allocation, the returned string, for a typical event.
 	bp := preHashBufs.Get().(*[]byte)
-	b := appendPreHash((*bp)[:0], &e)
+	b := appendPreHash((*bp)[:0], e, rules < rulesEPCISFidelity)
 	sum := sha256.Sum256(b)
 	putPreHashBuf(bp, b)
 	var id [len(hashIDPrefix) + 2*sha256.Size + len(hashIDSuffix)]byte
@@ -49,10 +56,11 @@ func EventHashID(e Event) string {
 	return string(id[:])
 }
 
-// PreHash returns the canonical pre-hash string of e.
+// PreHash returns the canonical pre-hash string of e, as the newest rules
+// write it.
 func PreHash(e Event) string {
 	bp := preHashBufs.Get().(*[]byte)
-	b := appendPreHash((*bp)[:0], &e)
+	b := appendPreHash((*bp)[:0], &e, false)
 	s := string(b)
 	putPreHashBuf(bp, b)
 	return s
@@ -72,31 +80,34 @@ func putPreHashBuf(bp *[]byte, b []byte) {
 	}
 }
 
-// appendPreHash appends the pre-hash string of e to b.
-func appendPreHash(b []byte, e *Event) []byte {
+// appendPreHash appends the pre-hash string of e to b; v1 writes it as
+// rules version 1 did (see hashNS).
+func appendPreHash(b []byte, e *Event, v1 bool) []byte {
 	// Only user fields and values that may be compact URIs need the
 	// context's namespaces, so they are read on first use.
-	ns := hashNS{ctx: e.Context}
+	ns := hashNS{ctx: e.Context, v1: v1}
 	b = append(b, "eventType="...)
 	b = append(b, e.Type...)
 	b = append(b, "eventTime="...)
 	b = appendHashTime(b, e.EventTime)
 	b = append(b, "eventTimeZoneOffset="...)
 	b = append(b, e.EventTimeZoneOffset...)
-	b = appendHashEPCs(b, "epcList", e.EPCList)
+	b = appendHashEPCs(b, "epcList", e.EPCList, v1)
 	if e.ParentID != "" {
 		b = append(b, "parentID="...)
-		b = appendHashEPC(b, e.ParentID)
+		b = appendHashEPC(b, e.ParentID, v1)
 	}
-	b = appendHashEPCs(b, "inputEPCList", e.InputEPCList)
-	b = appendHashEPCs(b, "childEPCs", e.ChildEPCs)
-	b = appendHashQuantities(b, "quantityList", e.QuantityList)
-	b = appendHashQuantities(b, "childQuantityList", e.ChildQuantityList)
-	b = appendHashQuantities(b, "inputQuantityList", e.InputQuantityList)
-	b = appendHashEPCs(b, "outputEPCList", e.OutputEPCList)
-	b = appendHashQuantities(b, "outputQuantityList", e.OutputQuantityList)
+	b = appendHashEPCs(b, "inputEPCList", e.InputEPCList, v1)
+	b = appendHashEPCs(b, "childEPCs", e.ChildEPCs, v1)
+	b = appendHashQuantities(b, "quantityList", e.QuantityList, v1)
+	b = appendHashQuantities(b, "childQuantityList", e.ChildQuantityList, v1)
+	b = appendHashQuantities(b, "inputQuantityList", e.InputQuantityList, v1)
+	b = appendHashEPCs(b, "outputEPCList", e.OutputEPCList, v1)
+	b = appendHashQuantities(b, "outputQuantityList", e.OutputQuantityList, v1)
 	b = appendHashField(b, "action=", e.Action)
-	if e.TransformationID != "" {
+	if v1 {
+		b = appendHashField(b, "transformationID=", e.TransformationID)
+	} else if e.TransformationID != "" {
 		b = appendHashID(append(b, "transformationID="...), e.TransformationID, &ns)
 	}
 	if e.BizStep != "" {
@@ -133,7 +144,12 @@ func appendPreHash(b []byte, e *Event) []byte {
 	if list := e.BizTransactionList; len(list) > 0 {
 		b = append(b, "bizTransactionList"...)
 		b = appendSorted(b, len(list), func(b []byte, i int) []byte {
-			b = appendHashID(append(b, "bizTransaction="...), list[i].BizTransaction, &ns)
+			b = append(b, "bizTransaction="...)
+			if v1 {
+				b = append(b, list[i].BizTransaction...)
+			} else {
+				b = appendHashID(b, list[i].BizTransaction, &ns)
+			}
 			if list[i].Type != "" {
 				b = append(b, "type="...)
 				b = vocabBizTransactionType.appendWebURI(b, list[i].Type, &ns)
@@ -159,9 +175,8 @@ func appendPreHash(b []byte, e *Event) []byte {
 	// generically below (a sensor element's are written with it).
 	generic := len(e.Extensions) > 0 || e.ILMD != nil && len(e.ILMD.Extensions) > 0
 	if len(e.SensorElementList) > 0 {
-		nsm := ns.get()
 		b = append(b, "sensorElementList"...)
-		b = append(b, sortedJoin(e.SensorElementList, func(se SensorElement) string { return hashSensorElement(se, nsm) })...)
+		b = append(b, sortedJoin(e.SensorElementList, func(se SensorElement) string { return hashSensorElement(se, &ns) })...)
 	}
 	// ILMD and user extensions are written generically, sorted, after the
 	// ordered fields.
@@ -184,11 +199,11 @@ func appendPreHash(b []byte, e *Event) []byte {
 		if m.ItemExpirationDate != "" {
 			parts = append(parts, cbvmdaNS+"itemExpirationDate="+m.ItemExpirationDate)
 		}
-		parts = append(parts, genericFields(m.Extensions, ns.get())...)
+		parts = append(parts, genericFields(m.Extensions, &ns)...)
 		slices.Sort(parts)
 		rest = append(rest, "ilmd"+strings.Join(parts, ""))
 	}
-	rest = append(rest, genericFields(e.Extensions, ns.get())...)
+	rest = append(rest, genericFields(e.Extensions, &ns)...)
 	slices.Sort(rest)
 	for _, r := range rest {
 		b = append(b, r...)
@@ -196,12 +211,17 @@ func appendPreHash(b []byte, e *Event) []byte {
 	return b
 }
 
-// hashNS reads the namespaces of an event's @context once, when the
-// pre-hash first needs them.
+// hashNS is what the pre-hash of an event needs beside the event: the
+// namespaces of its @context, read once when first needed, and whether it
+// is written as rules version 1 wrote it. Version 1 wrote identifiers
+// other than the EPCs Pedigree parses (SGTIN, SSCC, SGLN, PGLN, GIAI,
+// LGTIN) as given, and bizTransaction and transformationID values as
+// given; it expanded no compact URI and left out locations' user fields.
 type hashNS struct {
 	ctx  json.RawMessage
 	ns   map[string]string
 	read bool
+	v1   bool
 }
 
 func (h *hashNS) get() map[string]string {
@@ -214,10 +234,10 @@ func (h *hashNS) get() map[string]string {
 // appendGenericFields appends user fields as genericFields writes them,
 // sorted.
 func appendGenericFields(b []byte, m map[string]json.RawMessage, ns *hashNS) []byte {
-	if len(m) == 0 {
+	if len(m) == 0 || ns.v1 {
 		return b
 	}
-	for _, f := range genericFields(m, ns.get()) {
+	for _, f := range genericFields(m, ns) {
 		b = append(b, f...)
 	}
 	return b
@@ -232,25 +252,25 @@ func appendHashField(b []byte, name, value string) []byte {
 }
 
 // appendHashEPCs appends a list of EPCs, sorted, after its name.
-func appendHashEPCs(b []byte, name string, list []string) []byte {
+func appendHashEPCs(b []byte, name string, list []string, v1 bool) []byte {
 	if len(list) == 0 {
 		return b
 	}
 	b = append(b, name...)
 	return appendSorted(b, len(list), func(b []byte, i int) []byte {
-		return appendHashEPC(append(b, "epc="...), list[i])
+		return appendHashEPC(append(b, "epc="...), list[i], v1)
 	})
 }
 
 // appendHashQuantities appends a quantity list, sorted, after its name.
-func appendHashQuantities(b []byte, name string, list []QuantityElement) []byte {
+func appendHashQuantities(b []byte, name string, list []QuantityElement, v1 bool) []byte {
 	if len(list) == 0 {
 		return b
 	}
 	b = append(b, name...)
 	return appendSorted(b, len(list), func(b []byte, i int) []byte {
 		q := &list[i]
-		b = appendHashEPC(append(b, "quantityElementepcClass="...), q.EPCClass)
+		b = appendHashEPC(append(b, "quantityElementepcClass="...), q.EPCClass, v1)
 		if q.Quantity != nil {
 			b = appendHashNumber(append(b, "quantity="...), *q.Quantity)
 		}
@@ -292,6 +312,9 @@ func (v *cbvVocab) appendWebURI(b []byte, bare string, ns *hashNS) []byte {
 	if v.values[bare] {
 		return append(append(b, v.web...), bare...)
 	}
+	if ns.v1 {
+		return append(b, bare...)
+	}
 	return appendCURIE(b, bare, ns)
 }
 
@@ -330,8 +353,11 @@ func appendCURIE(b []byte, s string, ns *hashNS) []byte {
 // anything else as given. A GS1 identifier is never read as a compact URI,
 // whatever prefixes a context declares.
 func appendHashID(b []byte, id string, ns *hashNS) []byte {
+	if ns.v1 {
+		return appendHashEPC(b, id, true)
+	}
 	n := len(b)
-	b = appendHashEPC(b, id)
+	b = appendHashEPC(b, id, false)
 	if string(b[n:]) != id {
 		return b
 	}
@@ -352,9 +378,14 @@ func appendHashTime(b []byte, t time.Time) []byte {
 // one qualifier, each value as is when it needs no percent-encoding
 // (TestAppendHashEPCMatchesDigitalLink and FuzzAppendHashEPC compare with
 // gs1's DigitalLink). Anything else goes through hashEPC.
-func appendHashEPC(b []byte, uri string) []byte {
+//
+// v1 writes it as rules version 1 did (hashEPCv1).
+func appendHashEPC(b []byte, uri string, v1 bool) []byte {
 	e, err := parseEPC(uri)
 	if err != nil {
+		if v1 {
+			return append(b, uri...)
+		}
 		return append(b, canonicalID(uri)...)
 	}
 	switch e.Kind {
@@ -376,6 +407,9 @@ func appendHashEPC(b []byte, uri string) []byte {
 			}
 			return b
 		}
+	}
+	if v1 {
+		return append(b, hashEPCv1(uri)...)
 	}
 	return append(b, hashEPC(uri)...)
 }
@@ -442,6 +476,20 @@ func hashEPC(uri string) string {
 	return canonicalID(uri)
 }
 
+// hashEPCv1 is hashEPC as rules version 1 wrote identifiers: the EPCs
+// Pedigree parses as their Digital Link URIs, anything else as given.
+func hashEPCv1(uri string) string {
+	e, err := parseEPC(uri)
+	if err != nil {
+		return uri
+	}
+	dl, err := elementsOf(e).DigitalLink(gs1.DefaultDigitalLinkBase)
+	if err != nil {
+		return uri
+	}
+	return dl
+}
+
 // canonicalID writes any GS1 identifier, an EPC URI of any scheme with a
 // GS1 key (a sensor's GIAI, a GDTI naming a document) or a Digital Link URI
 // on any domain, as its constrained canonical Digital Link URI, and
@@ -469,7 +517,7 @@ func hashNumber(f float64) string {
 
 // hashValue writes a JSON scalar: numbers canonical, strings trimmed with
 // the URI and vocabulary normalizations, booleans as given.
-func hashValue(raw json.RawMessage, ns map[string]string) string {
+func hashValue(raw json.RawMessage, ns *hashNS) string {
 	var f float64
 	if json.Unmarshal(raw, &f) == nil {
 		return hashNumber(f)
@@ -484,7 +532,7 @@ func hashValue(raw json.RawMessage, ns map[string]string) string {
 // hashString canonicalizes a string value: a number written as a string
 // becomes canonical, a CBV URN its Web URI, a timestamp UTC milliseconds, a
 // GS1 identifier its Digital Link URI, a compact URI its expansion.
-func hashString(s string, ns map[string]string) string {
+func hashString(s string, ns *hashNS) string {
 	if f, err := strconv.ParseFloat(s, 64); err == nil {
 		return hashNumber(f)
 	}
@@ -499,16 +547,19 @@ func hashString(s string, ns map[string]string) string {
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 		return hashTime(t)
 	}
+	if ns.v1 {
+		return hashEPCv1(s)
+	}
 	if h := hashEPC(s); h != s {
 		return h
 	}
-	if iri, local, ok := expandCURIE(s, ns); ok {
+	if iri, local, ok := expandCURIE(s, ns.get()); ok {
 		return iri + local
 	}
 	return s
 }
 
-func hashSensorElement(se SensorElement, ns map[string]string) string {
+func hashSensorElement(se SensorElement, ns *hashNS) string {
 	var b strings.Builder
 	b.WriteString("sensorElement")
 	if len(se.SensorMetadata) > 0 {
@@ -524,7 +575,7 @@ func hashSensorElement(se SensorElement, ns map[string]string) string {
 
 // orderedSensorFields writes the standard fields in hash order, then any
 // extensions sorted.
-func orderedSensorFields(m map[string]json.RawMessage, order []string, ns map[string]string) string {
+func orderedSensorFields(m map[string]json.RawMessage, order []string, ns *hashNS) string {
 	var b strings.Builder
 	ext := make(map[string]json.RawMessage)
 	for k, v := range m {
@@ -550,16 +601,16 @@ func orderedSensorFields(m map[string]json.RawMessage, order []string, ns map[st
 // genericFields renders user fields: name=value for a scalar, name plus its
 // sorted children for an object, one entry per member for an array. A
 // name whose prefix the context defines is written {namespace}local.
-func genericFields(m map[string]json.RawMessage, ns map[string]string) []string {
+func genericFields(m map[string]json.RawMessage, ns *hashNS) []string {
 	var out []string
 	for _, k := range sortedKeys(m) {
-		out = append(out, genericField(expandName(k, ns), m[k], ns)...)
+		out = append(out, genericField(expandName(k, ns.get()), m[k], ns)...)
 	}
 	slices.Sort(out)
 	return out
 }
 
-func genericField(name string, raw json.RawMessage, ns map[string]string) []string {
+func genericField(name string, raw json.RawMessage, ns *hashNS) []string {
 	var obj map[string]json.RawMessage
 	if json.Unmarshal(raw, &obj) == nil && obj != nil {
 		return []string{name + strings.Join(genericFields(obj, ns), "")}

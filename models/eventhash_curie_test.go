@@ -35,8 +35,10 @@ func TestEventHashExpandsGS1CURIEs(t *testing.T) {
 }
 
 // TestDecodeCBVCURIEs: a standard value written as a cbv: compact URI is
-// the standard value, for the ledger's rules and queries as for the hash;
-// a typo in one is caught like a typo in any other spelling.
+// the standard value for the ledger's rules from version 2 (readEPCIS2)
+// and for a document the server reads, as for the hash; the decoder that
+// applies entries keeps it as given, as rules version 1 did. A typo in one
+// is caught like a typo in any other spelling.
 func TestDecodeCBVCURIEs(t *testing.T) {
 	const tmpl = `{"type":"ObjectEvent","eventTime":"2026-02-01T09:00:00Z","eventTimeZoneOffset":"+00:00",
 		"epcList":["urn:epc:id:sscc:4012345.0000000017"],"action":"OBSERVE","bizStep":"STEP","disposition":"DISP",
@@ -45,21 +47,60 @@ func TestDecodeCBVCURIEs(t *testing.T) {
 	spell := func(step, disp, btt, sdt string) string {
 		return strings.NewReplacer("STEP", step, `"DISP"`, `"`+disp+`"`, "PDISP", disp, "BTT", btt, "SDT", sdt).Replace(tmpl)
 	}
-	curies := mustEvent(t, spell("cbv:BizStep-shipping", "cbv:Disp-in_transit", "cbv:BTT-po", "cbv:SDT-owning_party"))
+	compact := spell("cbv:BizStep-shipping", "cbv:Disp-in_transit", "cbv:BTT-po", "cbv:SDT-owning_party")
+	asGiven := mustEvent(t, compact)
+	if asGiven.BizStep != "cbv:BizStep-shipping" || asGiven.SourceList[0].Type != "cbv:SDT-owning_party" {
+		t.Fatalf("the apply decoder read compact URIs as %+v", asGiven)
+	}
 	bare := mustEvent(t, spell("shipping", "in_transit", "po", "owning_party"))
-	if curies.BizStep != "shipping" || curies.Disposition != "in_transit" || curies.PersistentDisposition.Set[0] != "in_transit" ||
-		curies.BizTransactionList[0].Type != "po" || curies.SourceList[0].Type != "owning_party" {
-		t.Fatalf("compact URIs decoded to %+v", curies)
+	if EventHashID(asGiven) != EventHashID(bare) {
+		t.Fatalf("compact URIs hash differently:\n%s\n%s", PreHash(asGiven), PreHash(bare))
 	}
-	if EventHashID(curies) != EventHashID(bare) {
-		t.Fatalf("compact URIs hash differently:\n%s\n%s", PreHash(curies), PreHash(bare))
+	read := []Event{asGiven}
+	if err := readEPCIS2(read); err != nil {
+		t.Fatal(err)
 	}
-	// The one-pass capture decoder agrees.
-	checkFastMatchesStrict(t, []byte(`{"events":[`+spell("cbv:BizStep-shipping", "cbv:Disp-in_transit", "cbv:BTT-po", "cbv:SDT-owning_party")+`]}`))
-	_, err := DecodeEvent([]byte(spell("cbv:BizStep-shiping", "in_transit", "po", "owning_party")))
+	fromDoc, err := DecodeDocument([]byte(`{"type":"EPCISDocument","epcisBody":{"eventList":[` + compact + `]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []Event{read[0], fromDoc[0]} {
+		if e.BizStep != "shipping" || e.Disposition != "in_transit" || e.PersistentDisposition.Set[0] != "in_transit" ||
+			e.BizTransactionList[0].Type != "po" || e.SourceList[0].Type != "owning_party" {
+			t.Fatalf("compact URIs read as %+v", e)
+		}
+	}
+	// The one-pass capture decoder agrees with the strict one.
+	checkFastMatchesStrict(t, []byte(`{"events":[`+compact+`]}`))
+
+	typo := spell("cbv:BizStep-shiping", "in_transit", "po", "owning_party")
+	if err := readEPCIS2([]Event{mustEvent(t, typo)}); err == nil || !strings.Contains(err.Error(), "bizStep") {
+		t.Fatalf("typo in a compact URI, rules 2: %v", err)
+	}
+	_, err = DecodeDocument([]byte(`{"type":"EPCISDocument","epcisBody":{"eventList":[` + typo + `]}}`))
 	var de *DecodeError
-	if !errors.As(err, &de) || de.Path != "bizStep" {
+	if !errors.As(err, &de) || de.Path != "epcisBody.eventList[0].bizStep" {
 		t.Fatalf("typo in a compact URI: error %v, want one at bizStep", err)
+	}
+}
+
+// TestDocumentsRefuseOffsetsBeyond14Hours: the server refuses a document
+// with an offset beyond ±14:00 before proposing it, whatever rules the
+// ledger is at; the decoder that applies entries takes it, as rules
+// version 1 did (version 2 refuses it: readEPCIS2).
+func TestDocumentsRefuseOffsetsBeyond14Hours(t *testing.T) {
+	for _, offset := range []string{"+14:30", "-14:01"} {
+		ev := `{"type":"ObjectEvent","eventTime":"2026-02-01T09:00:00Z","eventTimeZoneOffset":"` + offset + `",
+			"epcList":["urn:epc:id:sscc:4012345.0000000017"],"action":"OBSERVE"}`
+		_, err := DecodeDocument([]byte(`{"type":"EPCISDocument","epcisBody":{"eventList":[` + ev + `]}}`))
+		var de *DecodeError
+		if !errors.As(err, &de) || de.Path != "epcisBody.eventList[0].eventTimeZoneOffset" {
+			t.Errorf("document with offset %s: %v", offset, err)
+		}
+		e := mustEvent(t, ev)
+		if err := readEPCIS2([]Event{e}); err == nil || !strings.Contains(err.Error(), offset) {
+			t.Errorf("rules 2, offset %s: %v", offset, err)
+		}
 	}
 }
 

@@ -51,6 +51,9 @@ type ledger struct {
 	index *VerifyIndex
 	// last is the projection after the last command, for checkCommand.
 	last projectionRows
+	// rules is the rules version bootstrap adopts: 0 means RulesVersion,
+	// 1 adopts none (the rules before versions).
+	rules int
 }
 
 // testIndexPacks bounds the test ledgers' verify indexes, small enough

@@ -160,7 +160,7 @@ func QueryEvents(db *gorm.DB, q EventQuery) (EventPage, error) {
 		}
 		norm := make([]string, len(f.vals))
 		for i, v := range f.vals {
-			n, err := f.vocab.normalize(v)
+			n, err := f.vocab.normalizeCompact(v)
 			if err != nil {
 				return page, fmt.Errorf("%w: %s: %v", ErrBadQuery, f.column, err)
 			}

@@ -30,6 +30,7 @@ func refEventHashID(e Event) string {
 // refPreHash returns the canonical pre-hash string of e.
 func refPreHash(e Event) string {
 	ns := contextNamespaces(e.Context)
+	hns := &hashNS{ctx: e.Context}
 	var b strings.Builder
 	b.WriteString("eventType=" + e.Type)
 	b.WriteString("eventTime=" + refHashTime(e.EventTime))
@@ -87,11 +88,11 @@ func refPreHash(e Event) string {
 	}
 	if e.ReadPoint != "" {
 		b.WriteString("readPointid=" + refHashID(e.ReadPoint, ns))
-		b.WriteString(strings.Join(genericFields(e.ReadPointExtensions, ns), ""))
+		b.WriteString(strings.Join(genericFields(e.ReadPointExtensions, hns), ""))
 	}
 	if e.BizLocation != "" {
 		b.WriteString("bizLocationid=" + refHashID(e.BizLocation, ns))
-		b.WriteString(strings.Join(genericFields(e.BizLocationExtensions, ns), ""))
+		b.WriteString(strings.Join(genericFields(e.BizLocationExtensions, hns), ""))
 	}
 	if len(e.BizTransactionList) > 0 {
 		b.WriteString("bizTransactionList")
@@ -117,7 +118,7 @@ func refPreHash(e Event) string {
 	}
 	if len(e.SensorElementList) > 0 {
 		b.WriteString("sensorElementList")
-		b.WriteString(refSortedJoin(e.SensorElementList, func(se SensorElement) string { return hashSensorElement(se, ns) }))
+		b.WriteString(refSortedJoin(e.SensorElementList, func(se SensorElement) string { return hashSensorElement(se, hns) }))
 	}
 	// ILMD and user extensions are written generically, sorted, after the
 	// ordered fields.
@@ -130,11 +131,11 @@ func refPreHash(e Event) string {
 		if m.ItemExpirationDate != "" {
 			parts = append(parts, refCbvmdaNS+"itemExpirationDate="+m.ItemExpirationDate)
 		}
-		parts = append(parts, genericFields(m.Extensions, ns)...)
+		parts = append(parts, genericFields(m.Extensions, hns)...)
 		slices.Sort(parts)
 		rest = append(rest, "ilmd"+strings.Join(parts, ""))
 	}
-	rest = append(rest, genericFields(e.Extensions, ns)...)
+	rest = append(rest, genericFields(e.Extensions, hns)...)
 	slices.Sort(rest)
 	b.WriteString(strings.Join(rest, ""))
 	return b.String()

@@ -22,7 +22,21 @@ import (
 // ledger without an adoption is at version 1.
 
 // RulesVersion is the newest version of the rules this binary applies.
-const RulesVersion = 1
+const RulesVersion = 2
+
+// The versions of the rules, each named for what it changed.
+const (
+	// rulesEPCISFidelity (2): EPCIS 2.0 and CBV 2.0 conformance.
+	//   - The event hash (CBV 2.0 §8.9) writes every GS1 identifier as its
+	//     canonical Digital Link (a sensor's GIAI, a GDTI in a
+	//     bizTransaction, a transformationID), expands compact URIs
+	//     (gs1:Temperature) and covers the user fields of readPoint and
+	//     bizLocation.
+	//   - An eventTimeZoneOffset beyond -14:00 to +14:00 is refused.
+	//   - A CBV value written as a compact URI (cbv:BizStep-shipping) is
+	//     the standard value it names, not an extension.
+	rulesEPCISFidelity = 2
+)
 
 // RulesAdoption records that the ledger adopted a version of the rules:
 // entries after Seq are judged by it.

@@ -45,6 +45,7 @@ func (l *ledger) adoptCmd(v int) Command {
 // same transaction is judged by the version just adopted.
 func TestRulesAreAdoptedOnceByAnAdmin(t *testing.T) {
 	l := newLedger(t)
+	l.rules = 1
 	l.network()
 	if v, err := ActiveRules(l.db); err != nil || v != 1 {
 		t.Fatalf("a new ledger's rules: %d, %v", v, err)
@@ -75,6 +76,7 @@ func TestRulesAreAdoptedOnceByAnAdmin(t *testing.T) {
 // apply. Apply alone answers rules_too_new.
 func TestANodeStopsAtRulesItDoesNotKnow(t *testing.T) {
 	l := newLedger(t)
+	l.rules = 1
 	l.network()
 	before := l.seq
 	adopt := l.adoptCmd(2)

@@ -15,16 +15,17 @@ import (
 )
 
 // TestRulesAreAdoptedAfterARollingUpgrade upgrades a 3-node cluster one
-// node at a time to a binary that knows rules version 2, under writes:
-// the ledger refuses to adopt 2 while any member lacks it, adopts it once
-// all have it, every node then says so with the same tree, and a node
-// still on the old binary may not join.
+// node at a time to a binary that knows the next rules version, under
+// writes: the ledger refuses to adopt it while any member lacks it, adopts
+// it once all have it, every node then says so with the same tree, and a
+// node still on the old binary may not join.
 func TestRulesAreAdoptedAfterARollingUpgrade(t *testing.T) {
+	next := models.RulesVersion + 1
 	c := mustCluster(t, 3, nil)
 	leader := mustLeader(t, c.nodes)
 	mustPropose(t, leader.s, orgCmd(t, "before", "before"))
 	adopt := func() models.Command {
-		cmd, err := models.NewCommand("adopt-2", models.KindAdoptRules, "", time.Time{}, models.AdoptRulesPayload{Version: 2})
+		cmd, err := models.NewCommand("adopt-next", models.KindAdoptRules, "", time.Time{}, models.AdoptRulesPayload{Version: next})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -33,32 +34,32 @@ func TestRulesAreAdoptedAfterARollingUpgrade(t *testing.T) {
 
 	for i, tn := range c.nodes {
 		asker := c.live()[0].s
-		err := asker.CheckRulesSupported(testCtx(t), 2)
+		err := asker.CheckRulesSupported(testCtx(t), next)
 		if !errors.Is(err, ErrRulesUnsupported) || !strings.Contains(err.Error(), tn.id) {
 			t.Fatalf("before %s is upgraded: %v", tn.id, err)
 		}
 		c.kill(tn)
-		tn.rules = 2
+		tn.rules = next
 		c.restart(tn)
 		mustPropose(t, mustLeader(t, c.live()).s, orgCmd(t, fmt.Sprintf("during-%d", i), fmt.Sprintf("during-%d", i)))
 	}
 	leader = mustLeader(t, c.nodes)
 	for _, tn := range c.nodes {
-		if err := tn.s.CheckRulesSupported(testCtx(t), 2); err != nil {
+		if err := tn.s.CheckRulesSupported(testCtx(t), next); err != nil {
 			t.Fatalf("%s, all upgraded: %v", tn.id, err)
 		}
-		if err := tn.s.CheckRulesSupported(testCtx(t), 3); !errors.Is(err, ErrRulesUnsupported) {
-			t.Fatalf("%s asked about version 3: %v", tn.id, err)
+		if err := tn.s.CheckRulesSupported(testCtx(t), next+1); !errors.Is(err, ErrRulesUnsupported) {
+			t.Fatalf("%s asked about version %d: %v", tn.id, next+1, err)
 		}
 	}
 	if res := mustPropose(t, leader.s, adopt()); !res[0].Accepted {
-		t.Fatalf("adopting 2: %+v", res[0])
+		t.Fatalf("adopting %d: %+v", next, res[0])
 	}
 	mustPropose(t, leader.s, orgCmd(t, "after", "after"))
 	mustConverge(t, c.nodes, 0)
-	waitFor(t, 10*time.Second, "every node at rules 2", func() bool {
+	waitFor(t, 10*time.Second, "every node at the new rules", func() bool {
 		for _, tn := range c.nodes {
-			if st := tn.s.Status(); st.RulesActive != 2 || st.RulesSupported != 2 {
+			if st := tn.s.Status(); st.RulesActive != next || st.RulesSupported != next {
 				return false
 			}
 		}
@@ -68,7 +69,7 @@ func TestRulesAreAdoptedAfterARollingUpgrade(t *testing.T) {
 	for _, joiner := range []struct {
 		rules int
 		err   error
-	}{{1, ErrRulesUnsupported}, {2, nil}} {
+	}{{models.RulesVersion, ErrRulesUnsupported}, {next, nil}} {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)

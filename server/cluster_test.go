@@ -99,6 +99,7 @@ func mustRouterNode(t *testing.T, configure ...func(*raftstore.Config)) *routerN
 	proposeOK(t, st, "t1", "", models.KindIssueToken, models.IssueTokenPayload{TokenSHA256: tokenHash(n.admin), OrgID: "admin"})
 	proposeOK(t, st, "o2", "", models.KindRegisterOrganisation, models.RegisterOrganisationPayload{ID: "4012345000009", Name: "Pharmacy", Role: models.RolePharmacy})
 	proposeOK(t, st, "t2", "", models.KindIssueToken, models.IssueTokenPayload{TokenSHA256: tokenHash(n.pharmacy), OrgID: "4012345000009"})
+	adoptNewestRules(t, st)
 	gin.SetMode(gin.TestMode)
 	n.srv = httptest.NewServer(Create(st, nil))
 	t.Cleanup(n.srv.Close)
@@ -154,7 +155,8 @@ func TestLedgerHeadAndProofsOverHTTP(t *testing.T) {
 	if st, _ := call(t, n.srv.URL, "GET", "/api/v1/ledger/head", n.pharmacy, nil, &head); st != 200 {
 		t.Fatalf("head: %d", st)
 	}
-	if head.Size != 4 || len(head.Root) != 64 || head.Node != "n1" {
+	// Four registrations and the adoption of the rules.
+	if head.Size != 5 || len(head.Root) != 64 || head.Node != "n1" {
 		t.Fatalf("head = %+v", head)
 	}
 	cp, err := raftstore.VerifyCheckpoint(head.Checkpoint, head.Key)
@@ -166,10 +168,10 @@ func TestLedgerHeadAndProofsOverHTTP(t *testing.T) {
 	}
 
 	var inc inclusionView
-	if st, _ := call(t, n.srv.URL, "GET", "/api/v1/ledger/proofs/inclusion?seq=3&size=4", n.pharmacy, nil, &inc); st != 200 {
+	if st, _ := call(t, n.srv.URL, "GET", "/api/v1/ledger/proofs/inclusion?seq=3&size=5", n.pharmacy, nil, &inc); st != 200 {
 		t.Fatalf("inclusion: %d", st)
 	}
-	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, 2, 4, unhex(t, inc.LeafHash), unhexAll(t, inc.Hashes), unhex(t, head.Root)); err != nil {
+	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, 2, 5, unhex(t, inc.LeafHash), unhexAll(t, inc.Hashes), unhex(t, head.Root)); err != nil {
 		t.Fatalf("inclusion proof over HTTP does not verify: %v", err)
 	}
 	// The leaf hash is the one a regulator recomputes from the entry.
@@ -202,13 +204,13 @@ func TestLedgerHeadAndProofsOverHTTP(t *testing.T) {
 	}
 	proposeOK(t, n.store, "o3", "", models.KindRegisterOrganisation, models.RegisterOrganisationPayload{ID: "root2", Name: "Second", Role: models.RoleAdmin})
 	var con consistencyView
-	if st, _ := call(t, n.srv.URL, "GET", "/api/v1/ledger/proofs/consistency?first=4", n.pharmacy, nil, &con); st != 200 {
+	if st, _ := call(t, n.srv.URL, "GET", "/api/v1/ledger/proofs/consistency?first=5", n.pharmacy, nil, &con); st != 200 {
 		t.Fatalf("consistency: %d", st)
 	}
-	if con.Second != 5 || con.FirstRoot != head.Root {
+	if con.Second != 6 || con.FirstRoot != head.Root {
 		t.Fatalf("consistency = %+v", con)
 	}
-	if err := proof.VerifyConsistency(rfc6962.DefaultHasher, 4, 5, unhexAll(t, con.Hashes), unhex(t, con.FirstRoot), unhex(t, con.SecondRoot)); err != nil {
+	if err := proof.VerifyConsistency(rfc6962.DefaultHasher, 5, 6, unhexAll(t, con.Hashes), unhex(t, con.FirstRoot), unhex(t, con.SecondRoot)); err != nil {
 		t.Fatalf("consistency proof does not verify: %v", err)
 	}
 

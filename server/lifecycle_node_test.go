@@ -90,6 +90,7 @@ func mustTunedAPINode(t testing.TB, tune func(*raft.Config), configure ...func(*
 	}
 	mustPropose(t, st, "", models.KindRegisterOrganisation, models.RegisterOrganisationPayload{ID: "admin", Name: "Operator", Role: models.RoleAdmin})
 	mustPropose(t, st, "", models.KindIssueToken, models.IssueTokenPayload{TokenSHA256: tokenHash(tok), OrgID: "admin"})
+	adoptNewestRules(t, st)
 	gin.SetMode(gin.TestMode)
 	dash, err := NewDashboard(st)
 	if err != nil {
@@ -102,6 +103,15 @@ func mustTunedAPINode(t testing.TB, tune func(*raft.Config), configure ...func(*
 	srv := httptest.NewServer(Create(st, nil, api, dash))
 	t.Cleanup(srv.Close)
 	return &apiNode{store: st, srv: srv, adminToken: tok, clock: clock}
+}
+
+// adoptNewestRules has a new test ledger adopt this binary's rules, as
+// pedigree serve --bootstrap does, when the node applies them.
+func adoptNewestRules(t testing.TB, st *raftstore.Store) {
+	t.Helper()
+	if models.RulesVersion > 1 && st.Status().RulesSupported >= models.RulesVersion {
+		mustPropose(t, st, "", models.KindAdoptRules, models.AdoptRulesPayload{Version: models.RulesVersion})
+	}
 }
 
 // mustLeader polls until the node leads.
