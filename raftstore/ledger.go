@@ -403,7 +403,12 @@ func (l *ledger) entryByID(id string) (Entry, error) {
 	return scanEntry(row)
 }
 
-func scanEntry(row *sql.Row) (Entry, error) {
+// rowScanner is a *sql.Row or *sql.Rows.
+type rowScanner interface {
+	Scan(dest ...any) error
+}
+
+func scanEntry(row rowScanner) (Entry, error) {
 	var e Entry
 	var ts string
 	var payload, data []byte

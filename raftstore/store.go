@@ -159,12 +159,14 @@ type Store struct {
 	readyTerm atomic.Uint64 // term in which this leader's barrier completed
 	// diverged is set, once and for good, by the audit that found this
 	// node's tree different from the leader's (audit.go).
-	diverged  atomic.Pointer[divergence]
-	closed    atomic.Bool
-	closeOnce sync.Once
-	closeErr  error
-	done      chan struct{}
-	wg        sync.WaitGroup
+	diverged atomic.Pointer[divergence]
+	// backupSlot lets one backup copy the database at a time (backup.go).
+	backupSlot chan struct{}
+	closed     atomic.Bool
+	closeOnce  sync.Once
+	closeErr   error
+	done       chan struct{}
+	wg         sync.WaitGroup
 }
 
 // Open opens (or creates) the node's data directory and starts Raft.
@@ -193,7 +195,8 @@ func Open(cfg Config) (*Store, error) {
 	if cfg.RaftLogLevel == "" {
 		cfg.RaftLogLevel = "warn"
 	}
-	s := &Store{cfg: cfg, log: cfg.Logger.With("component", "raftstore", "node", cfg.NodeID), done: make(chan struct{}), leaderChanged: make(chan struct{}), rpcIdle: rpcIdleTimeout}
+	s := &Store{cfg: cfg, log: cfg.Logger.With("component", "raftstore", "node", cfg.NodeID), done: make(chan struct{}), leaderChanged: make(chan struct{}),
+		rpcIdle: rpcIdleTimeout, backupSlot: make(chan struct{}, 1)}
 	for i, c := range []Consistency{Leader, Linearizable} {
 		verify := c == Linearizable
 		started := defaultMetrics().readRounds.WithLabelValues(cfg.NodeID, string(c))
@@ -221,6 +224,7 @@ func (s *Store) open() error {
 	}
 	s.key = key
 	s.signer = newSigner(cfg.Origin, "pedigree-"+cfg.NodeID, key)
+	removeStaleBackups(cfg.Dir)
 
 	hlog := hclog.New(&hclog.LoggerOptions{
 		Name:   "raft",
