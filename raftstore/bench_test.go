@@ -218,7 +218,7 @@ func mustCaptureSetup(b *testing.B, s *Store) func(id string, from, to int) mode
 
 // captureMaker commits the manufacturer and product with commit and returns
 // the maker of commissioning captures.
-func captureMaker(b *testing.B, commit func(...models.Command)) func(id string, from, to int) models.Command {
+func captureMaker(b testing.TB, commit func(...models.Command)) func(id string, from, to int) models.Command {
 	net, err := demo.New(1, 40, time.Now())
 	if err != nil {
 		b.Fatal(err)

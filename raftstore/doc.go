@@ -13,6 +13,9 @@
 //	snapshots/     raft file snapshots (each a SQLite file: projection + tree)
 //	ledger.db      the SQLite projection, ledger entries and Merkle nodes
 //	node.key       the node's Ed25519 key that signs tree heads (mode 0600)
+//	backup-*/      a backup's copy while it is made (backup.go)
+//	restore.pending  present while a restore runs; Open refuses the
+//	               directory if a restore left it (restore.go)
 //
 // # Invariants
 //
@@ -43,6 +46,11 @@
 //   - A snapshot is a point-in-time copy of the whole SQLite file (VACUUM
 //     INTO), so a node restored from it has the same projection, ledger and
 //     Merkle tree, and thus the same root, as the node that took it.
+//   - A backup is a snapshot's copy with its own tree head, and a restore
+//     (OpenRestored) starts a new cluster from it as from a snapshot taken
+//     at its Raft index, so no later entry is taken for one it holds. It
+//     never replaces a ledger: it refuses a directory with Raft or ledger
+//     state, and Open refuses a database without Raft state.
 //   - A leader or linearizable read on a follower waits for an index the
 //     leader took after the read began. Reads waiting at once share one
 //     request for it (readrounds.go), but never a request already sent.

@@ -258,20 +258,25 @@ func (c *testCluster) start(tn *testNode, ln net.Listener, bootstrap bool) {
 			return err == nil
 		})
 	}
-	tune := c.tune
-	if tune == nil {
-		tune = fastRaft
-	}
-	s, err := Open(Config{
-		NodeID: tn.id, Dir: tn.dir, Listener: tn.net.listener(ln), Dial: tn.net.dial,
-		Bootstrap: bootstrap, Tune: tune, Logger: testLogger(c.t), HTTPAddr: "http://" + tn.id + ".invalid",
-		ProposeTimeout: 10 * time.Second, TLS: tn.tls, AuditInterval: c.auditInterval, RulesVersion: tn.rules,
-	})
+	s, err := Open(c.config(tn, ln, bootstrap))
 	if err != nil {
 		ln.Close()
 		c.t.Fatalf("open %s: %v", tn.id, err)
 	}
 	tn.s = s
+}
+
+// config is the Config a test node opens with, listening on ln.
+func (c *testCluster) config(tn *testNode, ln net.Listener, bootstrap bool) Config {
+	tune := c.tune
+	if tune == nil {
+		tune = fastRaft
+	}
+	return Config{
+		NodeID: tn.id, Dir: tn.dir, Listener: tn.net.listener(ln), Dial: tn.net.dial,
+		Bootstrap: bootstrap, Tune: tune, Logger: testLogger(c.t), HTTPAddr: "http://" + tn.id + ".invalid",
+		ProposeTimeout: 10 * time.Second, TLS: tn.tls, AuditInterval: c.auditInterval, RulesVersion: tn.rules,
+	}
 }
 
 // kill closes a node hard: its network is cut first, then the store stops.

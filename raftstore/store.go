@@ -162,15 +162,35 @@ type Store struct {
 	diverged atomic.Pointer[divergence]
 	// backupSlot lets one backup copy the database at a time (backup.go).
 	backupSlot chan struct{}
-	closed     atomic.Bool
-	closeOnce  sync.Once
-	closeErr   error
-	done       chan struct{}
-	wg         sync.WaitGroup
+	// seedIndex, when set, is the Raft index of the backup a restore put
+	// in the data directory (restore.go): open seeds Raft with it.
+	seedIndex uint64
+	closed    atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+	done      chan struct{}
+	wg        sync.WaitGroup
 }
 
 // Open opens (or creates) the node's data directory and starts Raft.
 func Open(cfg Config) (*Store, error) {
+	s, err := newStore(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkNoUnfinishedRestore(cfg.Dir); err != nil {
+		return nil, err
+	}
+	if err := s.open(); err != nil {
+		s.cleanup()
+		return nil, err
+	}
+	return s, nil
+}
+
+// newStore checks cfg, fills in its defaults and makes the Store that
+// open starts.
+func newStore(cfg Config) (*Store, error) {
 	if !nodeIDPattern.MatchString(cfg.NodeID) {
 		return nil, fmt.Errorf("%w: node id %q must be 1-64 letters, digits, '.', '_' or '-'", ErrInvalid, cfg.NodeID)
 	}
@@ -206,10 +226,6 @@ func Open(cfg Config) (*Store, error) {
 			started: started.Inc,
 		}
 	}
-	if err := s.open(); err != nil {
-		s.cleanup()
-		return nil, err
-	}
 	return s, nil
 }
 
@@ -218,7 +234,7 @@ func (s *Store) open() error {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
-	key, err := loadOrCreateKey(filepath.Join(cfg.Dir, "node.key"))
+	key, err := loadOrCreateKey(filepath.Join(cfg.Dir, nodeKeyFile))
 	if err != nil {
 		return err
 	}
@@ -231,7 +247,7 @@ func (s *Store) open() error {
 		Level:  hclog.LevelFromString(cfg.RaftLogLevel),
 		Output: slogWriter{s.log},
 	})
-	s.bolt, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.Dir, "raft.db")})
+	s.bolt, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.Dir, raftLogFile)})
 	if err != nil {
 		return fmt.Errorf("open raft log: %w", err)
 	}
@@ -239,17 +255,6 @@ func (s *Store) open() error {
 	if err != nil {
 		return fmt.Errorf("open snapshot store: %w", err)
 	}
-	indexPacks := cfg.VerifyIndexPacks
-	if indexPacks == 0 {
-		indexPacks = DefaultVerifyIndexPacks
-	}
-	s.ledger, err = openLedger(filepath.Join(cfg.Dir, "ledger.db"), cfg.NodeID, indexPacks, s.log)
-	if err != nil {
-		return err
-	}
-	s.ledger.rulesSupported = s.rulesSupported()
-	s.fsm = newFSM(s.ledger)
-
 	ln := cfg.Listener
 	if ln == nil {
 		if ln, err = net.Listen("tcp", cfg.RaftAddr); err != nil {
@@ -270,6 +275,30 @@ func (s *Store) open() error {
 		Timeout: 10 * time.Second,
 		Logger:  hlog,
 	})
+	if s.seedIndex > 0 {
+		// Before SQLite opens the restored file: the snapshot is its
+		// bytes as the restore wrote them.
+		if err := seedSnapshot(snaps, s.transport, cfg.NodeID, advertise.String(), s.seedIndex, filepath.Join(cfg.Dir, ledgerFile)); err != nil {
+			return err
+		}
+	}
+	indexPacks := cfg.VerifyIndexPacks
+	if indexPacks == 0 {
+		indexPacks = DefaultVerifyIndexPacks
+	}
+	s.ledger, err = openLedger(filepath.Join(cfg.Dir, ledgerFile), cfg.NodeID, indexPacks, s.log)
+	if err != nil {
+		return err
+	}
+	s.ledger.rulesSupported = s.rulesSupported()
+	s.fsm = newFSM(s.ledger)
+	hasState, err := raft.HasExistingState(s.bolt, s.bolt, snaps)
+	if err != nil {
+		return fmt.Errorf("check raft state: %w", err)
+	}
+	if err := s.ledger.refuseWithoutRaftState(hasState); err != nil {
+		return err
+	}
 
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.NodeID)
@@ -306,11 +335,7 @@ func (s *Store) open() error {
 		return fmt.Errorf("start raft: %w", err)
 	}
 	if cfg.Bootstrap {
-		has, err := raft.HasExistingState(s.bolt, s.bolt, snaps)
-		if err != nil {
-			return fmt.Errorf("check raft state: %w", err)
-		}
-		if !has {
+		if !hasState {
 			f := s.raft.BootstrapCluster(raft.Configuration{Servers: []raft.Server{{
 				Suffrage: raft.Voter, ID: rc.LocalID, Address: raft.ServerAddress(advertise.String()),
 			}}})

@@ -1,0 +1,277 @@
+package raftstore
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/hashicorp/raft"
+)
+
+// Restoring a backup makes a new one-node cluster whose state is the
+// backup. The data directory is made to look like that of a node that
+// has just taken a snapshot at the backup's Raft index, with itself as
+// the only voter: ledger.db is the backup, and Raft's snapshot store holds
+// the same bytes with that index and configuration. Raft then starts from
+// the snapshot, as after any restart, and numbers new entries after it.
+// Two things follow, and both are why this is not raft.Restore on a
+// bootstrapped node:
+//
+//   - The FSM skips entries at or below the database's applied index (a
+//     restarted node's log replays what the database already holds). New
+//     entries come after the snapshot's index, which is the backup's
+//     applied index, so none is skipped. A backup copied into a fresh
+//     node's ledger.db by hand would have its first entries skipped:
+//     Open refuses a database without Raft state for that reason.
+//   - Nothing can fail half-way inside Raft: raft.Restore panics when the
+//     FSM cannot take the snapshot, while here every step that can fail
+//     (the copy, its check, the snapshot) runs before Raft starts, and a
+//     failure removes what the restore wrote.
+//
+// Nodes that then join catch up from that snapshot, as a node joining any
+// cluster whose log was compacted does.
+//
+// A restore never replaces a ledger: it refuses a data directory that
+// holds any Raft or ledger state. It writes restore.pending first and
+// removes it last, so a restore cut short by a crash leaves a directory
+// that Open refuses, rather than one that starts as an empty ledger.
+
+// The files of a data directory.
+const (
+	raftLogFile       = "raft.db"
+	ledgerFile        = "ledger.db"
+	nodeKeyFile       = "node.key"
+	snapshotsDir      = "snapshots" // raft.FileSnapshotStore's
+	restorePending    = "restore.pending"
+	restoreCopySuffix = ".restoring"
+)
+
+// stateFiles are what a data directory that has held a node holds. A
+// directory with none of them is empty enough to restore into (a volume's
+// lost+found, or the backup file itself, may be there). node.key is not
+// among them: it names the node, not its state, and an operator may keep
+// a node's key across a restore.
+var stateFiles = []string{
+	raftLogFile, ledgerFile, ledgerFile + "-wal", ledgerFile + "-shm",
+	ledgerFile + restoreCopySuffix, ledgerFile + restoreCopySuffix + "-journal",
+	snapshotsDir, restorePending,
+}
+
+// ErrDataDirInUse means a data directory holds state that an operation
+// would replace or misread: a restore into a directory that holds a
+// ledger, or a directory whose restore did not finish.
+var ErrDataDirInUse = errors.New("raftstore: the data directory is in use")
+
+// OpenRestored makes cfg.Dir a new one-node cluster whose ledger is the
+// backup file at path (as Store.Backup wrote it), and opens it. The
+// directory must hold no Raft or ledger state (ErrDataDirInUse), and the
+// backup must pass VerifyBackup (ErrBadBackup); if either check or any
+// later step fails, the directory is left as it was. The returned store
+// is the cluster's only voter; its Raft index continues from the
+// backup's, its tree from the backup's tree. The backup's cluster listing
+// is dropped (those nodes are not members); Config.Bootstrap is ignored.
+//
+// Open the directory with Open afterwards, as any node's.
+func OpenRestored(cfg Config, path string) (*Store, BackupInfo, error) {
+	cfg.Bootstrap = false
+	s, err := newStore(cfg)
+	if err != nil {
+		return nil, BackupInfo{}, err
+	}
+	held, err := heldState(cfg.Dir)
+	if err != nil {
+		return nil, BackupInfo{}, err
+	}
+	if len(held) > 0 {
+		return nil, BackupInfo{}, fmt.Errorf("%w: %s already holds %s; a restore makes a new cluster in an empty data directory and never replaces a ledger",
+			ErrDataDirInUse, cfg.Dir, strings.Join(held, ", "))
+	}
+	_, statErr := os.Stat(cfg.Dir)
+	madeDir := errors.Is(statErr, os.ErrNotExist)
+	_, keyErr := os.Stat(filepath.Join(cfg.Dir, nodeKeyFile))
+	hadKey := keyErr == nil
+	undo := func() {
+		for _, name := range stateFiles {
+			os.RemoveAll(filepath.Join(cfg.Dir, name))
+		}
+		if !hadKey {
+			os.Remove(filepath.Join(cfg.Dir, nodeKeyFile))
+		}
+		if madeDir {
+			os.Remove(cfg.Dir)
+		}
+	}
+
+	info, err := prepareRestore(cfg.Dir, path)
+	if err != nil {
+		undo()
+		return nil, BackupInfo{}, err
+	}
+	s.seedIndex = info.Applied
+	if err := s.open(); err != nil {
+		s.cleanup()
+		undo()
+		return nil, BackupInfo{}, fmt.Errorf("restore: %w", err)
+	}
+	err = os.Remove(filepath.Join(cfg.Dir, restorePending))
+	if err == nil {
+		err = syncDir(cfg.Dir)
+	}
+	if err != nil {
+		s.Close()
+		undo()
+		return nil, BackupInfo{}, fmt.Errorf("restore: finish: %w", err)
+	}
+	return s, info, nil
+}
+
+// heldState lists the state files dir holds.
+func heldState(dir string) ([]string, error) {
+	var held []string
+	for _, name := range stateFiles {
+		_, err := os.Lstat(filepath.Join(dir, name))
+		switch {
+		case err == nil:
+			held = append(held, name)
+		case !errors.Is(err, os.ErrNotExist):
+			return nil, fmt.Errorf("check data directory: %w", err)
+		}
+	}
+	return held, nil
+}
+
+// checkNoUnfinishedRestore refuses a data directory whose restore was cut
+// short: its Raft state, if any, may not match its database.
+func checkNoUnfinishedRestore(dir string) error {
+	if _, err := os.Stat(filepath.Join(dir, restorePending)); err == nil {
+		return fmt.Errorf("%w: a restore into %s did not finish (%s is there); empty the directory and restore again",
+			ErrDataDirInUse, dir, restorePending)
+	}
+	return nil
+}
+
+// refuseWithoutRaftState refuses a database that holds applied entries
+// when the data directory has no Raft state (a backup copied in by hand,
+// say): the FSM would skip every new entry up to the database's applied
+// index as one it already holds.
+func (l *ledger) refuseWithoutRaftState(hasRaftState bool) error {
+	if _, _, applied := l.committed(); !hasRaftState && applied > 0 {
+		return fmt.Errorf("%w: %s holds a ledger applied up to Raft index %d but there is no Raft state beside it; "+
+			"to start a cluster from a backup, restore it into an empty data directory (pedigree serve --bootstrap --restore)",
+			ErrDataDirInUse, l.path, applied)
+	}
+	return nil
+}
+
+// prepareRestore writes the restore's marker and ledger.db: a copy of the
+// backup, checked (the copy, not the original, which could change between
+// a check and a copy), without the backed-up cluster's node listing.
+func prepareRestore(dir, path string) (BackupInfo, error) {
+	src, err := os.Open(path)
+	if err != nil {
+		return BackupInfo{}, fmt.Errorf("restore: %w", err)
+	}
+	defer src.Close()
+	if st, err := src.Stat(); err != nil || !st.Mode().IsRegular() {
+		return BackupInfo{}, fmt.Errorf("%w: %s is not a regular file", ErrBadBackup, path)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return BackupInfo{}, fmt.Errorf("restore: create data directory: %w", err)
+	}
+	marker := fmt.Sprintf("restoring %s; if this file stays, the restore did not finish: empty this directory and restore again\n", path)
+	if err := writeSynced(filepath.Join(dir, restorePending), strings.NewReader(marker)); err != nil {
+		return BackupInfo{}, fmt.Errorf("restore: %w", err)
+	}
+	copyPath := filepath.Join(dir, ledgerFile+restoreCopySuffix)
+	if err := writeSynced(copyPath, src); err != nil {
+		return BackupInfo{}, fmt.Errorf("restore: copy %s: %w", path, err)
+	}
+	info, err := VerifyBackup(copyPath)
+	if err != nil {
+		return BackupInfo{}, fmt.Errorf("restore: %w", err)
+	}
+	if err := dropNodeListing(copyPath); err != nil {
+		return BackupInfo{}, fmt.Errorf("restore: %w", err)
+	}
+	if err := os.Rename(copyPath, filepath.Join(dir, ledgerFile)); err != nil {
+		return BackupInfo{}, fmt.Errorf("restore: %w", err)
+	}
+	if err := syncDir(dir); err != nil {
+		return BackupInfo{}, fmt.Errorf("restore: %w", err)
+	}
+	return info, nil
+}
+
+// dropNodeListing removes the backed-up cluster's node listing from the
+// copy: its nodes are not members of the new cluster, which records its
+// own as they join. The listing is not part of the ledger or its tree.
+// The copy is left a single file in rollback-journal mode, as VACUUM INTO
+// wrote it, so its bytes are the whole database.
+func dropNodeListing(path string) error {
+	_, db, err := openSQLiteDSN(path, sqliteFileURI(path)+"?_journal_mode=DELETE&_synchronous=FULL")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := db.Exec(`DELETE FROM cluster_nodes`); err != nil {
+		return fmt.Errorf("drop the backed-up cluster's node listing: %w", err)
+	}
+	return db.Close()
+}
+
+// seedSnapshot stores the restored database as Raft's snapshot at index,
+// with this node as the only voter: Raft starts from it and hands it to
+// the nodes that join.
+func seedSnapshot(snaps raft.SnapshotStore, trans raft.Transport, id, addr string, index uint64, dbPath string) error {
+	conf := raft.Configuration{Servers: []raft.Server{{Suffrage: raft.Voter, ID: raft.ServerID(id), Address: raft.ServerAddress(addr)}}}
+	// Term 1, as a bootstrapped cluster's first entry: the new cluster's
+	// first election starts term 1 from a stored term of 0.
+	sink, err := snaps.Create(raft.SnapshotVersionMax, index, 1, conf, index, trans)
+	if err != nil {
+		return fmt.Errorf("create the restored snapshot: %w", err)
+	}
+	f, err := os.Open(dbPath)
+	if err != nil {
+		sink.Cancel()
+		return err
+	}
+	defer f.Close()
+	if _, err := io.Copy(sink, f); err != nil {
+		sink.Cancel()
+		return fmt.Errorf("write the restored snapshot: %w", err)
+	}
+	if err := sink.Close(); err != nil {
+		return fmt.Errorf("write the restored snapshot: %w", err)
+	}
+	return nil
+}
+
+// writeSynced writes r to a new file at path and syncs it.
+func writeSynced(path string, r io.Reader) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// syncDir makes the directory's entries (a rename, a removal) durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
