@@ -15,7 +15,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -391,71 +390,6 @@ func (s *Store) leaderChange() <-chan struct{} {
 	s.leaderMu.Lock()
 	defer s.leaderMu.Unlock()
 	return s.leaderChanged
-}
-
-// advertiseAddr is the address peers dial this node at: the configured
-// one as written, or the bound one. A configured host name stays a name:
-// peers check this node's TLS certificate against the host they dial, and
-// a certificate may name the node only by DNS name; and a node whose IP
-// changes (a rescheduled pod) is still found. It is resolved once here
-// only to refuse a name that does not resolve at all.
-func advertiseAddr(configured string, bound net.Addr) (net.Addr, error) {
-	if configured != "" {
-		host, port, err := net.SplitHostPort(configured)
-		if err == nil && (host == "" || port == "") {
-			err = errors.New("needs a host and a port")
-		}
-		if err == nil {
-			_, err = net.ResolveTCPAddr("tcp", configured)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%w: advertise address %q: %v", ErrInvalid, configured, err)
-		}
-		return namedAddr(configured), nil
-	}
-	a, ok := bound.(*net.TCPAddr)
-	if !ok {
-		return bound, nil
-	}
-	if a.IP == nil || a.IP.IsUnspecified() {
-		return nil, fmt.Errorf("%w: raft listens on %s; give an advertise address peers can dial", ErrInvalid, bound)
-	}
-	return a, nil
-}
-
-// namedAddr is a TCP address as configured, host name and all.
-type namedAddr string
-
-func (a namedAddr) Network() string { return "tcp" }
-func (a namedAddr) String() string  { return string(a) }
-
-// slogWriter carries hclog's lines into slog.
-type slogWriter struct{ l *slog.Logger }
-
-func (w slogWriter) Write(p []byte) (int, error) {
-	line := string(trimNL(p))
-	level := slog.LevelInfo
-	switch {
-	case strings.Contains(line, "failed to accept connection") && strings.Contains(line, net.ErrClosed.Error()):
-		// Raft's transport says so each time the node stops and closes
-		// its listener: a clean stop, not an error to alert on.
-		level = slog.LevelDebug
-	case strings.Contains(line, "[ERROR]"):
-		level = slog.LevelError
-	case strings.Contains(line, "[WARN]"):
-		level = slog.LevelWarn
-	case strings.Contains(line, "[DEBUG]"), strings.Contains(line, "[TRACE]"):
-		level = slog.LevelDebug
-	}
-	w.l.Log(context.Background(), level, line, "sub", "raft")
-	return len(p), nil
-}
-
-func trimNL(p []byte) []byte {
-	for len(p) > 0 && (p[len(p)-1] == '\n' || p[len(p)-1] == '\r') {
-		p = p[:len(p)-1]
-	}
-	return p
 }
 
 // announce records this node's HTTP address and public key in the cluster

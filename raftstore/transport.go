@@ -220,3 +220,39 @@ func (r *raftLayer) Addr() net.Addr { return r.advertise }
 func (r *raftLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
 	return (*mux)(r).dialService(string(addr), muxRaft, timeout)
 }
+
+// advertiseAddr is the address peers dial this node at: the configured
+// one as written, or the bound one. A configured host name stays a name:
+// peers check this node's TLS certificate against the host they dial, and
+// a certificate may name the node only by DNS name; and a node whose IP
+// changes (a rescheduled pod) is still found. It is resolved once here
+// only to refuse a name that does not resolve at all.
+func advertiseAddr(configured string, bound net.Addr) (net.Addr, error) {
+	if configured != "" {
+		host, port, err := net.SplitHostPort(configured)
+		if err == nil && (host == "" || port == "") {
+			err = errors.New("needs a host and a port")
+		}
+		if err == nil {
+			_, err = net.ResolveTCPAddr("tcp", configured)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: advertise address %q: %v", ErrInvalid, configured, err)
+		}
+		return namedAddr(configured), nil
+	}
+	a, ok := bound.(*net.TCPAddr)
+	if !ok {
+		return bound, nil
+	}
+	if a.IP == nil || a.IP.IsUnspecified() {
+		return nil, fmt.Errorf("%w: raft listens on %s; give an advertise address peers can dial", ErrInvalid, bound)
+	}
+	return a, nil
+}
+
+// namedAddr is a TCP address as configured, host name and all.
+type namedAddr string
+
+func (a namedAddr) Network() string { return "tcp" }
+func (a namedAddr) String() string  { return string(a) }
