@@ -321,6 +321,9 @@ func (f *fakeNode) MembersRules(context.Context) ([]raftstore.NodeRules, error) 
 	return nil, f.err
 }
 func (f *fakeNode) CheckRulesSupported(context.Context, int) error { return f.err }
+func (f *fakeNode) Backup(context.Context) (*raftstore.Backup, error) {
+	return nil, raftstore.ErrClosed
+}
 
 func TestHealthAndErrorStatuses(t *testing.T) {
 	gin.SetMode(gin.TestMode)

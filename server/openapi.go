@@ -39,6 +39,9 @@ var apiOperations = []apiOperation{
 	{"DELETE", "/api/v1/cluster/nodes/:id", "cluster", "Remove a node (admin).", "bearer", nil, nil, 200},
 	{"GET", "/api/v1/cluster/rules", "cluster", "The rules version the ledger judges new entries by, the newest each member's binary applies, and the ledger's adoptions.", "bearer", nil, nil, 200},
 	{"POST", "/api/v1/cluster/rules", "cluster", "Adopt a newer rules version {\"version\": N} (admin), once every member's binary applies it (otherwise 409 rules_unsupported).", "bearer", nil, []string{"application/json"}, 200},
+	{"GET", "/api/v1/cluster/backup", "cluster", "A consistent copy of this node's database (admin): the ledger, its Merkle tree and the projection, as one SQLite file (application/vnd.sqlite3), for pedigree serve --bootstrap --restore. " +
+		"With consistency=leader or linearizable it holds every write the cluster had acknowledged when asked, even from a follower. Headers " + BackupTreeSizeHeader + " and " + BackupTreeRootHeader + " (hex) give the copy's tree head, " +
+		BackupRaftIndexHeader + " its Raft index, " + BackupBytesHeader + " its length; the trailer " + BackupSHA256Trailer + " its SHA-256 (hex).", "bearer", []string{"consistency"}, nil, 200},
 	{"GET", "/api/v1/ledger/head", "ledger", "This node's signed tree head (C2SP checkpoint).", "bearer", nil, nil, 200},
 	{"GET", "/api/v1/ledger/entries/:seq", "ledger", "A committed ledger entry (command and result) and its leaf hash, for its writer, regulators, admins and an organisation that sees every event it captured (others: 403 forbidden).", "bearer", nil, nil, 200},
 	{"GET", "/api/v1/ledger/proofs/inclusion", "ledger", "RFC 6962 inclusion proof of a ledger entry.", "bearer", []string{"seq", "size"}, nil, 200},

@@ -19,13 +19,14 @@ type Registrar interface {
 }
 
 // Node is what the router needs from the local ledger node for the routes it
-// mounts itself (health, cluster, ledger head and proofs);
+// mounts itself (health, cluster, backup, ledger head and proofs);
 // *raftstore.Store implements it.
 type Node interface {
 	ClusterNode
 	LedgerProofs
 	projectionReader
 	RulesNode
+	BackupSource
 }
 
 // Create builds the HTTP handler of a node: request ids, access logs, a
@@ -62,6 +63,7 @@ func Create(node Node, log *slog.Logger, extra ...Registrar) *gin.Engine {
 	rules := &rulesAPI{node: node, reader: node}
 	v1.GET("/cluster/rules", rules.get)
 	v1.POST("/cluster/rules", requireRole(adminRole), rules.adopt)
+	v1.GET("/cluster/backup", requireRole(adminRole), (&backupAPI{node: node}).backup)
 	lg := &ledgerAPI{ledger: node, local: node, nodeID: node.Status().ID}
 	v1.GET("/ledger/head", lg.head)
 	v1.GET("/ledger/entries/:seq", lg.entry)
