@@ -1,6 +1,7 @@
 // Command pedigree is the Pedigree pharmaceutical supply-chain ledger: one
-// binary whose subcommands run a ledger node, seed a demo network, parse and
-// scan GS1 codes, make signing keys and print signed labels.
+// binary whose subcommands run a ledger node, back its ledger up, seed a
+// demo network, parse and scan GS1 codes, make signing keys and print
+// signed labels.
 package main
 
 import (
@@ -26,6 +27,7 @@ const (
 
 func subcommands() map[string]subcommand {
 	return map[string]subcommand{
+		"backup": {"take a checked backup of a cluster's ledger", runBackup},
 		"bench":  {"measure throughput on this machine", runBench},
 		"demo":   {"run a one-node ledger seeded with the demo network", runDemo},
 		"gs1":    {"parse and check GS1 barcode data", runGS1},

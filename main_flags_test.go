@@ -11,7 +11,7 @@ import (
 // exit 0, for every subcommand.
 func TestEveryCommandAnswersABadFlagInOneLine(t *testing.T) {
 	for _, cmd := range [][]string{
-		{"serve"}, {"demo"}, {"gs1", "parse"}, {"bench", "gs1"}, {"keygen"}, {"label"}, {"scan"},
+		{"serve"}, {"demo"}, {"gs1", "parse"}, {"bench", "gs1"}, {"keygen"}, {"label"}, {"scan"}, {"backup"},
 	} {
 		name := strings.Join(cmd, " ")
 		for _, bad := range [][]string{{"--bogus"}, {"--bogus=1", "x"}} {
