@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +15,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/transparency-dev/merkle/proof"
+	"github.com/transparency-dev/merkle/rfc6962"
 
 	"github.com/pedigree-ledger/pedigree/raftstore"
 	"github.com/pedigree-ledger/pedigree/server"
@@ -47,6 +53,11 @@ func TestBackupFlagErrors(t *testing.T) {
 	if code := backup(context.Background(), []string{"--help"}, &out, io.Discard); code != exitOK || !strings.Contains(out.String(), "--restore") {
 		t.Errorf("--help: exit %d, %q", code, out.String())
 	}
+	var stderr bytes.Buffer
+	if code := serve(context.Background(), []string{"--node-id", "n1", "--data", "x", "--restore", "b.db"}, io.Discard, &stderr); code != exitUsage ||
+		!strings.Contains(stderr.String(), "--restore needs --bootstrap") {
+		t.Errorf("serve --restore without --bootstrap: exit %d, %q", code, stderr.String())
+	}
 }
 
 // adminToken waits for the token a bootstrapped node wrote to dir.
@@ -61,12 +72,158 @@ func adminToken(t *testing.T, dir string) string {
 	return strings.TrimSpace(string(raw))
 }
 
+// postJSON sends body as JSON and fails the test unless the node answers
+// with status.
+func postJSON(t *testing.T, url, token string, body any, status int) {
+	t.Helper()
+	data, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("POST", url, bytes.NewReader(data))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != status {
+		answer, _ := io.ReadAll(resp.Body)
+		t.Fatalf("POST %s: %d %s", url, resp.StatusCode, answer)
+	}
+}
+
+type headAnswer struct {
+	Size uint64 `json:"size"`
+	Root string `json:"root"`
+}
+
 // runBackupCmd runs `pedigree backup` and returns its exit code and
 // output.
 func runBackupCmd(args ...string) (int, string, string) {
 	var stdout, stderr bytes.Buffer
 	code := backup(context.Background(), args, &stdout, &stderr)
 	return code, stdout.String(), stderr.String()
+}
+
+// TestBackupThenRestoreIntoANewCluster is the operator's path: back up a
+// cluster with `pedigree backup`, lose the cluster, start a new one with
+// `serve --bootstrap --restore`, check its head against the one the
+// backup printed, join a node with the old admin token, write, and check
+// that the new tree extends the backup's. A second restore into the used
+// directory is refused and changes nothing; the node restarts without
+// --restore.
+func TestBackupThenRestoreIntoANewCluster(t *testing.T) {
+	d1, d2, d3 := t.TempDir(), filepath.Join(t.TempDir(), "r1"), t.TempDir()
+	n1 := startServe(t, "--node-id", "n1", "--data", d1, "--bootstrap")
+	token := adminToken(t, d1)
+	pollUntil(t, "n1 serving", func() bool { return n1.serving(t) })
+	for i := 0; i < 3; i++ {
+		postJSON(t, n1.http+"/api/v1/organisations", token, map[string]any{"id": fmt.Sprintf("auditor-%d", i), "name": "Auditor", "role": "admin"}, http.StatusCreated)
+	}
+	var h1 headAnswer
+	if st := getJSON(t, n1.http+"/api/v1/ledger/head", token, &h1); st != http.StatusOK || h1.Size != 5 {
+		t.Fatalf("n1 head: %d %+v", st, h1)
+	}
+	file := filepath.Join(t.TempDir(), "ledger.backup")
+	code, stdout, stderr := runBackupCmd("--from", n1.http, "--token", token, "--out", file)
+	if code != exitOK || stderr != "" || !strings.Contains(stdout, "tree size 5, root "+h1.Root) || strings.Count(stdout, "\n") != 1 {
+		t.Fatalf("backup: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if st, err := os.Stat(file); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("backup file: %v %v, want mode 0600", st, err)
+	}
+	n1.stop(t) // the cluster is lost
+
+	raft2 := freeAddr(t)
+	n2 := startServeAt(t, raft2, "--node-id", "r1", "--data", d2, "--bootstrap", "--restore", file)
+	pollUntil(t, "the restored node serving", func() bool { return n2.serving(t) })
+	if msg := n2.stderr.String(); !strings.Contains(msg, "restored "+file) || !strings.Contains(msg, h1.Root) || strings.Contains(msg, "admin token") {
+		t.Fatalf("stderr of the restore: %q", msg)
+	}
+	if _, err := os.Stat(filepath.Join(d2, "admin.token")); !os.IsNotExist(err) {
+		t.Fatalf("a restore made an admin token: %v", err)
+	}
+	var h2 headAnswer
+	if st := getJSON(t, n2.http+"/api/v1/ledger/head", token, &h2); st != http.StatusOK || h2 != h1 {
+		t.Fatalf("restored head with the old admin token: %d %+v, backup %+v", st, h2, h1)
+	}
+
+	n3 := startServe(t, "--node-id", "r2", "--data", d3, "--join", n2.http, "--token", token)
+	pollUntil(t, "the joined node holding the restored tree", func() bool {
+		var h headAnswer
+		return n3.serving(t) && getJSON(t, n3.http+"/api/v1/ledger/head", token, &h) == http.StatusOK && h == h1
+	})
+	postJSON(t, n3.http+"/api/v1/organisations", token, map[string]any{"id": "after-restore", "name": "Auditor", "role": "admin"}, http.StatusCreated)
+	var h3 headAnswer
+	pollUntil(t, "the restored node to apply the new write", func() bool {
+		return getJSON(t, n2.http+"/api/v1/ledger/head", token, &h3) == http.StatusOK && h3.Size == h1.Size+1
+	})
+	var cp struct {
+		Hashes []string `json:"hashes"`
+	}
+	if st := getJSON(t, fmt.Sprintf("%s/api/v1/ledger/proofs/consistency?first=%d&second=%d", n2.http, h1.Size, h3.Size), token, &cp); st != http.StatusOK {
+		t.Fatalf("consistency proof: %d", st)
+	}
+	hashes := make([][]byte, len(cp.Hashes))
+	for i, h := range cp.Hashes {
+		hashes[i], _ = hex.DecodeString(h)
+	}
+	oldRoot, _ := hex.DecodeString(h1.Root)
+	newRoot, _ := hex.DecodeString(h3.Root)
+	if err := proof.VerifyConsistency(rfc6962.DefaultHasher, h1.Size, h3.Size, hashes, oldRoot, newRoot); err != nil {
+		t.Fatalf("the restored cluster's tree does not extend the backup's: %v", err)
+	}
+
+	// The same command line again, on the node's own directory: refused.
+	n2.stop(t)
+	before := treeHashes(t, d2)
+	again := startServeAt(t, raft2, "--node-id", "r1", "--data", d2, "--bootstrap", "--restore", file)
+	code = again.wait(t)
+	if msg := again.stderr.String(); code != exitError || strings.Count(msg, "\n") != 1 || !strings.Contains(msg, "already holds") {
+		t.Fatalf("restore into a used directory: exit %d, stderr %q", code, msg)
+	}
+	if after := treeHashes(t, d2); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Fatalf("a refused restore changed %s:\n%v\n%v", d2, before, after)
+	}
+	restarted := startServeAt(t, raft2, "--node-id", "r1", "--data", d2)
+	pollUntil(t, "the restored node restarted without --restore", func() bool {
+		var h headAnswer
+		return restarted.serving(t) && getJSON(t, restarted.http+"/api/v1/ledger/head", token, &h) == http.StatusOK && h == h3
+	})
+}
+
+// wait waits for serve to return and gives its exit code.
+func (n *serveNode) wait(t *testing.T) int {
+	t.Helper()
+	select {
+	case code := <-n.done:
+		n.done <- code // for the cleanup
+		return code
+	case <-time.After(30 * time.Second):
+		t.Fatalf("serve still runs: %s", n.stdout.String())
+		return 0
+	}
+}
+
+// treeHashes is every file under dir with its SHA-256.
+func treeHashes(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.Walk(dir, func(path string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		sum := sha256.Sum256(data)
+		out[path] = hex.EncodeToString(sum[:])
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // TestBackupCommandFailsCleanly: whatever goes wrong (no node, a wrong

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -33,6 +34,7 @@ type serveOptions struct {
 	raftAddr, raftAdvertise string
 	httpAddr, httpAdvertise string
 	bootstrap               bool
+	restore                 string
 	join                    string
 	nonvoter                bool
 	token                   string
@@ -76,6 +78,8 @@ func parseServeFlags(args []string, stdout, stderr io.Writer) (serveOptions, int
 	fs.StringVar(&o.httpAddr, "http-addr", "127.0.0.1:8080", "listen address of the HTTP API")
 	fs.StringVar(&o.httpAdvertise, "http-advertise", "", "URL clients reach this node's API at (default: http://<--http-addr>)")
 	fs.BoolVar(&o.bootstrap, "bootstrap", false, "start a new cluster with this node as its only voter and create DIR/admin.token")
+	fs.StringVar(&o.restore, "restore", "", "with --bootstrap: start the new cluster from this backup (made by pedigree backup) in an empty --data directory; "+
+		"the backup's tokens are the cluster's, and no admin token is made")
 	fs.StringVar(&o.join, "join", "", "URL of a member's HTTP API to join through (e.g. http://10.0.0.1:8080)")
 	fs.BoolVar(&o.nonvoter, "nonvoter", false, "join as a non-voting read replica")
 	fs.StringVar(&o.token, "token", "", "admin bearer token for --join (default: $PEDIGREE_TOKEN)")
@@ -95,7 +99,8 @@ func parseServeFlags(args []string, stdout, stderr io.Writer) (serveOptions, int
 			"Runs one ledger node: Raft (with leader forwarding) on --raft-addr and the HTTP API\n"+
 			"on --http-addr. The first node of a cluster starts with --bootstrap and writes the\n"+
 			"first admin token to DIR/admin.token; the others start with --join and that token.\n"+
-			"A node restarted with its data directory needs neither.\n\n")
+			"A node restarted with its data directory needs neither. --bootstrap --restore FILE\n"+
+			"starts a new cluster whose ledger is a backup, in a --data directory that holds none.\n\n")
 		fs.PrintDefaults()
 	}
 	if code, done := parseFlags(fs, args, stdout, stderr); done {
@@ -113,6 +118,9 @@ func parseServeFlags(args []string, stdout, stderr io.Writer) (serveOptions, int
 	}
 	if o.bootstrap && o.join != "" {
 		problems = append(problems, "--bootstrap and --join exclude each other")
+	}
+	if o.restore != "" && !o.bootstrap {
+		problems = append(problems, "--restore needs --bootstrap: a restore starts a new cluster")
 	}
 	if o.nonvoter && o.join == "" {
 		problems = append(problems, "--nonvoter needs --join")
@@ -180,14 +188,20 @@ func serveMain(ctx context.Context, o serveOptions, stdout, stderr io.Writer) er
 		}
 		httpURL = "http://" + ln.Addr().String()
 	}
-	store, err := raftstore.Open(raftstore.Config{
+	cfg := raftstore.Config{
 		NodeID: o.nodeID, Dir: o.dataDir, RaftAddr: o.raftAddr, AdvertiseAddr: o.raftAdvertise,
 		HTTPAddr: httpURL, Bootstrap: o.bootstrap, TLS: tlsConf, Logger: log,
 		VerifyIndexPacks:  verifyIndexPacks(o.verifyIndexPacks),
 		SnapshotThreshold: o.snapshotThreshold, TrailingLogs: o.trailingLogs,
-	})
+	}
+	var store *raftstore.Store
+	if o.restore != "" {
+		store, err = restoreNode(cfg, o.restore, stderr)
+	} else if store, err = raftstore.Open(cfg); err != nil {
+		err = fmt.Errorf("open ledger node: %w", err)
+	}
 	if err != nil {
-		return fmt.Errorf("open ledger node: %w", err)
+		return err
 	}
 	defer store.Close()
 
@@ -204,7 +218,7 @@ func serveMain(ctx context.Context, o serveOptions, stdout, stderr io.Writer) er
 		srv.Shutdown(shCtx)
 	}()
 
-	if o.bootstrap {
+	if o.bootstrap && o.restore == "" {
 		if err := bootstrapAdmin(ctx, store, o.dataDir, stderr); err != nil {
 			return err
 		}
@@ -254,6 +268,26 @@ func serveHandler(store *raftstore.Store, log *slog.Logger) (http.Handler, error
 		return nil, err
 	}
 	return server.Create(store, log, server.NewLifecycleAPI(store), dash), nil
+}
+
+// restoreNode starts a new cluster from the backup at path
+// (raftstore.OpenRestored), before the node serves anything. The
+// backed-up cluster's organisations and tokens come with it, so no admin
+// token is made: the old admin token works. A directory that holds an
+// admin token was a node's, and is refused as one holding a ledger is.
+func restoreNode(cfg raftstore.Config, path string, stderr io.Writer) (*raftstore.Store, error) {
+	for _, name := range []string{"admin.token", "admin.token.pending"} {
+		if _, err := os.Lstat(filepath.Join(cfg.Dir, name)); err == nil {
+			return nil, fmt.Errorf("restore %s: %s holds %s: it was a node's data directory; restore into an empty one", path, cfg.Dir, name)
+		}
+	}
+	store, info, err := raftstore.OpenRestored(cfg, path)
+	if err != nil {
+		return nil, fmt.Errorf("restore %s: %w", path, err)
+	}
+	fmt.Fprintf(stderr, "pedigree: restored %s into %s: tree size %d, root %s (Raft index %d); the backup's tokens are this cluster's. "+
+		"Restart this node without --restore.\n", path, cfg.Dir, info.Size, hex.EncodeToString(info.Root), info.Applied)
+	return store, nil
 }
 
 // bootstrapAdmin makes sure the cluster has the first admin and its token,
