@@ -10,6 +10,7 @@ import (
 	"math/bits"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/transparency-dev/merkle/compact"
 )
@@ -86,9 +87,13 @@ func (s *Store) Backup(ctx context.Context) (*Backup, error) {
 		return nil, ErrClosed
 	}
 	defer func() { <-s.backupSlot }()
+	start := time.Now()
 	b, err := s.ledger.backup(ctx)
 	if err != nil && ctx.Err() != nil {
 		return nil, fmt.Errorf("%w: %v (%v)", ErrTimeout, ctx.Err(), err)
+	}
+	if err == nil {
+		s.log.Info("backup copied", "tree_size", b.Size, "raft_index", b.Applied, "bytes", b.Bytes, "duration", time.Since(start))
 	}
 	return b, err
 }

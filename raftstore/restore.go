@@ -125,6 +125,7 @@ func OpenRestored(cfg Config, path string) (*Store, BackupInfo, error) {
 		undo()
 		return nil, BackupInfo{}, fmt.Errorf("restore: finish: %w", err)
 	}
+	s.log.Info("restored a backup as a new cluster", "backup", path, "tree_size", info.Size, "raft_index", info.Applied)
 	return s, info, nil
 }
 
