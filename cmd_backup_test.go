@@ -124,12 +124,13 @@ func TestBackupThenRestoreIntoANewCluster(t *testing.T) {
 		postJSON(t, n1.http+"/api/v1/organisations", token, map[string]any{"id": fmt.Sprintf("auditor-%d", i), "name": "Auditor", "role": "admin"}, http.StatusCreated)
 	}
 	var h1 headAnswer
-	if st := getJSON(t, n1.http+"/api/v1/ledger/head", token, &h1); st != http.StatusOK || h1.Size != 5 {
+	// The bootstrap's three entries (admin, token, rules) and the three.
+	if st := getJSON(t, n1.http+"/api/v1/ledger/head", token, &h1); st != http.StatusOK || h1.Size != 6 {
 		t.Fatalf("n1 head: %d %+v", st, h1)
 	}
 	file := filepath.Join(t.TempDir(), "ledger.backup")
 	code, stdout, stderr := runBackupCmd("--from", n1.http, "--token", token, "--out", file)
-	if code != exitOK || stderr != "" || !strings.Contains(stdout, "tree size 5, root "+h1.Root) || strings.Count(stdout, "\n") != 1 {
+	if code != exitOK || stderr != "" || !strings.Contains(stdout, "tree size 6, root "+h1.Root) || strings.Count(stdout, "\n") != 1 {
 		t.Fatalf("backup: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 	if st, err := os.Stat(file); err != nil || st.Mode().Perm() != 0o600 {
