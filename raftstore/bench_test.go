@@ -217,16 +217,20 @@ func mustCaptureSetup(b *testing.B, s *Store) func(id string, from, to int) mode
 }
 
 // captureMaker commits the manufacturer and product with commit and returns
-// the maker of commissioning captures.
+// the maker of commissioning captures. The ledger first adopts this
+// binary's rules, as a new one does (pedigree serve --bootstrap), so the
+// figures are those of the rules a new ledger runs.
 func captureMaker(b testing.TB, commit func(...models.Command)) func(id string, from, to int) models.Command {
 	net, err := demo.New(1, 40, time.Now())
 	if err != nil {
 		b.Fatal(err)
 	}
 	m, gtin := net.Manufacturer, net.Products[0].GTIN
+	adopt, _ := models.NewCommand("setup-rules", models.KindAdoptRules, "", time.Time{}, models.AdoptRulesPayload{Version: models.RulesVersion})
 	reg, _ := models.NewCommand("setup-org", models.KindRegisterOrganisation, "", time.Time{},
 		models.RegisterOrganisationPayload{ID: m.GLN, Name: m.Name, Role: m.Role, Prefixes: m.Prefixes})
 	prod, _ := models.NewCommand("setup-product", models.KindRegisterProduct, m.GLN, time.Time{}, net.Products[0])
+	commit(adopt)
 	commit(reg)
 	commit(prod)
 	at := time.Now().Add(-time.Hour)
