@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -44,24 +45,31 @@ func (s *Store) ActiveRules() int { return int(s.ledger.rulesActive.Load()) }
 const rulesAskTimeout = 3 * time.Second
 
 // MembersRules asks every member of the cluster (voters and read replicas,
-// this node included) for the newest rules version it applies.
+// this node included) for the newest rules version it applies, all at
+// once, so members that do not answer cost one timeout in all.
 func (s *Store) MembersRules(ctx context.Context) ([]NodeRules, error) {
 	cf := s.raft.GetConfiguration()
 	if err := waitFuture(ctx, cf); err != nil {
 		return nil, err
 	}
-	var out []NodeRules
-	for _, srv := range cf.Configuration().Servers {
-		nr := NodeRules{ID: string(srv.ID)}
+	servers := cf.Configuration().Servers
+	out := make([]NodeRules, len(servers))
+	var wg sync.WaitGroup
+	for i, srv := range servers {
+		out[i].ID = string(srv.ID)
 		if string(srv.ID) == s.cfg.NodeID {
-			nr.Supported = s.rulesSupported()
-		} else if v, err := s.askRules(ctx, srv.Address); err != nil {
-			nr.Err = err.Error()
-		} else {
-			nr.Supported = v
+			out[i].Supported = s.rulesSupported()
+			continue
 		}
-		out = append(out, nr)
+		wg.Go(func() {
+			if v, err := s.askRules(ctx, srv.Address); err != nil {
+				out[i].Err = err.Error()
+			} else {
+				out[i].Supported = v
+			}
+		})
 	}
+	wg.Wait()
 	return out, nil
 }
 

@@ -76,11 +76,12 @@ func listRoute[T any](l projectionReader, spec listSpec, cursor func(T) string) 
 			abortErr(c, storeErr(err))
 			return
 		}
-		q := db.Order(spec.key).Limit(limit + 1)
-		param := "after"
+		order, param := spec.key, "after"
 		if spec.desc {
-			param = "before"
-			q = db.Order(spec.key + " DESC").Limit(limit + 1)
+			order, param = spec.key+" DESC", "before"
+		}
+		q := db.Order(order).Limit(limit + 1)
+		if spec.desc {
 			before, err := beforeParam(c)
 			if err != nil {
 				abortErr(c, err)
