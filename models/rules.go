@@ -112,7 +112,10 @@ func (b *Batch) supported() int {
 }
 
 // activeRules returns the ledger's rules version, read once per batch and
-// again after an adoption.
+// again after an adoption. A ledger at rules newer than the batch applies
+// is ErrRulesTooNew: the node did not apply the adoption itself (it got
+// the ledger in a snapshot or a restore, or its binary was rolled back),
+// and must not judge by older rules what the others judge by newer ones.
 func (b *Batch) activeRules(tx *gorm.DB) (int, error) {
 	if b.active == 0 {
 		v, err := ActiveRules(tx)
@@ -120,6 +123,10 @@ func (b *Batch) activeRules(tx *gorm.DB) (int, error) {
 			return 0, err
 		}
 		b.active = v
+	}
+	if b.active > b.supported() {
+		return 0, fmt.Errorf("%w: the ledger is at rules version %d, this binary applies up to %d: upgrade it",
+			ErrRulesTooNew, b.active, b.supported())
 	}
 	return b.active, nil
 }

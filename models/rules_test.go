@@ -73,7 +73,8 @@ func TestRulesAreAdoptedOnceByAnAdmin(t *testing.T) {
 // meets an adoption of 2. It must not judge it (a rejection would differ
 // from what upgraded nodes record), so the batch fails and keeps nothing,
 // however IsFault classifies errors; once upgraded, the same entries
-// apply. Apply alone answers rules_too_new.
+// apply, and the old binary stops at any entry of the ledger now at 2.
+// Apply alone answers rules_too_new.
 func TestANodeStopsAtRulesItDoesNotKnow(t *testing.T) {
 	l := newLedger(t)
 	l.rules = 1
@@ -98,6 +99,16 @@ func TestANodeStopsAtRulesItDoesNotKnow(t *testing.T) {
 	results, err := l.applyBatch(2, recall, adopt)
 	if err != nil || !results[0].Accepted || !results[1].Accepted {
 		t.Fatalf("the upgraded binary: %+v, %v", results, err)
+	}
+
+	// Rolled back to the old binary, or given the ledger in a snapshot,
+	// the node stops at any entry: it did not meet the adoption itself.
+	another, err := NewCommand("recall-later", KindRecall, glnReg, l.now, RecallPayload{GTIN: gtinA, Lot: "L2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.applyBatch(1, another); !errors.Is(err, ErrRulesTooNew) {
+		t.Fatalf("the old binary on a ledger at rules 2: %v, want ErrRulesTooNew", err)
 	}
 
 	res := Apply(l.db, 99, l.adoptCmd(5))

@@ -1,6 +1,7 @@
 package raftstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -289,13 +290,21 @@ func (l *ledger) load() error {
 	return nil
 }
 
-// loadRules reads the committed ledger's rules version.
+// loadRules reads the committed ledger's rules version, and refuses a
+// ledger at rules newer than this node applies (models.ErrRulesTooNew): a
+// database opened, or a snapshot restored, by an older binary than the
+// one that adopted them. Apply would stop at the next entry anyway; this
+// says so before the node serves what it cannot keep up to date.
 func (l *ledger) loadRules() error {
 	v, err := models.ActiveRules(l.db)
 	if err != nil {
 		return err
 	}
 	l.rulesActive.Store(int64(v))
+	if supported := cmp.Or(l.rulesSupported, models.RulesVersion); v > supported {
+		return fmt.Errorf("%w: %s is at rules version %d, this binary applies up to %d: upgrade it",
+			models.ErrRulesTooNew, l.path, v, supported)
+	}
 	return nil
 }
 

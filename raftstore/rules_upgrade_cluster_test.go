@@ -120,4 +120,56 @@ func TestAnOldBinaryStopsAtAnAdoptionAndGoesOnOnceUpgraded(t *testing.T) {
 	if v := l.rulesActive.Load(); v != 2 {
 		t.Fatalf("the ledger is at rules %d", v)
 	}
+
+	// The same ledger under the old binary again (rolled back, or got in
+	// a snapshot): it stops at the next entry rather than judge it by the
+	// old rules, and a node does not open it at all.
+	l.rulesSupported = 1
+	next, err := encodeEntry(logEntry{Op: opLedger, Cmds: []models.Command{orgCmd(t, "c3", "other")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	func() {
+		defer func() {
+			if p := recover(); p == nil || !strings.Contains(fmt.Sprint(p), "upgrade") {
+				t.Errorf("the rolled-back binary applied an entry of a ledger at rules 2 (stopped: %v)", p)
+			}
+		}()
+		l.applyBatch([]*raft.Log{{Index: 2, Type: raft.LogCommand, Data: next}})
+	}()
+	if err := l.loadRules(); !errors.Is(err, models.ErrRulesTooNew) {
+		t.Fatalf("loading a ledger at rules 2 with a binary knowing 1: %v", err)
+	}
+}
+
+// TestANodeDoesNotOpenALedgerAtRulesItLacks: a data directory whose ledger
+// adopted rules newer than the node's binary is refused at Open, with a
+// message that says to upgrade.
+func TestANodeDoesNotOpenALedgerAtRulesItLacks(t *testing.T) {
+	c := mustCluster(t, 1, nil)
+	tn := c.nodes[0]
+	adopt, err := models.NewCommand("adopt-next", models.KindAdoptRules, "", time.Time{}, models.AdoptRulesPayload{Version: models.RulesVersion + 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.kill(tn)
+	tn.rules = models.RulesVersion + 1
+	c.restart(tn)
+	mustLeader(t, c.nodes)
+	if res := mustPropose(t, tn.s, adopt); !res[0].Accepted {
+		t.Fatalf("adopt: %+v", res[0])
+	}
+	c.kill(tn)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn.rules = 0
+	s, err := Open(c.config(tn, ln, false))
+	if err == nil {
+		s.Close()
+	}
+	if !errors.Is(err, models.ErrRulesTooNew) || !strings.Contains(err.Error(), "upgrade") {
+		t.Fatalf("opening a ledger at rules %d with this binary: %v", models.RulesVersion+1, err)
+	}
 }

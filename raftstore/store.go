@@ -290,6 +290,9 @@ func (s *Store) open() error {
 		return err
 	}
 	s.ledger.rulesSupported = s.rulesSupported()
+	if err := s.ledger.loadRules(); err != nil {
+		return err
+	}
 	s.fsm = newFSM(s.ledger)
 	hasState, err := raft.HasExistingState(s.bolt, s.bolt, snaps)
 	if err != nil {
