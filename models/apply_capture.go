@@ -181,13 +181,15 @@ func (a *applier) captureEvents(p CaptureEventsPayload) (any, error) {
 
 // readEPCIS2 applies to captured events what rules version 2 reads
 // otherwise than version 1 (rulesEPCISFidelity): it refuses a time zone
-// offset beyond ±14:00, and reads a CBV value written as a compact URI
+// offset beyond ±14:00 (but in an error declaration), and reads a CBV value written as a compact URI
 // (cbv:BizStep-shipping) as the standard value. It may run twice on the
 // same events.
 func readEPCIS2(events []Event) error {
 	for i := range events {
 		e := &events[i]
-		if !tzOffsetInRange(e.EventTimeZoneOffset) {
+		// An error declaration restates an event captured before, by
+		// whatever rules were in force then.
+		if e.ErrorDeclaration == nil && !tzOffsetInRange(e.EventTimeZoneOffset) {
 			return reject(CodeBadPayload, "event %d: eventTimeZoneOffset %q is not an offset from -14:00 to +14:00", i, e.EventTimeZoneOffset)
 		}
 		if err := e.readCompactValues(""); err != nil {
@@ -284,16 +286,18 @@ func (c *capture) declareError(e *Event) error {
 	if err != nil {
 		return fmt.Errorf("decode stored event %s: %w", e.EventID, err)
 	}
-	if eventHashID(e, c.a.rules) != eventHashID(&stored, c.a.rules) {
+	same, err := c.restates(e, &stored, orig.Seq)
+	if err != nil {
+		return err
+	}
+	if !same {
 		return reject(CodeBadPayload, "the error declaration must restate event %s unchanged", e.EventID)
 	}
-	ev := *e
-	ev.RecordTime = orig.RecordTime
-	js, err := ev.MarshalJSON()
+	js, err := c.storedJSON(e, orig.RecordTime)
 	if err != nil {
-		return fmt.Errorf("encode event: %w", err)
+		return err
 	}
-	if err := c.a.tx.Model(&EventRecord{}).Where("id = ?", orig.ID).Update("json", string(js)).Error; err != nil {
+	if err := c.a.tx.Model(&EventRecord{}).Where("id = ?", orig.ID).Update("json", js).Error; err != nil {
 		return fmt.Errorf("store error declaration: %w", err)
 	}
 	return nil
@@ -529,16 +533,14 @@ func (c *capture) flushEvents() error {
 
 // record queues the event's record and index rows.
 func (c *capture) record(e *Event) error {
-	ev := *e
-	ev.RecordTime = c.a.at
-	js, err := ev.MarshalJSON()
+	js, err := c.storedJSON(e, c.a.at)
 	if err != nil {
-		return fmt.Errorf("encode event: %w", err)
+		return err
 	}
 	rec := EventRecord{
 		Seq: c.a.seq, EventID: e.EventID, EventHash: EventIDHash(e.EventID), Type: e.Type, EventTime: e.EventTime.UTC(), RecordTime: c.a.at,
 		Action: e.Action, BizStep: e.BizStep, Disposition: e.Disposition,
-		Actor: c.a.actorID(), JSON: string(js),
+		Actor: c.a.actorID(), JSON: js,
 	}
 	if e.BizLocation != "" {
 		rec.BizLocation = keyOf(e.BizLocation)
@@ -548,6 +550,49 @@ func (c *capture) record(e *Event) error {
 	}
 	c.pending = append(c.pending, pendingEvent{rec: rec, keys: eventKeyRoles(e)})
 	return nil
+}
+
+// storedJSON is e as the projection stores it, recorded at at. Rules
+// version 1 stored no user fields of readPoint and bizLocation (its decoder
+// dropped them): a ledger at 1 stores what every node at 1 stores,
+// whichever binary it runs, since an error declaration is later compared
+// with what is stored.
+func (c *capture) storedJSON(e *Event, at time.Time) (string, error) {
+	ev := *e
+	ev.RecordTime = at
+	if c.a.rules < rulesEPCISFidelity {
+		ev.ReadPointExtensions, ev.BizLocationExtensions = nil, nil
+	}
+	js, err := ev.MarshalJSON()
+	if err != nil {
+		return "", fmt.Errorf("encode event: %w", err)
+	}
+	return string(js), nil
+}
+
+// restates reports whether the error declaration e restates the stored
+// event captured at seq. Both are named as the ledger's rules name them.
+// From version 2 an event captured by older rules matches too when it
+// does by those rules, and a stored event without a context is read with
+// the declaration's: a document's context was kept with fewer events
+// before, and version 1 stored no location user fields.
+func (c *capture) restates(e, stored *Event, seq uint64) (bool, error) {
+	rules := c.a.rules
+	if eventHashID(e, rules) == eventHashID(stored, rules) {
+		return true, nil
+	}
+	if rules < rulesEPCISFidelity {
+		return false, nil
+	}
+	then, err := rulesAt(c.a.tx, seq)
+	if err != nil {
+		return false, err
+	}
+	read := *stored
+	if len(read.Context) == 0 {
+		read.Context = e.Context
+	}
+	return eventHashID(e, rules) == eventHashID(&read, rules) || eventHashID(e, then) == eventHashID(&read, then), nil
 }
 
 // subtreeSQL selects the ids of a container and everything inside it.

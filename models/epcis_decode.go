@@ -54,7 +54,18 @@ func index(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]
 // DecodeDocument decodes an EPCISDocument (the body of POST /capture) and
 // returns its events, each decoded strictly. Events inherit nothing from the
 // document except that a document-level @context is accepted.
-func DecodeDocument(data []byte) ([]Event, error) {
+func DecodeDocument(data []byte) ([]Event, error) { return DecodeDocumentAt(data, RulesVersion) }
+
+// DecodeDocumentAt is DecodeDocument as a ledger at rules version rules
+// reads a document before proposing its events: from version 2 it refuses
+// offsets beyond ±14:00 (but in an error declaration, which restates an
+// event captured before), reads compact CBV values as the standard ones,
+// and keeps the document's context with every event whose user fields or
+// compact values need it; version 1 keeps it only with events that have
+// user fields of their own, their ILMD's or their sensor elements', as
+// before versions. The events' ids and so the capture's results depend on
+// this, so a cluster reads a document by the rules it is at.
+func DecodeDocumentAt(data []byte, rules int) ([]Event, error) {
 	obj, err := decodeObject(data, "")
 	if err != nil {
 		return nil, err
@@ -102,17 +113,23 @@ func DecodeDocument(data []byte) ([]Event, error) {
 		if err != nil {
 			return nil, err
 		}
-		// What the rules refuse (from version 2) is refused here too,
-		// before it is proposed, whatever the ledger's rules version.
-		if !tzOffsetInRange(ev.EventTimeZoneOffset) {
+		// An event keeps the document's context, which names the
+		// namespaces of its user fields and compact URIs, so it stands
+		// alone once stored.
+		if rules < rulesEPCISFidelity {
+			if len(ev.Context) == 0 && len(docContext) > 0 && ev.hasOwnUserFields() {
+				ev.Context = docContext
+			}
+			events[i] = ev
+			continue
+		}
+		// What the rules refuse is refused before it is proposed.
+		if ev.ErrorDeclaration == nil && !tzOffsetInRange(ev.EventTimeZoneOffset) {
 			return nil, derr(join(path, "eventTimeZoneOffset"), "%q is not an offset from -14:00 to +14:00", ev.EventTimeZoneOffset)
 		}
 		if err := ev.readCompactValues(path); err != nil {
 			return nil, err
 		}
-		// An event keeps the document's context, which names the
-		// namespaces of its user fields and compact URIs, so it stands
-		// alone once stored.
 		if len(ev.Context) == 0 && len(docContext) > 0 &&
 			(ev.hasUserFields() || docPrefixes && ev.hashReadsContext(docContext)) {
 			ev.Context = docContext
@@ -120,6 +137,21 @@ func DecodeDocument(data []byte) ([]Event, error) {
 		events[i] = ev
 	}
 	return events, nil
+}
+
+// hasOwnUserFields reports whether the event, its ILMD or one of its
+// sensor elements has user fields: rules version 1 kept the document's
+// context with those events only.
+func (e *Event) hasOwnUserFields() bool {
+	if len(e.Extensions) > 0 || e.ILMD != nil && len(e.ILMD.Extensions) > 0 {
+		return true
+	}
+	for _, se := range e.SensorElementList {
+		if len(se.Extensions) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // hasUserFields reports whether the event carries namespaced fields

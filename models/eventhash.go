@@ -37,6 +37,10 @@ const (
 // write it.
 func EventHashID(e Event) string { return eventHashID(&e, RulesVersion) }
 
+// EventHashIDAt returns the hash id of e as a ledger at rules version
+// rules names it.
+func EventHashIDAt(e Event, rules int) string { return eventHashID(&e, rules) }
+
 // eventHashID returns the hash id of e as the rules of version rules write
 // it: the rules name an event without an id by its hash, so its id is
 // part of what the ledger records, and a node replaying an entry must

@@ -72,6 +72,18 @@ func ActiveRules(db *gorm.DB) (int, error) {
 	return *v, nil
 }
 
+// rulesAt returns the rules version the ledger judged its entry at seq by.
+func rulesAt(tx *gorm.DB, seq uint64) (int, error) {
+	var v *int
+	if err := tx.Model(&RulesAdoption{}).Where("seq < ?", seq).Select("MAX(version)").Scan(&v).Error; err != nil {
+		return 0, fmt.Errorf("models: rules at %d: %w", seq, err)
+	}
+	if v == nil {
+		return 1, nil
+	}
+	return *v, nil
+}
+
 // RulesHistory returns the ledger's adoptions of rules, oldest first.
 func RulesHistory(db *gorm.DB) ([]RulesAdoption, error) {
 	var out []RulesAdoption

@@ -71,12 +71,17 @@ func (h *epcisAPI) capture(c *gin.Context) {
 		abortErr(c, err)
 		return
 	}
-	events, err := decodeCapture(data)
+	// The ledger's rules say how a document reads and how its events are
+	// named; the rules that apply it are those at its entry, which an
+	// adoption committing meanwhile could change (it then judges the
+	// events by its own reading).
+	rules := h.ledger.ActiveRules()
+	events, err := decodeCapture(data, rules)
 	if err != nil {
 		abortErr(c, err)
 		return
 	}
-	id, err := captureID(c, cl, events)
+	id, err := captureID(c, cl, events, rules)
 	if err != nil {
 		abortErr(c, err)
 		return
@@ -99,9 +104,10 @@ func (h *epcisAPI) capture(c *gin.Context) {
 	c.JSON(http.StatusAccepted, gin.H{"captureID": id, "seq": res.Seq, "eventIDs": out.EventIDs})
 }
 
-// decodeCapture decodes an EPCISDocument strictly and checks the event limit.
-func decodeCapture(data []byte) ([]models.Event, error) {
-	events, err := models.DecodeDocument(data)
+// decodeCapture decodes an EPCISDocument strictly, as a ledger at rules
+// version rules reads it, and checks the event limit.
+func decodeCapture(data []byte, rules int) ([]models.Event, error) {
+	events, err := models.DecodeDocumentAt(data, rules)
 	if err != nil {
 		return nil, errf(http.StatusBadRequest, "bad_epcis", "%v", err)
 	}
@@ -116,9 +122,10 @@ func decodeCapture(data []byte) ([]models.Event, error) {
 
 // captureID names a capture. With an Idempotency-Key it is derived from the
 // key; without, from the events' ids (CBV 2.0 hash ids where an event has
-// none), so posting the same document twice commits it once and answers
-// the first result both times. Both are scoped to the caller.
-func captureID(c *gin.Context, cl Caller, events []models.Event) (string, error) {
+// none, as the ledger's rules version names them), so posting the same
+// document twice commits it once and answers the first result both times,
+// on any node. Both are scoped to the caller.
+func captureID(c *gin.Context, cl Caller, events []models.Event, rules int) (string, error) {
 	h := sha256.New()
 	h.Write([]byte(cl.Org))
 	h.Write([]byte{0})
@@ -131,7 +138,7 @@ func captureID(c *gin.Context, cl Caller, events []models.Event) (string, error)
 		for _, e := range events {
 			id := e.EventID
 			if id == "" {
-				id = models.EventHashID(e)
+				id = models.EventHashIDAt(e, rules)
 			}
 			h.Write([]byte(id))
 			h.Write([]byte{0})

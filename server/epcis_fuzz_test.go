@@ -76,6 +76,7 @@ func (f *fakeLedger) EntryByID(string) (raftstore.Entry, error) {
 	return raftstore.Entry{}, raftstore.ErrNotFound
 }
 func (f *fakeLedger) Head() raftstore.Head { return raftstore.Head{} }
+func (f *fakeLedger) ActiveRules() int     { return models.RulesVersion }
 
 // FuzzCaptureHandler posts arbitrary bodies to POST /epcis/capture: the
 // answer must be 202 or a 4xx JSON error, never a 5xx or a panic.

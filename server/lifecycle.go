@@ -44,6 +44,9 @@ type LifecycleLedger interface {
 	commandProposer
 	projectionReader
 	proofSource
+	// ActiveRules is the rules version the ledger is at, by which a
+	// captured document is read (models.DecodeDocumentAt).
+	ActiveRules() int
 }
 
 // Caller is the authenticated organisation a request acts for.
