@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -66,21 +67,35 @@ func TestRulesAreAdoptedAfterARollingUpgrade(t *testing.T) {
 		return true
 	})
 
-	for _, joiner := range []struct {
-		rules int
-		err   error
-	}{{models.RulesVersion, ErrRulesUnsupported}, {next, nil}} {
+	// A node that lacks the ledger's rules may not join, nor one that
+	// cannot be asked (it could be a binary from before rule versions).
+	for i, joiner := range []struct {
+		rules       int
+		unreachable bool
+		err         error
+	}{{models.RulesVersion, false, ErrRulesUnsupported}, {next, true, ErrNotCaughtUp}, {next, false, nil}} {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
-		id := fmt.Sprintf("late%d", joiner.rules)
+		id := fmt.Sprintf("late%d", i)
 		tn := &testNode{id: id, dir: filepath.Join(t.TempDir(), id), addr: ln.Addr().String(), net: newFaultNet(), rules: joiner.rules}
 		c.start(tn, ln, false)
 		t.Cleanup(func() { tn.s.Close() })
+		if joiner.unreachable {
+			tn.net.partition()
+		}
 		err = leader.s.Join(testCtx(t), tn.s.Info(), true)
 		if !errors.Is(err, joiner.err) {
 			t.Fatalf("a node knowing rules up to %d joins: %v, want %v", joiner.rules, err, joiner.err)
+		}
+		cf := leader.s.raft.GetConfiguration()
+		if err := cf.Error(); err != nil {
+			t.Fatal(err)
+		}
+		member := slices.ContainsFunc(cf.Configuration().Servers, func(srv raft.Server) bool { return string(srv.ID) == id })
+		if member != (joiner.err == nil) {
+			t.Fatalf("%s (rules %d, unreachable %v) is a member: %v", id, joiner.rules, joiner.unreachable, member)
 		}
 	}
 }

@@ -113,9 +113,10 @@ func (s *Store) askRules(ctx context.Context, addr raft.ServerAddress) (int, err
 }
 
 // checkJoinerRules refuses a node that lacks the ledger's rules version:
-// it would stop at the first entry judged by them. A node that cannot be
-// asked yet is let through; it stops with a clear error should it lack
-// them.
+// a versioned binary would stop at once, and one from before rule
+// versions would judge entries by version 1 and part from the others. A
+// node that cannot be asked may not join yet (ErrNotCaughtUp: pedigree
+// serve --join asks again).
 func (s *Store) checkJoinerRules(ctx context.Context, n NodeInfo) error {
 	active := s.ActiveRules()
 	if active <= 1 {
@@ -123,7 +124,8 @@ func (s *Store) checkJoinerRules(ctx context.Context, n NodeInfo) error {
 	}
 	v, err := s.askRules(ctx, raft.ServerAddress(n.RaftAddr))
 	if err != nil {
-		return nil
+		return fmt.Errorf("%w: %s must say which rules it applies before it joins a ledger at version %d, and cannot be asked: %v",
+			ErrNotCaughtUp, n.ID, active, err)
 	}
 	if v < active {
 		return fmt.Errorf("%w: %s applies rules up to version %d and the ledger is at %d: upgrade it before it joins", ErrRulesUnsupported, n.ID, v, active)
