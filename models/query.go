@@ -232,6 +232,11 @@ func (q EventQuery) fingerprint() [8]byte {
 	list("type", q.EventType)
 	list("bizStep", q.BizStep)
 	list("disp", q.Disposition)
+	if len(q.Match) == 0 {
+		// As before the MATCH_ parameters were told apart, so a token
+		// issued then still continues a query that has none.
+		list("epc", nil)
+	}
 	match := slices.Clone(q.Match)
 	slices.SortStableFunc(match, func(x, y EPCMatch) int { return strings.Compare(x.Param, y.Param) })
 	for _, m := range match {

@@ -173,3 +173,19 @@ func checkMatch(t *testing.T, l *ledger, ids []string, match []EPCMatch, want []
 		t.Fatalf("found events %v, want %v", got, want)
 	}
 }
+
+// TestPageTokensFromBeforeMatchRolesStillWork: a page token the binary
+// before the MATCH_ parameters were told apart issued for a query without
+// any (eventType=ObjectEvent, after the event with row id 5) continues the
+// same query: the filters' fingerprint is the same as then.
+func TestPageTokensFromBeforeMatchRolesStillWork(t *testing.T) {
+	l := newLedger(t)
+	l.network()
+	const issuedBefore = "AAAAAAAAAAXIMMP4jpIiKw"
+	if _, err := QueryEvents(l.db, EventQuery{EventType: []string{ObjectEvent}, NextPageToken: issuedBefore}); err != nil {
+		t.Fatalf("a token issued before, for the same query: %v", err)
+	}
+	if _, err := QueryEvents(l.db, EventQuery{EventType: []string{AggregationEvent}, NextPageToken: issuedBefore}); !errors.Is(err, ErrBadQuery) {
+		t.Fatalf("the token with other filters: %v", err)
+	}
+}

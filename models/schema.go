@@ -227,7 +227,7 @@ func eventIDHashes(ids []string) []int64 {
 type EventEPC struct {
 	Key     string `gorm:"primaryKey"`
 	EventID int64  `gorm:"primaryKey"`
-	Roles   int    `gorm:"not null"`
+	Roles   int    `gorm:"not null;default:0"`
 }
 
 // Recall is a recalled lot.
@@ -330,7 +330,7 @@ func hashEventIDs(db *gorm.DB) error {
 
 // eventEPCsTable is the statement creating the event-EPC index as table.
 func eventEPCsTable(table string) string {
-	return `CREATE TABLE ` + table + ` ("key" text NOT NULL, event_id integer NOT NULL, roles integer NOT NULL,
+	return `CREATE TABLE ` + table + ` ("key" text NOT NULL, event_id integer NOT NULL, roles integer NOT NULL DEFAULT 0,
 		PRIMARY KEY ("key", event_id)) WITHOUT ROWID`
 }
 
@@ -345,8 +345,15 @@ func indexEventRoles(db *gorm.DB) error {
 		if err := tx.Exec(eventEPCsTable("event_epcs_roles")).Error; err != nil {
 			return fmt.Errorf("create the event-EPC index with roles: %w", err)
 		}
+		// A content row has direct 0, or, where a binary of this version
+		// wrote it and an older one then added the direct column back
+		// (installing a snapshot in a mixed cluster), no direct and roles 0.
+		contents := `NOT direct`
+		if tx.Migrator().HasColumn(&EventEPC{}, "roles") {
+			contents += ` OR direct IS NULL AND roles = 0`
+		}
 		if err := tx.Exec(`INSERT INTO event_epcs_roles ("key", event_id, roles)
-			SELECT "key", event_id, 0 FROM event_epcs WHERE NOT direct`).Error; err != nil {
+			SELECT "key", event_id, 0 FROM event_epcs WHERE ` + contents).Error; err != nil {
 			return fmt.Errorf("copy the event-EPC index of container contents: %w", err)
 		}
 		var page []EventRecord

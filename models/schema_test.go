@@ -193,3 +193,23 @@ func eventEPCRows(t *testing.T, l *ledger) string {
 	}
 	return string(b)
 }
+
+// TestMigrateAfterAnOlderBinaryAddedDirectBack: in a mixed cluster an
+// older binary that installs a snapshot of this version's projection adds
+// its direct column back (gorm adds missing columns), and the rows this
+// version wrote have none. When this version opens the projection again,
+// its rebuild keeps every row, container contents included, as applying
+// the events wrote them.
+func TestMigrateAfterAnOlderBinaryAddedDirectBack(t *testing.T) {
+	l, _ := matchFixture(t)
+	want := eventEPCRows(t, l)
+	if err := l.db.Exec(`ALTER TABLE event_epcs ADD COLUMN direct numeric`).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := Migrate(l.db); err != nil {
+		t.Fatal(err)
+	}
+	if got := eventEPCRows(t, l); got != want {
+		t.Fatalf("rebuilt index differs:\n got %.300s\nwant %.300s", got, want)
+	}
+}
