@@ -632,7 +632,7 @@ func (c *capture) moveContainer(root *itemState, bad string, badArgs []any, what
 	c.batch.wroteInSQL(c.a.seq)
 	// The event, the last one flushed, is indexed for the contents too.
 	// It is new, so every item inside gets a row: this counts them.
-	indexed := tx.Exec(subtreeSQL+` INSERT OR IGNORE INTO event_epcs ("key", event_id, roles) SELECT "key", ?, 0 FROM items WHERE id IN (SELECT id FROM sub) AND id <> ?`,
+	indexed := tx.Exec(subtreeSQL+` INSERT OR IGNORE INTO event_epcs ("key", event_id, roles) SELECT `+contentsKeySQL(`"key"`)+`, ?, 0 FROM items WHERE id IN (SELECT id FROM sub) AND id <> ?`,
 		root.ID, c.lastEventID, root.ID)
 	if indexed.Error != nil {
 		return fmt.Errorf("index container contents: %w", indexed.Error)

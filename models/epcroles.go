@@ -17,6 +17,16 @@ const (
 	RoleOutputQuantity             // an epcClass of outputQuantityList
 )
 
+// contentsKey is the key under which the event-EPC index holds an item
+// inside a container an event moved (with no role): apart from the keys
+// events name, so that EPCIS queries, which look only at what events name,
+// never read those rows, however often a product's cases and pallets
+// move. Provenance reads both. No identifier's key begins with "~".
+func contentsKey(key string) string { return "~" + key }
+
+// contentsKeySQL is contentsKey in SQL, of the column or value expr.
+func contentsKeySQL(expr string) string { return `'~' || ` + expr }
+
 // Role sets the MATCH_* parameters select by.
 const (
 	instanceRoles = RoleEPCList | RoleChildEPC | RoleParentID | RoleInputEPC | RoleOutputEPC

@@ -95,8 +95,13 @@ func PackSubject(gtin, serial string) (Subject, error) {
 	if err != nil {
 		return Subject{}, fmt.Errorf("models: pack: %w", err)
 	}
-	k := PackKey(g, serial)
-	return Subject{Key: k, events: `event_epcs."key" = ?`, eventArgs: []any{k}, items: `"key" = ?`, itemArgs: []any{k}}, nil
+	return itemSubject(PackKey(g, serial)), nil
+}
+
+// itemSubject names a pack or container by its key: its events are those
+// that named it and those that moved a container it was in.
+func itemSubject(k string) Subject {
+	return Subject{Key: k, events: `event_epcs."key" IN (?, ?)`, eventArgs: []any{k, contentsKey(k)}, items: `"key" = ?`, itemArgs: []any{k}}
 }
 
 // LotSubject names a lot: its events are those naming the lot as a class
@@ -109,16 +114,16 @@ func LotSubject(gtin, lot string) (Subject, error) {
 	// A subquery, not a list of keys: a lot may hold more packs than
 	// SQLite takes bound values.
 	return Subject{Key: LotKey(g, lot),
-		events:    `event_epcs."key" = ? OR event_epcs."key" IN (SELECT "key" FROM items WHERE gtin = ? AND lot = ?)`,
-		eventArgs: []any{LotKey(g, lot), g, lot},
+		events: `event_epcs."key" = ? OR event_epcs."key" IN (SELECT "key" FROM items WHERE gtin = ? AND lot = ?
+			UNION ALL SELECT ` + contentsKeySQL(`"key"`) + ` FROM items WHERE gtin = ? AND lot = ?)`,
+		eventArgs: []any{LotKey(g, lot), g, lot, g, lot},
 		items:     `gtin = ? AND lot = ?`, itemArgs: []any{g, lot}}, nil
 }
 
 // ContainerSubject names a case or pallet by its canonical key
 // (ContainerKey) or any EPC/Digital Link URI of it.
 func ContainerSubject(keyOrURI string) Subject {
-	k := keyOf(keyOrURI)
-	return Subject{Key: k, events: `event_epcs."key" = ?`, eventArgs: []any{k}, items: `"key" = ?`, itemArgs: []any{k}}
+	return itemSubject(keyOf(keyOrURI))
 }
 
 // MaxCustodyItems bounds the items of a Custody: a lot may hold tens of
@@ -164,7 +169,7 @@ func ChainOfCustody(db *gorm.DB, s Subject, q CustodyQuery) (Custody, error) {
 		// of a lot one of whose packs it handled.
 		cond, args := q.Viewer.visibleEvents()
 		items = items.Where(`EXISTS (SELECT 1 FROM event_epcs JOIN event_records ON event_records.id = event_epcs.event_id
-			WHERE event_epcs."key" = items."key" AND `+cond+`)`, args...)
+			WHERE event_epcs."key" IN (items."key", `+contentsKeySQL(`items."key"`)+`) AND `+cond+`)`, args...)
 	}
 	// As for events, one more than the limit tells whether there are more.
 	if err := items.Order("id").Limit(MaxCustodyItems + 1).Find(&c.Items).Error; err != nil {

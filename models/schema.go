@@ -223,7 +223,7 @@ func eventIDHashes(ids []string) []int64 {
 // the EPCIS MATCH_* filters are index lookups. Roles says where the event
 // names the identifier (RoleEPCList, RoleParentID...). Shipping or
 // receiving a container indexes the event for everything inside it too,
-// with no role.
+// with no role and under contentsKey.
 type EventEPC struct {
 	Key     string `gorm:"primaryKey"`
 	EventID int64  `gorm:"primaryKey"`
@@ -337,8 +337,9 @@ func eventEPCsTable(table string) string {
 // indexEventRoles rebuilds an event-EPC index made before it recorded
 // roles, when a row said only whether the event named the identifier
 // itself (direct) or a container it was in. The roles of direct rows come
-// from the stored events, a page at a time; the others have none. Every
-// node rebuilds from the same events, so the indexes stay alike.
+// from the stored events, a page at a time; the others have none and move
+// under contentsKey. Every node rebuilds from the same events, so the
+// indexes stay alike.
 func indexEventRoles(db *gorm.DB) error {
 	const pageSize = 1000
 	return db.Transaction(func(tx *gorm.DB) error {
@@ -353,7 +354,8 @@ func indexEventRoles(db *gorm.DB) error {
 			contents += ` OR direct IS NULL AND roles = 0`
 		}
 		if err := tx.Exec(`INSERT INTO event_epcs_roles ("key", event_id, roles)
-			SELECT "key", event_id, 0 FROM event_epcs WHERE ` + contents).Error; err != nil {
+			SELECT CASE WHEN "key" LIKE '~%' THEN "key" ELSE ` + contentsKeySQL(`"key"`) + ` END, event_id, 0
+			FROM event_epcs WHERE ` + contents).Error; err != nil {
 			return fmt.Errorf("copy the event-EPC index of container contents: %w", err)
 		}
 		var page []EventRecord

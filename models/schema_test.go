@@ -158,7 +158,8 @@ func TestMigrateIndexesTheRolesOfStoredEvents(t *testing.T) {
 	for _, q := range []string{
 		`CREATE TABLE old_event_epcs ("key" text NOT NULL, event_id integer NOT NULL, direct numeric,
 			PRIMARY KEY ("key", event_id)) WITHOUT ROWID`,
-		`INSERT INTO old_event_epcs SELECT "key", event_id, roles <> 0 FROM event_epcs`,
+		// The old index held container contents under the items' own keys.
+		`INSERT INTO old_event_epcs SELECT CASE WHEN roles = 0 THEN substr("key", 2) ELSE "key" END, event_id, roles <> 0 FROM event_epcs`,
 		`DROP TABLE event_epcs`,
 		`ALTER TABLE old_event_epcs RENAME TO event_epcs`,
 	} {
