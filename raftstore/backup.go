@@ -66,8 +66,11 @@ func (b *Backup) Close() error {
 
 // backupTempPrefix names the temporary directories backups copy into,
 // inside the data directory (the same disk as the database: a copy can be
-// as large, and the system's temporary directory may be memory).
-const backupTempPrefix = "backup-"
+// as large, and the system's temporary directory may be memory). Open
+// removes what a dead process left under this prefix, so it is one no
+// operator would choose for a file of their own (a backup kept beside
+// the ledger, say).
+const backupTempPrefix = ".pedigree-backup-tmp-"
 
 // Backup makes a consistent copy of this node's database. It holds what
 // this node has applied when the copy starts: read at Leader or
@@ -139,10 +142,14 @@ func (l *ledger) backup(ctx context.Context) (*Backup, error) {
 
 // removeStaleBackups removes the copies of backups a previous process
 // was making when it stopped; Open calls it before anything can back up.
+// Only directories: a backup makes a directory, so a file under the
+// prefix is not one of its copies.
 func removeStaleBackups(dataDir string) {
 	dirs, _ := filepath.Glob(filepath.Join(dataDir, backupTempPrefix+"*"))
 	for _, d := range dirs {
-		os.RemoveAll(d)
+		if st, err := os.Lstat(d); err == nil && st.IsDir() {
+			os.RemoveAll(d)
+		}
 	}
 }
 

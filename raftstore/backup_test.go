@@ -279,3 +279,56 @@ func leftovers(t testing.TB, dir string) []string {
 	}
 	return m
 }
+
+// TestOpenRemovesOnlyItsOwnStaleCopies: Open removes the copy directories
+// a dead process's backups left, and nothing else: not an operator's file
+// or directory named like a backup (a restore reads one from the data
+// directory), nor a file under the copies' own prefix.
+func TestOpenRemovesOnlyItsOwnStaleCopies(t *testing.T) {
+	src := mustSingle(t)
+	writeN(t, src, "b", 5, 1)
+	file, _ := mustBackupFile(t, src)
+	dir := filepath.Join(t.TempDir(), "node")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	kept := filepath.Join(dir, "backup-2026-11-22.db")
+	copyFile(t, file, kept)
+	notACopy := filepath.Join(dir, backupTempPrefix+"notes.txt")
+	if err := os.WriteFile(notACopy, []byte("mine\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	keptDir := filepath.Join(dir, "backup-2026-11")
+	if err := os.Mkdir(keptDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, file, filepath.Join(keptDir, "ledger.db"))
+	s, err := restoreInto(t, dir, kept)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := s.RaftAddr()
+	s.Close()
+	stale := filepath.Join(dir, backupTempPrefix+"123456")
+	if err := os.Mkdir(stale, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(stale, "ledger.db"), []byte("half a copy"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	rc := &testCluster{t: t}
+	s, err = Open(rc.config(&testNode{id: "r0", dir: dir, net: newFaultNet()}, mustListenAt(t, addr), false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, p := range []string{kept, notACopy, filepath.Join(keptDir, "ledger.db")} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s after a restore and a restart: %v", filepath.Base(p), err)
+		}
+	}
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the stale copy after a restart: %v", err)
+	}
+}

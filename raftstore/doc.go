@@ -13,7 +13,7 @@
 //	snapshots/     raft file snapshots (each a SQLite file: projection + tree)
 //	ledger.db      the SQLite projection, ledger entries and Merkle nodes
 //	node.key       the node's Ed25519 key that signs tree heads (mode 0600)
-//	backup-*/      a backup's copy while it is made (backup.go)
+//	.pedigree-backup-tmp-*/  a backup's copy while it is made (backup.go)
 //	restore.pending  present while a restore runs; Open refuses the
 //	               directory if a restore left it (restore.go)
 //

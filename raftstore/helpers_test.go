@@ -303,6 +303,18 @@ func (c *testCluster) live() []*testNode {
 	return out
 }
 
+// mustListenAt listens on addr once the port is free again (a stopped
+// node's).
+func mustListenAt(t testing.TB, addr string) (ln net.Listener) {
+	t.Helper()
+	waitFor(t, 10*time.Second, "port "+addr+" free", func() bool {
+		var err error
+		ln, err = net.Listen("tcp", addr)
+		return err == nil
+	})
+	return ln
+}
+
 // waitFor polls cond until it holds or the timeout passes.
 func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()

@@ -205,7 +205,7 @@ func openBackupCopies(t *testing.T) int {
 	n := 0
 	for _, fd := range fds {
 		target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name()))
-		if err == nil && strings.Contains(target, string(filepath.Separator)+"backup-") {
+		if err == nil && strings.Contains(target, string(filepath.Separator)+".pedigree-backup-tmp-") { // raftstore's backupTempPrefix
 			n++
 		}
 	}
