@@ -159,7 +159,7 @@ func backupMain(ctx context.Context, o backupOptions) (backupHead, error) {
 		return backupHead{}, fmt.Errorf("the node said the backup holds tree size %d, root %x, Raft index %d; the file holds %d, %x, %d",
 			h.info.Size, h.info.Root, h.info.Applied, info.Size, info.Root, info.Applied)
 	}
-	if err := publish(tmp.Name(), o.out); err != nil {
+	if err := publish(tmp.Name(), o.out, syncDir); err != nil {
 		return backupHead{}, err
 	}
 	kept = true
@@ -276,10 +276,15 @@ func refusal(resp *http.Response) error {
 	return fmt.Errorf("the node refused: %s: %q", resp.Status, text)
 }
 
-// publish gives the checked file its name. A hard link fails if the name
+// publish gives the checked file its name, and makes the name durable
+// with sync (syncDir; tests make it fail). A hard link fails if the name
 // was taken meanwhile, where a rename would replace it; a file system
-// without hard links gets a rename after one more look.
-func publish(tmp, out string) error {
+// without hard links gets a rename after one more look. If the name cannot
+// be made durable (a directory that can be written but not read cannot be
+// synced) the file is removed again: the command promises that a failure
+// leaves no file, and an operator who sees exit 1 must not find one that
+// looks like a backup.
+func publish(tmp, out string, sync func(dir string) error) error {
 	err := os.Link(tmp, out)
 	switch {
 	case err == nil:
@@ -294,15 +299,23 @@ func publish(tmp, out string) error {
 			return fmt.Errorf("name the backup %s: %w", out, err)
 		}
 	}
-	d, err := os.Open(filepath.Dir(out))
+	if err := sync(filepath.Dir(out)); err != nil {
+		if rerr := os.Remove(out); rerr != nil {
+			return fmt.Errorf("sync %s: %w; and %s, which may not last, could not be removed: %v", filepath.Dir(out), err, out, rerr)
+		}
+		return fmt.Errorf("sync %s: %w; %s was not kept", filepath.Dir(out), err, out)
+	}
+	return nil
+}
+
+// syncDir makes a directory's entries durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", filepath.Dir(out), err)
-	}
-	return nil
+	return d.Sync()
 }
 
 // oneLine keeps an error to the one line the command promises.

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -411,5 +412,36 @@ func TestABackupOutlastsTheServersWriteTimeout(t *testing.T) {
 	}
 	if resp.Trailer.Get(server.BackupSHA256Trailer) == "" {
 		t.Fatal("no SHA-256 trailer: the answer was cut")
+	}
+}
+
+// TestPublishLeavesNoFileWhenTheNameCannotBeMadeDurable: once the checked
+// file is linked as --out, the directory is synced; if that fails (a
+// directory that can be written but not read cannot be), --out is removed
+// again: the command exits 1, and exit 1 leaves no file.
+func TestPublishLeavesNoFileWhenTheNameCannotBeMadeDurable(t *testing.T) {
+	dir := t.TempDir()
+	tmp, out := filepath.Join(dir, ".partial"), filepath.Join(dir, "ledger.db")
+	if err := os.WriteFile(tmp, []byte("checked"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	synced := ""
+	err := publish(tmp, out, func(d string) error { synced = d; return errors.New("permission denied") })
+	if err == nil || !strings.Contains(err.Error(), "permission denied") || synced != dir {
+		t.Fatalf("publish with a failing sync of %q: %v", synced, err)
+	}
+	for _, p := range []string{tmp, out} {
+		if _, err := os.Lstat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s is left: %v", filepath.Base(p), err)
+		}
+	}
+	if err := os.WriteFile(tmp, []byte("checked"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := publish(tmp, out, syncDir); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(out); err != nil || string(b) != "checked" {
+		t.Fatalf("published: %q %v", b, err)
 	}
 }
