@@ -30,11 +30,20 @@ type divergence struct {
 	size          uint64
 	mine, leaders []byte
 	leaderID      string
+	// short, when set, is this node's tree size, smaller than size at the
+	// leader's applied index; mine is then nil.
+	short *uint64
 }
 
+const rebuildAdvice = "take the node out and rebuild it (remove it, wipe its data directory, join again)"
+
 func (d *divergence) Error() string {
-	return fmt.Sprintf("%v: at tree size %d its root is %x, the leader's (%s) %x; take the node out and rebuild it (remove it, wipe its data directory, join again)",
-		ErrDiverged, d.size, d.mine, d.leaderID, d.leaders)
+	if d.short != nil {
+		return fmt.Sprintf("%v: having applied the leader's (%s) Raft index, its tree holds %d entries where the leader's holds %d; %s",
+			ErrDiverged, d.leaderID, *d.short, d.size, rebuildAdvice)
+	}
+	return fmt.Sprintf("%v: at tree size %d its root is %x, the leader's (%s) %x; %s",
+		ErrDiverged, d.size, d.mine, d.leaderID, d.leaders, rebuildAdvice)
 }
 
 func (d *divergence) Unwrap() error { return ErrDiverged }
@@ -76,6 +85,15 @@ func (s *Store) auditOnce(ctx context.Context) {
 		count("skipped")
 		return
 	}
+	// The tree grows only as entries apply, so at the leader's index or
+	// past it a tree of fewer entries than the leader's lost some or never
+	// made them: not a read to retry (rootAt would fail on it), a
+	// difference. Size and index are read together.
+	if size, _, _ := s.ledger.committed(); size < resp.Size {
+		count("differs")
+		s.flagDivergence(&divergence{size: resp.Size, leaders: resp.Root, leaderID: string(leaderID), short: &size})
+		return
+	}
 	mine, err := s.rootAt(resp.Size)
 	if err != nil {
 		// Having applied what the leader had, this node holds a tree of
@@ -91,9 +109,14 @@ func (s *Store) auditOnce(ctx context.Context) {
 		return
 	}
 	count("differs")
-	d := &divergence{size: resp.Size, mine: mine, leaders: resp.Root, leaderID: string(leaderID)}
+	s.flagDivergence(&divergence{size: resp.Size, mine: mine, leaders: resp.Root, leaderID: string(leaderID)})
+}
+
+// flagDivergence takes this node out of service for good: readiness,
+// status, the metric, and backups (a copy of a ledger the cluster does not
+// hold would restore as a cluster of its own) all say so.
+func (s *Store) flagDivergence(d *divergence) {
 	s.diverged.Store(d)
 	s.ledger.m.diverged.WithLabelValues(s.cfg.NodeID).Set(1)
-	s.log.Error("tree audit: this node's ledger differs from the leader's", "size", d.size,
-		"root", fmt.Sprintf("%x", d.mine), "leader", d.leaderID, "leader_root", fmt.Sprintf("%x", d.leaders))
+	s.log.Error("tree audit: this node's ledger differs from the leader's", "error", d.Error())
 }

@@ -78,9 +78,16 @@ const backupTempPrefix = ".pedigree-backup-tmp-"
 // acknowledged before. Copies are made one at a time (each reads the whole
 // database and writes as much); a second waits for the first copy to be
 // made, not read, within ctx. Ending ctx interrupts the copy.
+//
+// A node the tree audit found diverged (Ready's ErrDiverged) refuses with
+// that error: its ledger is not the cluster's, and a restore of it would
+// start a cluster from a history the others never held.
 func (s *Store) Backup(ctx context.Context) (*Backup, error) {
 	if s.closed.Load() {
 		return nil, ErrClosed
+	}
+	if d := s.diverged.Load(); d != nil {
+		return nil, fmt.Errorf("backup: %w", d)
 	}
 	select {
 	case s.backupSlot <- struct{}{}:
@@ -94,6 +101,10 @@ func (s *Store) Backup(ctx context.Context) (*Backup, error) {
 	b, err := s.ledger.backup(ctx)
 	if err != nil && ctx.Err() != nil {
 		return nil, fmt.Errorf("%w: %v (%v)", ErrTimeout, ctx.Err(), err)
+	}
+	if d := s.diverged.Load(); err == nil && d != nil { // found while copying
+		b.Close()
+		return nil, fmt.Errorf("backup: %w", d)
 	}
 	if err == nil {
 		s.log.Info("backup copied", "tree_size", b.Size, "raft_index", b.Applied, "bytes", b.Bytes, "duration", time.Since(start))

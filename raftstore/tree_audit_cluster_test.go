@@ -64,3 +64,54 @@ func TestAFollowerWhoseTreeWasRewrittenSaysSo(t *testing.T) {
 		t.Fatal("the rewritten follower forgot its difference")
 	}
 }
+
+// TestAFollowerWithAShorterTreeIsDivergedAndServesNoBackup: a follower
+// that lost its last ledger entry, but not the Raft index it applied,
+// holds a tree smaller than the leader's at the leader's index. The audit
+// used to count that as skipped (its tree of the leader's size cannot be
+// read) for ever; it is a difference: the follower says so for good and
+// refuses backups, whose restore would start a cluster from a history
+// the others never held.
+func TestAFollowerWithAShorterTreeIsDivergedAndServesNoBackup(t *testing.T) {
+	c := &testCluster{t: t, tune: fastRaft, auditInterval: 50 * time.Millisecond}
+	c.boot(2)
+	leader := mustLeader(t, c.nodes)
+	writeN(t, leader.s, "x", 5, 1)
+	h := mustConverge(t, c.nodes, 5)
+	f := followers(c.nodes, leader)[0]
+	if _, err := f.s.Backup(testCtx(t)); err != nil {
+		t.Fatalf("backup before the loss: %v", err)
+	}
+
+	// The last entry and every tree node over it go; the rest of the
+	// tree (size-1 entries) stays whole, so only the size is wrong.
+	db := f.s.ledger.sqlDB
+	if _, err := db.Exec(`DELETE FROM ledger_entries WHERE seq = ?`, h.Size); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`DELETE FROM merkle_nodes WHERE ((idx + 1) << level) > ?`, h.Size-1); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.s.ledger.load(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the follower with a shorter tree reports the difference", func() bool {
+		return errors.Is(f.s.Ready(), ErrDiverged)
+	})
+	want := fmt.Sprintf("its tree holds %d entries where the leader's holds %d", h.Size-1, h.Size)
+	if st := f.s.Status(); !strings.Contains(st.Diverged, want) {
+		t.Fatalf("status: %q, want it to say %q", st.Diverged, want)
+	}
+	if b, err := f.s.Backup(testCtx(t)); !errors.Is(err, ErrDiverged) {
+		if b != nil {
+			b.Close()
+		}
+		t.Fatalf("backup of the diverged follower: %v, want ErrDiverged", err)
+	}
+	if left := leftovers(t, f.dir); len(left) > 0 {
+		t.Fatalf("a refused backup left %v", left)
+	}
+	if _, err := leader.s.Backup(testCtx(t)); err != nil {
+		t.Fatalf("the leader's backup: %v", err)
+	}
+}

@@ -67,6 +67,11 @@ func (a *backupAPI) backup(c *gin.Context) {
 		return
 	}
 	b, err := a.node.Backup(ctx)
+	if errors.Is(err, raftstore.ErrDiverged) {
+		// 503, as /readyz answers this node: another node can serve it.
+		abortErr(c, errf(http.StatusServiceUnavailable, "diverged", "%v; back up from another node", err))
+		return
+	}
 	if err != nil {
 		abortErr(c, storeErr(err))
 		return

@@ -1,12 +1,14 @@
 package server
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -210,4 +212,25 @@ func openBackupCopies(t *testing.T) int {
 		}
 	}
 	return n
+}
+
+// divergedNode is a real node whose backups fail as a diverged node's do.
+type divergedNode struct{ *raftstore.Store }
+
+func (divergedNode) Backup(context.Context) (*raftstore.Backup, error) {
+	return nil, fmt.Errorf("backup: %w", raftstore.ErrDiverged)
+}
+
+// TestADivergedNodeAnswersNoBackup: a node whose tree differs from the
+// leader's answers a backup request 503 diverged, pointing at another
+// node, as its /readyz answers 503.
+func TestADivergedNodeAnswersNoBackup(t *testing.T) {
+	n := mustAPINode(t)
+	srv := httptest.NewServer(Create(divergedNode{n.store}, nil))
+	defer srv.Close()
+	var eb apiErrorBody
+	st, _ := call(t, srv.URL, "GET", "/api/v1/cluster/backup", n.adminToken, nil, &eb)
+	if st != http.StatusServiceUnavailable || eb.Error.Code != "diverged" || !strings.Contains(eb.Error.Message, "another node") {
+		t.Fatalf("backup of a diverged node: %d %+v, want 503 diverged", st, eb.Error)
+	}
 }
