@@ -227,7 +227,7 @@ func serveMain(ctx context.Context, o serveOptions, stdout, stderr io.Writer) er
 		return fmt.Errorf("%s holds a ledger of its own (it was started with --bootstrap), so it cannot join another cluster; join with an empty --data directory", o.dataDir)
 	}
 	if o.join != "" && !isMember(store, !o.nonvoter) {
-		if err := joinCluster(ctx, o, store.Info(), httpURL); err != nil {
+		if err := joinCluster(ctx, o, store, httpURL); err != nil {
 			if ctx.Err() != nil {
 				return nil // stopped (a signal) while joining: a clean stop
 			}
@@ -448,22 +448,27 @@ func isMember(store *raftstore.Store, voter bool) bool {
 }
 
 // joinCluster asks a member (any: it forwards to the leader) to add this
-// node, retrying while the member is unreachable or has no leader.
-func joinCluster(ctx context.Context, o serveOptions, me raftstore.NodeInfo, httpURL string) error {
+// node, retrying while the member is unreachable or has no leader. Each
+// attempt first asks the member for its cluster's id and tells the store
+// (PrepareJoin), which then admits that cluster's connections alone: an
+// old member of another cluster that still dials this address cannot make
+// the node its own while it waits for the leader.
+func joinCluster(ctx context.Context, o serveOptions, store joiner, httpURL string) error {
+	me := store.Info()
 	body, err := json.Marshal(map[string]any{
 		"id": me.ID, "raft_addr": me.RaftAddr, "http_addr": httpURL, "public_key": me.PublicKey, "voter": !o.nonvoter,
 	})
 	if err != nil {
 		return err
 	}
-	url := strings.TrimSuffix(o.join, "/") + "/api/v1/cluster/join"
+	base := strings.TrimSuffix(o.join, "/")
 	ctx, cancel := context.WithTimeout(ctx, o.joinTimeout)
 	defer cancel()
 	client := &http.Client{Timeout: 30 * time.Second}
 	wait := 100 * time.Millisecond
 	var last error // the last answer not cut short by the join timeout
 	for {
-		err := joinOnce(ctx, client, url, o.token, body)
+		err := joinOnce(ctx, client, base, o.token, body, store.PrepareJoin)
 		if err == nil {
 			return nil
 		}
@@ -486,32 +491,83 @@ func joinCluster(ctx context.Context, o serveOptions, me raftstore.NodeInfo, htt
 	}
 }
 
+// joiner is what joinCluster needs of the node that joins;
+// *raftstore.Store implements it.
+type joiner interface {
+	Info() raftstore.NodeInfo
+	PrepareJoin(clusterID string) error
+}
+
 // permanentError is a join refusal that retrying cannot fix (bad token,
 // bad request).
 type permanentError struct{ msg string }
 
 func (e *permanentError) Error() string { return e.msg }
 
-func joinOnce(ctx context.Context, client *http.Client, url, token string, body []byte) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+// joinOnce is one attempt: learn the member's cluster id, prepare the
+// store for it, ask to join, and check the answer names the same cluster.
+func joinOnce(ctx context.Context, client *http.Client, base, token string, body []byte, prepare func(clusterID string) error) error {
+	var view struct {
+		Leader string `json:"leader"`
+		Self   struct {
+			ClusterID string `json:"cluster_id"`
+		} `json:"self"`
+	}
+	if err := callMember(ctx, client, http.MethodGet, base+"/api/v1/cluster", token, nil, &view); err != nil {
+		return err
+	}
+	if view.Leader == "" {
+		// Its cluster id is not to be trusted yet: a node that belongs
+		// to no cluster reports none either.
+		return fmt.Errorf("%s knows no leader yet", base)
+	}
+	if err := prepare(view.Self.ClusterID); err != nil {
+		return &permanentError{err.Error()}
+	}
+	var answer struct {
+		ClusterID *string `json:"cluster_id"` // absent from a binary older than cluster ids
+	}
+	if err := callMember(ctx, client, http.MethodPost, base+"/api/v1/cluster/join", token, body, &answer); err != nil {
+		return err
+	}
+	if answer.ClusterID != nil && *answer.ClusterID != view.Self.ClusterID {
+		return &permanentError{fmt.Sprintf("%s said its cluster is %q, then added this node to %q", base, view.Self.ClusterID, *answer.ClusterID)}
+	}
+	return nil
+}
+
+// callMember sends a request to a member's API and decodes its 200 answer
+// into out; a 5xx answer or a transport error may be retried, anything
+// else is a permanentError.
+func callMember(ctx context.Context, client *http.Client, method, url, token string, body []byte, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
 	if err != nil {
 		return &permanentError{err.Error()}
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := client.Do(req)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	switch {
 	case resp.StatusCode == http.StatusOK:
+		if err := json.Unmarshal(data, out); err != nil {
+			return &permanentError{fmt.Sprintf("%s %s: not the answer of a Pedigree node: %v", method, url, err)}
+		}
 		return nil
 	case resp.StatusCode >= 500:
 		return fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(data))
 	}
-	return &permanentError{fmt.Sprintf("join refused: %s: %s", resp.Status, bytes.TrimSpace(data))}
+	what := "join refused"
+	if method == http.MethodGet {
+		what = "the member would not say which cluster it is of"
+	}
+	return &permanentError{fmt.Sprintf("%s: %s: %s", what, resp.Status, bytes.TrimSpace(data))}
 }
 
 // verifyIndexPacks maps --verify-index-packs, where 0 means no index, to

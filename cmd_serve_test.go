@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -320,6 +322,11 @@ func TestJoinReportsTheClustersLastAnswer(t *testing.T) {
 	release := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body) // so the server notices the client leave
+		// Which cluster: asked before every join request.
+		if r.Method == http.MethodGet {
+			io.WriteString(w, `{"leader":"n1","self":{"cluster_id":"c1"}}`)
+			return
+		}
 		calls.Lock()
 		n++
 		first := n == 1
@@ -337,10 +344,56 @@ func TestJoinReportsTheClustersLastAnswer(t *testing.T) {
 	defer srv.Close()
 	defer close(release)
 	o := serveOptions{join: srv.URL, token: "t", joinTimeout: time.Second}
-	err := joinCluster(t.Context(), o, raftstore.NodeInfo{ID: "n3", RaftAddr: "127.0.0.1:1"}, "http://127.0.0.1:2")
+	j := &fakeJoiner{info: raftstore.NodeInfo{ID: "n3", RaftAddr: "127.0.0.1:1"}}
+	err := joinCluster(t.Context(), o, j, "http://127.0.0.1:2")
 	if err == nil || !strings.Contains(err.Error(), "not_caught_up") || !strings.Contains(err.Error(), "cannot be reached") {
 		t.Fatalf("join error: %v", err)
 	}
+	if j.prepared != "c1" {
+		t.Fatalf("the node was prepared for cluster %q, the member's is c1", j.prepared)
+	}
+}
+
+// TestJoinChecksTheClusterItJoined: a member that names one cluster and
+// then answers the join for another (replaced in between, or not what it
+// says) fails the join at once; a node that holds another cluster's state
+// fails it before asking.
+func TestJoinChecksTheClusterItJoined(t *testing.T) {
+	var joins atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			io.WriteString(w, `{"leader":"n1","self":{"cluster_id":"c1"}}`)
+			return
+		}
+		joins.Add(1)
+		io.WriteString(w, `{"id":"n3","voter":true,"cluster_id":"c2"}`)
+	}))
+	defer srv.Close()
+	o := serveOptions{join: srv.URL, token: "t", joinTimeout: 10 * time.Second}
+	err := joinCluster(t.Context(), o, &fakeJoiner{}, "http://127.0.0.1:2")
+	if err == nil || !strings.Contains(err.Error(), `"c2"`) || joins.Load() != 1 {
+		t.Fatalf("join answered for another cluster: %v (after %d joins)", err, joins.Load())
+	}
+	joins.Store(0)
+	other := &fakeJoiner{err: fmt.Errorf("%w: holds cluster c9", raftstore.ErrClusterMismatch)}
+	// At once: asking again cannot change what the node holds.
+	if err := joinCluster(t.Context(), o, other, "http://127.0.0.1:2"); err == nil || !strings.Contains(err.Error(), "c9") ||
+		strings.Contains(err.Error(), "not done within") || joins.Load() != 0 {
+		t.Fatalf("join of a node of another cluster: %v (after %d joins)", err, joins.Load())
+	}
+}
+
+// fakeJoiner records the cluster joinCluster prepares it for.
+type fakeJoiner struct {
+	info     raftstore.NodeInfo
+	prepared string
+	err      error
+}
+
+func (f *fakeJoiner) Info() raftstore.NodeInfo { return f.info }
+func (f *fakeJoiner) PrepareJoin(id string) error {
+	f.prepared = id
+	return f.err
 }
 
 // TestServeBootstrapRestartNeedsNoQuorumNorTheTokenFile: the first node

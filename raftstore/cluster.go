@@ -103,6 +103,9 @@ func (s *Store) onLeader(ctx context.Context, req rpcRequest, local func() error
 }
 
 func (s *Store) joinLocal(ctx context.Context, n NodeInfo, voter bool) error {
+	if err := s.checkJoinerCluster(ctx, n); err != nil {
+		return err
+	}
 	if err := s.checkJoinerRules(ctx, n); err != nil {
 		return err
 	}
@@ -148,6 +151,30 @@ func (s *Store) joinLocal(ctx context.Context, n NodeInfo, voter bool) error {
 	}
 	if err := waitFuture(ctx, s.raft.AddVoter(id, addr, 0, 0)); err != nil {
 		return fmt.Errorf("promote %s to voter: %w", n.ID, err)
+	}
+	return nil
+}
+
+// joinProbeWait bounds asking a node that asks to join which cluster it
+// is of.
+const joinProbeWait = 3 * time.Second
+
+// checkJoinerCluster refuses a node that holds another cluster's state
+// (two restores of one backup, an old member of the cluster this one was
+// restored from) or that was not told to join this cluster: its mux
+// refuses this node's, and says why. Added all the same, it would sit in
+// the configuration unreachable, or, without cluster ids, take this
+// cluster's log for its own. A node that cannot be reached now is let
+// through, as before: waitCaughtUp says why it is not promoted.
+func (s *Store) checkJoinerCluster(ctx context.Context, n NodeInfo) error {
+	ctx, cancel := context.WithTimeout(ctx, joinProbeWait)
+	defer cancel()
+	_, err := s.fwd.call(ctx, n.RaftAddr, rpcRequest{Op: rpcApplied})
+	// Only the refusal, not the errForward around it: retrying cannot
+	// change the node's mind, so Join must not.
+	var refused *clusterRefusal
+	if errors.As(err, &refused) {
+		return fmt.Errorf("%s cannot join: %w; a node that holds another cluster's state joins only with an empty data directory", n.ID, refused)
 	}
 	return nil
 }
@@ -309,6 +336,10 @@ type Status struct {
 	// RulesSupported the newest its binary applies (rules_versions.go).
 	RulesActive    int `json:"rules_active,omitempty"`
 	RulesSupported int `json:"rules_supported"`
+	// ClusterID is the id of the cluster this node belongs to (see
+	// PrepareJoin); absent for a cluster made before cluster ids, and on
+	// a node that belongs to none yet.
+	ClusterID string `json:"cluster_id,omitempty"`
 }
 
 // Status reports this node's Raft state and ledger position.
@@ -323,6 +354,7 @@ func (s *Store) Status() Status {
 		st.Diverged = d.Error()
 	}
 	st.RulesSupported, st.RulesActive = s.rulesSupported(), s.ActiveRules()
+	st.ClusterID = s.ClusterID()
 	return st
 }
 

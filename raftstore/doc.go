@@ -9,7 +9,8 @@
 //
 //	raft.db        raft-boltdb v2: the Raft log and stable store; ledger
 //	               entries are in entry.go's binary form, node changes and
-//	               logs written before it are JSON
+//	               logs written before it are JSON; the stable store also
+//	               records the node's cluster id (clusterid.go)
 //	snapshots/     raft file snapshots (each a SQLite file: projection + tree)
 //	ledger.db      the SQLite projection, ledger entries and Merkle nodes
 //	node.key       the node's Ed25519 key that signs tree heads (mode 0600)
@@ -51,6 +52,10 @@
 //     at its Raft index, so no later entry is taken for one it holds. It
 //     never replaces a ledger: it refuses a directory with Raft or ledger
 //     state, and Open refuses a database without Raft state.
+//   - A node takes part only in its own cluster: every connection carries
+//     the dialler's cluster id, minted at bootstrap and at every restore,
+//     and a node refuses any other (clusterid.go). A node without Raft
+//     state admits only the cluster it was told to join (PrepareJoin).
 //   - A leader or linearizable read on a follower waits for an index the
 //     leader took after the read began. Reads waiting at once share one
 //     request for it (readrounds.go), but never a request already sent.
@@ -66,7 +71,8 @@
 //
 // Raft and the forwarding RPC (a follower handing writes, read-index
 // requests, joins and removals to the leader) share the Raft port; the first
-// byte of a connection picks the service; a forwarded write carries its
+// byte of a connection picks the service, and is followed by the dialler's
+// cluster id (transport.go); a forwarded write carries its
 // commands in the log entry's binary form, and the leader validates their
 // payloads once, when it builds the entry. Anyone who can reach that port can
 // take part in the cluster, so outside a trusted network run it with mutual
@@ -79,7 +85,10 @@
 // answers it over this port (the "applied" RPC, which any node answers)
 // and has applied what the leader had when it joined, so a node Raft
 // cannot reach, or one still copying the ledger, never counts in a
-// quorum; until then Join returns ErrNotCaughtUp. A leader asked to
+// quorum; until then Join returns ErrNotCaughtUp. Before anything, the
+// leader asks the node, which refuses it if it holds another cluster's
+// state or was not told to join this one: Join then returns
+// ErrClusterMismatch and changes nothing. A leader asked to
 // remove itself hands leadership over first, and the next leader removes
 // it.
 //

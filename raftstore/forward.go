@@ -85,6 +85,7 @@ var sentinelCodes = []struct {
 	{"not_found", ErrNotFound},
 	{"not_caught_up", ErrNotCaughtUp},
 	{"rules_unsupported", ErrRulesUnsupported},
+	{"cluster_mismatch", ErrClusterMismatch},
 }
 
 func toRPCError(err error) *rpcError {
@@ -245,8 +246,8 @@ func newForwarder(m *mux) *forwarder {
 }
 
 // get returns an idle connection to addr (reused true) or, with fresh or
-// none idle, a new one.
-func (f *forwarder) get(addr string, timeout time.Duration, fresh bool) (c *rpcConn, reused bool, err error) {
+// none idle, a new one, made within ctx.
+func (f *forwarder) get(ctx context.Context, addr string, timeout time.Duration, fresh bool) (c *rpcConn, reused bool, err error) {
 	f.mu.Lock()
 	if f.closed {
 		f.mu.Unlock()
@@ -259,7 +260,7 @@ func (f *forwarder) get(addr string, timeout time.Duration, fresh bool) (c *rpcC
 		return c, true, nil
 	}
 	f.mu.Unlock()
-	nc, err := f.m.dialService(addr, muxRPC, timeout)
+	nc, err := f.m.dialServiceContext(ctx, addr, muxRPC, timeout)
 	if err != nil {
 		return nil, false, err
 	}
@@ -314,12 +315,14 @@ func (f *forwarder) callOnce(ctx context.Context, addr string, req rpcRequest, f
 		return rpcResponse{}, false, fmt.Errorf("%w: deadline passed before forwarding", ErrTimeout)
 	}
 	req.TimeoutMS = left.Milliseconds()
-	c, reused, err := f.get(addr, min(left, 5*time.Second), fresh)
+	c, reused, err := f.get(ctx, addr, min(left, 5*time.Second), fresh)
 	if err != nil {
 		if errors.Is(err, ErrClosed) {
 			return rpcResponse{}, false, err
 		}
-		return rpcResponse{}, false, fmt.Errorf("%w: dial %s: %v", errForward, addr, err)
+		// %w twice: a cluster's refusal (ErrClusterMismatch) says more
+		// than "unreachable", and the join checks for it.
+		return rpcResponse{}, false, fmt.Errorf("%w: dial %s: %w", errForward, addr, err)
 	}
 	// Give the leader a moment past the caller's deadline to answer with its
 	// own timeout error rather than cutting the connection.

@@ -74,7 +74,7 @@ func TestAHostileFrameCostsNoMoreThanItsSize(t *testing.T) {
 func TestCallsAfterThePeerRestartsUseAFreshConnection(t *testing.T) {
 	c := mustCluster(t, 1, nil)
 	peer := c.nodes[0]
-	f := &forwarder{m: newMux(nil, nil, nil, nil, testLogger(t)), idle: map[string][]*rpcConn{}}
+	f := &forwarder{m: peerMux(t, peer.s.ClusterID()), idle: map[string][]*rpcConn{}}
 	defer f.close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -112,7 +112,7 @@ func TestAnIdleForwardingConnectionIsClosed(t *testing.T) {
 	t.Cleanup(func() { rpcIdleTimeout = saved })
 	rpcIdleTimeout = 200 * time.Millisecond
 	c := mustCluster(t, 1, nil)
-	m := newMux(nil, nil, nil, nil, testLogger(t))
+	m := peerMux(t, c.nodes[0].s.ClusterID())
 	for name, send := range map[string][]byte{
 		"nothing":        nil,
 		"half a request": {0, 0, 0, 2, '{'},

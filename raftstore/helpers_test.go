@@ -264,6 +264,19 @@ func (c *testCluster) start(tn *testNode, ln net.Listener, bootstrap bool) {
 		c.t.Fatalf("open %s: %v", tn.id, err)
 	}
 	tn.s = s
+	if !bootstrap {
+		// As pedigree serve --join does before it asks to join: the node
+		// learns the cluster's id from a member. A restarted member
+		// already holds that id, and this changes nothing.
+		for _, m := range c.live() {
+			if m != tn {
+				if err := s.PrepareJoin(m.s.ClusterID()); err != nil {
+					c.t.Fatalf("prepare %s to join: %v", tn.id, err)
+				}
+				break
+			}
+		}
+	}
 }
 
 // config is the Config a test node opens with, listening on ln.
@@ -431,4 +444,12 @@ func testCtx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// peerMux is a bare mux (no store behind it) that dials as a member of
+// cluster id, so a test can speak the cluster port's protocol by hand.
+func peerMux(t testing.TB, id string) *mux {
+	m := newMux(nil, nil, nil, nil, testLogger(t))
+	m.ident.state, m.ident.id = member, id
+	return m
 }

@@ -25,6 +25,7 @@ type storeMetrics struct {
 	readRounds  *prometheus.CounterVec
 	audits      *prometheus.CounterVec
 	diverged    *prometheus.GaugeVec
+	refusals    *prometheus.CounterVec
 }
 
 var (
@@ -86,8 +87,12 @@ func defaultMetrics() *storeMetrics {
 			Namespace: "pedigree", Subsystem: "raftstore", Name: "tree_diverged",
 			Help: "1 once this node found its Merkle tree different from the leader's at the same size (see /readyz); 0 otherwise.",
 		}, []string{"node"})
+		m.refusals = prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "pedigree", Subsystem: "raftstore", Name: "cluster_refusals_total",
+			Help: "Connections to the cluster port refused because the peer is of another cluster (clusterid.go): an old member still running after a restore, say. The log names the first from each peer.",
+		}, []string{"node"})
 		prometheus.MustRegister(m.applyBatch, m.applySize, m.entries, m.proposals, m.treeSize, m.applied, m.leader, m.snapRestore, m.indexPacks, m.readRounds,
-			m.audits, m.diverged)
+			m.audits, m.diverged, m.refusals)
 		metrics = m
 	})
 	return metrics

@@ -34,6 +34,10 @@ import (
 // Nodes that then join catch up from that snapshot, as a node joining any
 // cluster whose log was compacted does.
 //
+// A restore mints a new cluster id (clusterid.go): the restored cluster
+// is not the one backed up, and its nodes refuse that one's members, which
+// may still run and dial the address the restore took over.
+//
 // A restore never replaces a ledger: it refuses a data directory that
 // holds any Raft or ledger state. It writes restore.pending first and
 // removes it last, so a restore cut short by a crash leaves a directory
@@ -70,9 +74,10 @@ var ErrDataDirInUse = errors.New("raftstore: the data directory is in use")
 // directory must hold no Raft or ledger state (ErrDataDirInUse), and the
 // backup must pass VerifyBackup (ErrBadBackup); if either check or any
 // later step fails, the directory is left as it was. The returned store
-// is the cluster's only voter; its Raft index continues from the
-// backup's, its tree from the backup's tree. The backup's cluster listing
-// is dropped (those nodes are not members); Config.Bootstrap is ignored.
+// is the cluster's only voter, of a new cluster id (Founded); its Raft
+// index continues from the backup's, its tree from the backup's tree. The
+// backup's cluster listing is dropped (those nodes are not members);
+// Config.Bootstrap is ignored.
 //
 // Open the directory with Open afterwards, as any node's.
 func OpenRestored(cfg Config, path string) (*Store, BackupInfo, error) {

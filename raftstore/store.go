@@ -331,6 +331,9 @@ func (s *Store) open() error {
 	if err != nil {
 		return fmt.Errorf("log cache: %w", err)
 	}
+	if err := s.initIdentity(hasState); err != nil {
+		return err
+	}
 	go s.mux.serve()
 	s.raft, err = raft.NewRaft(rc, s.fsm, logs, s.bolt, snaps, s.transport)
 	if err != nil {

@@ -1,6 +1,7 @@
 package raftstore
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -15,10 +16,25 @@ import (
 
 // The first byte a client writes on a connection to the Raft address says
 // which service it wants, so Raft and the forwarding RPC share one port and
-// one (optional) mutual TLS setup, as rqlite does.
+// one (optional) mutual TLS setup, as rqlite does. It also carries the
+// dialler's cluster id (clusterid.go), in one of two forms:
+//
+//   - muxRaft or muxRPC alone: the id "" of a cluster made before cluster
+//     ids. This is the header of the binaries before them, byte for byte,
+//     so old and new binaries of such a cluster talk during a rolling
+//     upgrade. The answer is the service's; nothing comes first.
+//   - muxRaftID or muxRPCID, a length byte and the id: every other
+//     cluster. The node answers one byte before the service speaks:
+//     admitOK, or a refusal code, a length byte and its own id, and it
+//     closes the connection. So the dialler learns why it was refused (a
+//     leader asked to add a node of another cluster says so), and a
+//     binary older than cluster ids, which closes the connection at an
+//     unknown header, is never mistaken for a peer.
 const (
-	muxRaft byte = 1
-	muxRPC  byte = 2
+	muxRaft   byte = 1
+	muxRPC    byte = 2
+	muxRaftID byte = 3
+	muxRPCID  byte = 4
 )
 
 // DialFunc opens a TCP connection; tests swap it for a fault-injecting one.
@@ -37,6 +53,9 @@ type mux struct {
 	dial      DialFunc
 	handleRPC func(net.Conn)
 	log       *slog.Logger
+	// ident is the cluster this node belongs to: the id it dials with and
+	// the only one it admits.
+	ident *identity
 
 	raftCh chan net.Conn
 	done   chan struct{}
@@ -52,7 +71,7 @@ func newMux(ln net.Listener, advertise net.Addr, tlsConf *tls.Config, dial DialF
 		dial = defaultDial
 	}
 	return &mux{
-		ln: ln, advertise: advertise, tls: tlsConf, dial: dial, log: log,
+		ln: ln, advertise: advertise, tls: tlsConf, dial: dial, log: log, ident: newIdentity(log),
 		raftCh: make(chan net.Conn), done: make(chan struct{}), conns: map[net.Conn]struct{}{},
 	}
 }
@@ -94,8 +113,8 @@ func (m *mux) track(c net.Conn, add bool) {
 	}
 }
 
-// route reads the header byte (after the TLS handshake, if any) and hands
-// the connection to its service.
+// route reads the header (after the TLS handshake, if any), admits or
+// refuses the dialler's cluster, and hands the connection to its service.
 func (m *mux) route(c net.Conn) {
 	conn := c
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
@@ -113,8 +132,44 @@ func (m *mux) route(c net.Conn) {
 		m.closeConn(c)
 		return
 	}
-	_ = c.SetDeadline(time.Time{})
+	service, withID := hdr[0], false
 	switch hdr[0] {
+	case muxRaft, muxRPC:
+	case muxRaftID:
+		service, withID = muxRaft, true
+	case muxRPCID:
+		service, withID = muxRPC, true
+	default:
+		m.log.Warn("unknown connection header", "remote", c.RemoteAddr(), "header", hdr[0])
+		m.closeConn(c)
+		return
+	}
+	var claimed string
+	if withID {
+		id, err := readShortString(conn)
+		if err != nil {
+			m.closeConn(c)
+			return
+		}
+		claimed = id
+	}
+	code, mine := m.ident.admit(claimed, c.RemoteAddr())
+	if withID {
+		answer := []byte{code}
+		if code != admitOK {
+			answer = appendShortString(answer, mine)
+		}
+		if _, err := conn.Write(answer); err != nil {
+			m.closeConn(c)
+			return
+		}
+	}
+	if code != admitOK {
+		m.closeConn(c)
+		return
+	}
+	_ = c.SetDeadline(time.Time{})
+	switch service {
 	case muxRaft:
 		select {
 		case m.raftCh <- &trackedConn{Conn: conn, m: m, raw: c}:
@@ -123,10 +178,27 @@ func (m *mux) route(c net.Conn) {
 		}
 	case muxRPC:
 		m.handleRPC(&trackedConn{Conn: conn, m: m, raw: c})
-	default:
-		m.log.Warn("unknown connection header", "remote", c.RemoteAddr(), "header", hdr[0])
-		m.closeConn(c)
 	}
+}
+
+// readShortString reads a length byte and that many bytes.
+func readShortString(r io.Reader) (string, error) {
+	var n [1]byte
+	if _, err := io.ReadFull(r, n[:]); err != nil {
+		return "", err
+	}
+	b := make([]byte, n[0])
+	if _, err := io.ReadFull(r, b); err != nil {
+		return "", err
+	}
+	return string(b), nil
+}
+
+// appendShortString appends s's length byte and s; cluster ids are 26
+// bytes, so the 255 the byte allows is never reached.
+func appendShortString(b []byte, s string) []byte {
+	s = s[:min(len(s), 255)]
+	return append(append(b, byte(len(s))), s...)
 }
 
 func (m *mux) closeConn(c net.Conn) {
@@ -147,17 +219,50 @@ func (t *trackedConn) Close() error {
 	return err
 }
 
-// dialService connects to addr's mux and asks for a service.
+// dialService connects to addr's mux and asks for a service on behalf of
+// this node's cluster. A refusal wraps ErrClusterMismatch.
 func (m *mux) dialService(addr string, service byte, timeout time.Duration) (net.Conn, error) {
+	return m.dialServiceContext(context.Background(), addr, service, timeout)
+}
+
+// dialServiceContext is dialService that also gives up when ctx ends. The
+// TLS handshake and the node's answer to the cluster header each wait for
+// the peer, which a node that vanished without closing its connections
+// never gives: a forwarded call whose leader changed meanwhile must not
+// wait out the timeout before it asks the new one.
+func (m *mux) dialServiceContext(ctx context.Context, addr string, service byte, timeout time.Duration) (net.Conn, error) {
+	cluster, err := m.ident.dialID()
+	if err != nil {
+		return nil, err
+	}
 	c, err := m.dial(addr, timeout)
 	if err != nil {
 		return nil, err
 	}
+	// One deadline for the whole greeting, set before ctx can cut it
+	// short, so nothing in between undoes the cut.
+	_ = c.SetDeadline(time.Now().Add(timeout))
+	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Now()) })
+	conn, err := m.greet(c, addr, service, cluster)
+	if err != nil {
+		c.Close()
+	} else {
+		_ = c.SetDeadline(time.Time{})
+	}
+	if !stop() { // ctx ended: its deadline may stand, and spoils the connection
+		c.Close()
+		return nil, fmt.Errorf("connect to %s: %w", addr, ctx.Err())
+	}
+	return conn, err
+}
+
+// greet makes the TLS handshake, if any, on a new connection to addr and
+// sends the header for service and cluster, within the deadline set on c.
+func (m *mux) greet(c net.Conn, addr string, service byte, cluster string) (net.Conn, error) {
 	conn := c
 	if m.tls != nil {
 		host, _, err := net.SplitHostPort(addr)
 		if err != nil {
-			c.Close()
 			return nil, err
 		}
 		cfg := m.tls.Clone()
@@ -165,20 +270,62 @@ func (m *mux) dialService(addr string, service byte, timeout time.Duration) (net
 			cfg.ServerName = host
 		}
 		tc := tls.Client(c, cfg)
-		_ = c.SetDeadline(time.Now().Add(timeout))
 		if err := tc.Handshake(); err != nil {
-			c.Close()
 			return nil, fmt.Errorf("tls handshake with %s: %w", addr, err)
 		}
-		_ = c.SetDeadline(time.Time{})
 		conn = tc
 	}
-	if _, err := conn.Write([]byte{service}); err != nil {
-		conn.Close()
+	if cluster == "" {
+		// The legacy header: no id, and no answer before the service's.
+		if _, err := conn.Write([]byte{service}); err != nil {
+			return nil, err
+		}
+		return conn, nil
+	}
+	header := muxRaftID
+	if service == muxRPC {
+		header = muxRPCID
+	}
+	if _, err := conn.Write(appendShortString([]byte{header}, cluster)); err != nil {
+		return nil, err
+	}
+	if err := readAdmission(conn, addr, cluster); err != nil {
 		return nil, err
 	}
 	return conn, nil
 }
+
+// readAdmission reads a node's answer to a cluster header.
+func readAdmission(r io.Reader, addr, cluster string) error {
+	var code [1]byte
+	if _, err := io.ReadFull(r, code[:]); err != nil {
+		return fmt.Errorf("%s gave no answer to this node's cluster header (%v); a Pedigree binary older than cluster ids closes the connection at it", addr, err)
+	}
+	if code[0] == admitOK {
+		return nil
+	}
+	theirs, err := readShortString(r)
+	if err != nil {
+		return fmt.Errorf("%s refused this node's cluster and cut its answer: %v", addr, err)
+	}
+	switch code[0] {
+	case refuseOther:
+		return &clusterRefusal{fmt.Sprintf("the node at %s belongs to %s, this node to %s", addr, describeCluster(theirs), describeCluster(cluster))}
+	case refuseNoMember:
+		return &clusterRefusal{fmt.Sprintf("the node at %s belongs to no cluster and was not asked to join %s (start it with pedigree serve --join)", addr, describeCluster(cluster))}
+	case refuseJoining:
+		return &clusterRefusal{fmt.Sprintf("the node at %s is joining %s, not %s", addr, describeCluster(theirs), describeCluster(cluster))}
+	}
+	return fmt.Errorf("%s answered this node's cluster header with %d", addr, code[0])
+}
+
+// clusterRefusal is a node's refusal of this node's cluster. It is its
+// own type so a caller can tell it apart from the network failure it is
+// wrapped in (the forwarder's errForward, which callers retry).
+type clusterRefusal struct{ msg string }
+
+func (e *clusterRefusal) Error() string { return ErrClusterMismatch.Error() + ": " + e.msg }
+func (e *clusterRefusal) Unwrap() error { return ErrClusterMismatch }
 
 // close stops accepting and closes every accepted connection, abruptly: a
 // closed store must stop answering at once.

@@ -123,6 +123,10 @@ func TestMutualTLSCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer intruder.Close()
+	// It even knows the cluster's id: only TLS keeps it out.
+	if err := intruder.PrepareJoin(c.nodes[0].s.ClusterID()); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := intruder.mux.dialService(c.nodes[0].addr, muxRPC, time.Second); err == nil {
 		// The handshake may only fail on first use with TLS 1.3.
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -133,7 +137,7 @@ func TestMutualTLSCluster(t *testing.T) {
 		}
 	}
 	// A plain-TCP client is not answered either.
-	plain := newMux(nil, nil, nil, nil, testLogger(t))
+	plain := peerMux(t, c.nodes[0].s.ClusterID())
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_, err = (&forwarder{m: plain, idle: map[string][]*rpcConn{}}).call(ctx, c.nodes[0].addr, rpcRequest{Op: rpcReadIndex})
@@ -174,6 +178,9 @@ func TestMutualTLSWithCertificatesNamingHostsOnly(t *testing.T) {
 	a := open("a", true)
 	waitFor(t, 10*time.Second, "a leads", a.IsLeader)
 	b := open("b", false)
+	if err := b.PrepareJoin(a.ClusterID()); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := a.Join(ctx, b.Info(), true); err != nil {

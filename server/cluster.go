@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -84,10 +85,18 @@ func (a *clusterAPI) join(c *gin.Context) {
 	voter := req.Voter == nil || *req.Voter
 	n := raftstore.NodeInfo{ID: req.ID, RaftAddr: req.RaftAddr, HTTPAddr: req.HTTPAddr, PublicKey: req.PublicKey}
 	if err := a.node.Join(c.Request.Context(), n, voter); err != nil {
+		if errors.Is(err, raftstore.ErrClusterMismatch) {
+			// 409: asking again cannot help; the node's data directory
+			// must be emptied first.
+			abortErr(c, errf(http.StatusConflict, "cluster_mismatch", "%v", err))
+			return
+		}
 		abortErr(c, storeErr(err))
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"id": req.ID, "voter": voter})
+	// The cluster's id, so the joiner can check it joined the cluster it
+	// meant to (it learned the id from GET /api/v1/cluster before asking).
+	c.JSON(http.StatusOK, gin.H{"id": req.ID, "voter": voter, "cluster_id": a.node.Status().ClusterID})
 }
 
 func (a *clusterAPI) remove(c *gin.Context) {

@@ -46,6 +46,9 @@ func mustLaggingPair(t *testing.T) *laggingPair {
 	t.Helper()
 	n := mustTunedAPINode(t, slowCommitNoticeRaft)
 	f := mustOpenNode(t, "n2", false)
+	if err := f.PrepareJoin(n.store.ClusterID()); err != nil {
+		t.Fatal(err)
+	}
 	if err := n.store.Join(t.Context(), f.Info(), true); err != nil {
 		t.Fatal(err)
 	}

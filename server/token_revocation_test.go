@@ -14,6 +14,9 @@ import (
 func TestRevokedTokenFailsAtOnceOnEveryNode(t *testing.T) {
 	n := mustAPINode(t)
 	f := mustOpenNode(t, "n2", false)
+	if err := f.PrepareJoin(n.store.ClusterID()); err != nil {
+		t.Fatal(err)
+	}
 	if err := n.store.Join(t.Context(), f.Info(), true); err != nil {
 		t.Fatal(err)
 	}
