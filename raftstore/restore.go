@@ -159,17 +159,53 @@ func checkNoUnfinishedRestore(dir string) error {
 	return nil
 }
 
+// lostRaftLogAdvice is what to do with a data directory whose ledger has
+// lost its Raft log. Restoring a backup there would be the wrong advice
+// for a cluster's member: it would start a second cluster beside the one
+// the node belonged to.
+const lostRaftLogAdvice = "if this node is a member of a cluster, remove it from the cluster, empty this directory and join it again " +
+	"(pedigree serve --join); if it was a cluster's only node, restore a backup into an empty directory (pedigree serve --bootstrap --restore)"
+
 // refuseWithoutRaftState refuses a database that holds applied entries
-// when the data directory has no Raft state (a backup copied in by hand,
-// say): the FSM would skip every new entry up to the database's applied
-// index as one it already holds.
+// when the data directory has no Raft state (raft.db emptied): the FSM
+// would skip every new entry up to the database's applied index as one it
+// already holds.
 func (l *ledger) refuseWithoutRaftState(hasRaftState bool) error {
 	if _, _, applied := l.committed(); !hasRaftState && applied > 0 {
-		return fmt.Errorf("%w: %s holds a ledger applied up to Raft index %d but there is no Raft state beside it; "+
-			"to start a cluster from a backup, restore it into an empty data directory (pedigree serve --bootstrap --restore)",
-			ErrDataDirInUse, l.path, applied)
+		return fmt.Errorf("%w: %s holds a ledger applied up to Raft index %d but there is no Raft state beside it; %s",
+			ErrDataDirInUse, l.path, applied, lostRaftLogAdvice)
 	}
 	return nil
+}
+
+// refuseLostRaftLog refuses a data directory that holds a ledger or a
+// snapshot but no raft.db, before Open creates one. raft.db is the first
+// file a node makes, so the node lost it (or a database was copied in by
+// hand), and with it the votes it cast, its term and its cluster id: it
+// could vote twice in a term, and would take itself for a node of a
+// cluster made before cluster ids. Checking the file, not what Raft finds
+// in it, refuses the same loss after a snapshot, when the snapshot alone
+// is Raft state, and a second Open after a refused one.
+func refuseLostRaftLog(dir string) error {
+	if _, err := os.Lstat(filepath.Join(dir, raftLogFile)); !errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	var held []string
+	if _, err := os.Lstat(filepath.Join(dir, ledgerFile)); err == nil {
+		held = append(held, ledgerFile)
+	}
+	snaps, _ := os.ReadDir(filepath.Join(dir, snapshotsDir))
+	for _, e := range snaps {
+		if !strings.HasSuffix(e.Name(), ".tmp") { // raft's snapshot being written
+			held = append(held, snapshotsDir+"/"+e.Name())
+			break
+		}
+	}
+	if len(held) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s holds %s but no Raft log (%s): this node lost its Raft state, and with it the votes it cast and its cluster id; %s",
+		ErrDataDirInUse, dir, strings.Join(held, " and "), raftLogFile, lostRaftLogAdvice)
 }
 
 // prepareRestore writes the restore's marker and ledger.db: a copy of the

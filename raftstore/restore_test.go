@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -193,5 +194,49 @@ func TestRestoreOfABadBackupLeavesNothing(t *testing.T) {
 	}
 	if _, err := restoreInto(t, filepath.Join(t.TempDir(), "new"), filepath.Join(t.TempDir(), "missing.db")); err == nil {
 		t.Fatal("restore of a file that does not exist succeeded")
+	}
+}
+
+// TestANodeThatLostItsRaftLogIsRefused: a follower whose raft.db is gone
+// lost the votes it cast, its term and its cluster id. It is refused
+// whether or not it had snapshotted (the snapshot alone used to pass for
+// Raft state), again at a second try (the first must not create raft.db),
+// and the advice is to join the cluster again with an empty directory,
+// not to restore a backup, which would start a second cluster.
+func TestANodeThatLostItsRaftLogIsRefused(t *testing.T) {
+	for _, snapshotted := range []bool{false, true} {
+		t.Run(fmt.Sprintf("snapshotted=%v", snapshotted), func(t *testing.T) {
+			c := mustCluster(t, 2, nil)
+			leader := mustLeader(t, c.nodes)
+			writeN(t, leader.s, "a", 5, 1)
+			mustConverge(t, c.nodes, 5)
+			f := followers(c.nodes, leader)[0]
+			if snapshotted {
+				if err := f.s.Snapshot(); err != nil {
+					t.Fatal(err)
+				}
+				if snaps, err := os.ReadDir(filepath.Join(f.dir, snapshotsDir)); err != nil || len(snaps) == 0 {
+					t.Fatalf("no snapshot on disk: %v", err)
+				}
+			}
+			c.kill(f)
+			if err := os.Remove(filepath.Join(f.dir, raftLogFile)); err != nil {
+				t.Fatal(err)
+			}
+			before := dirState(t, f.dir)
+			for try := 1; try <= 2; try++ {
+				ln := mustListenAt(t, f.addr)
+				s, err := Open(c.config(f, ln, false))
+				if err == nil {
+					s.Close()
+					t.Fatalf("try %d: a node without its raft.db opened", try)
+				}
+				ln.Close()
+				if !errors.Is(err, ErrDataDirInUse) || !strings.Contains(err.Error(), "empty this directory and join it again") {
+					t.Fatalf("try %d: %v, want ErrDataDirInUse saying to join again", try, err)
+				}
+				mustSameDir(t, before, dirState(t, f.dir), "a refused open")
+			}
+		})
 	}
 }

@@ -240,6 +240,11 @@ func (s *Store) open() error {
 	s.key = key
 	s.signer = newSigner(cfg.Origin, "pedigree-"+cfg.NodeID, key)
 	removeStaleBackups(cfg.Dir)
+	if s.seedIndex == 0 {
+		if err := refuseLostRaftLog(cfg.Dir); err != nil {
+			return err
+		}
+	}
 
 	hlog := hclog.New(&hclog.LoggerOptions{
 		Name:   "raft",
