@@ -224,7 +224,7 @@ func serveMain(ctx context.Context, o serveOptions, stdout, stderr io.Writer) er
 		}
 	}
 	if o.join != "" && bootstrappedAlone(store, o.dataDir) {
-		return fmt.Errorf("%s holds a ledger of its own (it was started with --bootstrap), so it cannot join another cluster; join with an empty --data directory", o.dataDir)
+		return fmt.Errorf("%s holds a ledger of its own (it was started with --bootstrap, or restored from a backup), so it cannot join another cluster; join with an empty --data directory", o.dataDir)
 	}
 	if o.join != "" && !isMember(store, !o.nonvoter) {
 		if err := joinCluster(ctx, o, store, httpURL); err != nil {
@@ -415,14 +415,15 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 }
 
 // bootstrappedAlone reports whether the data directory holds a cluster
-// this node bootstrapped (it wrote the first admin token there) and of
-// which it is still the only member: a node started once with --bootstrap
-// by mistake, and then with --join, would otherwise take itself for a
-// member and serve a ledger of its own.
+// this node founded (bootstrapped, or restored from a backup) and of which
+// it is still the only member: a node started once with --bootstrap or
+// --restore, and then with --join, would otherwise take itself for a
+// member and serve a ledger of its own. A directory bootstrapped before
+// cluster ids records no founding; its admin token file says as much.
 func bootstrappedAlone(store *raftstore.Store, dir string) bool {
 	_, errFinal := os.Stat(filepath.Join(dir, "admin.token"))
 	_, errPending := os.Stat(filepath.Join(dir, "admin.token.pending"))
-	if errFinal != nil && errPending != nil {
+	if !store.Founded() && errFinal != nil && errPending != nil {
 		return false
 	}
 	nodes, err := store.Nodes()

@@ -453,7 +453,14 @@ func TestServeRefusesToJoinWithALedgerOfItsOwn(t *testing.T) {
 	pollUntil(t, "n8 serving", func() bool { return strings.Contains(mistake.stdout.String(), "serving HTTP") })
 	mistake.stop(t)
 
-	joiner := startServeAt(t, raft8, "--node-id", "n8", "--data", dir8, "--join", n1.http, "--token", token)
+	mustRefuseToJoin(t, raft8, "n8", dir8, n1.http, token)
+}
+
+// mustRefuseToJoin starts node id on dir with --join and checks it exits
+// 1 without serving, saying the directory holds a ledger of its own.
+func mustRefuseToJoin(t *testing.T, raftAddr, id, dir, join, token string) {
+	t.Helper()
+	joiner := startServeAt(t, raftAddr, "--node-id", id, "--data", dir, "--join", join, "--token", token)
 	select {
 	case code := <-joiner.done:
 		joiner.done <- code
@@ -464,4 +471,34 @@ func TestServeRefusesToJoinWithALedgerOfItsOwn(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("the node with a ledger of its own still runs: %s", joiner.stdout.String())
 	}
+}
+
+// TestServeRefusesToJoinWithARestoredLedger: a node restored from a
+// backup is its cluster's founder, as a bootstrapped one is, though a
+// restore writes no admin token; started later with --join another
+// cluster, it refuses rather than serve its restored ledger alone.
+func TestServeRefusesToJoinWithARestoredLedger(t *testing.T) {
+	d1 := t.TempDir()
+	n1 := startServe(t, "--node-id", "n1", "--data", d1, "--bootstrap")
+	token := adminToken(t, d1)
+	pollUntil(t, "n1 serving", func() bool { return n1.serving(t) })
+	file := filepath.Join(t.TempDir(), "b.db")
+	if code, _, stderr := runBackupCmd("--from", n1.http, "--token", token, "--out", file); code != exitOK {
+		t.Fatal(stderr)
+	}
+	dR, raftR := filepath.Join(t.TempDir(), "r"), freeAddr(t)
+	r := startServeAt(t, raftR, "--node-id", "r1", "--data", dR, "--bootstrap", "--restore", file)
+	pollUntil(t, "the restored node serving", func() bool { return r.serving(t) })
+	var c1, cR struct {
+		Self struct {
+			ClusterID string `json:"cluster_id"`
+		} `json:"self"`
+	}
+	getJSON(t, n1.http+"/api/v1/cluster", token, &c1)
+	getJSON(t, r.http+"/api/v1/cluster", token, &cR)
+	if c1.Self.ClusterID == "" || cR.Self.ClusterID == "" || c1.Self.ClusterID == cR.Self.ClusterID {
+		t.Fatalf("cluster ids: bootstrapped %q, restored %q", c1.Self.ClusterID, cR.Self.ClusterID)
+	}
+	r.stop(t)
+	mustRefuseToJoin(t, raftR, "r1", dR, n1.http, token)
 }
