@@ -159,7 +159,7 @@ func backupMain(ctx context.Context, o backupOptions) (backupHead, error) {
 		return backupHead{}, fmt.Errorf("the node said the backup holds tree size %d, root %x, Raft index %d; the file holds %d, %x, %d",
 			h.info.Size, h.info.Root, h.info.Applied, info.Size, info.Root, info.Applied)
 	}
-	if err := publish(tmp.Name(), o.out, syncDir); err != nil {
+	if err := publish(tmp.Name(), o.out, raftstore.SyncDir); err != nil {
 		return backupHead{}, err
 	}
 	kept = true
@@ -277,7 +277,7 @@ func refusal(resp *http.Response) error {
 }
 
 // publish gives the checked file its name, and makes the name durable
-// with sync (syncDir; tests make it fail). A hard link fails if the name
+// with sync (raftstore.SyncDir; tests make it fail). A hard link fails if the name
 // was taken meanwhile, where a rename would replace it; a file system
 // without hard links gets a rename after one more look. If the name cannot
 // be made durable (a directory that can be written but not read cannot be
@@ -306,16 +306,6 @@ func publish(tmp, out string, sync func(dir string) error) error {
 		return fmt.Errorf("sync %s: %w; %s was not kept", filepath.Dir(out), err, out)
 	}
 	return nil
-}
-
-// syncDir makes a directory's entries durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // oneLine keeps an error to the one line the command promises.

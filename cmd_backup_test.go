@@ -438,7 +438,7 @@ func TestPublishLeavesNoFileWhenTheNameCannotBeMadeDurable(t *testing.T) {
 	if err := os.WriteFile(tmp, []byte("checked"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := publish(tmp, out, syncDir); err != nil {
+	if err := publish(tmp, out, raftstore.SyncDir); err != nil {
 		t.Fatal(err)
 	}
 	if b, err := os.ReadFile(out); err != nil || string(b) != "checked" {

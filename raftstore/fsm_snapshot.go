@@ -43,7 +43,16 @@ func (s *snapshot) Persist(sink raft.SnapshotSink) error {
 		return err
 	}
 	defer os.Remove(tmp)
-	f, err := os.Open(tmp)
+	if err := copyToSink(sink, tmp); err != nil {
+		return fmt.Errorf("write snapshot: %w", err)
+	}
+	return nil
+}
+
+// copyToSink writes the file at path into sink and closes it, or cancels
+// it when it cannot.
+func copyToSink(sink raft.SnapshotSink, path string) error {
+	f, err := os.Open(path)
 	if err != nil {
 		sink.Cancel()
 		return err
@@ -51,7 +60,7 @@ func (s *snapshot) Persist(sink raft.SnapshotSink) error {
 	defer f.Close()
 	if _, err := io.Copy(sink, f); err != nil {
 		sink.Cancel()
-		return fmt.Errorf("write snapshot: %w", err)
+		return err
 	}
 	return sink.Close()
 }

@@ -123,7 +123,7 @@ func OpenRestored(cfg Config, path string) (*Store, BackupInfo, error) {
 	}
 	err = os.Remove(filepath.Join(cfg.Dir, restorePending))
 	if err == nil {
-		err = syncDir(cfg.Dir)
+		err = SyncDir(cfg.Dir)
 	}
 	if err != nil {
 		s.Close()
@@ -241,7 +241,7 @@ func prepareRestore(dir, path string) (BackupInfo, error) {
 	if err := os.Rename(copyPath, filepath.Join(dir, ledgerFile)); err != nil {
 		return BackupInfo{}, fmt.Errorf("restore: %w", err)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := SyncDir(dir); err != nil {
 		return BackupInfo{}, fmt.Errorf("restore: %w", err)
 	}
 	return info, nil
@@ -275,17 +275,7 @@ func seedSnapshot(snaps raft.SnapshotStore, trans raft.Transport, id, addr strin
 	if err != nil {
 		return fmt.Errorf("create the restored snapshot: %w", err)
 	}
-	f, err := os.Open(dbPath)
-	if err != nil {
-		sink.Cancel()
-		return err
-	}
-	defer f.Close()
-	if _, err := io.Copy(sink, f); err != nil {
-		sink.Cancel()
-		return fmt.Errorf("write the restored snapshot: %w", err)
-	}
-	if err := sink.Close(); err != nil {
+	if err := copyToSink(sink, dbPath); err != nil {
 		return fmt.Errorf("write the restored snapshot: %w", err)
 	}
 	return nil
@@ -308,8 +298,9 @@ func writeSynced(path string, r io.Reader) error {
 	return f.Close()
 }
 
-// syncDir makes the directory's entries (a rename, a removal) durable.
-func syncDir(dir string) error {
+// SyncDir makes a directory's entries (a new name, a rename, a removal)
+// durable.
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
