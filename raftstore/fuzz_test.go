@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/raft"
 
@@ -86,6 +90,54 @@ func FuzzApplyLogData(f *testing.F) {
 			}
 		default:
 			t.Fatalf("unexpected response %T", r)
+		}
+	})
+}
+
+// FuzzMuxHeader: whatever a peer sends first on the cluster port, the mux
+// admits it to a service only with a header naming this node's cluster,
+// answers a refusal otherwise, and never panics or hangs. The node is a
+// member of cluster "C1"; the legacy one-byte headers claim cluster "".
+func FuzzMuxHeader(f *testing.F) {
+	for _, seed := range [][]byte{
+		{muxRaft}, {muxRPC}, {9},
+		appendShortString([]byte{muxRaftID}, "C1"), appendShortString([]byte{muxRPCID}, "C1"),
+		appendShortString([]byte{muxRPCID}, "C2"), {muxRPCID, 200, 'x'}, {},
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, hdr []byte) {
+		m := newMux(nil, nil, nil, nil, slog.New(slog.DiscardHandler))
+		m.ident.state, m.ident.id = member, "C1"
+		// Both services take the connection before route returns: the
+		// RPC handler is called, and Raft's channel has room for one.
+		m.raftCh = make(chan net.Conn, 1)
+		rpc := false
+		m.handleRPC = func(c net.Conn) { rpc = true; c.Close() }
+		node, peer := net.Pipe()
+		routed := make(chan struct{})
+		go func() { m.route(node); close(routed) }()
+		// The peer writes and reads at once, as TCP's buffers let a real
+		// one, and says no more: what it sent is all there is.
+		go peer.Write(hdr)
+		go func() {
+			peer.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+			io.Copy(io.Discard, peer)
+			peer.Close()
+		}()
+		select {
+		case <-routed:
+		case <-time.After(15 * time.Second):
+			t.Fatalf("route did not return for %x", hdr)
+		}
+		served := rpc || len(m.raftCh) > 0
+		if len(m.raftCh) > 0 {
+			(<-m.raftCh).Close()
+		}
+		admitted := len(hdr) > 0 && (hdr[0] == muxRaftID || hdr[0] == muxRPCID) &&
+			bytes.HasPrefix(hdr[1:], appendShortString(nil, "C1"))
+		if served != admitted {
+			t.Fatalf("header %x: served %v, of this cluster %v", hdr, served, admitted)
 		}
 	})
 }
