@@ -39,11 +39,15 @@ type capture struct {
 	a *applier
 	// batch is the Batch the capture belongs to; its flushes report the
 	// pack rows they write to it, for the verify index.
-	batch    *Batch
-	items    map[string]*itemState // by key; a nil entry is known not to exist
-	products map[string]*Product   // by GTIN; nil entry: known to be absent
-	orgs     map[string]bool       // registered organisations looked up so far
-	prefixes []string              // the actor's company prefixes
+	batch *Batch
+	items map[string]*itemState // by key; a nil entry is known not to exist
+	// idKeys are the keys of items in memory by id, for load to name
+	// containers. An entry may be stale (an undone command's new item,
+	// whose id a later one reuses): keyOfID checks it against items.
+	idKeys   map[int64]string
+	products map[string]*Product // by GTIN; nil entry: known to be absent
+	orgs     map[string]bool     // registered organisations looked up so far
+	prefixes []string            // the actor's company prefixes
 	pending  []pendingEvent
 	ids      []string
 	// lastEventID is the database id of the last event flushed.
@@ -75,7 +79,25 @@ type journaled struct {
 // newCapture returns an empty capture reading products and organisations
 // through b.
 func newCapture(b *Batch) *capture {
-	return &capture{batch: b, items: map[string]*itemState{}, products: b.products, orgs: b.orgs, pendingIDs: map[string]bool{}}
+	return &capture{batch: b, items: map[string]*itemState{}, idKeys: map[int64]string{}, products: b.products, orgs: b.orgs, pendingIDs: map[string]bool{}}
+}
+
+// put makes it the in-memory item with its key.
+func (c *capture) put(it *itemState) {
+	c.items[it.Key] = it
+	c.idKeys[it.ID] = it.Key
+}
+
+// keyOfID is the key of the in-memory item with id, if there is one.
+func (c *capture) keyOfID(id int64) (string, bool) {
+	k, ok := c.idKeys[id]
+	if !ok {
+		return "", false
+	}
+	if it := c.items[k]; it != nil && it.ID == id {
+		return k, true
+	}
+	return "", false
 }
 
 // begin starts a command on a pending capture.
@@ -379,23 +401,27 @@ func (c *capture) load(keys []string) error {
 		}
 		loaded = append(loaded, part...)
 	}
-	// Containers of the loaded items, to know their keys.
+	// Containers of the loaded items, to know their keys: loaded with
+	// them, in memory already, or read now. (Looking up only these ids,
+	// not listing every item in memory, keeps a batch of many small
+	// captures from costing the square of its size.)
 	byID := map[int64]string{}
 	var parentIDs []int64
-	for _, it := range c.items {
-		if it != nil && it.ID != 0 {
-			byID[it.ID] = it.Key
-		}
-	}
 	for _, it := range loaded {
 		byID[it.ID] = it.Key
 	}
 	for _, it := range loaded {
-		if it.ParentID != 0 {
-			if _, ok := byID[it.ParentID]; !ok {
-				parentIDs = append(parentIDs, it.ParentID)
-			}
+		if it.ParentID == 0 {
+			continue
 		}
+		if _, ok := byID[it.ParentID]; ok {
+			continue
+		}
+		if k, ok := c.keyOfID(it.ParentID); ok {
+			byID[it.ParentID] = k
+			continue
+		}
+		parentIDs = append(parentIDs, it.ParentID)
 	}
 	slices.Sort(parentIDs)
 	parentIDs = slices.Compact(parentIDs)
@@ -421,7 +447,7 @@ func (c *capture) load(keys []string) error {
 		if it.ParentID != 0 {
 			st.parentKey = byID[it.ParentID]
 		}
-		c.items[it.Key] = st
+		c.put(st)
 	}
 	return nil
 }

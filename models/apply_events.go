@@ -227,7 +227,7 @@ func (c *capture) commission(e *Event) error {
 		default:
 			return reject(CodeBadPayload, "cannot commission a %s", epc.Kind)
 		}
-		c.items[key] = it
+		c.put(it)
 	}
 	return nil
 }
@@ -450,7 +450,7 @@ func (c *capture) pack(e *Event) error {
 		parent = &itemState{dirty: true}
 		parent.ID, parent.Key, parent.Kind, parent.Status, parent.Holder = id, pkey, ItemContainer, StatusActive, c.a.actorID()
 		parent.CommissionedSeq, parent.Seq = c.a.seq, c.a.seq
-		c.items[pkey] = parent
+		c.put(parent)
 	} else if parent.Holder != c.a.actorID() {
 		return reject(CodeNotCustodian, "%s is held by %s, not %s", pkey, parent.Holder, c.a.actorID())
 	} else if parent.Kind != ItemContainer {
