@@ -55,9 +55,9 @@ func mustBenchLedger(b *testing.B, inMemory bool) *ledger {
 		if openErr != nil {
 			b.Fatal(openErr)
 		}
-		l, err = newLedger(path, db, sqlDB, "bench", DefaultVerifyIndexPacks, testLogger(b))
+		l, err = newLedger(path, db, sqlDB, "bench", DefaultVerifyIndexPacks, 0, testLogger(b))
 	} else {
-		l, err = openLedger(path, "bench", DefaultVerifyIndexPacks, testLogger(b))
+		l, err = openLedger(path, "bench", DefaultVerifyIndexPacks, 0, testLogger(b))
 	}
 	if err != nil {
 		b.Fatal(err)

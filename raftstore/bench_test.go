@@ -149,7 +149,7 @@ func BenchmarkFSMApplyLedgerOnly(b *testing.B) {
 }
 
 func benchFSM(b *testing.B, mk func(int) models.Command) {
-	l, err := openLedger(filepath.Join(b.TempDir(), "ledger.db"), "bench", DefaultVerifyIndexPacks, testLogger(b))
+	l, err := openLedger(filepath.Join(b.TempDir(), "ledger.db"), "bench", DefaultVerifyIndexPacks, 0, testLogger(b))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -49,9 +49,13 @@
 //     Merkle tree, and thus the same root, as the node that took it.
 //   - A backup is a snapshot's copy with its own tree head, and a restore
 //     (OpenRestored) starts a new cluster from it as from a snapshot taken
-//     at its Raft index, so no later entry is taken for one it holds. It
-//     never replaces a ledger: it refuses a directory with Raft or ledger
-//     state, and Open refuses a database without Raft state.
+//     at its Raft index, so no later entry is taken for one it holds. The
+//     restore keeps only the backup's entries: it replays them through
+//     the rules into a new projection, each to the result it records
+//     (restore_replay.go), so nothing in the file that no entry made
+//     survives. It never replaces a ledger: it refuses a directory with
+//     Raft or ledger state, and Open refuses a database without Raft
+//     state.
 //   - A node takes part only in its own cluster: every connection carries
 //     the dialler's cluster id, minted at bootstrap and at every restore,
 //     and a node refuses any other (clusterid.go). A node without Raft

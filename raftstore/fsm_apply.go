@@ -207,7 +207,9 @@ func (l *ledger) applyBatch(logs []*raft.Log) []any {
 	if b.err != nil {
 		// A committed entry that cannot be stored would make this node's
 		// ledger diverge from the others; stopping is the only safe answer.
-		panic(fmt.Sprintf("raftstore: cannot store committed entries up to index %d: %v", last, b.err))
+		// The panic value wraps the cause, for a caller that recovers (a
+		// restore's replay).
+		panic(fmt.Errorf("raftstore: cannot store committed entries up to index %d: %w", last, b.err))
 	}
 	root, err := rootOf(b.rng)
 	if err != nil {

@@ -217,7 +217,7 @@ func TestApplyQueueCloseAppliesWhatIsQueued(t *testing.T) {
 // last handed the FSM, so Snapshot must not return before the ledger has
 // committed those entries.
 func TestSnapshotWaitsForQueuedEntries(t *testing.T) {
-	l, err := openLedger(filepath.Join(t.TempDir(), "ledger.db"), "node0", 0, testLogger(t))
+	l, err := openLedger(filepath.Join(t.TempDir(), "ledger.db"), "node0", 0, 0, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -65,7 +65,7 @@ func FuzzApplyLogData(f *testing.F) {
 	f.Add([]byte(`{"op":"nope"}`))
 	f.Add([]byte(`not json`))
 	dir := f.TempDir()
-	l, err := openLedger(filepath.Join(dir, "ledger.db"), "fuzz", 64, testLogger(&testing.T{}))
+	l, err := openLedger(filepath.Join(dir, "ledger.db"), "fuzz", 64, 0, testLogger(&testing.T{}))
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -214,18 +214,20 @@ func openSQLiteDSN(name, dsn string) (*gorm.DB, *sql.DB, error) {
 
 // openLedger opens the ledger's database at path; with indexPacks above
 // zero it keeps a verify index of that many packs.
-func openLedger(path, node string, indexPacks int, log *slog.Logger) (*ledger, error) {
+func openLedger(path, node string, indexPacks, rulesSupported int, log *slog.Logger) (*ledger, error) {
 	db, sqlDB, err := openSQLite(path)
 	if err != nil {
 		return nil, err
 	}
-	return newLedger(path, db, sqlDB, node, indexPacks, log)
+	return newLedger(path, db, sqlDB, node, indexPacks, rulesSupported, log)
 }
 
 // newLedger migrates and loads the open database; path is where its
-// snapshot files go.
-func newLedger(path string, db *gorm.DB, sqlDB *sql.DB, node string, indexPacks int, log *slog.Logger) (*ledger, error) {
-	l := &ledger{node: node, m: defaultMetrics(), path: path, db: db, sqlDB: sqlDB, log: log, appliedCh: make(chan struct{})}
+// snapshot files go, rulesSupported the newest rules version the node
+// applies (0: models.RulesVersion), which the database may not be past.
+func newLedger(path string, db *gorm.DB, sqlDB *sql.DB, node string, indexPacks, rulesSupported int, log *slog.Logger) (*ledger, error) {
+	l := &ledger{node: node, m: defaultMetrics(), path: path, db: db, sqlDB: sqlDB, log: log, appliedCh: make(chan struct{}),
+		rulesSupported: rulesSupported}
 	if indexPacks > 0 {
 		l.index = models.NewVerifyIndex(indexPacks)
 	}

@@ -57,7 +57,7 @@ func TestLedgerFilesStayInADirectoryNamedWithURICharacters(t *testing.T) {
 
 func mustOpenLedger(t *testing.T, path string) *ledger {
 	t.Helper()
-	l, err := openLedger(path, "node1", 0, testLogger(t))
+	l, err := openLedger(path, "node1", 0, 0, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

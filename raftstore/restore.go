@@ -14,7 +14,8 @@ import (
 // Restoring a backup makes a new one-node cluster whose state is the
 // backup. The data directory is made to look like that of a node that
 // has just taken a snapshot at the backup's Raft index, with itself as
-// the only voter: ledger.db is the backup, and Raft's snapshot store holds
+// the only voter: ledger.db is the backup's entries replayed into a new
+// projection (restore_replay.go), and Raft's snapshot store holds
 // the same bytes with that index and configuration. Raft then starts from
 // the snapshot, as after any restart, and numbers new entries after it.
 // Two things follow, and both are why this is not raft.Restore on a
@@ -61,6 +62,7 @@ const (
 var stateFiles = []string{
 	raftLogFile, ledgerFile, ledgerFile + "-wal", ledgerFile + "-shm",
 	ledgerFile + restoreCopySuffix, ledgerFile + restoreCopySuffix + "-journal",
+	ledgerFile + replaySuffix, ledgerFile + replaySuffix + "-wal", ledgerFile + replaySuffix + "-shm",
 	snapshotsDir, restorePending,
 }
 
@@ -71,13 +73,15 @@ var ErrDataDirInUse = errors.New("raftstore: the data directory is in use")
 
 // OpenRestored makes cfg.Dir a new one-node cluster whose ledger is the
 // backup file at path (as Store.Backup wrote it), and opens it. The
-// directory must hold no Raft or ledger state (ErrDataDirInUse), and the
-// backup must pass VerifyBackup (ErrBadBackup); if either check or any
+// directory must hold no Raft or ledger state (ErrDataDirInUse); the
+// backup must pass VerifyBackup and its entries must replay, under this
+// binary's rules, to the results they record (ErrBadBackup, or
+// models.ErrRulesTooNew for a backup at newer rules). If a check or any
 // later step fails, the directory is left as it was. The returned store
 // is the cluster's only voter, of a new cluster id (Founded); its Raft
-// index continues from the backup's, its tree from the backup's tree. The
-// backup's cluster listing is dropped (those nodes are not members);
-// Config.Bootstrap is ignored.
+// index continues from the backup's, its tree from the backup's tree, and
+// its projection is what the entries make. The backup's cluster listing
+// is dropped (those nodes are not members); Config.Bootstrap is ignored.
 //
 // Open the directory with Open afterwards, as any node's.
 func OpenRestored(cfg Config, path string) (*Store, BackupInfo, error) {
@@ -110,7 +114,7 @@ func OpenRestored(cfg Config, path string) (*Store, BackupInfo, error) {
 		}
 	}
 
-	info, err := prepareRestore(cfg.Dir, path)
+	info, err := s.prepareRestore(path)
 	if err != nil {
 		undo()
 		return nil, BackupInfo{}, err
@@ -208,10 +212,15 @@ func refuseLostRaftLog(dir string) error {
 		ErrDataDirInUse, dir, strings.Join(held, " and "), raftLogFile, lostRaftLogAdvice)
 }
 
-// prepareRestore writes the restore's marker and ledger.db: a copy of the
-// backup, checked (the copy, not the original, which could change between
-// a check and a copy), without the backed-up cluster's node listing.
-func prepareRestore(dir, path string) (BackupInfo, error) {
+// prepareRestore writes the restore's marker and ledger.db: the backup
+// copied (and checked as a copy, not the original, which could change
+// between a check and a copy), then replayed into a new projection
+// (restore_replay.go). Nothing of the backup but its entries and their
+// tree reaches ledger.db; so its cluster listing stays behind too (those
+// nodes are not members of the new cluster, which records its own as
+// they join).
+func (s *Store) prepareRestore(path string) (BackupInfo, error) {
+	dir := s.cfg.Dir
 	src, err := os.Open(path)
 	if err != nil {
 		return BackupInfo{}, fmt.Errorf("restore: %w", err)
@@ -235,10 +244,14 @@ func prepareRestore(dir, path string) (BackupInfo, error) {
 	if err != nil {
 		return BackupInfo{}, fmt.Errorf("restore: %w", err)
 	}
-	if err := dropNodeListing(copyPath); err != nil {
+	ledgerPath := filepath.Join(dir, ledgerFile)
+	if err := replayBackup(copyPath, ledgerPath, info, s.cfg.NodeID, s.rulesSupported(), s.log); err != nil {
 		return BackupInfo{}, fmt.Errorf("restore: %w", err)
 	}
-	if err := os.Rename(copyPath, filepath.Join(dir, ledgerFile)); err != nil {
+	if err := syncFile(ledgerPath); err != nil {
+		return BackupInfo{}, fmt.Errorf("restore: %w", err)
+	}
+	if err := os.Remove(copyPath); err != nil {
 		return BackupInfo{}, fmt.Errorf("restore: %w", err)
 	}
 	if err := SyncDir(dir); err != nil {
@@ -247,21 +260,17 @@ func prepareRestore(dir, path string) (BackupInfo, error) {
 	return info, nil
 }
 
-// dropNodeListing removes the backed-up cluster's node listing from the
-// copy: its nodes are not members of the new cluster, which records its
-// own as they join. The listing is not part of the ledger or its tree.
-// The copy is left a single file in rollback-journal mode, as VACUUM INTO
-// wrote it, so its bytes are the whole database.
-func dropNodeListing(path string) error {
-	_, db, err := openSQLiteDSN(path, sqliteFileURI(path)+"?_journal_mode=DELETE&_synchronous=FULL")
+// syncFile makes a file's contents durable.
+func syncFile(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	if _, err := db.Exec(`DELETE FROM cluster_nodes`); err != nil {
-		return fmt.Errorf("drop the backed-up cluster's node listing: %w", err)
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
 	}
-	return db.Close()
+	return f.Close()
 }
 
 // seedSnapshot stores the restored database as Raft's snapshot at index,

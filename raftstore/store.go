@@ -290,12 +290,8 @@ func (s *Store) open() error {
 	if indexPacks == 0 {
 		indexPacks = DefaultVerifyIndexPacks
 	}
-	s.ledger, err = openLedger(filepath.Join(cfg.Dir, ledgerFile), cfg.NodeID, indexPacks, s.log)
+	s.ledger, err = openLedger(filepath.Join(cfg.Dir, ledgerFile), cfg.NodeID, indexPacks, s.rulesSupported(), s.log)
 	if err != nil {
-		return err
-	}
-	s.ledger.rulesSupported = s.rulesSupported()
-	if err := s.ledger.loadRules(); err != nil {
 		return err
 	}
 	s.fsm = newFSM(s.ledger)
