@@ -50,10 +50,10 @@
 //   - A backup is a snapshot's copy with its own tree head, and a restore
 //     (OpenRestored) starts a new cluster from it as from a snapshot taken
 //     at its Raft index, so no later entry is taken for one it holds. The
-//     restore keeps only the backup's entries: it replays them through
-//     the rules into a new projection, each to the result it records
-//     (restore_replay.go), so nothing in the file that no entry made
-//     survives. It never replaces a ledger: it refuses a directory with
+//     restore keeps only the backup's entries (and the Raft indexes
+//     they were applied at): it replays them through the rules into a
+//     new projection, each to the result it records (restore_replay.go),
+//     so no organisation, token or pack that no entry made survives. It never replaces a ledger: it refuses a directory with
 //     Raft or ledger state, and Open refuses a database without Raft
 //     state.
 //   - A node takes part only in its own cluster: every connection carries

@@ -60,7 +60,7 @@ const (
 // among them: it names the node, not its state, and an operator may keep
 // a node's key across a restore.
 var stateFiles = []string{
-	raftLogFile, ledgerFile, ledgerFile + "-wal", ledgerFile + "-shm",
+	raftLogFile, ledgerFile, ledgerFile + "-wal", ledgerFile + "-shm", ledgerFile + "-journal",
 	ledgerFile + restoreCopySuffix, ledgerFile + restoreCopySuffix + "-journal",
 	ledgerFile + replaySuffix, ledgerFile + replaySuffix + "-wal", ledgerFile + replaySuffix + "-shm",
 	snapshotsDir, restorePending,
@@ -215,10 +215,10 @@ func refuseLostRaftLog(dir string) error {
 // prepareRestore writes the restore's marker and ledger.db: the backup
 // copied (and checked as a copy, not the original, which could change
 // between a check and a copy), then replayed into a new projection
-// (restore_replay.go). Nothing of the backup but its entries and their
-// tree reaches ledger.db; so its cluster listing stays behind too (those
-// nodes are not members of the new cluster, which records its own as
-// they join).
+// (restore_replay.go). Of the backup only its entries, their tree and
+// their Raft indexes reach ledger.db; so its cluster listing stays behind
+// too (those nodes are not members of the new cluster, which records its
+// own as they join).
 func (s *Store) prepareRestore(path string) (BackupInfo, error) {
 	dir := s.cfg.Dir
 	src, err := os.Open(path)
@@ -249,9 +249,6 @@ func (s *Store) prepareRestore(path string) (BackupInfo, error) {
 		return BackupInfo{}, fmt.Errorf("restore: %w", err)
 	}
 	if err := syncFile(ledgerPath); err != nil {
-		return BackupInfo{}, fmt.Errorf("restore: %w", err)
-	}
-	if err := os.Remove(copyPath); err != nil {
 		return BackupInfo{}, fmt.Errorf("restore: %w", err)
 	}
 	if err := SyncDir(dir); err != nil {

@@ -2,7 +2,9 @@ package raftstore
 
 import (
 	"bytes"
+	"cmp"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -14,7 +16,10 @@ import (
 )
 
 // A restore rebuilds the projection from the backup's entries rather than
-// taking the backup's tables. VerifyBackup proves that the entries hash to
+// taking the backup's tables. Of the rest of the file it keeps only the
+// Raft bookkeeping that places the entries in Raft's log (each entry's
+// Raft index, which groups the replay, and the applied index the new
+// log continues from), both checked to be in order. VerifyBackup proves that the entries hash to
 // the tree, and the tree is what regulators hold signed heads of; nothing
 // proves that the organisations, tokens, packs and alerts beside them are
 // what those entries made. A backup file edited by hand could otherwise
@@ -41,10 +46,13 @@ const replayProgressEvery = 10 * time.Second
 // and grouped by their Raft entry as first applied, to a new ledger at
 // dst, with this node's rules (up to supported). It fails with
 // ErrBadBackup if an entry replays to another result than it records,
-// or the rebuilt tree is not info's, and with models.ErrRulesTooNew if the
-// backup adopted rules newer than supported. dst is left a single
-// database file (no WAL beside it), as a snapshot is, at the backup's
-// applied Raft index.
+// the rebuilt tree is not info's, or the Raft indexes the backup records
+// are not in order and within its applied index; and with
+// models.ErrRulesTooNew if the backup adopted rules newer than supported.
+// Once replayed, src is removed (it is the restore's own copy), so the
+// restore needs room for two copies of the ledger, not three. dst is
+// left a single database file (no WAL beside it), as a snapshot is, at
+// the backup's applied Raft index.
 func replayBackup(src, dst string, info BackupInfo, node string, supported int, log *slog.Logger) (err error) {
 	in, err := openCopy(src)
 	if err != nil {
@@ -58,28 +66,42 @@ func replayBackup(src, dst string, info BackupInfo, node string, supported int, 
 		return fmt.Errorf("open the replay database: %w", err)
 	}
 	defer l.close()
+	l.m = newStoreMetrics() // the node's metrics count its own applies only
 
 	r := &replayer{l: l, log: log, total: info.Size, started: time.Now()}
 	r.lastReport = r.started
 	if err := r.run(in); err != nil {
+		if errors.Is(err, models.ErrRulesTooNew) {
+			return fmt.Errorf("%w: the backup adopted rules this binary (rules up to version %d) lacks: restore it with a binary at least as new as the one that made it (%v)",
+				models.ErrRulesTooNew, cmp.Or(supported, models.RulesVersion), err)
+		}
 		return err
 	}
-	size, root, _ := l.committed()
+	size, root, lastIndex := l.committed()
 	if size != info.Size || !bytes.Equal(root, info.Root) {
 		return fmt.Errorf("%w: the replayed ledger has %d entries and root %x, the backup %d and %x",
 			ErrBadBackup, size, root, info.Size, info.Root)
 	}
 	// The backup's applied index may lie past its last ledger entry
-	// (membership changes, Raft's own entries); the restored node's log
-	// continues from it.
+	// (membership changes, Raft's own entries), not before it: the
+	// restored node's log continues from it, and an entry numbered below
+	// one it holds would break the order a later backup is checked by.
+	if info.Applied < lastIndex {
+		return fmt.Errorf("%w: the backup records Raft index %d as applied, but holds an entry from Raft index %d",
+			ErrBadBackup, info.Applied, lastIndex)
+	}
 	if _, err := l.sqlDB.Exec(`INSERT INTO raftstore_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
 		metaApplied, info.Applied); err != nil {
 		return fmt.Errorf("record the applied index: %w", err)
 	}
+	in.Close()
+	if err := os.Remove(src); err != nil {
+		return fmt.Errorf("remove the backup's copy: %w", err)
+	}
 	// VACUUM INTO writes one compact file, as snapshots are made; the
 	// WAL of the replay database is folded in.
 	if _, err := l.sqlDB.Exec(`VACUUM INTO ?`, dst); err != nil {
-		os.Remove(dst)
+		removeDB(dst)
 		return fmt.Errorf("write the replayed ledger: %w", err)
 	}
 	if r.reworded > 0 {
@@ -137,6 +159,13 @@ func (r *replayer) run(in *sql.DB) error {
 		if len(group) == 0 && e.RaftIndex <= r.lastIndex() {
 			return fmt.Errorf("%w: entry %d has Raft index %d, not after the entry before it (%d)",
 				ErrBadBackup, e.Seq, e.RaftIndex, r.lastIndex())
+		}
+		// No Raft entry holds more commands than a proposal may; a
+		// backup whose Raft indexes say otherwise was edited, and would
+		// have the replay hold it all in memory at once.
+		if len(group) == maxBatch {
+			return fmt.Errorf("%w: more than %d entries from Raft index %d, more than one proposal holds",
+				ErrBadBackup, maxBatch, e.RaftIndex)
 		}
 		group = append(group, e)
 	}

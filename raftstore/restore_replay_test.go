@@ -227,3 +227,47 @@ func TestARestoreAtRulesTheBinaryLacksIsRefused(t *testing.T) {
 	}
 	s.Close()
 }
+
+// TestARestoreChecksTheBackupsRaftIndexes: the Raft indexes a backup
+// records are outside its tree, so a restore checks them as it replays:
+// entries in Raft's order, no more from one Raft entry than a proposal
+// holds (which would have the replay hold them all in memory), and an
+// applied index no lower than the last entry's (the new log continues
+// from it, and a later backup of the restored cluster would fail the
+// first check). Each edit is refused with ErrBadBackup, the directory
+// left as it was.
+func TestARestoreChecksTheBackupsRaftIndexes(t *testing.T) {
+	src := mustSingle(t)
+	writeN(t, src, "i", maxBatch+1, 1000)
+	good, info := mustBackupFile(t, src)
+	last, err := src.Entry(info.Size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		edit, want string
+	}{
+		"applied index below the last entry's": {
+			fmt.Sprintf(`UPDATE raftstore_meta SET value = %d WHERE key = '%s'`, last.RaftIndex-1, metaApplied),
+			fmt.Sprintf("records Raft index %d as applied", last.RaftIndex-1)},
+		"an entry before the one before it": {
+			fmt.Sprintf(`UPDATE ledger_entries SET raft_index = 1 WHERE seq = %d`, info.Size),
+			fmt.Sprintf("entry %d has Raft index 1", info.Size)},
+		"every entry in one Raft entry": {
+			fmt.Sprintf(`UPDATE ledger_entries SET raft_index = %d`, last.RaftIndex),
+			fmt.Sprintf("more than %d entries from Raft index %d", maxBatch, last.RaftIndex)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			edited := editBackup(t, good, tc.edit)
+			if _, err := VerifyBackup(edited); err != nil {
+				t.Fatalf("the premise: VerifyBackup refuses the edit (%v)", err)
+			}
+			dir := t.TempDir()
+			before := dirState(t, dir)
+			if _, err := restoreInto(t, dir, edited); !errors.Is(err, ErrBadBackup) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("restore: %v, want ErrBadBackup saying %q", err, tc.want)
+			}
+			mustSameDir(t, before, dirState(t, dir), "a refused restore")
+		})
+	}
+}
