@@ -106,15 +106,39 @@ func (s *Store) joinLocal(ctx context.Context, n NodeInfo, voter bool) error {
 	if err := s.checkJoinerCluster(ctx, n); err != nil {
 		return err
 	}
-	if err := s.checkJoinerRules(ctx, n); err != nil {
+	id, addr := raft.ServerID(n.ID), raft.ServerAddress(n.RaftAddr)
+	var member bool
+	err := s.admitJoiner(ctx, n, func() (err error) {
+		member, err = s.addMember(ctx, id, addr, voter)
+		return err
+	})
+	if err != nil {
 		return err
 	}
+	if err := s.putNodeLocal(ctx, n); err != nil {
+		return err
+	}
+	if member || !voter {
+		return nil
+	}
+	if err := s.waitCaughtUp(ctx, n); err != nil {
+		return err
+	}
+	if err := waitFuture(ctx, s.raft.AddVoter(id, addr, 0, 0)); err != nil {
+		return fmt.Errorf("promote %s to voter: %w", n.ID, err)
+	}
+	return nil
+}
+
+// addMember makes the node id at addr a member, a non-voter until it has
+// caught up (or leaves it one, to promote); member says it was one
+// already, as asked.
+func (s *Store) addMember(ctx context.Context, id raft.ServerID, addr raft.ServerAddress, voter bool) (member bool, err error) {
 	cf := s.raft.GetConfiguration()
 	if err := waitFuture(ctx, cf); err != nil {
-		return err
+		return false, err
 	}
-	id, addr := raft.ServerID(n.ID), raft.ServerAddress(n.RaftAddr)
-	member, promote := false, false
+	promote := false
 	for _, srv := range cf.Configuration().Servers {
 		if srv.ID != id && srv.Address != addr {
 			continue
@@ -132,27 +156,15 @@ func (s *Store) joinLocal(ctx context.Context, n NodeInfo, voter bool) error {
 		// Same id at a new address, or another id at this address, or a
 		// voter to become a read replica: the old entry must go first.
 		if err := waitFuture(ctx, s.raft.RemoveServer(srv.ID, 0, 0)); err != nil {
-			return fmt.Errorf("remove stale member %s: %w", srv.ID, err)
+			return false, fmt.Errorf("remove stale member %s: %w", srv.ID, err)
 		}
 	}
 	if !member && !promote {
 		if err := waitFuture(ctx, s.raft.AddNonvoter(id, addr, 0, 0)); err != nil {
-			return fmt.Errorf("add %s: %w", n.ID, err)
+			return false, fmt.Errorf("add %s: %w", id, err)
 		}
 	}
-	if err := s.putNodeLocal(ctx, n); err != nil {
-		return err
-	}
-	if member || !voter {
-		return nil
-	}
-	if err := s.waitCaughtUp(ctx, n); err != nil {
-		return err
-	}
-	if err := waitFuture(ctx, s.raft.AddVoter(id, addr, 0, 0)); err != nil {
-		return fmt.Errorf("promote %s to voter: %w", n.ID, err)
-	}
-	return nil
+	return member, nil
 }
 
 // joinProbeWait bounds asking a node that asks to join which cluster it

@@ -2,6 +2,7 @@ package raftstore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -110,6 +111,64 @@ func (s *Store) askRules(ctx context.Context, addr raft.ServerAddress) (int, err
 		return 0, err
 	}
 	return max(resp.Rules, 1), nil
+}
+
+// adoptedVersions lists the rules versions cmds adopt. A payload that does
+// not decode is the rules' to reject, not the gate's.
+func adoptedVersions(cmds []models.Command) []int {
+	var out []int
+	for _, c := range cmds {
+		if c.Kind != models.KindAdoptRules {
+			continue
+		}
+		var p models.AdoptRulesPayload
+		if json.Unmarshal(c.Payload, &p) == nil {
+			out = append(out, p.Version)
+		}
+	}
+	return out
+}
+
+// checkAdoptions refuses, on the leader and under rulesGate, to propose
+// an adoption of rules some member lacks, whatever path the command took
+// (the API checks first too, on the node it reached, whose view of the
+// members may be behind the leader's). A version the ledger is at
+// already changes nothing, and a retried adoption gets its first result.
+func (s *Store) checkAdoptions(ctx context.Context, versions []int) error {
+	for _, v := range versions {
+		if v <= s.ActiveRules() {
+			continue
+		}
+		if err := s.CheckRulesSupported(ctx, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// admitJoiner runs, under rulesGate, the rules check of a node asking to
+// join and then change, which makes it a member; an adoption checks the
+// members before or after both, never between. The leader first settles
+// its ledger (a barrier, and the ledger committing what came before it),
+// so an adoption already in its log, from this term or an earlier one, is
+// the ledger's active version when the joiner is checked against it.
+func (s *Store) admitJoiner(ctx context.Context, n NodeInfo, change func() error) error {
+	s.rulesGate.Lock()
+	defer s.rulesGate.Unlock()
+	timeout := s.cfg.ProposeTimeout
+	if d, ok := ctx.Deadline(); ok {
+		timeout = time.Until(d)
+	}
+	if err := waitFuture(ctx, s.raft.Barrier(timeout)); err != nil {
+		return err
+	}
+	if err := s.ledger.waitApplied(ctx, s.fsm.q.handedIndex()); err != nil {
+		return err
+	}
+	if err := s.checkJoinerRules(ctx, n); err != nil {
+		return err
+	}
+	return change()
 }
 
 // checkJoinerRules refuses a node that lacks the ledger's rules version:

@@ -159,6 +159,12 @@ type Store struct {
 	// diverged is set, once and for good, by the audit that found this
 	// node's tree different from the leader's (audit.go).
 	diverged atomic.Pointer[divergence]
+	// rulesGate orders, on the leader, each adoption of rules (from the
+	// check that every member applies them to their commit) against each
+	// admission of a member (from the check that it applies the ledger's
+	// rules to its entry in the configuration), so that neither checks a
+	// state the other is about to change (rules_versions.go).
+	rulesGate sync.Mutex
 	// backupSlot lets one backup copy the database at a time (backup.go).
 	backupSlot chan struct{}
 	// seedIndex, when set, is the Raft index of the backup a restore put
@@ -655,6 +661,13 @@ func (s *Store) proposeLocal(ctx context.Context, cmds []models.Command) ([]mode
 	data, err := encodeEntry(logEntry{Op: opLedger, Cmds: stamped})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if adopts := adoptedVersions(stamped); len(adopts) > 0 {
+		s.rulesGate.Lock()
+		defer s.rulesGate.Unlock()
+		if err := s.checkAdoptions(ctx, adopts); err != nil {
+			return nil, err
+		}
 	}
 	resp, err := s.applyLocal(ctx, data)
 	if err != nil {
