@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -108,7 +109,7 @@ func (s *Store) joinLocal(ctx context.Context, n NodeInfo, voter bool) error {
 	}
 	id, addr := raft.ServerID(n.ID), raft.ServerAddress(n.RaftAddr)
 	var member bool
-	err := s.admitJoiner(ctx, n, func() (err error) {
+	err := s.admitMember(ctx, n, func() (err error) {
 		member, err = s.addMember(ctx, id, addr, voter)
 		return err
 	})
@@ -124,8 +125,28 @@ func (s *Store) joinLocal(ctx context.Context, n NodeInfo, voter bool) error {
 	if err := s.waitCaughtUp(ctx, n); err != nil {
 		return err
 	}
-	if err := waitFuture(ctx, s.raft.AddVoter(id, addr, 0, 0)); err != nil {
-		return fmt.Errorf("promote %s to voter: %w", n.ID, err)
+	return s.admitMember(ctx, n, func() error { return s.promote(ctx, id, addr) })
+}
+
+// promote makes the non-voter id at addr a voter, if the configuration
+// still holds it as added: while it caught up it may have been removed,
+// or have joined again at another address, and AddVoter would otherwise
+// put it back as it was. The change is conditional on the configuration
+// read here (prevIndex), so nothing changes it in between unseen.
+func (s *Store) promote(ctx context.Context, id raft.ServerID, addr raft.ServerAddress) error {
+	cf := s.raft.GetConfiguration()
+	if err := waitFuture(ctx, cf); err != nil {
+		return err
+	}
+	i := slices.IndexFunc(cf.Configuration().Servers, func(srv raft.Server) bool { return srv.ID == id })
+	if i < 0 || cf.Configuration().Servers[i].Address != addr {
+		return fmt.Errorf("%w: %s left the cluster, or joined again at another address, while it caught up", ErrNotCaughtUp, id)
+	}
+	if cf.Configuration().Servers[i].Suffrage == raft.Voter {
+		return nil
+	}
+	if err := waitFuture(ctx, s.raft.AddVoter(id, addr, cf.Index(), 0)); err != nil {
+		return fmt.Errorf("promote %s to voter: %w", id, err)
 	}
 	return nil
 }

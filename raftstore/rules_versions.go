@@ -129,40 +129,87 @@ func adoptedVersions(cmds []models.Command) []int {
 	return out
 }
 
-// checkAdoptions refuses, on the leader and under rulesGate, to propose
-// an adoption of rules some member lacks, whatever path the command took
-// (the API checks first too, on the node it reached, whose view of the
-// members may be behind the leader's). A version the ledger is at
-// already changes nothing, and a retried adoption gets its first result.
+// The rules gate (Store.rulesGate) is held, on the leader, by each
+// adoption of rules from its check that every member applies them until
+// it commits, and by each admission of a member (its addition as a
+// non-voter, and its promotion to voter) from the check that it applies
+// the ledger's rules until its configuration change commits. Each checks
+// a state the other changes, so neither may run between the other's
+// check and change. A channel, not a mutex, so a caller waiting for it
+// gives up at its deadline.
+
+// lockRulesGate takes the rules gate, or fails when ctx ends first.
+func (s *Store) lockRulesGate(ctx context.Context) error {
+	select {
+	case s.rulesGate <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%w: waiting for a rules adoption or a join under way: %v", ErrTimeout, ctx.Err())
+	}
+}
+
+func (s *Store) unlockRulesGate() { <-s.rulesGate }
+
+// settle waits until this leader's ledger has committed every entry in its
+// log: a barrier, then the ledger committing what Raft handed it before
+// the barrier. An adoption proposed earlier (in this term, or by an
+// earlier leader, or one whose proposer gave up waiting) then counts in
+// ActiveRules.
+func (s *Store) settle(ctx context.Context) error {
+	timeout := s.cfg.ProposeTimeout
+	if d, ok := ctx.Deadline(); ok {
+		if timeout = time.Until(d); timeout <= 0 {
+			return fmt.Errorf("%w: %v", ErrTimeout, context.DeadlineExceeded)
+		}
+	}
+	if err := waitFuture(ctx, s.raft.Barrier(timeout)); err != nil {
+		return err
+	}
+	return s.ledger.waitApplied(ctx, s.fsm.q.handedIndex())
+}
+
+// checkAdoptions refuses, on the leader and under the rules gate, to
+// propose an adoption of rules some member lacks, whatever path the
+// command took, with the members in the leader's latest configuration. A
+// version the ledger is at already changes nothing and needs no check,
+// so a retried adoption gets its first result even with a member down;
+// the ledger is settled first, so that an adoption committed but not yet
+// applied here counts.
 func (s *Store) checkAdoptions(ctx context.Context, versions []int) error {
+	settled := false
 	for _, v := range versions {
 		if v <= s.ActiveRules() {
 			continue
 		}
+		if !settled {
+			if err := s.settle(ctx); err != nil {
+				return err
+			}
+			settled = true
+			if v <= s.ActiveRules() {
+				continue
+			}
+		}
 		if err := s.CheckRulesSupported(ctx, v); err != nil {
 			return err
+		}
+		if s.testHookAdoptionChecked != nil {
+			s.testHookAdoptionChecked()
 		}
 	}
 	return nil
 }
 
-// admitJoiner runs, under rulesGate, the rules check of a node asking to
-// join and then change, which makes it a member; an adoption checks the
-// members before or after both, never between. The leader first settles
-// its ledger (a barrier, and the ledger committing what came before it),
-// so an adoption already in its log, from this term or an earlier one, is
-// the ledger's active version when the joiner is checked against it.
-func (s *Store) admitJoiner(ctx context.Context, n NodeInfo, change func() error) error {
-	s.rulesGate.Lock()
-	defer s.rulesGate.Unlock()
-	timeout := s.cfg.ProposeTimeout
-	if d, ok := ctx.Deadline(); ok {
-		timeout = time.Until(d)
-	}
-	if err := waitFuture(ctx, s.raft.Barrier(timeout)); err != nil {
+// admitMember runs, under the rules gate, the rules check of a node
+// asking to join or to be promoted, and then change, which makes it a
+// member or a voter. The ledger is settled first, so the check is against
+// every adoption in the leader's log.
+func (s *Store) admitMember(ctx context.Context, n NodeInfo, change func() error) error {
+	if err := s.lockRulesGate(ctx); err != nil {
 		return err
 	}
-	if err := s.ledger.waitApplied(ctx, s.fsm.q.handedIndex()); err != nil {
+	defer s.unlockRulesGate()
+	if err := s.settle(ctx); err != nil {
 		return err
 	}
 	if err := s.checkJoinerRules(ctx, n); err != nil {

@@ -159,12 +159,12 @@ type Store struct {
 	// diverged is set, once and for good, by the audit that found this
 	// node's tree different from the leader's (audit.go).
 	diverged atomic.Pointer[divergence]
-	// rulesGate orders, on the leader, each adoption of rules (from the
-	// check that every member applies them to their commit) against each
-	// admission of a member (from the check that it applies the ledger's
-	// rules to its entry in the configuration), so that neither checks a
-	// state the other is about to change (rules_versions.go).
-	rulesGate sync.Mutex
+	// rulesGate orders, on the leader, adoptions of rules against
+	// admissions of members (rules_versions.go); a one-slot semaphore.
+	rulesGate chan struct{}
+	// testHookAdoptionChecked, when set, runs after an adoption's check,
+	// with the rules gate held (tests only).
+	testHookAdoptionChecked func()
 	// backupSlot lets one backup copy the database at a time (backup.go).
 	backupSlot chan struct{}
 	// seedIndex, when set, is the Raft index of the backup a restore put
@@ -221,7 +221,7 @@ func newStore(cfg Config) (*Store, error) {
 		cfg.RaftLogLevel = "warn"
 	}
 	s := &Store{cfg: cfg, log: cfg.Logger.With("component", "raftstore", "node", cfg.NodeID), done: make(chan struct{}), leaderChanged: make(chan struct{}),
-		rpcIdle: rpcIdleTimeout, backupSlot: make(chan struct{}, 1)}
+		rpcIdle: rpcIdleTimeout, backupSlot: make(chan struct{}, 1), rulesGate: make(chan struct{}, 1)}
 	for i, c := range []Consistency{Leader, Linearizable} {
 		verify := c == Linearizable
 		started := defaultMetrics().readRounds.WithLabelValues(cfg.NodeID, string(c))
@@ -663,8 +663,10 @@ func (s *Store) proposeLocal(ctx context.Context, cmds []models.Command) ([]mode
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	if adopts := adoptedVersions(stamped); len(adopts) > 0 {
-		s.rulesGate.Lock()
-		defer s.rulesGate.Unlock()
+		if err := s.lockRulesGate(ctx); err != nil {
+			return nil, err
+		}
+		defer s.unlockRulesGate()
 		if err := s.checkAdoptions(ctx, adopts); err != nil {
 			return nil, err
 		}

@@ -328,7 +328,6 @@ func (f *fakeNode) ActiveRules() int { return 1 }
 func (f *fakeNode) MembersRules(context.Context) ([]raftstore.NodeRules, error) {
 	return nil, f.err
 }
-func (f *fakeNode) CheckRulesSupported(context.Context, int) error { return f.err }
 func (f *fakeNode) Backup(context.Context) (*raftstore.Backup, error) {
 	return nil, raftstore.ErrClosed
 }

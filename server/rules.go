@@ -20,7 +20,6 @@ type RulesNode interface {
 	commandProposer
 	ActiveRules() int
 	MembersRules(ctx context.Context) ([]raftstore.NodeRules, error)
-	CheckRulesSupported(ctx context.Context, version int) error
 }
 
 type rulesAPI struct {
@@ -62,8 +61,8 @@ func (a *rulesAPI) get(c *gin.Context) {
 
 // adopt handles POST /api/v1/cluster/rules {"version": N}: the ledger
 // adopts rules version N once every member's binary applies it. A member
-// that did not would stop at the adoption; the check comes first so that
-// an upgrade left half done is refused rather than stopping nodes.
+// that did not would stop at the adoption, so an upgrade left half done
+// is refused rather than stopping nodes.
 func (a *rulesAPI) adopt(c *gin.Context) {
 	cl, err := callerOf(c)
 	if err != nil {
@@ -79,10 +78,9 @@ func (a *rulesAPI) adopt(c *gin.Context) {
 		abortErr(c, errf(http.StatusBadRequest, "bad_version", "version must be a positive integer"))
 		return
 	}
-	if err := a.node.CheckRulesSupported(c.Request.Context(), p.Version); err != nil {
-		abortErr(c, storeErr(err))
-		return
-	}
+	// The leader refuses an adoption some member lacks
+	// (raftstore.ErrRulesUnsupported: 409 rules_unsupported), checked
+	// against its own view of the members and ordered against joins.
 	res, err := proposeOne(c, a.node, cl, models.KindAdoptRules, p)
 	if err != nil {
 		abortErr(c, err)
