@@ -245,13 +245,11 @@ func (r *replayer) apply() (err error) {
 					"the backup was edited, or a binary whose rules differ from this one's made it",
 					ErrBadBackup, e.Seq, res.Seq, res.Accepted, res.Code, e.Result.Accepted, e.Result.Code)
 			}
-		}
-		r.done += uint64(len(group))
-		for j, e := range group {
-			if results[j].Message != e.Result.Message || !bytes.Equal(results[j].Data, e.Result.Data) {
+			if res.Message != e.Result.Message || !bytes.Equal(res.Data, e.Result.Data) {
 				r.reworded++
 			}
 		}
+		r.done += uint64(len(group))
 	}
 	r.logs, r.recorded, r.bytes = r.logs[:0], r.recorded[:0], 0
 	if now := time.Now(); now.Sub(r.lastReport) >= replayProgressEvery {

@@ -151,10 +151,11 @@ func (s *Store) lockRulesGate(ctx context.Context) error {
 func (s *Store) unlockRulesGate() { <-s.rulesGate }
 
 // settle waits until this leader's ledger has committed every entry in its
-// log: a barrier, then the ledger committing what Raft handed it before
-// the barrier. An adoption proposed earlier (in this term, or by an
-// earlier leader, or one whose proposer gave up waiting) then counts in
-// ActiveRules.
+// log: a barrier (Raft has then handed the FSM every entry before it),
+// then the ledger committing what it was handed (group commit). An
+// adoption proposed earlier (in this term, or by an earlier leader, or
+// one whose proposer gave up waiting) then counts in ActiveRules, and a
+// new leader's reads see every write the old one acknowledged.
 func (s *Store) settle(ctx context.Context) error {
 	timeout := s.cfg.ProposeTimeout
 	if d, ok := ctx.Deadline(); ok {

@@ -807,20 +807,11 @@ func (s *Store) leaderReadIndex(ctx context.Context, verify bool) (uint64, error
 	}
 	term := s.raft.CurrentTerm()
 	if s.readyTerm.Load() != term {
-		timeout := s.cfg.ProposeTimeout
-		if d, ok := ctx.Deadline(); ok {
-			timeout = time.Until(d)
-		}
-		if err := waitFuture(ctx, s.raft.Barrier(timeout)); err != nil {
+		if err := s.settle(ctx); err != nil {
 			return 0, err
 		}
 		if s.raft.CurrentTerm() != term {
 			return 0, ErrNotLeader
-		}
-		// The barrier means Raft has handed this node's FSM every entry
-		// before it; wait until they are committed too (group commit).
-		if err := s.ledger.waitApplied(ctx, s.fsm.q.handedIndex()); err != nil {
-			return 0, err
 		}
 		s.readyTerm.Store(term)
 	}
