@@ -151,15 +151,25 @@ func (l *ledger) backup(ctx context.Context) (*Backup, error) {
 	return b, nil
 }
 
-// removeStaleBackups removes the copies of backups a previous process
-// was making when it stopped; Open calls it before anything can back up.
-// Only directories: a backup makes a directory, so a file under the
-// prefix is not one of its copies.
-func removeStaleBackups(dataDir string) {
+// removeStaleCopies removes the copies of the database a previous process
+// was making when it stopped: a backup's (a directory), a snapshot's
+// (vacuumCopy) and a received snapshot's (ledger.restore), each the size
+// of the ledger. Open calls it before anything can make one.
+func removeStaleCopies(dataDir string) {
 	dirs, _ := filepath.Glob(filepath.Join(dataDir, backupTempPrefix+"*"))
 	for _, d := range dirs {
+		// Only directories: a file under the prefix is not a backup's.
 		if st, err := os.Lstat(d); err == nil && st.IsDir() {
 			os.RemoveAll(d)
+		}
+	}
+	for _, pattern := range []string{snapshotCopyPattern, restoreCopyPattern} {
+		// With the -wal and -shm files SQLite keeps beside a copy.
+		files, _ := filepath.Glob(filepath.Join(dataDir, pattern+"*"))
+		for _, f := range files {
+			if st, err := os.Lstat(f); err == nil && st.Mode().IsRegular() {
+				os.Remove(f)
+			}
 		}
 	}
 }

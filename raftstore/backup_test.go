@@ -280,8 +280,9 @@ func leftovers(t testing.TB, dir string) []string {
 	return m
 }
 
-// TestOpenRemovesOnlyItsOwnStaleCopies: Open removes the copy directories
-// a dead process's backups left, and nothing else: not an operator's file
+// TestOpenRemovesOnlyItsOwnStaleCopies: Open removes the copies of the
+// database a dead process left (its backups' directories, a snapshot's
+// copy, a received snapshot), and nothing else: not an operator's file
 // or directory named like a backup (a restore reads one from the data
 // directory), nor a file under the copies' own prefix.
 func TestOpenRemovesOnlyItsOwnStaleCopies(t *testing.T) {
@@ -316,6 +317,19 @@ func TestOpenRemovesOnlyItsOwnStaleCopies(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(stale, "ledger.db"), []byte("half a copy"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// A snapshot's copy and a received snapshot, with SQLite's files.
+	var staleFiles []string
+	for _, name := range []string{"snapshot-123.db", "restore-456.db", "restore-456.db-wal", "restore-456.db-shm"} {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte("half a copy"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		staleFiles = append(staleFiles, path)
+	}
+	snapshotLike := filepath.Join(dir, "snapshot-of-tuesday")
+	if err := os.Mkdir(snapshotLike, 0o700); err != nil {
+		t.Fatal(err)
+	}
 
 	rc := &testCluster{t: t}
 	s, err = Open(rc.config(&testNode{id: "r0", dir: dir, net: newFaultNet()}, mustListenAt(t, addr), false))
@@ -323,12 +337,14 @@ func TestOpenRemovesOnlyItsOwnStaleCopies(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	for _, p := range []string{kept, notACopy, filepath.Join(keptDir, "ledger.db")} {
+	for _, p := range []string{kept, notACopy, filepath.Join(keptDir, "ledger.db"), snapshotLike} {
 		if _, err := os.Stat(p); err != nil {
 			t.Errorf("%s after a restore and a restart: %v", filepath.Base(p), err)
 		}
 	}
-	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("the stale copy after a restart: %v", err)
+	for _, p := range append(staleFiles, stale) {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("the stale copy %s after a restart: %v", filepath.Base(p), err)
+		}
 	}
 }

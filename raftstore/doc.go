@@ -15,6 +15,11 @@
 //	ledger.db      the SQLite projection, ledger entries and Merkle nodes
 //	node.key       the node's Ed25519 key that signs tree heads (mode 0600)
 //	.pedigree-backup-tmp-*/  a backup's copy while it is made (backup.go)
+//	snapshot-*.db, restore-*.db  a snapshot's copy while it is made, and
+//	               a received snapshot while it is installed (fsm_snapshot.go);
+//	               Open removes those a stopped process left
+//	ledger.db.restoring, ledger.db.replaying  a backup's copy, and its
+//	               replay, while a restore runs (restore.go)
 //	restore.pending  present while a restore runs; Open refuses the
 //	               directory if a restore left it (restore.go)
 //

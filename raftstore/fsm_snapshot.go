@@ -2,6 +2,7 @@ package raftstore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"io"
 	"os"
@@ -68,10 +69,19 @@ func copyToSink(sink raft.SnapshotSink, path string) error {
 // Release is a no-op: Persist removes its own temporary file.
 func (s *snapshot) Release() {}
 
+// The names of the database copies a snapshot is made from, and a
+// received one is restored from, beside ledger.db (os.CreateTemp puts
+// random digits for the '*'); a process that stopped may leave one
+// (removeStaleCopies).
+const (
+	snapshotCopyPattern = "snapshot-*.db"
+	restoreCopyPattern  = "restore-*.db"
+)
+
 // vacuumCopy writes a compact, consistent copy of the database next to it
 // and returns its path.
 func (l *ledger) vacuumCopy() (string, error) {
-	f, err := os.CreateTemp(filepath.Dir(l.path), "snapshot-*.db")
+	f, err := os.CreateTemp(filepath.Dir(l.path), snapshotCopyPattern)
 	if err != nil {
 		return "", err
 	}
@@ -89,12 +99,12 @@ func (l *ledger) vacuumCopy() (string, error) {
 // backup API, so readers holding the *gorm.DB keep a working handle, then
 // reloads the tree frontier and applied index.
 func (l *ledger) restore(r io.Reader) error {
-	f, err := os.CreateTemp(filepath.Dir(l.path), "restore-*.db")
+	f, err := os.CreateTemp(filepath.Dir(l.path), restoreCopyPattern)
 	if err != nil {
 		return err
 	}
 	tmp := f.Name()
-	defer os.Remove(tmp)
+	defer removeDB(tmp)
 	if _, err := io.Copy(f, r); err != nil {
 		f.Close()
 		return fmt.Errorf("receive snapshot: %w", err)
@@ -105,41 +115,7 @@ func (l *ledger) restore(r io.Reader) error {
 	}
 	f.Close()
 
-	_, srcSQL, err := openSQLite(tmp)
-	if err != nil {
-		return err
-	}
-	defer srcSQL.Close()
-	ctx := context.Background()
-	srcConn, err := srcSQL.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer srcConn.Close()
-	dstConn, err := l.sqlDB.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer dstConn.Close()
-	err = dstConn.Raw(func(dc any) error {
-		return srcConn.Raw(func(sc any) error {
-			d, ok1 := dc.(*sqlite3.SQLiteConn)
-			s, ok2 := sc.(*sqlite3.SQLiteConn)
-			if !ok1 || !ok2 {
-				return fmt.Errorf("restore: not a sqlite3 connection")
-			}
-			bk, err := d.Backup("main", s, "main")
-			if err != nil {
-				return fmt.Errorf("start backup: %w", err)
-			}
-			if _, err := bk.Step(-1); err != nil {
-				bk.Finish()
-				return fmt.Errorf("copy snapshot: %w", err)
-			}
-			return bk.Finish()
-		})
-	})
-	if err != nil {
+	if err := copyDatabase(l.sqlDB, tmp); err != nil {
 		return fmt.Errorf("restore snapshot: %w", err)
 	}
 	// A snapshot from an older binary may lack newer projection tables.
@@ -152,4 +128,46 @@ func (l *ledger) restore(r io.Reader) error {
 	l.restores.Add(1)
 	l.m.snapRestore.WithLabelValues(l.node).Inc()
 	return nil
+}
+
+// copyDatabase replaces the database dst holds with the one at path,
+// through SQLite's online backup API: one transaction, so a crash leaves
+// dst as it was, and dst's other connections stay valid. It holds one of
+// dst's connections only while it copies, so the caller can use the pool
+// again at once.
+func copyDatabase(dst *sql.DB, path string) error {
+	_, srcSQL, err := openSQLite(path)
+	if err != nil {
+		return err
+	}
+	defer srcSQL.Close()
+	ctx := context.Background()
+	srcConn, err := srcSQL.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer srcConn.Close()
+	dstConn, err := dst.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer dstConn.Close()
+	return dstConn.Raw(func(dc any) error {
+		return srcConn.Raw(func(sc any) error {
+			d, ok1 := dc.(*sqlite3.SQLiteConn)
+			s, ok2 := sc.(*sqlite3.SQLiteConn)
+			if !ok1 || !ok2 {
+				return fmt.Errorf("not a sqlite3 connection")
+			}
+			bk, err := d.Backup("main", s, "main")
+			if err != nil {
+				return fmt.Errorf("start backup: %w", err)
+			}
+			if _, err := bk.Step(-1); err != nil {
+				bk.Finish()
+				return fmt.Errorf("copy snapshot: %w", err)
+			}
+			return bk.Finish()
+		})
+	})
 }

@@ -159,10 +159,16 @@ func (l *ledger) trimStmts() {
 // crash.
 const sqliteDriver = "sqlite3_pedigree"
 
+// walSizeLimit is what a WAL file is cut back to when SQLite starts it
+// over. Without a limit it keeps the largest size it ever reached: after
+// a follower installs a snapshot (written through the WAL, all of it),
+// that is the whole ledger again, for good.
+const walSizeLimit = 64 << 20
+
 func init() {
 	sql.Register(sqliteDriver, &sqlite3.SQLiteDriver{
 		ConnectHook: func(c *sqlite3.SQLiteConn) error {
-			_, err := c.Exec("PRAGMA temp_store = MEMORY", nil)
+			_, err := c.Exec(fmt.Sprintf("PRAGMA temp_store = MEMORY; PRAGMA journal_size_limit = %d", walSizeLimit), nil)
 			return err
 		},
 	})
@@ -267,9 +273,6 @@ func (l *ledger) load() error {
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("read applied index: %w", err)
 	}
-	if err := l.loadRules(); err != nil {
-		return err
-	}
 	var size uint64
 	if err := l.sqlDB.QueryRow(`SELECT COALESCE(MAX(seq), 0) FROM ledger_entries`).Scan(&size); err != nil {
 		return fmt.Errorf("read ledger size: %w", err)
@@ -289,7 +292,10 @@ func (l *ledger) load() error {
 	l.mu.Unlock()
 	l.m.treeSize.WithLabelValues(l.node).Set(float64(size))
 	l.m.applied.WithLabelValues(l.node).Set(float64(applied))
-	return nil
+	// Last, so that memory matches the file even when its rules are too
+	// new: a snapshot restored by a binary that lacks them is then
+	// refused with the node's view of the ledger the file's.
+	return l.loadRules()
 }
 
 // loadRules reads the committed ledger's rules version, and refuses a

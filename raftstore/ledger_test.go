@@ -2,10 +2,14 @@ package raftstore
 
 import (
 	"bytes"
+	"database/sql"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/pedigree-ledger/pedigree/models"
 )
 
 // A data directory may be named with characters that mean something in a
@@ -63,4 +67,113 @@ func mustOpenLedger(t *testing.T, path string) *ledger {
 	}
 	t.Cleanup(func() { l.close() })
 	return l
+}
+
+// TestASnapshotRestoresBesideBusyReaders: a follower installs a snapshot
+// while readers hold all but one of the ledger's connections. The copy
+// takes that one, and must give it back before the reload needs one, or
+// Raft's FSM goroutine (and with it every apply and read index) waits for
+// the readers.
+func TestASnapshotRestoresBesideBusyReaders(t *testing.T) {
+	dir := t.TempDir()
+	src := mustOpenLedger(t, filepath.Join(dir, "src.db"))
+	fsmApplier(t, src, time.Now)(orgCmd(t, "a", "alice"), orgCmd(t, "b", "bob"))
+	size, root, _ := src.committed()
+	snap, err := src.vacuumCopy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(snap)
+	f, err := os.Open(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+
+	l := mustOpenLedger(t, filepath.Join(dir, "ledger.db"))
+	ctx := testCtx(t)
+	for range maxSQLiteConns - 1 {
+		conn, err := l.sqlDB.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+	}
+	done := make(chan error, 1)
+	go func() { done <- l.restore(f) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the restore waited for the readers' connections")
+	}
+	if gotSize, gotRoot, _ := l.committed(); gotSize != size || !bytes.Equal(gotRoot, root) {
+		t.Fatalf("restored tree %d %x, want %d %x", gotSize, gotRoot, size, root)
+	}
+}
+
+// TestASnapshotAtRulesTooNewLeavesMemoryAsTheFile: a snapshot of a ledger
+// at rules this binary lacks is refused (models.ErrRulesTooNew) after the
+// copy has replaced the database; the node's view of the ledger (tree,
+// applied index) must then be the file's, not the one before, so that
+// nothing the node still does works from a ledger it no longer has.
+func TestASnapshotAtRulesTooNewLeavesMemoryAsTheFile(t *testing.T) {
+	dir := t.TempDir()
+	next := models.RulesVersion + 1
+	src, err := openLedger(filepath.Join(dir, "src.db"), "src", 0, next, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.close()
+	adopt, err := models.NewCommand("adopt-next", models.KindAdoptRules, "", time.Time{}, models.AdoptRulesPayload{Version: next})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsmApplier(t, src, time.Now)(orgCmd(t, "a", "alice"), adopt, orgCmd(t, "b", "bob"))
+	size, root, applied := src.committed()
+	snap, err := src.vacuumCopy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(snap)
+	f, err := os.Open(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+
+	l := mustOpenLedger(t, filepath.Join(dir, "ledger.db"))
+	if err := l.restore(f); !errors.Is(err, models.ErrRulesTooNew) {
+		t.Fatalf("restore of a ledger at rules %d: %v, want ErrRulesTooNew", next, err)
+	}
+	if gotSize, gotRoot, gotApplied := l.committed(); gotSize != size || !bytes.Equal(gotRoot, root) || gotApplied != applied {
+		t.Fatalf("after the refused restore the node sees tree %d %x applied %d; the file holds %d %x applied %d",
+			gotSize, gotRoot, gotApplied, size, root, applied)
+	}
+}
+
+// TestEveryConnectionLimitsTheWAL: every connection of the ledger's pool
+// limits the WAL's size when SQLite starts it over, so the WAL a snapshot
+// install grew to the ledger's size does not stay that size. (Showing the
+// shrinking itself would take a ledger larger than the limit.)
+func TestEveryConnectionLimitsTheWAL(t *testing.T) {
+	l := mustOpenLedger(t, filepath.Join(t.TempDir(), "ledger.db"))
+	ctx := testCtx(t)
+	var conns []*sql.Conn
+	for range maxSQLiteConns {
+		conn, err := l.sqlDB.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conns = append(conns, conn)
+	}
+	for i, conn := range conns {
+		var limit int64
+		if err := conn.QueryRowContext(ctx, `PRAGMA journal_size_limit`).Scan(&limit); err != nil || limit != walSizeLimit {
+			t.Fatalf("connection %d: journal_size_limit %d (%v), want %d", i, limit, err, walSizeLimit)
+		}
+	}
 }

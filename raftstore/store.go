@@ -245,7 +245,6 @@ func (s *Store) open() error {
 	}
 	s.key = key
 	s.signer = newSigner(cfg.Origin, "pedigree-"+cfg.NodeID, key)
-	removeStaleBackups(cfg.Dir)
 	if s.seedIndex == 0 {
 		if err := refuseLostRaftLog(cfg.Dir); err != nil {
 			return err
@@ -261,6 +260,9 @@ func (s *Store) open() error {
 	if err != nil {
 		return fmt.Errorf("open raft log: %w", err)
 	}
+	// After raft.db's lock is ours: another process on this directory
+	// may not have its copies removed under it.
+	removeStaleCopies(cfg.Dir)
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, hlog)
 	if err != nil {
 		return fmt.Errorf("open snapshot store: %w", err)
@@ -324,11 +326,7 @@ func (s *Store) open() error {
 	// The database survives restarts and records its applied index, so Raft
 	// need not restore the latest snapshot on start, unless the database is
 	// behind it (lost, or older than the snapshot).
-	_, _, applied := s.ledger.committed()
-	rc.NoSnapshotRestoreOnStart = true
-	if list, err := snaps.List(); err == nil && len(list) > 0 && list[0].Index > applied {
-		rc.NoSnapshotRestoreOnStart = false
-	}
+	rc.NoSnapshotRestoreOnStart = !s.behindSnapshot(snaps)
 	// Recent entries stay in memory: replication to followers and every
 	// node's FSM read each entry back from the log store right after it
 	// was stored, and raft-boltdb decodes a copy of it (msgpack) per read,
@@ -822,4 +820,33 @@ func (s *Store) leaderReadIndex(ctx context.Context, verify bool) (uint64, error
 		}
 	}
 	return idx, nil
+}
+
+// behindSnapshot reports whether the database lacks entries the newest
+// snapshot holds, so Raft must restore it on start. A snapshot's Raft
+// index counts entries the FSM never sees (a new leader's no-op, a
+// barrier) and the database's applied index does not: a snapshot taken
+// after them is ahead of the database by its index alone, and restoring
+// it would copy the whole ledger at every start of a quiet node. So when
+// the index is ahead, the applied index the snapshot's own database
+// records decides. Anything unreadable means restore: that is always
+// safe.
+func (s *Store) behindSnapshot(snaps raft.SnapshotStore) bool {
+	_, _, applied := s.ledger.committed()
+	list, err := snaps.List()
+	if err != nil || len(list) == 0 || list[0].Index <= applied {
+		return false
+	}
+	// raft.FileSnapshotStore keeps each snapshot's data in
+	// snapshots/<id>/state.bin: here, a whole SQLite database.
+	db, err := openCopy(filepath.Join(s.cfg.Dir, snapshotsDir, list[0].ID, "state.bin"))
+	if err != nil {
+		return true
+	}
+	defer db.Close()
+	var held uint64
+	if err := db.QueryRow(`SELECT value FROM raftstore_meta WHERE key = ?`, metaApplied).Scan(&held); err != nil {
+		return true
+	}
+	return held > applied
 }

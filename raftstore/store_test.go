@@ -279,3 +279,44 @@ func TestReadConsistencyLevels(t *testing.T) {
 		t.Fatalf("ParseConsistency(strong) = %v", err)
 	}
 }
+
+// TestAQuietNodeDoesNotRestoreItsSnapshotAtEveryStart: a snapshot taken
+// after entries the FSM never sees (a new leader's no-op, a read's
+// barrier) has a Raft index above the database's applied index, though
+// the database holds all it holds. Starting again must not restore it,
+// which copies the whole ledger, at this start or any later one.
+func TestAQuietNodeDoesNotRestoreItsSnapshotAtEveryStart(t *testing.T) {
+	c := mustCluster(t, 1, nil)
+	tn := c.nodes[0]
+	writeN(t, tn.s, "q", 3, 1)
+	c.kill(tn)
+	c.restart(tn) // a new term: the leader's no-op
+	mustLeader(t, c.nodes)
+	if _, err := tn.s.Read(testCtx(t), Leader); err != nil { // a barrier
+		t.Fatal(err)
+	}
+	f := tn.s.raft.Snapshot()
+	if err := f.Error(); err != nil {
+		t.Fatalf("snapshot: %v", err)
+	}
+	meta, rc, err := f.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.Close()
+	if _, _, applied := tn.s.ledger.committed(); meta.Index <= applied {
+		t.Fatalf("the premise: the snapshot's index %d is not above the applied index %d", meta.Index, applied)
+	}
+	head := tn.s.Head()
+	for i := range 2 {
+		c.kill(tn)
+		c.restart(tn)
+		mustLeader(t, c.nodes)
+		if n := tn.s.ledger.restores.Load(); n != 0 {
+			t.Fatalf("start %d restored the snapshot %d times", i+1, n)
+		}
+		if h := tn.s.Head(); h.Size != head.Size || !bytes.Equal(h.Root, head.Root) {
+			t.Fatalf("start %d: tree %d %x, was %d %x", i+1, h.Size, h.Root, head.Size, head.Root)
+		}
+	}
+}
