@@ -27,16 +27,7 @@ func TestLedgerFilesStayInADirectoryNamedWithURICharacters(t *testing.T) {
 	fsmApplier(t, l, time.Now)(orgCmd(t, "a", "alice"), orgCmd(t, "b", "bob"))
 	size, root, _ := l.committed()
 
-	snap, err := l.vacuumCopy()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.Remove(snap)
-	f, err := os.Open(snap)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := mustSnapshotFile(t, l)
 	restored := mustOpenLedger(t, filepath.Join(dir, "restored.db"))
 	if err := restored.restore(f); err != nil {
 		t.Fatal(err)
@@ -59,6 +50,23 @@ func TestLedgerFilesStayInADirectoryNamedWithURICharacters(t *testing.T) {
 	}
 }
 
+// mustSnapshotFile is a snapshot of l's database as a follower receives
+// it, removed when t ends.
+func mustSnapshotFile(t *testing.T, l *ledger) *os.File {
+	t.Helper()
+	snap, err := l.vacuumCopy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(snap) })
+	f, err := os.Open(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
 func mustOpenLedger(t *testing.T, path string) *ledger {
 	t.Helper()
 	l, err := openLedger(path, "node1", 0, 0, testLogger(t))
@@ -79,16 +87,7 @@ func TestASnapshotRestoresBesideBusyReaders(t *testing.T) {
 	src := mustOpenLedger(t, filepath.Join(dir, "src.db"))
 	fsmApplier(t, src, time.Now)(orgCmd(t, "a", "alice"), orgCmd(t, "b", "bob"))
 	size, root, _ := src.committed()
-	snap, err := src.vacuumCopy()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.Remove(snap)
-	f, err := os.Open(snap)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := mustSnapshotFile(t, src)
 
 	l := mustOpenLedger(t, filepath.Join(dir, "ledger.db"))
 	ctx := testCtx(t)
@@ -133,16 +132,7 @@ func TestASnapshotAtRulesTooNewLeavesMemoryAsTheFile(t *testing.T) {
 	}
 	fsmApplier(t, src, time.Now)(orgCmd(t, "a", "alice"), adopt, orgCmd(t, "b", "bob"))
 	size, root, applied := src.committed()
-	snap, err := src.vacuumCopy()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.Remove(snap)
-	f, err := os.Open(snap)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := mustSnapshotFile(t, src)
 
 	l := mustOpenLedger(t, filepath.Join(dir, "ledger.db"))
 	if err := l.restore(f); !errors.Is(err, models.ErrRulesTooNew) {
