@@ -25,6 +25,9 @@ import (
 type fsm struct {
 	l *ledger
 	q *applyQueue // group commit: see fsm_group.go
+	// restoreFailed, if set, hears why a snapshot could not be restored
+	// (snapshotStore.failed), so a node that cannot start can say why.
+	restoreFailed func(error)
 }
 
 // newFSM starts the ledger's apply goroutine; close stops it.

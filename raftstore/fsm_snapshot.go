@@ -28,7 +28,11 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
 	f.q.drain()
-	return f.l.restore(rc)
+	err := f.l.restore(rc)
+	if err != nil && f.restoreFailed != nil {
+		f.restoreFailed(fmt.Errorf("restore snapshot: %w", err))
+	}
+	return err
 }
 
 type snapshot struct {

@@ -263,10 +263,11 @@ func (s *Store) open() error {
 	// After raft.db's lock is ours: another process on this directory
 	// may not have its copies removed under it.
 	removeStaleCopies(cfg.Dir)
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, hlog)
+	files, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, hlog)
 	if err != nil {
 		return fmt.Errorf("open snapshot store: %w", err)
 	}
+	snaps := &snapshotStore{SnapshotStore: files, logs: s.bolt}
 	ln := cfg.Listener
 	if ln == nil {
 		if ln, err = net.Listen("tcp", cfg.RaftAddr); err != nil {
@@ -303,6 +304,7 @@ func (s *Store) open() error {
 		return err
 	}
 	s.fsm = newFSM(s.ledger)
+	s.fsm.restoreFailed = snaps.failed
 	hasState, err := raft.HasExistingState(s.bolt, s.bolt, snaps)
 	if err != nil {
 		return fmt.Errorf("check raft state: %w", err)
@@ -342,7 +344,7 @@ func (s *Store) open() error {
 	go s.mux.serve()
 	s.raft, err = raft.NewRaft(rc, s.fsm, logs, s.bolt, snaps, s.transport)
 	if err != nil {
-		return fmt.Errorf("start raft: %w", err)
+		return fmt.Errorf("start raft: %w", snaps.startError(err))
 	}
 	if cfg.Bootstrap {
 		if !hasState {
