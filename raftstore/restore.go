@@ -123,7 +123,7 @@ func OpenRestored(cfg Config, path string) (*Store, BackupInfo, error) {
 	if err := s.open(); err != nil {
 		s.cleanup()
 		undo()
-		return nil, BackupInfo{}, fmt.Errorf("restore: %w", err)
+		return nil, BackupInfo{}, err
 	}
 	err = os.Remove(filepath.Join(cfg.Dir, restorePending))
 	if err == nil {
@@ -132,7 +132,7 @@ func OpenRestored(cfg Config, path string) (*Store, BackupInfo, error) {
 	if err != nil {
 		s.Close()
 		undo()
-		return nil, BackupInfo{}, fmt.Errorf("restore: finish: %w", err)
+		return nil, BackupInfo{}, fmt.Errorf("finish: %w", err)
 	}
 	s.log.Info("restored a backup as a new cluster", "backup", path, "tree_size", info.Size, "raft_index", info.Applied)
 	return s, info, nil
@@ -223,36 +223,36 @@ func (s *Store) prepareRestore(path string) (BackupInfo, error) {
 	dir := s.cfg.Dir
 	src, err := os.Open(path)
 	if err != nil {
-		return BackupInfo{}, fmt.Errorf("restore: %w", err)
+		return BackupInfo{}, err
 	}
 	defer src.Close()
 	if st, err := src.Stat(); err != nil || !st.Mode().IsRegular() {
 		return BackupInfo{}, fmt.Errorf("%w: %s is not a regular file", ErrBadBackup, path)
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return BackupInfo{}, fmt.Errorf("restore: create data directory: %w", err)
+		return BackupInfo{}, fmt.Errorf("create data directory: %w", err)
 	}
 	marker := fmt.Sprintf("restoring %s; if this file stays, the restore did not finish: empty this directory and restore again\n", path)
 	if err := writeSynced(filepath.Join(dir, restorePending), strings.NewReader(marker)); err != nil {
-		return BackupInfo{}, fmt.Errorf("restore: %w", err)
+		return BackupInfo{}, err
 	}
 	copyPath := filepath.Join(dir, ledgerFile+restoreCopySuffix)
 	if err := writeSynced(copyPath, src); err != nil {
-		return BackupInfo{}, fmt.Errorf("restore: copy %s: %w", path, err)
+		return BackupInfo{}, fmt.Errorf("copy %s: %w", path, err)
 	}
 	info, err := VerifyBackup(copyPath)
 	if err != nil {
-		return BackupInfo{}, fmt.Errorf("restore: %w", err)
+		return BackupInfo{}, err
 	}
 	ledgerPath := filepath.Join(dir, ledgerFile)
 	if err := replayBackup(copyPath, ledgerPath, info, s.cfg.NodeID, s.rulesSupported(), s.log); err != nil {
-		return BackupInfo{}, fmt.Errorf("restore: %w", err)
+		return BackupInfo{}, err
 	}
 	if err := syncFile(ledgerPath); err != nil {
-		return BackupInfo{}, fmt.Errorf("restore: %w", err)
+		return BackupInfo{}, err
 	}
 	if err := SyncDir(dir); err != nil {
-		return BackupInfo{}, fmt.Errorf("restore: %w", err)
+		return BackupInfo{}, err
 	}
 	return info, nil
 }
