@@ -275,10 +275,16 @@ func judge(req VerifyRequest, gtin, serial string, rows verifyRows) Verification
 	if expiredAt(pack.Expiry, at) {
 		add(VerdictExpired, "the pack expired on %s", pack.Expiry)
 	}
-	if req.Pharmacy != "" && pack.Holder != req.Pharmacy && !pack.Status.Decommissioned() {
-		if pack.Status == StatusInTransit && pack.Destination == req.Pharmacy {
+	// A pack in transit stays its shipper's (Holder) until received, but
+	// is in no pharmacy's stock: not the destination's yet, and not the
+	// shipper's any more, which may not dispense it.
+	if req.Pharmacy != "" && !pack.Status.Decommissioned() {
+		switch {
+		case pack.Status == StatusInTransit && pack.Destination == req.Pharmacy:
 			add(VerdictNotInCustody, "the pack is in transit to %s and not yet received", req.Pharmacy)
-		} else {
+		case pack.Status == StatusInTransit && pack.Holder == req.Pharmacy:
+			add(VerdictNotInCustody, "the pack was shipped by %s to %s and is in transit", req.Pharmacy, pack.Destination)
+		case pack.Holder != req.Pharmacy:
 			add(VerdictNotInCustody, "the pack is held by %s, not %s", pack.Holder, req.Pharmacy)
 		}
 	}

@@ -28,7 +28,9 @@ func scan(gtin, serial, lot, expiry string) gs1.ElementString {
 func TestVerifyVerdicts(t *testing.T) {
 	l := newLedger(t)
 	l.network()
-	l.supplyChain("V1", "V2", "V3", "V4", "V5", "V6", "V7")
+	l.supplyChain("V1", "V2", "V3", "V4", "V5", "V6", "V7", "W1")
+	// W1 shipped back to the wholesaler, not yet received there.
+	l.capture(glnPharmacy, l.shipEv(glnWholesal, sgtinDL(gtinA, "W1")))
 	// V2 dispensed, V3 destroyed, V4 stolen, V5 exported.
 	l.capture(glnPharmacy, l.observeEv("dispensing", sgtinDL(gtinA, "V2")))
 	l.mustApply(glnPharmacy, KindDecommission, DecommissionPayload{EPCs: []string{sgtinDL(gtinA, "V3")}, Status: StatusDestroyed})
@@ -72,6 +74,7 @@ func TestVerifyVerdicts(t *testing.T) {
 		{"expired", scan(gtinA, "E1", "OLD", "260228"), glnPharmacy, SignatureValid, VerdictExpired, "", "Not_for_re-distribution"},
 		{"not in this pharmacy's custody", scan(gtinA, "V6", "L1", "281231"), glnPharm2, SignatureValid, VerdictNotInCustody, "", "No_reason_provided"},
 		{"in transit, not yet received", scan(gtinA, "T1", "L1", "281231"), glnPharmacy, SignatureValid, VerdictNotInCustody, "", "No_reason_provided"},
+		{"shipped away, in transit", scan(gtinA, "W1", "L1", "281231"), glnPharmacy, SignatureValid, VerdictNotInCustody, "", "No_reason_provided"},
 		{"signature invalid", scan(gtinA, "V1", "L1", "281231"), glnPharmacy, SignatureInvalid, VerdictSignatureInvalid, "", "No_reason_provided"},
 		{"signature by unknown key", scan(gtinA, "V1", "L1", "281231"), glnPharmacy, SignatureUnknownKey, VerdictSignatureInvalid, "", "No_reason_provided"},
 		{"signature missing on a signed product", scan(gtinA, "V7", "L1", "281231"), glnPharmacy, SignatureMissing, VerdictSignatureMissing, "", "No_reason_provided"},
