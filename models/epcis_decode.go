@@ -51,8 +51,19 @@ func join(path, field string) string {
 
 func index(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }
 
+// TooManyEventsError is DecodeDocument's error for a document of more
+// than MaxCaptureEvents events.
+type TooManyEventsError struct {
+	Events int // how many the document holds
+}
+
+func (e *TooManyEventsError) Error() string {
+	return fmt.Sprintf("epcisBody.eventList: %d events; a capture holds at most %d", e.Events, MaxCaptureEvents)
+}
+
 // DecodeDocument decodes an EPCISDocument (the body of POST /capture) and
-// returns its events, each decoded strictly. Events inherit nothing from the
+// returns its events, each decoded strictly; a document of more than
+// MaxCaptureEvents is refused (TooManyEventsError) before any is decoded. Events inherit nothing from the
 // document except that a document-level @context is accepted.
 func DecodeDocument(data []byte) ([]Event, error) { return DecodeDocumentAt(data, RulesVersion) }
 
@@ -103,6 +114,12 @@ func DecodeDocumentAt(data []byte, rules int) ([]Event, error) {
 	var raws []json.RawMessage
 	if err := json.Unmarshal(list, &raws); err != nil {
 		return nil, derr("epcisBody.eventList", "must be an array of events")
+	}
+	// Before any event is decoded: a decoded event takes several times
+	// its JSON's memory, and a document of small events too many to
+	// capture would take a request's body limit several times over.
+	if len(raws) > MaxCaptureEvents {
+		return nil, &TooManyEventsError{Events: len(raws)}
 	}
 	events := make([]Event, len(raws))
 	docContext := compactJSON(obj["@context"])

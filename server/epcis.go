@@ -1,12 +1,14 @@
 package server
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -31,6 +33,16 @@ const (
 	captureFileSizeLimit = 32 << 20
 	captureEventLimit    = models.MaxCaptureEvents
 )
+
+// captureDecodes bounds the documents this process decodes at once to its
+// cores, as imageDecodes bounds images: a document at the limits takes a
+// core for a tenth of a second or more and several times its size in
+// memory while decoded, so more at once would add memory, not captures.
+var captureDecodes = newDecodeSlots(runtime.NumCPU())
+
+// captureDecodeWait is how long a capture waits for a decode slot before
+// it is answered 503: a few documents at the limits' decoding time.
+const captureDecodeWait = 10 * time.Second
 
 // setCaptureLimits advertises the capture limits, on every capture answer.
 func setCaptureLimits(c *gin.Context) {
@@ -76,7 +88,7 @@ func (h *epcisAPI) capture(c *gin.Context) {
 	// adoption committing meanwhile could change (it then judges the
 	// events by its own reading).
 	rules := h.ledger.ActiveRules()
-	events, err := decodeCapture(data, rules)
+	events, err := decodeCaptureInSlot(c.Request.Context(), data, rules)
 	if err != nil {
 		abortErr(c, err)
 		return
@@ -104,18 +116,33 @@ func (h *epcisAPI) capture(c *gin.Context) {
 	c.JSON(http.StatusAccepted, gin.H{"captureID": id, "seq": res.Seq, "eventIDs": out.EventIDs})
 }
 
+// decodeCaptureInSlot is decodeCapture in one of captureDecodes' slots,
+// or 503 busy if none is free within captureDecodeWait.
+func decodeCaptureInSlot(ctx context.Context, data []byte, rules int) ([]models.Event, error) {
+	wait, cancel := context.WithTimeout(ctx, captureDecodeWait)
+	release, err := captureDecodes.acquire(wait)
+	cancel()
+	if err != nil {
+		return nil, errf(http.StatusServiceUnavailable, "busy",
+			"this node is decoding %d captures already and none finished in time; try again", cap(captureDecodes))
+	}
+	defer release()
+	return decodeCapture(data, rules)
+}
+
 // decodeCapture decodes an EPCISDocument strictly, as a ledger at rules
-// version rules reads it, and checks the event limit.
+// version rules reads it, and checks the event limit (before it decodes
+// any event).
 func decodeCapture(data []byte, rules int) ([]models.Event, error) {
 	events, err := models.DecodeDocumentAt(data, rules)
-	if err != nil {
+	var tooMany *models.TooManyEventsError
+	switch {
+	case errors.As(err, &tooMany):
+		return nil, errf(http.StatusRequestEntityTooLarge, "capture_limit", "%d events; GS1-EPCIS-Capture-Limit is %d", tooMany.Events, captureEventLimit)
+	case err != nil:
 		return nil, errf(http.StatusBadRequest, "bad_epcis", "%v", err)
-	}
-	if len(events) == 0 {
+	case len(events) == 0:
 		return nil, errf(http.StatusBadRequest, "bad_epcis", "epcisBody.eventList is empty")
-	}
-	if len(events) > captureEventLimit {
-		return nil, errf(http.StatusRequestEntityTooLarge, "capture_limit", "%d events; GS1-EPCIS-Capture-Limit is %d", len(events), captureEventLimit)
 	}
 	return events, nil
 }

@@ -86,6 +86,10 @@ func TestMalformedRequestsGet4xxJSON(t *testing.T) {
 		{"capture unknown field", "POST", "/epcis/capture", "application/ld+json", mfr, bytes.Replace(goodDoc, []byte(`"bizStep"`), []byte(`"bizstep":"x","bizStep"`), 1), 400, "bad_epcis"},
 		{"capture bad epc", "POST", "/epcis/capture", "application/ld+json", mfr, bytes.Replace(goodDoc, []byte(p.Serial), []byte("bad serial with spaces"), 1), 400, "bad_epcis"},
 		{"capture empty", "POST", "/epcis/capture", "application/ld+json", mfr, []byte(`{"type":"EPCISDocument","epcisBody":{"eventList":[]}}`), 400, "bad_epcis"},
+		// Counted before any event is decoded: these events are not
+		// events, and are refused for their number.
+		{"capture over the event limit", "POST", "/epcis/capture", "application/ld+json", mfr,
+			[]byte(`{"type":"EPCISDocument","epcisBody":{"eventList":[{}` + strings.Repeat(`,{}`, models.MaxCaptureEvents) + `]}}`), 413, "capture_limit"},
 		{"capture media type", "POST", "/epcis/capture", "text/plain", mfr, goodDoc, 415, "unsupported_media_type"},
 		{"capture oversized", "POST", "/epcis/capture", "application/ld+json", mfr, big, 413, "body_too_large"},
 		{"capture proceed", "POST", "/epcis/capture?x", "application/ld+json", mfr, goodDoc, 400, "unsupported_error_behaviour"},
