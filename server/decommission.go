@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/pedigree-ledger/pedigree/models"
@@ -17,17 +18,48 @@ import (
 // packs at a time, a wholesaler destroying stock sends more.
 const maxDecommissionEPCs = 1000
 
-func checkDecommission(p *models.DecommissionPayload) error {
+// decommissionChecks refuse a malformed decommission or undo, and one at
+// premises not the caller's: the location is where the ledger says a pack
+// was dispensed or destroyed, which verifiers and regulators are shown,
+// so it is checked as a verification's location is (checkLocation).
+type decommissionChecks struct {
+	premises *verifyAPI
+}
+
+func (d decommissionChecks) decommission(ctx context.Context, cl Caller, p *models.DecommissionPayload) error {
 	if err := checkEPCList(p.EPCs); err != nil {
 		return err
 	}
 	if !p.Status.Decommissioned() {
 		return errf(http.StatusBadRequest, "bad_status", "status %q is not one of dispensed, destroyed, stolen, exported, sample, free_sample, locked", p.Status)
 	}
-	return nil
+	return d.checkPremises(ctx, cl, p.Location)
 }
 
-func checkUndo(p *models.UndoDecommissionPayload) error { return checkEPCList(p.EPCs) }
+func (d decommissionChecks) undo(ctx context.Context, cl Caller, p *models.UndoDecommissionPayload) error {
+	if err := checkEPCList(p.EPCs); err != nil {
+		return err
+	}
+	return d.checkPremises(ctx, cl, p.Location)
+}
+
+// checkPremises checks a location given as Apply reads it: a GLN, or an
+// SGLN URI (of a GLN and an extension) or PGLN URI, whose GLN counts.
+func (d decommissionChecks) checkPremises(ctx context.Context, cl Caller, loc string) error {
+	if loc == "" || len(loc) == 13 {
+		return d.premises.checkLocation(ctx, cl, loc)
+	}
+	e, err := gs1.ParseEPC(loc)
+	switch {
+	case err == nil && e.Kind == gs1.EPCSGLN:
+		loc = string(e.SGLN.GLN)
+	case err == nil && e.Kind == gs1.EPCPGLN:
+		loc = string(e.PGLN)
+	default:
+		return errf(http.StatusBadRequest, "bad_location", "location %q is not a GLN, an SGLN URI or a PGLN URI", loc)
+	}
+	return d.premises.checkLocation(ctx, cl, loc)
+}
 
 // checkEPCList refuses an empty or oversized list and identifiers that are
 // not pack EPCs, before anything is proposed.

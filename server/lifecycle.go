@@ -117,6 +117,7 @@ func (a *LifecycleAPI) Register(r gin.IRouter) {
 
 	v1 := r.Group("/api/v1", auth, a.limit.middleware())
 	l := a.ledger
+	decommission := decommissionChecks{premises: a.verify}
 	v1.POST("/organisations", commandRoute(l, models.KindRegisterOrganisation, http.StatusCreated, checkOrganisation,
 		func(p models.RegisterOrganisationPayload, _ models.Result) gin.H { return gin.H{"organisation": p} }))
 	v1.GET("/organisations", listRoute(l, listSpec{name: "organisations", key: "id", limit: maxOrganisationList},
@@ -125,11 +126,11 @@ func (a *LifecycleAPI) Register(r gin.IRouter) {
 	v1.DELETE("/tokens/:hash", a.orgs.revokeToken)
 	v1.POST("/verify", a.verify.verifyPost)
 	v1.GET("/verify", a.verify.verifyGet)
-	v1.POST("/decommission", commandRoute(l, models.KindDecommission, http.StatusOK, checkDecommission,
+	v1.POST("/decommission", commandRoute(l, models.KindDecommission, http.StatusOK, decommission.decommission,
 		func(p models.DecommissionPayload, res models.Result) gin.H {
 			return gin.H{"status": p.Status, "epcs": p.EPCs, "result": res.Data}
 		}))
-	v1.POST("/decommission/undo", commandRoute(l, models.KindUndoDecommission, http.StatusOK, checkUndo,
+	v1.POST("/decommission/undo", commandRoute(l, models.KindUndoDecommission, http.StatusOK, decommission.undo,
 		func(p models.UndoDecommissionPayload, res models.Result) gin.H {
 			return gin.H{"status": models.StatusActive, "epcs": p.EPCs, "result": res.Data}
 		}))

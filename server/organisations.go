@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -29,7 +30,7 @@ const maxOrganisationPrefixes = 1000
 
 // checkOrganisation refuses an oversized registration before it is
 // proposed; models checks the rest in Apply.
-func checkOrganisation(p *models.RegisterOrganisationPayload) error {
+func checkOrganisation(_ context.Context, _ Caller, p *models.RegisterOrganisationPayload) error {
 	if len(p.Prefixes) > maxOrganisationPrefixes {
 		return errf(http.StatusRequestEntityTooLarge, "too_many_prefixes", "%d company prefixes; at most %d per organisation", len(p.Prefixes), maxOrganisationPrefixes)
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/pedigree-ledger/pedigree/models"
@@ -22,7 +23,7 @@ const (
 // longer than 20 characters or outside GS1 CSET 82) before a recall is
 // proposed. Who may recall (the product's manufacturer or a
 // regulator) is a rule in models.
-func checkRecall(p *models.RecallPayload) error {
+func checkRecall(_ context.Context, _ Caller, p *models.RecallPayload) error {
 	gtin, err := gs1.NormalizeGTIN(p.GTIN)
 	if err != nil {
 		return errf(http.StatusBadRequest, "bad_gtin", "gtin: %v", err)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 
@@ -16,7 +17,7 @@ import (
 // on the caller's authority, and answers status with the ledger seq and
 // what answer adds. The rules themselves run in models.Apply.
 func commandRoute[P any](l commandProposer, kind models.CommandKind, status int,
-	check func(*P) error, answer func(P, models.Result) gin.H) gin.HandlerFunc {
+	check func(context.Context, Caller, *P) error, answer func(P, models.Result) gin.H) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		cl, err := callerOf(c)
 		if err != nil {
@@ -29,7 +30,7 @@ func commandRoute[P any](l commandProposer, kind models.CommandKind, status int,
 			return
 		}
 		if check != nil {
-			if err := check(&p); err != nil {
+			if err := check(c.Request.Context(), cl, &p); err != nil {
 				abortErr(c, err)
 				return
 			}
