@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"runtime"
@@ -98,6 +99,9 @@ func (h *epcisAPI) capture(c *gin.Context) {
 		abortErr(c, err)
 		return
 	}
+	if c.GetHeader("Idempotency-Key") == "" {
+		id = h.afterRefusals(id)
+	}
 	cmd, err := models.NewCommand(id, models.KindCaptureEvents, cl.Org, time.Time{}, models.CaptureEventsPayload{Events: events})
 	if err != nil {
 		abortErr(c, errf(http.StatusBadRequest, "bad_event", "%v", err))
@@ -149,9 +153,11 @@ func decodeCapture(data []byte, rules int) ([]models.Event, error) {
 
 // captureID names a capture. With an Idempotency-Key it is derived from the
 // key; without, from the events' ids (CBV 2.0 hash ids where an event has
-// none, as the ledger's rules version names them), so posting the same
-// document twice commits it once and answers the first result both times,
-// on any node. Both are scoped to the caller.
+// none, as the ledger's rules version names them) and their error
+// declarations, so posting the same document twice commits it once and
+// answers the first result both times, on any node, while a declaration
+// that an event was in error (which restates the event's id) is a capture
+// of its own. Both are scoped to the caller.
 func captureID(c *gin.Context, cl Caller, events []models.Event, rules int) (string, error) {
 	h := sha256.New()
 	h.Write([]byte(cl.Org))
@@ -169,9 +175,48 @@ func captureID(c *gin.Context, cl Caller, events []models.Event, rules int) (str
 			}
 			h.Write([]byte(id))
 			h.Write([]byte{0})
+			if d := e.ErrorDeclaration; d != nil {
+				// Only declarations add to the hash, so the ids of
+				// documents without them are as before.
+				decl, err := json.Marshal(d)
+				if err != nil {
+					return "", fmt.Errorf("capture id: %w", err)
+				}
+				h.Write([]byte("declared\x00"))
+				h.Write(decl)
+				h.Write([]byte{0})
+			}
 		}
 	}
 	return captureIDPrefix + hex.EncodeToString(h.Sum(nil)[:16]), nil
+}
+
+// maxRefusedRetries bounds the refusals afterRefusals follows, each a
+// lookup: a document refused this often stays refused under its id (send
+// it with an Idempotency-Key of its own, or changed).
+const maxRefusedRetries = 100
+
+// afterRefusals is the id a capture without an Idempotency-Key goes
+// under. The id derived from its events (captureID) makes a retry after a
+// lost answer commit the document once. But the ledger answers a used id
+// with its first result, so a document once refused (a receipt sent
+// before its shipment) would be refused for ever, though a refused
+// capture changed nothing and may be sent again once what refused it has
+// changed. So a refused capture's id is followed by "<id>.<seq>", the
+// seq of its refusal, and so on: as deterministic, so retries of the
+// same document on any node reach the same id and commit it once. A node
+// that has not yet applied a refusal proposes the earlier id, and its
+// client gets the refusal again, as before.
+func (h *epcisAPI) afterRefusals(id string) string {
+	next := id
+	for range maxRefusedRetries {
+		e, err := h.ledger.EntryByID(next)
+		if err != nil || e.Result.Accepted {
+			break
+		}
+		next = id + "." + strconv.FormatUint(e.Seq, 10)
+	}
+	return next
 }
 
 // captureStatus handles GET /epcis/capture/{id}: the capture job, which is

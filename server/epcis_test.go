@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"runtime"
 	"testing"
+	"time"
 
+	"github.com/pedigree-ledger/pedigree/fixtures/demo"
 	"github.com/pedigree-ledger/pedigree/models"
 )
 
@@ -58,5 +60,99 @@ func TestCaptureDecodesAreBounded(t *testing.T) {
 	}
 	if len(captureDecodes) != 0 {
 		t.Fatalf("%d slots still taken", len(captureDecodes))
+	}
+}
+
+// TestARefusedCaptureMayBeSentAgain: without an Idempotency-Key a
+// capture's id comes from its events, so a retry commits it once. A
+// refused capture changed nothing, though, and once what refused it has
+// changed (a receipt sent before its shipment) the same document is
+// captured; after that, it is answered as captured.
+func TestARefusedCaptureMayBeSentAgain(t *testing.T) {
+	n := mustAPINode(t)
+	net, s := mustSeed(t, n, 60)
+	ph1, whs := n.client(s.Tokens[net.Pharmacy1.GLN]), n.client(s.Tokens[net.Wholesaler.GLN])
+	sscc := []string{demo.SSCCEPC(net.Cases[1].SSCC)}
+	at := time.Now().Add(-time.Hour).Truncate(time.Second)
+	receipt := demo.Document(at, demo.Receive(at, net.Pharmacy1.GLN, sscc))
+	type answer struct {
+		CaptureID string
+		Seq       uint64
+	}
+	capture := func(c *demo.Client, doc []byte) (answer, error) {
+		var a answer
+		err := c.Do(t.Context(), "POST", "/epcis/capture", "application/ld+json", doc, &a)
+		return a, err
+	}
+	size := func() uint64 {
+		t.Helper()
+		var head struct{ Size uint64 }
+		if err := ph1.Do(t.Context(), "GET", "/api/v1/ledger/head", "", nil, &head); err != nil {
+			t.Fatal(err)
+		}
+		return head.Size
+	}
+	// Each try is judged again: a refusal is an entry of its own.
+	for i := range 2 {
+		before := size()
+		_, err := capture(ph1, receipt)
+		wantAPIError(t, err, http.StatusConflict, "not_in_transit")
+		if after := size(); after != before+1 {
+			t.Fatalf("try %d of the receipt: the ledger went from %d to %d entries, not one more", i+1, before, after)
+		}
+	}
+	if _, err := capture(whs, demo.Document(at, demo.Ship(at.Add(-time.Minute), net.Wholesaler.GLN, net.Pharmacy1.GLN, sscc))); err != nil {
+		t.Fatal(err)
+	}
+	first, err := capture(ph1, receipt)
+	if err != nil {
+		t.Fatalf("the receipt after its shipment: %v", err)
+	}
+	again, err := capture(ph1, receipt)
+	if err != nil || again != first {
+		t.Fatalf("the captured receipt again: %+v, %v; first %+v", again, err, first)
+	}
+	var st struct {
+		Success bool
+		Seq     uint64
+	}
+	if err := ph1.Do(t.Context(), "GET", "/epcis/capture/"+first.CaptureID, "", nil, &st); err != nil || !st.Success || st.Seq != first.Seq {
+		t.Fatalf("capture status %+v, %v", st, err)
+	}
+}
+
+// TestAnErrorDeclarationNeedsNoIdempotencyKey: a declaration that an
+// event was in error restates the event's id; it is a capture of its
+// own, not a retry of the event's, and a retry of it is answered once.
+func TestAnErrorDeclarationNeedsNoIdempotencyKey(t *testing.T) {
+	n := mustAPINode(t)
+	net, s := mustSeed(t, n, 1)
+	ph1 := n.client(s.Tokens[net.Pharmacy1.GLN])
+	p := net.Packs[net.Cases[0].Packs[3]]
+	at := time.Now().Add(-time.Hour).Truncate(time.Second)
+	ev := demo.Event{"type": "ObjectEvent", "eventTime": at.Format(time.RFC3339), "eventTimeZoneOffset": "+00:00",
+		"epcList": []string{demo.PackEPC(p.GTIN, p.Serial)}, "action": "OBSERVE", "bizStep": "inspecting",
+		"readPoint": map[string]any{"id": demo.SGLN(net.Pharmacy1.GLN)}}
+	var captured struct {
+		Seq      uint64
+		EventIDs []string
+	}
+	if err := ph1.Do(t.Context(), "POST", "/epcis/capture", "application/ld+json", demo.Document(at, ev), &captured); err != nil {
+		t.Fatal(err)
+	}
+	ev["eventID"] = captured.EventIDs[0]
+	ev["errorDeclaration"] = map[string]any{"declarationTime": at.Add(time.Minute).Format(time.RFC3339), "reason": "incorrect_data"}
+	var declared, again struct {
+		CaptureID string
+		Seq       uint64
+	}
+	if err := ph1.Do(t.Context(), "POST", "/epcis/capture", "application/ld+json", demo.Document(at, ev), &declared); err != nil {
+		t.Fatalf("the declaration: %v", err)
+	}
+	if declared.Seq == captured.Seq {
+		t.Fatalf("the declaration was answered as the event's capture (seq %d)", declared.Seq)
+	}
+	if err := ph1.Do(t.Context(), "POST", "/epcis/capture", "application/ld+json", demo.Document(at, ev), &again); err != nil || again != declared {
+		t.Fatalf("the declaration again: %+v, %v; first %+v", again, err, declared)
 	}
 }
