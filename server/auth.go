@@ -48,6 +48,10 @@ type tokenAuth struct {
 	refresh sync.Mutex // one projection query at a time per node
 
 	cache sync.Map // token hash → cachedToken
+
+	// limit is each token's rate limit on every route it reaches: the
+	// API's, the resolver's and the dashboard's draw on one bucket.
+	limit atomic.Pointer[rateLimiter]
 }
 
 type revocationState struct {
@@ -71,6 +75,7 @@ func authFor(reader projectionReader) *tokenAuth {
 	}
 	a := &tokenAuth{reader: reader}
 	a.applied, _ = reader.(appliedIndexer)
+	a.limit.Store(newRateLimiter(defaultRatePerSecond, defaultRateBurst))
 	got, _ := auths.LoadOrStore(reader, a)
 	return got.(*tokenAuth)
 }
@@ -206,8 +211,11 @@ func authenticate(reader projectionReader, required bool) gin.HandlerFunc {
 			abortErr(c, err)
 			return
 		}
+		if err := auth.limit.Load().admit(c, hash); err != nil {
+			abortErr(c, err)
+			return
+		}
 		c.Set(callerKey, cl)
-		c.Set(tokenKey, hash)
 	}
 }
 

@@ -114,6 +114,11 @@ func (d *Dashboard) session(c *gin.Context) {
 	cl, err := d.auth.lookup(c.Request.Context(), ss.tokenHash)
 	switch {
 	case err == nil && cl.Org == ss.org:
+		if err := d.auth.limit.Load().admit(c, ss.tokenHash); err != nil {
+			d.fail(c, err)
+			c.Abort()
+			return
+		}
 		c.Set(callerKey, cl)
 	case err == nil, errors.Is(err, errBadToken):
 		d.sessions.delete(id)

@@ -83,7 +83,6 @@ type LifecycleAPI struct {
 	orgs   *organisationsAPI
 	verify *verifyAPI
 	prov   *provenanceAPI
-	limit  *rateLimiter
 }
 
 // NewLifecycleAPI builds the lifecycle handlers over a ledger node.
@@ -94,14 +93,14 @@ func NewLifecycleAPI(l LifecycleLedger) *LifecycleAPI {
 		orgs:   &organisationsAPI{ledger: l},
 		verify: newVerifyAPI(l),
 		prov:   &provenanceAPI{ledger: l},
-		limit:  newRateLimiter(defaultRatePerSecond, defaultRateBurst),
 	}
 }
 
-// SetRateLimit sets the per-token limit of the lifecycle routes (requests
-// per second and burst); perSecond 0 lifts it. Call before Register.
+// SetRateLimit sets the per-token limit (requests per second and burst)
+// of every route of the ledger's node, the resolver's and the dashboard's
+// too; perSecond 0 lifts it.
 func (a *LifecycleAPI) SetRateLimit(perSecond float64, burst int) {
-	a.limit = newRateLimiter(perSecond, burst)
+	authFor(a.ledger).limit.Store(newRateLimiter(perSecond, burst))
 }
 
 // Register mounts the lifecycle routes on r. Every route but the Digital
@@ -110,12 +109,12 @@ func (a *LifecycleAPI) Register(r gin.IRouter) {
 	r.GET("/metrics", metricsHandler())
 	r.GET("/openapi.json", openAPIHandler)
 	auth := authenticate(a.ledger, true)
-	ep := r.Group("/epcis", auth, a.limit.middleware())
+	ep := r.Group("/epcis", auth)
 	ep.POST("/capture", a.epcis.capture)
 	ep.GET("/capture/:id", a.epcis.captureStatus)
 	ep.GET("/events", a.epcis.events)
 
-	v1 := r.Group("/api/v1", auth, a.limit.middleware())
+	v1 := r.Group("/api/v1", auth)
 	l := a.ledger
 	decommission := decommissionChecks{premises: a.verify}
 	v1.POST("/organisations", commandRoute(l, models.KindRegisterOrganisation, http.StatusCreated, checkOrganisation,

@@ -15,9 +15,6 @@ import (
 // others. Twenty lines of bucket arithmetic did not justify a new module
 // (golang.org/x/time/rate).
 
-// tokenKey is where authenticate leaves the token's hash for the limiter.
-const tokenKey = "pedigree.token_sha256"
-
 // Default limits per token: far above a pharmacy's scanning rate, below
 // what one client could use to crowd out a node.
 const (
@@ -79,17 +76,13 @@ func (l *rateLimiter) sweep(now time.Time) {
 	}
 }
 
-// middleware answers 429 with Retry-After when the caller's token has
-// used up its bucket. It runs after authentication.
-func (l *rateLimiter) middleware() gin.HandlerFunc {
-	return func(c *gin.Context) {
-		key := c.GetString(tokenKey)
-		if key == "" {
-			return
-		}
-		if ok, wait := l.allow(key); !ok {
-			c.Header("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-			abortErr(c, errf(http.StatusTooManyRequests, "rate_limited", "this token is limited to %.0f requests/s (burst %.0f); retry after %s", l.rate, l.burst, wait.Round(time.Millisecond)))
-		}
+// admit takes one request of the token whose hash is key, or returns
+// 429 rate_limited with Retry-After set on c.
+func (l *rateLimiter) admit(c *gin.Context, key string) error {
+	ok, wait := l.allow(key)
+	if ok {
+		return nil
 	}
+	c.Header("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+	return errf(http.StatusTooManyRequests, "rate_limited", "this token is limited to %.0f requests/s (burst %.0f); retry after %s", l.rate, l.burst, wait.Round(time.Millisecond))
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,7 +39,13 @@ func TestRateLimitAnswers429(t *testing.T) {
 	gin.SetMode(gin.TestMode)
 	l := newRateLimiter(1, 1)
 	r := gin.New()
-	r.GET("/x", func(c *gin.Context) { c.Set(tokenKey, "h") }, l.middleware(), func(c *gin.Context) { c.Status(204) })
+	r.GET("/x", func(c *gin.Context) {
+		if err := l.admit(c, "h"); err != nil {
+			abortErr(c, err)
+			return
+		}
+		c.Status(204)
+	})
 	codes := []int{}
 	for i := 0; i < 2; i++ {
 		w := httptest.NewRecorder()
@@ -50,5 +57,44 @@ func TestRateLimitAnswers429(t *testing.T) {
 	}
 	if codes[0] != 204 || codes[1] != 429 {
 		t.Fatalf("codes %v", codes)
+	}
+}
+
+// TestATokensRateLimitCoversEveryRoute: one bucket per token, drawn on by
+// every route the token reaches: the API's lifecycle and ledger routes,
+// the Digital Link resolver (whose signed-in checks raise alerts) and the
+// dashboard it signs in to. Another token is not affected.
+func TestATokensRateLimitCoversEveryRoute(t *testing.T) {
+	// A burst of 2: the admin token issues the other, then is checked.
+	n := mustAPINode(t, func(a *LifecycleAPI) { a.SetRateLimit(0.001, 2) })
+	limited, _ := mustIssueToken(t, n)
+	session := mustSignIn(t, n, limited).Value // the sign-in itself is not limited
+	get := func(token, path string) int {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(t.Context(), "GET", n.srv.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := n.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for i := range 2 {
+		if code := get(limited, "/api/v1/ledger/head"); code != http.StatusOK {
+			t.Fatalf("request %d: %d", i+1, code)
+		}
+	}
+	for _, path := range []string{"/api/v1/ledger/head", "/api/v1/verify?scan=(01)09506000134352(21)S1", "/api/v1/products",
+		"/epcis/events", "/01/09506000134352/21/S1", "/api/v1/cluster"} {
+		if code := get(limited, path); code != http.StatusTooManyRequests {
+			t.Errorf("%s once the bucket is empty: %d, want 429", path, code)
+		}
+	}
+	if code, body, _ := dashboardGet(t, n, "/ui/alerts", session); code != http.StatusTooManyRequests || !strings.Contains(body, "limited to") {
+		t.Errorf("the dashboard once the bucket is empty: %d", code)
+	}
+	if code := get(n.adminToken, "/api/v1/ledger/head"); code != http.StatusOK {
+		t.Errorf("another token: %d", code)
 	}
 }
