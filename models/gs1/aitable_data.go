@@ -18,7 +18,9 @@ package gs1
 //
 // The facts are those of the GS1 General Specifications as recorded by the
 // GS1 Barcode Syntax Dictionary (Apache-2.0, 2025 edition), so that what
-// this package accepts matches what the GS1 Barcode Syntax Engine accepts.
+// this package accepts matches what the GS1 Barcode Syntax Engine accepts;
+// and AI (717), the NHRN of Costa Rica, as later editions define it
+// (X..20, req=01, a Digital Link attribute, like 710-716).
 const aiTableSource = `
 00         *?  N18,csum,keyoff1                 dlpkey                                           # SSCC
 01         *?  N14,csum,keyoff1                 ex=255,37 dlpkey=22,10,21|235                    # GTIN
@@ -174,7 +176,7 @@ const aiTableSource = `
 7030-7039   ?  N3,iso3166999 X..27              req=01,02                                        # PROCESSOR # s
 7040           N1 X1 X1 X1,importeridx                                                           # UIC+EXT
 7041           X..4,packagetype                 req=00                                           # UFRGT UNIT TYPE
-710-716     ?  X..20                            req=01                                           # NHRN
+710-717     ?  X..20                            req=01                                           # NHRN
 7230-7239   ?  X2 X..28                         req=01,8004                                      # CERT # s
 7240        ?  X..20                            req=01,8006                                      # PROTOCOL
 7241        ?  N2,mediatype                     req=8017,8018                                    # AIDC MEDIA TYPE

@@ -53,6 +53,40 @@ func TestAITableIsCompleteAndWellFormed(t *testing.T) {
 	}
 }
 
+// TestNHRN717 pins AI (717), the NHRN of Costa Rica (Sanitary Register
+// Number), as the GS1 Barcode Syntax Dictionary defines it: X..20 beside a
+// GTIN, and a Digital Link attribute, like 710-716. A pack carrying it was
+// refused as an unknown AI.
+func TestNHRN717(t *testing.T) {
+	d := LookupAI("717")
+	if d == nil {
+		t.Fatal("AI (717) missing")
+	}
+	if d.Predefined || d.MinLength() != 1 || d.MaxLength() != 20 || d.Components[0].Charset != CSET82 || !d.DLAttribute {
+		t.Errorf("AI (717): %+v, want X..20, FNC1 after, a Digital Link attribute", d)
+	}
+	const pack = "(01)09506000134352(17)281231(10)LOT(21)X"
+	for _, in := range []string{
+		pack + "(717)052-20220012345",
+		"]d201095060001343521728123110LOT\x1d21X\x1d717052-20220012345",
+		"https://id.gs1.org/01/09506000134352/10/LOT/21/X?17=281231&717=052-20220012345",
+	} {
+		es, err := ParseScan(in)
+		if v, _ := es.Get("717"); err != nil || v != "052-20220012345" {
+			t.Errorf("%q: %v, %v", in, es, err)
+		}
+	}
+	for in, reason := range map[string]string{
+		"(717)052-20220012345":                   "requires AI (01)",
+		pack + "(717)" + strings.Repeat("1", 21): "too long",
+		pack + "(718)052-20220012345":            "unknown Application Identifier",
+	} {
+		if _, err := ParseScan(in); err == nil || !strings.Contains(err.Error(), reason) {
+			t.Errorf("%q: %v, want an error saying %q", in, err, reason)
+		}
+	}
+}
+
 func TestCheckDigits(t *testing.T) {
 	valid := []string{"96385074", "036000291452", "4006381333931", "09506000134352", "106141412345678908", "0614141123452", "5901234123457"}
 	for _, k := range valid {
