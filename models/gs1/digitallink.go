@@ -22,8 +22,10 @@ const MaxDigitalLinkLen = 4096
 // path prefix, e.g. "https://example.com/dl/01/09506000134352/10/ABC/21/1?17=281231".
 // The path ends with a primary key and its qualifiers in their fixed order;
 // the query may carry data attributes (AIs such as 17 or 8030), where "+"
-// stands for a space as in any query string. Values are percent-decoded.
-// Query parameters that are not AIs (linkType, context...) are ignored. As
+// stands for a space as in any query string. Values and query keys are
+// percent-decoded ("?%31%37=281231" carries AI 17), and a malformed escape
+// anywhere in the query is an error. Query parameters that are not AIs
+// (linkType, context...) are ignored. As
 // in the GS1 Barcode Syntax Engine, a GTIN must have its full 14 digits, an
 // AI may appear only once, and a qualifier that belongs in the path may not
 // stand in the query. Unlike the engine, which takes only all-lower or
@@ -100,7 +102,22 @@ func parseDigitalLink(uri string) (ElementString, error) {
 	}
 	es := path
 	for _, param := range strings.Split(query, "&") {
-		k, v, _ := strings.Cut(param, "=")
+		rawK, v, _ := strings.Cut(param, "=")
+		// A percent-encoded digit is the digit (RFC 3986 §2.3): "%31%37" is
+		// the key 17, so keys are decoded before non-AIs are skipped. A
+		// malformed escape, in any key or value, makes the URI no URI:
+		// refused, not skipped, lest it hide an AI.
+		k, err := url.QueryUnescape(rawK)
+		if err != nil {
+			return nil, errorf("", rawK, "bad percent-encoding in the query key %q", clip(rawK))
+		}
+		dv, err := url.QueryUnescape(v)
+		if err != nil {
+			if isDigits(k) {
+				return nil, errorf(k, v, "bad percent-encoding in %q", clip(v))
+			}
+			return nil, errorf("", v, "bad percent-encoding in the value %q of the query parameter %q", clip(v), clip(k))
+		}
 		if !isDigits(k) {
 			continue // not an AI: linkType, context and the like
 		}
@@ -117,10 +134,6 @@ func parseDigitalLink(uri string) (ElementString, error) {
 					return nil, errorf(k, v, "is a qualifier of AI (%s) and belongs in the path, not the query", key.AI)
 				}
 			}
-		}
-		dv, err := url.QueryUnescape(v)
-		if err != nil {
-			return nil, errorf(k, v, "bad percent-encoding in %q", clip(v))
 		}
 		if k == "01" && (len(dv) == 8 || len(dv) == 12 || len(dv) == 13) && isDigits(dv) {
 			// A GTIN as a data attribute may be zero-suppressed (the Digital

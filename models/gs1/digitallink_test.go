@@ -62,6 +62,43 @@ func TestDigitalLinkPathAISegmentsBound(t *testing.T) {
 	wantDLError(t, "https://a.example/01/09506000134352/10/a/10/b/10/c/10/d/10/e", "at most 4 AI segments")
 }
 
+// TestDigitalLinkDecodesQueryKeys: a percent-encoded unreserved character
+// is the character (RFC 3986 §2.3), so "?%31%37=291231" carries AI (17).
+// The key was taken for a non-AI before it was decoded, and the expiry
+// silently dropped. Decoded, a key obeys every rule a plain one does.
+func TestDigitalLinkDecodesQueryKeys(t *testing.T) {
+	for uri, want := range map[string]string{
+		dlGTIN + "/21/ABC?%31%37=291231":                     "(01)09506000134352(21)ABC(17)291231",
+		dlGTIN + "/21/ABC?1%37=291231&%6C%69nkType=all":      "(01)09506000134352(21)ABC(17)291231",
+		dlGTIN + "/10/L1/21/S1?%37%31%37=052-2022&17=291231": "(01)09506000134352(10)L1(21)S1(717)052-2022(17)291231",
+	} {
+		es, err := ParseDigitalLink(uri)
+		if err != nil || es.HRI() != want {
+			t.Errorf("%s: %s, %v; want %s", uri, es.HRI(), err, want)
+		}
+	}
+	wantDLError(t, dlGTIN+"/21/ABC?%31%37=291231&17=291231", "appears more than once")
+	wantDLError(t, dlGTIN+"/21/ABC?%31%30=L1", "belongs in the path")
+	wantDLError(t, dlGTIN+"/21/ABC?%39%39%39=x", "unknown Application Identifier")
+}
+
+// TestDigitalLinkRefusesMalformedQueryEscapes: "%" must start an escape of
+// two hex digits (RFC 3986 §2.1). A malformed one in a key could hide an
+// AI, so the URI is refused wherever in the query it stands, and so for
+// symmetry in a value, even of a parameter that is not an AI.
+func TestDigitalLinkRefusesMalformedQueryEscapes(t *testing.T) {
+	for _, query := range []string{
+		"?%3=291231",                    // a key cut short
+		"?%G17=291231",                  // no hex digits
+		"?17%=291231",                   // "%" at the key's end
+		"?17=2912%3",                    // an AI's value
+		"?linkType=gs1%3Gpip&17=291231", // another parameter's value
+		"?x%zz=1&17=291231",             // another parameter's key
+	} {
+		t.Run(query, func(t *testing.T) { wantDLError(t, dlGTIN+"/21/ABC"+query, "bad percent-encoding") })
+	}
+}
+
 // TestFirstRepeatedAIIsLinear finds the one repeat among half a million
 // elements, which a pairwise comparison would take minutes over.
 func TestFirstRepeatedAIIsLinear(t *testing.T) {
