@@ -21,7 +21,9 @@ func runGS1(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, "Usage: pedigree gs1 parse [--escapes] < scans\n\n"+
 			"Reads one scan per line (element string with ]d2 and GS separators,\n"+
 			"bracketed (01)... form, or GS1 Digital Link URI) and writes one JSON\n"+
-			"object per line: {\"input\",\"valid\",\"ais\",\"hri\"} or {\"input\",\"valid\":false,\"error\"}.\n")
+			"object per line: {\"input\",\"valid\",\"ais\",\"hri\"} or {\"input\",\"valid\":false,\"error\"}.\n"+
+			"\"hri\" is the bracketed form, a \"(\" in a value written \"\\(\", so it parses back\n"+
+			"to the same AIs.\n")
 		if len(args) == 0 {
 			return exitUsage
 		}

@@ -95,6 +95,31 @@ func TestGS1ParseEscapes(t *testing.T) {
 	}
 }
 
+// TestGS1ParseHRIParsesBack: "hri" writes a "(" in a value as "\(", so
+// fed back to gs1 parse it gives the same AIs. Unescaped, the serial
+// "A(10)L1" came back as the serial "A" with the lot "L1": another pack.
+func TestGS1ParseHRIParsesBack(t *testing.T) {
+	const want = `(01)09506000134352(10)L1(21)A\(10)L1`
+	in := want + "\n" +
+		"]d2010950600013435210L1\x1d21A(10)L1\n" +
+		"https://id.gs1.org/01/09506000134352/10/L1/21/A%2810%29L1\n"
+	_, out, _ := runCLI(t, in, "gs1", "parse")
+	lines := decodeLines(t, out)
+	var hris strings.Builder
+	for i, l := range lines {
+		if !l.Valid || l.HRI != want || len(l.AIs) != 3 || l.AIs[2].Value != "A(10)L1" {
+			t.Fatalf("line %d: %+v, want hri %s", i+1, l, want)
+		}
+		hris.WriteString(l.HRI + "\n")
+	}
+	_, out, _ = runCLI(t, hris.String(), "gs1", "parse")
+	for i, back := range decodeLines(t, out) {
+		if !back.Valid || back.HRI != want || fmt.Sprint(back.AIs) != fmt.Sprint(lines[i].AIs) {
+			t.Errorf("hri of line %d parsed again: %+v, want the AIs %v", i+1, back, lines[i].AIs)
+		}
+	}
+}
+
 func TestGS1ParseRejectsOverlongLineAndGoesOn(t *testing.T) {
 	in := strings.Repeat("9", maxScanLine+10) + "\n(01)09506000134352\n"
 	_, out, _ := runCLI(t, in, "gs1", "parse")

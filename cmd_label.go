@@ -31,7 +31,8 @@ func runLabel(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprint(fs.Output(), "Usage: pedigree label --gtin G --serial S --lot L --expiry YYMMDD --key FILE --out FILE\n\n"+
 			"Prints a pack's GS1 DataMatrix (FNC1 first; AIs 01, 17, 10, 21 and the DigSig\n"+
 			"8030) as PNG or SVG with the human-readable text under the symbol, and writes\n"+
-			"the code's HRI to standard output.\n\nFlags:\n")
+			"the code's bracketed form to standard output (a \"(\" in a value written \"\\(\",\n"+
+			"so that it parses back to the same code).\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if code, done := parseFlags(fs, args, stdout, stderr); done {
@@ -126,7 +127,9 @@ func runLabel(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 
 // labelText is the human-readable text printed under a pack's symbol: one
 // line per AI, the way EU FMD packs show GTIN, SN, batch and expiry. The
-// signature is machine data and is not printed.
+// signature is machine data and is not printed. Values are shown as they
+// are: one to a line, a "(" in them cannot be taken for an AI, so unlike
+// the HRI on standard output they need no escape.
 func labelText(es gs1.ElementString) []string {
 	names := map[string]string{"01": "GTIN", "21": "SN", "10": "LOT", "17": "EXP"}
 	var lines []string

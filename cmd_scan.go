@@ -39,8 +39,10 @@ func runScan(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			"  {\"file\",\"ok\":true,\"symbology\",\"text\",\"hri\",\"ais\",\"signature\"}\n"+
 			"  {\"file\",\"ok\":false,\"error\"}\n"+
 			"\"text\" is the data after the symbology identifier, with GS (\\u001d) between\n"+
-			"fields. \"signature\" is there with --keys: status valid, missing, invalid,\n"+
-			"malformed or unknown_key, with \"key_owner\" when the key file names one.\n"+
+			"fields. \"hri\" is the bracketed form, a \"(\" in a value written \"\\(\", so it\n"+
+			"parses back to the same AIs. \"signature\" is there with --keys: status valid,\n"+
+			"missing, invalid, malformed or unknown_key, with \"key_owner\" when the key\n"+
+			"file names one.\n"+
 			"Exit status 1 when some file could not be read.\n\n"+
 			"What an offline check proves: \"valid\" means a key in the file signed exactly\n"+
 			"this data. Whether that key is the product's manufacturer's, the file can\n"+

@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/pedigree-ledger/pedigree/models/gs1"
 	"github.com/pedigree-ledger/pedigree/scanner"
 )
 
@@ -132,6 +134,34 @@ func TestScannerCommandsUsage(t *testing.T) {
 	mustRun(t, exitUsage, "keygen", "--out", filepath.Join(t.TempDir(), "k"), "--alg", "rsa")
 	mustRun(t, exitError, "label", "--gtin", "9506000134353", "--serial", "S", "--lot", "L", "--expiry", "280100",
 		"--unsigned", "--out", filepath.Join(t.TempDir(), "x.png"))
+}
+
+// TestLabelAndScanHRIKeepParentheses: a lot or serial may hold "(" (CSET
+// 82). What label writes to standard output and scan writes as "hri"
+// escape it as "\(", so both parse back to the printed pack; the text
+// under the symbol shows the values as they are, one to a line.
+func TestLabelAndScanHRIKeepParentheses(t *testing.T) {
+	want := gs1.ElementString{{AI: "01", Value: "09506000134352"}, {AI: "17", Value: "300101"},
+		{AI: "10", Value: "L(2"}, {AI: "21", Value: "A(10)L1"}}
+	const hri = `(01)09506000134352(17)300101(10)L\(2(21)A\(10)L1`
+	png := filepath.Join(t.TempDir(), "p.png")
+	out, _ := mustRun(t, exitOK, "label", "--gtin", "09506000134352", "--serial", "A(10)L1", "--lot", "L(2",
+		"--expiry", "300101", "--unsigned", "--out", png)
+	out, _ = strings.CutSuffix(out, "\n")
+	scanned, _ := mustRun(t, exitOK, "scan", png)
+	l := scanLines(t, scanned)[0]
+	for name, got := range map[string]string{"label": out, "scan": l.HRI} {
+		es, err := gs1.ParseScan(got)
+		if got != hri || err != nil || !slices.Equal(es, want) {
+			t.Errorf("%s wrote %s, which parses to %v, %v; want %s", name, got, es, err, hri)
+		}
+	}
+	if !l.OK || !slices.Equal(l.AIs, want) {
+		t.Errorf("scan: %+v", l)
+	}
+	if text := labelText(want); text[2] != "(10) LOT L(2" || text[3] != "(21) SN A(10)L1" {
+		t.Errorf("text under the symbol: %q", text)
+	}
 }
 
 func TestScanStdinUnsigned(t *testing.T) {

@@ -110,7 +110,10 @@ type AlertPayload struct {
 	Verdict Verdict `json:"verdict"`
 	// Code is the EU FMD alert code, when one applies.
 	Code string `json:"code,omitempty"`
-	// Scanned is the scanned element string in HRI form.
+	// Scanned is the scanned element string in bracketed form
+	// (gs1.ElementString.HRI: a "(" in a value is written "\(", so the
+	// text reads back as the same scan). Alerts raised before that wrote
+	// it unescaped.
 	Scanned string `json:"scanned,omitempty"`
 	GTIN    string `json:"gtin,omitempty"`
 	Serial  string `json:"serial,omitempty"`

@@ -49,8 +49,9 @@ func finish(r *Result) (*Result, error) {
 	return r, fmt.Errorf("%w: read %s code with symbology %s", ErrNotGS1, r.Format, r.Symbology)
 }
 
-// HRI is the bracketed human-readable form of the code's GS1 data, or ""
-// when it has none.
+// HRI is the bracketed form of the code's GS1 data, "(" in a value
+// written "\(" so that it parses back to the same data (see
+// gs1.ElementString.HRI), or "" when the code has no GS1 data.
 func (r *Result) HRI() string {
 	if r.Elements == nil {
 		return ""

@@ -287,8 +287,8 @@ func (h *verifyAPI) check(ctx context.Context, cl Caller, scan, loc string, link
 }
 
 // checkElements is check of a scan already parsed and validated, such as
-// a Digital Link the resolver read. (Writing it out as HRI to parse again
-// would lose a "(" in a serial or lot: the HRI does not escape it.)
+// a Digital Link the resolver read, which need not be written out and
+// parsed again.
 func (h *verifyAPI) checkElements(ctx context.Context, cl Caller, es gs1.ElementString, loc string, linkOnly bool) (verifyResponse, *models.AlertPayload, error) {
 	resp, alert, err := h.judge(ctx, cl, es, loc, linkOnly)
 	if err == nil && alert != nil {

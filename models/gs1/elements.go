@@ -22,15 +22,24 @@ func (es ElementString) Get(ai string) (string, bool) {
 	return "", false
 }
 
-// HRI returns the bracketed human-readable interpretation,
-// "(01)09506000134352(17)201225(10)ABC123(21)XYZ".
+// HRI returns the bracketed form of the elements,
+// "(01)09506000134352(17)201225(10)ABC123(21)XYZ", written so that
+// ParseBracketed and ParseScan read it back as the same elements: a "("
+// inside a value (CSET 82 allows it in a lot or serial) is written "\(",
+// the escape the GS1 Barcode Syntax Engine's bracketed syntax reads.
+// Unescaped, the serial "A(10)L1" would read back as the serial "A" and
+// the lot "L1". Nothing else needs escaping: no valid value holds a "\"
+// (it is in no GS1 character set), and a ")" in a value is read as data.
+// Use it wherever the text may be read back (JSON outputs, alerts, a scan
+// to paste); only text printed for eyes alone, like the lines under a
+// symbol, may show the values as they are.
 func (es ElementString) HRI() string {
 	var b strings.Builder
 	for _, e := range es {
 		b.WriteByte('(')
 		b.WriteString(e.AI)
 		b.WriteByte(')')
-		b.WriteString(e.Value)
+		b.WriteString(strings.ReplaceAll(e.Value, "(", `\(`))
 	}
 	return b.String()
 }

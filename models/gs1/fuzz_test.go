@@ -1,6 +1,7 @@
 package gs1
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -19,10 +20,13 @@ var pharmaSeeds = []string{
 	"^0112345678901231^8110012345612345611110123110112345639000",
 	"(8110)0123456123456111101231101123456",
 	"(7003)2612311230(4309)09000000001800000000(8007)GB82WEST12345698765432",
+	`(01)09506000134352(10)L1(21)A\(10)L1`,
+	"https://id.gs1.org/01/09506000134352/10/L(2/21/A%2810%29L1?%31%37=281231",
 }
 
 // FuzzParseScan checks that no input panics, and that whatever parses
-// survives a trip through the raw element string and back unchanged.
+// survives a trip through the raw element string, its HRI and its Digital
+// Link and back unchanged.
 func FuzzParseScan(f *testing.F) {
 	for _, s := range pharmaSeeds {
 		f.Add(s)
@@ -38,6 +42,9 @@ func FuzzParseScan(f *testing.F) {
 		}
 		if !sameElements(es, back) || len(back) != len(es) {
 			t.Fatalf("%q: %s != %s", in, es.HRI(), back.HRI())
+		}
+		if back, err := ParseBracketed(es.HRI()); err != nil || !slices.Equal(back, es) {
+			t.Fatalf("%q parsed to %q, whose HRI %s reads back as %q, %v", in, es, es.HRI(), back, err)
 		}
 		if uri, err := es.DigitalLink(""); err == nil {
 			dl, err := ParseDigitalLink(uri)

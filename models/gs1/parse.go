@@ -190,7 +190,7 @@ func unknownAIError(rest string) error {
 }
 
 // ParseBracketed reads the bracketed form "(01)09506000134352(10)ABC".
-// Inside a value, "\(" is a literal "(".
+// Inside a value, "\(" is a literal "(", as ElementString.HRI writes it.
 func ParseBracketed(s string) (ElementString, error) {
 	return validated(parseBracketed, s)
 }
