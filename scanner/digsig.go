@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"slices"
 	"strings"
 	"sync"
@@ -168,6 +169,7 @@ func newPrivateKey(key any) (*PrivateKey, error) {
 				if err != nil {
 					return nil, err
 				}
+				lowS(s)
 				sig := make([]byte, sigBytes)
 				r.FillBytes(sig[:32])
 				s.FillBytes(sig[32:])
@@ -177,6 +179,19 @@ func newPrivateKey(key any) (*PrivateKey, error) {
 		}, nil
 	}
 	return nil, fmt.Errorf("unsupported private key type %T", key)
+}
+
+// p256HalfOrder is n/2, rounded down, for the order n of P-256.
+var p256HalfOrder = new(big.Int).Rsh(elliptic.P256().Params().N, 1)
+
+// lowS replaces s by n-s when s is above n/2. An ECDSA signature (r, s)
+// has a twin, (r, n-s), that verifies as well; writing the low one always
+// (as Bitcoin does, BIP 146) gives each code this package signs one
+// spelling. Verification still takes both: see ParseDigSig.
+func lowS(s *big.Int) {
+	if s.Cmp(p256HalfOrder) > 0 {
+		s.Sub(elliptic.P256().Params().N, s)
+	}
 }
 
 // Public returns the key to register on the ledger.
@@ -263,7 +278,15 @@ type Verification struct {
 
 // ParseDigSig splits an AI 8030 value into its key id and 64-byte
 // signature. It is strict: exactly 90 base64url characters, no padding,
-// and zero trailing bits, so each code has one spelling.
+// and zero trailing bits, so each signature has one spelling in
+// characters. An Ed25519 signature is the only one of its message and key
+// (RFC 8032 refuses S >= L). An ECDSA P-256 signature (r, s) is not: its
+// twin (r, n-s) verifies as well, so anyone can respell the 8030 of a
+// genuine code and it still verifies. The signer here writes the low one
+// (s <= n/2) only, but codes printed before it did may carry the high one,
+// so verification accepts both: a genuine pack must not raise "signature
+// invalid". Nothing may therefore tell codes apart by their 8030 text; a
+// pack is named by its data (GTIN and serial), never by its signature.
 func ParseDigSig(v string) (keyID string, sig []byte, err error) {
 	var s [sigBytes]byte
 	if keyID, err = parseDigSig(v, &s); err != nil {

@@ -3,9 +3,12 @@ package scanner
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math/big"
 	"slices"
 	"strings"
 	"testing"
@@ -89,6 +92,66 @@ func TestParseDigSig(t *testing.T) {
 				t.Fatalf("kid %q, %d bytes", kid, len(sig))
 			}
 		})
+	}
+}
+
+// TestECDSASignerWritesLowS: an ECDSA signature (r, s) has a twin,
+// (r, n-s), that verifies as well. The signer writes s <= n/2 only, so a
+// code it signs has one spelling. A random s is high half the time: 64
+// low ones by chance are 1 in 2^64.
+func TestECDSASignerWritesLowS(t *testing.T) {
+	k := mustKey(t, ECDSAP256)
+	half := new(big.Int).Rsh(elliptic.P256().Params().N, 1)
+	for i := range 64 {
+		es := append(slices.Clone(goldenPack[:3]), gs1.Element{AI: "21", Value: fmt.Sprint("S", i)})
+		v, _ := mustSign(t, k, es).Get(AIDigSig)
+		_, sig, err := ParseDigSig(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := new(big.Int).SetBytes(sig[32:]); s.Cmp(half) > 0 {
+			t.Fatalf("signature %d has s > n/2: %x", i, s)
+		}
+	}
+}
+
+// TestECDSAHighSTwinStillVerifies pins the documented choice (see
+// ParseDigSig): the twin (r, n-s) of a signature verifies, because about
+// half the codes signed before the signer wrote low s only carry a high s,
+// and a genuine pack must not raise "signature invalid". Only the twin:
+// any other change to s is invalid.
+func TestECDSAHighSTwinStillVerifies(t *testing.T) {
+	k := mustKey(t, ECDSAP256)
+	keys := mustKeySet(t, k)
+	signed := mustSign(t, k, goldenPack)
+	v, _ := signed.Get(AIDigSig)
+	kid, sig, err := ParseDigSig(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := elliptic.P256().Params().N
+	s := new(big.Int).SetBytes(sig[32:])
+	withS := func(s *big.Int) gs1.ElementString {
+		alt := slices.Clone(sig)
+		s.FillBytes(alt[32:])
+		es := slices.Clone(signed)
+		es[len(es)-1].Value = kid + encodeSig(alt)
+		return es
+	}
+	for _, c := range []struct {
+		name string
+		es   gs1.ElementString
+		want SignatureStatus
+	}{
+		{"as signed (low s)", signed, SigValid},
+		{"twin (high s)", withS(new(big.Int).Sub(n, s)), SigValid},
+		{"s+1", withS(new(big.Int).Add(s, big.NewInt(1))), SigInvalid},
+		{"n-s-1", withS(new(big.Int).Sub(n, new(big.Int).Add(s, big.NewInt(1)))), SigInvalid},
+	} {
+		got, err := Verify(context.Background(), c.es, keys)
+		if err != nil || got.Status != c.want {
+			t.Errorf("%s: %+v, %v; want %s", c.name, got, err, c.want)
+		}
 	}
 }
 

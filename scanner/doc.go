@@ -54,7 +54,9 @@
 // message independent of the order a printer put the fields in. An AI may
 // appear once. Ed25519 signs the message itself (RFC 8032, pure Ed25519);
 // ECDSA P-256 signs SHA-256 of it and the signature is r || s, each 32
-// bytes big-endian. For example, for
+// bytes big-endian. Since (r, n-s) verifies as well as (r, s), the signer
+// writes s <= n/2 only; a verifier takes either, for codes printed before
+// it did (see ParseDigSig). For example, for
 // (01)09506000134352(17)280131(10)LOT7(21)SN12345abc and the Ed25519 key
 // with seed 00 01 02 .. 1f (key id "GgEs") the message is
 //

@@ -80,6 +80,8 @@ func (c *keyChecker) check(msg, sig []byte) bool {
 		}
 		d := sha256.Sum256(msg)
 		r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
+		// A high s (> n/2) is accepted: about half the codes signed before
+		// the signer wrote low s only have one (see ParseDigSig).
 		return ecdsa.Verify(c.ec, d[:], r, s)
 	}
 	return false
