@@ -72,16 +72,16 @@ func (h *resolverAPI) resolve(c *gin.Context) {
 			"a Digital Link's path and query are at most %d bytes; these are %d", maxResolverLink, n))
 		return
 	}
-	q := c.Request.URL.Query()
-	linkType := q.Get("linkType")
-	for _, k := range []string{"linkType", "context", "reqGLN", "corrUUID"} {
-		q.Del(k)
+	linkType, query, err := resolverQuery(c.Request.URL.RawQuery)
+	if err != nil {
+		h.fail(c, err)
+		return
 	}
 	// Gin redirects /01/{gtin} to /01/{gtin}/ to reach the catch-all; a
 	// Digital Link has no trailing slash.
 	uri := gs1.DefaultDigitalLinkBase + strings.TrimSuffix(path, "/")
-	if enc := q.Encode(); enc != "" {
-		uri += "?" + enc
+	if query != "" {
+		uri += "?" + query
 	}
 	es, err := gs1.ParseDigitalLink(uri)
 	if err != nil {
@@ -124,6 +124,40 @@ func (h *resolverAPI) resolve(c *gin.Context) {
 	c.JSON(http.StatusOK, resp)
 }
 
+// resolverParams are the resolver's own query parameters (GS1 Digital Link
+// 1.x section 8): they say what to answer, and are no part of the link.
+var resolverParams = map[string]bool{"linkType": true, "context": true, "reqGLN": true, "corrUUID": true}
+
+// resolverQuery splits a request's raw query into the linkType asked for
+// and the link's own query, the rest as it came, for ParseDigitalLink to
+// read. url.Values would drop a pair it cannot decode without a word, and
+// with it an AI: a link whose expiry is malformed would then verify as a
+// link without one. So a key or linkType that does not decode is refused
+// here, and any other value by ParseDigitalLink.
+func resolverQuery(raw string) (linkType, query string, err error) {
+	var kept []string
+	for _, param := range strings.Split(raw, "&") {
+		if param == "" {
+			continue
+		}
+		rawK, rawV, _ := strings.Cut(param, "=")
+		k, err := url.QueryUnescape(rawK)
+		if err != nil {
+			return "", "", errf(http.StatusBadRequest, "bad_gs1", "bad percent-encoding in the query key %q", rawK)
+		}
+		if !resolverParams[k] {
+			kept = append(kept, param)
+			continue
+		}
+		if k == "linkType" {
+			if linkType, err = url.QueryUnescape(rawV); err != nil {
+				return "", "", errf(http.StatusBadRequest, "bad_gs1", "bad percent-encoding in linkType %q", rawV)
+			}
+		}
+	}
+	return linkType, strings.Join(kept, "&"), nil
+}
+
 // withoutParties makes a verification's answer fit for a caller who is not
 // signed in: it keeps the verdict and its codes, the product, the pack's
 // lot, expiry, status and dates, and drops every organisation's GLN. The
@@ -133,6 +167,7 @@ func (h *resolverAPI) resolve(c *gin.Context) {
 // the recall are copied before they are changed: the verify index shares
 // its rows between answers.
 func withoutParties(resp *verifyResponse) {
+	resp.Signature.KeyOwner = "" // the manufacturer, as a key's owner
 	p := resp.Pack
 	if p != nil {
 		p.Holder, p.DecommissionedBy = "", ""

@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"regexp"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pedigree-ledger/pedigree/fixtures/demo"
+	"github.com/pedigree-ledger/pedigree/models/gs1"
 )
 
 // TestDigitalLinkResolverAndVRS resolves a pack's Digital Link as a browser,
@@ -133,9 +135,18 @@ func TestResolverAnonymousAnswerNamesNoParty(t *testing.T) {
 	}
 	dispensed := link(net.Packs[s.Dispensed[0]])
 	recalled := link(net.Packs[net.Cases[1].Packs[0]])
+	// A link may carry the code's signature, whose key's owner is the
+	// manufacturer.
+	p := net.Packs[net.Cases[0].Packs[len(s.Dispensed)]] // a case's first packs are dispensed
+	es, err := gs1.ParseScan(p.Scan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, _ := es.Get("8030")
+	signed := link(p) + "&8030=" + sig
 	for _, tc := range []struct {
 		link, verdict string
-	}{{dispensed, "already_dispensed"}, {recalled, "recalled"}} {
+	}{{dispensed, "already_dispensed"}, {recalled, "recalled"}, {signed, "authentic"}} {
 		body := get(tc.link, "application/json", "")
 		var v answer
 		if err := json.Unmarshal([]byte(body), &v); err != nil || v.Verdict != tc.verdict || len(v.Reasons) == 0 || v.Reasons[0].Verdict != tc.verdict {
@@ -145,7 +156,7 @@ func TestResolverAnonymousAnswerNamesNoParty(t *testing.T) {
 			t.Errorf("anonymous JSON of %s names %v: %s", tc.link, g, body)
 		}
 		page := get(tc.link, "text/html", "")
-		if !strings.Contains(page, `id="verdict"`) || !strings.Contains(page, tc.verdict) {
+		if !strings.Contains(page, `id="verdict"`) || !strings.Contains(strings.ToLower(page), tc.verdict) {
 			t.Fatalf("anonymous page of %s: %s", tc.link, page)
 		}
 		if g := named(page); len(g) > 0 {
@@ -375,5 +386,41 @@ func TestResolverIgnoresTheSessionOfPagesThatAreNotNavigations(t *testing.T) {
 	open("NOTMADE5", nil) // no Fetch Metadata: an older browser, or typed in
 	if got := alerts(); got != before+2 {
 		t.Fatalf("navigations raised %d alerts, want 2", got-before)
+	}
+}
+
+// TestResolverReadsEveryQueryParameterOrRefuses: the link's query goes to
+// the Digital Link parser as it came. A pair url.Values cannot decode was
+// dropped without a word, and with it an expiry that did not match: the
+// link verified as one without an expiry.
+func TestResolverReadsEveryQueryParameterOrRefuses(t *testing.T) {
+	n := mustAPINode(t)
+	net, s := mustSeed(t, n, 40)
+	p := net.Packs[net.Cases[0].Packs[len(s.Dispensed)]]
+	link := "/01/" + p.GTIN + "/10/" + p.Lot + "/21/" + p.Serial
+	for query, want := range map[string]string{
+		"?17=" + p.ExpiryAI:                 "authentic",
+		"?17=991231":                        "expiry_mismatch",
+		"?%31%37=991231":                    "expiry_mismatch", // the key 17, percent-encoded
+		"?linkType=all&17=991231&context=x": "expiry_mismatch",
+		"?17=9912%3":                        "400 bad_gs1",
+		"?1%7=991231":                       "400 bad_gs1",
+		"?17=" + p.ExpiryAI + "&linkType=gs1%3Zpip": "400 bad_gs1",
+	} {
+		status, body := getWith(t, n, link+query, "application/json", "")
+		var v struct {
+			Verdict string
+			Error   struct{ Code string }
+		}
+		if err := json.Unmarshal([]byte(body), &v); err != nil {
+			t.Fatalf("%s: %d %s", query, status, body)
+		}
+		got := v.Verdict
+		if status != http.StatusOK {
+			got = fmt.Sprintf("%d %s", status, v.Error.Code)
+		}
+		if got != want {
+			t.Errorf("%s: %s, want %s (%s)", query, got, want, body)
+		}
 	}
 }
