@@ -76,6 +76,7 @@ func TestMalformedRequestsGet4xxJSON(t *testing.T) {
 		{"no gtin", "GET", "/api/v1/verify?scan=(00)040123450000000017", "", ph1, nil, 400, "bad_gs1"},
 		{"empty scan", "POST", "/api/v1/verify", "application/json", ph1, []byte(`{"scan":""}`), 400, "bad_scan"},
 		{"scan wrong type", "POST", "/api/v1/verify", "application/json", ph1, []byte(`{"scan":42}`), 400, "bad_json"},
+		{"a linear barcode's GTIN alone", "POST", "/api/v1/verify", "text/plain", ph1, []byte("(01)" + p.GTIN), 400, "bad_gs1"},
 		{"bad location", "POST", "/api/v1/verify", "application/json", ph1, []byte(`{"scan":"` + jsonEsc(p.HRI) + `","location":"123"}`), 400, "bad_location"},
 		{"not an image", "POST", "/api/v1/verify", "image/png", ph1, []byte("not a png"), 422, "no_code"},
 		{"image too large", "POST", "/api/v1/verify", "image/png", ph1, pngHeader(5000, 4000, 8, 0), 413, "image_too_large"},

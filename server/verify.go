@@ -309,6 +309,13 @@ func (h *verifyAPI) judge(ctx context.Context, cl Caller, es gs1.ElementString, 
 	if _, ok := es.Get("01"); !ok {
 		return resp, nil, errf(http.StatusBadRequest, "bad_gs1", "the scan has no GTIN (01)")
 	}
+	// A pack is verified by its serial; a scan without one (a pack's linear
+	// barcode, which carries the GTIN alone) is a misread to scan again,
+	// not a suspect pack to raise an alert about. The VRS answers it alike.
+	if _, ok := es.Get("21"); !ok {
+		return resp, nil, errf(http.StatusBadRequest, "bad_gs1",
+			"the scan has no serial number (21): scan the pack's 2D code (GS1 DataMatrix), which carries GTIN, serial, lot and expiry")
+	}
 	sig, err := h.sigs.verify(ctx, es, h.keys)
 	if err != nil {
 		return resp, nil, err
