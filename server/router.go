@@ -40,6 +40,11 @@ func Create(node Node, log *slog.Logger, extra ...Registrar) *gin.Engine {
 	log = log.With("component", "http")
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
+	// Route by the path as sent, then unescape each parameter: a serial or
+	// lot may hold "/" (CSET 82), sent as %2F, which must stay inside its
+	// parameter rather than split the path.
+	r.UseRawPath = true
+	r.UnescapePathValues = true
 	r.Use(requestID(), accessLog(log), metricsMiddleware(), errorBody(), gin.CustomRecovery(func(c *gin.Context, p any) {
 		abortErr(c, fmt.Errorf("panic: %v", p))
 	}))
