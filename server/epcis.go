@@ -272,15 +272,24 @@ var eventQueryParams = func() map[string]bool {
 	return params
 }()
 
+// singleValued are the query parameters that take one value, not a list.
+var singleValued = map[string]bool{"GE_eventTime": true, "LT_eventTime": true, "GE_recordTime": true, "LT_recordTime": true,
+	"perPage": true, "nextPageToken": true, "consistency": true}
+
 // parseEventQuery reads the standard query parameters into the models
 // query, which judges their values (models.QueryEvents is the one
 // implementation of the query). Lists may repeat a parameter or separate
 // values with commas.
 func parseEventQuery(q url.Values) (models.EventQuery, error) {
 	var eq models.EventQuery
-	for k := range q {
+	for k, vs := range q {
 		if !eventQueryParams[k] {
 			return eq, errf(http.StatusBadRequest, "query_parameter", "unknown query parameter %q", k)
+		}
+		// A list parameter may be repeated; one of a single value given
+		// twice would have all but its first ignored.
+		if singleValued[k] && len(vs) > 1 {
+			return eq, errf(http.StatusBadRequest, "query_parameter", "%s is given %d times; it takes one value", k, len(vs))
 		}
 	}
 	list := func(k string) []string {

@@ -77,6 +77,7 @@ func TestMalformedRequestsGet4xxJSON(t *testing.T) {
 		{"empty scan", "POST", "/api/v1/verify", "application/json", ph1, []byte(`{"scan":""}`), 400, "bad_scan"},
 		{"scan wrong type", "POST", "/api/v1/verify", "application/json", ph1, []byte(`{"scan":42}`), 400, "bad_json"},
 		{"a linear barcode's GTIN alone", "POST", "/api/v1/verify", "text/plain", ph1, []byte("(01)" + p.GTIN), 400, "bad_gs1"},
+		{"a time given twice", "GET", "/epcis/events?GE_eventTime=2020-01-01T00:00:00Z&GE_eventTime=x", "", mfr, nil, 400, "query_parameter"},
 		{"bad location", "POST", "/api/v1/verify", "application/json", ph1, []byte(`{"scan":"` + jsonEsc(p.HRI) + `","location":"123"}`), 400, "bad_location"},
 		{"not an image", "POST", "/api/v1/verify", "image/png", ph1, []byte("not a png"), 422, "no_code"},
 		{"image too large", "POST", "/api/v1/verify", "image/png", ph1, pngHeader(5000, 4000, 8, 0), 413, "image_too_large"},
