@@ -61,6 +61,17 @@ func NewVerifyIndex(maxPacks int) *VerifyIndex {
 	return &VerifyIndex{maxPacks: max(maxPacks, 1)}
 }
 
+// Unload empties ix, which answers nothing again until the next Load: a
+// snapshot restore replaces the database under it, and between the copy
+// and the Load its rows would be of the ledger before, beside tables
+// already of the ledger after.
+func (ix *VerifyIndex) Unload() {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.products, ix.recalls, ix.packs, ix.order = nil, nil, nil, nil
+	ix.loaded = false
+}
+
 // MaxPacks is the most packs the index holds.
 func (ix *VerifyIndex) MaxPacks() int { return ix.maxPacks }
 
@@ -139,13 +150,16 @@ func readChangedProductsAndRecalls(tx *gorm.DB, seq uint64) (IndexChanges, error
 
 // Publish makes committed changes visible to Verify. Publish each batch's
 // changes, in ledger order, after its transaction commits.
+// An index not loaded (or unloaded) takes nothing: Load reads it all.
 func (ix *VerifyIndex) Publish(c IndexChanges) {
 	if c.Len() == 0 {
 		return
 	}
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	ix.publishLocked(c)
+	if ix.loaded {
+		ix.publishLocked(c)
+	}
 }
 
 func (ix *VerifyIndex) publishLocked(c IndexChanges) {

@@ -87,6 +87,38 @@ func TestVerifyIndexUnloadedReadsTheProjection(t *testing.T) {
 	}
 }
 
+// TestVerifyIndexUnloadedTakesNothingUntilLoaded: an unloaded index (as a
+// snapshot restore leaves it) ignores what is published meanwhile, and
+// answers again, with everything, once loaded.
+func TestVerifyIndexUnloadedTakesNothingUntilLoaded(t *testing.T) {
+	l := newLedger(t)
+	l.network()
+	l.capture(glnMaker, l.commissionEv("L1", "2028-12-31", sgtinDL(gtinA, "U1")))
+	ix := NewVerifyIndex(10)
+	if err := ix.Load(l.db); err != nil {
+		t.Fatal(err)
+	}
+	req := VerifyRequest{Scan: scan(gtinA, "U1", "L1", "281231"), Signature: SignatureValid, KeyOwner: glnMaker}
+	if _, ok, _ := ix.Verify(req); !ok {
+		t.Fatal("the premise: a loaded index answers")
+	}
+	ix.Unload()
+	changes, err := ChangesSince(l.db, 0)
+	if err != nil || changes.Len() == 0 {
+		t.Fatalf("changes %d, %v", changes.Len(), err)
+	}
+	ix.Publish(changes) // an apply after a failed restore
+	if v, ok, err := ix.Verify(req); ok || err != nil {
+		t.Fatalf("an unloaded index answered: %+v, %v", v, err)
+	}
+	if err := ix.Load(l.db); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok, _ := ix.Verify(req); !ok || v.Verdict != VerdictAuthentic {
+		t.Fatalf("a reloaded index: %+v, %v", v, ok)
+	}
+}
+
 // TestVerifyIndexOrderStaysBounded: a pack changed again and again leaves
 // outdated eviction entries behind; they are dropped, so the index's
 // bookkeeping stays proportional to the packs it holds.

@@ -91,6 +91,9 @@ type ledger struct {
 	appliedCh chan struct{} // closed and replaced whenever applied grows
 
 	restores atomic.Int64 // snapshots restored since open (observability, tests)
+	// testHookRestoreCopied, when set, runs when a restore has copied the
+	// snapshot into the database and not yet reloaded what memory holds.
+	testHookRestoreCopied func()
 
 	stmtMu  sync.Mutex
 	stmts   map[string]*cachedStmt // prepared once, reused by every apply batch

@@ -6,10 +6,13 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/pedigree-ledger/pedigree/fixtures/demo"
 	"github.com/pedigree-ledger/pedigree/models"
+	"github.com/pedigree-ledger/pedigree/models/gs1"
 )
 
 // A data directory may be named with characters that mean something in a
@@ -165,5 +168,55 @@ func TestEveryConnectionLimitsTheWAL(t *testing.T) {
 		if err := conn.QueryRowContext(ctx, `PRAGMA journal_size_limit`).Scan(&limit); err != nil || limit != walSizeLimit {
 			t.Fatalf("connection %d: journal_size_limit %d (%v), want %d", i, limit, err, walSizeLimit)
 		}
+	}
+}
+
+// TestTheVerifyIndexStandsAsideWhileASnapshotIsRestored: between a
+// restore's copy and its reload the tables are the snapshot's and the
+// verify index still the ledger's before. The index must answer nothing
+// then, so each verification reads one ledger from SQLite; it answers
+// again once reloaded, and after a restore that failed.
+func TestTheVerifyIndexStandsAsideWhileASnapshotIsRestored(t *testing.T) {
+	l, err := openLedger(filepath.Join(t.TempDir(), "ledger.db"), "node1", 100, 0, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.close()
+	apply := fsmApplier(t, l, time.Now)
+	capture := captureMaker(t, apply)
+	apply(capture("commission", 0, 3))
+	net, err := demo.New(1, 40, time.Now()) // captureMaker's network
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := models.VerifyRequest{Scan: gs1.ElementString{{AI: "01", Value: net.Products[0].GTIN}, {AI: "21", Value: randomisedSerial(0)}}}
+	answers := func() bool {
+		v, ok, err := l.index.Verify(req)
+		if err != nil || ok && v.Verdict != models.VerdictAuthentic {
+			t.Fatalf("the index's answer: %+v, %v", v, err)
+		}
+		return ok
+	}
+	if !answers() {
+		t.Fatal("the premise: the index answers for a pack just commissioned")
+	}
+
+	var answeredInBetween bool
+	l.testHookRestoreCopied = func() { answeredInBetween = answers() }
+	if err := l.restore(mustSnapshotFile(t, l)); err != nil {
+		t.Fatal(err)
+	}
+	if answeredInBetween {
+		t.Fatal("the index answered between the copy and the reload")
+	}
+	if !answers() {
+		t.Fatal("the index answers nothing after the restore")
+	}
+
+	if err := l.restore(strings.NewReader("not a database")); err == nil {
+		t.Fatal("a restore of no database succeeded")
+	}
+	if !answers() {
+		t.Fatal("the index answers nothing after a failed restore")
 	}
 }
