@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/gin-gonic/gin"
+
 	"github.com/pedigree-ledger/pedigree/raftstore"
 )
 
@@ -52,4 +54,35 @@ func catchUpTo(ctx context.Context, r projectionReader, have, size uint64) error
 		return nil
 	}
 	return catchUp(ctx, r)
+}
+
+// readAtConsistency is the middleware of the routes that read the node's
+// projection. Such a read is local by default: fastest, and at most a
+// moment old on a follower. With ?consistency=leader the node first
+// applies everything the leader had committed when asked; with
+// linearizable, once the leader has also confirmed that it still leads
+// (raftstore.Store.Read). The handler's own reads then see at least that
+// state, the verify index too (it is published before the applied index
+// grows). So a pharmacy verifying through a read replica can ask that a
+// pack dispensed a moment ago elsewhere be seen as dispensed.
+func readAtConsistency(r projectionReader) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		values := c.QueryArray("consistency")
+		if len(values) > 1 {
+			abortErr(c, errf(http.StatusBadRequest, "bad_consistency", "consistency is given %d times; it takes one value", len(values)))
+			return
+		}
+		level, err := raftstore.ParseConsistency(c.Query("consistency"))
+		if err != nil {
+			abortErr(c, errf(http.StatusBadRequest, "bad_consistency", "consistency %q is not local, leader or linearizable", c.Query("consistency")))
+			return
+		}
+		if level == raftstore.Local {
+			return
+		}
+		if _, err := r.Read(c.Request.Context(), level); err != nil {
+			abortErr(c, errf(http.StatusServiceUnavailable, "unavailable",
+				"this node cannot answer at consistency %s now (%v); retry", c.Query("consistency"), err))
+		}
+	}
 }

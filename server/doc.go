@@ -20,7 +20,8 @@
 //   - Every error is {"error":{"code","message","request_id"}}; a malformed
 //     request or a refused transition is a 4xx, never a 5xx.
 //   - Reads take the local projection (raftstore.Local) unless asked for
-//     more; verifications read the node's verify index first, which holds
+//     more with ?consistency=leader or linearizable (readAtConsistency,
+//     catchup.go); verifications read the node's verify index first, which holds
 //     committed rows only. Verifying an authentic pack writes nothing, any
 //     other verdict proposes an alert.
 //   - Where a node that lags would give a wrong answer rather than an old

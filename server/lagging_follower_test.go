@@ -277,3 +277,53 @@ func TestTheDashboardOfALaggingNodeRaisesNoFalseTamperAlarm(t *testing.T) {
 		t.Fatalf("the leader's last entry, on a lagging follower:\n%s", got)
 	}
 }
+
+// TestAReadAtLeaderConsistencySeesWhatTheLeaderCommitted: a follower's
+// reads are local by default, at most a moment old. Asked for
+// consistency=leader or linearizable, it first applies what the leader
+// has committed: a pack dispensed a moment ago through the leader is
+// already dispensed in a verification on the follower, and the follower's
+// tree head is the leader's. An unknown level is refused.
+func TestAReadAtLeaderConsistencySeesWhatTheLeaderCommitted(t *testing.T) {
+	p := mustLaggingPair(t)
+	net, seeded := mustSeed(t, p.leader, 20)
+	ph1 := seeded.Tokens[net.Pharmacy1.GLN]
+	var held []demo.Pack
+	for _, pk := range net.Packs {
+		var v struct{ Verdict string }
+		if err := p.leader.client(ph1).Do(t.Context(), "POST", "/api/v1/verify", "application/json", map[string]any{"scan": pk.HRI}, &v); err != nil {
+			t.Fatal(err)
+		}
+		if v.Verdict == "authentic" {
+			held = append(held, pk)
+		}
+	}
+	if len(held) < 2 {
+		t.Fatalf("pharmacy 1 holds %d authentic packs", len(held))
+	}
+	p.catchUp(t)
+	for i, level := range []string{"leader", "linearizable"} {
+		pk := held[i]
+		dispense := map[string]any{"epcs": []string{demo.PackEPC(pk.GTIN, pk.Serial)}, "status": "dispensed"}
+		if err := p.leader.client(ph1).Do(t.Context(), "POST", "/api/v1/decommission", "application/json", dispense, nil); err != nil {
+			t.Fatal(err)
+		}
+		p.mustLag(t)
+		var v struct{ Verdict string }
+		path := "/api/v1/verify?" + url.Values{"scan": {pk.HRI}, "consistency": {level}}.Encode()
+		if st, _ := call(t, p.url, "GET", path, ph1, nil, &v); st != http.StatusOK || v.Verdict != "already_dispensed" {
+			t.Fatalf("at %s on the follower, a pack dispensed through the leader: %d %s", level, st, v.Verdict)
+		}
+
+		mustIssueToken(t, p.leader)
+		p.mustLag(t)
+		var head struct{ Size uint64 }
+		if st, _ := call(t, p.url, "GET", "/api/v1/ledger/head?consistency="+level, ph1, nil, &head); st != http.StatusOK || head.Size != p.leader.store.Head().Size {
+			t.Fatalf("the follower's head at %s: %d %d, the leader's %d", level, st, head.Size, p.leader.store.Head().Size)
+		}
+	}
+	var eb apiErrorBody
+	if st, _ := call(t, p.url, "GET", "/api/v1/ledger/head?consistency=eventual", ph1, nil, &eb); st != http.StatusBadRequest || eb.Error.Code != "bad_consistency" {
+		t.Fatalf("an unknown level: %d %+v", st, eb)
+	}
+}

@@ -111,20 +111,21 @@ func (a *LifecycleAPI) Register(r gin.IRouter) {
 	auth := authenticate(a.ledger, true)
 	ep := r.Group("/epcis", auth)
 	ep.POST("/capture", a.epcis.capture)
-	ep.GET("/capture/:id", a.epcis.captureStatus)
+	ep.GET("/capture/:id", readAtConsistency(a.ledger), a.epcis.captureStatus)
 	ep.GET("/events", a.epcis.events)
 
 	v1 := r.Group("/api/v1", auth)
 	l := a.ledger
 	decommission := decommissionChecks{premises: a.verify}
+	read := readAtConsistency(l) // ?consistency= on every read
 	v1.POST("/organisations", commandRoute(l, models.KindRegisterOrganisation, http.StatusCreated, checkOrganisation,
 		func(p models.RegisterOrganisationPayload, _ models.Result) gin.H { return gin.H{"organisation": p} }))
-	v1.GET("/organisations", listRoute(l, listSpec{name: "organisations", key: "id", limit: maxOrganisationList},
+	v1.GET("/organisations", read, listRoute(l, listSpec{name: "organisations", key: "id", limit: maxOrganisationList},
 		func(o models.Organisation) string { return o.ID }))
 	v1.POST("/organisations/:id/tokens", a.orgs.issueToken)
 	v1.DELETE("/tokens/:hash", a.orgs.revokeToken)
-	v1.POST("/verify", a.verify.verifyPost)
-	v1.GET("/verify", a.verify.verifyGet)
+	v1.POST("/verify", read, a.verify.verifyPost)
+	v1.GET("/verify", read, a.verify.verifyGet)
 	v1.POST("/decommission", commandRoute(l, models.KindDecommission, http.StatusOK, decommission.decommission,
 		func(p models.DecommissionPayload, res models.Result) gin.H {
 			return gin.H{"status": p.Status, "epcs": p.EPCs, "result": res.Data}
@@ -135,16 +136,16 @@ func (a *LifecycleAPI) Register(r gin.IRouter) {
 		}))
 	v1.POST("/recalls", commandRoute(l, models.KindRecall, http.StatusCreated, checkRecall,
 		func(p models.RecallPayload, res models.Result) gin.H { return gin.H{"recall": p, "result": res.Data} }))
-	v1.GET("/recalls", listRoute(l, listSpec{name: "recalls", key: "id", desc: true, limit: maxRecallList},
+	v1.GET("/recalls", read, listRoute(l, listSpec{name: "recalls", key: "id", desc: true, limit: maxRecallList},
 		func(r models.Recall) string { return strconv.FormatInt(r.ID, 10) }))
-	v1.GET("/provenance/packs/:gtin/:serial", a.prov.pack)
-	v1.GET("/provenance/lots/:gtin/:lot", a.prov.lot)
-	v1.GET("/provenance/containers/:sscc", a.prov.container)
+	v1.GET("/provenance/packs/:gtin/:serial", read, a.prov.pack)
+	v1.GET("/provenance/lots/:gtin/:lot", read, a.prov.lot)
+	v1.GET("/provenance/containers/:sscc", read, a.prov.container)
 	v1.POST("/products", commandRoute(l, models.KindRegisterProduct, http.StatusCreated, nil,
 		func(p models.RegisterProductPayload, _ models.Result) gin.H { return gin.H{"product": p} }))
-	v1.GET("/products", listRoute(l, listSpec{name: "products", key: "gtin", limit: maxProductList},
+	v1.GET("/products", read, listRoute(l, listSpec{name: "products", key: "gtin", limit: maxProductList},
 		func(p models.Product) string { return p.GTIN }))
 	v1.POST("/keys", commandRoute(l, models.KindRegisterKey, http.StatusCreated, nil,
 		func(p models.RegisterKeyPayload, _ models.Result) gin.H { return gin.H{"key_id": p.KeyID} }))
-	v1.GET("/alerts", listAlerts(a.ledger))
+	v1.GET("/alerts", read, listAlerts(a.ledger))
 }

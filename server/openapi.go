@@ -42,36 +42,36 @@ var apiOperations = []apiOperation{
 	{"GET", "/api/v1/cluster/backup", "cluster", "A consistent copy of this node's database (admin): the ledger, its Merkle tree and the projection, as one SQLite file (application/vnd.sqlite3), for pedigree serve --bootstrap --restore. " +
 		"With consistency=leader or linearizable it holds every write the cluster had acknowledged when asked, even from a follower. Headers " + BackupTreeSizeHeader + " and " + BackupTreeRootHeader + " (hex) give the copy's tree head, " +
 		BackupRaftIndexHeader + " its Raft index, " + BackupBytesHeader + " its length; the trailer " + BackupSHA256Trailer + " its SHA-256 (hex).", "bearer", []string{"consistency"}, nil, 200},
-	{"GET", "/api/v1/ledger/head", "ledger", "This node's signed tree head (C2SP checkpoint).", "bearer", nil, nil, 200},
-	{"GET", "/api/v1/ledger/entries/:seq", "ledger", "A committed ledger entry (command and result) and its leaf hash, for its writer, regulators, admins and an organisation that sees every event it captured (others: 403 forbidden).", "bearer", nil, nil, 200},
-	{"GET", "/api/v1/ledger/proofs/inclusion", "ledger", "RFC 6962 inclusion proof of a ledger entry.", "bearer", []string{"seq", "size"}, nil, 200},
-	{"GET", "/api/v1/ledger/proofs/consistency", "ledger", "RFC 6962 consistency proof between two tree sizes.", "bearer", []string{"first", "second"}, nil, 200},
+	{"GET", "/api/v1/ledger/head", "ledger", "This node's signed tree head (C2SP checkpoint). " + consistencyDoc, "bearer", []string{"consistency"}, nil, 200},
+	{"GET", "/api/v1/ledger/entries/:seq", "ledger", "A committed ledger entry (command and result) and its leaf hash, for its writer, regulators, admins and an organisation that sees every event it captured (others: 403 forbidden). " + consistencyDoc, "bearer", []string{"consistency"}, nil, 200},
+	{"GET", "/api/v1/ledger/proofs/inclusion", "ledger", "RFC 6962 inclusion proof of a ledger entry. " + consistencyDoc, "bearer", []string{"seq", "size", "consistency"}, nil, 200},
+	{"GET", "/api/v1/ledger/proofs/consistency", "ledger", "RFC 6962 consistency proof between two tree sizes. " + consistencyDoc, "bearer", []string{"first", "second", "consistency"}, nil, 200},
 
 	{"POST", "/epcis/capture", "epcis", "Capture an EPCISDocument, all or nothing; 202 with Location /epcis/capture/{id}. Limits in GS1-EPCIS-Capture-Limit and GS1-EPCIS-Capture-File-Size-Limit. Without an Idempotency-Key the capture is named by its events' ids (and error declarations): the same document again gets the first answer once it was captured, and is judged again while it was refused.", "bearer", nil, []string{"application/ld+json", "application/json"}, 202},
-	{"GET", "/epcis/capture/:id", "epcis", "The status of a capture job.", "bearer", nil, nil, 200},
+	{"GET", "/epcis/capture/:id", "epcis", "The status of a capture job. " + consistencyDoc, "bearer", []string{"consistency"}, nil, 200},
 	{"GET", "/epcis/events", "epcis", "Query events (EPCIS 2.0 SimpleEventQuery parameters); pages follow Link rel=next. A list parameter takes at most " + strconv.Itoa(models.MaxQueryValues) + " values (beyond: 413 query_too_complex). The MATCH_ parameters look in the fields the standard names (MATCH_epc: epcList and childEPCs; MATCH_parentID: parentID; MATCH_anyEPC: every instance field; the EPCClass ones: the quantity lists) and take EPC URIs, Digital Links and sgtin/sscc patterns (urn:epc:idpat:sgtin:CP.IIR.*, CP.*.*); patterns may ask for at most " + strconv.Itoa(models.MaxMatchRanges) + " key ranges, ten for a company prefix.", "bearer",
 		append([]string{"eventType", "GE_eventTime", "LT_eventTime", "GE_recordTime", "LT_recordTime", "EQ_bizStep", "EQ_disposition", "EQ_action",
 			"EQ_eventID", "EQ_bizLocation", "EQ_readPoint", "perPage", "nextPageToken", "consistency"}, models.MatchParams()...), nil, 200},
 
 	{"POST", "/api/v1/organisations", "organisations", "Register an organisation (admin). It lists at most " + strconv.Itoa(maxOrganisationPrefixes) + " company prefixes (beyond: 413 too_many_prefixes).", "bearer", nil, []string{"application/json"}, 201},
-	{"GET", "/api/v1/organisations", "organisations", "List the registered organisations by id, " + pagedDoc("after", "the last id", maxOrganisationList), "bearer", []string{"limit", "after"}, nil, 200},
+	{"GET", "/api/v1/organisations", "organisations", "List the registered organisations by id, " + pagedDoc("after", "the last id", maxOrganisationList) + " " + consistencyDoc, "bearer", []string{"limit", "after", "consistency"}, nil, 200},
 	{"POST", "/api/v1/organisations/:id/tokens", "organisations", "Issue an API token; it is answered once, only its hash is stored.", "bearer", nil, []string{"application/json"}, 201},
 	{"DELETE", "/api/v1/tokens/:hash", "organisations", "Revoke a token by its SHA-256.", "bearer", nil, nil, 200},
 	{"POST", "/api/v1/products", "products", "Register a product (GTIN) under the manufacturer's company prefix.", "bearer", nil, []string{"application/json"}, 201},
-	{"GET", "/api/v1/products", "products", "List products by GTIN, " + pagedDoc("after", "the last GTIN", maxProductList), "bearer", []string{"limit", "after"}, nil, 200},
+	{"GET", "/api/v1/products", "products", "List products by GTIN, " + pagedDoc("after", "the last GTIN", maxProductList) + " " + consistencyDoc, "bearer", []string{"limit", "after", "consistency"}, nil, 200},
 	{"POST", "/api/v1/keys", "products", "Register a manufacturer's public signing key (AI 8030).", "bearer", nil, []string{"application/json"}, 201},
 
-	{"POST", "/api/v1/verify", "verification", "Verify a scan: raw text, a Digital Link, or an image, with a GTIN (01) and a serial (21) (else 400 bad_gs1); every verdict but authentic raises an alert. An image is at most " + strconv.Itoa(maxImagePixels/1_000_000) + " MP, 16-bit pixels counting twice and those of a progressive JPEG three times (beyond: 413 image_too_large); a node decodes as many images at once as it has cores (a request that waits too long: 503 busy). " + verifyLocationDoc, "bearer", nil,
+	{"POST", "/api/v1/verify", "verification", "Verify a scan: raw text, a Digital Link, or an image, with a GTIN (01) and a serial (21) (else 400 bad_gs1); every verdict but authentic raises an alert. An image is at most " + strconv.Itoa(maxImagePixels/1_000_000) + " MP, 16-bit pixels counting twice and those of a progressive JPEG three times (beyond: 413 image_too_large); a node decodes as many images at once as it has cores (a request that waits too long: 503 busy). " + verifyLocationDoc + " " + consistencyDoc, "bearer", []string{"consistency"},
 		[]string{"application/json", "text/plain", "image/png", "image/jpeg", "multipart/form-data"}, 200},
-	{"GET", "/api/v1/verify", "verification", "Verify a scan given in the query. " + verifyLocationDoc, "bearer", []string{"scan", "location"}, nil, 200},
+	{"GET", "/api/v1/verify", "verification", "Verify a scan given in the query. " + verifyLocationDoc + " " + consistencyDoc, "bearer", []string{"scan", "location", "consistency"}, nil, 200},
 	{"POST", "/api/v1/decommission", "lifecycle", "Set an EU FMD inactive status (dispensed, destroyed, stolen, exported, sample, free_sample, locked). The optional location (a GLN, SGLN or PGLN URI; the caller's own GLN by default) must be the caller's premises, as a verification's (not a location: 400 bad_location; not the caller's: 403 bad_location). Idempotency-Key honoured: a repeat gets the first answer; the key reused for another request 422 idempotency_key_reused.", "bearer", nil, []string{"application/json"}, 200},
 	{"POST", "/api/v1/decommission/undo", "lifecycle", "Undo a decommission: same organisation and premises (checked as the decommission's location), within 10 days.", "bearer", nil, []string{"application/json"}, 200},
 	{"POST", "/api/v1/recalls", "lifecycle", "Recall a lot (its manufacturer or a regulator).", "bearer", nil, []string{"application/json"}, 201},
-	{"GET", "/api/v1/recalls", "lifecycle", "List recalls, newest first, " + pagedDoc("before", "the last id", maxRecallList), "bearer", []string{"limit", "before"}, nil, 200},
-	{"GET", "/api/v1/alerts", "lifecycle", "Alerts on suspect packs (all for regulators, own for others), newest first; verdict keeps one verdict or finding. " + strconv.Itoa(defaultAlertList) + " at a time unless limit asks for another number, " + pagedDoc("before", "the last id", maxAlertList), "bearer", []string{"limit", "before", "verdict"}, nil, 200},
-	{"GET", "/api/v1/provenance/packs/:gtin/:serial", "provenance", "A pack's chain of custody, each event with its ledger seq and inclusion proof.", "bearer", nil, nil, 200},
-	{"GET", "/api/v1/provenance/lots/:gtin/:lot", "provenance", "A lot's chain of custody.", "bearer", nil, nil, 200},
-	{"GET", "/api/v1/provenance/containers/:sscc", "provenance", "A case's or pallet's chain of custody.", "bearer", nil, nil, 200},
+	{"GET", "/api/v1/recalls", "lifecycle", "List recalls, newest first, " + pagedDoc("before", "the last id", maxRecallList) + " " + consistencyDoc, "bearer", []string{"limit", "before", "consistency"}, nil, 200},
+	{"GET", "/api/v1/alerts", "lifecycle", "Alerts on suspect packs (all for regulators, own for others), newest first; verdict keeps one verdict or finding. " + strconv.Itoa(defaultAlertList) + " at a time unless limit asks for another number, " + pagedDoc("before", "the last id", maxAlertList) + " " + consistencyDoc, "bearer", []string{"limit", "before", "verdict", "consistency"}, nil, 200},
+	{"GET", "/api/v1/provenance/packs/:gtin/:serial", "provenance", "A pack's chain of custody, each event with its ledger seq and inclusion proof. " + consistencyDoc, "bearer", []string{"consistency"}, nil, 200},
+	{"GET", "/api/v1/provenance/lots/:gtin/:lot", "provenance", "A lot's chain of custody. " + consistencyDoc, "bearer", []string{"consistency"}, nil, 200},
+	{"GET", "/api/v1/provenance/containers/:sscc", "provenance", "A case's or pallet's chain of custody. " + consistencyDoc, "bearer", []string{"consistency"}, nil, 200},
 
 	{"GET", "/01/:gtin/*rest", "resolver", "GS1 Digital Link resolver: a verification page (Accept: text/html) or JSON; with linkType=verificationService the DSCSA VRS answer. Path and query together are at most " + strconv.Itoa(maxResolverLink) + " bytes (beyond: 400 link_too_long).", "optional",
 		[]string{"17", "linkType", "context", "reqGLN", "corrUUID"}, nil, 200},
@@ -87,6 +87,11 @@ var apiOperations = []apiOperation{
 	{"GET", "/static/*filepath", "dashboard", "The dashboard's style sheet.", "", nil, nil, 200},
 	{"HEAD", "/static/*filepath", "dashboard", "The dashboard's style sheet (headers only).", "", nil, nil, 200},
 }
+
+// consistencyDoc describes the consistency parameter of the read routes
+// (readAtConsistency).
+const consistencyDoc = "consistency=local (the default: this node as it is, fastest), leader (after applying all the leader had committed) or linearizable " +
+	"(the same, once the leader has confirmed it still leads); otherwise 400 bad_consistency, and 503 unavailable when the level cannot be reached now."
 
 // verifyLocationDoc describes a verification's location (JSON field, form
 // field or query parameter), which checkLocation enforces.

@@ -70,10 +70,11 @@ func Create(node Node, log *slog.Logger, extra ...Registrar) *gin.Engine {
 	v1.POST("/cluster/rules", requireRole(adminRole), rules.adopt)
 	v1.GET("/cluster/backup", requireRole(adminRole), (&backupAPI{node: node}).backup)
 	lg := &ledgerAPI{ledger: node, local: node, nodeID: node.Status().ID}
-	v1.GET("/ledger/head", lg.head)
-	v1.GET("/ledger/entries/:seq", lg.entry)
-	v1.GET("/ledger/proofs/inclusion", lg.inclusion)
-	v1.GET("/ledger/proofs/consistency", lg.consistency)
+	read := readAtConsistency(node)
+	v1.GET("/ledger/head", read, lg.head)
+	v1.GET("/ledger/entries/:seq", read, lg.entry)
+	v1.GET("/ledger/proofs/inclusion", read, lg.inclusion)
+	v1.GET("/ledger/proofs/consistency", read, lg.consistency)
 
 	for _, x := range extra {
 		x.Register(r)

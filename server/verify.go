@@ -144,7 +144,7 @@ func (h *verifyAPI) verifyGet(c *gin.Context) {
 		return
 	}
 	for k := range c.Request.URL.Query() {
-		if k != "scan" && k != "location" {
+		if k != "scan" && k != "location" && k != "consistency" {
 			abortErr(c, errf(http.StatusBadRequest, "query_parameter", "unknown query parameter %q", k))
 			return
 		}
