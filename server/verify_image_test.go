@@ -199,9 +199,6 @@ func TestDecodeImagePixelLimit(t *testing.T) {
 // machine has cores; a request that finds every slot taken waits, and
 // gives up when its context ends.
 func TestImageDecodesAreBounded(t *testing.T) {
-	if cap(imageDecodes) != runtime.NumCPU() {
-		t.Fatalf("%d decode slots on %d cores", cap(imageDecodes), runtime.NumCPU())
-	}
 	sym, err := scanner.EncodeGS1("0109506000134352\x1d21S1", scanner.ShapeSquare)
 	if err != nil {
 		t.Fatal(err)
@@ -210,9 +207,24 @@ func TestImageDecodesAreBounded(t *testing.T) {
 	if err := sym.WritePNG(&label, scanner.RenderOptions{ModuleSize: 4}); err != nil {
 		t.Fatal(err)
 	}
+	checkDecodeSlots(t, imageDecodes, func(ctx context.Context) error {
+		_, err := decodeImage(ctx, bytes.NewReader(label.Bytes()))
+		return err
+	})
+}
+
+// checkDecodeSlots checks that slots has one slot per core, and that
+// decode, which takes one: waits while every slot is taken, answers 503
+// busy without decoding when its context ends meanwhile, and goes ahead
+// once a slot is freed.
+func checkDecodeSlots(t *testing.T, slots decodeSlots, decode func(context.Context) error) {
+	t.Helper()
+	if cap(slots) != runtime.NumCPU() {
+		t.Fatalf("%d decode slots on %d cores", cap(slots), runtime.NumCPU())
+	}
 	var held []func()
-	for range cap(imageDecodes) {
-		release, err := imageDecodes.acquire(t.Context())
+	for range cap(slots) {
+		release, err := slots.acquire(t.Context())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -224,14 +236,9 @@ func TestImageDecodesAreBounded(t *testing.T) {
 		}
 	}()
 
-	// All taken: a request whose context ends while it waits is answered
-	// 503 busy, without decoding.
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
-	go func() {
-		_, err := decodeImage(ctx, bytes.NewReader(label.Bytes()))
-		done <- err
-	}()
+	go func() { done <- decode(ctx) }()
 	select {
 	case err := <-done:
 		t.Fatalf("decoded with every slot taken: %v", err)
@@ -243,11 +250,7 @@ func TestImageDecodesAreBounded(t *testing.T) {
 		t.Fatalf("waiting request whose context ended: %v, want 503 busy", err)
 	}
 
-	// A waiting request goes ahead once a slot is freed.
-	go func() {
-		_, err := decodeImage(t.Context(), bytes.NewReader(label.Bytes()))
-		done <- err
-	}()
+	go func() { done <- decode(t.Context()) }()
 	held[0]()
 	held = held[1:]
 	if err := <-done; err != nil {
