@@ -91,3 +91,24 @@ func TestOtherEventTypesAreStoredAndQueryable(t *testing.T) {
 		t.Fatalf("MATCH_anyEPCClass: %d events, %v", len(page.Events), err)
 	}
 }
+
+// TestEPCsInACaptureAreReadAsTheLedgerAlwaysReadThem: a Digital Link EPC's
+// query is read as it was before the scan reading changed (see
+// gs1.ParseEPC), so a capture committed under an older binary gets the
+// same result from this one: accepted with a parameter that is not an AI
+// (malformed escape and all) or a percent-encoded key, refused with AI
+// (717), which that binary did not know.
+func TestEPCsInACaptureAreReadAsTheLedgerAlwaysReadThem(t *testing.T) {
+	for epc, accepted := range map[string]bool{
+		sgtinDL(gtinA, "D1") + "?x=%zz":     true,
+		sgtinDL(gtinA, "D2") + "?%31%30=L9": true,
+		sgtinDL(gtinA, "D3") + "?717=CR123": false,
+	} {
+		l := newLedger(t)
+		l.network()
+		res := l.apply(glnMaker, KindCaptureEvents, CaptureEventsPayload{Events: []Event{l.commissionEv("L1", "2030-12-31", epc)}})
+		if res.Accepted != accepted {
+			t.Errorf("%s: accepted %v (%s %s), want %v", epc, res.Accepted, res.Code, res.Message, accepted)
+		}
+	}
+}

@@ -20,7 +20,8 @@ package gs1
 // GS1 Barcode Syntax Dictionary (Apache-2.0, 2025 edition), so that what
 // this package accepts matches what the GS1 Barcode Syntax Engine accepts;
 // and AI (717), the NHRN of Costa Rica, as later editions define it
-// (X..20, req=01, a Digital Link attribute, like 710-716).
+// (X..20, req=01, a Digital Link attribute, like 710-716), which the
+// ledger's reading of EPCs does not know (parseLedgerDigitalLink).
 const aiTableSource = `
 00         *?  N18,csum,keyoff1                 dlpkey                                           # SSCC
 01         *?  N14,csum,keyoff1                 ex=255,37 dlpkey=22,10,21|235                    # GTIN

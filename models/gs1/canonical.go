@@ -26,7 +26,7 @@ import (
 //
 // A Digital Link keeps only its key and the most fine-grained of the
 // qualifiers 21, 235, 10 (after 01 or 8006), 254 (after 414) and 8011
-// (after 8010); its query is dropped. Values are percent-encoded as
+// (after 8010); its query is dropped, once read as ParseEPC reads it. Values are percent-encoded as
 // DigitalLink writes them. Anything else, or an identifier whose values
 // fail validation, is an error.
 func CanonicalDigitalLink(uri string) (string, error) {
@@ -58,7 +58,7 @@ var finestQualifiers = map[string][]string{
 // constrainedDigitalLink reads a Digital Link URI and keeps its key and
 // finest qualifier.
 func constrainedDigitalLink(uri string) (ElementString, error) {
-	es, err := ParseDigitalLink(uri)
+	es, err := validated(parseLedgerDigitalLink, uri) // as the event hash always read it
 	if err != nil {
 		return nil, err
 	}

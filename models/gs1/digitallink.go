@@ -37,7 +37,32 @@ func ParseDigitalLink(uri string) (ElementString, error) {
 	return validated(parseDigitalLink, uri)
 }
 
+// parseLedgerDigitalLink is how ParseEPC and CanonicalDigitalLink read a
+// Digital Link: as EPCs in the ledger's entries were read when those
+// entries were judged. Whether a capture is accepted, and its events'
+// hash ids, depend on that reading, and every node, now and whenever it
+// replays the entry, must judge as the others did; so it stays as it was,
+// and may change only with a version of the rules (models.RulesVersion)
+// that chooses between the old reading and the new. It differs from
+// parseDigitalLink only in the query, whose attributes an EPC does not
+// use: a key is taken as written (a percent-encoded one is no AI and is
+// ignored, as is any parameter that is not an AI, malformed escapes and
+// all), and the AIs of ledgerUnknownAIs are unknown.
+func parseLedgerDigitalLink(uri string) (ElementString, error) {
+	return parseDigitalLinkAs(uri, true)
+}
+
+// ledgerUnknownAIs are AIs this package learnt after the ledger's reading
+// of EPCs was fixed (parseLedgerDigitalLink).
+var ledgerUnknownAIs = map[string]bool{"717": true}
+
 func parseDigitalLink(uri string) (ElementString, error) {
+	return parseDigitalLinkAs(uri, false)
+}
+
+// parseDigitalLinkAs reads a Digital Link as a scan (ledger false) or as
+// the ledger reads an EPC (ledger true; see parseLedgerDigitalLink).
+func parseDigitalLinkAs(uri string, ledger bool) (ElementString, error) {
 	if len(uri) > MaxDigitalLinkLen {
 		return nil, errorf("", clip(uri), "Digital Link URI is %d bytes long, more than the %d allowed", len(uri), MaxDigitalLinkLen)
 	}
@@ -102,27 +127,26 @@ func parseDigitalLink(uri string) (ElementString, error) {
 	}
 	es := path
 	for _, param := range strings.Split(query, "&") {
-		rawK, v, _ := strings.Cut(param, "=")
-		// A percent-encoded digit is the digit (RFC 3986 §2.3): "%31%37" is
-		// the key 17, so keys are decoded before non-AIs are skipped. A
-		// malformed escape, in any key or value, makes the URI no URI:
-		// refused, not skipped, lest it hide an AI.
-		k, err := url.QueryUnescape(rawK)
-		if err != nil {
-			return nil, errorf("", rawK, "bad percent-encoding in the query key %q", clip(rawK))
-		}
-		dv, err := url.QueryUnescape(v)
-		if err != nil {
-			if isDigits(k) {
-				return nil, errorf(k, v, "bad percent-encoding in %q", clip(v))
+		k, v, _ := strings.Cut(param, "=")
+		if !ledger {
+			// A percent-encoded digit is the digit (RFC 3986 §2.3): "%31%37"
+			// is the key 17, so keys are decoded before non-AIs are
+			// skipped. A malformed escape, in any key or value, makes the
+			// URI no URI: refused, not skipped, lest it hide an AI.
+			rawK := k
+			var err error
+			if k, err = url.QueryUnescape(rawK); err != nil {
+				return nil, errorf("", rawK, "bad percent-encoding in the query key %q", clip(rawK))
 			}
-			return nil, errorf("", v, "bad percent-encoding in the value %q of the query parameter %q", clip(v), clip(k))
+			if _, err := url.QueryUnescape(v); err != nil && !isDigits(k) {
+				return nil, errorf("", v, "bad percent-encoding in the value %q of the query parameter %q", clip(v), clip(k))
+			}
 		}
 		if !isDigits(k) {
 			continue // not an AI: linkType, context and the like
 		}
 		d := LookupAI(k)
-		if d == nil {
+		if d == nil || ledger && ledgerUnknownAIs[k] {
 			return nil, errorf(k, "", "unknown Application Identifier in the query")
 		}
 		if !d.DLAttribute {
@@ -134,6 +158,10 @@ func parseDigitalLink(uri string) (ElementString, error) {
 					return nil, errorf(k, v, "is a qualifier of AI (%s) and belongs in the path, not the query", key.AI)
 				}
 			}
+		}
+		dv, err := url.QueryUnescape(v)
+		if err != nil {
+			return nil, errorf(k, v, "bad percent-encoding in %q", clip(v))
 		}
 		if k == "01" && (len(dv) == 8 || len(dv) == 12 || len(dv) == 13) && isDigits(dv) {
 			// A GTIN as a data attribute may be zero-suppressed (the Digital

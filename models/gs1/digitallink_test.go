@@ -135,3 +135,35 @@ func BenchmarkParseDigitalLink(b *testing.B) {
 		})
 	}
 }
+
+// TestTheLedgerReadsAnEPCsQueryAsItAlwaysHas: whether a capture is
+// accepted, and its events' hash ids, depend on how its EPCs are read, so
+// ParseEPC and CanonicalDigitalLink read a Digital Link's query as before
+// the scan reading (ParseDigitalLink) learnt percent-encoded keys, refused
+// malformed escapes in parameters that are not AIs, and learnt AI (717).
+// Otherwise two binaries would judge the same entry differently.
+func TestTheLedgerReadsAnEPCsQueryAsItAlwaysHas(t *testing.T) {
+	for query, scanErr := range map[string]string{
+		"?x=%zz":     "bad percent-encoding", // not an AI: ignored
+		"?%31%30=L9": "belongs in the path",  // not an AI as written: ignored
+	} {
+		uri := dlGTIN + "/21/ABC" + query
+		if e, err := ParseEPC(uri); err != nil || e.Kind != EPCSGTIN || e.SGTIN.Serial != "ABC" {
+			t.Errorf("ParseEPC(%s): %+v, %v; the ledger has always taken it", uri, e, err)
+		}
+		if dl, err := CanonicalDigitalLink(uri); err != nil || dl != dlGTIN+"/21/ABC" {
+			t.Errorf("CanonicalDigitalLink(%s): %q, %v", uri, dl, err)
+		}
+		wantDLError(t, uri, scanErr)
+	}
+	uri := dlGTIN + "/21/ABC?717=CR123"
+	if _, err := ParseEPC(uri); err == nil || !strings.Contains(err.Error(), "unknown Application Identifier") {
+		t.Errorf("ParseEPC(%s): %v; the ledger has always refused it", uri, err)
+	}
+	if _, err := CanonicalDigitalLink(uri); err == nil {
+		t.Errorf("CanonicalDigitalLink(%s) took it", uri)
+	}
+	if es, err := ParseDigitalLink(uri); err != nil || len(es) != 3 {
+		t.Errorf("ParseDigitalLink(%s): %v, %v", uri, es, err)
+	}
+}

@@ -46,7 +46,9 @@ type EPC struct {
 //     /01/{gtin}.
 //
 // The GTIN, SSCC and GLN come back complete with their check digits, which
-// EPC URIs leave out.
+// EPC URIs leave out. A Digital Link's query is read as the ledger has
+// always read it (parseLedgerDigitalLink), which ParseDigitalLink, for
+// scans, no longer does.
 func ParseEPC(uri string) (EPC, error) {
 	switch {
 	case strings.HasPrefix(uri, "urn:epc:id:sgtin:"):
@@ -152,7 +154,7 @@ func withCheckDigit(digits string) string {
 }
 
 func epcFromDigitalLink(uri string) (EPC, error) {
-	es, err := ParseDigitalLink(uri)
+	es, err := validated(parseLedgerDigitalLink, uri)
 	if err != nil {
 		return EPC{}, err
 	}
