@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -42,10 +43,11 @@ func Create(node Node, log *slog.Logger, extra ...Registrar) *gin.Engine {
 	r.HandleMethodNotAllowed = true
 	// Route by the path as sent, then unescape each parameter: a serial or
 	// lot may hold "/" (CSET 82), sent as %2F, which must stay inside its
-	// parameter rather than split the path.
+	// parameter rather than split the path. Gin's own unescaping is a
+	// query's, which reads "+" as a space; a path's keeps it (pathParams).
 	r.UseRawPath = true
-	r.UnescapePathValues = true
-	r.Use(requestID(), accessLog(log), metricsMiddleware(), errorBody(), gin.CustomRecovery(func(c *gin.Context, p any) {
+	r.UnescapePathValues = false
+	r.Use(pathParams, requestID(), accessLog(log), metricsMiddleware(), errorBody(), gin.CustomRecovery(func(c *gin.Context, p any) {
 		abortErr(c, fmt.Errorf("panic: %v", p))
 	}))
 	r.NoRoute(func(c *gin.Context) {
@@ -80,6 +82,17 @@ func Create(node Node, log *slog.Logger, extra ...Registrar) *gin.Engine {
 		x.Register(r)
 	}
 	return r
+}
+
+// pathParams unescapes the route's parameters as path segments (RFC 3986:
+// "+" is a plus); one that does not unescape stays as sent, as Gin leaves
+// it.
+func pathParams(c *gin.Context) {
+	for i, p := range c.Params {
+		if v, err := url.PathUnescape(p.Value); err == nil {
+			c.Params[i].Value = v
+		}
+	}
 }
 
 // requestID takes the client's X-Request-Id when it is sane, or makes one,
