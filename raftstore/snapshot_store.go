@@ -18,12 +18,19 @@ var errNoUsableSnapshot = errors.New("raftstore: no snapshot of this node can be
 //
 // Raft restores the newest snapshot on start when the database is behind
 // it, and if that fails it falls back to an older one. It then reads
-// every log entry after the older one, and panics if they are gone. They
-// are gone once a newer snapshot compacts the log past them, which
-// --trailing-logs alone does not prevent: Raft checks the threshold only
-// every few minutes, so two snapshots can lie any number of entries
-// apart. Hidden here, such a snapshot makes Raft's start fail with an
-// error instead, and the node says why (startError).
+// every log entry after the older one, and panics if one is missing.
+// Entries go missing two ways:
+//   - a newer snapshot compacts the log past the older one, which
+//     --trailing-logs alone does not prevent: Raft checks the threshold
+//     only every few minutes, so two snapshots can lie any number of
+//     entries apart;
+//   - a follower installs the leader's snapshot, and the entries up to it
+//     are never written: its log jumps from what it had to what follows.
+//
+// Hidden here, such a snapshot makes Raft's start fail with an error
+// instead, and the node says why (startError). Without log entries to
+// replay, an older snapshot would take the node back to a state before
+// entries it has acknowledged, which Raft's safety forbids: hidden too.
 type snapshotStore struct {
 	raft.SnapshotStore
 	logs raft.LogStore
@@ -33,25 +40,30 @@ type snapshotStore struct {
 }
 
 // List is the file store's list, newest first, with every snapshot but
-// the newest left out unless the log holds the entries that follow it.
+// the newest left out unless the log holds the entries that follow it, up
+// to the newest and on.
+//
+// The log holds them all if it holds the entry after the older snapshot
+// and the newest snapshot's own entry. Entries are written in order; a
+// compaction removes a prefix, and an install leaves out the entries up
+// to the snapshot it installs. The only snapshot installed after the
+// older one is the newest (two are kept, so any other would have made the
+// older one go), and its install leaves out its own entry.
 func (s *snapshotStore) List() ([]*raft.SnapshotMeta, error) {
 	list, err := s.SnapshotStore.List()
 	if err != nil || len(list) < 2 {
 		return list, err
 	}
-	first, err := s.logs.FirstIndex()
-	if err != nil {
-		return nil, fmt.Errorf("read the log's first index: %w", err)
-	}
-	last, err := s.logs.LastIndex()
-	if err != nil {
-		return nil, fmt.Errorf("read the log's last index: %w", err)
+	holds := func(index uint64) bool {
+		var entry raft.Log
+		return s.logs.GetLog(index, &entry) == nil
 	}
 	usable := list[:1]
-	for _, m := range list[1:] {
-		// An empty log (first 0) continues no snapshot but the newest.
-		if first != 0 && first <= m.Index+1 && last >= m.Index {
-			usable = append(usable, m)
+	if holds(list[0].Index) {
+		for _, m := range list[1:] {
+			if holds(m.Index + 1) {
+				usable = append(usable, m)
+			}
 		}
 	}
 	return usable, nil

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"hash/crc64"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -160,4 +161,80 @@ func TestANodeRefusesAnOlderSnapshotTheLogNoLongerContinues(t *testing.T) {
 			}
 		})
 	}
+}
+
+// mustRefuseToOpen opens tn's directory, which must fail with
+// errNoUsableSnapshot: not start, and not panic.
+func mustRefuseToOpen(t *testing.T, c *testCluster, tn *testNode) {
+	t.Helper()
+	ln, err := net.Listen("tcp", tn.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	defer func() {
+		if r := recover(); r != nil {
+			t.Fatalf("Open panicked: %v", r)
+		}
+	}()
+	s, err := Open(c.config(tn, ln, false))
+	if err == nil {
+		s.Close()
+		t.Fatal("the node started from a snapshot its log does not continue")
+	}
+	if !errors.Is(err, errNoUsableSnapshot) {
+		t.Fatalf("error %q, want errNoUsableSnapshot", err)
+	}
+}
+
+// TestAnOlderSnapshotIsNotUsedAcrossAnInstallsGap: a follower that
+// installs the leader's snapshot keeps its own older snapshot and the
+// entries around it, and appends after the installed one: its log jumps
+// over the entries up to it. Lost its database and damaged the installed
+// snapshot, it must refuse to start, not fall back and panic on the gap.
+func TestAnOlderSnapshotIsNotUsedAcrossAnInstallsGap(t *testing.T) {
+	c := mustCluster(t, 3, func(rc *raft.Config) {
+		fastRaft(rc)
+		rc.SnapshotThreshold = 1 << 30 // only the test snapshots
+		rc.SnapshotInterval = time.Hour
+		rc.TrailingLogs = 5
+	})
+	leader := mustLeader(t, c.nodes)
+	f := followers(c.nodes, leader)[0]
+	writeN(t, leader.s, "a", 20, 1)
+	mustConverge(t, c.nodes, 20)
+	if err := f.s.raft.Snapshot().Error(); err != nil {
+		t.Fatal(err)
+	}
+	writeN(t, leader.s, "a2", 3, 1) // the follower's log goes on past its snapshot
+	mustConverge(t, c.nodes, 23)
+	c.kill(f)
+	writeN(t, leader.s, "b", 100, 1)
+	if err := leader.s.raft.Snapshot().Error(); err != nil {
+		t.Fatal(err)
+	}
+	c.restart(f)
+	waitFor(t, 20*time.Second, "the follower installs the leader's snapshot", func() bool { return f.s.ledger.restores.Load() > 0 })
+	writeN(t, leader.s, "c", 10, 1)
+	mustConverge(t, c.nodes, 133)
+	files, err := raft.NewFileSnapshotStore(f.dir, 2, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := files.List()
+	if err != nil || len(list) != 2 {
+		t.Fatalf("the follower's snapshots: %v, %v", list, err)
+	}
+	var entry raft.Log
+	if err := f.s.bolt.GetLog(list[1].Index+1, &entry); err != nil {
+		t.Fatalf("the premise: the log holds the entry after the older snapshot (%d): %v", list[1].Index, err)
+	}
+	c.kill(f)
+	for _, name := range []string{ledgerFile, ledgerFile + "-wal", ledgerFile + "-shm"} {
+		if err := os.Remove(filepath.Join(f.dir, name)); err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+	}
+	notADatabase(t, filepath.Join(f.dir, snapshotsDir, list[0].ID))
+	mustRefuseToOpen(t, c, f)
 }
