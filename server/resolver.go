@@ -136,6 +136,7 @@ var resolverParams = map[string]bool{"linkType": true, "context": true, "reqGLN"
 // here, and any other value by ParseDigitalLink.
 func resolverQuery(raw string) (linkType, query string, err error) {
 	var kept []string
+	seen := map[string]bool{}
 	for _, param := range strings.Split(raw, "&") {
 		if param == "" {
 			continue
@@ -149,6 +150,10 @@ func resolverQuery(raw string) (linkType, query string, err error) {
 			kept = append(kept, param)
 			continue
 		}
+		if seen[k] {
+			return "", "", errf(http.StatusBadRequest, "query_parameter", "%s is given twice; it takes one value", k)
+		}
+		seen[k] = true
 		if k == "linkType" {
 			if linkType, err = url.QueryUnescape(rawV); err != nil {
 				return "", "", errf(http.StatusBadRequest, "bad_gs1", "bad percent-encoding in linkType %q", rawV)

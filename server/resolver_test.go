@@ -405,7 +405,8 @@ func TestResolverReadsEveryQueryParameterOrRefuses(t *testing.T) {
 		"?linkType=all&17=991231&context=x": "expiry_mismatch",
 		"?17=9912%3":                        "400 bad_gs1",
 		"?1%7=991231":                       "400 bad_gs1",
-		"?17=" + p.ExpiryAI + "&linkType=gs1%3Zpip": "400 bad_gs1",
+		"?17=" + p.ExpiryAI + "&linkType=gs1%3Zpip":                                "400 bad_gs1",
+		"?17=" + p.ExpiryAI + "&linkType=gs1:verificationService&linkType=gs1:pip": "400 query_parameter",
 	} {
 		status, body := getWith(t, n, link+query, "application/json", "")
 		var v struct {
