@@ -37,7 +37,7 @@ var apiOperations = []apiOperation{
 	{"GET", "/api/v1/cluster", "cluster", "The cluster's nodes, their roles and the leader.", "bearer", nil, nil, 200},
 	{"POST", "/api/v1/cluster/join", "cluster", "Add a node (admin).", "bearer", nil, []string{"application/json"}, 200},
 	{"DELETE", "/api/v1/cluster/nodes/:id", "cluster", "Remove a node (admin).", "bearer", nil, nil, 200},
-	{"GET", "/api/v1/cluster/rules", "cluster", "The rules version the ledger judges new entries by, the newest each member's binary applies, and the ledger's adoptions.", "bearer", nil, nil, 200},
+	{"GET", "/api/v1/cluster/rules", "cluster", "The rules version the ledger judges new entries by, the newest each member's binary applies, and the ledger's adoptions. " + consistencyDoc, "bearer", []string{"consistency"}, nil, 200},
 	{"POST", "/api/v1/cluster/rules", "cluster", "Adopt a newer rules version {\"version\": N} (admin), once every member's binary applies it (otherwise 409 rules_unsupported).", "bearer", nil, []string{"application/json"}, 200},
 	{"GET", "/api/v1/cluster/backup", "cluster", "A consistent copy of this node's database (admin): the ledger, its Merkle tree and the projection, as one SQLite file (application/vnd.sqlite3), for pedigree serve --bootstrap --restore. " +
 		"With consistency=leader or linearizable it holds every write the cluster had acknowledged when asked, even from a follower. Headers " + BackupTreeSizeHeader + " and " + BackupTreeRootHeader + " (hex) give the copy's tree head, " +
@@ -73,8 +73,10 @@ var apiOperations = []apiOperation{
 	{"GET", "/api/v1/provenance/lots/:gtin/:lot", "provenance", "A lot's chain of custody. " + consistencyDoc, "bearer", []string{"consistency"}, nil, 200},
 	{"GET", "/api/v1/provenance/containers/:sscc", "provenance", "A case's or pallet's chain of custody. " + consistencyDoc, "bearer", []string{"consistency"}, nil, 200},
 
-	{"GET", "/01/:gtin/*rest", "resolver", "GS1 Digital Link resolver: a verification page (Accept: text/html) or JSON; with linkType=verificationService the DSCSA VRS answer. Path and query together are at most " + strconv.Itoa(maxResolverLink) + " bytes (beyond: 400 link_too_long).", "optional",
-		[]string{"17", "linkType", "context", "reqGLN", "corrUUID"}, nil, 200},
+	{"GET", "/01/:gtin", "resolver", "GS1 Digital Link resolver for a product: its page (Accept: text/html) or JSON. " + consistencyDoc, "optional",
+		[]string{"linkType", "consistency"}, nil, 200},
+	{"GET", "/01/:gtin/*rest", "resolver", "GS1 Digital Link resolver: a verification page (Accept: text/html) or JSON; with linkType=verificationService the DSCSA VRS answer. Path and query together are at most " + strconv.Itoa(maxResolverLink) + " bytes (beyond: 400 link_too_long). " + consistencyDoc, "optional",
+		[]string{"17", "linkType", "context", "reqGLN", "corrUUID", "consistency"}, nil, 200},
 
 	{"GET", "/", "dashboard", "The dashboard (sign-in page without a session).", "cookie", nil, nil, 200},
 	{"POST", "/login", "dashboard", "Sign in with an API token (form); sets an HttpOnly, SameSite=Strict cookie holding a random session id kept by this node, never the token.", "", nil, []string{"application/x-www-form-urlencoded"}, 303},

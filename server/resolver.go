@@ -35,11 +35,14 @@ type resolverAPI struct {
 // signed-in browser get the full answer.
 func (h *resolverAPI) Register(r gin.IRouter) {
 	opt := authenticate(h.ledger, false)
-	if h.dash != nil {
-		r.GET("/01/:gtin/*rest", navigationOnly(h.dash.session), opt, h.resolve)
-		return
+	read := readAtConsistency(h.ledger)
+	for _, route := range []string{"/01/:gtin", "/01/:gtin/*rest"} {
+		if h.dash != nil {
+			r.GET(route, navigationOnly(h.dash.session), opt, read, h.resolve)
+		} else {
+			r.GET(route, opt, read, h.resolve)
+		}
 	}
-	r.GET("/01/:gtin/*rest", opt, h.resolve)
 }
 
 // navigationOnly applies a dashboard session to a link the browser opens
@@ -77,8 +80,7 @@ func (h *resolverAPI) resolve(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	// Gin redirects /01/{gtin} to /01/{gtin}/ to reach the catch-all; a
-	// Digital Link has no trailing slash.
+	// A Digital Link has no trailing slash.
 	uri := gs1.DefaultDigitalLinkBase + strings.TrimSuffix(path, "/")
 	if query != "" {
 		uri += "?" + query
@@ -125,8 +127,9 @@ func (h *resolverAPI) resolve(c *gin.Context) {
 }
 
 // resolverParams are the resolver's own query parameters (GS1 Digital Link
-// 1.x section 8): they say what to answer, and are no part of the link.
-var resolverParams = map[string]bool{"linkType": true, "context": true, "reqGLN": true, "corrUUID": true}
+// 1.x section 8, and the read's consistency level, as on every read):
+// they say what to answer, and are no part of the link.
+var resolverParams = map[string]bool{"linkType": true, "context": true, "reqGLN": true, "corrUUID": true, "consistency": true}
 
 // resolverQuery splits a request's raw query into the linkType asked for
 // and the link's own query, the rest as it came, for ParseDigitalLink to

@@ -407,6 +407,8 @@ func TestResolverReadsEveryQueryParameterOrRefuses(t *testing.T) {
 		"?1%7=991231":                       "400 bad_gs1",
 		"?17=" + p.ExpiryAI + "&linkType=gs1%3Zpip":                                "400 bad_gs1",
 		"?17=" + p.ExpiryAI + "&linkType=gs1:verificationService&linkType=gs1:pip": "400 query_parameter",
+		"?17=" + p.ExpiryAI + "&consistency=linearizable":                          "authentic",
+		"?17=" + p.ExpiryAI + "&consistency=bogus":                                 "400 bad_consistency",
 	} {
 		status, body := getWith(t, n, link+query, "application/json", "")
 		var v struct {

@@ -41,12 +41,18 @@ func Create(node Node, log *slog.Logger, extra ...Registrar) *gin.Engine {
 	log = log.With("component", "http")
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
-	// Route by the path as sent, then unescape each parameter: a serial or
-	// lot may hold "/" (CSET 82), sent as %2F, which must stay inside its
-	// parameter rather than split the path. Gin's own unescaping is a
-	// query's, which reads "+" as a space; a path's keeps it (pathParams).
-	r.UseRawPath = true
+	// Route by the path as sent, escaped, then unescape each parameter once:
+	// a serial or lot may hold "/" (CSET 82), sent as %2F, which must stay
+	// inside its parameter rather than split the path. Gin's own unescaping
+	// is a query's, which reads "+" as a space; a path's keeps it
+	// (pathParams). The escaped path, not RawPath, which a request without
+	// escapes lacks: routed by the decoded path, "A%2541" would be
+	// unescaped twice, to "AA". Gin's trailing-slash redirect writes the
+	// decoded path, which loses a %2F, so a trailing slash is not
+	// redirected (the resolver routes /01/{gtin} itself).
+	r.UseEscapedPath = true
 	r.UnescapePathValues = false
+	r.RedirectTrailingSlash = false
 	r.Use(pathParams, requestID(), accessLog(log), metricsMiddleware(), errorBody(), gin.CustomRecovery(func(c *gin.Context, p any) {
 		abortErr(c, fmt.Errorf("panic: %v", p))
 	}))
@@ -68,7 +74,7 @@ func Create(node Node, log *slog.Logger, extra ...Registrar) *gin.Engine {
 	v1.POST("/cluster/join", requireRole(adminRole), cl.join)
 	v1.DELETE("/cluster/nodes/:id", requireRole(adminRole), cl.remove)
 	rules := &rulesAPI{node: node, reader: node}
-	v1.GET("/cluster/rules", rules.get)
+	v1.GET("/cluster/rules", readAtConsistency(node), rules.get)
 	v1.POST("/cluster/rules", requireRole(adminRole), rules.adopt)
 	v1.GET("/cluster/backup", requireRole(adminRole), (&backupAPI{node: node}).backup)
 	lg := &ledgerAPI{ledger: node, local: node, nodeID: node.Status().ID}
