@@ -3,6 +3,7 @@ package raftstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/hashicorp/raft"
 	"github.com/mattn/go-sqlite3"
+
+	"github.com/pedigree-ledger/pedigree/models"
 )
 
 // Snapshot returns a snapshot whose Persist copies the SQLite file with
@@ -134,6 +137,12 @@ func (l *ledger) restore(r io.Reader) (err error) {
 			}
 		}()
 	}
+	// What load() reads back after the copy is read from the file first: a
+	// snapshot it cannot read is refused while the database is still the
+	// one memory describes.
+	if _, err := readBackupInfo(tmp); err != nil {
+		return fmt.Errorf("restore snapshot: %w", err)
+	}
 	if err := copyDatabase(l.sqlDB, tmp); err != nil {
 		return fmt.Errorf("restore snapshot: %w", err)
 	}
@@ -141,11 +150,19 @@ func (l *ledger) restore(r io.Reader) (err error) {
 		l.testHookRestoreCopied()
 	}
 	// A snapshot from an older binary may lack newer projection tables.
-	if err := l.migrate(); err != nil {
-		return err
+	err = l.migrate()
+	if err == nil {
+		err = l.load()
 	}
-	if err := l.load(); err != nil {
-		return err
+	switch {
+	case errors.Is(err, models.ErrRulesTooNew):
+		return err // memory is the file's already: load reads the rules last
+	case err != nil:
+		// The database is the snapshot's, memory (tree, applied index) the
+		// ledger's before, and Raft will go on applying to both: as with an
+		// entry that cannot be stored, stop rather than diverge. Started
+		// again, the node reads the database as it is.
+		panic(fmt.Errorf("raftstore: restore snapshot: the database now holds the snapshot, and reading it back failed: %w", err))
 	}
 	l.restores.Add(1)
 	l.m.snapRestore.WithLabelValues(l.node).Inc()

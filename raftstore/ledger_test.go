@@ -220,3 +220,67 @@ func TestTheVerifyIndexStandsAsideWhileASnapshotIsRestored(t *testing.T) {
 		t.Fatal("the index answers nothing after a failed restore")
 	}
 }
+
+// TestARestoreRefusesASnapshotItCannotReadBackBeforeTheCopy: what the
+// reload reads after the copy (the tree, the applied index) is read from
+// the snapshot first. A snapshot without its Merkle nodes used to be
+// copied in and then fail, leaving the tables the snapshot's and memory
+// (tree, applied index) the ledger's before: a pack committed after the
+// snapshot verified unknown_serial while the head claimed it. It is now
+// refused with the database untouched. A failure after the copy stops
+// the node (a panic, as for an entry that cannot be stored) rather than
+// go on with the two apart.
+func TestARestoreRefusesASnapshotItCannotReadBackBeforeTheCopy(t *testing.T) {
+	l, err := openLedger(filepath.Join(t.TempDir(), "ledger.db"), "node1", 100, 0, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.close()
+	apply := fsmApplier(t, l, time.Now)
+	capture := captureMaker(t, apply)
+	apply(capture("before", 0, 3))
+	snap := mustSnapshotFile(t, l)
+	_, db, err := openSQLite(snap.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`DELETE FROM merkle_nodes`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	apply(capture("after", 3, 6))
+	size, root, applied := l.committed()
+
+	if err := l.restore(snap); err == nil {
+		t.Fatal("a snapshot without its Merkle tree was restored")
+	}
+	if s, r, a := l.committed(); s != size || !bytes.Equal(r, root) || a != applied {
+		t.Fatalf("memory after the refusal: %d %x %d, was %d %x %d", s, r, a, size, root, applied)
+	}
+	var dbSize uint64
+	if err := l.sqlDB.QueryRow(`SELECT COALESCE(MAX(seq), 0) FROM ledger_entries`).Scan(&dbSize); err != nil || dbSize != size {
+		t.Fatalf("the database after the refusal holds %d entries (%v), memory %d", dbSize, err, size)
+	}
+	net, err := demo.New(1, 40, time.Now()) // captureMaker's network
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := models.VerifyRequest{Scan: gs1.ElementString{{AI: "01", Value: net.Products[0].GTIN}, {AI: "21", Value: randomisedSerial(4)}}}
+	if v, err := models.Verify(l.db, req); err != nil || v.Verdict != models.VerdictAuthentic {
+		t.Fatalf("a pack committed after the snapshot: %+v, %v", v, err)
+	}
+
+	// A failure once the database holds the snapshot stops the node.
+	good := mustSnapshotFile(t, l)
+	l.testHookRestoreCopied = func() {
+		if _, err := l.sqlDB.Exec(`DROP TABLE merkle_nodes`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("a restore that failed after its copy went on")
+		}
+	}()
+	_ = l.restore(good)
+}
