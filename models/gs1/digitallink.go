@@ -44,10 +44,10 @@ func ParseDigitalLink(uri string) (ElementString, error) {
 // replays the entry, must judge as the others did; so it stays as it was,
 // and may change only with a version of the rules (models.RulesVersion)
 // that chooses between the old reading and the new. It differs from
-// parseDigitalLink only in the query, whose attributes an EPC does not
-// use: a key is taken as written (a percent-encoded one is no AI and is
-// ignored, as is any parameter that is not an AI, malformed escapes and
-// all), and the AIs of ledgerUnknownAIs are unknown.
+// parseDigitalLink in the query, whose attributes an EPC does not use: a
+// key is taken as written (a percent-encoded one is no AI and is ignored,
+// as is any parameter that is not an AI, malformed escapes and all); and
+// the AIs of ledgerUnknownAIs are unknown, in the query and the path.
 func parseLedgerDigitalLink(uri string) (ElementString, error) {
 	return parseDigitalLinkAs(uri, true)
 }
@@ -101,7 +101,7 @@ func parseDigitalLinkAs(uri string, ledger bool) (ElementString, error) {
 	var key *AIDef
 	for k := len(segs); k >= 2; k -= 2 {
 		d := LookupAI(segs[k-2])
-		if d == nil {
+		if d == nil || ledger && ledgerUnknownAIs[d.AI] {
 			break
 		}
 		if len(path) == maxPairs {

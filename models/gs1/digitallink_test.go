@@ -1,6 +1,8 @@
 package gs1
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -165,5 +167,25 @@ func TestTheLedgerReadsAnEPCsQueryAsItAlwaysHas(t *testing.T) {
 	}
 	if es, err := ParseDigitalLink(uri); err != nil || len(es) != 3 {
 		t.Errorf("ParseDigitalLink(%s): %v, %v", uri, es, err)
+	}
+	// In the path too: an AI it does not know ends the walk from the end,
+	// with the message it always gave.
+	uri = dlGTIN + "/717/X"
+	if _, err := ParseEPC(uri); err == nil || !strings.Contains(err.Error(), "no GS1 Digital Link primary key") {
+		t.Errorf("ParseEPC(%s): %v; the ledger has always found no key", uri, err)
+	}
+}
+
+// TestTheAITableIsTheOneTheLedgerReadsBy: the ledger's reading of EPCs
+// (parseLedgerDigitalLink) reads the AI table too, so an edit to the table
+// can change which committed captures Apply accepts. The table differs
+// from the one the ledger's entries were judged by (at 668cb4d, sha256
+// 32a8553f...) only in ledgerUnknownAIs. Edit the table, then add every
+// AI it newly knows to ledgerUnknownAIs (or give the ledger's reading a
+// rules version), and only then this hash.
+func TestTheAITableIsTheOneTheLedgerReadsBy(t *testing.T) {
+	sum := sha256.Sum256([]byte(aiTableSource))
+	if got, want := hex.EncodeToString(sum[:]), "f98377d7f11d00d66b7b8db69c7350325a2ceead86240af664dae95a09920ec6"; got != want {
+		t.Fatalf("the AI table changed (sha256 %s, was %s): the ledger's reading of EPCs depends on it; see this test's comment", got, want)
 	}
 }
