@@ -177,21 +177,10 @@ func TestEveryConnectionLimitsTheWAL(t *testing.T) {
 // then, so each verification reads one ledger from SQLite; it answers
 // again once reloaded, and after a restore that failed.
 func TestTheVerifyIndexStandsAsideWhileASnapshotIsRestored(t *testing.T) {
-	l, err := openLedger(filepath.Join(t.TempDir(), "ledger.db"), "node1", 100, 0, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.close()
-	apply := fsmApplier(t, l, time.Now)
-	capture := captureMaker(t, apply)
-	apply(capture("commission", 0, 3))
-	net, err := demo.New(1, 40, time.Now()) // captureMaker's network
-	if err != nil {
-		t.Fatal(err)
-	}
-	req := models.VerifyRequest{Scan: gs1.ElementString{{AI: "01", Value: net.Products[0].GTIN}, {AI: "21", Value: randomisedSerial(0)}}}
+	l, commission, verifyPack := mustPacksLedger(t)
+	commission("commission", 0, 3)
 	answers := func() bool {
-		v, ok, err := l.index.Verify(req)
+		v, ok, err := l.index.Verify(verifyPack(0))
 		if err != nil || ok && v.Verdict != models.VerdictAuthentic {
 			t.Fatalf("the index's answer: %+v, %v", v, err)
 		}
@@ -231,14 +220,8 @@ func TestTheVerifyIndexStandsAsideWhileASnapshotIsRestored(t *testing.T) {
 // the node (a panic, as for an entry that cannot be stored) rather than
 // go on with the two apart.
 func TestARestoreRefusesASnapshotItCannotReadBackBeforeTheCopy(t *testing.T) {
-	l, err := openLedger(filepath.Join(t.TempDir(), "ledger.db"), "node1", 100, 0, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.close()
-	apply := fsmApplier(t, l, time.Now)
-	capture := captureMaker(t, apply)
-	apply(capture("before", 0, 3))
+	l, commission, verifyPack := mustPacksLedger(t)
+	commission("before", 0, 3)
 	snap := mustSnapshotFile(t, l)
 	_, db, err := openSQLite(snap.Name())
 	if err != nil {
@@ -248,7 +231,7 @@ func TestARestoreRefusesASnapshotItCannotReadBackBeforeTheCopy(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	apply(capture("after", 3, 6))
+	commission("after", 3, 6)
 	size, root, applied := l.committed()
 
 	if err := l.restore(snap); err == nil {
@@ -261,12 +244,7 @@ func TestARestoreRefusesASnapshotItCannotReadBackBeforeTheCopy(t *testing.T) {
 	if err := l.sqlDB.QueryRow(`SELECT COALESCE(MAX(seq), 0) FROM ledger_entries`).Scan(&dbSize); err != nil || dbSize != size {
 		t.Fatalf("the database after the refusal holds %d entries (%v), memory %d", dbSize, err, size)
 	}
-	net, err := demo.New(1, 40, time.Now()) // captureMaker's network
-	if err != nil {
-		t.Fatal(err)
-	}
-	req := models.VerifyRequest{Scan: gs1.ElementString{{AI: "01", Value: net.Products[0].GTIN}, {AI: "21", Value: randomisedSerial(4)}}}
-	if v, err := models.Verify(l.db, req); err != nil || v.Verdict != models.VerdictAuthentic {
+	if v, err := models.Verify(l.db, verifyPack(4)); err != nil || v.Verdict != models.VerdictAuthentic {
 		t.Fatalf("a pack committed after the snapshot: %+v, %v", v, err)
 	}
 
@@ -283,4 +261,29 @@ func TestARestoreRefusesASnapshotItCannotReadBackBeforeTheCopy(t *testing.T) {
 		}
 	}()
 	_ = l.restore(good)
+}
+
+// mustPacksLedger opens a ledger with a verify index, applied to directly
+// (fsmApplier). commission applies a capture (id) commissioning packs
+// from to to (captureMaker's), and verifyPack(j) is the verification of
+// the j-th pack's scan (GTIN and serial).
+func mustPacksLedger(t *testing.T) (l *ledger, commission func(id string, from, to int), verifyPack func(j int) models.VerifyRequest) {
+	t.Helper()
+	l, err := openLedger(filepath.Join(t.TempDir(), "ledger.db"), "node1", 100, 0, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.close() })
+	apply := fsmApplier(t, l, time.Now)
+	capture := captureMaker(t, apply)
+	net, err := demo.New(1, 40, time.Now()) // captureMaker's network
+	if err != nil {
+		t.Fatal(err)
+	}
+	gtin := net.Products[0].GTIN
+	commission = func(id string, from, to int) { apply(capture(id, from, to)) }
+	verifyPack = func(j int) models.VerifyRequest {
+		return models.VerifyRequest{Scan: gs1.ElementString{{AI: "01", Value: gtin}, {AI: "21", Value: randomisedSerial(j)}}}
+	}
+	return l, commission, verifyPack
 }
