@@ -71,14 +71,8 @@ func TestATokensRateLimitCoversEveryRoute(t *testing.T) {
 	session := mustSignIn(t, n, limited).Value // the sign-in itself is not limited
 	get := func(token, path string) int {
 		t.Helper()
-		req, _ := http.NewRequestWithContext(t.Context(), "GET", n.srv.URL+path, nil)
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := n.srv.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
+		status, _ := getWith(t, n, path, "", token)
+		return status
 	}
 	for i := range 2 {
 		if code := get(limited, "/api/v1/ledger/head"); code != http.StatusOK {
