@@ -67,22 +67,29 @@ func catchUpTo(ctx context.Context, r projectionReader, have, size uint64) error
 // pack dispensed a moment ago elsewhere be seen as dispensed.
 func readAtConsistency(r projectionReader) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		values := c.QueryArray("consistency")
-		if len(values) > 1 {
-			abortErr(c, errf(http.StatusBadRequest, "bad_consistency", "consistency is given %d times; it takes one value", len(values)))
-			return
-		}
-		level, err := raftstore.ParseConsistency(c.Query("consistency"))
-		if err != nil {
-			abortErr(c, errf(http.StatusBadRequest, "bad_consistency", "consistency %q is not local, leader or linearizable", c.Query("consistency")))
-			return
-		}
-		if level == raftstore.Local {
-			return
-		}
-		if _, err := r.Read(c.Request.Context(), level); err != nil {
-			abortErr(c, errf(http.StatusServiceUnavailable, "unavailable",
-				"this node cannot answer at consistency %s now (%v); retry", c.Query("consistency"), err))
+		if err := readAtLevelAsked(c, r); err != nil {
+			abortErr(c, err)
 		}
 	}
+}
+
+// readAtLevelAsked is readAtConsistency's work, for a handler that
+// answers its errors itself (the resolver, with a page for a browser).
+func readAtLevelAsked(c *gin.Context, r projectionReader) error {
+	values := c.QueryArray("consistency")
+	if len(values) > 1 {
+		return errf(http.StatusBadRequest, "bad_consistency", "consistency is given %d times; it takes one value", len(values))
+	}
+	level, err := raftstore.ParseConsistency(c.Query("consistency"))
+	if err != nil {
+		return errf(http.StatusBadRequest, "bad_consistency", "consistency %q is not local, leader or linearizable", c.Query("consistency"))
+	}
+	if level == raftstore.Local {
+		return nil
+	}
+	if _, err := r.Read(c.Request.Context(), level); err != nil {
+		return errf(http.StatusServiceUnavailable, "unavailable",
+			"this node cannot answer at consistency %s now (%v); retry", c.Query("consistency"), err)
+	}
+	return nil
 }

@@ -35,12 +35,11 @@ type resolverAPI struct {
 // signed-in browser get the full answer.
 func (h *resolverAPI) Register(r gin.IRouter) {
 	opt := authenticate(h.ledger, false)
-	read := readAtConsistency(h.ledger)
 	for _, route := range []string{"/01/:gtin", "/01/:gtin/*rest"} {
 		if h.dash != nil {
-			r.GET(route, navigationOnly(h.dash.session), opt, read, h.resolve)
+			r.GET(route, navigationOnly(h.dash.session), opt, h.resolve)
 		} else {
-			r.GET(route, opt, read, h.resolve)
+			r.GET(route, opt, h.resolve)
 		}
 	}
 }
@@ -76,6 +75,9 @@ func (h *resolverAPI) resolve(c *gin.Context) {
 		return
 	}
 	linkType, query, err := resolverQuery(c.Request.URL.RawQuery)
+	if err == nil {
+		err = readAtLevelAsked(c, h.ledger) // ?consistency=, as on every read
+	}
 	if err != nil {
 		h.fail(c, err)
 		return

@@ -426,4 +426,9 @@ func TestResolverReadsEveryQueryParameterOrRefuses(t *testing.T) {
 			t.Errorf("%s: %s, want %s (%s)", query, got, want, body)
 		}
 	}
+	// A browser gets its errors, the level's too, as a page.
+	status, body := getWith(t, n, link+"?17="+p.ExpiryAI+"&consistency=bogus", "text/html", "")
+	if status != http.StatusBadRequest || !strings.Contains(body, "<html") || !strings.Contains(body, "consistency") {
+		t.Errorf("a browser's bogus level: %d %s", status, body)
+	}
 }

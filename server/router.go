@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -30,11 +32,52 @@ type Node interface {
 	BackupSource
 }
 
+// Router is a node's HTTP handler: its Gin engine, which routes by the
+// escaped path, behind the normalisation of that path (ServeHTTP).
+type Router struct {
+	*gin.Engine
+}
+
+// ServeHTTP routes req by its escaped path with every percent-encoded
+// unreserved character (RFC 3986 2.3: letters, digits, "-._~") decoded,
+// the normalisation RFC 3986 6.2.2.2 allows: "/ui/%61lerts" is
+// "/ui/alerts", while "%2F" and "%25" stay escaped, inside their segment.
+func (r Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if req.URL.RawPath != "" {
+		req.URL.RawPath = decodeUnreserved(req.URL.RawPath)
+	}
+	r.Engine.ServeHTTP(w, req)
+}
+
+// decodeUnreserved decodes the percent-encodings of unreserved characters
+// in an escaped path, and leaves every other escape as it is.
+func decodeUnreserved(p string) string {
+	if !strings.Contains(p, "%") {
+		return p
+	}
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		if p[i] == '%' && i+2 < len(p) {
+			if c, err := strconv.ParseUint(p[i+1:i+3], 16, 8); err == nil && isUnreserved(byte(c)) {
+				b.WriteByte(byte(c))
+				i += 2
+				continue
+			}
+		}
+		b.WriteByte(p[i])
+	}
+	return b.String()
+}
+
+func isUnreserved(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~", c) >= 0
+}
+
 // Create builds the HTTP handler of a node: request ids, access logs, a
 // JSON panic handler, /healthz and /readyz, the cluster and ledger routes,
 // then every extra registrar in order (the lifecycle API, the dashboard).
 // Errors are {"error":{"code","message","request_id"}} everywhere.
-func Create(node Node, log *slog.Logger, extra ...Registrar) *gin.Engine {
+func Create(node Node, log *slog.Logger, extra ...Registrar) Router {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -57,10 +100,10 @@ func Create(node Node, log *slog.Logger, extra ...Registrar) *gin.Engine {
 		abortErr(c, fmt.Errorf("panic: %v", p))
 	}))
 	r.NoRoute(func(c *gin.Context) {
-		abortErr(c, errf(http.StatusNotFound, "not_found", "no route %s %s", c.Request.Method, c.Request.URL.Path))
+		abortErr(c, errf(http.StatusNotFound, "not_found", "no route %s %s", c.Request.Method, c.Request.URL.EscapedPath()))
 	})
 	r.NoMethod(func(c *gin.Context) {
-		abortErr(c, errf(http.StatusMethodNotAllowed, "method_not_allowed", "%s is not allowed on %s", c.Request.Method, c.Request.URL.Path))
+		abortErr(c, errf(http.StatusMethodNotAllowed, "method_not_allowed", "%s is not allowed on %s", c.Request.Method, c.Request.URL.EscapedPath()))
 	})
 
 	h := &healthAPI{node: node, reader: node}
@@ -87,7 +130,7 @@ func Create(node Node, log *slog.Logger, extra ...Registrar) *gin.Engine {
 	for _, x := range extra {
 		x.Register(r)
 	}
-	return r
+	return Router{r}
 }
 
 // pathParams unescapes the route's parameters as path segments (RFC 3986:
