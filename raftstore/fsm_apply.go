@@ -11,6 +11,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -28,6 +29,9 @@ type fsm struct {
 	// restoreFailed, if set, hears why a snapshot could not be restored
 	// (snapshotStore.failed), so a node that cannot start can say why.
 	restoreFailed func(error)
+	// starting is true while raft.NewRaft runs, which restores a snapshot
+	// on its caller's goroutine when the database is behind (see Restore).
+	starting atomic.Bool
 }
 
 // newFSM starts the ledger's apply goroutine; close stops it.

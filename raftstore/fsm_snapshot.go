@@ -28,15 +28,30 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 
 // Restore replaces the whole database with a snapshot's copy, once the
 // entries queued before it are committed (the snapshot replaces them).
+//
+// A snapshot that cannot be read back once copied in leaves the database
+// the snapshot's and memory the ledger's before (errUnreadAfterCopy).
+// While the node starts (inside raft.NewRaft), that is an error: Raft
+// then restores an older snapshot, which makes both the same again, or
+// does not start. Once Raft runs, it would go on applying entries to the
+// two apart, so the node stops, as for an entry that cannot be stored;
+// started again, it reads the database as it is.
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
 	f.q.drain()
 	err := f.l.restore(rc)
+	if errors.Is(err, errUnreadAfterCopy) && !f.starting.Load() {
+		panic(err)
+	}
 	if err != nil && f.restoreFailed != nil {
 		f.restoreFailed(fmt.Errorf("restore snapshot: %w", err))
 	}
 	return err
 }
+
+// errUnreadAfterCopy is a restore's error when the database holds the
+// snapshot and reading it back failed.
+var errUnreadAfterCopy = errors.New("raftstore: restore snapshot: the database now holds the snapshot, and reading it back failed")
 
 type snapshot struct {
 	l *ledger
@@ -158,11 +173,7 @@ func (l *ledger) restore(r io.Reader) (err error) {
 	case errors.Is(err, models.ErrRulesTooNew):
 		return err // memory is the file's already: load reads the rules last
 	case err != nil:
-		// The database is the snapshot's, memory (tree, applied index) the
-		// ledger's before, and Raft will go on applying to both: as with an
-		// entry that cannot be stored, stop rather than diverge. Started
-		// again, the node reads the database as it is.
-		panic(fmt.Errorf("raftstore: restore snapshot: the database now holds the snapshot, and reading it back failed: %w", err))
+		return fmt.Errorf("%w: %w", errUnreadAfterCopy, err) // see fsm.Restore
 	}
 	l.restores.Add(1)
 	l.m.snapRestore.WithLabelValues(l.node).Inc()

@@ -35,7 +35,42 @@ func flipAByte(t *testing.T, dir string) {
 // notADatabase replaces the data and its checksum: the snapshot opens,
 // and the ledger refuses to restore it.
 func notADatabase(t *testing.T, dir string) {
-	data := []byte("not a database")
+	rewriteSnapshot(t, dir, []byte("not a database"))
+}
+
+// unreadableProjection adds to the snapshot's database a product whose
+// signed flag is not a truth value: what a restore reads first (the tree,
+// the applied index) reads, and the reload after the copy (the verify
+// index's products) fails.
+func unreadableProjection(t *testing.T, dir string) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	data, err := os.ReadFile(filepath.Join(dir, "state.bin"))
+	if err == nil {
+		err = os.WriteFile(path, data, 0o600)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, db, err := openSQLite(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.Exec(`INSERT INTO products (gtin, name, manufacturer, signed, seq, record_time) VALUES ('09506000134352', 'x', 'm', 'maybe', 1, '2026-01-01')`)
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		data, err = os.ReadFile(path)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	rewriteSnapshot(t, dir, data)
+}
+
+// rewriteSnapshot replaces a snapshot's data, and its size and checksum,
+// so that the snapshot store opens it.
+func rewriteSnapshot(t *testing.T, dir string, data []byte) {
 	var meta map[string]any
 	b, err := os.ReadFile(filepath.Join(dir, "meta.json"))
 	if err == nil {
@@ -107,15 +142,27 @@ func twoSnapshots(t *testing.T, trailing uint64, damage snapshotDamage) (c *test
 // database is lost and whose newest snapshot is damaged restores the
 // older one and replays the log after it, to the same tree.
 func TestADamagedSnapshotFallsBackToAnOlderOneTheLogContinues(t *testing.T) {
-	c, tn, head, _, _ := twoSnapshots(t, 1000, notADatabase)
-	c.restart(tn)
-	mustLeader(t, c.nodes)
-	waitFor(t, 10*time.Second, "the node replays its log", func() bool { return tn.s.Head().Size == head.Size })
-	if got := tn.s.Head(); !bytes.Equal(got.Root, head.Root) {
-		t.Fatalf("root %x after the fallback, want %x", got.Root, head.Root)
-	}
-	if tn.s.ledger.restores.Load() != 1 {
-		t.Fatalf("%d snapshot restores, want the older snapshot's one", tn.s.ledger.restores.Load())
+	for _, tc := range []struct {
+		name   string
+		damage snapshotDamage
+	}{
+		{"not a database", notADatabase},
+		// Copied in before the failure: the older snapshot's restore
+		// makes the database and memory the same again.
+		{"an unreadable projection", unreadableProjection},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, tn, head, _, _ := twoSnapshots(t, 1000, tc.damage)
+			c.restart(tn)
+			mustLeader(t, c.nodes)
+			waitFor(t, 10*time.Second, "the node replays its log", func() bool { return tn.s.Head().Size == head.Size })
+			if got := tn.s.Head(); !bytes.Equal(got.Root, head.Root) {
+				t.Fatalf("root %x after the fallback, want %x", got.Root, head.Root)
+			}
+			if tn.s.ledger.restores.Load() != 1 {
+				t.Fatalf("%d snapshot restores, want the older snapshot's one", tn.s.ledger.restores.Load())
+			}
+		})
 	}
 }
 

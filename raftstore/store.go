@@ -342,7 +342,9 @@ func (s *Store) open() error {
 		return err
 	}
 	go s.mux.serve()
+	s.fsm.starting.Store(true)
 	s.raft, err = raft.NewRaft(rc, s.fsm, logs, s.bolt, snaps, s.transport)
+	s.fsm.starting.Store(false)
 	if err != nil {
 		return fmt.Errorf("start raft: %w", snaps.startError(err))
 	}
