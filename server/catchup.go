@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -76,20 +78,44 @@ func readAtConsistency(r projectionReader) gin.HandlerFunc {
 // readAtLevelAsked is readAtConsistency's work, for a handler that
 // answers its errors itself (the resolver, with a page for a browser).
 func readAtLevelAsked(c *gin.Context, r projectionReader) error {
-	values := c.QueryArray("consistency")
-	if len(values) > 1 {
-		return errf(http.StatusBadRequest, "bad_consistency", "consistency is given %d times; it takes one value", len(values))
-	}
-	level, err := raftstore.ParseConsistency(c.Query("consistency"))
+	asked, err := consistencyAsked(c.Request.URL.RawQuery)
 	if err != nil {
-		return errf(http.StatusBadRequest, "bad_consistency", "consistency %q is not local, leader or linearizable", c.Query("consistency"))
+		return err
+	}
+	level, err := raftstore.ParseConsistency(asked)
+	if err != nil {
+		return errf(http.StatusBadRequest, "bad_consistency", "consistency %q is not local, leader or linearizable", asked)
 	}
 	if level == raftstore.Local {
 		return nil
 	}
 	if _, err := r.Read(c.Request.Context(), level); err != nil {
 		return errf(http.StatusServiceUnavailable, "unavailable",
-			"this node cannot answer at consistency %s now (%v); retry", c.Query("consistency"), err)
+			"this node cannot answer at consistency %s now (%v); retry", asked, err)
 	}
 	return nil
+}
+
+// consistencyAsked is the consistency parameter of a raw query, "" when
+// there is none. It reads the query itself: url.Values drops a pair whose
+// value does not decode (or holds ";"), which would turn a malformed
+// "linearizable" into the default, local, without a word.
+func consistencyAsked(raw string) (string, error) {
+	var asked string
+	n := 0
+	for _, param := range strings.Split(raw, "&") {
+		k, v, _ := strings.Cut(param, "=")
+		if key, err := url.QueryUnescape(k); err != nil || key != "consistency" {
+			continue
+		}
+		if n++; n > 1 {
+			return "", errf(http.StatusBadRequest, "bad_consistency", "consistency is given more than once; it takes one value")
+		}
+		value, err := url.QueryUnescape(v)
+		if err != nil {
+			return "", errf(http.StatusBadRequest, "bad_consistency", "consistency %q does not decode: %v", v, err)
+		}
+		asked = value
+	}
+	return asked, nil
 }
