@@ -54,9 +54,14 @@ type backupAPI struct {
 }
 
 func (a *backupAPI) backup(c *gin.Context) {
-	cons, err := raftstore.ParseConsistency(c.Query("consistency"))
+	asked, err := consistencyAsked(c.Request.URL.RawQuery)
 	if err != nil {
-		abortErr(c, errf(http.StatusBadRequest, "invalid_request", "consistency %q is not local, leader or linearizable", c.Query("consistency")))
+		abortErr(c, err)
+		return
+	}
+	cons, err := raftstore.ParseConsistency(asked)
+	if err != nil {
+		abortErr(c, errf(http.StatusBadRequest, "invalid_request", "consistency %q is not local, leader or linearizable", asked))
 		return
 	}
 	ctx := c.Request.Context()

@@ -67,8 +67,16 @@ func catchUpTo(ctx context.Context, r projectionReader, have, size uint64) error
 // state, the verify index too (it is published before the applied index
 // grows). So a pharmacy verifying through a read replica can ask that a
 // pack dispensed a moment ago elsewhere be seen as dispensed.
+//
+// It also refuses a query that does not decode: url.Values, which the
+// handlers read their parameters with, drops such a pair without a word,
+// and a dropped filter (?verdict=) answers more than was asked.
 func readAtConsistency(r projectionReader) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		if _, err := url.ParseQuery(c.Request.URL.RawQuery); err != nil {
+			abortErr(c, errf(http.StatusBadRequest, "bad_query", "the query does not decode: %v", err))
+			return
+		}
 		if err := readAtLevelAsked(c, r); err != nil {
 			abortErr(c, err)
 		}

@@ -370,16 +370,23 @@ func (h *epcisAPI) events(c *gin.Context) {
 		abortErr(c, err)
 		return
 	}
-	eq, err := parseEventQuery(c.Request.URL.Query())
+	// url.Values drops a pair that does not decode, and with it a filter:
+	// the answer would hold events the client did not ask for.
+	q, err := url.ParseQuery(c.Request.URL.RawQuery)
+	if err != nil {
+		abortErr(c, errf(http.StatusBadRequest, "query_parameter", "the query does not decode: %v", err))
+		return
+	}
+	eq, err := parseEventQuery(q)
 	if err != nil {
 		abortErr(c, err)
 		return
 	}
 	eq.Viewer = viewerOf(cl)
 	setVersions(c)
-	cons, err := raftstore.ParseConsistency(c.Query("consistency"))
+	cons, err := raftstore.ParseConsistency(q.Get("consistency"))
 	if err != nil {
-		abortErr(c, errf(http.StatusBadRequest, "query_parameter", "consistency %q is not local, leader or linearizable", c.Query("consistency")))
+		abortErr(c, errf(http.StatusBadRequest, "query_parameter", "consistency %q is not local, leader or linearizable", q.Get("consistency")))
 		return
 	}
 	db, err := h.ledger.Read(c.Request.Context(), cons)
