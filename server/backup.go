@@ -61,7 +61,7 @@ func (a *backupAPI) backup(c *gin.Context) {
 	}
 	cons, err := raftstore.ParseConsistency(asked)
 	if err != nil {
-		abortErr(c, errf(http.StatusBadRequest, "invalid_request", "consistency %q is not local, leader or linearizable", asked))
+		abortErr(c, errf(http.StatusBadRequest, "bad_consistency", "consistency %q is not local, leader or linearizable", asked))
 		return
 	}
 	ctx := c.Request.Context()

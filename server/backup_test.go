@@ -112,7 +112,7 @@ func TestBackupIsForAdminsOnly(t *testing.T) {
 		{"regulator", seeded.Tokens[net.Regulator.GLN], "", http.StatusForbidden, "forbidden"},
 		{"pharmacy", seeded.Tokens[net.Pharmacy1.GLN], "?consistency=linearizable", http.StatusForbidden, "forbidden"},
 		{"no token", "", "", http.StatusUnauthorized, "unauthenticated"},
-		{"admin, bad consistency", n.adminToken, "?consistency=eventual", http.StatusBadRequest, "invalid_request"},
+		{"admin, bad consistency", n.adminToken, "?consistency=eventual", http.StatusBadRequest, "bad_consistency"},
 	} {
 		resp := getBackup(t, n.srv.URL, tc.token, tc.query)
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))

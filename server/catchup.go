@@ -73,14 +73,24 @@ func catchUpTo(ctx context.Context, r projectionReader, have, size uint64) error
 // and a dropped filter (?verdict=) answers more than was asked.
 func readAtConsistency(r projectionReader) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if _, err := url.ParseQuery(c.Request.URL.RawQuery); err != nil {
-			abortErr(c, errf(http.StatusBadRequest, "bad_query", "the query does not decode: %v", err))
+		if err := checkQueryDecodes(c); err != nil {
+			abortErr(c, err)
 			return
 		}
 		if err := readAtLevelAsked(c, r); err != nil {
 			abortErr(c, err)
 		}
 	}
+}
+
+// checkQueryDecodes refuses a query url.Values cannot read whole: the
+// handlers read their parameters through it (c.Query), and it drops a
+// pair that does not decode, or that holds ";", without a word.
+func checkQueryDecodes(c *gin.Context) error {
+	if _, err := url.ParseQuery(c.Request.URL.RawQuery); err != nil {
+		return errf(http.StatusBadRequest, "query_parameter", "the query does not decode (%v); percent-encode \"%%\" as %%25 and \";\" as %%3B", err)
+	}
+	return nil
 }
 
 // readAtLevelAsked is readAtConsistency's work, for a handler that

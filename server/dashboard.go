@@ -54,7 +54,7 @@ const sessionCookie = "pedigree_session"
 func (d *Dashboard) Register(r gin.IRouter) {
 	(&resolverAPI{ledger: d.ledger, verify: d.verify, dash: d}).Register(r)
 	r.StaticFS("/static", http.FS(web.Static()))
-	g := r.Group("/", d.session)
+	g := r.Group("/", d.session, d.decodedQuery)
 	g.GET("/", d.overview)
 	g.POST("/login", d.login)
 	g.POST("/logout", d.logout)
@@ -127,6 +127,18 @@ func (d *Dashboard) session(c *gin.Context) {
 		// The node cannot read its projection now; the session stays for
 		// when it can, and this request goes on signed out.
 		_ = c.Error(err)
+	}
+}
+
+// decodedQuery refuses a page's query that does not decode. A page reads
+// its parameters with c.Query, which drops such a one without a word, and
+// would answer another question: a lot's custody for a pack's, a tree
+// head without the proof asked for. (The resolver, which a session also
+// serves, reads its query itself.)
+func (d *Dashboard) decodedQuery(c *gin.Context) {
+	if err := checkQueryDecodes(c); err != nil {
+		d.fail(c, err)
+		c.Abort()
 	}
 }
 

@@ -649,3 +649,28 @@ func TestDashboardLinksKeepParenthesesInLotsAndSerials(t *testing.T) {
 		}
 	}
 }
+
+// TestADashboardPageRefusesAQueryThatDoesNotDecode: a page reads its
+// parameters as url.Values does, which drops one that does not decode (or
+// holds ";"), and the page then answered another question: a lot's chain
+// of custody for a pack's, a tree head without the proof asked for. Such
+// a query gets an error page instead.
+func TestADashboardPageRefusesAQueryThatDoesNotDecode(t *testing.T) {
+	n := mustAPINode(t)
+	net, _ := mustSeed(t, n, 20)
+	session := mustSignIn(t, n, n.adminToken).Value
+	p := net.Packs[0]
+	for _, path := range []string{
+		"/ui/provenance?gtin=" + p.GTIN + "&serial=" + p.Serial + "%zz&lot=" + p.Lot,
+		"/ui/ledger?seq=3;",
+		"/ui/alerts?before=%zz",
+	} {
+		status, body, _ := dashboardGet(t, n, path, session)
+		if status != http.StatusBadRequest || !strings.Contains(body, "does not decode") {
+			t.Errorf("GET %s: %d, want 400 and an error page", path, status)
+		}
+	}
+	if status, _, _ := dashboardGet(t, n, "/ui/provenance?gtin="+p.GTIN+"&serial="+p.Serial, session); status != http.StatusOK {
+		t.Errorf("the pack's page: %d", status)
+	}
+}

@@ -272,6 +272,29 @@ var eventQueryParams = func() map[string]bool {
 	return params
 }()
 
+// parseRawQuery is url.ParseQuery less its refusal of ";": pairs are
+// separated by "&" alone, so a value may hold ";", as RFC 3986 allows and
+// every EPCIS 2.0 hash event id does ("ni:///sha-256;...?ver=CBV2.0"). A
+// key or value that does not decode is an error.
+func parseRawQuery(raw string) (url.Values, error) {
+	q := url.Values{}
+	for _, param := range strings.Split(raw, "&") {
+		if param == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(param, "=")
+		key, err := url.QueryUnescape(k)
+		if err == nil {
+			v, err = url.QueryUnescape(v)
+		}
+		if err != nil {
+			return nil, err
+		}
+		q.Add(key, v)
+	}
+	return q, nil
+}
+
 // singleValued are the query parameters that take one value, not a list.
 var singleValued = map[string]bool{"GE_eventTime": true, "LT_eventTime": true, "GE_recordTime": true, "LT_recordTime": true,
 	"perPage": true, "nextPageToken": true, "consistency": true}
@@ -372,7 +395,7 @@ func (h *epcisAPI) events(c *gin.Context) {
 	}
 	// url.Values drops a pair that does not decode, and with it a filter:
 	// the answer would hold events the client did not ask for.
-	q, err := url.ParseQuery(c.Request.URL.RawQuery)
+	q, err := parseRawQuery(c.Request.URL.RawQuery)
 	if err != nil {
 		abortErr(c, errf(http.StatusBadRequest, "query_parameter", "the query does not decode: %v", err))
 		return
@@ -400,9 +423,8 @@ func (h *epcisAPI) events(c *gin.Context) {
 		return
 	}
 	if page.NextPageToken != "" {
-		next := c.Request.URL.Query()
-		next.Set("nextPageToken", page.NextPageToken)
-		c.Header("Link", "<"+c.Request.URL.Path+"?"+next.Encode()+`>; rel="next"`)
+		q.Set("nextPageToken", page.NextPageToken) // the query as read, ";" and all
+		c.Header("Link", "<"+c.Request.URL.Path+"?"+q.Encode()+`>; rel="next"`)
 	}
 	c.JSON(http.StatusOK, queryDocument(page.Events))
 }

@@ -2,7 +2,10 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,5 +120,57 @@ func TestAnErrorDeclarationNeedsNoIdempotencyKey(t *testing.T) {
 	}
 	if err := ph1.Do(t.Context(), "POST", "/epcis/capture", "application/ld+json", demo.Document(at, ev), &again); err != nil || again != declared {
 		t.Fatalf("the declaration again: %+v, %v; first %+v", again, err, declared)
+	}
+}
+
+// TestAnEventIDWithASemicolonCanBeQueried: every EPCIS 2.0 hash event id
+// holds ";" ("ni:///sha-256;...?ver=CBV2.0"), which RFC 3986 allows in a
+// query as it is. url.ParseQuery refuses it (and url.Values dropped the
+// filter, answering every event); the events query reads it, and its
+// next link keeps it.
+func TestAnEventIDWithASemicolonCanBeQueried(t *testing.T) {
+	n := mustAPINode(t)
+	net, s := mustSeed(t, n, 20)
+	token := s.Tokens[net.Regulator.GLN]
+	var all struct {
+		EPCISBody struct {
+			QueryResults struct {
+				ResultsBody struct {
+					EventList []struct {
+						EventID string `json:"eventID"`
+					} `json:"eventList"`
+				} `json:"resultsBody"`
+			} `json:"queryResults"`
+		} `json:"epcisBody"`
+	}
+	status, body := getWith(t, n, "/epcis/events?perPage=2", "", token)
+	if err := json.Unmarshal([]byte(body), &all); err != nil || status != http.StatusOK {
+		t.Fatalf("the events: %d %v", status, err)
+	}
+	events := all.EPCISBody.QueryResults.ResultsBody.EventList
+	if len(events) == 0 || !strings.Contains(events[0].EventID, ";") {
+		t.Fatalf("the premise: a hash event id with \";\": %+v", events)
+	}
+	id := events[0].EventID
+	all.EPCISBody.QueryResults.ResultsBody.EventList = nil
+	status, body = getWith(t, n, "/epcis/events?EQ_eventID="+id, "", token)
+	if err := json.Unmarshal([]byte(body), &all); err != nil || status != http.StatusOK {
+		t.Fatalf("EQ_eventID=%s: %d %s", id, status, body)
+	}
+	if got := all.EPCISBody.QueryResults.ResultsBody.EventList; len(got) != 1 || got[0].EventID != id {
+		t.Fatalf("EQ_eventID=%s: %+v, want that event alone", id, got)
+	}
+
+	// Two ids, a page each: the next link asks for the same two.
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", n.srv.URL+"/epcis/events?perPage=1&EQ_eventID="+id+","+events[1].EventID, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := n.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	link := resp.Header.Get("Link")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(link, "EQ_eventID="+url.QueryEscape(id+","+events[1].EventID)) {
+		t.Fatalf("the next link of two ids: %d %q", resp.StatusCode, link)
 	}
 }

@@ -79,7 +79,7 @@ func TestMalformedRequestsGet4xxJSON(t *testing.T) {
 		{"a linear barcode's GTIN alone", "POST", "/api/v1/verify", "text/plain", ph1, []byte("(01)" + p.GTIN), 400, "bad_gs1"},
 		// A pair url.Values would drop, and with it a filter or a level.
 		{"an events filter that does not decode", "GET", "/epcis/events?EQ_bizStep=%zz", "", mfr, nil, 400, "query_parameter"},
-		{"an alerts filter that does not decode", "GET", "/api/v1/alerts?verdict=%zz", "", mfr, nil, 400, "bad_query"},
+		{"an alerts filter that does not decode", "GET", "/api/v1/alerts?verdict=%zz", "", mfr, nil, 400, "query_parameter"},
 		{"a backup's level that does not decode", "GET", "/api/v1/cluster/backup?consistency=leader%zz", "", n.adminToken, nil, 400, "bad_consistency"},
 		{"a time given twice", "GET", "/epcis/events?GE_eventTime=2020-01-01T00:00:00Z&GE_eventTime=x", "", mfr, nil, 400, "query_parameter"},
 		{"bad location", "POST", "/api/v1/verify", "application/json", ph1, []byte(`{"scan":"` + jsonEsc(p.HRI) + `","location":"123"}`), 400, "bad_location"},
