@@ -184,19 +184,27 @@ func (a *applier) loadPacks(epcs []string) ([]*Item, error) {
 	return out, nil
 }
 
-// premises resolves a payload location (GLN or SGLN URI) to a GLN,
+// premises resolves a payload location to a GLN (LocationGLN),
 // defaulting to the actor's own.
 func (a *applier) premises(loc string) (string, error) {
-	switch {
-	case loc == "":
+	if loc == "" {
 		return a.actorID(), nil
-	case len(loc) == 13 && gs1.ValidCheckDigit(loc):
-		return loc, nil
 	}
-	if gln := glnOf(loc); gln != "" {
+	if gln, ok := LocationGLN(loc); ok {
 		return gln, nil
 	}
 	return "", reject(CodeBadPayload, "location %q is not a GLN or SGLN URI", loc)
+}
+
+// LocationGLN is the GLN a decommission's location names: a GLN itself,
+// or an SGLN or PGLN URI's. Apply reads a location so; the API checks one
+// against the caller's premises by it.
+func LocationGLN(loc string) (string, bool) {
+	if len(loc) == 13 && gs1.ValidCheckDigit(loc) {
+		return loc, true
+	}
+	gln := glnOf(loc)
+	return gln, gln != ""
 }
 
 // savePacks writes changed packs back in one statement.

@@ -43,22 +43,17 @@ func (d decommissionChecks) undo(ctx context.Context, cl Caller, p *models.UndoD
 	return d.checkPremises(ctx, cl, p.Location)
 }
 
-// checkPremises checks a location given as Apply reads it: a GLN, or an
-// SGLN URI (of a GLN and an extension) or PGLN URI, whose GLN counts.
+// checkPremises checks a location as Apply reads it (models.LocationGLN):
+// a GLN, or an SGLN or PGLN URI, whose GLN counts.
 func (d decommissionChecks) checkPremises(ctx context.Context, cl Caller, loc string) error {
-	if loc == "" || len(loc) == 13 {
-		return d.premises.checkLocation(ctx, cl, loc)
+	if loc == "" {
+		return nil // the caller's own GLN
 	}
-	e, err := gs1.ParseEPC(loc)
-	switch {
-	case err == nil && e.Kind == gs1.EPCSGLN:
-		loc = string(e.SGLN.GLN)
-	case err == nil && e.Kind == gs1.EPCPGLN:
-		loc = string(e.PGLN)
-	default:
+	gln, ok := models.LocationGLN(loc)
+	if !ok {
 		return errf(http.StatusBadRequest, "bad_location", "location %q is not a GLN, an SGLN URI or a PGLN URI", loc)
 	}
-	return d.premises.checkLocation(ctx, cl, loc)
+	return d.premises.checkLocation(ctx, cl, gln)
 }
 
 // checkEPCList refuses an empty or oversized list and identifiers that are
