@@ -73,33 +73,48 @@ func catchUpTo(ctx context.Context, r projectionReader, have, size uint64) error
 // and a dropped filter (?verdict=) answers more than was asked.
 func readAtConsistency(r projectionReader) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if err := checkQueryDecodes(c); err != nil {
-			abortErr(c, err)
-			return
+		q, err := decodedQuery(c)
+		if err == nil {
+			// Decoded whole, the values hold every pair.
+			if levels := q["consistency"]; len(levels) > 1 {
+				err = errf(http.StatusBadRequest, "bad_consistency", "consistency is given more than once; it takes one value")
+			} else {
+				err = readAt(c, r, q.Get("consistency"))
+			}
 		}
-		if err := readAtLevelAsked(c, r); err != nil {
+		if err != nil {
 			abortErr(c, err)
 		}
 	}
 }
 
-// checkQueryDecodes refuses a query url.Values cannot read whole: the
-// handlers read their parameters through it (c.Query), and it drops a
-// pair that does not decode, or that holds ";", without a word.
-func checkQueryDecodes(c *gin.Context) error {
-	if _, err := url.ParseQuery(c.Request.URL.RawQuery); err != nil {
-		return errf(http.StatusBadRequest, "query_parameter", "the query does not decode (%v); percent-encode \"%%\" as %%25 and \";\" as %%3B", err)
+// decodedQuery is the request's query, refused if url.Values cannot read
+// it whole: the handlers read their parameters through it (c.Query), and
+// it drops a pair that does not decode, or that holds ";", without a
+// word.
+func decodedQuery(c *gin.Context) (url.Values, error) {
+	q, err := url.ParseQuery(c.Request.URL.RawQuery)
+	if err != nil {
+		return nil, errf(http.StatusBadRequest, "query_parameter", "the query does not decode (%v); percent-encode \"%%\" as %%25 and \";\" as %%3B", err)
 	}
-	return nil
+	return q, nil
 }
 
-// readAtLevelAsked is readAtConsistency's work, for a handler that
-// answers its errors itself (the resolver, with a page for a browser).
+// readAtLevelAsked is readAtConsistency's work for a handler whose query
+// may not decode whole and that answers its errors itself (the
+// resolver, with a page for a browser): the level is read from the raw
+// query (consistencyAsked).
 func readAtLevelAsked(c *gin.Context, r projectionReader) error {
 	asked, err := consistencyAsked(c.Request.URL.RawQuery)
 	if err != nil {
 		return err
 	}
+	return readAt(c, r, asked)
+}
+
+// readAt waits until this node holds what the consistency level asked
+// asks ("" or local: nothing to wait for).
+func readAt(c *gin.Context, r projectionReader, asked string) error {
 	level, err := raftstore.ParseConsistency(asked)
 	if err != nil {
 		return errf(http.StatusBadRequest, "bad_consistency", "consistency %q is not local, leader or linearizable", asked)

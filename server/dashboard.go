@@ -136,7 +136,7 @@ func (d *Dashboard) session(c *gin.Context) {
 // head without the proof asked for. (The resolver, which a session also
 // serves, reads its query itself.)
 func (d *Dashboard) decodedQuery(c *gin.Context) {
-	if err := checkQueryDecodes(c); err != nil {
+	if _, err := decodedQuery(c); err != nil {
 		d.fail(c, err)
 		c.Abort()
 	}
