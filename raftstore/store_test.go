@@ -289,6 +289,13 @@ func TestAQuietNodeDoesNotRestoreItsSnapshotAtEveryStart(t *testing.T) {
 	c := mustCluster(t, 1, nil)
 	tn := c.nodes[0]
 	writeN(t, tn.s, "q", 3, 1)
+	// The node announces itself in the background; had it not yet, it
+	// would after the restart, and that entry could land after the
+	// snapshot below and spoil the premise.
+	waitFor(t, 10*time.Second, "the node announced", func() bool {
+		infos, err := tn.s.ledger.nodeInfos()
+		return err == nil && infos[tn.id] == tn.s.Info()
+	})
 	c.kill(tn)
 	c.restart(tn) // a new term: the leader's no-op
 	mustLeader(t, c.nodes)
