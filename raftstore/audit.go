@@ -5,7 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"time"
+
+	"github.com/hashicorp/raft"
 )
 
 // The tree audit. Every node applies the same log by the same rules, so at
@@ -13,55 +17,106 @@ import (
 // node whose tree differs (its storage corrupted or edited, a fault the
 // apply path did not catch, or a binary with other rules replaying old
 // entries: the rules are not versioned) would otherwise go on answering
-// reads and proofs from a ledger the others do not hold. So a follower
-// compares its tree with the leader's from time to time, and a node that
-// found a difference says so for good, in its readiness, its status and a
-// metric, until an operator rebuilds it.
+// reads and proofs from a ledger the others do not hold. So every node,
+// the leader too, audits itself from time to time, in two ways:
+//
+//   - It recomputes a window of its stored tree from its stored entries
+//     (treeCheck), a pass over the whole ledger every few rounds, and
+//     starts over. A stored ledger that contradicts itself is wrong
+//     whatever the other nodes hold.
+//   - It compares its tree with every other voter's. No node's word is
+//     taken as the truth, the leader's neither: a node is wrong when a
+//     majority of the voters hold another tree than its own, so one
+//     corrupted node, leader or not, cannot take the healthy ones out.
+//     With two voters a difference cannot be laid at either's door: both
+//     report it and neither stops.
+//
+// A node that found itself wrong says so for good, in its readiness, its
+// status and a metric, until an operator rebuilds it; it no longer serves
+// as a witness for the others' audits, and hands on the leadership
+// whenever it holds it.
 
-// defaultAuditInterval is how often a follower audits its tree.
+// defaultAuditInterval is how often a node audits its tree.
 const defaultAuditInterval = 10 * time.Second
 
-// ErrDiverged is Ready's answer once this node's tree differed from the
-// leader's at the same size.
-var ErrDiverged = errors.New("raftstore: this node's ledger differs from the leader's")
+// A round of the audit recomputes at most this many entries' leaves, or
+// entries of this many bytes, of the stored tree: a ledger of a million
+// entries in an hour at the default interval, at a few milliseconds of
+// work a round.
+const (
+	auditEntriesPerRound = 4096
+	auditBytesPerRound   = 4 << 20
+)
 
-// divergence is what an audit that found a difference saw.
+// ErrDiverged is Ready's answer once this node found its ledger wrong: not
+// the tree the majority of the voters hold, or a stored tree its own
+// stored entries contradict.
+var ErrDiverged = errors.New("raftstore: this node's ledger differs from the cluster's")
+
+// divergence is what an audit that found this node wrong saw: either a
+// stored ledger that contradicts itself (fault), or other voters' trees.
 type divergence struct {
-	size          uint64
-	mine, leaders []byte
-	leaderID      string
-	// short, when set, is this node's tree size, smaller than size at the
-	// leader's applied index; mine is then nil.
-	short *uint64
+	fault  string
+	voters int
+	peers  []peerTree
+}
+
+// peerTree is another voter's tree that this node's tree is not.
+type peerTree struct {
+	id   string
+	size uint64
+	// root is the peer's, mine this node's at the same size. short, when
+	// set, is this node's tree size, smaller than size though it applied
+	// the Raft index the peer held its tree at; mine is then nil.
+	root, mine []byte
+	short      *uint64
 }
 
 const rebuildAdvice = "take the node out and rebuild it (remove it, wipe its data directory, join again)"
 
 func (d *divergence) Error() string {
-	if d.short != nil {
-		return fmt.Sprintf("%v: having applied the leader's (%s) Raft index, its tree holds %d entries where the leader's holds %d; %s",
-			ErrDiverged, d.leaderID, *d.short, d.size, rebuildAdvice)
+	if d.fault != "" {
+		return fmt.Sprintf("%v: its stored ledger contradicts itself: %s; %s", ErrDiverged, d.fault, rebuildAdvice)
 	}
-	return fmt.Sprintf("%v: at tree size %d its root is %x, the leader's (%s) %x; %s",
-		ErrDiverged, d.size, d.mine, d.leaderID, d.leaders, rebuildAdvice)
+	return fmt.Sprintf("%v: %d of the %d voters hold another tree (%s); %s",
+		ErrDiverged, len(d.peers), d.voters, describePeers(d.peers), rebuildAdvice)
+}
+
+func describePeers(peers []peerTree) string {
+	parts := make([]string, len(peers))
+	for i, p := range peers {
+		if p.short != nil {
+			parts[i] = fmt.Sprintf("having applied the Raft index %s held its tree at, its tree holds %d entries where %s's holds %d",
+				p.id, *p.short, p.id, p.size)
+		} else {
+			parts[i] = fmt.Sprintf("at tree size %d its root is %x, %s's %x", p.size, p.mine, p.id, p.root)
+		}
+	}
+	return strings.Join(parts, "; ")
 }
 
 func (d *divergence) Unwrap() error { return ErrDiverged }
 
-// auditLoop audits this node's tree every interval while it follows.
+// auditLoop audits this node's tree every interval.
 func (s *Store) auditLoop(interval time.Duration) {
 	defer s.wg.Done()
 	// Exported from the start, so an alert on it sees 0, not nothing.
 	s.ledger.m.diverged.WithLabelValues(s.cfg.NodeID).Set(0)
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	stored := &storedAudit{}
 	for {
 		select {
 		case <-s.done:
 			return
 		case <-t.C:
 		}
-		if s.diverged.Load() != nil || s.IsLeader() {
+		if s.diverged.Load() != nil {
+			s.handOnLeadership()
+			continue
+		}
+		s.auditStored(stored)
+		if s.diverged.Load() != nil {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), interval)
@@ -70,53 +125,168 @@ func (s *Store) auditLoop(interval time.Duration) {
 	}
 }
 
-// auditOnce asks the leader for its tree and the applied index it holds it
-// at, waits (within ctx) until this node has applied that index too, and
-// compares its own tree of that size.
+// storedAudit is where the recomputation of the stored tree has got to.
+type storedAudit struct {
+	check    *treeCheck
+	restores int64 // the ledger's restores when check began
+}
+
+// auditStored recomputes the next window of this node's stored tree from
+// its stored entries. A restore replaces the stored ledger, so the pass
+// starts over after one, and a round a restore overlapped counts for
+// nothing.
+func (s *Store) auditStored(a *storedAudit) {
+	restores := s.ledger.restores.Load()
+	size, _, _ := s.ledger.committed()
+	if a.check == nil || a.restores != restores || a.check.rng.End() >= size {
+		a.check, a.restores = newTreeCheck(), restores
+	}
+	err := s.extendStoredCheck(a.check, size)
+	if s.ledger.restores.Load() != restores {
+		a.check = nil
+		return
+	}
+	var fault *treeFault
+	switch {
+	case errors.As(err, &fault):
+		s.ledger.m.audits.WithLabelValues(s.cfg.NodeID, "inconsistent").Inc()
+		s.flagDivergence(&divergence{fault: fault.msg})
+	case err != nil:
+		// A read can fail for reasons of its own (I/O): a fault is
+		// declared only on what was read, never on an error, since it
+		// takes the node out of service for good.
+		a.check = nil
+		s.log.Warn("tree audit: cannot read this node's stored tree", "error", err)
+	}
+}
+
+// extendStoredCheck runs the next window of c in one read transaction:
+// the entries and the nodes it reads are then of one state of the file,
+// never of both sides of a commit.
+func (s *Store) extendStoredCheck(c *treeCheck, size uint64) error {
+	tx, err := s.ledger.sqlDB.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // read only
+	return c.extend(tx, size, auditEntriesPerRound, auditBytesPerRound)
+}
+
+// auditOnce asks every other voter for its tree and the applied index it
+// holds it at, waits (within ctx) until this node has applied that index
+// too, and compares its own tree of that size. It flags this node when a
+// majority of the voters hold another tree.
 func (s *Store) auditOnce(ctx context.Context) {
 	count := func(outcome string) { s.ledger.m.audits.WithLabelValues(s.cfg.NodeID, outcome).Inc() }
-	_, leaderID := s.raft.LeaderWithID()
-	resp, err := s.callLeader(ctx, rpcRequest{Op: rpcHead})
-	if err != nil {
+	f := s.raft.GetConfiguration()
+	if f.Error() != nil {
 		count("skipped")
 		return
+	}
+	voters := 0
+	var witnesses []raft.Server
+	for _, srv := range f.Configuration().Servers {
+		if srv.Suffrage != raft.Voter {
+			continue
+		}
+		voters++
+		if string(srv.ID) != s.cfg.NodeID {
+			witnesses = append(witnesses, srv)
+		}
+	}
+	if len(witnesses) == 0 {
+		return // a cluster of one: nothing to compare with
+	}
+	type answer struct {
+		differs  *peerTree
+		compared bool
+	}
+	answers := make([]answer, len(witnesses))
+	var wg sync.WaitGroup
+	for i, w := range witnesses {
+		wg.Go(func() {
+			answers[i].differs, answers[i].compared = s.compareTree(ctx, w)
+		})
+	}
+	wg.Wait()
+	compared := 0
+	var differ []peerTree
+	for _, a := range answers {
+		if a.compared {
+			compared++
+		}
+		if a.differs != nil {
+			differ = append(differ, *a.differs)
+		}
+	}
+	switch {
+	case compared == 0:
+		count("skipped")
+	case len(differ) >= voters/2+1:
+		count("differs")
+		s.flagDivergence(&divergence{voters: voters, peers: differ})
+	case len(differ) > 0:
+		// Too few to say this node is the one that is wrong: most likely
+		// the other one is, and its own audit will say so.
+		count("disputed")
+		s.log.Warn("tree audit: another voter's tree differs from this node's", "voters", voters, "differ", describePeers(differ))
+	default:
+		count("same")
+	}
+}
+
+// compareTree compares this node's tree with the peer's. It returns
+// whether it compared, and the peer's tree when it differs.
+func (s *Store) compareTree(ctx context.Context, peer raft.Server) (*peerTree, bool) {
+	resp, err := s.fwd.call(ctx, string(peer.Address), rpcRequest{Op: rpcHead})
+	if err != nil {
+		return nil, false // down, diverged, or an older binary's follower
 	}
 	if err := s.ledger.waitApplied(ctx, resp.Index); err != nil {
-		count("skipped")
-		return
+		return nil, false
 	}
-	// The tree grows only as entries apply, so at the leader's index or
-	// past it a tree of fewer entries than the leader's lost some or never
+	// The tree grows only as entries apply, so at the peer's index or
+	// past it a tree of fewer entries than the peer's lost some or never
 	// made them: not a read to retry (rootAt would fail on it), a
 	// difference. Size and index are read together.
 	if size, _, _ := s.ledger.committed(); size < resp.Size {
-		count("differs")
-		s.flagDivergence(&divergence{size: resp.Size, leaders: resp.Root, leaderID: string(leaderID), short: &size})
-		return
+		return &peerTree{id: string(peer.ID), size: resp.Size, root: resp.Root, short: &size}, true
 	}
 	mine, err := s.rootAt(resp.Size)
 	if err != nil {
-		// Having applied what the leader had, this node holds a tree of
+		// Having applied what the peer had, this node holds a tree of
 		// that size, but a read can fail for reasons of its own (I/O): a
-		// difference is declared only on hashes read, never on an error,
-		// since it takes the node out of service for good.
-		count("skipped")
-		s.log.Warn("tree audit: cannot read this node's tree of the leader's size", "size", resp.Size, "error", err)
-		return
+		// difference is declared only on hashes read, never on an error.
+		s.log.Warn("tree audit: cannot read this node's tree of a peer's size", "peer", peer.ID, "size", resp.Size, "error", err)
+		return nil, false
 	}
 	if bytes.Equal(mine, resp.Root) {
-		count("same")
-		return
+		return nil, true
 	}
-	count("differs")
-	s.flagDivergence(&divergence{size: resp.Size, mine: mine, leaders: resp.Root, leaderID: string(leaderID)})
+	return &peerTree{id: string(peer.ID), size: resp.Size, root: resp.Root, mine: mine}, true
 }
 
 // flagDivergence takes this node out of service for good: readiness,
 // status, the metric, and backups (a copy of a ledger the cluster does not
-// hold would restore as a cluster of its own) all say so.
+// hold would restore as a cluster of its own) all say so, and it gives up
+// the leadership if it holds it.
 func (s *Store) flagDivergence(d *divergence) {
 	s.diverged.Store(d)
 	s.ledger.m.diverged.WithLabelValues(s.cfg.NodeID).Set(1)
-	s.log.Error("tree audit: this node's ledger differs from the leader's", "error", d.Error())
+	s.log.Error("tree audit: this node's ledger is wrong", "error", d.Error())
+	s.handOnLeadership()
+}
+
+// handOnLeadership asks Raft to pass this node's leadership to the most
+// up-to-date voter: a leader answers every write with its own rules'
+// results on its own wrong ledger. Raft may elect the node again (it
+// cannot be told not to stand), so the audit loop asks again each round
+// while the node leads.
+func (s *Store) handOnLeadership() {
+	if !s.IsLeader() {
+		return
+	}
+	if err := s.raft.LeadershipTransfer().Error(); err != nil {
+		s.log.Warn("tree audit: cannot hand on the leadership of a diverged node", "error", err)
+	}
 }

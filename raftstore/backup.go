@@ -1,7 +1,6 @@
 package raftstore
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -297,51 +296,9 @@ func verifyLedger(db *sql.DB) (BackupInfo, error) {
 // rebuildTree recomputes the tree from the entries, checking each node
 // the ledger would have stored against the stored one.
 func rebuildTree(db *sql.DB, size uint64) (*compact.Range, error) {
-	nodeStmt, err := db.Prepare(`SELECT hash FROM merkle_nodes WHERE level = ? AND idx = ?`)
-	if err != nil {
+	c := newTreeCheck()
+	if err := c.extend(db, size, 0, 0); err != nil {
 		return nil, err
 	}
-	defer nodeStmt.Close()
-	rows, err := db.Query(`SELECT e.seq, e.command_id, e.kind, e.actor, e.time, e.payload, e.accepted, e.code, e.message, e.data, e.raft_index, m.hash
-		FROM ledger_entries e LEFT JOIN merkle_nodes m ON m.level = 0 AND m.idx = e.seq - 1 ORDER BY e.seq`)
-	if err != nil {
-		return nil, fmt.Errorf("read entries: %w", err)
-	}
-	defer rows.Close()
-	rng := rangeFactory.NewEmptyRange(0)
-	var bad error
-	visit := func(id compact.NodeID, hash []byte) {
-		if bad != nil || id.Level == 0 { // leaves are checked with their entries
-			return
-		}
-		var stored []byte
-		if err := nodeStmt.QueryRow(id.Level, id.Index).Scan(&stored); err != nil {
-			bad = fmt.Errorf("Merkle node level %d index %d: %v", id.Level, id.Index, err)
-		} else if !bytes.Equal(stored, hash) {
-			bad = fmt.Errorf("Merkle node level %d index %d is not the hash of its children", id.Level, id.Index)
-		}
-	}
-	for rows.Next() {
-		e, err := scanEntry(rows)
-		if err != nil {
-			return nil, err
-		}
-		leaf := LeafHash(e.Seq, e.Command, e.Result)
-		if !bytes.Equal(leaf, e.LeafHash) {
-			return nil, fmt.Errorf("entry %d does not hash to its stored leaf", e.Seq)
-		}
-		if err := rng.Append(leaf, visit); err != nil {
-			return nil, err
-		}
-		if bad != nil {
-			return nil, bad
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read entries: %w", err)
-	}
-	if rng.End() != size {
-		return nil, fmt.Errorf("read %d entries of %d", rng.End(), size)
-	}
-	return rng, nil
+	return c.rng, nil
 }

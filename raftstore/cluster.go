@@ -362,8 +362,8 @@ type Status struct {
 	Applied  uint64 `json:"applied_index"`
 	Commit   uint64 `json:"commit_index"`
 	TreeSize uint64 `json:"tree_size"`
-	// Diverged, when set, says how this node's tree differed from the
-	// leader's (audit.go).
+	// Diverged, when set, says how the audit found this node's ledger
+	// wrong (audit.go).
 	Diverged string `json:"diverged,omitempty"`
 	// RulesActive is the rules version this node's ledger is at, and
 	// RulesSupported the newest its binary applies (rules_versions.go).
@@ -395,7 +395,7 @@ func (s *Store) Status() Status {
 func (s *Store) IsLeader() bool { return s.raft.State() == raft.Leader }
 
 // Ready returns nil when the node can serve: it is open, knows a leader,
-// and has not found its tree different from the leader's (ErrDiverged).
+// and has not found its ledger wrong (ErrDiverged).
 func (s *Store) Ready() error {
 	if s.closed.Load() {
 		return ErrClosed

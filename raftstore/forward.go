@@ -40,8 +40,8 @@ const (
 	rpcAnnounce  rpcOp = "announce"
 	// rpcApplied asks any node, not only the leader, for its applied index.
 	rpcApplied rpcOp = "applied"
-	// rpcHead asks the leader for its committed tree (size and root) and
-	// the applied index it holds them at (audit.go).
+	// rpcHead asks any node for its committed tree (size and root) and the
+	// applied index it holds them at (audit.go).
 	rpcHead rpcOp = "head"
 )
 
@@ -86,6 +86,7 @@ var sentinelCodes = []struct {
 	{"not_caught_up", ErrNotCaughtUp},
 	{"rules_unsupported", ErrRulesUnsupported},
 	{"cluster_mismatch", ErrClusterMismatch},
+	{"diverged", ErrDiverged},
 }
 
 func toRPCError(err error) *rpcError {
@@ -403,7 +404,8 @@ func (s *Store) serveRPC(c net.Conn) {
 }
 
 // handleRPC runs a forwarded request on this node, which must be the leader
-// (but for rpcApplied, which the leader asks of a joining node): requests
+// (but for rpcApplied, which the leader asks of a joining node, and
+// rpcHead, which every node asks of the others): requests
 // are forwarded once, never chained, so a stale leader answers not_leader
 // and the follower retries with the leader it learns next.
 func (s *Store) handleRPC(ctx context.Context, req rpcRequest) rpcResponse {
@@ -426,8 +428,10 @@ func (s *Store) handleRPC(ctx context.Context, req rpcRequest) rpcResponse {
 		_, _, resp.Index = s.ledger.committed()
 		resp.Rules = s.rulesSupported()
 	case rpcHead:
-		if !s.IsLeader() {
-			err = ErrNotLeader
+		// Any node answers, for the others' audits, but one that found
+		// its own ledger wrong is no witness.
+		if d := s.diverged.Load(); d != nil {
+			err = d
 		} else {
 			resp.Size, resp.Root, resp.Index = s.ledger.committed()
 		}

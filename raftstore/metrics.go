@@ -92,11 +92,11 @@ func newStoreMetrics() *storeMetrics {
 	}
 	m.audits = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "pedigree", Subsystem: "raftstore", Name: "tree_audits_total",
-		Help: "A follower's comparisons of its Merkle tree with the leader's, by outcome: same, differs, or skipped (no leader, or not caught up in time).",
+		Help: "This node's audits of its Merkle tree (audit.go), by outcome: same (every voter compared holds its tree), disputed (some hold another, too few to say this node is wrong), differs (a majority of the voters hold another), skipped (no voter compared in time), or inconsistent (its stored tree contradicts its stored entries).",
 	}, []string{"node", "outcome"})
 	m.diverged = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: "pedigree", Subsystem: "raftstore", Name: "tree_diverged",
-		Help: "1 once this node found its Merkle tree different from the leader's at the same size (see /readyz); 0 otherwise.",
+		Help: "1 once this node's audit found its ledger wrong: other than a majority of the voters' trees, or contradicting itself (see /readyz); 0 otherwise.",
 	}, []string{"node"})
 	m.refusals = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "pedigree", Subsystem: "raftstore", Name: "cluster_refusals_total",

@@ -83,8 +83,9 @@ type Config struct {
 	// 10-day undo window; production leaves it nil. It is read only when
 	// proposing, never in Apply, so replicas stay deterministic.
 	Now func() time.Time
-	// AuditInterval is how often a follower compares its Merkle tree with
-	// the leader's (audit.go); 0 means every 10 s.
+	// AuditInterval is how often a node audits its Merkle tree against its
+	// stored entries and the other voters' trees (audit.go); 0 means
+	// every 10 s.
 	AuditInterval time.Duration
 	// RulesVersion is the newest version of the rules this node applies;
 	// 0 means models.RulesVersion, this binary's. Tests set it to play a
@@ -157,7 +158,7 @@ type Store struct {
 	rpcIdle   time.Duration // rpcIdleTimeout when the store opened
 	readyTerm atomic.Uint64 // term in which this leader's barrier completed
 	// diverged is set, once and for good, by the audit that found this
-	// node's tree different from the leader's (audit.go).
+	// node's ledger wrong (audit.go).
 	diverged atomic.Pointer[divergence]
 	// rulesGate orders, on the leader, adoptions of rules against
 	// admissions of members (rules_versions.go); a one-slot semaphore.

@@ -3,18 +3,24 @@ package raftstore
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/transparency-dev/merkle/compact"
 )
 
-// TestAFollowerWhoseTreeWasRewrittenSaysSo: followers compare their
-// Merkle trees with the leader's. While they agree every node is ready;
-// once one follower's stored tree is rewritten behind the ledger's back,
-// that follower, and only it, reports the difference for good: Ready
-// answers ErrDiverged (so /readyz takes it out of service), its status
-// says how, and its tree_diverged gauge is 1.
-func TestAFollowerWhoseTreeWasRewrittenSaysSo(t *testing.T) {
+// TestAVoterWhoseTreeTheOthersDoNotHoldSaysSo: nodes compare their Merkle
+// trees with each other. While they agree every node is ready; once one
+// follower's ledger is rewritten behind its back, consistently (entry and
+// tree agree, so only the comparison can tell), that follower, and only
+// it, reports the difference for good: Ready answers ErrDiverged (so
+// /readyz takes it out of service), its status says how, and its
+// tree_diverged gauge is 1. The others call it disputed until it stops
+// answering as a witness, then agree again.
+func TestAVoterWhoseTreeTheOthersDoNotHoldSaysSo(t *testing.T) {
 	c := &testCluster{t: t, tune: fastRaft, auditInterval: 50 * time.Millisecond}
 	c.boot(3)
 	leader := mustLeader(t, c.nodes)
@@ -23,13 +29,9 @@ func TestAFollowerWhoseTreeWasRewrittenSaysSo(t *testing.T) {
 	}
 	mustConverge(t, c.nodes, 5)
 	fs := followers(c.nodes, leader)
-	audits := func(tn *testNode, outcome string) float64 {
-		v, _ := metricValue(t, "pedigree_raftstore_tree_audits_total", map[string]string{"node": tn.id, "outcome": outcome})
-		return v
-	}
-	same0 := audits(fs[0], "same")
-	waitFor(t, 10*time.Second, "a follower's audit finds its tree the leader's", func() bool {
-		return audits(fs[0], "same") > same0
+	same0 := audits(t, fs[0], "same")
+	waitFor(t, 10*time.Second, "a follower's audit finds its tree the others'", func() bool {
+		return audits(t, fs[0], "same") > same0
 	})
 	for _, tn := range c.nodes {
 		if err := tn.s.Ready(); err != nil || tn.s.Status().Diverged != "" {
@@ -37,24 +39,25 @@ func TestAFollowerWhoseTreeWasRewrittenSaysSo(t *testing.T) {
 		}
 	}
 
-	// Rewrite the first perfect subtree of every level on one follower:
-	// whatever size the audit compares, its root now differs.
-	if _, err := fs[0].s.ledger.sqlDB.Exec(`UPDATE merkle_nodes SET hash = zeroblob(32) WHERE idx = 0`); err != nil {
-		t.Fatal(err)
-	}
+	inconsistent := audits(t, fs[0], "inconsistent")
+	forgeEntry(t, c, fs[0], 3)
 	waitFor(t, 10*time.Second, "the rewritten follower reports the difference", func() bool {
 		return errors.Is(fs[0].s.Ready(), ErrDiverged)
 	})
-	if st := fs[0].s.Status(); !strings.Contains(st.Diverged, "take the node out and rebuild it") {
+	st := fs[0].s.Status()
+	if !strings.Contains(st.Diverged, "2 of the 3 voters hold another tree") || !strings.Contains(st.Diverged, "take the node out and rebuild it") {
 		t.Fatalf("status of the rewritten follower: %+v", st)
 	}
 	if v, _ := metricValue(t, "pedigree_raftstore_tree_diverged", map[string]string{"node": fs[0].id}); v != 1 {
 		t.Fatalf("tree_diverged of the rewritten follower = %v", v)
 	}
+	if n := audits(t, fs[0], "inconsistent") - inconsistent; n != 0 {
+		t.Fatalf("a consistent rewrite was called inconsistent %v times: %s", n, st.Diverged)
+	}
 	// The other nodes go on agreeing, and the difference is for good.
-	same1 := audits(fs[1], "same")
+	same1 := audits(t, fs[1], "same")
 	mustPropose(t, leader.s, orgCmd(t, "audit-after", "auditor-after"))
-	waitFor(t, 10*time.Second, "the other follower audits again", func() bool { return audits(fs[1], "same") > same1 })
+	waitFor(t, 10*time.Second, "the other follower audits again", func() bool { return audits(t, fs[1], "same") > same1 })
 	for _, tn := range []*testNode{leader, fs[1]} {
 		if err := tn.s.Ready(); err != nil {
 			t.Fatalf("%s: %v", tn.id, err)
@@ -63,6 +66,188 @@ func TestAFollowerWhoseTreeWasRewrittenSaysSo(t *testing.T) {
 	if !errors.Is(fs[0].s.Ready(), ErrDiverged) {
 		t.Fatal("the rewritten follower forgot its difference")
 	}
+}
+
+// TestAWrongNodeHandsOnTheLeadership: a node whose ledger is wrong
+// answers writes with its own rules' results on its own ledger, so it
+// must not lead; Raft cannot be told not to elect it, so whenever it
+// leads it hands the leadership on. Made leader by hand, it gives it up,
+// and the healthy nodes, which audit it like any other, stay in service.
+func TestAWrongNodeHandsOnTheLeadership(t *testing.T) {
+	c := &testCluster{t: t, tune: fastRaft, auditInterval: 50 * time.Millisecond}
+	c.boot(3)
+	leader := mustLeader(t, c.nodes)
+	writeN(t, leader.s, "lead", 5, 1)
+	mustConverge(t, c.nodes, 5)
+	bad := followers(c.nodes, leader)[0]
+	forgeEntry(t, c, bad, 2)
+	waitFor(t, 10*time.Second, "the rewritten node reports the difference", func() bool {
+		return errors.Is(bad.s.Ready(), ErrDiverged)
+	})
+	led := make(chan struct{}, 1)
+	obs := raft.NewObserver(nil, false, func(o *raft.Observation) bool {
+		if lo, ok := o.Data.(raft.LeaderObservation); ok && string(lo.LeaderID) == bad.id {
+			select {
+			case led <- struct{}{}:
+			default:
+			}
+		}
+		return false
+	})
+	bad.s.raft.RegisterObserver(obs)
+	defer bad.s.raft.DeregisterObserver(obs)
+	leader = mustLeader(t, c.nodes)
+	if err := leader.s.raft.LeadershipTransferToServer(raft.ServerID(bad.id), raft.ServerAddress(bad.addr)).Error(); err != nil {
+		t.Fatalf("transfer to the wrong node: %v", err)
+	}
+	select {
+	case <-led:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the wrong node never led: the test proves nothing")
+	}
+	waitFor(t, 10*time.Second, "a healthy node leads", func() bool {
+		return mustLeader(t, c.nodes) != bad
+	})
+	healthy := followers(c.nodes, bad)
+	for _, tn := range healthy {
+		if d := tn.s.Status().Diverged; d != "" {
+			t.Fatalf("%s, healthy, says %q", tn.id, d)
+		}
+	}
+	// The cluster goes on: a write through the new leader reaches both.
+	leader = mustLeader(t, healthy)
+	mustPropose(t, leader.s, orgCmd(t, "after", "after-org"))
+	mustConverge(t, healthy, 6)
+}
+
+// TestTwoVotersThatDisagreeBothSayItAndNeitherStops: with two voters a
+// difference cannot be laid at either's door. Both count it as disputed;
+// neither takes itself out of service.
+func TestTwoVotersThatDisagreeBothSayItAndNeitherStops(t *testing.T) {
+	c := &testCluster{t: t, tune: fastRaft, auditInterval: 50 * time.Millisecond}
+	c.boot(2)
+	leader := mustLeader(t, c.nodes)
+	writeN(t, leader.s, "two", 4, 1)
+	mustConverge(t, c.nodes, 4)
+	f := followers(c.nodes, leader)[0]
+	forgeEntry(t, c, f, 1)
+	for _, tn := range c.nodes {
+		d0 := audits(t, tn, "disputed")
+		waitFor(t, 10*time.Second, tn.id+" counts a dispute", func() bool { return audits(t, tn, "disputed") > d0+1 })
+	}
+	for _, tn := range c.nodes {
+		if d := tn.s.Status().Diverged; d != "" {
+			t.Fatalf("%s stopped: %q", tn.id, d)
+		}
+	}
+}
+
+// TestAnEditedEntryOrTreeNodeIsFoundWithoutAnyOtherNode: a node
+// recomputes its stored tree from its stored entries, so an entry edited
+// behind the ledger's back, or a node deep inside the tree (not one of
+// the few a root is read from), takes even a node of a cluster of one out
+// of service, and the status says where.
+func TestAnEditedEntryOrTreeNodeIsFoundWithoutAnyOtherNode(t *testing.T) {
+	for _, tc := range []struct {
+		name, edit, want string
+	}{
+		{"entry", `UPDATE ledger_entries SET actor = 'forged' WHERE seq = 3`, "entry 3 does not hash to its stored leaf"},
+		// Of 12 entries, the stored subtrees a root is read from are
+		// (3, 0) and (2, 2); (1, 1), under (3, 0), is not one of them.
+		{"inner node", `UPDATE merkle_nodes SET hash = zeroblob(32) WHERE level = 1 AND idx = 1`, "Merkle node level 1 index 1 is not the hash of its children"},
+		{"missing node", `DELETE FROM merkle_nodes WHERE level = 2 AND idx = 1`, "Merkle node level 2 index 1 is missing"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &testCluster{t: t, tune: fastRaft, auditInterval: 50 * time.Millisecond}
+			c.boot(1)
+			tn := mustLeader(t, c.nodes)
+			writeN(t, tn.s, "e", 12, 1)
+			mustConverge(t, c.nodes, 12)
+			inconsistent := audits(t, tn, "inconsistent")
+			if _, err := tn.s.ledger.sqlDB.Exec(tc.edit); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, 10*time.Second, "the node reports the edit", func() bool {
+				return errors.Is(tn.s.Ready(), ErrDiverged)
+			})
+			if st := tn.s.Status(); !strings.Contains(st.Diverged, "its stored ledger contradicts itself: "+tc.want) {
+				t.Fatalf("status: %q, want it to say %q", st.Diverged, tc.want)
+			}
+			if n := audits(t, tn, "inconsistent") - inconsistent; n != 1 {
+				t.Fatalf("inconsistent audits = %v", n)
+			}
+		})
+	}
+}
+
+func audits(t *testing.T, tn *testNode, outcome string) float64 {
+	t.Helper()
+	v, _ := metricValue(t, "pedigree_raftstore_tree_audits_total", map[string]string{"node": tn.id, "outcome": outcome})
+	return v
+}
+
+// forgeEntry rewrites the entry at seq on tn, and its whole stored tree to
+// match, as a forger who knows the format would: the node's ledger then
+// agrees with itself, not with the others. It does so while the node is
+// down, as an edit of a live file could land between two rounds of the
+// node's own audit of its stored tree, which would then find the edit
+// (rightly) rather than leave it to the comparison with the others.
+func forgeEntry(t *testing.T, c *testCluster, tn *testNode, seq uint64) {
+	t.Helper()
+	c.kill(tn)
+	_, db, err := openSQLite(filepath.Join(tn.dir, ledgerFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT e.seq, e.command_id, e.kind, e.actor, e.time, e.payload, e.accepted, e.code, e.message, e.data, e.raft_index, m.hash
+		FROM ledger_entries e JOIN merkle_nodes m ON m.level = 0 AND m.idx = e.seq - 1 ORDER BY e.seq`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rangeFactory.NewEmptyRange(0)
+	var nodes [][3]any
+	for rows.Next() {
+		e, err := scanEntry(rows)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Seq == seq {
+			e.Command.Actor = "forged"
+		}
+		if err := rng.Append(LeafHash(e.Seq, e.Command, e.Result), func(id compact.NodeID, h []byte) {
+			nodes = append(nodes, [3]any{id.Level, id.Index, h})
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	rows.Close()
+	if rng.End() < seq {
+		t.Fatalf("no entry %d to forge (%d entries)", seq, rng.End())
+	}
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec(`UPDATE ledger_entries SET actor = 'forged' WHERE seq = ?`, seq); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(`DELETE FROM merkle_nodes`); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes {
+		if _, err := tx.Exec(`INSERT INTO merkle_nodes (level, idx, hash) VALUES (?, ?, ?)`, n[0], n[1], n[2]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	c.restart(tn)
 }
 
 // TestAFollowerWithAShorterTreeIsDivergedAndServesNoBackup: a follower
@@ -74,7 +259,7 @@ func TestAFollowerWhoseTreeWasRewrittenSaysSo(t *testing.T) {
 // the others never held.
 func TestAFollowerWithAShorterTreeIsDivergedAndServesNoBackup(t *testing.T) {
 	c := &testCluster{t: t, tune: fastRaft, auditInterval: 50 * time.Millisecond}
-	c.boot(2)
+	c.boot(3)
 	leader := mustLeader(t, c.nodes)
 	writeN(t, leader.s, "x", 5, 1)
 	h := mustConverge(t, c.nodes, 5)
@@ -83,22 +268,28 @@ func TestAFollowerWithAShorterTreeIsDivergedAndServesNoBackup(t *testing.T) {
 		t.Fatalf("backup before the loss: %v", err)
 	}
 
-	// The last entry and every tree node over it go; the rest of the
-	// tree (size-1 entries) stays whole, so only the size is wrong.
-	db := f.s.ledger.sqlDB
+	// The last entry and every tree node over it go, while the node is
+	// down; the rest of the tree (size-1 entries) stays whole, so the
+	// node's ledger agrees with itself and only the size is wrong.
+	c.kill(f)
+	_, db, err := openSQLite(filepath.Join(f.dir, ledgerFile))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := db.Exec(`DELETE FROM ledger_entries WHERE seq = ?`, h.Size); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.Exec(`DELETE FROM merkle_nodes WHERE ((idx + 1) << level) > ?`, h.Size-1); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.s.ledger.load(); err != nil {
+	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
+	c.restart(f)
 	waitFor(t, 10*time.Second, "the follower with a shorter tree reports the difference", func() bool {
 		return errors.Is(f.s.Ready(), ErrDiverged)
 	})
-	want := fmt.Sprintf("its tree holds %d entries where the leader's holds %d", h.Size-1, h.Size)
+	want := fmt.Sprintf("its tree holds %d entries where %s's holds %d", h.Size-1, leader.id, h.Size)
 	if st := f.s.Status(); !strings.Contains(st.Diverged, want) {
 		t.Fatalf("status: %q, want it to say %q", st.Diverged, want)
 	}
