@@ -157,6 +157,24 @@ func VerifyCheckpoint(note, verifierKey string) (Checkpoint, error) {
 	return Checkpoint{}, fmt.Errorf("checkpoint: no signature by %s", name)
 }
 
+// nodeKeyName names node id's head-signing key.
+func nodeKeyName(id string) string { return "pedigree-" + id }
+
+// CheckNodeKey checks that vk is a verifier key, in the form Head and the
+// cluster listing publish, and that it is named for node id, as that
+// node's own key is. A join refuses any other: clients check heads with
+// the keys the listing gives.
+func CheckNodeKey(id, vk string) error {
+	name, _, _, err := parseVerifierKey(vk)
+	if err != nil {
+		return err
+	}
+	if want := nodeKeyName(id); name != want {
+		return fmt.Errorf("verifier key is named %q; node %s's is named %q", name, id, want)
+	}
+	return nil
+}
+
 func parseVerifierKey(vk string) (string, ed25519.PublicKey, uint32, error) {
 	parts := strings.SplitN(vk, "+", 3) // the base64 key may itself hold "+"
 	if len(parts) != 3 {

@@ -37,6 +37,12 @@ func (s *Store) Join(ctx context.Context, n NodeInfo, voter bool) error {
 	if !nodeIDPattern.MatchString(n.ID) || n.RaftAddr == "" {
 		return fmt.Errorf("%w: join needs a valid node id and raft address", ErrInvalid)
 	}
+	// A joiner may leave its key out: it announces it once a member.
+	if n.PublicKey != "" {
+		if err := CheckNodeKey(n.ID, n.PublicKey); err != nil {
+			return fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
+	}
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	return s.retry(ctx, s.onLeader(ctx, rpcRequest{Op: rpcJoin, Node: &n, Voter: voter}, func() error {

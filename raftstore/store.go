@@ -245,7 +245,7 @@ func (s *Store) open() error {
 		return err
 	}
 	s.key = key
-	s.signer = newSigner(cfg.Origin, "pedigree-"+cfg.NodeID, key)
+	s.signer = newSigner(cfg.Origin, nodeKeyName(cfg.NodeID), key)
 	if s.seedIndex == 0 {
 		if err := refuseLostRaftLog(cfg.Dir); err != nil {
 			return err
