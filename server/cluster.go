@@ -82,6 +82,15 @@ func (a *clusterAPI) join(c *gin.Context) {
 		abortErr(c, errf(http.StatusBadRequest, "invalid_request", "id and raft_addr are required"))
 		return
 	}
+	// The key is listed as the node's head-signing key, which clients
+	// check signed tree heads with. A joiner may leave it out: the node
+	// announces its listing, key included, once it is a member.
+	if req.PublicKey != "" {
+		if err := raftstore.CheckNodeKey(req.ID, req.PublicKey); err != nil {
+			abortErr(c, errf(http.StatusBadRequest, "bad_public_key", "public_key: %v", err))
+			return
+		}
+	}
 	voter := req.Voter == nil || *req.Voter
 	n := raftstore.NodeInfo{ID: req.ID, RaftAddr: req.RaftAddr, HTTPAddr: req.HTTPAddr, PublicKey: req.PublicKey}
 	if err := a.node.Join(c.Request.Context(), n, voter); err != nil {

@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"errors"
 	"html/template"
 	"net/http"
@@ -54,10 +53,13 @@ const sessionCookie = "pedigree_session"
 func (d *Dashboard) Register(r gin.IRouter) {
 	(&resolverAPI{ledger: d.ledger, verify: d.verify, dash: d}).Register(r)
 	r.StaticFS("/static", http.FS(web.Static()))
-	g := r.Group("/", d.session, d.decodedQuery)
+	account := r.Group("/", d.session, d.decodedQuery)
+	account.POST("/login", d.login)
+	account.POST("/logout", d.logout)
+	// Every page shows ledger data: a diverged node shows none
+	// (diverged.go).
+	g := r.Group("/", d.servesLedger, d.session, d.decodedQuery)
 	g.GET("/", d.overview)
-	g.POST("/login", d.login)
-	g.POST("/logout", d.logout)
 	g.GET("/ui/alerts", d.alerts)
 	g.GET("/ui/recalls", d.recalls)
 	g.GET("/ui/ledger", d.ledgerPage)
@@ -130,6 +132,15 @@ func (d *Dashboard) session(c *gin.Context) {
 	}
 }
 
+// servesLedger refuses every page while the node's ledger is diverged
+// (diverged.go), with the error page.
+func (d *Dashboard) servesLedger(c *gin.Context) {
+	if err := divergedErr(d.ledger); err != nil {
+		d.fail(c, err)
+		c.Abort()
+	}
+}
+
 // decodedQuery refuses a page's query that does not decode. A page reads
 // its parameters with c.Query, which drops such a one without a word, and
 // would answer another question: a lot's custody for a pack's, a tree
@@ -177,7 +188,9 @@ func overHTTPS(c *gin.Context) bool {
 // render executes a page template with status.
 func (d *Dashboard) render(c *gin.Context, status int, name string, p page) {
 	p.Caller, _ = callerOf(c)
-	if p.Head == nil {
+	// The footer shows the tree head, but not a diverged node's: the
+	// cluster does not hold that tree.
+	if p.Head == nil && divergedErr(d.ledger) == nil {
 		h := d.ledger.Head()
 		p.Head = &h
 	}
@@ -475,8 +488,7 @@ func (d *Dashboard) ledgerPage(c *gin.Context) {
 		p.Error = d.message(c, err)
 		d.render(c, statusOf(err, status), "ledger", p)
 	}
-	var seq, oldSize uint64
-	var oldRoot []byte
+	var seq uint64
 	if s := c.Query("seq"); s != "" {
 		var err error
 		if seq, err = strconv.ParseUint(s, 10, 64); err != nil || seq == 0 {
@@ -484,14 +496,14 @@ func (d *Dashboard) ledgerPage(c *gin.Context) {
 			return
 		}
 	}
-	if s := c.Query("old_size"); s != "" {
-		size, err := strconv.ParseUint(s, 10, 64)
-		root, herr := hex.DecodeString(strings.TrimSpace(c.Query("old_root")))
-		if err != nil || size == 0 || herr != nil || len(root) != 32 {
-			bad(http.StatusBadRequest, errf(http.StatusBadRequest, "bad_head", "Give the size (a positive integer) and the root (64 hex digits) of the tree head you kept."))
-			return
-		}
-		oldSize, oldRoot = size, root
+	kept, err := d.keptHeadParam(c)
+	if err != nil {
+		bad(http.StatusBadRequest, err)
+		return
+	}
+	var oldSize uint64
+	if kept != nil {
+		oldSize = kept.Size
 	}
 	head := d.ledger.Head()
 	// An entry, or a kept head, beyond this node's tree is only "not
@@ -515,8 +527,8 @@ func (d *Dashboard) ledgerPage(c *gin.Context) {
 		}
 		p.Check, p.Proof = chk, pr
 	}
-	if oldSize > 0 {
-		p.Consist = d.checkConsistency(head, oldSize, oldRoot)
+	if kept != nil {
+		p.Consist = d.checkConsistency(head, *kept)
 	}
 	d.render(c, http.StatusOK, "ledger", p)
 }
@@ -530,13 +542,22 @@ type consistencyCheck struct {
 	Hashes           [][]byte
 }
 
-// checkConsistency proves that the tree of head extends the tree of
-// oldSize whose root the user supplies (from a checkpoint saved earlier,
-// ideally signed), with an RFC 6962 consistency proof checked here.
-func (d *Dashboard) checkConsistency(head raftstore.Head, oldSize uint64, oldRoot []byte) *consistencyCheck {
+// checkConsistency proves that the tree of head extends the tree head the
+// user kept, with an RFC 6962 consistency proof checked here. A head of
+// more entries than the tree is the tamper alarm of a rollback only when
+// its signature checked (kept.SignedBy): a size and root as typed are
+// anybody's, and a head that was never this ledger's proves nothing.
+func (d *Dashboard) checkConsistency(head raftstore.Head, kept keptHead) *consistencyCheck {
+	oldSize, size := kept.Size, strconv.FormatUint(head.Size, 10)
+	old := strconv.FormatUint(oldSize, 10)
 	cc := &consistencyCheck{OldSize: oldSize, NewSize: head.Size}
 	if oldSize > head.Size {
-		cc.Message = "FAILED: the ledger is smaller now than the tree head you kept; it was rolled back."
+		if kept.SignedBy != "" {
+			cc.Message = "FAILED: " + kept.SignedBy + " signed a tree head of " + old + " entries of this ledger, which holds " + size + " now: it was rolled back."
+			return cc
+		}
+		cc.Message = "FAILED: this ledger holds " + size + " entries, so the tree head of " + old + " entries you gave is not one of its heads. " +
+			"If that head carries a valid signature of this cluster, the ledger was rolled back: check its signed checkpoint to know."
 		return cc
 	}
 	pr, err := d.ledger.ConsistencyProof(oldSize, head.Size)
@@ -545,12 +566,20 @@ func (d *Dashboard) checkConsistency(head raftstore.Head, oldSize uint64, oldRoo
 		return cc
 	}
 	cc.Hashes = pr.Hashes
-	if err := proof.VerifyConsistency(rfc6962.DefaultHasher, oldSize, head.Size, pr.Hashes, oldRoot, head.Root); err != nil {
+	if err := proof.VerifyConsistency(rfc6962.DefaultHasher, oldSize, head.Size, pr.Hashes, kept.Root, head.Root); err != nil {
+		if kept.SignedBy != "" {
+			cc.Message = "FAILED: the current ledger does not extend the tree head " + kept.SignedBy + " signed (" + err.Error() + "): it was rewritten."
+			return cc
+		}
 		cc.Message = "FAILED: the current ledger does not extend the tree head you kept (" + err.Error() + "): it was rewritten, or the root you gave is wrong."
 		return cc
 	}
 	cc.OK = true
-	cc.Message = "Verified: the ledger of " + strconv.FormatUint(head.Size, 10) + " entries extends the tree of " + strconv.FormatUint(oldSize, 10) + " entries you kept; nothing before it was rewritten."
+	cc.Message = "Verified: the ledger of " + size + " entries extends the tree of " + old + " entries you kept"
+	if kept.SignedBy != "" {
+		cc.Message += " (signed by " + kept.SignedBy + ")"
+	}
+	cc.Message += "; nothing before it was rewritten."
 	return cc
 }
 

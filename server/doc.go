@@ -33,6 +33,13 @@
 //     see everything. The rule is models' (models.Viewer): the events
 //     query and provenance hand the caller to models.QueryEvents and
 //     models.ChainOfCustody, which apply it.
+//   - A node whose tree audit found its ledger is not the cluster's
+//     (raftstore.ErrDiverged) answers nothing from it: every route but
+//     health, metrics and the cluster's refuses, 503 diverged
+//     (diverged.go).
+//   - An event served beside an inclusion proof has been checked against
+//     the ledger entry the proof covers (provenance_check.go): the
+//     projection is a copy, which the proofs do not cover.
 //
 // Handlers are structs holding the small interfaces they need from the
 // node (Propose, Read, proofs), which *raftstore.Store implements and

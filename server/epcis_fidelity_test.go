@@ -75,4 +75,14 @@ func TestCapturedUserFieldsComeBackFromQuery(t *testing.T) {
 	if pre := models.PreHash(again); !strings.Contains(pre, "{https://ns.example.com/epcis/}room=clean room 2") {
 		t.Fatalf("the hash of the queried event leaves out the readPoint's user field:\n%s", pre)
 	}
+	// Provenance checks each event against its committed entry before it
+	// serves it: user fields, sensors and a document context are no
+	// mismatch.
+	var prov provenanceAnswer
+	if err := mfr.Do(t.Context(), "GET", "/api/v1/provenance/packs/"+p.GTIN+"/FIDELITY1", "", nil, &prov); err != nil {
+		t.Fatalf("provenance of the pack: %v", err)
+	}
+	if len(prov.Events) != 1 || prov.Events[0].EventID != id {
+		t.Fatalf("provenance lists %+v, want the one event %s", prov.Events, id)
+	}
 }

@@ -75,8 +75,10 @@ func (f *fakeLedger) Entry(uint64) (raftstore.Entry, error) {
 func (f *fakeLedger) EntryByID(string) (raftstore.Entry, error) {
 	return raftstore.Entry{}, raftstore.ErrNotFound
 }
-func (f *fakeLedger) Head() raftstore.Head { return raftstore.Head{} }
-func (f *fakeLedger) ActiveRules() int     { return models.RulesVersion }
+func (f *fakeLedger) Head() raftstore.Head             { return raftstore.Head{} }
+func (f *fakeLedger) ActiveRules() int                 { return models.RulesVersion }
+func (f *fakeLedger) Ready() error                     { return nil }
+func (f *fakeLedger) Nodes() ([]raftstore.Node, error) { return nil, nil }
 
 // FuzzCaptureHandler posts arbitrary bodies to POST /epcis/capture: the
 // answer must be 202 or a 4xx JSON error, never a 5xx or a panic.

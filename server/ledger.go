@@ -112,14 +112,14 @@ func (a *ledgerAPI) head(c *gin.Context) {
 	})
 }
 
-// inclusion answers ?seq=N[&size=M]; size defaults to the current tree.
+// inclusion answers ?seq=N[&size=M]; without size, the current tree.
 func (a *ledgerAPI) inclusion(c *gin.Context) {
 	seq, err := uintParam(c, "seq", true)
 	if err != nil {
 		abortErr(c, err)
 		return
 	}
-	size, err := uintParam(c, "size", false)
+	size, err := treeSizeParam(c, "size")
 	if err != nil {
 		abortErr(c, err)
 		return
@@ -136,14 +136,15 @@ func (a *ledgerAPI) inclusion(c *gin.Context) {
 	c.JSON(http.StatusOK, inclusionView{Seq: p.Seq, Size: p.Size, LeafHash: hex.EncodeToString(p.LeafHash), Hashes: hexAll(p.Hashes), Root: hex.EncodeToString(p.Root)})
 }
 
-// consistency answers ?first=N[&second=M]; second defaults to the current tree.
+// consistency answers ?first=N[&second=M]; without second, the current
+// tree.
 func (a *ledgerAPI) consistency(c *gin.Context) {
 	first, err := uintParam(c, "first", true)
 	if err != nil {
 		abortErr(c, err)
 		return
 	}
-	second, err := uintParam(c, "second", false)
+	second, err := treeSizeParam(c, "second")
 	if err != nil {
 		abortErr(c, err)
 		return
@@ -159,6 +160,19 @@ func (a *ledgerAPI) consistency(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, consistencyView{First: p.First, Second: p.Second, FirstRoot: hex.EncodeToString(p.FirstRoot),
 		SecondRoot: hex.EncodeToString(p.SecondRoot), Hashes: hexAll(p.Hashes)})
+}
+
+// treeSizeParam reads an optional tree size: 0 when absent, which the
+// store reads as the current tree. An explicit 0 is the empty tree, which
+// no entry is in and no proof leads to: refused, rather than read as the
+// current tree, which is not what was asked.
+func treeSizeParam(c *gin.Context, name string) (uint64, error) {
+	v, err := uintParam(c, name, false)
+	if err == nil && v == 0 && c.Query(name) != "" {
+		return 0, errf(http.StatusBadRequest, "bad_tree_size",
+			"%s=0 names the empty tree, which no proof leads to; give a positive tree size, or leave %s out for the current tree", name, name)
+	}
+	return v, err
 }
 
 func uintParam(c *gin.Context, name string, required bool) (uint64, error) {

@@ -47,6 +47,13 @@ type LifecycleLedger interface {
 	// ActiveRules is the rules version the ledger is at, by which a
 	// captured document is read (models.DecodeDocumentAt).
 	ActiveRules() int
+	// Nodes lists the cluster's members with their head-signing keys, by
+	// which the dashboard checks a signed checkpoint a user kept.
+	Nodes() ([]raftstore.Node, error)
+	// Ready says whether the node may serve; while it answers
+	// raftstore.ErrDiverged, no route answers from the ledger
+	// (diverged.go).
+	Ready() error
 }
 
 // Caller is the authenticated organisation a request acts for.
@@ -104,17 +111,20 @@ func (a *LifecycleAPI) SetRateLimit(perSecond float64, burst int) {
 }
 
 // Register mounts the lifecycle routes on r. Every route but the Digital
-// Link resolver needs a bearer token.
+// Link resolver needs a bearer token, and every route but /metrics and
+// /openapi.json answers from the ledger, so a diverged node refuses it
+// (diverged.go), before it reads the caller's token.
 func (a *LifecycleAPI) Register(r gin.IRouter) {
 	r.GET("/metrics", metricsHandler())
 	r.GET("/openapi.json", openAPIHandler)
 	auth := authenticate(a.ledger, true)
-	ep := r.Group("/epcis", auth)
+	held := servesLedger(a.ledger)
+	ep := r.Group("/epcis", held, auth)
 	ep.POST("/capture", a.epcis.capture)
 	ep.GET("/capture/:id", readAtConsistency(a.ledger), a.epcis.captureStatus)
 	ep.GET("/events", a.epcis.events)
 
-	v1 := r.Group("/api/v1", auth)
+	v1 := r.Group("/api/v1", held, auth)
 	l := a.ledger
 	decommission := decommissionChecks{premises: a.verify}
 	read := readAtConsistency(l) // ?consistency= on every read

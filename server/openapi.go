@@ -35,7 +35,7 @@ var apiOperations = []apiOperation{
 	{"GET", "/openapi.json", "operations", "This document.", "", nil, nil, 200},
 
 	{"GET", "/api/v1/cluster", "cluster", "The cluster's nodes, their roles and the leader.", "bearer", nil, nil, 200},
-	{"POST", "/api/v1/cluster/join", "cluster", "Add a node (admin).", "bearer", nil, []string{"application/json"}, 200},
+	{"POST", "/api/v1/cluster/join", "cluster", "Add a node (admin). Its public_key, when given, must be its head-signing verifier key, named pedigree-<id> (else 400 bad_public_key); left out, the node announces it once a member.", "bearer", nil, []string{"application/json"}, 200},
 	{"DELETE", "/api/v1/cluster/nodes/:id", "cluster", "Remove a node (admin).", "bearer", nil, nil, 200},
 	{"GET", "/api/v1/cluster/rules", "cluster", "The rules version the ledger judges new entries by, the newest each member's binary applies, and the ledger's adoptions. " + consistencyDoc, "bearer", []string{"consistency"}, nil, 200},
 	{"POST", "/api/v1/cluster/rules", "cluster", "Adopt a newer rules version {\"version\": N} (admin), once every member's binary applies it (otherwise 409 rules_unsupported).", "bearer", nil, []string{"application/json"}, 200},
@@ -44,8 +44,8 @@ var apiOperations = []apiOperation{
 		BackupRaftIndexHeader + " its Raft index, " + BackupBytesHeader + " its length; the trailer " + BackupSHA256Trailer + " its SHA-256 (hex).", "bearer", []string{"consistency"}, nil, 200},
 	{"GET", "/api/v1/ledger/head", "ledger", "This node's signed tree head (C2SP checkpoint). " + consistencyDoc, "bearer", []string{"consistency"}, nil, 200},
 	{"GET", "/api/v1/ledger/entries/:seq", "ledger", "A committed ledger entry (command and result) and its leaf hash, for its writer, regulators, admins and an organisation that sees every event it captured (others: 403 forbidden). " + consistencyDoc, "bearer", []string{"consistency"}, nil, 200},
-	{"GET", "/api/v1/ledger/proofs/inclusion", "ledger", "RFC 6962 inclusion proof of a ledger entry. " + consistencyDoc, "bearer", []string{"seq", "size", "consistency"}, nil, 200},
-	{"GET", "/api/v1/ledger/proofs/consistency", "ledger", "RFC 6962 consistency proof between two tree sizes. " + consistencyDoc, "bearer", []string{"first", "second", "consistency"}, nil, 200},
+	{"GET", "/api/v1/ledger/proofs/inclusion", "ledger", "RFC 6962 inclusion proof of entry seq in the tree of size entries; without size, the current tree (size=0: 400 bad_tree_size). " + consistencyDoc, "bearer", []string{"seq", "size", "consistency"}, nil, 200},
+	{"GET", "/api/v1/ledger/proofs/consistency", "ledger", "RFC 6962 consistency proof between the trees of first and second entries; without second, the current tree (second=0: 400 bad_tree_size). " + consistencyDoc, "bearer", []string{"first", "second", "consistency"}, nil, 200},
 
 	{"POST", "/epcis/capture", "epcis", "Capture an EPCISDocument, all or nothing; 202 with Location /epcis/capture/{id}. Limits in GS1-EPCIS-Capture-Limit and GS1-EPCIS-Capture-File-Size-Limit. Without an Idempotency-Key the capture is named by its events' ids (and error declarations): the same document again gets the first answer once it was captured, and is judged again while it was refused.", "bearer", nil, []string{"application/ld+json", "application/json"}, 202},
 	{"GET", "/epcis/capture/:id", "epcis", "The status of a capture job. " + consistencyDoc, "bearer", []string{"consistency"}, nil, 200},
@@ -69,9 +69,9 @@ var apiOperations = []apiOperation{
 	{"POST", "/api/v1/recalls", "lifecycle", "Recall a lot (its manufacturer or a regulator).", "bearer", nil, []string{"application/json"}, 201},
 	{"GET", "/api/v1/recalls", "lifecycle", "List recalls, newest first, " + pagedDoc("before", "the last id", maxRecallList) + " " + consistencyDoc, "bearer", []string{"limit", "before", "consistency"}, nil, 200},
 	{"GET", "/api/v1/alerts", "lifecycle", "Alerts on suspect packs (all for regulators, own for others), newest first; verdict keeps one verdict or finding. " + strconv.Itoa(defaultAlertList) + " at a time unless limit asks for another number, " + pagedDoc("before", "the last id", maxAlertList) + " " + consistencyDoc, "bearer", []string{"limit", "before", "verdict", "consistency"}, nil, 200},
-	{"GET", "/api/v1/provenance/packs/:gtin/:serial", "provenance", "A pack's chain of custody, each event with its ledger seq and inclusion proof. " + consistencyDoc, "bearer", []string{"consistency"}, nil, 200},
-	{"GET", "/api/v1/provenance/lots/:gtin/:lot", "provenance", "A lot's chain of custody. " + consistencyDoc, "bearer", []string{"consistency"}, nil, 200},
-	{"GET", "/api/v1/provenance/containers/:sscc", "provenance", "A case's or pallet's chain of custody. " + consistencyDoc, "bearer", []string{"consistency"}, nil, 200},
+	{"GET", "/api/v1/provenance/packs/:gtin/:serial", "provenance", "A pack's chain of custody: each event checked against the ledger entry that committed it (one that differs: 500 projection_mismatch), with that entry's seq, path (entry) and inclusion proof. The proofs show those entries are in the signed tree, not that the chain lists every event. " + consistencyDoc, "bearer", []string{"consistency"}, nil, 200},
+	{"GET", "/api/v1/provenance/lots/:gtin/:lot", "provenance", "A lot's chain of custody, as a pack's. " + consistencyDoc, "bearer", []string{"consistency"}, nil, 200},
+	{"GET", "/api/v1/provenance/containers/:sscc", "provenance", "A case's or pallet's chain of custody, as a pack's. " + consistencyDoc, "bearer", []string{"consistency"}, nil, 200},
 
 	{"GET", "/01/:gtin", "resolver", "GS1 Digital Link resolver for a product: its page (Accept: text/html) or JSON. " + consistencyDoc, "optional",
 		[]string{"linkType", "consistency"}, nil, 200},
@@ -83,7 +83,7 @@ var apiOperations = []apiOperation{
 	{"POST", "/logout", "dashboard", "Sign out: ends the session on this node.", "cookie", nil, nil, 303},
 	{"GET", "/ui/alerts", "dashboard", "Alerts page.", "cookie", nil, nil, 200},
 	{"GET", "/ui/recalls", "dashboard", "Recalls page.", "cookie", nil, nil, 200},
-	{"GET", "/ui/ledger", "dashboard", "Signed tree head; with seq, an entry's inclusion-proof check (its writer's, regulators' and admins': others 403); with old_size and old_root, a consistency check against a tree head kept earlier.", "cookie", []string{"seq", "old_size", "old_root"}, nil, 200},
+	{"GET", "/ui/ledger", "dashboard", "Signed tree head; with seq, an entry's inclusion-proof check (its writer's, regulators' and admins': others 403); with checkpoint (a signed checkpoint kept earlier, checked with the keys GET /api/v1/cluster lists), or old_size and old_root, a consistency check against that tree head. A head larger than the tree is called a rollback only when its signature checked.", "cookie", []string{"seq", "checkpoint", "old_size", "old_root"}, nil, 200},
 	{"GET", "/ui/provenance", "dashboard", "Chain of custody page for a pack, lot or case in any scan form.", "cookie", []string{"q"}, nil, 200},
 	{"POST", "/ui/verify", "dashboard", "Verify a scan from the dashboard form.", "cookie", nil, []string{"application/x-www-form-urlencoded"}, 200},
 	{"GET", "/static/*filepath", "dashboard", "The dashboard's style sheet.", "", nil, nil, 200},
@@ -139,7 +139,7 @@ func openAPIDocument() map[string]any {
 			"responses": map[string]any{
 				strconv.Itoa(op.ok): map[string]any{"description": http.StatusText(op.ok)},
 				"4XX":               map[string]any{"description": "The request is wrong.", "content": errContent},
-				"5XX":               map[string]any{"description": "The node cannot serve now.", "content": errContent},
+				"5XX":               map[string]any{"description": "The node cannot serve now (503 unavailable: retry; 503 diverged: this node's ledger is not the cluster's, ask another node).", "content": errContent},
 			},
 		}
 		if len(params) > 0 {

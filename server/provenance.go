@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -14,9 +15,15 @@ import (
 )
 
 // provenanceAPI answers the chain of custody of a pack, a lot or a case or
-// pallet: its events in ledger order, each with its ledger sequence number
-// and a Merkle inclusion proof against one signed tree head, so a regulator
-// can check offline that no event was removed or rewritten.
+// pallet: its events in ledger order, each with its ledger sequence number,
+// the path of its ledger entry and a Merkle inclusion proof of that entry
+// against one signed tree head. The proof shows offline that the entry at
+// that seq is in the signed tree; fetching the entry
+// (GET /api/v1/ledger/entries/{seq}, whose leaf_input hashes to the proof's
+// leaf) shows what it committed, and the node checks each event against
+// its entry before serving it (provenance_check.go). What no proof shows
+// is that the list is whole: an event left out leaves nothing to check,
+// so the proofs do not show that no event was removed.
 type provenanceAPI struct {
 	ledger LifecycleLedger
 }
@@ -25,21 +32,37 @@ type provenanceAPI struct {
 // moved five times would otherwise be 50,000 events with proofs.
 const maxProvenanceEvents = 2000
 
-// provenanceEvent is one event in a chain of custody.
+// provenanceEvent is one event in a chain of custody, as this node stores
+// it, checked against the ledger entry that committed it.
 type provenanceEvent struct {
-	Seq         uint64          `json:"seq"`
-	EventID     string          `json:"event_id"`
-	Type        string          `json:"type"`
-	EventTime   time.Time       `json:"event_time"`
-	RecordTime  time.Time       `json:"record_time"`
-	BizStep     string          `json:"biz_step,omitempty"`
-	Disposition string          `json:"disposition,omitempty"`
-	BizLocation string          `json:"biz_location,omitempty"`
-	Actor       string          `json:"actor,omitempty"`
-	Event       json.RawMessage `json:"event"`
-	// Proof is the inclusion proof of the event's ledger entry in the tree
-	// of Head.Size entries.
+	// Seq is the position of the capture entry that committed the event.
+	Seq         uint64    `json:"seq"`
+	EventID     string    `json:"event_id"`
+	Type        string    `json:"type"`
+	EventTime   time.Time `json:"event_time"`
+	RecordTime  time.Time `json:"record_time"`
+	BizStep     string    `json:"biz_step,omitempty"`
+	Disposition string    `json:"disposition,omitempty"`
+	BizLocation string    `json:"biz_location,omitempty"`
+	Actor       string    `json:"actor,omitempty"`
+	// Event is the EPCIS 2.0 event as stored: the committed one, with
+	// the record time the ledger gave it, and an errorDeclaration when a
+	// later entry declared it erroneous.
+	Event json.RawMessage `json:"event"`
+	// Entry is the path of the ledger entry at Seq
+	// (/api/v1/ledger/entries/{seq}, for those who may read the whole
+	// entry), whose command holds the event as committed and whose
+	// leaf_input hashes to Proof's leaf.
+	Entry string `json:"entry"`
+	// Proof is the inclusion proof of the ledger entry at Seq in the tree
+	// of Head.Size entries: it shows that entry is in the signed tree, not
+	// that the chain lists every event.
 	Proof *raftstore.InclusionProof `json:"proof,omitempty"`
+}
+
+// entryPath is the API path of the ledger entry at seq.
+func entryPath(seq uint64) string {
+	return "/api/v1/ledger/entries/" + strconv.FormatUint(seq, 10)
 }
 
 // Provenance is the chain of custody of one pack, lot or container.
@@ -47,8 +70,9 @@ type Provenance struct {
 	// Key is the canonical key asked about ("(01)...(21)...").
 	Key string `json:"key"`
 	// Items are the ledger records of the pack, the lot's first packs (up
-	// to models.MaxCustodyItems) or the container; ItemsTruncated says the
-	// lot has more.
+	// to models.MaxCustodyItems) or the container, as this node's
+	// projection holds them now (no proof covers them); ItemsTruncated
+	// says the lot has more.
 	Items          []models.Item     `json:"items"`
 	ItemsTruncated bool              `json:"items_truncated,omitempty"`
 	Events         []provenanceEvent `json:"events"`
@@ -131,9 +155,10 @@ func (h *provenanceAPI) answer(c *gin.Context, s models.Subject) {
 }
 
 // loadProvenance reads the subject's chain of custody as the caller may see
-// it (models.ChainOfCustody, the one implementation) and adds an inclusion
-// proof of every event against one signed tree head. Shared with the
-// dashboard.
+// it (models.ChainOfCustody, the one implementation), checks every event
+// against the ledger entry that committed it (refusing the answer,
+// projection_mismatch, when one differs) and adds an inclusion proof of
+// that entry against one signed tree head. Shared with the dashboard.
 func loadProvenance(c *gin.Context, l LifecycleLedger, cl Caller, s models.Subject) (Provenance, error) {
 	p := Provenance{Key: s.Key, Items: []models.Item{}, Events: []provenanceEvent{}}
 	db, err := l.Read(c.Request.Context(), raftstore.Local)
@@ -157,12 +182,26 @@ func loadProvenance(c *gin.Context, l LifecycleLedger, cl Caller, s models.Subje
 		return p, err
 	}
 	p.Items, p.ItemsTruncated, p.Truncated = cust.Items, cust.ItemsTruncated, cust.Truncated
+	adoptions, err := models.RulesHistory(db)
+	if err != nil {
+		return p, err
+	}
+	check := newEventChecker(l, adoptions)
 	head := l.Head()
 	p.Head = provenanceHead{Size: head.Size, Root: head.Root, Checkpoint: head.Checkpoint, Key: head.Key}
 	proofs := map[uint64]*raftstore.InclusionProof{}
 	for _, r := range cust.Events {
+		// An event is served only as its committed entry has it
+		// (provenance_check.go).
+		if err := check.check(r); err != nil {
+			if statusOf(err, 0) == http.StatusInternalServerError {
+				_ = c.Error(err) // for the operator: the node's projection is not its ledger
+			}
+			return p, err
+		}
 		ev := provenanceEvent{Seq: r.Seq, EventID: r.EventID, Type: r.Type, EventTime: r.EventTime, RecordTime: r.RecordTime,
-			BizStep: r.BizStep, Disposition: r.Disposition, BizLocation: r.BizLocation, Actor: r.Actor, Event: r.Event}
+			BizStep: r.BizStep, Disposition: r.Disposition, BizLocation: r.BizLocation, Actor: r.Actor, Event: r.Event,
+			Entry: entryPath(r.Seq)}
 		if r.Seq <= head.Size {
 			pr, ok := proofs[r.Seq]
 			if !ok {

@@ -37,10 +37,19 @@ func (h *resolverAPI) Register(r gin.IRouter) {
 	opt := authenticate(h.ledger, false)
 	for _, route := range []string{"/01/:gtin", "/01/:gtin/*rest"} {
 		if h.dash != nil {
-			r.GET(route, navigationOnly(h.dash.session), opt, h.resolve)
+			r.GET(route, h.servesLedger, navigationOnly(h.dash.session), opt, h.resolve)
 		} else {
-			r.GET(route, opt, h.resolve)
+			r.GET(route, h.servesLedger, opt, h.resolve)
 		}
+	}
+}
+
+// servesLedger refuses every resolution while the node's ledger is
+// diverged (diverged.go), with a page for a browser.
+func (h *resolverAPI) servesLedger(c *gin.Context) {
+	if err := divergedErr(h.ledger); err != nil {
+		h.fail(c, err)
+		c.Abort()
 	}
 }
 

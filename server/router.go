@@ -120,12 +120,14 @@ func Create(node Node, log *slog.Logger, extra ...Registrar) Router {
 	v1.GET("/cluster/rules", readAtConsistency(node), rules.get)
 	v1.POST("/cluster/rules", requireRole(adminRole), rules.adopt)
 	v1.GET("/cluster/backup", requireRole(adminRole), (&backupAPI{node: node}).backup)
+	// The ledger's routes answer from this node's tree: a diverged node
+	// refuses them (diverged.go), the cluster routes above it does not.
 	lg := &ledgerAPI{ledger: node, local: node, nodeID: node.Status().ID}
-	read := readAtConsistency(node)
-	v1.GET("/ledger/head", read, lg.head)
-	v1.GET("/ledger/entries/:seq", read, lg.entry)
-	v1.GET("/ledger/proofs/inclusion", read, lg.inclusion)
-	v1.GET("/ledger/proofs/consistency", read, lg.consistency)
+	ledger := r.Group("/api/v1/ledger", servesLedger(node), auth, readAtConsistency(node))
+	ledger.GET("/head", lg.head)
+	ledger.GET("/entries/:seq", lg.entry)
+	ledger.GET("/proofs/inclusion", lg.inclusion)
+	ledger.GET("/proofs/consistency", lg.consistency)
 
 	for _, x := range extra {
 		x.Register(r)

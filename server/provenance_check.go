@@ -1,0 +1,370 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/pedigree-ledger/pedigree/models"
+	"github.com/pedigree-ledger/pedigree/models/gs1"
+	"github.com/pedigree-ledger/pedigree/raftstore"
+)
+
+// Checking a chain of custody against the ledger. Its events are read
+// from this node's projection (event_records): a copy the node keeps of
+// what the ledger's entries did, which an edit of its database changes
+// without touching the Merkle tree. The inclusion proofs served beside
+// the events cover the committed entries, not those rows. So each event
+// is checked against the entry at its seq before it is served: the entry
+// hashes to its leaf in the tree, is an accepted capture of an event of
+// that id, by that actor at that record time, and the row's content is
+// that event's as Apply stored it. A rewritten row is refused
+// (projection_mismatch), never shown beside a proof as if proven.
+//
+// What the check compares: the row's summary columns (the served fields)
+// with its stored EPCIS JSON, and that JSON with the committed event.
+// Most rows store the committed event byte for byte, with the ledger's id
+// and record time; the others (compact CBV values the rules normalised,
+// an error declaration) are compared by the CBV 2.0 event hash
+// (models.EventHashIDAt), the canonical form the rules themselves compare
+// an error declaration with, which leaves out recordTime, eventID,
+// certificationInfo and errorDeclaration: the first three are compared on
+// their own. An errorDeclaration is a later entry's, whose seq the row
+// does not keep: it is not checked. Nor is which events a chain lists:
+// that is this node's index, and an event left out of it leaves nothing
+// an inclusion proof could show.
+
+// capturedEvents is what one committed capture entry holds: its events'
+// JSON as committed, decoded only when a chain lists them (a capture may
+// hold 10,000 events, and a pack's chain one of them).
+type capturedEvents struct {
+	entry raftstore.Entry
+	rules int // the rules version the entry was applied by
+	raw   []json.RawMessage
+	byID  map[string]int
+}
+
+// eventChecker checks the events of one answer, reading each entry once.
+type eventChecker struct {
+	ledger   proofSource
+	adoption []models.RulesAdoption
+	entries  map[uint64]*capturedEvents
+}
+
+func newEventChecker(l proofSource, adoptions []models.RulesAdoption) *eventChecker {
+	return &eventChecker{ledger: l, adoption: adoptions, entries: map[uint64]*capturedEvents{}}
+}
+
+// projectionMismatch is the error of an event whose row the committed
+// entry at seq contradicts. It is the node's fault, not the client's, and
+// another node's copy may well be sound.
+func projectionMismatch(seq uint64, eventID, what string) error {
+	return errf(http.StatusInternalServerError, "projection_mismatch",
+		"this node's copy of event %s does not match the ledger entry %d that committed it (%s), so it is not served as proven; ask another node, and tell this node's operator",
+		eventID, seq, what)
+}
+
+// rulesAt is the rules version an entry at seq was applied by: the newest
+// adopted before it, 1 before any.
+func (k *eventChecker) rulesAt(seq uint64) int {
+	v := 1
+	for _, a := range k.adoption {
+		if a.Seq < seq && a.Version > v {
+			v = a.Version
+		}
+	}
+	return v
+}
+
+// capture reads and decodes the entry at seq once per answer.
+func (k *eventChecker) capture(seq uint64, eventID string) (*capturedEvents, error) {
+	if ce, ok := k.entries[seq]; ok {
+		return ce, nil
+	}
+	e, err := k.ledger.Entry(seq)
+	if errors.Is(err, raftstore.ErrNotFound) {
+		return nil, projectionMismatch(seq, eventID, "the ledger has no such entry")
+	}
+	if err != nil {
+		return nil, err
+	}
+	// The entry as stored must be the leaf the tree, and so the proof,
+	// holds.
+	if !bytes.Equal(raftstore.LeafHash(e.Seq, e.Command, e.Result), e.LeafHash) {
+		return nil, projectionMismatch(seq, eventID, "the stored entry does not hash to its leaf in the tree")
+	}
+	if e.Command.Kind != models.KindCaptureEvents || !e.Result.Accepted {
+		return nil, projectionMismatch(seq, eventID, fmt.Sprintf("the entry is a %s, accepted %v, not an accepted capture", e.Command.Kind, e.Result.Accepted))
+	}
+	ce := &capturedEvents{entry: e, rules: k.rulesAt(seq)}
+	if ce.raw, err = rawArray(e.Command.Payload, "events"); err != nil {
+		return nil, fmt.Errorf("split the capture at seq %d: %w", seq, err)
+	}
+	// The result names the events in order, hash ids filled in for those
+	// the client sent without one, as Apply named them.
+	var ids []json.RawMessage
+	if len(e.Result.Data) > 0 {
+		if ids, err = rawArray(e.Result.Data, "event_ids"); err != nil {
+			return nil, fmt.Errorf("split the capture result at seq %d: %w", seq, err)
+		}
+	}
+	ce.byID = make(map[string]int, len(ce.raw))
+	for i := range ce.raw {
+		var id string
+		if len(ids) == len(ce.raw) {
+			id, err = jsonString(ids[i])
+		} else {
+			// An entry whose result does not name them: as Apply did.
+			var ev models.Event
+			if ev, err = models.DecodeEvent(ce.raw[i]); err == nil {
+				if id = ev.EventID; id == "" {
+					id = models.EventHashIDAt(asApplied(ev, ce.rules), ce.rules)
+				}
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("event %d of the capture at seq %d: %w", i, seq, err)
+		}
+		ce.byID[id] = i
+	}
+	k.entries[seq] = ce
+	return ce, nil
+}
+
+// check checks one event of a chain of custody against its entry.
+func (k *eventChecker) check(r models.HistoryEntry) error {
+	ce, err := k.capture(r.Seq, r.EventID)
+	if err != nil {
+		return err
+	}
+	i, ok := ce.byID[r.EventID]
+	if !ok {
+		return projectionMismatch(r.Seq, r.EventID, "the entry captured no event of that id")
+	}
+	// Each event of a capture is decoded strictly by itself, as Apply
+	// decoded it (models.CaptureEventsPayload).
+	committed, err := models.DecodeEvent(ce.raw[i])
+	if err != nil {
+		return fmt.Errorf("decode event %d of the capture at seq %d: %w", i, r.Seq, err)
+	}
+	cmd := ce.entry.Command
+	// Most events are stored byte for byte as committed, with the
+	// ledger's id and record time: then nothing more need be decoded.
+	stored := committed
+	stored.EventID, stored.RecordTime = r.EventID, cmd.Time.UTC()
+	var what string
+	if b, err := stored.MarshalJSON(); err != nil || !bytes.Equal(b, r.Event) {
+		stored, what = storedAs(r, committed, cmd.Time, ce.rules)
+	}
+	switch {
+	case what != "":
+	case r.Actor != cmd.Actor:
+		what = "actor"
+	case !r.RecordTime.Equal(cmd.Time):
+		what = "record time"
+	case r.Type != stored.Type || !r.EventTime.Equal(stored.EventTime) || r.Action != stored.Action ||
+		r.BizStep != stored.BizStep || r.Disposition != stored.Disposition || r.BizLocation != locationKey(stored.BizLocation):
+		what = "its summary differs from its stored event"
+	}
+	if what != "" {
+		return projectionMismatch(r.Seq, r.EventID, what)
+	}
+	return nil
+}
+
+// storedAs decodes the stored event of r and compares it with the
+// committed one by what the rules compare events by; what says how it
+// differs, "" when it does not.
+func storedAs(r models.HistoryEntry, committed models.Event, recordTime time.Time, rules int) (stored models.Event, what string) {
+	stored, err := models.DecodeEvent(r.Event)
+	// The decoder leaves recordTime, which no client may set, unread.
+	var recorded struct {
+		RecordTime time.Time `json:"recordTime"`
+	}
+	if err == nil {
+		err = json.Unmarshal(r.Event, &recorded)
+	}
+	switch {
+	case err != nil:
+		return stored, "its stored event does not decode"
+	case !recorded.RecordTime.Equal(recordTime):
+		return stored, "record time"
+	case stored.EventID != r.EventID:
+		return stored, "eventID"
+	case !slices.Equal(stored.CertificationInfo, committed.CertificationInfo):
+		return stored, "certificationInfo"
+	case !sameEvent(committed, stored, rules):
+		return stored, "the stored event differs from the committed one"
+	}
+	return stored, ""
+}
+
+// sameEvent reports whether stored is the committed event as Apply stored
+// it, by the CBV 2.0 event hash of both at the entry's rules.
+func sameEvent(committed, stored models.Event, rules int) bool {
+	committed = asApplied(committed, rules)
+	if models.EventHashIDAt(committed, rules) == models.EventHashIDAt(stored, rules) {
+		return true
+	}
+	// An error declaration stores its own restatement of the event,
+	// which the rules took as the same event by the newest rules or the
+	// event's, reading a stored event without a context with the
+	// declaration's.
+	if stored.ErrorDeclaration == nil {
+		return false
+	}
+	if len(committed.Context) == 0 {
+		committed.Context = stored.Context
+	}
+	return models.EventHashIDAt(committed, rules) == models.EventHashIDAt(stored, rules) ||
+		models.EventHashIDAt(committed, models.RulesVersion) == models.EventHashIDAt(stored, models.RulesVersion)
+}
+
+// asApplied is a committed event as the rules of version rules read it:
+// version 1 read no user fields of a location, and stored none (models'
+// rulesEPCISFidelity).
+func asApplied(e models.Event, rules int) models.Event {
+	if rules < 2 {
+		e.ReadPointExtensions, e.BizLocationExtensions = nil, nil
+	}
+	return e
+}
+
+// locationKey is the projection's key of a location URI, as Apply writes
+// it: the canonical GS1 key, or the URI itself when it names no GS1
+// identifier (a geo: URI).
+func locationKey(uri string) string {
+	if uri == "" {
+		return ""
+	}
+	if e, err := gs1.ParseEPC(uri); err == nil {
+		return models.EPCKey(e)
+	}
+	return uri
+}
+
+// rawArray returns the elements, as they are, of the array that is the
+// only member, key, of the JSON object data: a capture's payload
+// ({"events":[...]}) or result ({"event_ids":[...]}). A capture holds up to
+// 10,000 events (4 MB and more): one pass over the bytes splits it, where
+// encoding/json would scan and copy every event, and only the events a
+// chain lists are then decoded. data was committed, so it is valid JSON;
+// anything else than that shape is read by encoding/json.
+func rawArray(data []byte, key string) ([]json.RawMessage, error) {
+	if out, ok := splitArray(data, key); ok {
+		return out, nil
+	}
+	var obj map[string][]json.RawMessage
+	if err := json.Unmarshal(data, &obj); err != nil {
+		return nil, err
+	}
+	if len(obj) != 1 || obj[key] == nil {
+		return nil, fmt.Errorf("not an object of one array %q", key)
+	}
+	return obj[key], nil
+}
+
+// splitArray is rawArray's one pass; false when data is not
+// {"<key>":[...]} with plain JSON space.
+func splitArray(data []byte, key string) ([]json.RawMessage, bool) {
+	i := skipSpace(data, 0)
+	head := `"` + key + `"`
+	if i >= len(data) || data[i] != '{' {
+		return nil, false
+	}
+	i = skipSpace(data, i+1)
+	if !bytes.HasPrefix(data[i:], []byte(head)) {
+		return nil, false
+	}
+	i = skipSpace(data, i+len(head))
+	if i >= len(data) || data[i] != ':' {
+		return nil, false
+	}
+	i = skipSpace(data, i+1)
+	if i >= len(data) || data[i] != '[' {
+		return nil, false
+	}
+	var out []json.RawMessage
+	i = skipSpace(data, i+1)
+	for i < len(data) && data[i] != ']' {
+		end, ok := skipValue(data, i)
+		if !ok {
+			return nil, false
+		}
+		out = append(out, json.RawMessage(data[i:end]))
+		i = skipSpace(data, end)
+		if i < len(data) && data[i] == ',' {
+			i = skipSpace(data, i+1)
+		} else if i >= len(data) || data[i] != ']' {
+			return nil, false
+		}
+	}
+	if i >= len(data) {
+		return nil, false
+	}
+	i = skipSpace(data, i+1)
+	if i >= len(data) || data[i] != '}' || skipSpace(data, i+1) != len(data) {
+		return nil, false
+	}
+	return out, true
+}
+
+// skipValue returns the end of the JSON value at i (valid JSON assumed,
+// but never read past data).
+func skipValue(data []byte, i int) (int, bool) {
+	depth := 0
+	for ; i < len(data); i++ {
+		switch data[i] {
+		case '"':
+			for i++; i < len(data) && data[i] != '"'; i++ {
+				if data[i] == '\\' {
+					i++
+				}
+			}
+			if i >= len(data) {
+				return 0, false
+			}
+			if depth == 0 {
+				return i + 1, true
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 {
+				return i, true // the end of a scalar at the end of its array
+			}
+			if depth--; depth == 0 {
+				return i + 1, true
+			}
+		case ',', ' ', '\t', '\r', '\n':
+			if depth == 0 {
+				return i, true
+			}
+		}
+	}
+	if depth == 0 {
+		return i, true
+	}
+	return 0, false
+}
+
+func skipSpace(data []byte, i int) int {
+	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n') {
+		i++
+	}
+	return i
+}
+
+// jsonString reads a JSON string as it is when it holds no escape.
+func jsonString(raw json.RawMessage) (string, error) {
+	if len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' && bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw[1 : len(raw)-1]), nil
+	}
+	var s string
+	err := json.Unmarshal(raw, &s)
+	return s, err
+}

@@ -1,0 +1,180 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pedigree-ledger/pedigree/fixtures/demo"
+
+	"github.com/pedigree-ledger/pedigree/models"
+)
+
+// provenanceAnswer is the part of a provenance answer these tests read.
+type provenanceAnswer struct {
+	Events []struct {
+		Seq         uint64          `json:"seq"`
+		EventID     string          `json:"event_id"`
+		BizLocation string          `json:"biz_location"`
+		Entry       string          `json:"entry"`
+		Event       json.RawMessage `json:"event"`
+	} `json:"events"`
+}
+
+// TestProvenanceServesNoEventItsEntryContradicts edits a pack's events in
+// the node's projection, as a reviewer did on a demo node: the location
+// of an event (its column, or the stored event and its column together),
+// and the entry a row names. Each time the API refuses the chain, 500
+// projection_mismatch, and the dashboard's page shows an error, not the
+// forged location beside links to proofs. Unedited, every event names
+// its ledger entry, which the caller reads.
+func TestProvenanceServesNoEventItsEntryContradicts(t *testing.T) {
+	n := mustAPINode(t)
+	net, s := mustSeed(t, n, 2)
+	reg := n.client(s.Tokens[net.Regulator.GLN])
+	pk := net.Packs[0]
+	path := "/api/v1/provenance/packs/" + pk.GTIN + "/" + url.PathEscape(pk.Serial)
+	var prov provenanceAnswer
+	if err := reg.Do(t.Context(), "GET", path, "", nil, &prov); err != nil {
+		t.Fatal(err)
+	}
+	if len(prov.Events) < 2 {
+		t.Fatalf("the pack's chain: %+v", prov)
+	}
+	ev := prov.Events[len(prov.Events)-1]
+	for _, e := range prov.Events {
+		var entry entryView
+		if err := reg.Do(t.Context(), "GET", e.Entry, "", nil, &entry); err != nil || entry.Seq != e.Seq {
+			t.Fatalf("event %s names entry %q: %+v, %v", e.EventID, e.Entry, entry, err)
+		}
+		if e.BizLocation != "" {
+			ev = e
+		}
+	}
+	if ev.BizLocation == "" {
+		t.Fatalf("no event of the pack has a location: %+v", prov.Events)
+	}
+	var stored struct {
+		BizLocation struct {
+			ID string `json:"id"`
+		} `json:"bizLocation"`
+	}
+	if err := json.Unmarshal(ev.Event, &stored); err != nil || stored.BizLocation.ID == "" {
+		t.Fatalf("the stored event's location: %s, %v", ev.Event, err)
+	}
+	const forgedURI, forgedKey = "urn:epc:id:sgln:4099999.00000.0", "(414)4099999000005"
+	if locationKey(forgedURI) != forgedKey {
+		t.Fatalf("the forged location's key is %q", locationKey(forgedURI))
+	}
+	db, err := n.store.Read(t.Context(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var orig models.EventRecord
+	if err := db.Where("event_id = ?", ev.EventID).Take(&orig).Error; err != nil {
+		t.Fatal(err)
+	}
+	otherSeq := prov.Events[0].Seq
+	if otherSeq == orig.Seq {
+		otherSeq = prov.Events[1].Seq
+	}
+	browser := mustBrowserSignIn(t, n.srv, s.Tokens[net.Regulator.GLN])
+	for _, tc := range []struct {
+		name string
+		set  map[string]any
+	}{
+		{"the location's column", map[string]any{"biz_location": forgedKey}},
+		{"the location, column and stored event", map[string]any{"biz_location": forgedKey,
+			"json": strings.Replace(orig.JSON, stored.BizLocation.ID, forgedURI, 1)}},
+		{"the entry the row names", map[string]any{"seq": otherSeq}},
+	} {
+		if err := db.Model(&models.EventRecord{}).Where("id = ?", orig.ID).Updates(tc.set).Error; err != nil {
+			t.Fatal(err)
+		}
+		wantAPIError(t, reg.Do(t.Context(), "GET", path, "", nil, nil), http.StatusInternalServerError, "projection_mismatch")
+		st, page := browse(t, browser, n.srv.URL, "/ui/provenance?q="+url.QueryEscape(pk.HRI))
+		if st != http.StatusInternalServerError || strings.Contains(page, forgedKey) || strings.Contains(page, "/ui/ledger?seq=") {
+			t.Errorf("%s edited, the dashboard's chain: %d\n%s", tc.name, st, page)
+		}
+		restore := map[string]any{"biz_location": orig.BizLocation, "json": orig.JSON, "seq": orig.Seq}
+		if err := db.Model(&models.EventRecord{}).Where("id = ?", orig.ID).Updates(restore).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := reg.Do(t.Context(), "GET", path, "", nil, nil); err != nil {
+		t.Fatalf("restored: %v", err)
+	}
+}
+
+// FuzzRawArrayMatchesEncodingJSON: rawArray splits a committed capture's
+// payload as encoding/json would, byte for byte, whatever its strings and
+// nesting hold, and never panics on any input.
+func FuzzRawArrayMatchesEncodingJSON(f *testing.F) {
+	for _, s := range []string{
+		`{"events":[]}`, `{"events":[{"a":1},{"b":2}]}`, ` { "events" : [ {"a":"]},\"[{"} , {"b":[1,{"c":"\\"}]}] } `,
+		`{"events":["x",1,true,null,-2.5e3,[]]}`, `{"event_ids":["ni:///sha-256;ab?ver=CBV2.0","urn:uuid:1"]}`,
+		`{"events":[1],"events":[2]}`, `{"events":[1],"x":2}`, `{"events":[1,]}`, `{"events":["\u005d"]}`, `[1]`, ``,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := rawArray(data, "events")
+		var want map[string][]json.RawMessage
+		if !json.Valid(data) || json.Unmarshal(data, &want) != nil || len(want) != 1 || want["events"] == nil {
+			return
+		}
+		if err != nil || len(got) != len(want["events"]) {
+			t.Fatalf("%q: %d elements, %v; encoding/json reads %d", data, len(got), err, len(want["events"]))
+		}
+		for i := range got {
+			if string(got[i]) != string(want["events"][i]) {
+				t.Fatalf("%q: element %d is %q; encoding/json reads %q", data, i, got[i], want["events"][i])
+			}
+		}
+	})
+}
+
+// TestProvenanceServesEventsStoredOtherwiseThanCommitted: the check takes
+// what Apply legitimately stores otherwise than the client sent it: a
+// compact CBV value (cbv:BizStep-inspecting, stored inspecting) and an
+// event declared erroneous later (stored with the declaration). The
+// pack's chain serves both.
+func TestProvenanceServesEventsStoredOtherwiseThanCommitted(t *testing.T) {
+	n := mustAPINode(t)
+	net, s := mustSeed(t, n, 1)
+	ph1 := n.client(s.Tokens[net.Pharmacy1.GLN])
+	p := net.Packs[net.Cases[0].Packs[3]]
+	at := time.Now().Add(-time.Hour).Truncate(time.Second)
+	observe := func(bizStep string, at time.Time) demo.Event {
+		return demo.Event{"type": "ObjectEvent", "eventTime": at.Format(time.RFC3339), "eventTimeZoneOffset": "+00:00",
+			"epcList": []string{demo.PackEPC(p.GTIN, p.Serial)}, "action": "OBSERVE", "bizStep": bizStep,
+			"readPoint": map[string]any{"id": demo.SGLN(net.Pharmacy1.GLN)}}
+	}
+	compact, declared := observe("cbv:BizStep-inspecting", at), observe("inspecting", at.Add(time.Second))
+	var captured struct{ EventIDs []string }
+	if err := ph1.Do(t.Context(), "POST", "/epcis/capture", "application/ld+json", demo.Document(at, compact, declared), &captured); err != nil {
+		t.Fatal(err)
+	}
+	declared["eventID"] = captured.EventIDs[1]
+	declared["errorDeclaration"] = map[string]any{"declarationTime": at.Add(time.Minute).Format(time.RFC3339), "reason": "incorrect_data"}
+	if err := ph1.Do(t.Context(), "POST", "/epcis/capture", "application/ld+json", demo.Document(at, declared), nil); err != nil {
+		t.Fatalf("the declaration: %v", err)
+	}
+	var prov provenanceAnswer
+	if err := ph1.Do(t.Context(), "GET", "/api/v1/provenance/packs/"+p.GTIN+"/"+url.PathEscape(p.Serial), "", nil, &prov); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]string{}
+	for _, e := range prov.Events {
+		seen[e.EventID] = string(e.Event)
+	}
+	if ev, ok := seen[captured.EventIDs[0]]; !ok || !strings.Contains(ev, `"bizStep":"inspecting"`) {
+		t.Errorf("the compact-valued event: %q", ev)
+	}
+	if ev, ok := seen[captured.EventIDs[1]]; !ok || !strings.Contains(ev, "errorDeclaration") {
+		t.Errorf("the declared event: %q", ev)
+	}
+}
