@@ -33,8 +33,8 @@ import (
 //
 // A node that found itself wrong says so for good, in its readiness, its
 // status and a metric, until an operator rebuilds it; it no longer serves
-// as a witness for the others' audits, and hands on the leadership
-// whenever it holds it.
+// as a witness for the others' audits, and hands on the leadership to a
+// voter that still is one whenever it holds it.
 
 // defaultAuditInterval is how often a node audits its tree.
 const defaultAuditInterval = 10 * time.Second
@@ -277,16 +277,67 @@ func (s *Store) flagDivergence(d *divergence) {
 	s.handOnLeadership()
 }
 
-// handOnLeadership asks Raft to pass this node's leadership to the most
-// up-to-date voter: a leader answers every write with its own rules'
-// results on its own wrong ledger. Raft may elect the node again (it
-// cannot be told not to stand), so the audit loop asks again each round
-// while the node leads.
+// handOnLeadershipWait bounds asking the other voters, while this
+// diverged node leads, which of them could take the leadership.
+const handOnLeadershipWait = 2 * time.Second
+
+// handOnLeadership passes this node's leadership to the most up-to-date
+// voter that answers now as a healthy witness (rpcHead, which a diverged
+// node refuses): a leader answers every write with its own rules' results
+// on its own wrong ledger. Raft may elect the node again (it cannot be
+// told not to stand), so the audit loop asks again each round while the
+// node leads. With no healthy voter to take it, the node keeps the
+// leadership: Raft's own choice could be another diverged node, and with
+// every voter diverged the leadership would go round for ever, each
+// change a pause in writes, with no healthy leader at the end of it.
 func (s *Store) handOnLeadership() {
 	if !s.IsLeader() {
 		return
 	}
-	if err := s.raft.LeadershipTransfer().Error(); err != nil {
-		s.log.Warn("tree audit: cannot hand on the leadership of a diverged node", "error", err)
+	ctx, cancel := context.WithTimeout(context.Background(), handOnLeadershipWait)
+	defer cancel()
+	to, ok := s.healthyVoter(ctx)
+	if !ok {
+		if !s.keepsLeadership.Swap(true) {
+			s.log.Warn("tree audit: this diverged node keeps the leadership: no other voter answers as a healthy witness")
+		}
+		return
 	}
+	s.keepsLeadership.Store(false)
+	if err := s.raft.LeadershipTransferToServer(to.ID, to.Address).Error(); err != nil {
+		s.log.Warn("tree audit: cannot hand on the leadership of a diverged node", "to", to.ID, "error", err)
+	}
+}
+
+// healthyVoter asks every other voter for its tree, as the audit does,
+// and returns the one that answered at the highest applied index; ok is
+// false when none answered.
+func (s *Store) healthyVoter(ctx context.Context) (best raft.Server, ok bool) {
+	f := s.raft.GetConfiguration()
+	if f.Error() != nil {
+		return raft.Server{}, false
+	}
+	var voters []raft.Server
+	for _, srv := range f.Configuration().Servers {
+		if srv.Suffrage == raft.Voter && string(srv.ID) != s.cfg.NodeID {
+			voters = append(voters, srv)
+		}
+	}
+	applied := make([]uint64, len(voters))
+	healthy := make([]bool, len(voters))
+	var wg sync.WaitGroup
+	for i, v := range voters {
+		wg.Go(func() {
+			resp, err := s.fwd.call(ctx, string(v.Address), rpcRequest{Op: rpcHead})
+			applied[i], healthy[i] = resp.Index, err == nil
+		})
+	}
+	wg.Wait()
+	var top uint64
+	for i, v := range voters {
+		if healthy[i] && (!ok || applied[i] > top) {
+			best, top, ok = v, applied[i], true
+		}
+	}
+	return best, ok
 }

@@ -23,7 +23,8 @@ type Node struct {
 // Join adds a node to the cluster (as a voter, or a non-voting read
 // replica) and records its HTTP address and key; from any node. Joining a
 // node that is already a member with the same address is a no-op, so a
-// restarted node may ask again.
+// restarted node may ask again. A join never replaces a key the listing
+// holds for the node: a node lists a new key itself (keepListedKey).
 //
 // A voter is added as a non-voter first and promoted only once the leader
 // can reach it and it has applied what the leader had when it joined.
@@ -34,14 +35,9 @@ type Node struct {
 // returns ErrNotCaughtUp and the node stays a non-voter, still catching
 // up, so asking again later promotes it.
 func (s *Store) Join(ctx context.Context, n NodeInfo, voter bool) error {
-	if !nodeIDPattern.MatchString(n.ID) || n.RaftAddr == "" {
-		return fmt.Errorf("%w: join needs a valid node id and raft address", ErrInvalid)
-	}
-	// A joiner may leave its key out: it announces it once a member.
-	if n.PublicKey != "" {
-		if err := CheckNodeKey(n.ID, n.PublicKey); err != nil {
-			return fmt.Errorf("%w: %v", ErrInvalid, err)
-		}
+	// Refused here before the leader is asked; the leader checks again.
+	if err := checkJoiner(n); err != nil {
+		return err
 	}
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
@@ -109,7 +105,28 @@ func (s *Store) onLeader(ctx context.Context, req rpcRequest, local func() error
 	}
 }
 
+// checkJoiner refuses a join that names no valid node, or that offers a
+// key other than a verifier key named for the joiner (CheckNodeKey). A
+// joiner may leave its key out: it announces it once a member.
+func checkJoiner(n NodeInfo) error {
+	if !nodeIDPattern.MatchString(n.ID) || n.RaftAddr == "" {
+		return fmt.Errorf("%w: join needs a valid node id and raft address", ErrInvalid)
+	}
+	if n.PublicKey != "" {
+		if err := CheckNodeKey(n.ID, n.PublicKey); err != nil {
+			return fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
+	}
+	return nil
+}
+
+// joinLocal runs a join on the leader. It checks the joiner itself: a
+// join forwarded by another node (rpcJoin, from any binary, an older one
+// in a rolling upgrade too) comes here without Join's checks.
 func (s *Store) joinLocal(ctx context.Context, n NodeInfo, voter bool) error {
+	if err := checkJoiner(n); err != nil {
+		return err
+	}
 	if err := s.checkJoinerCluster(ctx, n); err != nil {
 		return err
 	}
@@ -122,6 +139,11 @@ func (s *Store) joinLocal(ctx context.Context, n NodeInfo, voter bool) error {
 	if err != nil {
 		return err
 	}
+	// admitMember settled the ledger, so the listing read here holds
+	// every listing committed before this join.
+	if n, err = s.keepListedKey(n); err != nil {
+		return err
+	}
 	if err := s.putNodeLocal(ctx, n); err != nil {
 		return err
 	}
@@ -132,6 +154,24 @@ func (s *Store) joinLocal(ctx context.Context, n NodeInfo, voter bool) error {
 		return err
 	}
 	return s.admitMember(ctx, n, func() error { return s.promote(ctx, id, addr) })
+}
+
+// keepListedKey gives n the key the listing already holds for node n.ID,
+// if it holds one: a join never replaces a listed key. Whoever may join
+// nodes could otherwise list a key of their own, well-formed and rightly
+// named, for a member that is down (a join at its address is a no-op for
+// Raft), and clients would check heads with it until the member came
+// back. A member's key changes only when its node.key is wiped, and that
+// member then lists its new key itself, by announcing it (announceLocal).
+func (s *Store) keepListedKey(n NodeInfo) (NodeInfo, error) {
+	infos, err := s.ledger.nodeInfos()
+	if err != nil {
+		return n, err
+	}
+	if listed := infos[n.ID].PublicKey; listed != "" {
+		n.PublicKey = listed
+	}
+	return n, nil
 }
 
 // promote makes the non-voter id at addr a voter, if the configuration
@@ -303,8 +343,22 @@ func (s *Store) putNode(ctx context.Context, n NodeInfo) error {
 	}))
 }
 
-// announceLocal records n's listing if n is a member at that address.
+// announceLocal records n's listing if n is a member at that address and
+// its key is named for it (CheckNodeKey). A node announces its own key,
+// and every binary has one, so an announce without a key is refused
+// rather than let it erase the listed key.
+//
+// Unlike a join, an announce replaces the listed key: that is how a member
+// whose node.key was wiped lists its new one. Only the node itself should,
+// but the cluster transport does not say who asks (anyone who reaches it
+// without TLS; any holder of a certificate of the cluster's CA with it), so
+// they can still list a well-formed key of their own for a member, at that
+// member's address. While the member runs, its announce loop sees the
+// listing differ and puts its own key back within seconds.
 func (s *Store) announceLocal(ctx context.Context, n NodeInfo) error {
+	if err := CheckNodeKey(n.ID, n.PublicKey); err != nil {
+		return fmt.Errorf("%w: announce of %s: %v", ErrInvalid, n.ID, err)
+	}
 	cf := s.raft.GetConfiguration()
 	if err := waitFuture(ctx, cf); err != nil {
 		return err

@@ -160,6 +160,9 @@ type Store struct {
 	// diverged is set, once and for good, by the audit that found this
 	// node's ledger wrong (audit.go).
 	diverged atomic.Pointer[divergence]
+	// keepsLeadership is set while this diverged node leads with no
+	// healthy voter to hand the leadership to, so that is logged once.
+	keepsLeadership atomic.Bool
 	// rulesGate orders, on the leader, adoptions of rules against
 	// admissions of members (rules_versions.go); a one-slot semaphore.
 	rulesGate chan struct{}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -118,6 +119,36 @@ func TestAWrongNodeHandsOnTheLeadership(t *testing.T) {
 	leader = mustLeader(t, healthy)
 	mustPropose(t, leader.s, orgCmd(t, "after", "after-org"))
 	mustConverge(t, healthy, 6)
+}
+
+// TestWithEveryVoterWrongTheLeadershipStays: a wrong node hands the
+// leadership on only to a voter that answers the audit as a healthy
+// witness. With every voter wrong there is none, and the leader keeps
+// the leadership rather than pass it round for ever (left to Raft it
+// changed hands every audit round).
+func TestWithEveryVoterWrongTheLeadershipStays(t *testing.T) {
+	c := &testCluster{t: t, tune: fastRaft, auditInterval: 50 * time.Millisecond}
+	c.boot(3)
+	leader := mustLeader(t, c.nodes)
+	var changes atomic.Int64
+	last := leader.id // only the observer's goroutine touches it
+	obs := raft.NewObserver(nil, false, func(o *raft.Observation) bool {
+		if lo, ok := o.Data.(raft.LeaderObservation); ok && lo.LeaderID != "" && string(lo.LeaderID) != last {
+			last = string(lo.LeaderID)
+			changes.Add(1)
+		}
+		return false
+	})
+	watcher := followers(c.nodes, leader)[0]
+	watcher.s.raft.RegisterObserver(obs)
+	defer watcher.s.raft.DeregisterObserver(obs)
+	for _, tn := range append(followers(c.nodes, leader), leader) {
+		tn.s.flagDivergence(&divergence{fault: "test"})
+	}
+	time.Sleep(time.Second) // twenty audit rounds
+	if n := changes.Load(); n > 1 {
+		t.Fatalf("with every voter wrong the leadership changed hands %d times in a second", n)
+	}
 }
 
 // TestTwoVotersThatDisagreeBothSayItAndNeitherStops: with two voters a
