@@ -322,6 +322,12 @@ func (c *capture) declareError(e *Event) error {
 	if err := c.a.tx.Model(&EventRecord{}).Where("id = ?", orig.ID).Update("json", js).Error; err != nil {
 		return fmt.Errorf("store error declaration: %w", err)
 	}
+	// A later declaration of the same event replaces the JSON, and so
+	// the entry it names.
+	if err := c.a.tx.Exec(`INSERT INTO event_declarations (event_record_id, seq) VALUES (?, ?)
+		ON CONFLICT (event_record_id) DO UPDATE SET seq = excluded.seq`, orig.ID, int64(c.a.seq)).Error; err != nil {
+		return fmt.Errorf("store error declaration: %w", err)
+	}
 	return nil
 }
 

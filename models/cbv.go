@@ -2,6 +2,7 @@ package models
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -92,6 +93,32 @@ func (v *cbvVocab) normalizeCompact(s string) (string, error) {
 		return bare, nil
 	}
 	return v.normalize(s)
+}
+
+// AsApplied is e, an event as a committed capture holds it, as Apply
+// reads and stores it by the rules of version rules: from version 2 a CBV
+// value written as a compact URI is the standard value (readEPCIS2), and
+// version 1 kept no user fields of readPoint and bizLocation. e itself is
+// left as it is. A reader that checks the projection against the ledger
+// compares a stored event with this.
+func (e Event) AsApplied(rules int) (Event, error) {
+	if rules < rulesEPCISFidelity {
+		e.ReadPointExtensions, e.BizLocationExtensions = nil, nil
+		return e, nil
+	}
+	// readCompactValues writes in place: copy what it writes to.
+	if pd := e.PersistentDisposition; pd != nil {
+		e.PersistentDisposition = &PersistentDisposition{Set: slices.Clone(pd.Set), Unset: slices.Clone(pd.Unset)}
+	}
+	e.BizTransactionList = slices.Clone(e.BizTransactionList)
+	e.SourceList = slices.Clone(e.SourceList)
+	e.DestinationList = slices.Clone(e.DestinationList)
+	if d := e.ErrorDeclaration; d != nil {
+		c := *d
+		e.ErrorDeclaration = &c
+	}
+	err := e.readCompactValues("")
+	return e, err
 }
 
 // readCompactValues reads e's CBV values written as compact URIs as the

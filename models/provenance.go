@@ -35,12 +35,17 @@ type HistoryEntry struct {
 	Direct bool `json:"direct"`
 	// Event is the stored EPCIS 2.0 JSON-LD event.
 	Event json.RawMessage `json:"event"`
+	// DeclaredSeq is the ledger position of the capture whose error
+	// declaration Event restates (EventDeclaration); 0 when none is
+	// recorded.
+	DeclaredSeq uint64 `json:"declared_seq,omitempty"`
 }
 
 // historyRow is what the history queries select.
 type historyRow struct {
 	EventRecord
-	Direct bool
+	Direct      bool
+	DeclaredSeq uint64
 }
 
 // MaxHistory bounds a history answer; a lot's history can be long.
@@ -62,8 +67,9 @@ func history(db *gorm.DB, where string, args []any, viewer *Viewer, limit int) (
 		}
 	}
 	var rows []historyRow
-	err := db.Raw(`SELECT event_records.*, MAX(event_epcs.roles <> 0) AS direct FROM event_epcs
+	err := db.Raw(`SELECT event_records.*, MAX(event_epcs.roles <> 0) AS direct, COALESCE(event_declarations.seq, 0) AS declared_seq FROM event_epcs
 		JOIN event_records ON event_records.id = event_epcs.event_id
+		LEFT JOIN event_declarations ON event_declarations.event_record_id = event_records.id
 		WHERE `+where+` GROUP BY event_records.id ORDER BY event_records.id LIMIT ?`, append(args, limit)...).Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("models: history: %w", err)
@@ -72,7 +78,7 @@ func history(db *gorm.DB, where string, args []any, viewer *Viewer, limit int) (
 	for i, r := range rows {
 		out[i] = HistoryEntry{Seq: r.Seq, EventID: r.EventID, Type: r.Type, EventTime: r.EventTime, RecordTime: r.RecordTime,
 			Action: r.Action, BizStep: r.BizStep, Disposition: r.Disposition, BizLocation: r.BizLocation,
-			Actor: r.Actor, Direct: r.Direct, Event: json.RawMessage(r.JSON)}
+			Actor: r.Actor, Direct: r.Direct, Event: json.RawMessage(r.JSON), DeclaredSeq: r.DeclaredSeq}
 	}
 	return out, nil
 }

@@ -203,6 +203,19 @@ type EventRecord struct {
 	JSON string `gorm:"not null"`
 }
 
+// EventDeclaration names the ledger entry whose error declaration an
+// event's stored JSON (EventRecord.JSON) now restates. The projection is a
+// copy the Merkle tree does not cover; with the entry named, a reader can
+// check a declared event against what that entry committed, as it checks
+// any event against the entry that captured it. A table of its own, not a
+// column of event_records: declarations are rare, and each captured event
+// would otherwise bind one more value. An event declared before this
+// table existed has no row.
+type EventDeclaration struct {
+	EventRecordID int64  `gorm:"primaryKey;autoIncrement:false"`
+	Seq           uint64 `gorm:"not null"`
+}
+
 // EventIDHash is the EventHash of an event with id: the first 8 bytes of
 // its SHA-256. A cryptographic hash, so nobody can find many ids with one
 // hash and make their lookups slow.
@@ -264,7 +277,7 @@ type Alert struct {
 func tables() []any {
 	return []any{
 		&Organisation{}, &CompanyPrefix{}, &Token{}, &Product{}, &SigningKey{},
-		&Item{}, &EventRecord{}, &EventEPC{}, &Recall{}, &Alert{}, &RulesAdoption{},
+		&Item{}, &EventRecord{}, &EventEPC{}, &EventDeclaration{}, &Recall{}, &Alert{}, &RulesAdoption{},
 	}
 }
 

@@ -54,6 +54,11 @@ type provenanceEvent struct {
 	// entry), whose command holds the event as committed and whose
 	// leaf_input hashes to Proof's leaf.
 	Entry string `json:"entry"`
+	// DeclaredIn is the seq of the capture whose errorDeclaration Event
+	// restates, checked against that entry; absent for an event not
+	// declared, or declared before the node recorded where (then the
+	// declaration is not checked).
+	DeclaredIn uint64 `json:"declared_in,omitempty"`
 	// Proof is the inclusion proof of the ledger entry at Seq in the tree
 	// of Head.Size entries: it shows that entry is in the signed tree, not
 	// that the chain lists every event.
@@ -193,7 +198,8 @@ func loadProvenance(c *gin.Context, l LifecycleLedger, cl Caller, s models.Subje
 	for _, r := range cust.Events {
 		// An event is served only as its committed entry has it
 		// (provenance_check.go).
-		if err := check.check(r); err != nil {
+		declaredIn, err := check.check(r)
+		if err != nil {
 			if statusOf(err, 0) == http.StatusInternalServerError {
 				_ = c.Error(err) // for the operator: the node's projection is not its ledger
 			}
@@ -201,7 +207,7 @@ func loadProvenance(c *gin.Context, l LifecycleLedger, cl Caller, s models.Subje
 		}
 		ev := provenanceEvent{Seq: r.Seq, EventID: r.EventID, Type: r.Type, EventTime: r.EventTime, RecordTime: r.RecordTime,
 			BizStep: r.BizStep, Disposition: r.Disposition, BizLocation: r.BizLocation, Actor: r.Actor, Event: r.Event,
-			Entry: entryPath(r.Seq)}
+			Entry: entryPath(r.Seq), DeclaredIn: declaredIn}
 		if r.Seq <= head.Size {
 			pr, ok := proofs[r.Seq]
 			if !ok {

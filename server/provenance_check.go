@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"time"
@@ -21,22 +22,27 @@ import (
 // the events cover the committed entries, not those rows. So each event
 // is checked against the entry at its seq before it is served: the entry
 // hashes to its leaf in the tree, is an accepted capture of an event of
-// that id, by that actor at that record time, and the row's content is
-// that event's as Apply stored it. A rewritten row is refused
+// that id, by that actor at that record time; the row's summary columns
+// are that event's as Apply read it (models.Event.AsApplied); and its
+// stored JSON is that event as Apply stored it or, once a later entry
+// declared it erroneous, that entry's restatement with its
+// errorDeclaration, checked against that entry in turn (the projection
+// names it: models.EventDeclaration). A rewritten row is refused
 // (projection_mismatch), never shown beside a proof as if proven.
 //
-// What the check compares: the row's summary columns (the served fields)
-// with its stored EPCIS JSON, and that JSON with the committed event.
-// Most rows store the committed event byte for byte, with the ledger's id
-// and record time; the others (compact CBV values the rules normalised,
-// an error declaration) are compared by the CBV 2.0 event hash
-// (models.EventHashIDAt), the canonical form the rules themselves compare
-// an error declaration with, which leaves out recordTime, eventID,
-// certificationInfo and errorDeclaration: the first three are compared on
-// their own. An errorDeclaration is a later entry's, whose seq the row
-// does not keep: it is not checked. Nor is which events a chain lists:
-// that is this node's index, and an event left out of it leaves nothing
-// an inclusion proof could show.
+// The stored JSON is compared byte for byte with the event as Apply
+// would store it; failing that (a ledger written by older rules, whose
+// stored form this binary may not rebuild to the byte), by the CBV 2.0
+// event hash (models.EventHashIDAt), the canonical form the rules
+// themselves compare a declaration with, which leaves out recordTime,
+// eventID, certificationInfo and errorDeclaration: those are compared on
+// their own.
+//
+// Not checked: a declaration recorded before the projection named its
+// entry (no EventDeclaration row; the event is then served without
+// declared_in, and only its restatement's hash is held to the captured
+// event), and which events a chain lists: that is this node's index, and
+// an event left out of it leaves nothing an inclusion proof could show.
 
 // capturedEvents is what one committed capture entry holds: its events'
 // JSON as committed, decoded only when a chain lists them (a capture may
@@ -48,12 +54,19 @@ type capturedEvents struct {
 	byID  map[string]int
 }
 
-// eventChecker checks the events of one answer, reading each entry once.
+// eventChecker checks the events of one answer. A chain lists events in
+// ledger order, so those of one capture come together: it keeps the few
+// entries read last (a capture may be 4 MB, and a chain of 2,000 events
+// name as many), not every one.
 type eventChecker struct {
 	ledger   proofSource
 	adoption []models.RulesAdoption
 	entries  map[uint64]*capturedEvents
 }
+
+// maxCheckedEntries bounds the entries an eventChecker keeps: the capture
+// of the events at hand and the declarations of some of them.
+const maxCheckedEntries = 4
 
 func newEventChecker(l proofSource, adoptions []models.RulesAdoption) *eventChecker {
 	return &eventChecker{ledger: l, adoption: adoptions, entries: map[uint64]*capturedEvents{}}
@@ -84,6 +97,9 @@ func (k *eventChecker) rulesAt(seq uint64) int {
 func (k *eventChecker) capture(seq uint64, eventID string) (*capturedEvents, error) {
 	if ce, ok := k.entries[seq]; ok {
 		return ce, nil
+	}
+	if len(k.entries) >= maxCheckedEntries {
+		clear(k.entries)
 	}
 	e, err := k.ledger.Entry(seq)
 	if errors.Is(err, raftstore.ErrNotFound) {
@@ -122,7 +138,10 @@ func (k *eventChecker) capture(seq uint64, eventID string) (*capturedEvents, err
 			var ev models.Event
 			if ev, err = models.DecodeEvent(ce.raw[i]); err == nil {
 				if id = ev.EventID; id == "" {
-					id = models.EventHashIDAt(asApplied(ev, ce.rules), ce.rules)
+					var applied models.Event
+					if applied, err = ev.AsApplied(ce.rules); err == nil {
+						id = models.EventHashIDAt(applied, ce.rules)
+					}
 				}
 			}
 		}
@@ -135,51 +154,89 @@ func (k *eventChecker) capture(seq uint64, eventID string) (*capturedEvents, err
 	return ce, nil
 }
 
-// check checks one event of a chain of custody against its entry.
-func (k *eventChecker) check(r models.HistoryEntry) error {
+// check checks one event of a chain of custody against its entry, and
+// against the entry that declared it erroneous when the projection names
+// one; declaredIn is that entry's seq, 0 when none was checked.
+func (k *eventChecker) check(r models.HistoryEntry) (declaredIn uint64, err error) {
 	ce, err := k.capture(r.Seq, r.EventID)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	i, ok := ce.byID[r.EventID]
 	if !ok {
-		return projectionMismatch(r.Seq, r.EventID, "the entry captured no event of that id")
+		return 0, projectionMismatch(r.Seq, r.EventID, "the entry captured no event of that id")
 	}
 	// Each event of a capture is decoded strictly by itself, as Apply
 	// decoded it (models.CaptureEventsPayload).
 	committed, err := models.DecodeEvent(ce.raw[i])
 	if err != nil {
-		return fmt.Errorf("decode event %d of the capture at seq %d: %w", i, r.Seq, err)
+		return 0, fmt.Errorf("decode event %d of the capture at seq %d: %w", i, r.Seq, err)
+	}
+	applied, err := committed.AsApplied(ce.rules)
+	if err != nil {
+		return 0, fmt.Errorf("event %d of the capture at seq %d: %w", i, r.Seq, err)
 	}
 	cmd := ce.entry.Command
-	// Most events are stored byte for byte as committed, with the
-	// ledger's id and record time: then nothing more need be decoded.
-	stored := committed
-	stored.EventID, stored.RecordTime = r.EventID, cmd.Time.UTC()
-	var what string
-	if b, err := stored.MarshalJSON(); err != nil || !bytes.Equal(b, r.Event) {
-		stored, what = storedAs(r, committed, cmd.Time, ce.rules)
-	}
+	// The summary columns were written at capture and never change, a
+	// declaration notwithstanding.
 	switch {
-	case what != "":
 	case r.Actor != cmd.Actor:
-		what = "actor"
+		return 0, projectionMismatch(r.Seq, r.EventID, "actor")
 	case !r.RecordTime.Equal(cmd.Time):
-		what = "record time"
-	case r.Type != stored.Type || !r.EventTime.Equal(stored.EventTime) || r.Action != stored.Action ||
-		r.BizStep != stored.BizStep || r.Disposition != stored.Disposition || r.BizLocation != locationKey(stored.BizLocation):
-		what = "its summary differs from its stored event"
+		return 0, projectionMismatch(r.Seq, r.EventID, "record time")
+	case r.Type != applied.Type || !r.EventTime.Equal(applied.EventTime) || r.Action != applied.Action ||
+		r.BizStep != applied.BizStep || r.Disposition != applied.Disposition || r.BizLocation != locationKey(applied.BizLocation):
+		return 0, projectionMismatch(r.Seq, r.EventID, "its summary differs from the committed event")
 	}
-	if what != "" {
-		return projectionMismatch(r.Seq, r.EventID, what)
+	// The stored JSON is the captured event or, declared, the declaring
+	// entry's restatement, as Apply stored it (with the capture's record
+	// time either way).
+	want, wantRules, from := applied, ce.rules, r.Seq
+	if r.DeclaredSeq != 0 {
+		if want, err = k.declaration(r); err != nil {
+			return 0, err
+		}
+		wantRules, from = k.rulesAt(r.DeclaredSeq), r.DeclaredSeq
 	}
-	return nil
+	want.EventID, want.RecordTime = r.EventID, cmd.Time.UTC()
+	if b, err := want.MarshalJSON(); err == nil && bytes.Equal(b, r.Event) {
+		return r.DeclaredSeq, nil
+	}
+	if what := storedAs(r, want, wantRules, r.DeclaredSeq == 0); what != "" {
+		return 0, projectionMismatch(from, r.EventID, what)
+	}
+	return r.DeclaredSeq, nil
 }
 
-// storedAs decodes the stored event of r and compares it with the
-// committed one by what the rules compare events by; what says how it
-// differs, "" when it does not.
-func storedAs(r models.HistoryEntry, committed models.Event, recordTime time.Time, rules int) (stored models.Event, what string) {
+// declaration is the error declaration of r's event that the entry the
+// projection names for it committed, as Apply read it.
+func (k *eventChecker) declaration(r models.HistoryEntry) (models.Event, error) {
+	if r.DeclaredSeq <= r.Seq {
+		return models.Event{}, projectionMismatch(r.DeclaredSeq, r.EventID, "a declaration must come after the capture it declares")
+	}
+	de, err := k.capture(r.DeclaredSeq, r.EventID)
+	if err != nil {
+		return models.Event{}, err
+	}
+	j, ok := de.byID[r.EventID]
+	if !ok {
+		return models.Event{}, projectionMismatch(r.DeclaredSeq, r.EventID, "the entry declared no event of that id")
+	}
+	decl, err := models.DecodeEvent(de.raw[j])
+	if err != nil {
+		return models.Event{}, fmt.Errorf("decode event %d of the capture at seq %d: %w", j, r.DeclaredSeq, err)
+	}
+	if decl.ErrorDeclaration == nil {
+		return models.Event{}, projectionMismatch(r.DeclaredSeq, r.EventID, "the entry declared no event of that id")
+	}
+	return decl.AsApplied(de.rules)
+}
+
+// storedAs compares the stored event of r with want, the event as Apply
+// read it, by what the rules compare events by; it says how they differ,
+// "" when they do not. undeclared says r's declaration, if it has one, is
+// not known to any entry: only the event it restates is compared.
+func storedAs(r models.HistoryEntry, want models.Event, rules int, undeclared bool) (what string) {
 	stored, err := models.DecodeEvent(r.Event)
 	// The decoder leaves recordTime, which no client may set, unread.
 	var recorded struct {
@@ -190,48 +247,55 @@ func storedAs(r models.HistoryEntry, committed models.Event, recordTime time.Tim
 	}
 	switch {
 	case err != nil:
-		return stored, "its stored event does not decode"
-	case !recorded.RecordTime.Equal(recordTime):
-		return stored, "record time"
+		return "its stored event does not decode"
+	case !recorded.RecordTime.Equal(want.RecordTime):
+		return "record time"
 	case stored.EventID != r.EventID:
-		return stored, "eventID"
-	case !slices.Equal(stored.CertificationInfo, committed.CertificationInfo):
-		return stored, "certificationInfo"
-	case !sameEvent(committed, stored, rules):
-		return stored, "the stored event differs from the committed one"
+		return "eventID"
+	case undeclared && stored.ErrorDeclaration != nil:
+		// A declaration the projection names no entry for (recorded
+		// before it did): its restatement must be the captured event by
+		// the rules' own comparison, and nothing more is known of it.
+		if !sameEvent(want, stored, rules) {
+			return "the stored event differs from the committed one"
+		}
+		return ""
+	case !slices.Equal(stored.CertificationInfo, want.CertificationInfo):
+		return "certificationInfo"
+	case !sameDeclaration(stored.ErrorDeclaration, want.ErrorDeclaration):
+		return "errorDeclaration"
+	case !sameEvent(want, stored, rules):
+		return "the stored event differs from the committed one"
 	}
-	return stored, ""
+	return ""
 }
 
-// sameEvent reports whether stored is the committed event as Apply stored
-// it, by the CBV 2.0 event hash of both at the entry's rules.
-func sameEvent(committed, stored models.Event, rules int) bool {
-	committed = asApplied(committed, rules)
-	if models.EventHashIDAt(committed, rules) == models.EventHashIDAt(stored, rules) {
+// sameDeclaration reports whether two error declarations say the same:
+// times by instant, user fields byte for byte as decoded.
+func sameDeclaration(a, b *models.ErrorDeclaration) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.DeclarationTime.Equal(b.DeclarationTime) && a.Reason == b.Reason &&
+		slices.Equal(a.CorrectiveEventIDs, b.CorrectiveEventIDs) &&
+		maps.EqualFunc(a.Extensions, b.Extensions, func(x, y json.RawMessage) bool { return bytes.Equal(x, y) })
+}
+
+// sameEvent reports whether stored is want by the CBV 2.0 event hash of
+// both at the entry's rules, reading a stored event without a context
+// with want's or, declared, the declaration's with the stored one's.
+func sameEvent(want, stored models.Event, rules int) bool {
+	if models.EventHashIDAt(want, rules) == models.EventHashIDAt(stored, rules) {
 		return true
 	}
-	// An error declaration stores its own restatement of the event,
-	// which the rules took as the same event by the newest rules or the
-	// event's, reading a stored event without a context with the
-	// declaration's.
-	if stored.ErrorDeclaration == nil {
-		return false
+	if len(want.Context) == 0 {
+		want.Context = stored.Context
 	}
-	if len(committed.Context) == 0 {
-		committed.Context = stored.Context
+	if len(stored.Context) == 0 {
+		stored.Context = want.Context
 	}
-	return models.EventHashIDAt(committed, rules) == models.EventHashIDAt(stored, rules) ||
-		models.EventHashIDAt(committed, models.RulesVersion) == models.EventHashIDAt(stored, models.RulesVersion)
-}
-
-// asApplied is a committed event as the rules of version rules read it:
-// version 1 read no user fields of a location, and stored none (models'
-// rulesEPCISFidelity).
-func asApplied(e models.Event, rules int) models.Event {
-	if rules < 2 {
-		e.ReadPointExtensions, e.BizLocationExtensions = nil, nil
-	}
-	return e
+	return models.EventHashIDAt(want, rules) == models.EventHashIDAt(stored, rules) ||
+		models.EventHashIDAt(want, models.RulesVersion) == models.EventHashIDAt(stored, models.RulesVersion)
 }
 
 // locationKey is the projection's key of a location URI, as Apply writes

@@ -17,6 +17,7 @@ import (
 type provenanceAnswer struct {
 	Events []struct {
 		Seq         uint64          `json:"seq"`
+		DeclaredIn  uint64          `json:"declared_in"`
 		EventID     string          `json:"event_id"`
 		BizLocation string          `json:"biz_location"`
 		Entry       string          `json:"entry"`
@@ -176,5 +177,100 @@ func TestProvenanceServesEventsStoredOtherwiseThanCommitted(t *testing.T) {
 	}
 	if ev, ok := seen[captured.EventIDs[1]]; !ok || !strings.Contains(ev, "errorDeclaration") {
 		t.Errorf("the declared event: %q", ev)
+	}
+}
+
+// TestProvenanceChecksADeclarationAgainstTheEntryThatMadeIt: a declared
+// event's stored JSON is the declaring entry's restatement, which the
+// projection names (models.EventDeclaration): provenance serves it with
+// declared_in, the entry checked. A declaration edited in the stored
+// event, or a row naming another entry, is refused; a declaration the
+// projection names no entry for is served without declared_in, which is
+// how a client tells it was not checked.
+func TestProvenanceChecksADeclarationAgainstTheEntryThatMadeIt(t *testing.T) {
+	n := mustAPINode(t)
+	net, s := mustSeed(t, n, 1)
+	ph1 := n.client(s.Tokens[net.Pharmacy1.GLN])
+	p := net.Packs[net.Cases[0].Packs[3]]
+	path := "/api/v1/provenance/packs/" + p.GTIN + "/" + url.PathEscape(p.Serial)
+	at := time.Now().Add(-time.Hour).Truncate(time.Second)
+	observe := func(at time.Time) demo.Event {
+		return demo.Event{"type": "ObjectEvent", "eventTime": at.Format(time.RFC3339), "eventTimeZoneOffset": "+00:00",
+			"epcList": []string{demo.PackEPC(p.GTIN, p.Serial)}, "action": "OBSERVE", "bizStep": "inspecting",
+			"readPoint": map[string]any{"id": demo.SGLN(net.Pharmacy1.GLN)}}
+	}
+	var captured struct{ EventIDs []string }
+	if err := ph1.Do(t.Context(), "POST", "/epcis/capture", "application/ld+json", demo.Document(at, observe(at), observe(at.Add(time.Second))), &captured); err != nil {
+		t.Fatal(err)
+	}
+	declared, plain := captured.EventIDs[0], captured.EventIDs[1]
+	decl := observe(at)
+	decl["eventID"] = declared
+	decl["errorDeclaration"] = map[string]any{"declarationTime": at.Add(time.Minute).Format(time.RFC3339), "reason": "incorrect_data"}
+	if err := ph1.Do(t.Context(), "POST", "/epcis/capture", "application/ld+json", demo.Document(at, decl), nil); err != nil {
+		t.Fatalf("the declaration: %v", err)
+	}
+	declSeq := n.store.Head().Size
+	find := func() map[string]uint64 {
+		t.Helper()
+		var prov provenanceAnswer
+		if err := ph1.Do(t.Context(), "GET", path, "", nil, &prov); err != nil {
+			t.Fatal(err)
+		}
+		in := map[string]uint64{}
+		for _, e := range prov.Events {
+			in[e.EventID] = e.DeclaredIn
+		}
+		return in
+	}
+	if in := find(); in[declared] != declSeq || in[plain] != 0 {
+		t.Fatalf("declared_in: %v, want %d for %s and none for %s", in, declSeq, declared, plain)
+	}
+
+	db, err := n.store.Read(t.Context(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := func(id string) models.EventRecord {
+		t.Helper()
+		var r models.EventRecord
+		if err := db.Where("event_id = ?", id).Take(&r).Error; err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	orig := row(declared)
+	edits := []struct {
+		name string
+		sql  string
+		args []any
+	}{
+		{"the declaration's reason", `UPDATE event_records SET json = ? WHERE id = ?`,
+			[]any{strings.Replace(orig.JSON, `"incorrect_data"`, `"did_not_occur"`, 1), orig.ID}},
+		{"the entry named", `UPDATE event_declarations SET seq = ? WHERE event_record_id = ?`, []any{declSeq - 1, orig.ID}},
+	}
+	if !strings.Contains(orig.JSON, `"incorrect_data"`) {
+		t.Fatalf("the stored declaration: %s", orig.JSON)
+	}
+	for _, e := range edits {
+		if err := db.Exec(e.sql, e.args...).Error; err != nil {
+			t.Fatal(err)
+		}
+		wantAPIError(t, ph1.Do(t.Context(), "GET", path, "", nil, nil), http.StatusInternalServerError, "projection_mismatch")
+		if err := db.Exec(`UPDATE event_records SET json = ? WHERE id = ?`, orig.JSON, orig.ID).Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Exec(`UPDATE event_declarations SET seq = ? WHERE event_record_id = ?`, declSeq, orig.ID).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A declaration planted in a row the projection names no entry for.
+	other := row(plain)
+	planted := strings.TrimSuffix(other.JSON, "}") + `,"errorDeclaration":{"declarationTime":"2020-01-01T00:00:00Z","reason":"did_not_occur"}}`
+	if err := db.Exec(`UPDATE event_records SET json = ? WHERE id = ?`, planted, other.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	if in := find(); in[plain] != 0 || in[declared] != declSeq {
+		t.Fatalf("declared_in with a planted declaration: %v", in)
 	}
 }
