@@ -20,9 +20,12 @@ import (
 // routes, the resolver and the dashboard's pages), so a route added to
 // them is covered too.
 //
-// /healthz, /readyz, /metrics and the cluster routes stay up: they are
-// how an operator sees the node and takes it out (DELETE
-// /api/v1/cluster/nodes/:id), as does a backup's own refusal (backup.go).
+// /healthz, /readyz and /metrics stay up: they are how an operator sees
+// the node and why it is out. The cluster routes do not: the listing's
+// keys, which clients check heads with, come from the node's own ledger,
+// and so does the token table that would authenticate a join, a removal
+// or a rules adoption. An operator removes the node through any other
+// (DELETE /api/v1/cluster/nodes/:id).
 //
 // Writes are refused as well, though the leader applies them: the node
 // would forward them on the word of its own projection, which it can no

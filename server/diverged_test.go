@@ -29,15 +29,14 @@ func (n *divergingNode) Ready() error {
 }
 
 // keptWhenDiverged are the routes a diverged node still answers: health,
-// metrics, the API's description, static assets, signing in and out, and
-// the cluster routes an operator takes the node out with.
+// metrics, the API's description, static assets, and signing in and out.
 func keptWhenDiverged(method, path string) bool {
 	switch method + " " + path {
 	case "GET /healthz", "GET /readyz", "GET /metrics", "GET /openapi.json",
 		"POST /login", "POST /logout":
 		return true
 	}
-	return strings.HasPrefix(path, "/static/") || strings.HasPrefix(path, "/api/v1/cluster")
+	return strings.HasPrefix(path, "/static/")
 }
 
 // routePath fills a route's parameters with values of the right shape.
@@ -68,8 +67,8 @@ func routePath(route string) string {
 // asks every route of a full router (API, ledger, resolver, dashboard),
 // signed in: each that answers from the ledger or the projection refuses,
 // 503 "diverged", pointing at another node (a page for the dashboard,
-// without the tree head); the health, metrics and cluster routes still
-// answer. Unflagged, the same node serves its head.
+// without the tree head); the health and metrics routes still answer,
+// and the cluster's refuse too. Unflagged, the same node serves its head.
 func TestADivergedNodeAnswersNothingFromItsLedger(t *testing.T) {
 	n := mustAPINode(t)
 	net, s := mustSeed(t, n, 2)
@@ -121,8 +120,6 @@ func TestADivergedNodeAnswersNothingFromItsLedger(t *testing.T) {
 			refused = refused && eb.Error.Code == "diverged"
 		}
 		switch {
-		case r.Path == "/api/v1/cluster/backup":
-			// It refuses by itself (TestADivergedNodeAnswersNoBackup).
 		case keptWhenDiverged(r.Method, r.Path):
 			if eb.Error.Code == "diverged" {
 				t.Errorf("%s %s is refused on a diverged node; it must stay up", r.Method, path)

@@ -111,7 +111,10 @@ func Create(node Node, log *slog.Logger, extra ...Registrar) Router {
 	r.GET("/readyz", h.readyz)
 
 	auth := authenticate(node, true)
-	v1 := r.Group("/api/v1", auth)
+	// A diverged node answers no cluster route either (diverged.go): the
+	// listing's keys and its token table are its own ledger's, and an
+	// operator removes it through any other node.
+	v1 := r.Group("/api/v1", servesLedger(node), auth)
 	cl := &clusterAPI{node: node}
 	v1.GET("/cluster", cl.list)
 	v1.POST("/cluster/join", requireRole(adminRole), cl.join)
@@ -121,7 +124,7 @@ func Create(node Node, log *slog.Logger, extra ...Registrar) Router {
 	v1.POST("/cluster/rules", requireRole(adminRole), rules.adopt)
 	v1.GET("/cluster/backup", requireRole(adminRole), (&backupAPI{node: node}).backup)
 	// The ledger's routes answer from this node's tree: a diverged node
-	// refuses them (diverged.go), the cluster routes above it does not.
+	// refuses them (diverged.go).
 	lg := &ledgerAPI{ledger: node, local: node, nodeID: node.Status().ID}
 	ledger := r.Group("/api/v1/ledger", servesLedger(node), auth, readAtConsistency(node))
 	ledger.GET("/head", lg.head)
