@@ -92,6 +92,10 @@ func TestCallsAfterThePeerRestartsUseAFreshConnection(t *testing.T) {
 	}
 	c.kill(peer)
 	c.restart(peer)
+	// The restart may wait out the port; the calls after it get their own
+	// time.
+	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	for i := range 3 {
 		if _, err := f.call(ctx, peer.addr, rpcRequest{Op: rpcApplied}); err != nil {
 			t.Fatalf("call %d after the peer restarted: %v", i+1, err)

@@ -48,6 +48,9 @@ func TestForwardingKeepsSentinels(t *testing.T) {
 	spaced := models.Command{ID: "spaced", Kind: models.KindRegisterOrganisation,
 		Payload: json.RawMessage("{ \"id\": \"spaced\", \"name\": \"S <&>\",\n \"role\": \"admin\" }")}
 	res := mustPropose(t, follower.s, spaced)
+	// Whichever node leads by now, the entry is read once every node
+	// holds it.
+	mustConverge(t, c.nodes, res[0].Seq)
 	e, err := leader.s.ledger.entryBySeq(res[0].Seq)
 	if err != nil {
 		t.Fatal(err)

@@ -118,10 +118,18 @@ func FuzzMuxHeader(f *testing.F) {
 		routed := make(chan struct{})
 		go func() { m.route(node); close(routed) }()
 		// The peer writes and reads at once, as TCP's buffers let a real
-		// one, and says no more: what it sent is all there is.
-		go peer.Write(hdr)
+		// one, and says no more: what it sent is all there is. It hangs up
+		// a while after route has taken all of it (or returned), so a
+		// header cut short ends; counting from the start instead failed a
+		// whole header now and then on a busy machine.
+		written := make(chan struct{})
+		go func() { peer.Write(hdr); close(written) }()
 		go func() {
-			peer.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+			select {
+			case <-written:
+			case <-routed:
+			}
+			peer.SetReadDeadline(time.Now().Add(time.Second))
 			io.Copy(io.Discard, peer)
 			peer.Close()
 		}()

@@ -33,6 +33,12 @@ const slowCommitNotice = 500 * time.Millisecond
 func slowCommitNoticeRaft(c *raft.Config) {
 	apiNodeRaft(c)
 	c.CommitTimeout = slowCommitNotice
+	// The leader must keep its leadership for the whole test: an election
+	// puts the follower ahead (it leads, and applies before it answers)
+	// or level (the new term's no-op carries the commit index), and
+	// mustLag fails. apiNodeRaft's 100 ms lease lapsed now and then under
+	// -race on two busy cores; a second does not.
+	c.HeartbeatTimeout, c.ElectionTimeout, c.LeaderLeaseTimeout = time.Second, time.Second, time.Second
 }
 
 // laggingPair is a leader and a voting follower, each serving the API.
@@ -79,8 +85,9 @@ func (p *laggingPair) catchUp(t *testing.T) {
 // last entry: without that the test below it would prove nothing.
 func (p *laggingPair) mustLag(t *testing.T) {
 	t.Helper()
-	if f, l := p.follower.Status().Applied, p.leader.store.Status().Applied; f >= l {
-		t.Fatalf("the follower has applied up to %d and the leader %d: it does not lag", f, l)
+	if f, l := p.follower.Status(), p.leader.store.Status(); f.Applied >= l.Applied {
+		t.Fatalf("the follower has applied up to %d (%s, term %d) and the leader %d (%s, term %d): it does not lag",
+			f.Applied, f.State, f.Term, l.Applied, l.State, l.Term)
 	}
 }
 
