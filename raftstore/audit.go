@@ -296,7 +296,17 @@ func (s *Store) handOnLeadership() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), handOnLeadershipWait)
 	defer cancel()
-	to, ok := s.healthyVoter(ctx)
+	to, ok, older := s.healthyVoter(ctx)
+	if !ok && older {
+		// A voter on a binary from before every node answered rpcHead
+		// (a rolling upgrade) cannot say whether it is healthy: hand on
+		// as Raft chooses, as such binaries did.
+		s.keepsLeadership.Store(false)
+		if err := s.raft.LeadershipTransfer().Error(); err != nil {
+			s.log.Warn("tree audit: cannot hand on the leadership of a diverged node", "error", err)
+		}
+		return
+	}
 	if !ok {
 		if !s.keepsLeadership.Swap(true) {
 			s.log.Warn("tree audit: this diverged node keeps the leadership: no other voter answers as a healthy witness")
@@ -311,11 +321,13 @@ func (s *Store) handOnLeadership() {
 
 // healthyVoter asks every other voter for its tree, as the audit does,
 // and returns the one that answered at the highest applied index; ok is
-// false when none answered.
-func (s *Store) healthyVoter(ctx context.Context) (best raft.Server, ok bool) {
+// false when none answered. older says some voter answered with an error
+// other than being diverged: a binary older than rpcHead on followers,
+// which answers not_leader.
+func (s *Store) healthyVoter(ctx context.Context) (best raft.Server, ok, older bool) {
 	f := s.raft.GetConfiguration()
 	if f.Error() != nil {
-		return raft.Server{}, false
+		return raft.Server{}, false, false
 	}
 	var voters []raft.Server
 	for _, srv := range f.Configuration().Servers {
@@ -325,11 +337,14 @@ func (s *Store) healthyVoter(ctx context.Context) (best raft.Server, ok bool) {
 	}
 	applied := make([]uint64, len(voters))
 	healthy := make([]bool, len(voters))
+	other := make([]bool, len(voters))
 	var wg sync.WaitGroup
 	for i, v := range voters {
 		wg.Go(func() {
 			resp, err := s.fwd.call(ctx, string(v.Address), rpcRequest{Op: rpcHead})
 			applied[i], healthy[i] = resp.Index, err == nil
+			var remote *remoteError
+			other[i] = errors.As(err, &remote) && !errors.Is(err, ErrDiverged)
 		})
 	}
 	wg.Wait()
@@ -338,6 +353,7 @@ func (s *Store) healthyVoter(ctx context.Context) (best raft.Server, ok bool) {
 		if healthy[i] && (!ok || applied[i] > top) {
 			best, top, ok = v, applied[i], true
 		}
+		older = older || other[i]
 	}
-	return best, ok
+	return best, ok, older
 }

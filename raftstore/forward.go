@@ -432,6 +432,8 @@ func (s *Store) handleRPC(ctx context.Context, req rpcRequest) rpcResponse {
 		// its own ledger wrong is no witness.
 		if d := s.diverged.Load(); d != nil {
 			err = d
+		} else if s.testAnswerHeadAsLeaderOnly.Load() && !s.IsLeader() {
+			err = ErrNotLeader // as binaries before every node answered
 		} else {
 			resp.Size, resp.Root, resp.Index = s.ledger.committed()
 		}

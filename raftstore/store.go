@@ -163,6 +163,9 @@ type Store struct {
 	// keepsLeadership is set while this diverged node leads with no
 	// healthy voter to hand the leadership to, so that is logged once.
 	keepsLeadership atomic.Bool
+	// testAnswerHeadAsLeaderOnly, set by tests, makes the node answer
+	// rpcHead as binaries before 9b65bab did: only while it leads.
+	testAnswerHeadAsLeaderOnly atomic.Bool
 	// rulesGate orders, on the leader, adoptions of rules against
 	// admissions of members (rules_versions.go); a one-slot semaphore.
 	rulesGate chan struct{}

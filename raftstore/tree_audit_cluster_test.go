@@ -151,6 +151,23 @@ func TestWithEveryVoterWrongTheLeadershipStays(t *testing.T) {
 	}
 }
 
+// TestAWrongLeaderHandsOverToVotersOnAnOlderBinary: in a rolling upgrade
+// from a binary whose followers answered rpcHead only with not_leader, a
+// wrong leader cannot tell a healthy voter by asking; it must still hand
+// on the leadership (as Raft chooses, as such binaries did), not keep it.
+func TestAWrongLeaderHandsOverToVotersOnAnOlderBinary(t *testing.T) {
+	c := &testCluster{t: t, tune: fastRaft, auditInterval: 50 * time.Millisecond}
+	c.boot(3)
+	bad := mustLeader(t, c.nodes)
+	for _, tn := range followers(c.nodes, bad) {
+		tn.s.testAnswerHeadAsLeaderOnly.Store(true)
+	}
+	bad.s.flagDivergence(&divergence{fault: "test"})
+	waitFor(t, 10*time.Second, "another node leads", func() bool {
+		return mustLeader(t, c.nodes) != bad
+	})
+}
+
 // TestTwoVotersThatDisagreeBothSayItAndNeitherStops: with two voters a
 // difference cannot be laid at either's door. Both count it as disputed;
 // neither takes itself out of service.
