@@ -1,6 +1,7 @@
 package models
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"slices"
@@ -324,8 +325,9 @@ func (c *capture) declareError(e *Event) error {
 	}
 	// A later declaration of the same event replaces the JSON, and so
 	// the entry it names.
-	if err := c.a.tx.Exec(`INSERT INTO event_declarations (event_record_id, seq) VALUES (?, ?)
-		ON CONFLICT (event_record_id) DO UPDATE SET seq = excluded.seq`, orig.ID, int64(c.a.seq)).Error; err != nil {
+	sum := sha256.Sum256([]byte(js))
+	if err := c.a.tx.Exec(`INSERT INTO event_declarations (event_record_id, seq, json_hash) VALUES (?, ?, ?)
+		ON CONFLICT (event_record_id) DO UPDATE SET seq = excluded.seq, json_hash = excluded.json_hash`, orig.ID, int64(c.a.seq), sum[:]).Error; err != nil {
 		return fmt.Errorf("store error declaration: %w", err)
 	}
 	return nil

@@ -81,6 +81,14 @@ func TestBatchResultsDoNotDependOnGrouping(t *testing.T) {
 	capture(CodeAlreadyExists, glnMaker, retried, l.commissionEv("L2", "2029-01-31", x(6)))
 	capture("", glnMaker, retried)
 	capture(CodeConflict, glnMaker, retried)
+	// Declared erroneous twice, the second in a batch with another event:
+	// the stored JSON and the entry named for it (event_declarations).
+	declared := retried
+	declared.ErrorDeclaration = &ErrorDeclaration{DeclarationTime: l.now, Reason: "incorrect_data"}
+	capture("", glnMaker, declared)
+	again := declared
+	again.ErrorDeclaration = &ErrorDeclaration{DeclarationTime: l.now, Reason: "did_not_occur"}
+	capture("", glnMaker, l.commissionEv("L2", "2029-01-31", x(8)), again)
 
 	// The reference: Apply, command by command, each in its own savepoint.
 	ref := newLedger(t)
@@ -142,7 +150,7 @@ func TestBatchResultsDoNotDependOnGrouping(t *testing.T) {
 				t.Fatalf("groups of %d, prefetch %v: command %d: result\n%s\nwant\n%s", group, run.prefetch, i+1, b, a)
 			}
 		}
-		for _, table := range []string{"organisations", "products", "items", "event_records", "event_epcs", "recalls", "alerts"} {
+		for _, table := range []string{"organisations", "products", "items", "event_records", "event_epcs", "event_declarations", "recalls", "alerts"} {
 			if d1, d2 := dumpTable(t, ref, table), dumpTable(t, other, table); d1 != d2 {
 				t.Fatalf("groups of %d, prefetch %v: table %s differs:\n%s\n%s", group, run.prefetch, table, d2, d1)
 			}

@@ -14,15 +14,19 @@ func TestApplyIsDeterministic(t *testing.T) {
 		l := newLedger(t)
 		l.network()
 		packs := []string{sgtinDL(gtinA, "X1"), sgtinDL(gtinA, "X2"), sgtinDL(gtinA, "X3")}
+		dispense := l.observeEv("dispensing", packs[0])
+		declared := dispense
+		declared.ErrorDeclaration = &ErrorDeclaration{DeclarationTime: l.now, Reason: "incorrect_data"}
 		var results []Result
 		results = append(results,
 			l.capture(glnMaker, l.commissionEv("L1", "2028-12-31", packs...), l.packEv(ssccDL(5), packs[:2]...), l.shipEv(glnWholesal, ssccDL(5), packs[2])),
 			l.apply(glnPharmacy, KindCaptureEvents, CaptureEventsPayload{Events: []Event{l.observeEv("receiving", ssccDL(5))}}),
 			l.capture(glnWholesal, l.observeEv("receiving", ssccDL(5), packs[2]), l.unpackEv(ssccDL(5)), l.shipEv(glnPharmacy, packs...)),
-			l.capture(glnPharmacy, l.observeEv("receiving", packs...), l.observeEv("dispensing", packs[0])),
+			l.capture(glnPharmacy, l.observeEv("receiving", packs...), dispense),
 			l.apply(glnPharmacy, KindDecommission, DecommissionPayload{EPCs: packs[:1], Status: StatusDispensed}),
 			l.apply(glnPharmacy, KindUndoDecommission, UndoDecommissionPayload{EPCs: packs[:1]}),
 			l.apply(glnMaker, KindRecall, RecallPayload{GTIN: gtinA, Lot: "L1"}),
+			l.capture(glnPharmacy, declared),
 		)
 		return l, results
 	}
@@ -31,7 +35,7 @@ func TestApplyIsDeterministic(t *testing.T) {
 	if a, b := mustJSON(t, r1), mustJSON(t, r2); string(a) != string(b) {
 		t.Fatalf("results differ:\n%s\n%s", a, b)
 	}
-	for _, table := range []string{"organisations", "company_prefixes", "products", "items", "event_records", "event_epcs", "recalls", "alerts"} {
+	for _, table := range []string{"organisations", "company_prefixes", "products", "items", "event_records", "event_epcs", "event_declarations", "recalls", "alerts"} {
 		d1, d2 := dumpTable(t, l1, table), dumpTable(t, l2, table)
 		if d1 != d2 {
 			t.Fatalf("table %s differs:\n%s\n%s", table, d1, d2)

@@ -1,6 +1,8 @@
 package models
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,15 +39,16 @@ type HistoryEntry struct {
 	Event json.RawMessage `json:"event"`
 	// DeclaredSeq is the ledger position of the capture whose error
 	// declaration Event restates (EventDeclaration); 0 when none is
-	// recorded.
+	// recorded for the JSON stored.
 	DeclaredSeq uint64 `json:"declared_seq,omitempty"`
 }
 
 // historyRow is what the history queries select.
 type historyRow struct {
 	EventRecord
-	Direct      bool
-	DeclaredSeq uint64
+	Direct       bool
+	DeclaredSeq  uint64
+	DeclaredHash []byte
 }
 
 // MaxHistory bounds a history answer; a lot's history can be long.
@@ -67,7 +70,7 @@ func history(db *gorm.DB, where string, args []any, viewer *Viewer, limit int) (
 		}
 	}
 	var rows []historyRow
-	err := db.Raw(`SELECT event_records.*, MAX(event_epcs.roles <> 0) AS direct, COALESCE(event_declarations.seq, 0) AS declared_seq FROM event_epcs
+	err := db.Raw(`SELECT event_records.*, MAX(event_epcs.roles <> 0) AS direct, COALESCE(event_declarations.seq, 0) AS declared_seq, event_declarations.json_hash AS declared_hash FROM event_epcs
 		JOIN event_records ON event_records.id = event_epcs.event_id
 		LEFT JOIN event_declarations ON event_declarations.event_record_id = event_records.id
 		WHERE `+where+` GROUP BY event_records.id ORDER BY event_records.id LIMIT ?`, append(args, limit)...).Scan(&rows).Error
@@ -76,6 +79,11 @@ func history(db *gorm.DB, where string, args []any, viewer *Viewer, limit int) (
 	}
 	out := make([]HistoryEntry, len(rows))
 	for i, r := range rows {
+		if r.DeclaredSeq != 0 {
+			if sum := sha256.Sum256([]byte(r.JSON)); !bytes.Equal(sum[:], r.DeclaredHash) {
+				r.DeclaredSeq = 0 // the row describes another JSON: see EventDeclaration
+			}
+		}
 		out[i] = HistoryEntry{Seq: r.Seq, EventID: r.EventID, Type: r.Type, EventTime: r.EventTime, RecordTime: r.RecordTime,
 			Action: r.Action, BizStep: r.BizStep, Disposition: r.Disposition, BizLocation: r.BizLocation,
 			Actor: r.Actor, Direct: r.Direct, Event: json.RawMessage(r.JSON), DeclaredSeq: r.DeclaredSeq}

@@ -211,9 +211,16 @@ type EventRecord struct {
 // column of event_records: declarations are rare, and each captured event
 // would otherwise bind one more value. An event declared before this
 // table existed has no row.
+//
+// JSONHash is the SHA-256 of the stored JSON the row describes. A binary
+// from before the table rewrites the JSON of an event declared again
+// without touching its row (a rolling upgrade, a node rolled back); the
+// row then describes a JSON no longer stored, and is not given out
+// (history): the declaration counts as one no entry is named for.
 type EventDeclaration struct {
 	EventRecordID int64  `gorm:"primaryKey;autoIncrement:false"`
 	Seq           uint64 `gorm:"not null"`
+	JSONHash      []byte `gorm:"not null"`
 }
 
 // EventIDHash is the EventHash of an event with id: the first 8 bytes of

@@ -35,8 +35,8 @@
 //     models.ChainOfCustody, which apply it.
 //   - A node whose tree audit found its ledger is not the cluster's
 //     (raftstore.ErrDiverged) answers nothing from it: every route but
-//     health, metrics and the cluster's refuses, 503 diverged
-//     (diverged.go).
+//     health, readiness and metrics refuses, the cluster's too, 503
+//     diverged (diverged.go).
 //   - An event served beside an inclusion proof has been checked against
 //     the ledger entry the proof covers (provenance_check.go): the
 //     projection is a copy, which the proofs do not cover.

@@ -62,6 +62,7 @@ type eventChecker struct {
 	ledger   proofSource
 	adoption []models.RulesAdoption
 	entries  map[uint64]*capturedEvents
+	used     []uint64 // the seqs of entries, least recently used first
 }
 
 // maxCheckedEntries bounds the entries an eventChecker keeps: the capture
@@ -96,10 +97,14 @@ func (k *eventChecker) rulesAt(seq uint64) int {
 // capture reads and decodes the entry at seq once per answer.
 func (k *eventChecker) capture(seq uint64, eventID string) (*capturedEvents, error) {
 	if ce, ok := k.entries[seq]; ok {
+		k.touch(seq)
 		return ce, nil
 	}
 	if len(k.entries) >= maxCheckedEntries {
-		clear(k.entries)
+		// The least recently used goes: an entry that declared many of
+		// a chain's events stays while their captures come and go.
+		delete(k.entries, k.used[0])
+		k.used = k.used[1:]
 	}
 	e, err := k.ledger.Entry(seq)
 	if errors.Is(err, raftstore.ErrNotFound) {
@@ -151,7 +156,14 @@ func (k *eventChecker) capture(seq uint64, eventID string) (*capturedEvents, err
 		ce.byID[id] = i
 	}
 	k.entries[seq] = ce
+	k.used = append(k.used, seq)
 	return ce, nil
+}
+
+// touch makes seq the most recently used entry.
+func (k *eventChecker) touch(seq uint64) {
+	i := slices.Index(k.used, seq)
+	k.used = append(slices.Delete(k.used, i, i+1), seq)
 }
 
 // check checks one event of a chain of custody against its entry, and

@@ -11,6 +11,7 @@ import (
 	"github.com/pedigree-ledger/pedigree/fixtures/demo"
 
 	"github.com/pedigree-ledger/pedigree/models"
+	"github.com/pedigree-ledger/pedigree/raftstore"
 )
 
 // provenanceAnswer is the part of a provenance answer these tests read.
@@ -183,10 +184,12 @@ func TestProvenanceServesEventsStoredOtherwiseThanCommitted(t *testing.T) {
 // TestProvenanceChecksADeclarationAgainstTheEntryThatMadeIt: a declared
 // event's stored JSON is the declaring entry's restatement, which the
 // projection names (models.EventDeclaration): provenance serves it with
-// declared_in, the entry checked. A declaration edited in the stored
-// event, or a row naming another entry, is refused; a declaration the
-// projection names no entry for is served without declared_in, which is
-// how a client tells it was not checked.
+// declared_in, the entry checked. A row naming another entry is refused.
+// A declaration the projection names no entry for is served without
+// declared_in, which is how a client tells it was not checked: one
+// planted in a row, or one rewritten since its row was written (as a
+// binary from before the table rewrites a declared event declared again),
+// which must not take the chain down.
 func TestProvenanceChecksADeclarationAgainstTheEntryThatMadeIt(t *testing.T) {
 	n := mustAPINode(t)
 	net, s := mustSeed(t, n, 1)
@@ -240,29 +243,25 @@ func TestProvenanceChecksADeclarationAgainstTheEntryThatMadeIt(t *testing.T) {
 		return r
 	}
 	orig := row(declared)
-	edits := []struct {
-		name string
-		sql  string
-		args []any
-	}{
-		{"the declaration's reason", `UPDATE event_records SET json = ? WHERE id = ?`,
-			[]any{strings.Replace(orig.JSON, `"incorrect_data"`, `"did_not_occur"`, 1), orig.ID}},
-		{"the entry named", `UPDATE event_declarations SET seq = ? WHERE event_record_id = ?`, []any{declSeq - 1, orig.ID}},
+	if err := db.Exec(`UPDATE event_declarations SET seq = ? WHERE event_record_id = ?`, declSeq-1, orig.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	wantAPIError(t, ph1.Do(t.Context(), "GET", path, "", nil, nil), http.StatusInternalServerError, "projection_mismatch")
+	if err := db.Exec(`UPDATE event_declarations SET seq = ? WHERE event_record_id = ?`, declSeq, orig.ID).Error; err != nil {
+		t.Fatal(err)
 	}
 	if !strings.Contains(orig.JSON, `"incorrect_data"`) {
 		t.Fatalf("the stored declaration: %s", orig.JSON)
 	}
-	for _, e := range edits {
-		if err := db.Exec(e.sql, e.args...).Error; err != nil {
-			t.Fatal(err)
-		}
-		wantAPIError(t, ph1.Do(t.Context(), "GET", path, "", nil, nil), http.StatusInternalServerError, "projection_mismatch")
-		if err := db.Exec(`UPDATE event_records SET json = ? WHERE id = ?`, orig.JSON, orig.ID).Error; err != nil {
-			t.Fatal(err)
-		}
-		if err := db.Exec(`UPDATE event_declarations SET seq = ? WHERE event_record_id = ?`, declSeq, orig.ID).Error; err != nil {
-			t.Fatal(err)
-		}
+	redeclared := strings.Replace(orig.JSON, `"incorrect_data"`, `"did_not_occur"`, 1)
+	if err := db.Exec(`UPDATE event_records SET json = ? WHERE id = ?`, redeclared, orig.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	if in := find(); in[declared] != 0 {
+		t.Fatalf("a declaration rewritten since its row names entry %d", in[declared])
+	}
+	if err := db.Exec(`UPDATE event_records SET json = ? WHERE id = ?`, orig.JSON, orig.ID).Error; err != nil {
+		t.Fatal(err)
 	}
 	// A declaration planted in a row the projection names no entry for.
 	other := row(plain)
@@ -272,5 +271,79 @@ func TestProvenanceChecksADeclarationAgainstTheEntryThatMadeIt(t *testing.T) {
 	}
 	if in := find(); in[plain] != 0 || in[declared] != declSeq {
 		t.Fatalf("declared_in with a planted declaration: %v", in)
+	}
+}
+
+// countingSource counts the entries a checker reads.
+type countingSource struct {
+	proofSource
+	reads int
+}
+
+func (c *countingSource) Entry(seq uint64) (raftstore.Entry, error) {
+	c.reads++
+	return c.proofSource.Entry(seq)
+}
+
+// TestTheCheckerReadsEachEntryOnce: a chain's events come in ledger
+// order, each capture's together, while one entry may have declared many
+// of them. The checker keeps a few entries, the least recently used
+// going first, so each entry is read once, the declaring one included,
+// however many captures come and go around it.
+func TestTheCheckerReadsEachEntryOnce(t *testing.T) {
+	n := mustAPINode(t)
+	net, s := mustSeed(t, n, 1)
+	ph1 := n.client(s.Tokens[net.Pharmacy1.GLN])
+	p := net.Packs[net.Cases[0].Packs[3]]
+	at := time.Now().Add(-time.Hour).Truncate(time.Second)
+	var decls []demo.Event
+	for i := range 12 {
+		ev := demo.Event{"type": "ObjectEvent", "eventTime": at.Add(time.Duration(i) * time.Second).Format(time.RFC3339), "eventTimeZoneOffset": "+00:00",
+			"epcList": []string{demo.PackEPC(p.GTIN, p.Serial)}, "action": "OBSERVE", "bizStep": "inspecting",
+			"readPoint": map[string]any{"id": demo.SGLN(net.Pharmacy1.GLN)}}
+		var captured struct{ EventIDs []string }
+		if err := ph1.Do(t.Context(), "POST", "/epcis/capture", "application/ld+json", demo.Document(at, ev), &captured); err != nil {
+			t.Fatal(err)
+		}
+		ev["eventID"] = captured.EventIDs[0]
+		ev["errorDeclaration"] = map[string]any{"declarationTime": at.Add(time.Hour).Format(time.RFC3339), "reason": "incorrect_data"}
+		decls = append(decls, ev)
+	}
+	if err := ph1.Do(t.Context(), "POST", "/epcis/capture", "application/ld+json", demo.Document(at, decls...), nil); err != nil {
+		t.Fatalf("the declarations: %v", err)
+	}
+	db, err := n.store.Read(t.Context(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	subject, err := models.PackSubject(p.GTIN, p.Serial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain, err := models.ChainOfCustody(db, subject, models.CustodyQuery{Limit: maxProvenanceEvents})
+	if err != nil {
+		t.Fatal(err)
+	}
+	distinct := map[uint64]bool{}
+	declared := 0
+	for _, r := range chain.Events {
+		distinct[r.Seq] = true
+		if r.DeclaredSeq != 0 {
+			distinct[r.DeclaredSeq] = true
+			declared++
+		}
+	}
+	if declared != 12 {
+		t.Fatalf("%d of the chain's events are declared, want 12", declared)
+	}
+	src := &countingSource{proofSource: n.store}
+	k := newEventChecker(src, nil)
+	for _, r := range chain.Events {
+		if _, err := k.check(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if src.reads != len(distinct) {
+		t.Fatalf("the checker read %d entries for %d distinct ones", src.reads, len(distinct))
 	}
 }
