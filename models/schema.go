@@ -220,7 +220,9 @@ type EventRecord struct {
 type EventDeclaration struct {
 	EventRecordID int64  `gorm:"primaryKey;autoIncrement:false"`
 	Seq           uint64 `gorm:"not null"`
-	JSONHash      []byte `gorm:"not null"`
+	// JSONHash may be NULL (a row without it names no entry): a column
+	// added NOT NULL to a table with rows cannot be migrated.
+	JSONHash []byte
 }
 
 // EventIDHash is the EventHash of an event with id: the first 8 bytes of

@@ -284,12 +284,13 @@ const handOnLeadershipWait = 2 * time.Second
 // handOnLeadership passes this node's leadership to the most up-to-date
 // voter that answers now as a healthy witness (rpcHead, which a diverged
 // node refuses): a leader answers every write with its own rules' results
-// on its own wrong ledger. Raft may elect the node again (it cannot be
-// told not to stand), so the audit loop asks again each round while the
-// node leads. With no healthy voter to take it, the node keeps the
-// leadership: Raft's own choice could be another diverged node, and with
-// every voter diverged the leadership would go round for ever, each
-// change a pause in writes, with no healthy leader at the end of it.
+// on its own wrong ledger. Failing that, to a voter on an older binary,
+// which cannot say. Raft may elect the node again (it cannot be told not
+// to stand), so the audit loop asks again each round while the node
+// leads. With no such voter, the node keeps the leadership: Raft's own
+// choice could be another diverged node, and with every voter diverged
+// the leadership would go round for ever, each change a pause in writes,
+// with no healthy leader at the end of it.
 func (s *Store) handOnLeadership() {
 	if !s.IsLeader() {
 		return
@@ -297,15 +298,14 @@ func (s *Store) handOnLeadership() {
 	ctx, cancel := context.WithTimeout(context.Background(), handOnLeadershipWait)
 	defer cancel()
 	to, ok, older := s.healthyVoter(ctx)
-	if !ok && older {
+	if !ok && older != nil {
 		// A voter on a binary from before every node answered rpcHead
 		// (a rolling upgrade) cannot say whether it is healthy: hand on
-		// as Raft chooses, as such binaries did.
-		s.keepsLeadership.Store(false)
-		if err := s.raft.LeadershipTransfer().Error(); err != nil {
-			s.log.Warn("tree audit: cannot hand on the leadership of a diverged node", "error", err)
-		}
-		return
+		// to it, as such binaries handed on, but never as Raft chooses,
+		// whose pick (the first caught-up voter in configuration order)
+		// may be another diverged node, which would hand it straight
+		// back.
+		to, ok = *older, true
 	}
 	if !ok {
 		if !s.keepsLeadership.Swap(true) {
@@ -321,13 +321,13 @@ func (s *Store) handOnLeadership() {
 
 // healthyVoter asks every other voter for its tree, as the audit does,
 // and returns the one that answered at the highest applied index; ok is
-// false when none answered. older says some voter answered with an error
-// other than being diverged: a binary older than rpcHead on followers,
-// which answers not_leader.
-func (s *Store) healthyVoter(ctx context.Context) (best raft.Server, ok, older bool) {
+// false when none answered. older, when set, is a voter that answered as
+// a binary older than rpcHead on followers does (not_leader), or older
+// still (an unknown rpc): it cannot say whether it is healthy.
+func (s *Store) healthyVoter(ctx context.Context) (best raft.Server, ok bool, older *raft.Server) {
 	f := s.raft.GetConfiguration()
 	if f.Error() != nil {
-		return raft.Server{}, false, false
+		return raft.Server{}, false, nil
 	}
 	var voters []raft.Server
 	for _, srv := range f.Configuration().Servers {
@@ -344,7 +344,7 @@ func (s *Store) healthyVoter(ctx context.Context) (best raft.Server, ok, older b
 			resp, err := s.fwd.call(ctx, string(v.Address), rpcRequest{Op: rpcHead})
 			applied[i], healthy[i] = resp.Index, err == nil
 			var remote *remoteError
-			other[i] = errors.As(err, &remote) && !errors.Is(err, ErrDiverged)
+			other[i] = errors.As(err, &remote) && (errors.Is(err, ErrNotLeader) || errors.Is(err, ErrInvalid))
 		})
 	}
 	wg.Wait()
@@ -353,7 +353,9 @@ func (s *Store) healthyVoter(ctx context.Context) (best raft.Server, ok, older b
 		if healthy[i] && (!ok || applied[i] > top) {
 			best, top, ok = v, applied[i], true
 		}
-		older = older || other[i]
+		if other[i] && older == nil {
+			older = &v
+		}
 	}
 	return best, ok, older
 }

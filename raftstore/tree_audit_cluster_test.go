@@ -168,6 +168,43 @@ func TestAWrongLeaderHandsOverToVotersOnAnOlderBinary(t *testing.T) {
 	})
 }
 
+// TestTwoWrongVotersHandTheLeadershipToTheOlderBinary: two wrong voters
+// first in the configuration and one healthy voter on an older binary
+// last. Raft's own pick, the first caught-up voter in configuration
+// order, would pass the leadership between the two wrong ones for ever;
+// they must hand it to the older binary's voter.
+func TestTwoWrongVotersHandTheLeadershipToTheOlderBinary(t *testing.T) {
+	c := &testCluster{t: t, tune: fastRaft, auditInterval: 50 * time.Millisecond}
+	c.boot(3)
+	leader := mustLeader(t, c.nodes)
+	f := leader.s.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		t.Fatal(err)
+	}
+	servers := f.Configuration().Servers
+	var old *testNode
+	var wrong []*testNode
+	for _, tn := range c.nodes {
+		if tn.id == string(servers[len(servers)-1].ID) {
+			old = tn
+		} else {
+			wrong = append(wrong, tn)
+		}
+	}
+	if leader == old {
+		if err := old.s.raft.LeadershipTransferToServer(raft.ServerID(wrong[0].id), raft.ServerAddress(wrong[0].addr)).Error(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old.s.testAnswerHeadAsLeaderOnly.Store(true)
+	for _, tn := range wrong {
+		tn.s.flagDivergence(&divergence{fault: "test"})
+	}
+	waitFor(t, 10*time.Second, "the older binary's voter leads", func() bool {
+		return mustLeader(t, c.nodes) == old
+	})
+}
+
 // TestTwoVotersThatDisagreeBothSayItAndNeitherStops: with two voters a
 // difference cannot be laid at either's door. Both count it as disputed;
 // neither takes itself out of service.

@@ -189,7 +189,8 @@ func TestProvenanceServesEventsStoredOtherwiseThanCommitted(t *testing.T) {
 // declared_in, which is how a client tells it was not checked: one
 // planted in a row, or one rewritten since its row was written (as a
 // binary from before the table rewrites a declared event declared again),
-// which must not take the chain down.
+// which must not take the chain down; nor does a row without the hash of
+// the JSON it describes.
 func TestProvenanceChecksADeclarationAgainstTheEntryThatMadeIt(t *testing.T) {
 	n := mustAPINode(t)
 	net, s := mustSeed(t, n, 1)
@@ -261,6 +262,20 @@ func TestProvenanceChecksADeclarationAgainstTheEntryThatMadeIt(t *testing.T) {
 		t.Fatalf("a declaration rewritten since its row names entry %d", in[declared])
 	}
 	if err := db.Exec(`UPDATE event_records SET json = ? WHERE id = ?`, orig.JSON, orig.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	// A row without the hash of the JSON it describes names no entry.
+	var hash []byte
+	if err := db.Raw(`SELECT json_hash FROM event_declarations WHERE event_record_id = ?`, orig.ID).Row().Scan(&hash); err != nil || len(hash) == 0 {
+		t.Fatalf("the row's hash: %x, %v", hash, err)
+	}
+	if err := db.Exec(`UPDATE event_declarations SET json_hash = NULL WHERE event_record_id = ?`, orig.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	if in := find(); in[declared] != 0 {
+		t.Fatalf("a row without a hash names entry %d", in[declared])
+	}
+	if err := db.Exec(`UPDATE event_declarations SET json_hash = ? WHERE event_record_id = ?`, hash, orig.ID).Error; err != nil {
 		t.Fatal(err)
 	}
 	// A declaration planted in a row the projection names no entry for.
