@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -59,6 +61,8 @@ type divergence struct {
 	fault  string
 	voters int
 	peers  []peerTree
+	// earlier is what an audit before this start found (divergedFile).
+	earlier string
 }
 
 // peerTree is another voter's tree that this node's tree is not.
@@ -75,6 +79,9 @@ type peerTree struct {
 const rebuildAdvice = "take the node out and rebuild it (remove it, wipe its data directory, join again)"
 
 func (d *divergence) Error() string {
+	if d.earlier != "" {
+		return fmt.Sprintf("%v (found before this start): %s", ErrDiverged, d.earlier)
+	}
 	if d.fault != "" {
 		return fmt.Sprintf("%v: its stored ledger contradicts itself: %s; %s", ErrDiverged, d.fault, rebuildAdvice)
 	}
@@ -101,7 +108,11 @@ func (d *divergence) Unwrap() error { return ErrDiverged }
 func (s *Store) auditLoop(interval time.Duration) {
 	defer s.wg.Done()
 	// Exported from the start, so an alert on it sees 0, not nothing.
-	s.ledger.m.diverged.WithLabelValues(s.cfg.NodeID).Set(0)
+	if s.diverged.Load() != nil {
+		s.ledger.m.diverged.WithLabelValues(s.cfg.NodeID).Set(1)
+	} else {
+		s.ledger.m.diverged.WithLabelValues(s.cfg.NodeID).Set(0)
+	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	stored := &storedAudit{}
@@ -119,7 +130,7 @@ func (s *Store) auditLoop(interval time.Duration) {
 		if s.diverged.Load() != nil {
 			continue
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), interval)
+		ctx, cancel := s.auditContext(interval)
 		s.auditOnce(ctx)
 		cancel()
 	}
@@ -266,15 +277,76 @@ func (s *Store) compareTree(ctx context.Context, peer raft.Server) (*peerTree, b
 	return &peerTree{id: string(peer.ID), size: resp.Size, root: resp.Root, mine: mine}, true
 }
 
+// auditContext is a context of at most d that ends when the store
+// closes: Close waits for the audit loop, which would otherwise wait out
+// a peer that never answers, or an index this closing node will never
+// apply.
+func (s *Store) auditContext(d time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	go func() {
+		select {
+		case <-s.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
+}
+
 // flagDivergence takes this node out of service for good: readiness,
 // status, the metric, and backups (a copy of a ledger the cluster does not
 // hold would restore as a cluster of its own) all say so, and it gives up
-// the leadership if it holds it.
+// the leadership if it holds it. It says so at later starts too
+// (divergedFile), until the data directory is wiped.
 func (s *Store) flagDivergence(d *divergence) {
 	s.diverged.Store(d)
 	s.ledger.m.diverged.WithLabelValues(s.cfg.NodeID).Set(1)
 	s.log.Error("tree audit: this node's ledger is wrong", "error", d.Error())
+	if err := s.saveDivergence(d); err != nil {
+		s.log.Error("tree audit: cannot record the divergence for later starts", "error", err)
+	}
 	s.handOnLeadership()
+}
+
+// saveDivergence records d in the data directory, so a restart does not
+// put the node back in service until the next audit finds it wrong again
+// (a whole pass of the stored tree, for some faults).
+func (s *Store) saveDivergence(d *divergence) error {
+	what := strings.TrimPrefix(d.Error(), ErrDiverged.Error()+": ")
+	path := filepath.Join(s.cfg.Dir, divergedFile)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(what + "\n"); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return SyncDir(s.cfg.Dir)
+}
+
+// loadDivergence reads what an audit before this start found, if any.
+func (s *Store) loadDivergence() error {
+	b, err := os.ReadFile(filepath.Join(s.cfg.Dir, divergedFile))
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("read %s: %w", divergedFile, err)
+	}
+	what := strings.TrimSpace(string(b))
+	if what == "" {
+		what = "no detail recorded"
+	}
+	s.diverged.Store(&divergence{earlier: what})
+	return nil
 }
 
 // handOnLeadershipWait bounds asking the other voters, while this
@@ -295,7 +367,7 @@ func (s *Store) handOnLeadership() {
 	if !s.IsLeader() {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), handOnLeadershipWait)
+	ctx, cancel := s.auditContext(handOnLeadershipWait)
 	defer cancel()
 	to, ok, older := s.healthyVoter(ctx)
 	if !ok && older != nil {

@@ -51,6 +51,7 @@ const (
 	nodeKeyFile       = "node.key"
 	snapshotsDir      = "snapshots" // raft.FileSnapshotStore's
 	restorePending    = "restore.pending"
+	divergedFile      = "diverged" // audit.go
 	restoreCopySuffix = ".restoring"
 )
 
@@ -63,7 +64,7 @@ var stateFiles = []string{
 	raftLogFile, ledgerFile, ledgerFile + "-wal", ledgerFile + "-shm", ledgerFile + "-journal",
 	ledgerFile + restoreCopySuffix, ledgerFile + restoreCopySuffix + "-journal",
 	ledgerFile + replaySuffix, ledgerFile + replaySuffix + "-wal", ledgerFile + replaySuffix + "-shm",
-	snapshotsDir, restorePending,
+	snapshotsDir, restorePending, divergedFile,
 }
 
 // ErrDataDirInUse means a data directory holds state that an operation

@@ -310,6 +310,10 @@ func (s *Store) open() error {
 	if err != nil {
 		return err
 	}
+	// Before the node answers anyone: a node found wrong stays so.
+	if err := s.loadDivergence(); err != nil {
+		return err
+	}
 	s.fsm = newFSM(s.ledger)
 	s.fsm.restoreFailed = snaps.failed
 	hasState, err := raft.HasExistingState(s.bolt, s.bolt, snaps)

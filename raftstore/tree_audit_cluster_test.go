@@ -205,6 +205,52 @@ func TestTwoWrongVotersHandTheLeadershipToTheOlderBinary(t *testing.T) {
 	})
 }
 
+// TestAWrongNodeStaysWrongAcrossARestart: a node its audit found wrong
+// says so from the moment it starts again, not only once an audit finds
+// it again (a whole pass of the stored tree, for some faults): the
+// finding is kept in its data directory until that is wiped.
+func TestAWrongNodeStaysWrongAcrossARestart(t *testing.T) {
+	c := &testCluster{t: t, tune: fastRaft, auditInterval: 50 * time.Millisecond}
+	c.boot(3)
+	leader := mustLeader(t, c.nodes)
+	writeN(t, leader.s, "r", 5, 1)
+	mustConverge(t, c.nodes, 5)
+	f := followers(c.nodes, leader)[0]
+	forgeEntry(t, c, f, 3)
+	waitFor(t, 10*time.Second, "the forged node reports the difference", func() bool {
+		return errors.Is(f.s.Ready(), ErrDiverged)
+	})
+	c.auditInterval = time.Hour // no audit after the restart
+	c.kill(f)
+	c.restart(f)
+	if err := f.s.Ready(); !errors.Is(err, ErrDiverged) || !strings.Contains(err.Error(), "found before this start") ||
+		!strings.Contains(err.Error(), "2 of the 3 voters hold another tree") {
+		t.Fatalf("after a restart: %v", err)
+	}
+	waitFor(t, 10*time.Second, "the gauge says so", func() bool {
+		v, _ := metricValue(t, "pedigree_raftstore_tree_diverged", map[string]string{"node": f.id})
+		return v == 1
+	})
+}
+
+// TestAnAuditRoundEndsWhenTheNodeCloses: Close waits for the audit loop,
+// so a round's calls and waits end with the node, not when the round
+// would time out (a whole AuditInterval: a peer that never answers, or
+// an index a closing node never applies).
+func TestAnAuditRoundEndsWhenTheNodeCloses(t *testing.T) {
+	s := mustSingle(t)
+	ctx, cancel := s.auditContext(time.Hour)
+	defer cancel()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("an audit's context outlived its node's Close")
+	}
+}
+
 // TestTwoVotersThatDisagreeBothSayItAndNeitherStops: with two voters a
 // difference cannot be laid at either's door. Both count it as disputed;
 // neither takes itself out of service.
