@@ -28,8 +28,9 @@ import (
 //     whatever the other nodes hold.
 //   - It compares its tree with every other voter's. No node's word is
 //     taken as the truth, the leader's neither: a node is wrong when a
-//     majority of the voters hold another tree than its own, so one
-//     corrupted node, leader or not, cannot take the healthy ones out.
+//     majority of the voters hold one and the same tree other than its
+//     own (agreeAgainstMe), so one corrupted node, leader or not, cannot
+//     take the healthy ones out, nor can two gone wrong different ways.
 //     With two voters a difference cannot be laid at either's door: both
 //     report it and neither stops.
 //
@@ -68,6 +69,7 @@ type divergence struct {
 // peerTree is another voter's tree that this node's tree is not.
 type peerTree struct {
 	id   string
+	addr raft.ServerAddress
 	size uint64
 	// root is the peer's, mine this node's at the same size. short, when
 	// set, is this node's tree size, smaller than size though it applied
@@ -233,17 +235,71 @@ func (s *Store) auditOnce(ctx context.Context) {
 	switch {
 	case compared == 0:
 		count("skipped")
-	case len(differ) >= voters/2+1:
+	case len(differ) >= voters/2+1 && s.agreeAgainstMe(ctx, differ, voters/2+1):
 		count("differs")
 		s.flagDivergence(&divergence{voters: voters, peers: differ})
 	case len(differ) > 0:
-		// Too few to say this node is the one that is wrong: most likely
-		// the other one is, and its own audit will say so.
+		// Too few to say this node is the one that is wrong, or they
+		// are not of one tree: most likely they are wrong, and their own
+		// audits will say so.
 		count("disputed")
 		s.log.Warn("tree audit: another voter's tree differs from this node's", "voters", voters, "differ", describePeers(differ))
 	default:
 		count("same")
 	}
+}
+
+// agreeAgainstMe reports whether at least quorum of the peers whose trees
+// differ from this node's hold one and the same tree, other than this
+// node's: at the smallest size any of them answered at, their roots agree
+// with one another and not with this node's (or this node's tree is
+// shorter). Voters that differ from this node in different ways say
+// nothing about it: with three voters, two gone wrong each their own way
+// would otherwise take the healthy third out too. A peer is asked for its
+// root at that size; one that cannot say (a binary that answers its
+// current head whatever the size) counts for nothing.
+func (s *Store) agreeAgainstMe(ctx context.Context, differ []peerTree, quorum int) bool {
+	at := differ[0].size
+	for _, p := range differ {
+		at = min(at, p.size)
+	}
+	roots := make([][]byte, len(differ))
+	var wg sync.WaitGroup
+	for i, p := range differ {
+		if p.size == at {
+			roots[i] = p.root
+			continue
+		}
+		wg.Go(func() {
+			resp, err := s.fwd.call(ctx, string(p.addr), rpcRequest{Op: rpcHead, Size: at})
+			if err == nil && resp.Size == at {
+				roots[i] = resp.Root
+			}
+		})
+	}
+	wg.Wait()
+	var mine []byte
+	if size, _, _ := s.ledger.committed(); size >= at {
+		var err error
+		if mine, err = s.rootAt(at); err != nil {
+			return false // a difference is declared only on hashes read
+		}
+	}
+	for _, r := range roots {
+		if r == nil || bytes.Equal(r, mine) {
+			continue
+		}
+		same := 0
+		for _, o := range roots {
+			if bytes.Equal(o, r) {
+				same++
+			}
+		}
+		if same >= quorum {
+			return true
+		}
+	}
+	return false
 }
 
 // compareTree compares this node's tree with the peer's. It returns
@@ -261,7 +317,7 @@ func (s *Store) compareTree(ctx context.Context, peer raft.Server) (*peerTree, b
 	// made them: not a read to retry (rootAt would fail on it), a
 	// difference. Size and index are read together.
 	if size, _, _ := s.ledger.committed(); size < resp.Size {
-		return &peerTree{id: string(peer.ID), size: resp.Size, root: resp.Root, short: &size}, true
+		return &peerTree{id: string(peer.ID), addr: peer.Address, size: resp.Size, root: resp.Root, short: &size}, true
 	}
 	mine, err := s.rootAt(resp.Size)
 	if err != nil {
@@ -274,7 +330,7 @@ func (s *Store) compareTree(ctx context.Context, peer raft.Server) (*peerTree, b
 	if bytes.Equal(mine, resp.Root) {
 		return nil, true
 	}
-	return &peerTree{id: string(peer.ID), size: resp.Size, root: resp.Root, mine: mine}, true
+	return &peerTree{id: string(peer.ID), addr: peer.Address, size: resp.Size, root: resp.Root, mine: mine}, true
 }
 
 // auditContext is a context of at most d that ends when the store

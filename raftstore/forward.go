@@ -54,6 +54,9 @@ type rpcRequest struct {
 	Node      *NodeInfo        `json:"node,omitempty"`
 	Voter     bool             `json:"voter,omitempty"`
 	ID        string           `json:"id,omitempty"`
+	// Size, on rpcHead, asks for the root of the tree of that many
+	// entries rather than the current one (audit.go).
+	Size uint64 `json:"size,omitempty"`
 }
 
 type rpcError struct {
@@ -436,6 +439,13 @@ func (s *Store) handleRPC(ctx context.Context, req rpcRequest) rpcResponse {
 			err = ErrNotLeader // as binaries before every node answered
 		} else {
 			resp.Size, resp.Root, resp.Index = s.ledger.committed()
+			// A tree of fewer entries is a prefix of this one, the same
+			// whenever it is read.
+			if req.Size != 0 && req.Size < resp.Size {
+				if root, rerr := s.rootAt(req.Size); rerr == nil {
+					resp.Size, resp.Root = req.Size, root
+				}
+			}
 		}
 	case rpcAnnounce:
 		if req.Node == nil {

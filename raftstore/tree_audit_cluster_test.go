@@ -251,6 +251,37 @@ func TestAnAuditRoundEndsWhenTheNodeCloses(t *testing.T) {
 	}
 }
 
+// TestTwoVotersWrongEachTheirOwnWayDoNotTakeOutTheThird: of three voters,
+// two go wrong, each its own way, before either finds it. To the healthy
+// third both differ, but not as one tree: that says nothing about it, and
+// it stays in service (each wrong one sees the same of the other two, so
+// none stops: all three count disputes until an operator looks).
+func TestTwoVotersWrongEachTheirOwnWayDoNotTakeOutTheThird(t *testing.T) {
+	c := &testCluster{t: t, tune: fastRaft, auditInterval: 50 * time.Millisecond}
+	c.boot(3)
+	leader := mustLeader(t, c.nodes)
+	writeN(t, leader.s, "w", 6, 1)
+	mustConverge(t, c.nodes, 6)
+	// Both edited while down, one after the other, so neither audits
+	// before both are wrong.
+	fs := followers(c.nodes, leader)
+	c.auditInterval = time.Hour
+	forgeEntry(t, c, fs[0], 2)
+	forgeEntry(t, c, fs[1], 4)
+	for _, tn := range fs {
+		c.kill(tn)
+	}
+	c.auditInterval = 50 * time.Millisecond
+	for _, tn := range fs {
+		c.restart(tn)
+	}
+	d0 := audits(t, leader, "disputed")
+	waitFor(t, 10*time.Second, "the healthy voter counts disputes", func() bool { return audits(t, leader, "disputed") > d0+3 })
+	if err := leader.s.Ready(); err != nil && !errors.Is(err, ErrNoLeader) {
+		t.Fatalf("the healthy voter, between two wrong ones: %v", err)
+	}
+}
+
 // TestTwoVotersThatDisagreeBothSayItAndNeitherStops: with two voters a
 // difference cannot be laid at either's door. Both count it as disputed;
 // neither takes itself out of service.

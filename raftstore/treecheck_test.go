@@ -63,3 +63,27 @@ func TestTheTreeCheckAgreesWithItselfWhateverItsWindows(t *testing.T) {
 	}
 	mustFind("a gap", "entry 50 is missing")
 }
+
+// TestAHeadIsAnsweredAtASizeAsked: the audit asks a peer for its root at
+// a smaller size than its own, to tell whether the voters that differ
+// from it hold one tree; a size the peer does not hold gets its current
+// head, which the asker does not take for the size it asked.
+func TestAHeadIsAnsweredAtASizeAsked(t *testing.T) {
+	s := mustSingle(t)
+	writeN(t, s, "h", 5, 1)
+	head := s.Head()
+	want, err := s.rootAt(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := s.handleRPC(testCtx(t), rpcRequest{Op: rpcHead, Size: 3})
+	if resp.Err != nil || resp.Size != 3 || !bytes.Equal(resp.Root, want) {
+		t.Fatalf("head at 3: %+v, want root %x", resp, want)
+	}
+	for _, size := range []uint64{0, head.Size, head.Size + 10} {
+		resp := s.handleRPC(testCtx(t), rpcRequest{Op: rpcHead, Size: size})
+		if resp.Err != nil || resp.Size != head.Size || !bytes.Equal(resp.Root, head.Root) {
+			t.Fatalf("head at %d: %+v, want the current %d %x", size, resp, head.Size, head.Root)
+		}
+	}
+}
