@@ -75,11 +75,7 @@ func TestAVoterWhoseTreeTheOthersDoNotHoldSaysSo(t *testing.T) {
 // leads it hands the leadership on. Made leader by hand, it gives it up,
 // and the healthy nodes, which audit it like any other, stay in service.
 func TestAWrongNodeHandsOnTheLeadership(t *testing.T) {
-	c := &testCluster{t: t, tune: fastRaft, auditInterval: 50 * time.Millisecond}
-	c.boot(3)
-	leader := mustLeader(t, c.nodes)
-	writeN(t, leader.s, "lead", 5, 1)
-	mustConverge(t, c.nodes, 5)
+	c, leader := auditedCluster(t, 3, "lead", 5)
 	bad := followers(c.nodes, leader)[0]
 	forgeEntry(t, c, bad, 2)
 	waitFor(t, 10*time.Second, "the rewritten node reports the difference", func() bool {
@@ -210,11 +206,7 @@ func TestTwoWrongVotersHandTheLeadershipToTheOlderBinary(t *testing.T) {
 // it again (a whole pass of the stored tree, for some faults): the
 // finding is kept in its data directory until that is wiped.
 func TestAWrongNodeStaysWrongAcrossARestart(t *testing.T) {
-	c := &testCluster{t: t, tune: fastRaft, auditInterval: 50 * time.Millisecond}
-	c.boot(3)
-	leader := mustLeader(t, c.nodes)
-	writeN(t, leader.s, "r", 5, 1)
-	mustConverge(t, c.nodes, 5)
+	c, leader := auditedCluster(t, 3, "r", 5)
 	f := followers(c.nodes, leader)[0]
 	forgeEntry(t, c, f, 3)
 	waitFor(t, 10*time.Second, "the forged node reports the difference", func() bool {
@@ -257,11 +249,7 @@ func TestAnAuditRoundEndsWhenTheNodeCloses(t *testing.T) {
 // it stays in service (each wrong one sees the same of the other two, so
 // none stops: all three count disputes until an operator looks).
 func TestTwoVotersWrongEachTheirOwnWayDoNotTakeOutTheThird(t *testing.T) {
-	c := &testCluster{t: t, tune: fastRaft, auditInterval: 50 * time.Millisecond}
-	c.boot(3)
-	leader := mustLeader(t, c.nodes)
-	writeN(t, leader.s, "w", 6, 1)
-	mustConverge(t, c.nodes, 6)
+	c, leader := auditedCluster(t, 3, "w", 6)
 	// Both edited while down, one after the other, so neither audits
 	// before both are wrong.
 	fs := followers(c.nodes, leader)
@@ -286,11 +274,7 @@ func TestTwoVotersWrongEachTheirOwnWayDoNotTakeOutTheThird(t *testing.T) {
 // difference cannot be laid at either's door. Both count it as disputed;
 // neither takes itself out of service.
 func TestTwoVotersThatDisagreeBothSayItAndNeitherStops(t *testing.T) {
-	c := &testCluster{t: t, tune: fastRaft, auditInterval: 50 * time.Millisecond}
-	c.boot(2)
-	leader := mustLeader(t, c.nodes)
-	writeN(t, leader.s, "two", 4, 1)
-	mustConverge(t, c.nodes, 4)
+	c, leader := auditedCluster(t, 2, "two", 4)
 	f := followers(c.nodes, leader)[0]
 	forgeEntry(t, c, f, 1)
 	for _, tn := range c.nodes {
@@ -320,11 +304,7 @@ func TestAnEditedEntryOrTreeNodeIsFoundWithoutAnyOtherNode(t *testing.T) {
 		{"missing node", `DELETE FROM merkle_nodes WHERE level = 2 AND idx = 1`, "Merkle node level 2 index 1 is missing"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := &testCluster{t: t, tune: fastRaft, auditInterval: 50 * time.Millisecond}
-			c.boot(1)
-			tn := mustLeader(t, c.nodes)
-			writeN(t, tn.s, "e", 12, 1)
-			mustConverge(t, c.nodes, 12)
+			_, tn := auditedCluster(t, 1, "e", 12)
 			inconsistent := audits(t, tn, "inconsistent")
 			if _, err := tn.s.ledger.sqlDB.Exec(tc.edit); err != nil {
 				t.Fatal(err)
@@ -340,6 +320,18 @@ func TestAnEditedEntryOrTreeNodeIsFoundWithoutAnyOtherNode(t *testing.T) {
 			}
 		})
 	}
+}
+
+// auditedCluster boots n voters that audit every 50 ms, writes entries
+// commands through the leader, and waits until every node holds them.
+func auditedCluster(t *testing.T, n int, prefix string, entries int) (*testCluster, *testNode) {
+	t.Helper()
+	c := &testCluster{t: t, tune: fastRaft, auditInterval: 50 * time.Millisecond}
+	c.boot(n)
+	leader := mustLeader(t, c.nodes)
+	writeN(t, leader.s, prefix, entries, 1)
+	mustConverge(t, c.nodes, uint64(entries))
+	return c, leader
 }
 
 func audits(t *testing.T, tn *testNode, outcome string) float64 {
@@ -420,11 +412,8 @@ func forgeEntry(t *testing.T, c *testCluster, tn *testNode, seq uint64) {
 // refuses backups, whose restore would start a cluster from a history
 // the others never held.
 func TestAFollowerWithAShorterTreeIsDivergedAndServesNoBackup(t *testing.T) {
-	c := &testCluster{t: t, tune: fastRaft, auditInterval: 50 * time.Millisecond}
-	c.boot(3)
-	leader := mustLeader(t, c.nodes)
-	writeN(t, leader.s, "x", 5, 1)
-	h := mustConverge(t, c.nodes, 5)
+	c, leader := auditedCluster(t, 3, "x", 5)
+	h := leader.s.Head()
 	f := followers(c.nodes, leader)[0]
 	if _, err := f.s.Backup(testCtx(t)); err != nil {
 		t.Fatalf("backup before the loss: %v", err)
