@@ -306,6 +306,24 @@ func (c *testCluster) restart(tn *testNode) {
 	c.start(tn, nil, false)
 }
 
+// joinReplica starts node id and joins it to c as a non-voting replica,
+// through c's first node.
+func (c *testCluster) joinReplica(id string) *testNode {
+	t := c.t
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn := &testNode{id: id, dir: t.TempDir(), addr: ln.Addr().String(), net: newFaultNet()}
+	c.nodes = append(c.nodes, tn)
+	c.start(tn, ln, false)
+	if err := c.nodes[0].s.Join(testCtx(t), tn.s.Info(), false); err != nil {
+		t.Fatal(err)
+	}
+	return tn
+}
+
 func (c *testCluster) live() []*testNode {
 	var out []*testNode
 	for _, tn := range c.nodes {

@@ -2,7 +2,6 @@ package raftstore
 
 import (
 	"errors"
-	"net"
 	"os"
 	"testing"
 	"time"
@@ -84,16 +83,7 @@ func TestAnAnnounceListsOnlyAKeyNamedForTheNode(t *testing.T) {
 func TestAJoinNeverReplacesAListedKey(t *testing.T) {
 	c := mustCluster(t, 1, nil)
 	leader := c.nodes[0].s
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tn := &testNode{id: "replica", dir: t.TempDir(), addr: ln.Addr().String(), net: newFaultNet()}
-	c.nodes = append(c.nodes, tn)
-	c.start(tn, ln, false)
-	if err := leader.Join(testCtx(t), tn.s.Info(), false); err != nil {
-		t.Fatal(err)
-	}
+	tn := c.joinReplica("replica")
 	own := tn.s.Info()
 	waitFor(t, 10*time.Second, "the replica's key is listed", func() bool { return listedKey(t, leader, tn.id) == own.PublicKey })
 	c.kill(tn)

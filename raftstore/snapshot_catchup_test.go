@@ -102,16 +102,7 @@ func TestWipedNodeCatchesUpFromSnapshot(t *testing.T) {
 // reads, but does not count towards the quorum.
 func TestNonvoterReadReplica(t *testing.T) {
 	c := mustCluster(t, 1, nil)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tn := &testNode{id: "replica", dir: t.TempDir(), addr: ln.Addr().String(), net: newFaultNet()}
-	c.nodes = append(c.nodes, tn)
-	c.start(tn, ln, false)
-	if err := c.nodes[0].s.Join(testCtx(t), tn.s.Info(), false); err != nil {
-		t.Fatal(err)
-	}
+	tn := c.joinReplica("replica")
 	mustPropose(t, tn.s, orgCmd(t, "r1", "r1"))
 	mustConverge(t, c.nodes, 1)
 	ns, _ := c.nodes[0].s.Nodes()

@@ -42,9 +42,7 @@ func TestAVoterWhoseTreeTheOthersDoNotHoldSaysSo(t *testing.T) {
 
 	inconsistent := audits(t, fs[0], "inconsistent")
 	forgeEntry(t, c, fs[0], 3)
-	waitFor(t, 10*time.Second, "the rewritten follower reports the difference", func() bool {
-		return errors.Is(fs[0].s.Ready(), ErrDiverged)
-	})
+	mustFindItselfWrong(t, fs[0])
 	st := fs[0].s.Status()
 	if !strings.Contains(st.Diverged, "2 of the 3 voters hold another tree") || !strings.Contains(st.Diverged, "take the node out and rebuild it") {
 		t.Fatalf("status of the rewritten follower: %+v", st)
@@ -78,9 +76,7 @@ func TestAWrongNodeHandsOnTheLeadership(t *testing.T) {
 	c, leader := auditedCluster(t, 3, "lead", 5)
 	bad := followers(c.nodes, leader)[0]
 	forgeEntry(t, c, bad, 2)
-	waitFor(t, 10*time.Second, "the rewritten node reports the difference", func() bool {
-		return errors.Is(bad.s.Ready(), ErrDiverged)
-	})
+	mustFindItselfWrong(t, bad)
 	led := make(chan struct{}, 1)
 	obs := raft.NewObserver(nil, false, func(o *raft.Observation) bool {
 		if lo, ok := o.Data.(raft.LeaderObservation); ok && string(lo.LeaderID) == bad.id {
@@ -209,9 +205,7 @@ func TestAWrongNodeStaysWrongAcrossARestart(t *testing.T) {
 	c, leader := auditedCluster(t, 3, "r", 5)
 	f := followers(c.nodes, leader)[0]
 	forgeEntry(t, c, f, 3)
-	waitFor(t, 10*time.Second, "the forged node reports the difference", func() bool {
-		return errors.Is(f.s.Ready(), ErrDiverged)
-	})
+	mustFindItselfWrong(t, f)
 	c.auditInterval = time.Hour // no audit after the restart
 	c.kill(f)
 	c.restart(f)
@@ -332,6 +326,14 @@ func auditedCluster(t *testing.T, n int, prefix string, entries int) (*testClust
 	writeN(t, leader.s, prefix, entries, 1)
 	mustConverge(t, c.nodes, uint64(entries))
 	return c, leader
+}
+
+// mustFindItselfWrong waits until tn's audit has found its ledger wrong.
+func mustFindItselfWrong(t *testing.T, tn *testNode) {
+	t.Helper()
+	waitFor(t, 10*time.Second, tn.id+" finds its ledger wrong", func() bool {
+		return errors.Is(tn.s.Ready(), ErrDiverged)
+	})
 }
 
 func audits(t *testing.T, tn *testNode, outcome string) float64 {

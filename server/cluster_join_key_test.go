@@ -11,13 +11,7 @@ import (
 // announces its key itself.
 func TestAJoinWithAKeyNotTheNodesIsRefused(t *testing.T) {
 	n := mustRouterNode(t)
-	joiner := mustOpenNode(t, "n2", false)
-	info := joiner.Info()
-	var view clusterView
-	call(t, n.srv.URL, "GET", "/api/v1/cluster", n.admin, nil, &view)
-	if err := joiner.PrepareJoin(view.Self.ClusterID); err != nil {
-		t.Fatal(err)
-	}
+	_, info := mustJoiner(t, n)
 	for _, key := range []string{"trust me", n.store.Info().PublicKey} {
 		var eb apiErrorBody
 		st, _ := call(t, n.srv.URL, "POST", "/api/v1/cluster/join", n.admin,
@@ -26,6 +20,7 @@ func TestAJoinWithAKeyNotTheNodesIsRefused(t *testing.T) {
 			t.Errorf("join with public_key %q: %d %+v, want 400 bad_public_key", key, st, eb.Error)
 		}
 	}
+	var view clusterView
 	call(t, n.srv.URL, "GET", "/api/v1/cluster", n.admin, nil, &view)
 	if len(view.Nodes) != 1 {
 		t.Fatalf("a refused join is listed: %+v", view.Nodes)

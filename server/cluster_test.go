@@ -270,16 +270,22 @@ func TestClusterEndpointsNeedTheRightToken(t *testing.T) {
 	}
 }
 
-func TestJoinAndRemoveOverHTTP(t *testing.T) {
-	n := mustRouterNode(t)
+// mustJoiner opens node n2, not yet a member, ready to join n's cluster
+// as pedigree serve --join is: it has learnt the cluster's id.
+func mustJoiner(t *testing.T, n *routerNode) (*raftstore.Store, raftstore.NodeInfo) {
+	t.Helper()
 	joiner := mustOpenNode(t, "n2", false)
-	info := joiner.Info()
-	// As pedigree serve --join does: learn the cluster's id, then ask.
 	var view clusterView
 	call(t, n.srv.URL, "GET", "/api/v1/cluster", n.admin, nil, &view)
 	if err := joiner.PrepareJoin(view.Self.ClusterID); err != nil {
 		t.Fatal(err)
 	}
+	return joiner, joiner.Info()
+}
+
+func TestJoinAndRemoveOverHTTP(t *testing.T) {
+	n := mustRouterNode(t)
+	joiner, info := mustJoiner(t, n)
 	var ok map[string]any
 	if st, _ := call(t, n.srv.URL, "POST", "/api/v1/cluster/join", n.admin,
 		map[string]any{"id": info.ID, "raft_addr": info.RaftAddr, "http_addr": "http://n2.example", "public_key": info.PublicKey}, &ok); st != 200 {
@@ -289,6 +295,7 @@ func TestJoinAndRemoveOverHTTP(t *testing.T) {
 		t.Fatalf("join answered cluster %v; the joiner's is %q, the cluster's %q", ok["cluster_id"], joiner.ClusterID(), n.store.ClusterID())
 	}
 	waitUntil(t, "the joiner to learn the ledger", func() bool { return joiner.Head().Size == n.store.Head().Size })
+	var view clusterView
 	call(t, n.srv.URL, "GET", "/api/v1/cluster", n.admin, nil, &view)
 	if len(view.Nodes) != 2 || view.Nodes[1].ID != "n2" || !view.Nodes[1].Voter {
 		t.Fatalf("after join: %+v", view.Nodes)
