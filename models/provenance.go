@@ -58,6 +58,15 @@ const MaxHistory = 10000
 // condition on event_epcs."key"), in ledger order, at most limit of them
 // (0: MaxHistory), only those viewer may see when it is set.
 func history(db *gorm.DB, where string, args []any, viewer *Viewer, limit int) ([]HistoryEntry, error) {
+	rows, err := historyRows(db, where, args, viewer, limit)
+	if err != nil {
+		return nil, err
+	}
+	return historyEntries(rows), nil
+}
+
+// historyRows is history's query: its rows, with their event_records ids.
+func historyRows(db *gorm.DB, where string, args []any, viewer *Viewer, limit int) ([]historyRow, error) {
 	if limit <= 0 {
 		limit = MaxHistory
 	}
@@ -77,6 +86,11 @@ func history(db *gorm.DB, where string, args []any, viewer *Viewer, limit int) (
 	if err != nil {
 		return nil, fmt.Errorf("models: history: %w", err)
 	}
+	return rows, nil
+}
+
+// historyEntries turns history rows into entries.
+func historyEntries(rows []historyRow) []HistoryEntry {
 	out := make([]HistoryEntry, len(rows))
 	for i, r := range rows {
 		if r.DeclaredSeq != 0 {
@@ -88,7 +102,7 @@ func history(db *gorm.DB, where string, args []any, viewer *Viewer, limit int) (
 			Action: r.Action, BizStep: r.BizStep, Disposition: r.Disposition, BizLocation: r.BizLocation,
 			Actor: r.Actor, Direct: r.Direct, Event: json.RawMessage(r.JSON), DeclaredSeq: r.DeclaredSeq}
 	}
-	return out, nil
+	return out
 }
 
 // Subject names what a chain of custody is about: a pack, a lot or a case
@@ -100,6 +114,8 @@ type Subject struct {
 	// items the condition on items selecting its ledger records.
 	events, items       string
 	eventArgs, itemArgs []any
+	// gtin and lot name a lot subject's lot (lotHistory); "" for others.
+	gtin, lot string
 }
 
 // PackSubject names a pack: its events are those that named it or a
@@ -125,13 +141,8 @@ func LotSubject(gtin, lot string) (Subject, error) {
 	if err != nil {
 		return Subject{}, fmt.Errorf("models: lot: %w", err)
 	}
-	// A subquery, not a list of keys: a lot may hold more packs than
-	// SQLite takes bound values.
-	return Subject{Key: LotKey(g, lot),
-		events: `event_epcs."key" = ? OR event_epcs."key" IN (SELECT "key" FROM items WHERE gtin = ? AND lot = ?
-			UNION ALL SELECT ` + contentsKeySQL(`"key"`) + ` FROM items WHERE gtin = ? AND lot = ?)`,
-		eventArgs: []any{LotKey(g, lot), g, lot, g, lot},
-		items:     `gtin = ? AND lot = ?`, itemArgs: []any{g, lot}}, nil
+	// Its events are read by lotHistory.
+	return Subject{Key: LotKey(g, lot), items: `gtin = ? AND lot = ?`, itemArgs: []any{g, lot}, gtin: g, lot: lot}, nil
 }
 
 // ContainerSubject names a case or pallet by its canonical key
@@ -162,11 +173,15 @@ type Custody struct {
 	// does not see everything, only those it saw an event of.
 	Items []Item
 	// ItemsTruncated is true when the subject has more items than Items
-	// holds (a lot of more than MaxCustodyItems packs).
+	// holds (a lot of more than MaxCustodyItems packs), or, for a viewer
+	// that does not see everything, may have: of a lot, it is asked
+	// about the first lotScanBudget packs.
 	ItemsTruncated bool
 	// Events are the subject's events, in ledger order.
 	Events []HistoryEntry
-	// Truncated is true when more events than the limit exist.
+	// Truncated is true when more events than the limit exist, or, of a
+	// lot, may exist: past lotScanBudget packs, the events are those
+	// before the first pack not read.
 	Truncated bool
 }
 
@@ -178,6 +193,12 @@ func ChainOfCustody(db *gorm.DB, s Subject, q CustodyQuery) (Custody, error) {
 	items := db.Model(&Item{}).Where(s.items, s.itemArgs...)
 	restricted := q.Viewer != nil && !q.Viewer.SeesEverything()
 	if restricted {
+		if s.lot != "" {
+			// Of a lot's packs, only the first lotScanBudget are asked
+			// whether the viewer saw them (see lotHistory).
+			items = db.Table(`(SELECT * FROM items WHERE gtin = ? AND lot = ? ORDER BY id LIMIT ?) AS items`,
+				s.gtin, s.lot, lotScanBudget)
+		}
 		// A trading partner reads the record (holder, status, who
 		// dispensed it) of an item it saw an event of, not of every pack
 		// of a lot one of whose packs it handled.
@@ -191,6 +212,14 @@ func ChainOfCustody(db *gorm.DB, s Subject, q CustodyQuery) (Custody, error) {
 	}
 	if len(c.Items) > MaxCustodyItems {
 		c.Items, c.ItemsTruncated = c.Items[:MaxCustodyItems], true
+	} else if restricted && s.lot != "" {
+		// Packs past the budget were not asked about.
+		var more []int64
+		if err := db.Raw(`SELECT id FROM items WHERE gtin = ? AND lot = ? ORDER BY id LIMIT 1 OFFSET ?`,
+			s.gtin, s.lot, lotScanBudget).Scan(&more).Error; err != nil {
+			return c, fmt.Errorf("models: custody items: %w", err)
+		}
+		c.ItemsTruncated = len(more) > 0
 	}
 	if len(c.Items) == 0 && !restricted {
 		return c, ErrNotFound
@@ -199,21 +228,39 @@ func ChainOfCustody(db *gorm.DB, s Subject, q CustodyQuery) (Custody, error) {
 	if limit <= 0 || limit > MaxHistory {
 		limit = MaxHistory
 	}
-	// One more than the limit tells whether the answer is truncated.
-	events, err := history(db, s.events, s.eventArgs, q.Viewer, limit+1)
+	var events []HistoryEntry
+	var err error
+	if s.lot != "" {
+		events, c.Truncated, err = lotHistory(db, s, q.Viewer, limit)
+	} else {
+		// One more than the limit tells whether the answer is truncated.
+		events, err = history(db, s.events, s.eventArgs, q.Viewer, limit+1)
+		if len(events) > limit {
+			events, c.Truncated = events[:limit], true
+		}
+	}
 	if err != nil {
 		return c, err
 	}
-	if len(events) > limit {
-		events, c.Truncated = events[:limit], true
-	}
 	c.Events = events
-	if len(events) == 0 && restricted {
+	if len(events) == 0 && restricted && !c.Truncated {
 		// A trading partner sees only its own trade: a pack it never
-		// handled is, to it, not on the ledger.
+		// handled is, to it, not on the ledger. (Of a lot read only in
+		// part, that cannot be said.)
 		return Custody{Items: []Item{}, Events: []HistoryEntry{}}, ErrNotFound
 	}
 	return c, nil
+}
+
+// LotOnLedger reports whether any pack of the lot was commissioned. It
+// asks for one pack, not a count: a lot may hold millions, and the GS1
+// resolver asks on behalf of anyone.
+func LotOnLedger(db *gorm.DB, gtin, lot string) (bool, error) {
+	var ids []int64
+	if err := db.Raw(`SELECT id FROM items WHERE gtin = ? AND lot = ? LIMIT 1`, gtin, lot).Scan(&ids).Error; err != nil {
+		return false, fmt.Errorf("models: lot on the ledger: %w", err)
+	}
+	return len(ids) > 0, nil
 }
 
 // LookupPack returns the pack (or container) with the given canonical key

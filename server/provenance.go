@@ -82,7 +82,8 @@ type Provenance struct {
 	ItemsTruncated bool              `json:"items_truncated,omitempty"`
 	Events         []provenanceEvent `json:"events"`
 	Head           provenanceHead    `json:"head"`
-	// Truncated says there are more events than Events holds.
+	// Truncated says there are more events than Events holds or, of a
+	// lot read only in part (models.Custody), that there may be.
 	Truncated bool `json:"truncated,omitempty"`
 }
 

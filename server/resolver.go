@@ -328,12 +328,11 @@ func (h *resolverAPI) product(c *gin.Context, es gs1.ElementString, anonymous bo
 			}
 			ans.Recall = &r
 		}
-		var packs int64
-		if err := db.Model(&models.Item{}).Where("gtin = ? AND lot = ?", gtin, lot).Limit(1).Count(&packs).Error; err != nil {
+		onLedger, err := models.LotOnLedger(db, gtin, lot)
+		if err != nil {
 			h.fail(c, err)
 			return
 		}
-		onLedger := packs > 0
 		ans.LotOnLedger = &onLedger
 	}
 	if wantsHTML(c) && h.dash != nil {
