@@ -119,9 +119,12 @@ func QueryEvents(db *gorm.DB, q EventQuery) (EventPage, error) {
 		matches[i] = km
 	}
 	tx := db.Model(&EventRecord{})
+	apart := false // the viewer's two halves are read apart (readVisible)
 	if q.Viewer != nil {
-		if cond, args := q.Viewer.visibleEvents(); cond != "" {
-			tx = tx.Where(cond, args...)
+		if _, _, _, _, apart = q.Viewer.visibleEventsApart(); !apart {
+			if cond, args := q.Viewer.visibleEvents(); cond != "" {
+				tx = tx.Where(cond, args...)
+			}
 		}
 	}
 	for _, t := range q.EventType {
@@ -202,7 +205,13 @@ func QueryEvents(db *gorm.DB, q EventQuery) (EventPage, error) {
 		tx = tx.Where("id > ?", after)
 	}
 	var rows []EventRecord
-	if err := tx.Order("id").Limit(per + 1).Find(&rows).Error; err != nil {
+	var err error
+	if apart {
+		rows, err = readVisible(tx, *q.Viewer, per+1)
+	} else {
+		err = tx.Order("id").Limit(per + 1).Find(&rows).Error
+	}
+	if err != nil {
 		return page, fmt.Errorf("models: query events: %w", err)
 	}
 	more := len(rows) > per
@@ -219,6 +228,33 @@ func QueryEvents(db *gorm.DB, q EventQuery) (EventPage, error) {
 		page.NextPageToken = encodePageToken(rows[len(rows)-1].ID, fp)
 	}
 	return page, nil
+}
+
+// readVisible reads the first n events of the query tx that v may see, in
+// ledger order: the first n of those v captured and the first n of those
+// at v's locations, each in the order of its index, merged.
+func readVisible(tx *gorm.DB, v Viewer, n int) ([]EventRecord, error) {
+	byActor, atLocation, actorArgs, locationArgs, _ := v.visibleEventsApart()
+	tx = tx.Session(&gorm.Session{})
+	var mine, here []EventRecord
+	if err := tx.Where(byActor, actorArgs...).Order("id").Limit(n).Find(&mine).Error; err != nil {
+		return nil, err
+	}
+	if err := tx.Where(atLocation, locationArgs...).Order("id").Limit(n).Find(&here).Error; err != nil {
+		return nil, err
+	}
+	out := make([]EventRecord, 0, min(n, len(mine)+len(here)))
+	for len(out) < n && (len(mine) > 0 || len(here) > 0) {
+		switch {
+		case len(here) == 0 || len(mine) > 0 && mine[0].ID < here[0].ID:
+			out, mine = append(out, mine[0]), mine[1:]
+		case len(mine) == 0 || here[0].ID < mine[0].ID:
+			out, here = append(out, here[0]), here[1:]
+		default: // an event the viewer captured at its own location
+			out, mine, here = append(out, mine[0]), mine[1:], here[1:]
+		}
+	}
+	return out, nil
 }
 
 // fingerprint summarises the filters (not the page size) for page tokens.

@@ -198,7 +198,9 @@ type EventRecord struct {
 	// BizLocation and ReadPoint are canonical location keys (LocationKey).
 	BizLocation string `gorm:"index"`
 	ReadPoint   string
-	Actor       string
+	// Actor is indexed, and the organisation part of BizLocation too
+	// (locationOrgIndex), for the events a trading partner may see.
+	Actor string `gorm:"index"`
 	// JSON is the event as EPCIS 2.0 JSON-LD (canonical field order).
 	JSON string `gorm:"not null"`
 }
@@ -312,6 +314,9 @@ func Migrate(db *gorm.DB) error {
 		if err := hashEventIDs(db); err != nil {
 			return fmt.Errorf("models: migrate: %w", err)
 		}
+	}
+	if err := db.Exec(locationOrgIndex).Error; err != nil {
+		return fmt.Errorf("models: migrate: %w", err)
 	}
 	// Event ids were once looked up by a unique index on their text.
 	if m.HasIndex(&EventRecord{}, "idx_event_records_event_id") {

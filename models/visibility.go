@@ -45,6 +45,34 @@ func (v Viewer) visibleEvents() (string, []any) {
 		[]any{v.Org, LocationKey(site), LocationKey(anyPart)}
 }
 
+// locationOrgIndex is the expression index that groups an organisation's
+// events by location: every key of its GLN's locations (LocationKey, with
+// or without an extension) begins with the 18 characters of "(414)" and
+// the GLN. Within one value an index keeps ids in order, so a trading
+// partner's events at its locations are read in ledger order.
+const (
+	locationOrgExpr  = `substr(biz_location, 1, 18)`
+	locationOrgIndex = `CREATE INDEX IF NOT EXISTS idx_event_records_location_org ON event_records (` + locationOrgExpr + `)`
+)
+
+// visibleEventsApart splits visibleEvents into its two halves, the events
+// v captured and those at v's locations, each a condition an index reads
+// in ledger order (actor's, and locationOrgIndex). One condition with OR
+// would have SQLite read every event of the ledger in id order to find a
+// page of a small partner's, or gather and sort all of a large one's. ok
+// is false when v sees everything, or its id is not a GLN (its locations'
+// keys are then not 18 characters long).
+func (v Viewer) visibleEventsApart() (byActor, atLocation string, actorArgs, locationArgs []any, ok bool) {
+	if v.SeesEverything() || gs1.GLN(v.Org).Validate() != nil {
+		return "", "", nil, nil, false
+	}
+	site := gs1.SGLN{GLN: gs1.GLN(v.Org)}
+	anyPart := gs1.SGLN{GLN: site.GLN, Extension: "%"}
+	return "event_records.actor = ?",
+		locationOrgExpr + " = ? AND (event_records.biz_location = ? OR event_records.biz_location LIKE ?)",
+		[]any{v.Org}, []any{LocationKey(site), LocationKey(site), LocationKey(anyPart)}, true
+}
+
 // SeesEntry reports whether v may read the ledger entry at seq, which
 // actor wrote. An entry is served whole or not at all (its leaf hash is
 // over its exact bytes), so v reads it if v sees everything, wrote it, or

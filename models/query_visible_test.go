@@ -1,0 +1,152 @@
+package models
+
+import (
+	"math/rand/v2"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+
+	"gorm.io/gorm"
+)
+
+// visibleStory captures, in random order, events by the maker and the
+// wholesaler about packs they hold, each at no location, at one of the
+// organisations' sites, or at a part of the pharmacy's site ((254)
+// extensions): what a trading partner's query has to tell apart.
+func visibleStory(l *ledger, seed uint64, rounds int) {
+	l.t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 2))
+	sites := []string{"", glnURN(glnMaker), glnURN(glnWholesal), glnURN(glnPharmacy), glnURN(glnPharm2),
+		sglnExt(glnPharmacy, "unit7"), sglnExt(glnPharmacy, "9"), sglnExt(glnWholesal, "dock")}
+	var atMaker, atWholesaler []string
+	for i := range rounds {
+		pack := sgtinDL(gtinA, "Q"+strconv.Itoa(i))
+		ev := l.commissionEv("LQ", "2028-12-31", pack)
+		ev.BizLocation = sites[rng.IntN(len(sites))]
+		l.capture(glnMaker, ev)
+		atMaker = append(atMaker, pack)
+		switch rng.IntN(3) {
+		case 0:
+			p := atMaker[rng.IntN(len(atMaker))]
+			ev := l.observeEv("inspecting", p)
+			ev.BizLocation = sites[rng.IntN(len(sites))]
+			l.capture(glnMaker, ev)
+		case 1:
+			if len(atMaker) > 1 {
+				p := atMaker[0]
+				atMaker = atMaker[1:]
+				l.capture(glnMaker, l.shipEv(glnWholesal, p))
+				l.capture(glnWholesal, l.observeEv("receiving", p))
+				atWholesaler = append(atWholesaler, p)
+			}
+		case 2:
+			if len(atWholesaler) > 0 {
+				ev := l.observeEv("storing", atWholesaler[rng.IntN(len(atWholesaler))])
+				ev.BizLocation = sites[rng.IntN(len(sites))]
+				l.capture(glnWholesal, ev)
+			}
+		}
+	}
+}
+
+// TestATradingPartnersQueryReadsItsEventsApart holds the query of a
+// trading partner, read as two halves merged (its own captures, and the
+// events at its locations), to the one condition it replaces: on random
+// stories, for each organisation, page sizes from 1 to all and with and
+// without a filter, the pages together are the same events in the same
+// order.
+func TestATradingPartnersQueryReadsItsEventsApart(t *testing.T) {
+	for seed := range uint64(3) {
+		l := newLedger(t)
+		l.network()
+		visibleStory(l, seed, 60)
+		for _, org := range []string{glnMaker, glnWholesal, glnPharmacy, glnPharm2} {
+			v := &Viewer{Org: org, Role: RolePharmacy}
+			if _, _, _, _, ok := v.visibleEventsApart(); !ok {
+				t.Fatalf("%s is not read apart", org)
+			}
+			for _, steps := range [][]string{nil, {"inspecting", "storing"}} {
+				cond, args := v.visibleEvents()
+				ref := l.db.Where(cond, args...)
+				if steps != nil {
+					ref = ref.Where("biz_step IN ?", steps)
+				}
+				var want []uint64
+				if err := ref.Model(&EventRecord{}).Order("id").Pluck("seq", &want).Error; err != nil {
+					t.Fatal(err)
+				}
+				for _, per := range []int{1, 2, 3, 7, 1000} {
+					var got []uint64
+					q := EventQuery{Viewer: v, PerPage: per, BizStep: steps}
+					for {
+						page, err := QueryEvents(l.db, q)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if len(page.Seqs) > per || page.NextPageToken != "" && len(page.Seqs) != per {
+							t.Fatalf("page of %d events for %d, next %q", len(page.Seqs), per, page.NextPageToken)
+						}
+						got = append(got, page.Seqs...)
+						if page.NextPageToken == "" {
+							break
+						}
+						q.NextPageToken = page.NextPageToken
+					}
+					if !reflect.DeepEqual(got, want) {
+						t.Fatalf("seed %d, %s, steps %v, pages of %d: %v, want %v", seed, org, steps, per, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestATradingPartnersQueryReadsOnlyItsOwnEvents checks the plan SQLite
+// makes of each half of a trading partner's query: each reads one index
+// in ledger order (the actor's, or locationOrgIndex), so a page costs the
+// partner's events up to it, not the ledger's. Neither scans the events
+// nor sorts them.
+func TestATradingPartnersQueryReadsOnlyItsOwnEvents(t *testing.T) {
+	l := newLedger(t)
+	l.network()
+	visibleStory(l, 1, 10)
+	var sqls []string
+	db := l.db.Session(&gorm.Session{})
+	if err := db.Callback().Query().After("gorm:query").Register("test:capture", func(d *gorm.DB) {
+		if d.Statement.Table == "event_records" {
+			sqls = append(sqls, d.Dialector.Explain(d.Statement.SQL.String(), d.Statement.Vars...))
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Callback().Query().Remove("test:capture")
+	for _, steps := range [][]string{nil, {"inspecting"}} {
+		sqls = sqls[:0]
+		page, err := QueryEvents(db, EventQuery{Viewer: &Viewer{Org: glnPharmacy, Role: RolePharmacy}, PerPage: 2, BizStep: steps})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(sqls) != 2 {
+			t.Fatalf("%d queries of events, want 2: %q", len(sqls), sqls)
+		}
+		for i, want := range []string{"idx_event_records_actor", "idx_event_records_location_org"} {
+			var plan []struct {
+				ID, Parent, Notused int
+				Detail              string
+			}
+			if err := l.db.Raw("EXPLAIN QUERY PLAN " + sqls[i]).Scan(&plan).Error; err != nil {
+				t.Fatal(err)
+			}
+			var details []string
+			for _, p := range plan {
+				details = append(details, p.Detail)
+			}
+			all := strings.Join(details, "; ")
+			if !strings.Contains(all, "USING INDEX "+want) || strings.Contains(all, "SCAN") || strings.Contains(all, "TEMP B-TREE") {
+				t.Errorf("steps %v, query %s\nplan: %s\nwant a search of %s alone, in order", steps, sqls[i], all, want)
+			}
+		}
+		_ = page
+	}
+}
