@@ -18,6 +18,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -194,29 +195,36 @@ func serveMain(ctx context.Context, o serveOptions, stdout, stderr io.Writer) er
 		VerifyIndexPacks:  verifyIndexPacks(o.verifyIndexPacks),
 		SnapshotThreshold: o.snapshotThreshold, TrailingLogs: o.trailingLogs,
 	}
+	// The listener answers from the start (server.Starting), not once the
+	// ledger is open: connections would otherwise wait unanswered.
+	var handler swapHandler
+	handler.set(server.Starting())
+	srv := newHTTPServer(&handler, defaultHTTPTimeouts)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
 	var store *raftstore.Store
+	defer func() {
+		// The HTTP server stops first: no request reaches a closed store.
+		shCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(shCtx)
+		if store != nil {
+			store.Close()
+		}
+	}()
 	if o.restore != "" {
 		store, err = restoreNode(cfg, o.restore, stderr)
-	} else if store, err = raftstore.Open(cfg); err != nil {
+	} else if store, err = openStore(cfg); err != nil {
 		err = fmt.Errorf("open ledger node: %w", err)
 	}
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-
-	handler, err := serveHandler(store, log)
+	api, err := serveHandler(store, log)
 	if err != nil {
 		return err
 	}
-	srv := newHTTPServer(handler, defaultHTTPTimeouts)
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	defer func() {
-		shCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(shCtx)
-	}()
+	handler.set(api)
 
 	if o.bootstrap && o.restore == "" {
 		if err := bootstrapAdmin(ctx, store, o.dataDir, stderr); err != nil {
@@ -250,6 +258,18 @@ func serveMain(ctx context.Context, o serveOptions, stdout, stderr io.Writer) er
 	case err := <-served:
 		return fmt.Errorf("http server: %w", err)
 	}
+}
+
+// openStore opens the ledger node; a variable so a test can hold a start.
+var openStore = raftstore.Open
+
+// swapHandler serves with one handler until the next is set.
+type swapHandler struct{ h atomic.Pointer[http.Handler] }
+
+func (s *swapHandler) set(h http.Handler) { s.h.Store(&h) }
+
+func (s *swapHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	(*s.h.Load()).ServeHTTP(w, r)
 }
 
 func serveTLS(o serveOptions) (*tls.Config, error) {

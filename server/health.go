@@ -41,3 +41,26 @@ func (h *healthAPI) readyz(c *gin.Context) {
 	st := h.node.Status()
 	c.JSON(http.StatusOK, gin.H{"status": "ready", "node": st.ID, "leader": st.LeaderID, "state": st.State})
 }
+
+// Starting is what a node's HTTP listener answers while the node opens
+// its ledger, which after a crash or on a large ledger takes tens of
+// seconds (recovering SQLite's WAL, building indexes, restoring a
+// snapshot, loading the verify index). Without it the listener accepts
+// connections that nobody answers until then: a load balancer's checks
+// and every client hang instead of moving on. /healthz answers 200, as
+// the process is alive and busy (a liveness probe that timed out would
+// have it restarted, and start over); /readyz and every other route 503
+// with code starting and a Retry-After.
+func Starting() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		if r.URL.Path == "/healthz" {
+			w.WriteHeader(http.StatusOK)
+			_, _ = w.Write([]byte(`{"status":"starting"}`))
+			return
+		}
+		w.Header().Set("Retry-After", "5")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(`{"error":{"code":"starting","message":"this node is opening its ledger; ask another node, or again in a few seconds"}}`))
+	})
+}

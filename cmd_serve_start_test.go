@@ -1,0 +1,63 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pedigree-ledger/pedigree/raftstore"
+)
+
+// TestAStartingNodeAnswersAtOnce holds `serve` inside the opening of its
+// ledger, as a large ledger or a crash's recovery does for tens of
+// seconds. Meanwhile the HTTP listener answers at once: /healthz 200 (the
+// process is alive), /readyz and the API 503 starting with a Retry-After.
+// Once the ledger is open the node serves the API and becomes ready.
+func TestAStartingNodeAnswersAtOnce(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	defer func(open func(raftstore.Config) (*raftstore.Store, error)) { openStore = open }(openStore)
+	openStore = func(cfg raftstore.Config) (*raftstore.Store, error) {
+		close(entered)
+		<-release
+		return raftstore.Open(cfg)
+	}
+	n := startServe(t, "--node-id", "n1", "--data", t.TempDir(), "--bootstrap")
+	opened := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(opened) // before the node's stop: a failed test lets it go on
+	select {
+	case <-entered:
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve never opened its ledger")
+	}
+	client := &http.Client{Timeout: 2 * time.Second}
+	var code string
+	get := func(path string) (int, string) {
+		t.Helper()
+		resp, err := client.Get(n.http + path)
+		if err != nil {
+			t.Fatalf("GET %s while the ledger opens: %v", path, err)
+		}
+		defer resp.Body.Close()
+		var body struct {
+			Error struct{ Code string } `json:"error"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		code = body.Error.Code
+		return resp.StatusCode, resp.Header.Get("Retry-After")
+	}
+	if st, _ := get("/healthz"); st != http.StatusOK {
+		t.Errorf("/healthz while the ledger opens: HTTP %d", st)
+	}
+	for _, path := range []string{"/readyz", "/api/v1/ledger/head", "/01/04012345000016/21/X1"} {
+		if st, retry := get(path); st != http.StatusServiceUnavailable || code != "starting" || retry == "" {
+			t.Errorf("%s while the ledger opens: HTTP %d %q, Retry-After %q; want 503 starting with a Retry-After", path, st, code, retry)
+		}
+	}
+	opened()
+	pollUntil(t, "the node to be ready", func() bool { return getJSON(t, n.http+"/readyz", "", nil) == http.StatusOK })
+	if st := getJSON(t, n.http+"/api/v1/ledger/head", "", nil); st != http.StatusUnauthorized {
+		t.Errorf("the API once open: HTTP %d, want 401 (it asks for a token)", st)
+	}
+}
