@@ -187,17 +187,37 @@ type Custody struct {
 
 // ChainOfCustody returns the subject's records and events for q. It
 // returns ErrNotFound when the subject is not on the ledger, or the viewer
-// may see none of its events.
+// may see none of its events. It reads in one transaction: a lot's events
+// take many statements (lotHistory), and a write committed between two of
+// them would otherwise be seen by some and not others.
 func ChainOfCustody(db *gorm.DB, s Subject, q CustodyQuery) (Custody, error) {
+	var c Custody
+	err := db.Transaction(func(tx *gorm.DB) error {
+		var err error
+		c, err = chainOfCustody(tx, s, q)
+		return err
+	})
+	return c, err
+}
+
+func chainOfCustody(db *gorm.DB, s Subject, q CustodyQuery) (Custody, error) {
 	c := Custody{Items: []Item{}, Events: []HistoryEntry{}}
 	items := db.Model(&Item{}).Where(s.items, s.itemArgs...)
 	restricted := q.Viewer != nil && !q.Viewer.SeesEverything()
 	if restricted {
 		if s.lot != "" {
 			// Of a lot's packs, only the first lotScanBudget are asked
-			// whether the viewer saw them (see lotHistory).
-			items = db.Table(`(SELECT * FROM items WHERE gtin = ? AND lot = ? ORDER BY id LIMIT ?) AS items`,
-				s.gtin, s.lot, lotScanBudget)
+			// whether the viewer saw them (see lotHistory): those up to
+			// the last of them, read in the order of the lot's index.
+			var edge []int64
+			if err := db.Raw(`SELECT id FROM items WHERE gtin = ? AND lot = ? ORDER BY id LIMIT 2 OFFSET ?`,
+				s.gtin, s.lot, lotScanBudget-1).Scan(&edge).Error; err != nil {
+				return c, fmt.Errorf("models: custody items: %w", err)
+			}
+			if len(edge) > 0 {
+				items = items.Where("id <= ?", edge[0])
+			}
+			c.ItemsTruncated = len(edge) > 1
 		}
 		// A trading partner reads the record (holder, status, who
 		// dispensed it) of an item it saw an event of, not of every pack
@@ -212,14 +232,6 @@ func ChainOfCustody(db *gorm.DB, s Subject, q CustodyQuery) (Custody, error) {
 	}
 	if len(c.Items) > MaxCustodyItems {
 		c.Items, c.ItemsTruncated = c.Items[:MaxCustodyItems], true
-	} else if restricted && s.lot != "" {
-		// Packs past the budget were not asked about.
-		var more []int64
-		if err := db.Raw(`SELECT id FROM items WHERE gtin = ? AND lot = ? ORDER BY id LIMIT 1 OFFSET ?`,
-			s.gtin, s.lot, lotScanBudget).Scan(&more).Error; err != nil {
-			return c, fmt.Errorf("models: custody items: %w", err)
-		}
-		c.ItemsTruncated = len(more) > 0
 	}
 	if len(c.Items) == 0 && !restricted {
 		return c, ErrNotFound

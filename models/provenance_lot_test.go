@@ -4,11 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 
+	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
 )
 
 // lotStory runs a random supply chain over three lots of gtinA. Packs of
@@ -99,7 +104,7 @@ func lotStory(l *ledger, seed uint64, rounds int) {
 // budget too small for the lot, the answer is a prefix of the whole,
 // marked truncated.
 func TestALotsHistoryIsItsFirstEventsInLedgerOrder(t *testing.T) {
-	defer func(page, budget int) { lotPage, lotScanBudget = page, budget }(lotPage, lotScanBudget)
+	defer func(page, budget, all int) { lotPage, lotScanBudget, lotScanBudgetAll = page, budget, all }(lotPage, lotScanBudget, lotScanBudgetAll)
 	viewers := []*Viewer{nil, {Org: glnReg, Role: RoleRegulator}, {Org: glnMaker, Role: RoleManufacturer},
 		{Org: glnWholesal, Role: RoleWholesaler}, {Org: glnPharmacy, Role: RolePharmacy}, {Org: glnPharm2, Role: RolePharmacy}}
 	for seed := range uint64(3) {
@@ -125,7 +130,7 @@ func TestALotsHistoryIsItsFirstEventsInLedgerOrder(t *testing.T) {
 						t.Fatal(err)
 					}
 					for _, page := range []int{1, 2, 5, 1000} {
-						lotPage, lotScanBudget = page, 1<<30
+						lotPage, lotScanBudget, lotScanBudgetAll = page, 1<<30, 1<<30
 						got, cut, err := lotHistory(l.db, lot, v, limit)
 						if err != nil {
 							t.Fatal(err)
@@ -135,7 +140,7 @@ func TestALotsHistoryIsItsFirstEventsInLedgerOrder(t *testing.T) {
 								seed, lotName, v, limit, page, len(got), cut, len(want), wantCut, stepsOf(got), stepsOf(want))
 						}
 						// A budget of a few packs gives the first events.
-						lotScanBudget = 3
+						lotScanBudget, lotScanBudgetAll = 3, 3
 						got, cut, err = lotHistory(l.db, lot, v, limit)
 						if err != nil {
 							t.Fatal(err)
@@ -284,5 +289,105 @@ func BenchmarkLotOnLedger(b *testing.B) {
 		if ok, err := LotOnLedger(l.db, gtinA, "BIG"); !ok || err != nil {
 			b.Fatalf("%v, %v", ok, err)
 		}
+	}
+}
+
+// TestALotsChainOfCustodyIsReadAtOneMoment commits a capture while a
+// lot's chain of custody is being read, between two pages of its packs.
+// The answer is the chain as it was before the capture, not a mix in
+// which the later pages see the capture and the earlier ones do not (an
+// event of the first pack missing, with no truncation said). The ledger
+// is a file in WAL mode with several connections, as on a node.
+func TestALotsChainOfCustodyIsReadAtOneMoment(t *testing.T) {
+	defer func(page int) { lotPage = page }(lotPage)
+	lotPage = 1
+	db, err := gorm.Open(sqlite.Open(filepath.Join(t.TempDir(), "ledger.db")+"?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=1"),
+		&gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqlDB.SetMaxOpenConns(4)
+	t.Cleanup(func() { sqlDB.Close() })
+	if err := Migrate(db); err != nil {
+		t.Fatal(err)
+	}
+	l := &ledger{t: t, db: db, now: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	l.network()
+	packs := []string{sgtinDL(gtinA, "M1"), sgtinDL(gtinA, "M2"), sgtinDL(gtinA, "M3")}
+	l.capture(glnMaker, l.commissionEv("LM", "2028-12-31", packs...))
+	lot, err := LotSubject(gtinA, "LM")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := custodyEvents(t, db, lot)
+	// The capture commits as the walk asks for its second page of packs.
+	written := false
+	if err := db.Callback().Row().Before("gorm:row").Register("test:write", func(d *gorm.DB) {
+		if written || !strings.Contains(d.Statement.SQL.String(), "AND id > ?") || len(d.Statement.Vars) < 3 || d.Statement.Vars[2] == int64(0) {
+			return
+		}
+		written = true
+		l.capture(glnMaker, l.shipEv(glnWholesal, packs[0]), l.shipEv(glnWholesal, packs[2]))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	during := custodyEvents(t, db, lot)
+	db.Callback().Row().Remove("test:write")
+	after := custodyEvents(t, db, lot)
+	if !written || len(after) != len(before)+2 {
+		t.Fatalf("written %v: %d events before, %d after; want the capture's two more", written, len(before), len(after))
+	}
+	if !reflect.DeepEqual(during, before) {
+		t.Fatalf("read during the capture: %v; want the chain before it, %v (after it: %v)", stepsOf(during), stepsOf(before), stepsOf(after))
+	}
+}
+
+// TestATradingPartnersLotRecordsAreReadInIndexOrder checks the plan of
+// the query for the records a trading partner reads of a lot: it walks
+// the lot's index in id order and stops at the first MaxCustodyItems+1
+// packs it saw, with no sort of every pack up to the budget.
+func TestATradingPartnersLotRecordsAreReadInIndexOrder(t *testing.T) {
+	defer func(budget int) { lotScanBudget = budget }(lotScanBudget)
+	lotScanBudget = 3 // fewer than the lot's packs: the query has its edge
+	l := newLedger(t)
+	l.network()
+	lotStory(l, 1, 5)
+	var sqls []string
+	db := l.db.Session(&gorm.Session{})
+	if err := db.Callback().Query().After("gorm:query").Register("test:capture", func(d *gorm.DB) {
+		if d.Statement.Table == "items" {
+			sqls = append(sqls, d.Dialector.Explain(d.Statement.SQL.String(), d.Statement.Vars...))
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Callback().Query().Remove("test:capture")
+	lot, err := LotSubject(gtinA, "LA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ChainOfCustody(db, lot, CustodyQuery{Viewer: &Viewer{Org: glnWholesal, Role: RoleWholesaler}}); err != nil {
+		t.Fatal(err)
+	}
+	if len(sqls) != 1 {
+		t.Fatalf("%d queries of items, want 1: %q", len(sqls), sqls)
+	}
+	var plan []struct {
+		ID, Parent, Notused int
+		Detail              string
+	}
+	if err := l.db.Raw("EXPLAIN QUERY PLAN " + sqls[0]).Scan(&plan).Error; err != nil {
+		t.Fatal(err)
+	}
+	var details []string
+	for _, p := range plan {
+		details = append(details, p.Detail)
+	}
+	if all := strings.Join(details, "; "); !strings.Contains(all, "SEARCH items USING INDEX idx_items_lot") || strings.Contains(all, "TEMP B-TREE") {
+		t.Errorf("query %s\nplan: %s\nwant a search of idx_items_lot in order", sqls[0], all)
 	}
 }

@@ -422,7 +422,7 @@ func TestDashboardLotSaysItsPacksAreTruncated(t *testing.T) {
 
 	browser := mustBrowserSignIn(t, n.srv, s.Tokens[net.Regulator.GLN])
 	_, page := browse(t, browser, n.srv.URL, "/ui/provenance?q="+url.QueryEscape(models.LotKey(gtin, net.LotA)))
-	if !strings.Contains(page, `id="items-truncated">Showing the first 100 packs of the lot.`) {
+	if !strings.Contains(page, `id="items-truncated">Showing 100 of the lot's packs; it has more.`) {
 		t.Fatalf("the lot's page does not say its packs are cut:\n%s", page)
 	}
 }
