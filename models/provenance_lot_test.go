@@ -356,16 +356,7 @@ func TestATradingPartnersLotRecordsAreReadInIndexOrder(t *testing.T) {
 	l := newLedger(t)
 	l.network()
 	lotStory(l, 1, 5)
-	var sqls []string
-	db := l.db.Session(&gorm.Session{})
-	if err := db.Callback().Query().After("gorm:query").Register("test:capture", func(d *gorm.DB) {
-		if d.Statement.Table == "items" {
-			sqls = append(sqls, d.Dialector.Explain(d.Statement.SQL.String(), d.Statement.Vars...))
-		}
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer db.Callback().Query().Remove("test:capture")
+	db, sqls := recordSQL(t, l.db, "items")
 	lot, err := LotSubject(gtinA, "LA")
 	if err != nil {
 		t.Fatal(err)
@@ -373,21 +364,10 @@ func TestATradingPartnersLotRecordsAreReadInIndexOrder(t *testing.T) {
 	if _, err := ChainOfCustody(db, lot, CustodyQuery{Viewer: &Viewer{Org: glnWholesal, Role: RoleWholesaler}}); err != nil {
 		t.Fatal(err)
 	}
-	if len(sqls) != 1 {
-		t.Fatalf("%d queries of items, want 1: %q", len(sqls), sqls)
+	if len(*sqls) != 1 {
+		t.Fatalf("%d queries of items, want 1: %q", len(*sqls), *sqls)
 	}
-	var plan []struct {
-		ID, Parent, Notused int
-		Detail              string
-	}
-	if err := l.db.Raw("EXPLAIN QUERY PLAN " + sqls[0]).Scan(&plan).Error; err != nil {
-		t.Fatal(err)
-	}
-	var details []string
-	for _, p := range plan {
-		details = append(details, p.Detail)
-	}
-	if all := strings.Join(details, "; "); !strings.Contains(all, "SEARCH items USING INDEX idx_items_lot") || strings.Contains(all, "TEMP B-TREE") {
-		t.Errorf("query %s\nplan: %s\nwant a search of idx_items_lot in order", sqls[0], all)
+	if plan := queryPlan(t, l.db, (*sqls)[0]); !strings.Contains(plan, "SEARCH items USING INDEX idx_items_lot") || strings.Contains(plan, "TEMP B-TREE") {
+		t.Errorf("query %s\nplan: %s\nwant a search of idx_items_lot in order", (*sqls)[0], plan)
 	}
 }

@@ -111,42 +111,56 @@ func TestATradingPartnersQueryReadsOnlyItsOwnEvents(t *testing.T) {
 	l := newLedger(t)
 	l.network()
 	visibleStory(l, 1, 10)
+	db, sqls := recordSQL(t, l.db, "event_records")
+	for _, steps := range [][]string{nil, {"inspecting"}} {
+		*sqls = (*sqls)[:0]
+		if _, err := QueryEvents(db, EventQuery{Viewer: &Viewer{Org: glnPharmacy, Role: RolePharmacy}, PerPage: 2, BizStep: steps}); err != nil {
+			t.Fatal(err)
+		}
+		if len(*sqls) != 2 {
+			t.Fatalf("%d queries of events, want 2: %q", len(*sqls), *sqls)
+		}
+		for i, want := range []string{"idx_event_records_actor", "idx_event_records_location_org"} {
+			plan := queryPlan(t, l.db, (*sqls)[i])
+			if !strings.Contains(plan, "USING INDEX "+want) || strings.Contains(plan, "SCAN") || strings.Contains(plan, "TEMP B-TREE") {
+				t.Errorf("steps %v, query %s\nplan: %s\nwant a search of %s alone, in order", steps, (*sqls)[i], plan, want)
+			}
+		}
+	}
+}
+
+// recordSQL returns a session of db that records into *sqls the SQL of
+// each query of table it runs, with the values in place, until the test
+// ends.
+func recordSQL(t *testing.T, db *gorm.DB, table string) (*gorm.DB, *[]string) {
+	t.Helper()
 	var sqls []string
-	db := l.db.Session(&gorm.Session{})
-	if err := db.Callback().Query().After("gorm:query").Register("test:capture", func(d *gorm.DB) {
-		if d.Statement.Table == "event_records" {
+	session := db.Session(&gorm.Session{})
+	name := "test:record " + table
+	if err := session.Callback().Query().After("gorm:query").Register(name, func(d *gorm.DB) {
+		if d.Statement.Table == table {
 			sqls = append(sqls, d.Dialector.Explain(d.Statement.SQL.String(), d.Statement.Vars...))
 		}
 	}); err != nil {
 		t.Fatal(err)
 	}
-	defer db.Callback().Query().Remove("test:capture")
-	for _, steps := range [][]string{nil, {"inspecting"}} {
-		sqls = sqls[:0]
-		page, err := QueryEvents(db, EventQuery{Viewer: &Viewer{Org: glnPharmacy, Role: RolePharmacy}, PerPage: 2, BizStep: steps})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(sqls) != 2 {
-			t.Fatalf("%d queries of events, want 2: %q", len(sqls), sqls)
-		}
-		for i, want := range []string{"idx_event_records_actor", "idx_event_records_location_org"} {
-			var plan []struct {
-				ID, Parent, Notused int
-				Detail              string
-			}
-			if err := l.db.Raw("EXPLAIN QUERY PLAN " + sqls[i]).Scan(&plan).Error; err != nil {
-				t.Fatal(err)
-			}
-			var details []string
-			for _, p := range plan {
-				details = append(details, p.Detail)
-			}
-			all := strings.Join(details, "; ")
-			if !strings.Contains(all, "USING INDEX "+want) || strings.Contains(all, "SCAN") || strings.Contains(all, "TEMP B-TREE") {
-				t.Errorf("steps %v, query %s\nplan: %s\nwant a search of %s alone, in order", steps, sqls[i], all, want)
-			}
-		}
-		_ = page
+	t.Cleanup(func() { session.Callback().Query().Remove(name) })
+	return session, &sqls
+}
+
+// queryPlan is SQLite's plan of query, its steps joined by "; ".
+func queryPlan(t *testing.T, db *gorm.DB, query string) string {
+	t.Helper()
+	var plan []struct {
+		ID, Parent, Notused int
+		Detail              string
 	}
+	if err := db.Raw("EXPLAIN QUERY PLAN " + query).Scan(&plan).Error; err != nil {
+		t.Fatal(err)
+	}
+	steps := make([]string, len(plan))
+	for i, p := range plan {
+		steps[i] = p.Detail
+	}
+	return strings.Join(steps, "; ")
 }
