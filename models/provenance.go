@@ -187,20 +187,9 @@ type Custody struct {
 
 // ChainOfCustody returns the subject's records and events for q. It
 // returns ErrNotFound when the subject is not on the ledger, or the viewer
-// may see none of its events. It reads in one transaction: a lot's events
-// take many statements (lotHistory), and a write committed between two of
-// them would otherwise be seen by some and not others.
+// may see none of its events. A lot's events take many statements
+// (lotHistory), which read the events committed when the first began.
 func ChainOfCustody(db *gorm.DB, s Subject, q CustodyQuery) (Custody, error) {
-	var c Custody
-	err := db.Transaction(func(tx *gorm.DB) error {
-		var err error
-		c, err = chainOfCustody(tx, s, q)
-		return err
-	})
-	return c, err
-}
-
-func chainOfCustody(db *gorm.DB, s Subject, q CustodyQuery) (Custody, error) {
 	c := Custody{Items: []Item{}, Events: []HistoryEntry{}}
 	items := db.Model(&Item{}).Where(s.items, s.itemArgs...)
 	restricted := q.Viewer != nil && !q.Viewer.SeesEverything()

@@ -62,6 +62,15 @@ func scanBudget(viewer *Viewer) int {
 // more than limit, or the budget ran out before the answer was whole. The
 // walk reads event ids only; the events are read once it is done.
 func lotHistory(db *gorm.DB, s Subject, viewer *Viewer, limit int) ([]HistoryEntry, bool, error) {
+	// The walk reads the events committed when it began, as one statement
+	// would: a capture committed between two pages would otherwise reach
+	// the later ones only, and leave out an earlier pack's event unsaid.
+	// Not in a transaction: that would hold one of the node's few
+	// connections for the whole walk, and the writer waits for one.
+	upto, err := lastEventID(db)
+	if err != nil {
+		return nil, false, err
+	}
 	// best keeps the first limit+1 event ids found so far, ascending, and
 	// direct whether each names the lot or one of its packs itself (not
 	// only a case they were in). An event may turn up in several pages.
@@ -84,7 +93,7 @@ func lotHistory(db *gorm.DB, s Subject, viewer *Viewer, limit int) ([]HistoryEnt
 		}
 	}
 	// The lot as a class first, then its packs a page at a time.
-	if err := lotEventIDs(db, []any{s.Key}, viewer, limit+1, add); err != nil {
+	if err := lotEventIDs(db, []any{s.Key}, upto, viewer, limit+1, add); err != nil {
 		return nil, false, err
 	}
 	var after int64 // the last pack read
@@ -119,7 +128,7 @@ func lotHistory(db *gorm.DB, s Subject, viewer *Viewer, limit int) ([]HistoryEnt
 		for _, it := range page {
 			keys = append(keys, it.Key, contentsKey(it.Key))
 		}
-		if err := lotEventIDs(db, keys, viewer, limit+1, add); err != nil {
+		if err := lotEventIDs(db, keys, upto, viewer, limit+1, add); err != nil {
 			return nil, false, err
 		}
 		after, read = page[len(page)-1].ID, read+len(page)
@@ -150,11 +159,11 @@ func lotHistory(db *gorm.DB, s Subject, viewer *Viewer, limit int) ([]HistoryEnt
 	return historyEntries(rows), truncated, nil
 }
 
-// lotEventIDs passes to add the first n events indexed under keys that
-// viewer (nil: everything) may see, in ledger order, with whether one
-// names a key with a role (not as a container's contents).
-func lotEventIDs(db *gorm.DB, keys []any, viewer *Viewer, n int, add func(id int64, direct bool)) error {
-	where, args := `event_epcs."key" IN ?`, []any{keys}
+// lotEventIDs passes to add the first n events up to id upto indexed
+// under keys that viewer (nil: everything) may see, in ledger order, with
+// whether one names a key with a role (not as a container's contents).
+func lotEventIDs(db *gorm.DB, keys []any, upto int64, viewer *Viewer, n int, add func(id int64, direct bool)) error {
+	where, args := `event_epcs."key" IN ? AND event_epcs.event_id <= ?`, []any{keys, upto}
 	from := `event_epcs`
 	if viewer != nil {
 		if cond, vargs := viewer.visibleEvents(); cond != "" {
@@ -175,6 +184,17 @@ func lotEventIDs(db *gorm.DB, keys []any, viewer *Viewer, n int, add func(id int
 		add(r.EventID, r.Direct)
 	}
 	return nil
+}
+
+// lastEventID is the id of the last event committed; events only ever
+// come after it (ids are given in apply order and never reused), so
+// statements bounded by it read the events of one moment.
+func lastEventID(db *gorm.DB) (int64, error) {
+	var id int64
+	if err := db.Raw(`SELECT COALESCE(MAX(id), 0) FROM event_records`).Scan(&id).Error; err != nil {
+		return 0, fmt.Errorf("models: last event: %w", err)
+	}
+	return id, nil
 }
 
 // firstEventOf is the id of the first event naming the item with key, or
