@@ -119,9 +119,14 @@ func QueryEvents(db *gorm.DB, q EventQuery) (EventPage, error) {
 		matches[i] = km
 	}
 	tx := db.Model(&EventRecord{})
-	apart := false // the viewer's two halves are read apart (readVisible)
+	// A trading partner's two halves are read apart (readVisible) unless
+	// a filter has an index of its own, which then finds the few events
+	// it names faster than a walk of the partner's events would.
+	apart := false
 	if q.Viewer != nil {
-		if _, _, _, _, apart = q.Viewer.visibleEventsApart(); !apart {
+		indexed := len(q.EventID) > 0 || q.GEEventTime != nil || q.LTEventTime != nil || len(q.Match) > 0 || len(q.BizLocation) > 0
+		if _, _, _, _, apart = q.Viewer.visibleEventsApart(); !apart || indexed {
+			apart = false
 			if cond, args := q.Viewer.visibleEvents(); cond != "" {
 				tx = tx.Where(cond, args...)
 			}
@@ -232,10 +237,19 @@ func QueryEvents(db *gorm.DB, q EventQuery) (EventPage, error) {
 
 // readVisible reads the first n events of the query tx that v may see, in
 // ledger order: the first n of those v captured and the first n of those
-// at v's locations, each in the order of its index, merged.
+// at v's locations, each in the order of its index, merged. Both read the
+// events committed when the first began, as one statement would: an event
+// committed between the two could otherwise be in the second half's answer
+// and miss from the first's, and the page token would pass it for good.
 func readVisible(tx *gorm.DB, v Viewer, n int) ([]EventRecord, error) {
 	byActor, atLocation, actorArgs, locationArgs, _ := v.visibleEventsApart()
-	tx = tx.Session(&gorm.Session{})
+	upto, err := lastEventID(tx.Session(&gorm.Session{NewDB: true}))
+	if err != nil {
+		return nil, err
+	}
+	// A session: each half's Where then copies the conditions, not adds
+	// to one statement both share.
+	tx = tx.Where("event_records.id <= ?", upto).Session(&gorm.Session{})
 	var mine, here []EventRecord
 	if err := tx.Where(byActor, actorArgs...).Order("id").Limit(n).Find(&mine).Error; err != nil {
 		return nil, err

@@ -3,11 +3,15 @@ package models
 import (
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/pedigree-ledger/pedigree/models/gs1"
 )
 
 // visibleStory captures, in random order, events by the maker and the
@@ -163,4 +167,104 @@ func queryPlan(t *testing.T, db *gorm.DB, query string) string {
 		steps[i] = p.Detail
 	}
 	return strings.Join(steps, "; ")
+}
+
+// TestATradingPartnersPagesSkipNoEventCommittedMeanwhile commits events
+// right after the first half of a trading partner's page is read: one
+// the partner captured, which the first half would have found, and two
+// at its site. The pages then hold the events of one moment, before or
+// after the commit, and never the later two without the first: the page
+// token would have passed it for good.
+func TestATradingPartnersPagesSkipNoEventCommittedMeanwhile(t *testing.T) {
+	l := newLedger(t)
+	l.network()
+	for i := range 5 {
+		l.capture(glnMaker, l.commissionEv("LS", "2028-12-31", sgtinDL(gtinA, "S"+strconv.Itoa(i))))
+	}
+	pharmacy := &Viewer{Org: glnPharmacy, Role: RolePharmacy}
+	visible := func() []uint64 {
+		t.Helper()
+		cond, args := pharmacy.visibleEvents()
+		var seqs []uint64
+		if err := l.db.Model(&EventRecord{}).Where(cond, args...).Order("id").Pluck("seq", &seqs).Error; err != nil {
+			t.Fatal(err)
+		}
+		return seqs
+	}
+	before := visible()
+	db := l.db.Session(&gorm.Session{})
+	committed := false
+	if err := db.Callback().Query().After("gorm:query").Register("test:commit", func(d *gorm.DB) {
+		if committed || d.Statement.Table != "event_records" || !strings.Contains(d.Statement.SQL.String(), "actor =") {
+			return
+		}
+		committed = true
+		at := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+		site := LocationKey(gs1.SGLN{GLN: gs1.GLN(glnPharmacy)})
+		for i, r := range []EventRecord{{Actor: glnPharmacy, BizLocation: LocationKey(gs1.SGLN{GLN: gs1.GLN(glnWholesal)})},
+			{Actor: glnMaker, BizLocation: site}, {Actor: glnMaker, BizLocation: site}} {
+			r.Seq, r.EventID, r.Type, r.EventTime, r.RecordTime, r.JSON = 1000+uint64(i), "urn:uuid:late-"+strconv.Itoa(i), ObjectEvent, at, at, "{}"
+			if err := l.db.Session(&gorm.Session{NewDB: true}).Create(&r).Error; err != nil {
+				t.Error(err)
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Callback().Query().Remove("test:commit")
+	var paged []uint64
+	q := EventQuery{Viewer: pharmacy, PerPage: 1}
+	for {
+		page, err := QueryEvents(db, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		paged = append(paged, page.Seqs...)
+		if page.NextPageToken == "" {
+			break
+		}
+		q.NextPageToken = page.NextPageToken
+	}
+	after := visible()
+	if !committed || len(after) != len(before)+3 {
+		t.Fatalf("committed %v: %d events visible before, %d after", committed, len(before), len(after))
+	}
+	if !slices.Equal(paged, before) && !slices.Equal(paged, after) {
+		t.Fatalf("pages %v: neither the events before the commit, %v, nor after it, %v", paged, before, after)
+	}
+}
+
+// TestATradingPartnersQueryUsesAFiltersOwnIndex: a partner's query with a
+// filter that has an index of its own (event ids, an event time window,
+// EPCs, a business location) is the one statement it was before this
+// split, not a walk of the partner's events from each half's index; the
+// event id query reads the id index.
+func TestATradingPartnersQueryUsesAFiltersOwnIndex(t *testing.T) {
+	l := newLedger(t)
+	l.network()
+	visibleStory(l, 1, 10)
+	db, sqls := recordSQL(t, l.db, "event_records")
+	from := l.now.Add(-time.Hour)
+	for _, tc := range []struct {
+		q     EventQuery
+		index string
+	}{
+		{EventQuery{EventID: []string{"urn:uuid:0b7e4e0a-8b8e-4a8e-9c1e-000000000001"}}, "idx_event_records_event_hash"},
+		{EventQuery{GEEventTime: &from}, ""},
+		{EventQuery{LTEventTime: &from}, ""},
+		{EventQuery{Match: []EPCMatch{{Param: "MATCH_anyEPC", Values: []string{sgtinDL(gtinA, "Q1")}}}}, ""},
+		{EventQuery{BizLocation: []string{glnURN(glnMaker)}}, ""},
+	} {
+		*sqls = (*sqls)[:0]
+		tc.q.Viewer = &Viewer{Org: glnMaker, Role: RoleManufacturer}
+		if _, err := QueryEvents(db, tc.q); err != nil {
+			t.Fatal(err)
+		}
+		if len(*sqls) != 1 {
+			t.Fatalf("%+v: %d queries of events, want 1: %q", tc.q, len(*sqls), *sqls)
+		}
+		if plan := queryPlan(t, l.db, (*sqls)[0]); tc.index != "" && !strings.Contains(plan, "USING INDEX "+tc.index) {
+			t.Errorf("query %s\nplan: %s\nwant %s", (*sqls)[0], plan, tc.index)
+		}
+	}
 }
