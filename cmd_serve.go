@@ -291,7 +291,8 @@ func serveHandler(store *raftstore.Store, log *slog.Logger) (http.Handler, error
 }
 
 // restoreNode starts a new cluster from the backup at path
-// (raftstore.OpenRestored), before the node serves anything. The
+// (raftstore.OpenRestored), before the node serves its API (until then
+// it answers server.Starting). The
 // backed-up cluster's organisations and tokens come with it, so no admin
 // token is made: the old admin token works. A directory that holds an
 // admin token was a node's, and is refused as one holding a ledger is.
