@@ -189,6 +189,8 @@ type Custody struct {
 // returns ErrNotFound when the subject is not on the ledger, or the viewer
 // may see none of its events. A lot's events take many statements
 // (lotHistory), which read the events committed when the first began.
+// The items are read before the events, each statement at its moment:
+// their records change in place, so no bound on ids would hold them.
 func ChainOfCustody(db *gorm.DB, s Subject, q CustodyQuery) (Custody, error) {
 	c := Custody{Items: []Item{}, Events: []HistoryEntry{}}
 	items := db.Model(&Item{}).Where(s.items, s.itemArgs...)

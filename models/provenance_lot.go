@@ -66,7 +66,10 @@ func lotHistory(db *gorm.DB, s Subject, viewer *Viewer, limit int) ([]HistoryEnt
 	// would: a capture committed between two pages would otherwise reach
 	// the later ones only, and leave out an earlier pack's event unsaid.
 	// Not in a transaction: that would hold one of the node's few
-	// connections for the whole walk, and the writer waits for one.
+	// connections for the whole walk, and the writer waits for one. What
+	// the bound cannot hold is a row rewritten in place: an event's JSON
+	// and declaration are read as the walk ends, so a declaration
+	// committed meanwhile shows, its capture's new events not.
 	upto, err := lastEventID(db)
 	if err != nil {
 		return nil, false, err
@@ -115,6 +118,12 @@ func lotHistory(db *gorm.DB, s Subject, viewer *Viewer, limit int) ([]HistoryEnt
 		first, err := firstEventOf(db, page[0].Key)
 		if err != nil {
 			return nil, false, err
+		}
+		if first > upto {
+			// Commissioned since the walk began, as is every pack after
+			// it: none has an event the walk reads.
+			floor = -1
+			break
 		}
 		floor = max(floor, first) // a pack no event names (0) lowers nothing
 		// Enough events come before every event still unread.

@@ -305,25 +305,8 @@ func BenchmarkLotOnLedger(b *testing.B) {
 func TestALotsChainOfCustodyIsReadAtOneMoment(t *testing.T) {
 	defer func(page int) { lotPage = page }(lotPage)
 	lotPage = 1
-	db, err := gorm.Open(sqlite.Open(filepath.Join(t.TempDir(), "ledger.db")+"?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=1"),
-		&gorm.Config{Logger: logger.Discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sqlDB, err := db.DB()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sqlDB.SetMaxOpenConns(1)
-	t.Cleanup(func() { sqlDB.Close() })
-	if err := Migrate(db); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-	defer cancel()
-	db = db.WithContext(ctx)
-	l := &ledger{t: t, db: db, now: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
-	l.network()
+	l := walLedger(t)
+	db := l.db
 	packs := []string{sgtinDL(gtinA, "M1"), sgtinDL(gtinA, "M2"), sgtinDL(gtinA, "M3")}
 	l.capture(glnMaker, l.commissionEv("LM", "2028-12-31", packs...))
 	lot, err := LotSubject(gtinA, "LM")
@@ -351,6 +334,62 @@ func TestALotsChainOfCustodyIsReadAtOneMoment(t *testing.T) {
 	if !reflect.DeepEqual(during, before) {
 		t.Fatalf("read during the capture: %v; want the chain before it, %v (after it: %v)", stepsOf(during), stepsOf(before), stepsOf(after))
 	}
+}
+
+// TestPacksCommissionedDuringALotsWalkAreNotRead commissions packs of a
+// lot while its chain of custody is read. They have no event the walk
+// reads, so it does not read them: with a budget of the lot's packs as
+// they were, the answer is whole, not cut short by the new ones.
+func TestPacksCommissionedDuringALotsWalkAreNotRead(t *testing.T) {
+	defer func(page, all int) { lotPage, lotScanBudgetAll = page, all }(lotPage, lotScanBudgetAll)
+	lotPage, lotScanBudgetAll = 1, 3
+	l := walLedger(t)
+	l.capture(glnMaker, l.commissionEv("LN", "2028-12-31", sgtinDL(gtinA, "N1"), sgtinDL(gtinA, "N2"), sgtinDL(gtinA, "N3")))
+	lot, err := LotSubject(gtinA, "LN")
+	if err != nil {
+		t.Fatal(err)
+	}
+	written := false
+	if err := l.db.Callback().Row().Before("gorm:row").Register("test:write", func(d *gorm.DB) {
+		if written || !strings.Contains(d.Statement.SQL.String(), "AND id > ?") || len(d.Statement.Vars) < 3 || d.Statement.Vars[2] == int64(0) {
+			return
+		}
+		written = true
+		l.capture(glnMaker, l.commissionEv("LN", "2028-12-31", sgtinDL(gtinA, "N4"), sgtinDL(gtinA, "N5")))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer l.db.Callback().Row().Remove("test:write")
+	c, err := ChainOfCustody(l.db, lot, CustodyQuery{})
+	if err != nil || !written || len(c.Events) != 1 || c.Truncated {
+		t.Fatalf("written %v: %v, truncated %v, %v; want the one commissioning, whole", written, stepsOf(c.Events), c.Truncated, err)
+	}
+}
+
+// walLedger is a ledger on a file in WAL mode, as on a node, with one
+// connection, under a deadline: a statement that waits for the
+// connection while another holds it fails the test instead of hanging.
+func walLedger(t *testing.T) *ledger {
+	t.Helper()
+	db, err := gorm.Open(sqlite.Open(filepath.Join(t.TempDir(), "ledger.db")+"?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=1"),
+		&gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqlDB.SetMaxOpenConns(1)
+	t.Cleanup(func() { sqlDB.Close() })
+	if err := Migrate(db); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	t.Cleanup(cancel)
+	l := &ledger{t: t, db: db.WithContext(ctx), now: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	l.network()
+	return l
 }
 
 // TestATradingPartnersLotRecordsAreReadInIndexOrder checks the plan of
