@@ -8,9 +8,10 @@ import (
 )
 
 // A lot's chain of custody, read in time bounded by the answer, not by the
-// lot. A lot can hold a million packs, and the one query over all of them
-// (LotSubject's events condition) looks up every pack in the event-EPC
-// index and groups every event before it can keep the first few thousand:
+// lot. A lot can hold a million packs, and one query over all of them (as
+// ChainOfCustody ran before this walk) looks up every pack in the
+// event-EPC index and groups every event before it can keep the first few
+// thousand:
 // 50 s and a gigabyte of a node's memory for one request on a lot of 1.3
 // million packs. lotHistory instead walks the lot's packs in ledger order,
 // a page at a time, and stops once no pack still unread can have an event
@@ -156,7 +157,7 @@ func lotHistory(db *gorm.DB, s Subject, viewer *Viewer, limit int) ([]HistoryEnt
 	var rows []historyRow
 	if err := db.Raw(`SELECT event_records.*, COALESCE(event_declarations.seq, 0) AS declared_seq, event_declarations.json_hash AS declared_hash
 		FROM event_records LEFT JOIN event_declarations ON event_declarations.event_record_id = event_records.id
-		WHERE event_records.id IN ?  ORDER BY event_records.id`, ids).Scan(&rows).Error; err != nil {
+		WHERE event_records.id IN ? ORDER BY event_records.id`, ids).Scan(&rows).Error; err != nil {
 		return nil, false, fmt.Errorf("models: lot's events: %w", err)
 	}
 	if len(rows) != len(ids) {

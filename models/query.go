@@ -125,11 +125,10 @@ func QueryEvents(db *gorm.DB, q EventQuery) (EventPage, error) {
 	apart := false
 	if q.Viewer != nil {
 		indexed := len(q.EventID) > 0 || q.GEEventTime != nil || q.LTEventTime != nil || len(q.Match) > 0 || len(q.BizLocation) > 0
-		if _, _, _, _, apart = q.Viewer.visibleEventsApart(); !apart || indexed {
-			apart = false
-			if cond, args := q.Viewer.visibleEvents(); cond != "" {
-				tx = tx.Where(cond, args...)
-			}
+		_, _, _, _, halves := q.Viewer.visibleEventsApart()
+		apart = halves && !indexed
+		if cond, args := q.Viewer.visibleEvents(); !apart && cond != "" {
+			tx = tx.Where(cond, args...)
 		}
 	}
 	for _, t := range q.EventType {
