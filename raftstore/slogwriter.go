@@ -14,9 +14,12 @@ func (w slogWriter) Write(p []byte) (int, error) {
 	line := string(trimNL(p))
 	level := slog.LevelInfo
 	switch {
-	case strings.Contains(line, "failed to accept connection") && strings.Contains(line, net.ErrClosed.Error()):
+	case (strings.Contains(line, "failed to accept connection") || strings.Contains(line, "failed to decode incoming command")) &&
+		strings.Contains(line, net.ErrClosed.Error()):
 		// Raft's transport says so each time the node stops and closes
-		// its listener: a clean stop, not an error to alert on.
+		// its listener, or a connection it was reading from: a clean
+		// stop, not an error to alert on. (The error is the node's own
+		// close; a peer's would read EOF or a reset.)
 		level = slog.LevelDebug
 	case strings.Contains(line, "[ERROR]"):
 		level = slog.LevelError
