@@ -68,22 +68,31 @@ func demoMain(ctx context.Context, httpAddr, dataDir string, packs int, stdout, 
 		return fmt.Errorf("listen on %s: %w", httpAddr, err)
 	}
 	defer ln.Close()
+	// The listener answers from the start, as serve's does: a --data of a
+	// large ledger takes a while to open.
+	var handler swapHandler
+	handler.set(server.Starting())
+	srv := newHTTPServer(&handler, defaultHTTPTimeouts)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	defer srv.Close() // an early return; a clean stop shuts it down below
 	store, err := openDemoStore(ctx, dataDir, ln.Addr().String(), log)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer func() {
+		srv.Close() // no request reaches a closed store
+		store.Close()
+	}()
 	adminToken, fresh, err := demoAdmin(ctx, store, dataDir)
 	if err != nil {
 		return err
 	}
-	handler, err := serveHandler(store, log)
+	api, err := serveHandler(store, log)
 	if err != nil {
 		return err
 	}
-	srv := newHTTPServer(handler, defaultHTTPTimeouts)
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	handler.set(api)
 
 	base := "http://" + ln.Addr().String()
 	fmt.Fprintf(stdout, "Pedigree demo: ledger data in %s\n", dataDir)
@@ -120,7 +129,7 @@ func demoMain(ctx context.Context, httpAddr, dataDir string, packs int, stdout, 
 // openDemoStore opens a bootstrapped one-node ledger and waits until it
 // leads.
 func openDemoStore(ctx context.Context, dir, httpAddr string, log *slog.Logger) (*raftstore.Store, error) {
-	store, err := raftstore.Open(raftstore.Config{NodeID: "demo", Dir: dir, RaftAddr: "127.0.0.1:0",
+	store, err := openStore(raftstore.Config{NodeID: "demo", Dir: dir, RaftAddr: "127.0.0.1:0",
 		HTTPAddr: httpAddr, Bootstrap: true, Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("open ledger: %w", err)
