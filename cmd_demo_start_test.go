@@ -4,11 +4,8 @@ import (
 	"context"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/pedigree-ledger/pedigree/raftstore"
 )
 
 // TestADemoStartingAnswersAtOnce holds `demo` inside the opening of its
@@ -16,19 +13,12 @@ import (
 // once, /healthz 200 and the rest 503, and seeds the network through its
 // API once the ledger is open.
 func TestADemoStartingAnswersAtOnce(t *testing.T) {
-	entered, release := make(chan struct{}), make(chan struct{})
-	defer func(open func(raftstore.Config) (*raftstore.Store, error)) { openStore = open }(openStore)
-	openStore = func(cfg raftstore.Config) (*raftstore.Store, error) {
-		close(entered)
-		<-release
-		return raftstore.Open(cfg)
-	}
+	began, opened := holdOpening(t)
 	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	var out, errOut syncBuffer
 	go func() { done <- demoMain(ctx, addr, t.TempDir(), 20, &out, &errOut) }()
-	opened := sync.OnceFunc(func() { close(release) })
 	t.Cleanup(func() {
 		opened()
 		cancel()
@@ -38,11 +28,7 @@ func TestADemoStartingAnswersAtOnce(t *testing.T) {
 			t.Error("demo did not stop")
 		}
 	})
-	select {
-	case <-entered:
-	case <-time.After(30 * time.Second):
-		t.Fatal("demo never opened its ledger")
-	}
+	awaitOpening(t, began)
 	client := &http.Client{Timeout: 2 * time.Second}
 	for path, want := range map[string]int{"/healthz": http.StatusOK, "/readyz": http.StatusServiceUnavailable, "/": http.StatusServiceUnavailable} {
 		resp, err := client.Get("http://" + addr + path)

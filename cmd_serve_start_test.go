@@ -16,21 +16,10 @@ import (
 // process is alive), /readyz and the API 503 starting with a Retry-After.
 // Once the ledger is open the node serves the API and becomes ready.
 func TestAStartingNodeAnswersAtOnce(t *testing.T) {
-	entered, release := make(chan struct{}), make(chan struct{})
-	defer func(open func(raftstore.Config) (*raftstore.Store, error)) { openStore = open }(openStore)
-	openStore = func(cfg raftstore.Config) (*raftstore.Store, error) {
-		close(entered)
-		<-release
-		return raftstore.Open(cfg)
-	}
+	began, opened := holdOpening(t)
 	n := startServe(t, "--node-id", "n1", "--data", t.TempDir(), "--bootstrap")
-	opened := sync.OnceFunc(func() { close(release) })
 	t.Cleanup(opened) // before the node's stop: a failed test lets it go on
-	select {
-	case <-entered:
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve never opened its ledger")
-	}
+	awaitOpening(t, began)
 	client := &http.Client{Timeout: 2 * time.Second}
 	var code string
 	get := func(path string) (int, string) {
@@ -59,5 +48,31 @@ func TestAStartingNodeAnswersAtOnce(t *testing.T) {
 	pollUntil(t, "the node to be ready", func() bool { return getJSON(t, n.http+"/readyz", "", nil) == http.StatusOK })
 	if st := getJSON(t, n.http+"/api/v1/ledger/head", "", nil); st != http.StatusUnauthorized {
 		t.Errorf("the API once open: HTTP %d, want 401 (it asks for a token)", st)
+	}
+}
+
+// holdOpening makes openStore, once called, wait until opened runs (which
+// may run more than once); began closes when it is called. Register opened
+// as a cleanup after the node's own, so a failing test lets the node stop.
+func holdOpening(t *testing.T) (began <-chan struct{}, opened func()) {
+	t.Helper()
+	entered, held := make(chan struct{}), make(chan struct{})
+	saved := openStore
+	t.Cleanup(func() { openStore = saved })
+	openStore = func(cfg raftstore.Config) (*raftstore.Store, error) {
+		close(entered)
+		<-held
+		return raftstore.Open(cfg)
+	}
+	return entered, sync.OnceFunc(func() { close(held) })
+}
+
+// awaitOpening waits until the ledger's opening has begun.
+func awaitOpening(t *testing.T, began <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-began:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the ledger's opening never began")
 	}
 }
