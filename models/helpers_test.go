@@ -19,7 +19,13 @@ var dbCounter atomic.Int64
 // mustDB opens a fresh migrated in-memory SQLite projection for one test.
 func mustDB(t testing.TB) *gorm.DB {
 	t.Helper()
-	dsn := fmt.Sprintf("file:models_test_%d?mode=memory&cache=shared&_foreign_keys=1", dbCounter.Add(1))
+	return mustDBAt(t, fmt.Sprintf("file:models_test_%d?mode=memory&cache=shared&_foreign_keys=1", dbCounter.Add(1)))
+}
+
+// mustDBAt opens and migrates the SQLite projection dsn names, on one
+// connection, for one test.
+func mustDBAt(t testing.TB, dsn string) *gorm.DB {
+	t.Helper()
 	db, err := gorm.Open(sqlite.Open(dsn), &gorm.Config{Logger: logger.Discard})
 	if err != nil {
 		t.Fatalf("open sqlite: %v", err)

@@ -12,9 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
-	"gorm.io/gorm/logger"
 )
 
 // lotStory runs a random supply chain over three lots of gtinA. Packs of
@@ -371,20 +369,7 @@ func TestPacksCommissionedDuringALotsWalkAreNotRead(t *testing.T) {
 // connection while another holds it fails the test instead of hanging.
 func walLedger(t *testing.T) *ledger {
 	t.Helper()
-	db, err := gorm.Open(sqlite.Open(filepath.Join(t.TempDir(), "ledger.db")+"?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=1"),
-		&gorm.Config{Logger: logger.Discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sqlDB, err := db.DB()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sqlDB.SetMaxOpenConns(1)
-	t.Cleanup(func() { sqlDB.Close() })
-	if err := Migrate(db); err != nil {
-		t.Fatal(err)
-	}
+	db := mustDBAt(t, filepath.Join(t.TempDir(), "ledger.db")+"?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=1")
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	t.Cleanup(cancel)
 	l := &ledger{t: t, db: db.WithContext(ctx), now: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
