@@ -28,7 +28,7 @@ import (
 // Merkle leaves on every node. All three nodes share the machine's cores,
 // so these figures are a floor for a real cluster. Run with e.g.
 //
-//	go test -run '^$' -bench 'Fsync|Cluster|FSM|SQLiteFloor|Follower' -benchtime 10000x ./raftstore/
+//	go test -run '^$' -bench 'Fsync|Cluster|FSM|Floor|Follower' -benchtime 10000x ./raftstore/
 //
 // (b.N counts events; with 10000x each cluster benchmark takes seconds.)
 
