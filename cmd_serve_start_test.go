@@ -36,8 +36,10 @@ func TestAStartingNodeAnswersAtOnce(t *testing.T) {
 		code = body.Error.Code
 		return resp.StatusCode, resp.Header.Get("Retry-After")
 	}
-	if st, _ := get("/healthz"); st != http.StatusOK {
-		t.Errorf("/healthz while the ledger opens: HTTP %d", st)
+	for _, path := range []string{"/healthz", "/metrics"} {
+		if st, _ := get(path); st != http.StatusOK {
+			t.Errorf("%s while the ledger opens: HTTP %d", path, st)
+		}
 	}
 	for _, path := range []string{"/readyz", "/api/v1/ledger/head", "/01/04012345000016/21/X1"} {
 		if st, retry := get(path); st != http.StatusServiceUnavailable || code != "starting" || retry == "" {

@@ -49,18 +49,33 @@ func (h *healthAPI) readyz(c *gin.Context) {
 // connections that nobody answers until then: a load balancer's checks
 // and every client hang instead of moving on. /healthz answers 200, as
 // the process is alive and busy (a liveness probe that timed out would
-// have it restarted, and start over); /readyz and every other route 503
-// with code starting and a Retry-After.
+// have it restarted, and start over). /metrics answers too: the process's
+// memory and CPU during a long opening are what an operator wants to see,
+// and a scrape that failed would read as a node down. /readyz and every
+// other route answer 503 with code starting and a Retry-After, in the
+// API's error form, request id included.
 func Starting() http.Handler {
+	metrics := metricsHTTP()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		if r.URL.Path == "/healthz" {
+		switch r.URL.Path {
+		case "/metrics":
+			metrics.ServeHTTP(w, r)
+			return
+		case "/healthz":
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
 			w.WriteHeader(http.StatusOK)
 			_, _ = w.Write([]byte(`{"status":"starting"}`))
 			return
 		}
+		id := r.Header.Get("X-Request-Id")
+		if !saneRequestID(id) {
+			id = newRequestID()
+		}
+		w.Header().Set("X-Request-Id", id)
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		w.Header().Set("Retry-After", "5")
 		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte(`{"error":{"code":"starting","message":"this node is opening its ledger; ask another node, or again in a few seconds"}}`))
+		// saneRequestID admits no character JSON would escape.
+		_, _ = w.Write([]byte(`{"error":{"code":"starting","message":"this node is opening its ledger; ask another node, or again in a few seconds","request_id":"` + id + `"}}`))
 	})
 }

@@ -136,9 +136,14 @@ func (sc *seriesCache) get(route, method string, code int) series {
 
 // metricsHandler serves /metrics in the Prometheus exposition format.
 func metricsHandler() gin.HandlerFunc {
-	defaultHTTPMetrics()
-	h := promhttp.Handler()
+	h := metricsHTTP()
 	return func(c *gin.Context) { h.ServeHTTP(c.Writer, c.Request) }
+}
+
+// metricsHTTP serves the default registry, the HTTP collectors in it.
+func metricsHTTP() http.Handler {
+	defaultHTTPMetrics()
+	return promhttp.Handler()
 }
 
 // verifyReads counts where verifications read the pack's rows: from the
