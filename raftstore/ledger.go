@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/mattn/go-sqlite3"
 	"github.com/transparency-dev/merkle/compact"
@@ -74,6 +75,10 @@ type ledger struct {
 	db    *gorm.DB
 	sqlDB *sql.DB
 	log   *slog.Logger
+	// openTook is how long opening spent migrating (SQLite recovers its
+	// WAL at the first statement, so that too) and loading the tree and
+	// the verify index.
+	openTook struct{ migrate, load time.Duration }
 	// index answers verifications from memory (nil: off); the FSM keeps
 	// it exact by publishing each batch's rows after the commit.
 	index *models.VerifyIndex
@@ -240,14 +245,18 @@ func newLedger(path string, db *gorm.DB, sqlDB *sql.DB, node string, indexPacks,
 	if indexPacks > 0 {
 		l.index = models.NewVerifyIndex(indexPacks)
 	}
+	start := time.Now()
 	if err := l.migrate(); err != nil {
 		sqlDB.Close()
 		return nil, err
 	}
+	l.openTook.migrate = time.Since(start)
+	start = time.Now()
 	if err := l.load(); err != nil {
 		sqlDB.Close()
 		return nil, err
 	}
+	l.openTook.load = time.Since(start)
 	return l, nil
 }
 

@@ -243,6 +243,14 @@ func newStore(cfg Config) (*Store, error) {
 
 func (s *Store) open() error {
 	cfg := s.cfg
+	// Opening a large ledger takes tens of seconds after a crash; the log
+	// line at the end says which step took them.
+	var took openTimes
+	began := time.Now()
+	step := func(d *time.Duration) func() {
+		start := time.Now()
+		return func() { *d = time.Since(start) }
+	}
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
@@ -263,7 +271,9 @@ func (s *Store) open() error {
 		Level:  hclog.LevelFromString(cfg.RaftLogLevel),
 		Output: slogWriter{s.log},
 	})
+	done := step(&took.raftLog)
 	s.bolt, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.Dir, raftLogFile)})
+	done()
 	if err != nil {
 		return fmt.Errorf("open raft log: %w", err)
 	}
@@ -306,7 +316,9 @@ func (s *Store) open() error {
 	if indexPacks == 0 {
 		indexPacks = DefaultVerifyIndexPacks
 	}
+	done = step(&took.ledger)
 	s.ledger, err = openLedger(filepath.Join(cfg.Dir, ledgerFile), cfg.NodeID, indexPacks, s.rulesSupported(), s.log)
+	done()
 	if err != nil {
 		return err
 	}
@@ -354,7 +366,9 @@ func (s *Store) open() error {
 	}
 	go s.mux.serve()
 	s.fsm.starting.Store(true)
+	done = step(&took.raft)
 	s.raft, err = raft.NewRaft(rc, s.fsm, logs, s.bolt, snaps, s.transport)
+	done()
 	s.fsm.starting.Store(false)
 	if err != nil {
 		return fmt.Errorf("start raft: %w", snaps.startError(err))
@@ -377,7 +391,22 @@ func (s *Store) open() error {
 		interval = defaultAuditInterval
 	}
 	go s.auditLoop(interval)
+	size, _, applied := s.ledger.committed()
+	s.log.Info("ledger node opened", "seconds", time.Since(began).Seconds(),
+		"raft_log_seconds", took.raftLog.Seconds(), "ledger_seconds", took.ledger.Seconds(),
+		"ledger_migrate_seconds", s.ledger.openTook.migrate.Seconds(), "ledger_load_seconds", s.ledger.openTook.load.Seconds(),
+		"raft_start_seconds", took.raft.Seconds(), "tree_size", size, "applied_index", applied)
 	return nil
+}
+
+// openTimes are the steps of opening a node that can take long on a
+// large ledger: raftLog opening raft.db; ledger opening ledger.db
+// (SQLite's recovery of its WAL after a crash, the migrations, loading
+// the tree and the verify index: ledger.openTook splits it); raft
+// starting Raft, which reads every log entry since the last snapshot
+// and may restore a snapshot.
+type openTimes struct {
+	raftLog, ledger, raft time.Duration
 }
 
 // watchLeadership keeps the is_leader gauge true to Raft's state, and
