@@ -25,6 +25,8 @@ import (
 // one capture_events command; its id is the capture id clients poll.
 type epcisAPI struct {
 	ledger LifecycleLedger
+	// premises checks where an event says it happened (checkLocation).
+	premises *verifyAPI
 }
 
 // The capture limits advertised in GS1-EPCIS-Capture-Limit and
@@ -94,6 +96,10 @@ func (h *epcisAPI) capture(c *gin.Context) {
 		abortErr(c, err)
 		return
 	}
+	if err := h.checkEventPremises(c.Request.Context(), cl, events); err != nil {
+		abortErr(c, err)
+		return
+	}
 	id, err := captureID(c, cl, events, rules)
 	if err != nil {
 		abortErr(c, err)
@@ -118,6 +124,33 @@ func (h *epcisAPI) capture(c *gin.Context) {
 		_ = json.Unmarshal(res.Data, &out)
 	}
 	c.JSON(http.StatusAccepted, gin.H{"captureID": id, "seq": res.Seq, "eventIDs": out.EventIDs})
+}
+
+// checkEventPremises refuses a capture with an event whose bizLocation
+// is not the caller's premises, as checkLocation judges a verification's
+// or a decommission's location. Where an event happened decides who sees
+// it (a trading partner sees the events at its sites), and a dispensing
+// or destroying event's location is where verifiers and regulators are
+// told the pack went: a location the caller could choose freely would
+// put its events in another organisation's records. A location that
+// names no GLN (a geographic URI) names nobody's premises.
+func (h *epcisAPI) checkEventPremises(ctx context.Context, cl Caller, events []models.Event) error {
+	checked := map[string]bool{}
+	for i, e := range events {
+		gln, ok := models.LocationGLN(e.BizLocation)
+		if !ok || checked[gln] {
+			continue
+		}
+		if err := h.premises.checkLocation(ctx, cl, gln); err != nil {
+			var ae *apiErr
+			if errors.As(err, &ae) && ae.Code == "bad_location" {
+				return errf(ae.Status, ae.Code, "event %d: bizLocation %s is not your premises: an event is captured where it happened, at your own GLN or one under your company prefix", i, e.BizLocation)
+			}
+			return err
+		}
+		checked[gln] = true
+	}
+	return nil
 }
 
 // decodeCaptureInSlot is decodeCapture in one of captureDecodes' slots,

@@ -94,11 +94,12 @@ type LifecycleAPI struct {
 
 // NewLifecycleAPI builds the lifecycle handlers over a ledger node.
 func NewLifecycleAPI(l LifecycleLedger) *LifecycleAPI {
+	verify := newVerifyAPI(l)
 	return &LifecycleAPI{
 		ledger: l,
-		epcis:  &epcisAPI{ledger: l},
+		epcis:  &epcisAPI{ledger: l, premises: verify},
 		orgs:   &organisationsAPI{ledger: l},
-		verify: newVerifyAPI(l),
+		verify: verify,
 		prov:   &provenanceAPI{ledger: l},
 	}
 }
