@@ -204,6 +204,11 @@ func withoutParties(resp *verifyResponse) {
 	reasons := make([]models.Reason, len(resp.Reasons))
 	for i, r := range resp.Reasons {
 		reasons[i] = models.Reason{Verdict: r.Verdict, Message: anonymousReason(r.Verdict, p)}
+		// A code signed with another organisation's key: the signature's
+		// reason is the rule's sentence, which names both (verify).
+		if r.Verdict == models.VerdictSignatureInvalid && resp.Signature.Reason == r.Message {
+			resp.Signature.Reason = "the code is signed with a key that is not the product's manufacturer's"
+		}
 	}
 	resp.Reasons = reasons
 }

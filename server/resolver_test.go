@@ -144,9 +144,37 @@ func TestResolverAnonymousAnswerNamesNoParty(t *testing.T) {
 	}
 	sig, _ := es.Get("8030")
 	signed := link(p) + "&8030=" + sig
+	// A code signed with another manufacturer's registered key: the rule
+	// that refuses it names both organisations.
+	other, err := demo.New(0xbad, 1, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherGLN := glnOf("4077777", 1)
+	orgs = append(orgs, otherGLN)
+	admin := n.client(n.adminToken)
+	if err := admin.Do(t.Context(), "POST", "/api/v1/organisations", "application/json",
+		map[string]any{"id": otherGLN, "name": "Other Pharma", "role": "manufacturer", "prefixes": []string{"4077777"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	key := other.KeyPayload()
+	key.OrgID = otherGLN
+	if err := admin.Do(t.Context(), "POST", "/api/v1/keys", "application/json", key, nil); err != nil {
+		t.Fatal(err)
+	}
+	otherScan, _, err := other.Sign(p.GTIN, p.ExpiryAI, p.Lot, p.Serial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherES, err := gs1.ParseScan(otherScan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherSig, _ := otherES.Get("8030")
+	signedByAnother := link(p) + "&8030=" + otherSig
 	for _, tc := range []struct {
 		link, verdict string
-	}{{dispensed, "already_dispensed"}, {recalled, "recalled"}, {signed, "authentic"}} {
+	}{{dispensed, "already_dispensed"}, {recalled, "recalled"}, {signed, "authentic"}, {signedByAnother, "signature_invalid"}} {
 		body := get(tc.link, "application/json", "")
 		var v answer
 		if err := json.Unmarshal([]byte(body), &v); err != nil || v.Verdict != tc.verdict || len(v.Reasons) == 0 || v.Reasons[0].Verdict != tc.verdict {
