@@ -302,6 +302,12 @@ func (d *Dashboard) login(c *gin.Context) {
 		d.render(c, http.StatusUnauthorized, "login", page{Title: "Sign in", Error: "That token is unknown or revoked."})
 		return
 	}
+	// A sign-in is a request made with the token, and counts against its
+	// rate limit as any other does.
+	if err := d.auth.limit.Load().admit(c, hash); err != nil {
+		d.render(c, http.StatusTooManyRequests, "login", page{Title: "Sign in", Error: "Too many sign-ins with that token; wait a moment and try again."})
+		return
+	}
 	// A sign-in always starts a new session, so an id planted in the
 	// browser before (session fixation) never becomes a signed-in one.
 	if old, err := c.Cookie(sessionCookie); err == nil && old != "" {

@@ -340,6 +340,59 @@ func TestSessionStoreExpiresAndStaysBounded(t *testing.T) {
 	}
 }
 
+// TestAnOrganisationsSignInsEndOnlyItsOwnSessions: an organisation's
+// share of the session table is bounded, so signing in over and over
+// with its tokens (any organisation may issue itself more) evicts its
+// own sessions, idle longest first, and never another organisation's,
+// such as a regulator's.
+func TestAnOrganisationsSignInsEndOnlyItsOwnSessions(t *testing.T) {
+	now := time.Date(2026, 11, 21, 8, 0, 0, 0, time.UTC)
+	s := newSessionStore()
+	s.now = func() time.Time { return now }
+	s.max, s.maxOrg = 5, 2
+	create := func(org string) string {
+		t.Helper()
+		now = now.Add(time.Second)
+		id, err := s.create(org, "h-"+org)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	regulator := create("regulator")
+	first, second := create("pharmacy"), create("pharmacy")
+	now = now.Add(time.Second)
+	s.get(first) // second is now the pharmacy's idle longest
+	third := create("pharmacy")
+	for id, want := range map[string]bool{regulator: true, first: true, second: false, third: true} {
+		if _, ok := s.get(id); ok != want {
+			t.Errorf("after the pharmacy's third sign-in: session alive %v, want %v", ok, want)
+		}
+	}
+	ids := []string{regulator}
+	for range 10 * s.max {
+		ids = append(ids, create("pharmacy"))
+	}
+	for i, id := range ids {
+		want := i == 0 || i >= len(ids)-2 // the regulator's and the pharmacy's last two
+		if _, ok := s.get(id); ok != want {
+			t.Errorf("after 10 tables' worth of the pharmacy's sign-ins: session %d alive %v, want %v", i, ok, want)
+		}
+	}
+	if s.len() != 3 || s.perOrg["pharmacy"] != 2 || s.perOrg["regulator"] != 1 {
+		t.Errorf("%d sessions, per organisation %v; want 3: the pharmacy's 2, the regulator's 1", s.len(), s.perOrg)
+	}
+	// Sessions ended every other way leave the counts right.
+	s.delete(ids[len(ids)-1])
+	now = now.Add(sessionIdle)
+	for _, id := range ids {
+		s.get(id)
+	}
+	if s.len() != 0 || len(s.perOrg) != 0 {
+		t.Errorf("%d sessions, per organisation %v, once all ended", s.len(), s.perOrg)
+	}
+}
+
 // TestTheSessionCookieIsSecureBehindAnHTTPSProxy: nodes serve plain HTTP
 // behind a load balancer that ends TLS; the cookie is Secure when the
 // proxy says the browser came over HTTPS, and not on plain HTTP (where a

@@ -28,6 +28,12 @@ const (
 	// maxSessions bounds the table. When it is full, expired sessions go
 	// first, then the one idle longest.
 	maxSessions = 10000
+	// maxOrgSessions bounds one organisation's share of the table, so that
+	// signing in over and over with its tokens (which it may issue itself)
+	// ends only its own sessions, never other organisations': at the cap,
+	// its own session idle longest goes. Enough for every counter and
+	// office browser of a large pharmacy or wholesaler.
+	maxOrgSessions = 256
 )
 
 // dashSession is what the node remembers about one signed-in browser.
@@ -50,14 +56,16 @@ type sessionStore struct {
 	lifetime time.Duration
 	idle     time.Duration
 	max      int
+	maxOrg   int
 
-	mu sync.Mutex
-	m  map[sessionKey]*dashSession
+	mu     sync.Mutex
+	m      map[sessionKey]*dashSession
+	perOrg map[string]int // sessions held per organisation
 }
 
 func newSessionStore() *sessionStore {
 	return &sessionStore{now: time.Now, lifetime: sessionLifetime, idle: sessionIdle, max: maxSessions,
-		m: map[sessionKey]*dashSession{}}
+		maxOrg: maxOrgSessions, m: map[sessionKey]*dashSession{}, perOrg: map[string]int{}}
 }
 
 // create starts a session for the organisation that signed in with the
@@ -71,30 +79,51 @@ func (s *sessionStore) create(org, tokenHash string) (string, error) {
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.perOrg[org] >= s.maxOrg {
+		s.makeRoom(now, org)
+	}
 	if len(s.m) >= s.max {
-		s.makeRoom(now)
+		s.makeRoom(now, "")
 	}
 	s.m[keyOfSession(id)] = &dashSession{org: org, tokenHash: tokenHash, created: now, lastSeen: now}
+	s.perOrg[org]++
 	return id, nil
 }
 
-// makeRoom drops the expired sessions and, if none was, the one idle
-// longest. It runs only when the table is full, so its linear scan is paid
-// once per maxSessions sign-ins at most.
-func (s *sessionStore) makeRoom(now time.Time) {
+// makeRoom drops the expired sessions and, if that left the table (with
+// org, the organisation's share) full, the one idle longest (the
+// organisation's). It runs only when a sign-in finds no room, so its
+// linear scan is paid once per maxOrgSessions sign-ins of an organisation
+// at most, and once per maxSessions of all.
+func (s *sessionStore) makeRoom(now time.Time, org string) {
 	var oldest sessionKey
 	var oldestSeen time.Time
 	for k, ss := range s.m {
 		if s.expired(ss, now) {
-			delete(s.m, k)
+			s.remove(k, ss)
+			continue
+		}
+		if org != "" && ss.org != org {
 			continue
 		}
 		if oldestSeen.IsZero() || ss.lastSeen.Before(oldestSeen) {
 			oldest, oldestSeen = k, ss.lastSeen
 		}
 	}
-	if len(s.m) >= s.max {
-		delete(s.m, oldest)
+	full := len(s.m) >= s.max
+	if org != "" {
+		full = s.perOrg[org] >= s.maxOrg
+	}
+	if full && !oldestSeen.IsZero() {
+		s.remove(oldest, s.m[oldest])
+	}
+}
+
+// remove deletes the session under k, ss, keeping the counts.
+func (s *sessionStore) remove(k sessionKey, ss *dashSession) {
+	delete(s.m, k)
+	if s.perOrg[ss.org]--; s.perOrg[ss.org] <= 0 {
+		delete(s.perOrg, ss.org)
 	}
 }
 
@@ -113,7 +142,7 @@ func (s *sessionStore) get(id string) (dashSession, bool) {
 		return dashSession{}, false
 	}
 	if s.expired(ss, now) {
-		delete(s.m, k)
+		s.remove(k, ss)
 		return dashSession{}, false
 	}
 	ss.lastSeen = now
@@ -125,7 +154,9 @@ func (s *sessionStore) delete(id string) {
 	k := keyOfSession(id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.m, k)
+	if ss, ok := s.m[k]; ok {
+		s.remove(k, ss)
+	}
 }
 
 // len is the number of sessions held, expired or not.
