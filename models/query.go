@@ -119,18 +119,6 @@ func QueryEvents(db *gorm.DB, q EventQuery) (EventPage, error) {
 		matches[i] = km
 	}
 	tx := db.Model(&EventRecord{})
-	// A trading partner's two halves are read apart (readVisible) unless
-	// a filter has an index of its own, which then finds the few events
-	// it names faster than a walk of the partner's events would.
-	apart := false
-	if q.Viewer != nil {
-		indexed := len(q.EventID) > 0 || q.GEEventTime != nil || q.LTEventTime != nil || len(q.Match) > 0 || len(q.BizLocation) > 0
-		_, _, _, _, halves := q.Viewer.visibleEventsApart()
-		apart = halves && !indexed
-		if cond, args := q.Viewer.visibleEvents(); !apart && cond != "" {
-			tx = tx.Where(cond, args...)
-		}
-	}
 	for _, t := range q.EventType {
 		if _, ok := fieldsByType[t]; !ok { // the decoder's list of event types
 			return page, fmt.Errorf("%w: eventType %q is not an EPCIS event type", ErrBadQuery, t)
@@ -178,6 +166,7 @@ func QueryEvents(db *gorm.DB, q EventQuery) (EventPage, error) {
 	if len(q.EventID) > 0 {
 		tx = tx.Where("event_hash IN ? AND event_id IN ?", eventIDHashes(q.EventID), q.EventID)
 	}
+	var bizLocations []string
 	for _, f := range []struct {
 		col   string
 		vals  []string
@@ -194,11 +183,35 @@ func QueryEvents(db *gorm.DB, q EventQuery) (EventPage, error) {
 			}
 			keys[i] = LocationKey(e.SGLN)
 		}
+		if f.col == "biz_location" {
+			bizLocations = keys
+		}
 		tx = tx.Where(f.col+" IN ?", keys)
 	}
 	for _, km := range matches {
 		cond, args := km.sql()
 		tx = tx.Where(cond, args...)
+	}
+	// A trading partner's two halves are read apart (readVisible), each
+	// in the order of its own index, unless the filters that have an
+	// index of their own all select few events: then one statement reads
+	// those few by whichever of the indexes SQLite takes. A filter that
+	// selects many (GE_eventTime years back, a MATCH_ pattern of a whole
+	// company) would otherwise have a partner with two events walk the
+	// whole ledger; read apart, a query walks at most the partner's own.
+	apart := false
+	if q.Viewer != nil {
+		_, _, _, _, halves := q.Viewer.visibleEventsApart()
+		if halves {
+			selective, err := q.filtersSelective(db, bizLocations, matches)
+			if err != nil {
+				return page, fmt.Errorf("models: query events: %w", err)
+			}
+			apart = !selective
+		}
+		if cond, args := q.Viewer.visibleEvents(); !apart && cond != "" {
+			tx = tx.Where(cond, args...)
+		}
 	}
 	fp := q.fingerprint()
 	if q.NextPageToken != "" {
@@ -232,6 +245,58 @@ func QueryEvents(db *gorm.DB, q EventQuery) (EventPage, error) {
 		page.NextPageToken = encodePageToken(rows[len(rows)-1].ID, fp)
 	}
 	return page, nil
+}
+
+// selectiveEvents is how many events a filter with an index of its own
+// may select and still be read by that index in a trading partner's
+// query (a variable for tests).
+var selectiveEvents = 10_000
+
+// filtersSelective reports whether q has filters with an index of their
+// own and they select few events. Event ids always do (a query names at
+// most MaxQueryValues, and SQLite reads their index before a range's).
+// Otherwise each of a time range, locations and EPC matches must select
+// fewer than selectiveEvents, counted through its index no further than
+// that, so that any of them is safe for SQLite to read by.
+func (q EventQuery) filtersSelective(db *gorm.DB, bizLocations []string, matches []keyMatch) (bool, error) {
+	if len(q.EventID) > 0 {
+		return true, nil
+	}
+	type count struct {
+		from string
+		args []any
+	}
+	var counts []count
+	if q.GEEventTime != nil || q.LTEventTime != nil {
+		c := count{from: `SELECT 1 FROM event_records WHERE 1`}
+		if q.GEEventTime != nil {
+			c.from, c.args = c.from+` AND event_time >= ?`, append(c.args, q.GEEventTime.UTC())
+		}
+		if q.LTEventTime != nil {
+			c.from, c.args = c.from+` AND event_time < ?`, append(c.args, q.LTEventTime.UTC())
+		}
+		counts = append(counts, c)
+	}
+	if len(bizLocations) > 0 {
+		counts = append(counts, count{`SELECT 1 FROM event_records WHERE biz_location IN ?`, []any{bizLocations}})
+	}
+	for _, km := range matches {
+		ids, args := km.eventIDs()
+		counts = append(counts, count{ids, args})
+	}
+	if len(counts) == 0 {
+		return false, nil
+	}
+	for _, c := range counts {
+		var n int
+		if err := db.Raw(`SELECT count(*) FROM (`+c.from+` LIMIT ?)`, append(c.args, selectiveEvents)...).Scan(&n).Error; err != nil {
+			return false, err
+		}
+		if n >= selectiveEvents {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // readVisible reads the first n events of the query tx that v may see, in

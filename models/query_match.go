@@ -184,6 +184,13 @@ func (km *keyMatch) addPrefix(p string) {
 
 // sql is the condition selecting the events km matches, and its values.
 func (km keyMatch) sql() (string, []any) {
+	ids, args := km.eventIDs()
+	return "id IN (" + ids + ")", args
+}
+
+// eventIDs is the statement selecting the ids of the events km matches,
+// through the event-EPC index.
+func (km keyMatch) eventIDs() (string, []any) {
 	var parts []string
 	var args []any
 	if len(km.keys) > 0 {
@@ -200,5 +207,5 @@ func (km keyMatch) sql() (string, []any) {
 		}
 		args = append(args, km.roles)
 	}
-	return "id IN (" + strings.Join(parts, " UNION ALL ") + ")", args
+	return strings.Join(parts, " UNION ALL "), args
 }

@@ -1,6 +1,7 @@
 package models
 
 import (
+	"encoding/json"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -265,6 +266,98 @@ func TestATradingPartnersQueryUsesAFiltersOwnIndex(t *testing.T) {
 		}
 		if plan := queryPlan(t, l.db, (*sqls)[0]); tc.index != "" && !strings.Contains(plan, "USING INDEX "+tc.index) {
 			t.Errorf("query %s\nplan: %s\nwant %s", (*sqls)[0], plan, tc.index)
+		}
+	}
+}
+
+// TestATradingPartnersFilterIsReadByItsIndexOnlyWhenSelective: a
+// partner's query with a filter that has an index of its own (a time
+// range, a location, an EPC match) reads by that index only when the
+// filter selects fewer than selectiveEvents events; one that selects
+// more would have a partner with few events walk every event the filter
+// selects, so the query reads the partner's two halves instead. Either
+// way the pages hold what the partner may see of what the filter selects,
+// in ledger order.
+func TestATradingPartnersFilterIsReadByItsIndexOnlyWhenSelective(t *testing.T) {
+	saved := selectiveEvents
+	t.Cleanup(func() { selectiveEvents = saved })
+	selectiveEvents = 5
+	l := newLedger(t)
+	l.network()
+	visibleStory(l, 7, 40)
+	past, future := l.now.AddDate(-20, 0, 0), l.now.AddDate(20, 0, 0)
+	productA := "urn:epc:idpat:sgtin:4012345." + gtinA[:1] + gtinA[8:13] + ".*"
+	filters := map[string]EventQuery{
+		"GE_eventTime years back":      {GEEventTime: &past},
+		"LT_eventTime years back":      {LTEventTime: &past},
+		"GE_eventTime years ahead":     {GEEventTime: &future},
+		"MATCH_anyEPC of one pack":     {Match: []EPCMatch{{Param: "MATCH_anyEPC", Values: []string{sgtinDL(gtinA, "Q3")}}}},
+		"MATCH_anyEPC of a product":    {Match: []EPCMatch{{Param: "MATCH_anyEPC", Values: []string{productA}}}},
+		"EQ_bizLocation of the maker":  {BizLocation: []string{glnURN(glnMaker)}},
+		"EQ_bizLocation of no event":   {BizLocation: []string{sglnExt(glnPharm2, "nowhere")}},
+		"EQ_bizLocation of a pharmacy": {BizLocation: []string{glnURN(glnPharmacy), sglnExt(glnPharmacy, "unit7")}},
+	}
+	eventIDs := func(page EventPage) []string {
+		ids := make([]string, len(page.Events))
+		for i, raw := range page.Events {
+			var e struct{ EventID string }
+			if err := json.Unmarshal(raw, &e); err != nil {
+				t.Fatal(err)
+			}
+			ids[i] = e.EventID
+		}
+		return ids
+	}
+	db, sqls := recordSQL(t, l.db, "event_records")
+	for name, filter := range filters {
+		all, err := QueryEvents(l.db, EventQuery{PerPage: 1000, GEEventTime: filter.GEEventTime, LTEventTime: filter.LTEventTime,
+			Match: filter.Match, BizLocation: filter.BizLocation})
+		if err != nil {
+			t.Fatal(err)
+		}
+		selected := eventIDs(all)
+		for _, org := range []string{glnMaker, glnWholesal, glnPharmacy, glnPharm2} {
+			v := &Viewer{Org: org, Role: RolePharmacy}
+			cond, args := v.visibleEvents()
+			visible := map[string]bool{}
+			var ids []string
+			if err := l.db.Model(&EventRecord{}).Where(cond, args...).Pluck("event_id", &ids).Error; err != nil {
+				t.Fatal(err)
+			}
+			for _, id := range ids {
+				visible[id] = true
+			}
+			var want []string
+			for _, id := range selected {
+				if visible[id] {
+					want = append(want, id)
+				}
+			}
+			q := filter
+			q.Viewer, q.PerPage = v, 3
+			var got []string
+			*sqls = (*sqls)[:0]
+			for {
+				page, err := QueryEvents(db, q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, eventIDs(page)...)
+				if page.NextPageToken == "" {
+					break
+				}
+				q.NextPageToken = page.NextPageToken
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("%s, seen by %s: %q, want %q", name, org, got, want)
+			}
+			apart := slices.ContainsFunc(*sqls, func(s string) bool { return !strings.Contains(s, " OR ") })
+			switch {
+			case len(selected) >= selectiveEvents && !apart:
+				t.Errorf("%s selects %d events; seen by %s it was read by its index: %q", name, len(selected), org, *sqls)
+			case len(selected) == 0 && apart:
+				t.Errorf("%s selects no event; seen by %s it was read apart: %q", name, org, *sqls)
+			}
 		}
 	}
 }
