@@ -181,8 +181,12 @@ func (c *capture) held(epc string) (*itemState, error) {
 	if it == nil {
 		return nil, reject(CodeUnknownItem, "%s was never commissioned", key)
 	}
+	// Refusals name no other party: they go to whoever asked, and anyone
+	// may ask about any item, so naming the holder (or, on receipt, the
+	// destination) would list who holds a competitor's containers, whose
+	// SSCCs run in sequence.
 	if it.Holder != c.a.actorID() {
-		return nil, reject(CodeNotCustodian, "%s is held by %s, not %s", key, it.Holder, c.a.actorID())
+		return nil, reject(CodeNotCustodian, "%s is not held by %s", key, c.a.actorID())
 	}
 	return it, nil
 }
@@ -340,7 +344,7 @@ func (c *capture) receive(e *Event) error {
 			return reject(CodeNotInTransit, "%s is %s, not in transit", key, it.Status)
 		}
 		if it.Destination != me {
-			return reject(CodeNotDestination, "%s was shipped to %s, not %s", key, it.Destination, me)
+			return reject(CodeNotDestination, "%s was not shipped to %s", key, me)
 		}
 		if it.parentKey != "" {
 			return reject(CodeInContainer, "%s is packed in %s; receive the container", key, it.parentKey)
@@ -452,7 +456,7 @@ func (c *capture) pack(e *Event) error {
 		parent.CommissionedSeq, parent.Seq = c.a.seq, c.a.seq
 		c.put(parent)
 	} else if parent.Holder != c.a.actorID() {
-		return reject(CodeNotCustodian, "%s is held by %s, not %s", pkey, parent.Holder, c.a.actorID())
+		return reject(CodeNotCustodian, "%s is not held by %s", pkey, c.a.actorID())
 	} else if parent.Kind != ItemContainer {
 		// Only a container's moves carry what is inside it.
 		return reject(CodeBadPayload, "parent %s is a pack, not a case or pallet (SSCC)", pkey)

@@ -242,7 +242,7 @@ func (a *applier) decommission(p DecommissionPayload) error {
 	}
 	for _, it := range items {
 		if it.Holder != a.actorID() {
-			return reject(CodeNotCustodian, "%s is held by %s, not %s", it.Key, it.Holder, a.actorID())
+			return reject(CodeNotCustodian, "%s is not held by %s", it.Key, a.actorID())
 		}
 		if err := a.decommissionItem(it, p.Status, loc, p.SuppliedToPublic); err != nil {
 			return err

@@ -3,6 +3,7 @@ package models
 import (
 	"encoding/json"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -107,6 +108,37 @@ func TestRules2JudgeCapturesFromTheirAdoption(t *testing.T) {
 			l.capture(glnMaker, far(serial("F")))
 		} else {
 			l.captureReject(CodeBadPayload, glnMaker, far(serial("F")))
+		}
+	}
+}
+
+// TestARefusalNamesNoOtherParty: a capture or decommission refused
+// because the caller does not hold, or was not sent, a pack or container
+// says so without naming who does hold it or where it went. The refusal
+// goes to whoever asked, and any organisation may ask about any item:
+// SSCCs run in sequence, so naming the holder would let anyone list who
+// holds a competitor's cases and pallets, and where they are going.
+func TestARefusalNamesNoOtherParty(t *testing.T) {
+	l := newLedger(t)
+	l.network()
+	pack, inShipped := sgtinDL(gtinA, "NP1"), sgtinDL(gtinA, "NP2")
+	held, shipped := ssccDL(71), ssccDL(72)
+	l.capture(glnMaker, l.commissionEv("L1", "2028-12-31", pack, inShipped), l.packEv(held, pack), l.packEv(shipped, inShipped))
+	l.capture(glnMaker, l.shipEv(glnWholesal, shipped))
+	for name, res := range map[string]Result{
+		"ship another's case":           l.captureReject(CodeNotCustodian, glnPharmacy, l.shipEv(glnPharm2, held)),
+		"pack into another's case":      l.captureReject(CodeNotCustodian, glnPharmacy, l.packEv(held, pack)),
+		"receive a case sent elsewhere": l.captureReject(CodeNotDestination, glnPharmacy, l.observeEv("receiving", shipped)),
+		"dispense another's pack": l.mustReject(CodeNotCustodian, glnPharmacy, KindDecommission,
+			DecommissionPayload{EPCs: []string{pack}, Status: StatusDispensed}),
+	} {
+		for _, other := range []string{glnMaker, glnWholesal} {
+			if strings.Contains(res.Message, other) {
+				t.Errorf("%s: %q names %s", name, res.Message, other)
+			}
+		}
+		if !strings.Contains(res.Message, glnPharmacy) {
+			t.Errorf("%s: %q does not say who asked", name, res.Message)
 		}
 	}
 }
