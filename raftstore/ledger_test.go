@@ -300,3 +300,47 @@ func mustPacksLedger(t *testing.T) (l *ledger, commission func(id string, from, 
 	}
 	return l, commission, verifyPack
 }
+
+// TestANewLedgerHasLargePages: a ledger file made now has pages of
+// ledgerPageSize, and so do the snapshots copied from it; a file made
+// with SQLite's default pages, as ledgers were before, opens and keeps
+// them.
+func TestANewLedgerHasLargePages(t *testing.T) {
+	pageSize := func(db *sql.DB) int {
+		t.Helper()
+		var n int
+		if err := db.QueryRow(`PRAGMA page_size`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	l := mustOpenLedger(t, filepath.Join(t.TempDir(), ledgerFile))
+	if got := pageSize(l.sqlDB); got != ledgerPageSize {
+		t.Errorf("a new ledger's pages: %d bytes, want %d", got, ledgerPageSize)
+	}
+	var mode string
+	if err := l.sqlDB.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+		t.Errorf("journal mode %q (%v), want wal", mode, err)
+	}
+	copied, err := l.vacuumCopy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(copied)
+	if got := pageSize(mustOpenCopy(t, copied)); got != ledgerPageSize {
+		t.Errorf("a snapshot's pages: %d bytes, want %d", got, ledgerPageSize)
+	}
+
+	old := filepath.Join(t.TempDir(), ledgerFile)
+	db, err := sql.Open(sqliteDriver, sqliteFileURI(old))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`PRAGMA page_size = 4096; CREATE TABLE made_before (x)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if got := pageSize(mustOpenLedger(t, old).sqlDB); got != 4096 {
+		t.Errorf("a ledger made with 4 KiB pages opens with %d", got)
+	}
+}
