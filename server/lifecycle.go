@@ -134,6 +134,7 @@ func (a *LifecycleAPI) Register(r gin.IRouter) {
 	v1.GET("/organisations", read, listRoute(l, listSpec{name: "organisations", key: "id", limit: maxOrganisationList},
 		func(o models.Organisation) string { return o.ID }))
 	v1.POST("/organisations/:id/tokens", a.orgs.issueToken)
+	v1.GET("/organisations/:id/tokens", read, a.orgs.listTokens)
 	v1.DELETE("/tokens/:hash", a.orgs.revokeToken)
 	v1.POST("/verify", read, a.verify.verifyPost)
 	v1.GET("/verify", read, a.verify.verifyGet)

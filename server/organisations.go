@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -76,6 +78,57 @@ func (h *organisationsAPI) issueToken(c *gin.Context) {
 	}
 	c.JSON(http.StatusCreated, gin.H{"seq": res.Seq, "org_id": p.OrgID, "token": tok, "token_sha256": p.TokenSHA256,
 		"note": "the token is shown once; store it now"})
+}
+
+// maxTokenList bounds a page of an organisation's tokens.
+const maxTokenList = 500
+
+// listTokens handles GET /api/v1/organisations/{id}/tokens: the
+// organisation's tokens, revoked ones too, in the order they were issued,
+// for the organisation itself or an admin. A token is answered once, at
+// issue, and any of an organisation's tokens may issue it more, so after
+// a leak this is how it finds the tokens it did not issue and revokes
+// them by hash. Hashes and labels only: the tokens are nowhere.
+func (h *organisationsAPI) listTokens(c *gin.Context) {
+	cl, err := callerOf(c)
+	if err != nil {
+		abortErr(c, err)
+		return
+	}
+	org := c.Param("id")
+	if cl.Org != org && cl.Role != models.RoleAdmin {
+		abortErr(c, errf(http.StatusForbidden, "forbidden", "an organisation lists its own tokens; an admin any organisation's"))
+		return
+	}
+	limit, err := limitParam(c, maxTokenList)
+	if err != nil {
+		abortErr(c, err)
+		return
+	}
+	var after uint64
+	if s := c.Query("after"); s != "" {
+		if after, err = strconv.ParseUint(s, 10, 64); err != nil {
+			abortErr(c, errf(http.StatusBadRequest, "bad_cursor", "after must be the issued_seq of a token of the previous page"))
+			return
+		}
+	}
+	db, err := h.ledger.Read(c.Request.Context(), raftstore.Local)
+	if err != nil {
+		abortErr(c, storeErr(err))
+		return
+	}
+	tokens := []models.Token{}
+	if err := db.Where("org_id = ? AND issued_seq > ?", org, after).Order("issued_seq").Limit(limit + 1).Find(&tokens).Error; err != nil {
+		abortErr(c, fmt.Errorf("list tokens: %w", err))
+		return
+	}
+	body := gin.H{"tokens": tokens}
+	if len(tokens) > limit {
+		tokens = tokens[:limit]
+		body["tokens"] = tokens
+		body["next"] = nextPage(c, "after", strconv.FormatUint(tokens[limit-1].IssuedSeq, 10))
+	}
+	c.JSON(http.StatusOK, body)
 }
 
 // revokeToken handles DELETE /api/v1/tokens/{sha256}.
