@@ -52,6 +52,8 @@ type tokenAuth struct {
 	// limit is each token's rate limit on every route it reaches: the
 	// API's, the resolver's and the dashboard's draw on one bucket.
 	limit atomic.Pointer[rateLimiter]
+	// orgLimit is each organisation's, over all its tokens (setLimit).
+	orgLimit atomic.Pointer[rateLimiter]
 }
 
 type revocationState struct {
@@ -68,6 +70,22 @@ type cachedToken struct {
 // tests run several in one, and their token tables differ.
 var auths sync.Map // projectionReader → *tokenAuth
 
+// setLimit sets the limit of each token, and of each organisation's
+// tokens together (orgRateFactor of it); perSecond 0 lifts both.
+func (a *tokenAuth) setLimit(perSecond float64, burst int) {
+	a.limit.Store(newRateLimiter(perSecond, burst))
+	a.orgLimit.Store(newOrgRateLimiter(perSecond, burst))
+}
+
+// admit takes one request of the token whose hash is given, and one of
+// its organisation's, or refuses it 429 (see rateLimiter.admit).
+func (a *tokenAuth) admit(c *gin.Context, hash, org string) error {
+	if err := a.limit.Load().admit(c, hash); err != nil {
+		return err
+	}
+	return a.orgLimit.Load().admit(c, org)
+}
+
 // authFor returns the authenticator of the node behind reader.
 func authFor(reader projectionReader) *tokenAuth {
 	if a, ok := auths.Load(reader); ok {
@@ -75,7 +93,7 @@ func authFor(reader projectionReader) *tokenAuth {
 	}
 	a := &tokenAuth{reader: reader}
 	a.applied, _ = reader.(appliedIndexer)
-	a.limit.Store(newRateLimiter(defaultRatePerSecond, defaultRateBurst))
+	a.setLimit(defaultRatePerSecond, defaultRateBurst)
 	got, _ := auths.LoadOrStore(reader, a)
 	return got.(*tokenAuth)
 }
@@ -211,7 +229,7 @@ func authenticate(reader projectionReader, required bool) gin.HandlerFunc {
 			abortErr(c, err)
 			return
 		}
-		if err := auth.limit.Load().admit(c, hash); err != nil {
+		if err := auth.admit(c, hash, cl.Org); err != nil {
 			abortErr(c, err)
 			return
 		}

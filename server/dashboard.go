@@ -116,7 +116,7 @@ func (d *Dashboard) session(c *gin.Context) {
 	cl, err := d.auth.lookup(c.Request.Context(), ss.tokenHash)
 	switch {
 	case err == nil && cl.Org == ss.org:
-		if err := d.auth.limit.Load().admit(c, ss.tokenHash); err != nil {
+		if err := d.auth.admit(c, ss.tokenHash, ss.org); err != nil {
 			d.fail(c, err)
 			c.Abort()
 			return
@@ -304,7 +304,7 @@ func (d *Dashboard) login(c *gin.Context) {
 	}
 	// A sign-in is a request made with the token, and counts against its
 	// rate limit as any other does.
-	if err := d.auth.limit.Load().admit(c, hash); err != nil {
+	if err := d.auth.admit(c, hash, cl.Org); err != nil {
 		d.render(c, http.StatusTooManyRequests, "login", page{Title: "Sign in", Error: "Too many sign-ins with that token; wait a moment and try again."})
 		return
 	}

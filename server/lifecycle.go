@@ -106,9 +106,10 @@ func NewLifecycleAPI(l LifecycleLedger) *LifecycleAPI {
 
 // SetRateLimit sets the per-token limit (requests per second and burst)
 // of every route of the ledger's node, the resolver's and the dashboard's
-// too; perSecond 0 lifts it.
+// too, and so each organisation's (orgRateFactor times it, over all its
+// tokens); perSecond 0 lifts both.
 func (a *LifecycleAPI) SetRateLimit(perSecond float64, burst int) {
-	authFor(a.ledger).limit.Store(newRateLimiter(perSecond, burst))
+	authFor(a.ledger).setLimit(perSecond, burst)
 }
 
 // Register mounts the lifecycle routes on r. Every route but the Digital

@@ -22,11 +22,21 @@ const (
 	defaultRateBurst     = 2000
 )
 
-// rateLimiter holds one bucket per token.
+// orgRateFactor is how many tokens' worth of requests an organisation's
+// tokens may make together. Any organisation may issue itself tokens, so
+// without a limit of its own it could take any share of a node by
+// issuing more; with it, a busy organisation still has room for several
+// tokens at their full rate.
+const orgRateFactor = 4
+
+// rateLimiter holds one bucket per key: a token's hash, or an
+// organisation's id.
 type rateLimiter struct {
 	rate  float64 // tokens per second; 0 means unlimited
 	burst float64
 	now   func() time.Time
+	// whose names the key's holder in a refusal: "this token".
+	whose string
 
 	mu      sync.Mutex
 	buckets map[string]*bucket
@@ -38,7 +48,15 @@ type bucket struct {
 }
 
 func newRateLimiter(perSecond float64, burst int) *rateLimiter {
-	return &rateLimiter{rate: perSecond, burst: float64(burst), now: time.Now, buckets: map[string]*bucket{}}
+	return &rateLimiter{rate: perSecond, burst: float64(burst), now: time.Now, whose: "this token", buckets: map[string]*bucket{}}
+}
+
+// newOrgRateLimiter is the limit of each organisation's tokens together,
+// given the limit of one token.
+func newOrgRateLimiter(perSecond float64, burst int) *rateLimiter {
+	l := newRateLimiter(perSecond*orgRateFactor, burst*orgRateFactor)
+	l.whose = "this organisation's tokens together"
+	return l
 }
 
 // allow takes one request from key's bucket; when it is empty it says how
@@ -84,5 +102,5 @@ func (l *rateLimiter) admit(c *gin.Context, key string) error {
 		return nil
 	}
 	c.Header("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-	return errf(http.StatusTooManyRequests, "rate_limited", "this token is limited to %.0f requests/s (burst %.0f); retry after %s", l.rate, l.burst, wait.Round(time.Millisecond))
+	return errf(http.StatusTooManyRequests, "rate_limited", "%s may make %.0f requests/s (burst %.0f); retry after %s", l.whose, l.rate, l.burst, wait.Round(time.Millisecond))
 }

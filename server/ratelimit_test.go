@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/pedigree-ledger/pedigree/fixtures/demo"
 )
 
 func TestRateLimiterBucket(t *testing.T) {
@@ -84,7 +86,7 @@ func TestATokensRateLimitCoversEveryRoute(t *testing.T) {
 			t.Errorf("%s once the bucket is empty: %d, want 429", path, code)
 		}
 	}
-	if code, body, _ := dashboardGet(t, n, "/ui/alerts", session); code != http.StatusTooManyRequests || !strings.Contains(body, "limited to") {
+	if code, body, _ := dashboardGet(t, n, "/ui/alerts", session); code != http.StatusTooManyRequests || !strings.Contains(body, "this token may make") {
 		t.Errorf("the dashboard once the bucket is empty: %d", code)
 	}
 	// Signing in again and again would otherwise fill the node's session
@@ -99,5 +101,57 @@ func TestATokensRateLimitCoversEveryRoute(t *testing.T) {
 	}
 	if code := get(n.adminToken, "/api/v1/ledger/head"); code != http.StatusOK {
 		t.Errorf("another token: %d", code)
+	}
+}
+
+// TestAnOrganisationsTokensShareALimit: any organisation may issue itself
+// tokens, so a limit per token alone would let it take any share of a
+// node by issuing more. Its tokens together may make orgRateFactor
+// tokens' worth; another organisation is not affected.
+func TestAnOrganisationsTokensShareALimit(t *testing.T) {
+	const burst = 4
+	n := mustAPINode(t, func(a *LifecycleAPI) { a.SetRateLimit(0.001, burst) })
+	admin := n.client(n.adminToken)
+	org := glnOf("4099999", 1)
+	if err := admin.Do(t.Context(), "POST", "/api/v1/organisations", "application/json",
+		map[string]any{"id": org, "name": "Busy Pharmacy", "role": "pharmacy"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	issue := func(c *demo.Client) string {
+		t.Helper()
+		var out struct{ Token string }
+		if err := c.Do(t.Context(), "POST", "/api/v1/organisations/"+org+"/tokens", "application/json", map[string]any{}, &out); err != nil {
+			t.Fatal(err)
+		}
+		return out.Token
+	}
+	first := issue(admin)
+	// The first token spends its burst issuing orgRateFactor more, which
+	// together could make orgRateFactor bursts of requests.
+	var tokens []string
+	for range orgRateFactor {
+		tokens = append(tokens, issue(n.client(first)))
+	}
+	ok := 0
+	var last string
+	for _, tok := range tokens {
+		for range burst {
+			status, body := getWith(t, n, "/api/v1/ledger/head", "", tok)
+			if status == http.StatusOK {
+				ok++
+			}
+			last = body
+		}
+	}
+	// The organisation's bucket held orgRateFactor bursts, less the
+	// issues its first token made.
+	if want := orgRateFactor*burst - orgRateFactor; ok != want {
+		t.Errorf("%d tokens of one organisation made %d requests together, want %d", len(tokens), ok, want)
+	}
+	if !strings.Contains(last, "this organisation's tokens together") {
+		t.Errorf("the refusal once the organisation's bucket is empty: %s", last)
+	}
+	if status, _ := getWith(t, n, "/api/v1/ledger/head", "", n.adminToken); status != http.StatusOK {
+		t.Errorf("another organisation's token: %d", status)
 	}
 }
