@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/pedigree-ledger/pedigree/models"
+	"github.com/pedigree-ledger/pedigree/models/gs1"
 	"github.com/pedigree-ledger/pedigree/raftstore"
 )
 
@@ -100,6 +102,10 @@ func (h *epcisAPI) capture(c *gin.Context) {
 		abortErr(c, err)
 		return
 	}
+	if err := h.checkNewContainers(c.Request.Context(), cl, events); err != nil {
+		abortErr(c, err)
+		return
+	}
 	id, err := captureID(c, cl, events, rules)
 	if err != nil {
 		abortErr(c, err)
@@ -151,6 +157,77 @@ func (h *epcisAPI) checkEventPremises(ctx context.Context, cl Caller, events []m
 		checked[gln] = true
 	}
 	return nil
+}
+
+// checkNewContainers refuses a capture that would create a container
+// (SSCC) outside the caller's company prefixes: one it commissions, or
+// one it packs into before the ledger holds it (the rules create both).
+// SSCCs run in sequence, so anyone could otherwise take a manufacturer's
+// next ones first and have its own commissioning of them refused. A
+// container the ledger holds already is the rules' to judge (custody).
+// As for premises, a refusal is given after catching up with the leader.
+func (h *epcisAPI) checkNewContainers(ctx context.Context, cl Caller, events []models.Event) error {
+	if cl.seesEverything() {
+		return nil
+	}
+	type container struct {
+		event int
+		uri   string
+		key   string
+	}
+	var created []container
+	for i, e := range events {
+		var uris []string
+		switch {
+		case e.Type == models.ObjectEvent && e.Action == models.ActionAdd && (e.BizStep == "" || e.BizStep == "commissioning" || e.BizStep == "encoding"):
+			uris = e.EPCList
+		case e.Type == models.AggregationEvent && e.Action == models.ActionAdd && e.ParentID != "":
+			uris = []string{e.ParentID}
+		}
+		for _, u := range uris {
+			if epc, err := gs1.ParseEPC(u); err == nil && epc.Kind == gs1.EPCSSCC {
+				created = append(created, container{i, u, models.EPCKey(epc)})
+			}
+		}
+	}
+	if len(created) == 0 {
+		return nil
+	}
+	refused := func() (*container, error) {
+		db, err := h.ledger.Read(ctx, raftstore.Local)
+		if err != nil {
+			return nil, storeErr(err)
+		}
+		var prefixes []string
+		if err := db.Model(&models.CompanyPrefix{}).Where("org_id = ?", cl.Org).Pluck("prefix", &prefixes).Error; err != nil {
+			return nil, fmt.Errorf("capture: company prefixes: %w", err)
+		}
+		for i, ct := range created {
+			digits := ct.key[len("(00)")+1:] // after the extension digit
+			if slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(digits, p) }) {
+				continue
+			}
+			var held int64
+			if err := db.Model(&models.Item{}).Where(`"key" = ?`, ct.key).Count(&held).Error; err != nil {
+				return nil, fmt.Errorf("capture: containers: %w", err)
+			}
+			if held == 0 {
+				return &created[i], nil
+			}
+		}
+		return nil, nil
+	}
+	ct, err := refused()
+	if err == nil && ct != nil {
+		if err := catchUp(ctx, h.ledger); err != nil {
+			return err
+		}
+		ct, err = refused()
+	}
+	if err != nil || ct == nil {
+		return err
+	}
+	return errf(http.StatusForbidden, "not_your_prefix", "event %d: %s would create a container outside your company prefixes; an SSCC is made under the prefix of the organisation that builds the case or pallet", ct.event, ct.uri)
 }
 
 // decodeCaptureInSlot is decodeCapture in one of captureDecodes' slots,

@@ -2,12 +2,15 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pedigree-ledger/pedigree/fixtures/demo"
+	"github.com/pedigree-ledger/pedigree/models/gs1"
 )
 
 // TestAnEventIsCapturedOnlyAtTheCallersPremises: an EPCIS event whose
@@ -76,4 +79,56 @@ func TestAnEventIsCapturedOnlyAtTheCallersPremises(t *testing.T) {
 	if v := verdict(); v != "already_dispensed" {
 		t.Errorf("the pack dispensed at the pharmacy's own premises: %s", v)
 	}
+}
+
+// TestAContainerIsMadeOnlyUnderTheCallersPrefix: a capture that would
+// create an SSCC under another organisation's company prefix, by
+// commissioning it or by packing into it before the ledger holds it, is
+// refused before it is proposed: SSCCs run in sequence, and anyone could
+// otherwise take a manufacturer's next ones and have the manufacturer's
+// own commissioning refused. Its own prefix is fine.
+func TestAContainerIsMadeOnlyUnderTheCallersPrefix(t *testing.T) {
+	n := mustAPINode(t)
+	net, s := mustSeed(t, n, 20)
+	manufacturer := n.client(s.Tokens[net.Manufacturer.GLN])
+	wholesaler := n.client(s.Tokens[net.Wholesaler.GLN])
+	at := time.Now().UTC()
+	commission := func(epcs ...string) demo.Event {
+		return demo.Event{"type": "ObjectEvent", "action": "ADD", "bizStep": "commissioning", "disposition": "active",
+			"eventTime": at.Format(time.RFC3339), "eventTimeZoneOffset": "+00:00", "epcList": epcs}
+	}
+	pack := func(parent string, children ...string) demo.Event {
+		return demo.Event{"type": "AggregationEvent", "action": "ADD", "bizStep": "packing",
+			"eventTime": at.Format(time.RFC3339), "eventTimeZoneOffset": "+00:00", "parentID": parent, "childEPCs": children}
+	}
+	p := net.Products[0]
+	packs := []string{demo.PackEPC(p.GTIN, "PFX1"), demo.PackEPC(p.GTIN, "PFX2")}
+	newPacks := demo.Commission(at, net.Manufacturer.GLN, packs, "PFX", net.Packs[0].Expiry)
+	manufacturers, wholesalers := demo.SSCCEPC(ssccOf("4012345", 999001)), demo.SSCCEPC(ssccOf("4098765", 999002))
+
+	refused := func(who *demo.Client, name string, events ...demo.Event) {
+		t.Helper()
+		err := who.Do(t.Context(), "POST", "/epcis/capture", "application/ld+json", demo.Document(at, events...), nil)
+		var ae *demo.APIError
+		if !errors.As(err, &ae) || ae.Status != http.StatusForbidden || ae.Code != "not_your_prefix" ||
+			!strings.Contains(ae.Body, fmt.Sprintf("event %d", len(events)-1)) {
+			t.Errorf("%s: %v; want 403 not_your_prefix naming the event", name, err)
+		}
+	}
+	refused(wholesaler, "the wholesaler commissions the manufacturer's next SSCC", commission(manufacturers))
+	refused(manufacturer, "the manufacturer packs into a new SSCC of the wholesaler's", newPacks, pack(wholesalers, packs...))
+	if err := manufacturer.Do(t.Context(), "POST", "/epcis/capture", "application/ld+json",
+		demo.Document(at, newPacks, pack(manufacturers, packs...)), nil); err != nil {
+		t.Fatalf("the manufacturer packs into a new SSCC of its own: %v", err)
+	}
+	if err := wholesaler.Do(t.Context(), "POST", "/epcis/capture", "application/ld+json",
+		demo.Document(at, commission(wholesalers)), nil); err != nil {
+		t.Fatalf("the wholesaler commissions an SSCC of its own: %v", err)
+	}
+}
+
+// ssccOf makes an SSCC (extension digit 0) under a company prefix.
+func ssccOf(prefix string, ref uint64) string {
+	body := "0" + prefix + fmt.Sprintf("%0*d", 16-len(prefix), ref)
+	return body + strconv.Itoa(gs1.CheckDigit(body))
 }
