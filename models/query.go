@@ -188,10 +188,6 @@ func QueryEvents(db *gorm.DB, q EventQuery) (EventPage, error) {
 		}
 		tx = tx.Where(f.col+" IN ?", keys)
 	}
-	for _, km := range matches {
-		cond, args := km.sql()
-		tx = tx.Where(cond, args...)
-	}
 	// A trading partner's two halves are read apart (readVisible), each
 	// in the order of its own index, unless the filters that have an
 	// index of their own all select few events: then one statement reads
@@ -212,6 +208,15 @@ func QueryEvents(db *gorm.DB, q EventQuery) (EventPage, error) {
 		if cond, args := q.Viewer.visibleEvents(); !apart && cond != "" {
 			tx = tx.Where(cond, args...)
 		}
+	}
+	// Read apart, each of the partner's events is checked against the
+	// EPC matches; otherwise the matches list their events first.
+	for _, km := range matches {
+		cond, args := km.sql()
+		if apart {
+			cond, args = km.exists()
+		}
+		tx = tx.Where(cond, args...)
 	}
 	fp := q.fingerprint()
 	if q.NextPageToken != "" {
@@ -281,8 +286,10 @@ func (q EventQuery) filtersSelective(db *gorm.DB, bizLocations []string, matches
 		counts = append(counts, count{`SELECT 1 FROM event_records WHERE biz_location IN ?`, []any{bizLocations}})
 	}
 	for _, km := range matches {
-		ids, args := km.eventIDs()
-		counts = append(counts, count{ids, args})
+		// Every row under the match's keys, whatever its roles: a count
+		// that skipped the rows of other roles could read all of them.
+		rows, args := km.indexRows(false)
+		counts = append(counts, count{rows, args})
 	}
 	if len(counts) == 0 {
 		return false, nil

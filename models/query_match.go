@@ -188,24 +188,60 @@ func (km keyMatch) sql() (string, []any) {
 	return "id IN (" + ids + ")", args
 }
 
-// eventIDs is the statement selecting the ids of the events km matches,
-// through the event-EPC index.
-func (km keyMatch) eventIDs() (string, []any) {
+// exists is the condition that an event_records row is one km matches,
+// read through the event's own rows of the event-EPC index
+// (eventEPCsByEventIndex): a few lookups per event, however many events km
+// matches in all.
+func (km keyMatch) exists() (string, []any) {
 	var parts []string
 	var args []any
 	if len(km.keys) > 0 {
-		parts = append(parts, `SELECT event_id FROM event_epcs WHERE "key" IN ? AND roles & ? <> 0`)
+		parts = append(parts, `EXISTS (SELECT 1 FROM event_epcs AS e WHERE e.event_id = event_records.id AND e."key" IN ? AND e.roles & ? <> 0)`)
 		args = append(args, km.keys, km.roles)
 	}
 	if len(km.ranges) > 0 {
-		// The ranges drive the join, each an index range of keys.
 		values := "(?,?)" + strings.Repeat(",(?,?)", len(km.ranges)-1)
-		parts = append(parts, `SELECT e.event_id FROM (VALUES `+values+`) AS r
-			JOIN event_epcs AS e ON e."key" >= r.column1 AND e."key" < r.column2 WHERE e.roles & ? <> 0`)
+		parts = append(parts, `EXISTS (SELECT 1 FROM (VALUES `+values+`) AS r
+			JOIN event_epcs AS e ON e.event_id = event_records.id AND e."key" >= r.column1 AND e."key" < r.column2 WHERE e.roles & ? <> 0)`)
 		for _, r := range km.ranges {
 			args = append(args, r[0], r[1])
 		}
 		args = append(args, km.roles)
+	}
+	return "(" + strings.Join(parts, " OR ") + ")", args
+}
+
+// eventIDs is the statement selecting the ids of the events km matches,
+// through the event-EPC index.
+func (km keyMatch) eventIDs() (string, []any) {
+	return km.indexRows(true)
+}
+
+// indexRows selects, with roles, the ids of the events km matches; without,
+// the event-EPC rows under km's keys whatever their roles, which reads no
+// row it does not select (a count of them stops where it is told to).
+func (km keyMatch) indexRows(roles bool) (string, []any) {
+	var parts []string
+	var args []any
+	roleCond := func(col string) string {
+		if !roles {
+			return ""
+		}
+		args = append(args, km.roles)
+		return " AND " + col + " & ? <> 0"
+	}
+	if len(km.keys) > 0 {
+		args = append(args, km.keys)
+		parts = append(parts, `SELECT event_id FROM event_epcs WHERE "key" IN ?`+roleCond("roles"))
+	}
+	if len(km.ranges) > 0 {
+		// The ranges drive the join, each an index range of keys.
+		values := "(?,?)" + strings.Repeat(",(?,?)", len(km.ranges)-1)
+		for _, r := range km.ranges {
+			args = append(args, r[0], r[1])
+		}
+		parts = append(parts, `SELECT e.event_id FROM (VALUES `+values+`) AS r
+			JOIN event_epcs AS e ON e."key" >= r.column1 AND e."key" < r.column2 WHERE 1`+roleCond("e.roles"))
 	}
 	return strings.Join(parts, " UNION ALL "), args
 }

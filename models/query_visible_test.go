@@ -361,3 +361,59 @@ func TestATradingPartnersFilterIsReadByItsIndexOnlyWhenSelective(t *testing.T) {
 		}
 	}
 }
+
+// TestAPartnersEPCMatchIsCheckedPerEvent: read apart, a trading
+// partner's events are each checked against a MATCH_ parameter through
+// the event's own rows of the event-EPC index (eventEPCsByEventIndex),
+// not by first listing every event the parameter selects, which for a
+// pattern of a whole company is much of the ledger.
+func TestAPartnersEPCMatchIsCheckedPerEvent(t *testing.T) {
+	saved := selectiveEvents
+	t.Cleanup(func() { selectiveEvents = saved })
+	selectiveEvents = 2 // the product's pattern selects more
+	l := newLedger(t)
+	l.network()
+	visibleStory(l, 7, 10)
+	type statement struct {
+		sql  string
+		vars []any
+	}
+	var ran []statement
+	db := l.db.Session(&gorm.Session{})
+	if err := db.Callback().Query().After("gorm:query").Register("test:statements", func(d *gorm.DB) {
+		if d.Statement.Table == "event_records" {
+			ran = append(ran, statement{d.Statement.SQL.String(), slices.Clone(d.Statement.Vars)})
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Callback().Query().Remove("test:statements") })
+	productA := "urn:epc:idpat:sgtin:4012345." + gtinA[:1] + gtinA[8:13] + ".*"
+	for _, param := range []string{"MATCH_anyEPC", "MATCH_epc"} {
+		ran = ran[:0]
+		q := EventQuery{Viewer: &Viewer{Org: glnPharmacy, Role: RolePharmacy}, Match: []EPCMatch{{Param: param, Values: []string{productA}}}}
+		if _, err := QueryEvents(db, q); err != nil {
+			t.Fatal(err)
+		}
+		if len(ran) != 2 {
+			t.Fatalf("%s: %d statements, want the partner's two halves", param, len(ran))
+		}
+		for _, s := range ran {
+			var steps []struct {
+				ID, Parent, Notused int
+				Detail              string
+			}
+			if err := l.db.Raw("EXPLAIN QUERY PLAN "+s.sql, s.vars...).Scan(&steps).Error; err != nil {
+				t.Fatal(err)
+			}
+			var plan []string
+			for _, step := range steps {
+				plan = append(plan, step.Detail)
+			}
+			joined := strings.Join(plan, "; ")
+			if !strings.Contains(joined, "USING INDEX idx_event_epcs_event (event_id=?") || strings.Contains(joined, "LIST SUBQUERY") {
+				t.Errorf("%s: %s\nplan: %s\nwant the event's own index rows, no list of matching events", param, s.sql, joined)
+			}
+		}
+	}
+}
