@@ -192,7 +192,8 @@ func (c *capture) held(epc string) (*itemState, error) {
 }
 
 // commission creates packs (SGTINs, by their manufacturer) and containers
-// (SSCCs, by anyone).
+// (SSCCs, by anyone here; the API lets an organisation create them only
+// under its own company prefixes, as GS1 allocates SSCCs).
 func (c *capture) commission(e *Event) error {
 	if e.Disposition != "" && e.Disposition != "active" {
 		return reject(CodeUnsupportedEvent, "commissioning with disposition %q; packs start active", e.Disposition)

@@ -139,11 +139,21 @@ func (h *epcisAPI) capture(c *gin.Context) {
 // or destroying event's location is where verifiers and regulators are
 // told the pack went: a location the caller could choose freely would
 // put its events in another organisation's records. A location that
-// names no GLN (a geographic URI) names nobody's premises.
+// names no GLN (a geographic URI) names nobody's premises, but one shaped
+// like a stored location key ("(414)...") is refused: stored as it is, it
+// would read as the GLN's location. An error declaration restates an
+// event already captured and moves nothing, so it is not checked: the
+// capturer of an event misplaced before this check may still retract it.
 func (h *epcisAPI) checkEventPremises(ctx context.Context, cl Caller, events []models.Event) error {
 	checked := map[string]bool{}
 	for i, e := range events {
+		if e.ErrorDeclaration != nil {
+			continue
+		}
 		gln, ok := models.LocationGLN(e.BizLocation)
+		if !ok && strings.HasPrefix(e.BizLocation, "(") {
+			return errf(http.StatusBadRequest, "bad_location", "event %d: bizLocation %q is not a location URI: give an SGLN (urn:epc:id:sgln:...) or a GS1 Digital Link (.../414/...)", i, e.BizLocation)
+		}
 		if !ok || checked[gln] {
 			continue
 		}
@@ -177,6 +187,9 @@ func (h *epcisAPI) checkNewContainers(ctx context.Context, cl Caller, events []m
 	}
 	var created []container
 	for i, e := range events {
+		if e.ErrorDeclaration != nil {
+			continue // a restatement: it creates nothing
+		}
 		var uris []string
 		switch {
 		case e.Type == models.ObjectEvent && e.Action == models.ActionAdd && (e.BizStep == "" || e.BizStep == "commissioning" || e.BizStep == "encoding"):

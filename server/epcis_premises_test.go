@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pedigree-ledger/pedigree/fixtures/demo"
+	"github.com/pedigree-ledger/pedigree/models"
 	"github.com/pedigree-ledger/pedigree/models/gs1"
 )
 
@@ -78,6 +80,51 @@ func TestAnEventIsCapturedOnlyAtTheCallersPremises(t *testing.T) {
 	}
 	if v := verdict(); v != "already_dispensed" {
 		t.Errorf("the pack dispensed at the pharmacy's own premises: %s", v)
+	}
+
+	// A location shaped like a stored key is stored as it is, and would
+	// read as the other pharmacy's.
+	planted := event("inspecting", "active", "(414)"+net.Pharmacy2.GLN+"(254)x:planted")
+	err := pharmacy.Do(t.Context(), "POST", "/epcis/capture", "application/ld+json", demo.Document(time.Now(), planted), nil)
+	var ae *demo.APIError
+	if !errors.As(err, &ae) || ae.Status != http.StatusBadRequest || ae.Code != "bad_location" {
+		t.Errorf("a key-shaped bizLocation: %v; want 400 bad_location", err)
+	}
+}
+
+// TestAnEventMisplacedBeforeThePremisesCheckCanBeRetracted: an event
+// captured at another's premises before the check existed (proposed here
+// straight to the ledger, as it then was) can still be declared
+// erroneous by its capturer: the declaration restates it, location and
+// all, and moves nothing.
+func TestAnEventMisplacedBeforeThePremisesCheckCanBeRetracted(t *testing.T) {
+	n := mustAPINode(t)
+	net, s := mustSeed(t, n, 40)
+	pharmacy := n.client(s.Tokens[net.Pharmacy1.GLN])
+	p := net.Packs[net.Cases[0].Packs[5]]
+	at := time.Now().Add(-time.Hour).Truncate(time.Second).UTC()
+	ev := demo.Event{
+		"type": "ObjectEvent", "action": "OBSERVE", "bizStep": "inspecting", "disposition": "active",
+		"eventTime": at.Format(time.RFC3339), "eventTimeZoneOffset": "+00:00",
+		"epcList": []string{demo.PackEPC(p.GTIN, p.Serial)}, "bizLocation": map[string]any{"id": demo.SGLN(net.Pharmacy2.GLN)},
+	}
+	raw, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := models.DecodeEvent(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := mustPropose(t, n.store, net.Pharmacy1.GLN, models.KindCaptureEvents, models.CaptureEventsPayload{Events: []models.Event{e}})
+	var captured models.CaptureResult
+	if err := json.Unmarshal(res.Data, &captured); err != nil || len(captured.EventIDs) != 1 {
+		t.Fatalf("the misplaced capture: %v %s", err, res.Data)
+	}
+	ev["eventID"] = captured.EventIDs[0]
+	ev["errorDeclaration"] = map[string]any{"declarationTime": at.Add(time.Minute).Format(time.RFC3339), "reason": "incorrect_data"}
+	if err := pharmacy.Do(t.Context(), "POST", "/epcis/capture", "application/ld+json", demo.Document(at, ev), nil); err != nil {
+		t.Errorf("declaring its own misplaced event erroneous: %v", err)
 	}
 }
 
