@@ -1,7 +1,6 @@
 package server
 
 import (
-	"net/http"
 	"strconv"
 
 	"github.com/gin-gonic/gin"
@@ -38,13 +37,7 @@ func listAlerts(l LifecycleLedger) gin.HandlerFunc {
 			abortErr(c, err)
 			return
 		}
-		body := gin.H{"alerts": alerts}
-		if len(alerts) > limit {
-			alerts = alerts[:limit]
-			body["alerts"] = alerts
-			body["next"] = nextPage(c, "before", strconv.FormatInt(alerts[limit-1].ID, 10))
-		}
-		c.JSON(http.StatusOK, body)
+		answerPage(c, "alerts", alerts, limit, "before", func(a models.Alert) string { return strconv.FormatInt(a.ID, 10) })
 	}
 }
 

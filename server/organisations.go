@@ -122,13 +122,7 @@ func (h *organisationsAPI) listTokens(c *gin.Context) {
 		abortErr(c, fmt.Errorf("list tokens: %w", err))
 		return
 	}
-	body := gin.H{"tokens": tokens}
-	if len(tokens) > limit {
-		tokens = tokens[:limit]
-		body["tokens"] = tokens
-		body["next"] = nextPage(c, "after", strconv.FormatUint(tokens[limit-1].IssuedSeq, 10))
-	}
-	c.JSON(http.StatusOK, body)
+	answerPage(c, "tokens", tokens, limit, "after", func(t models.Token) string { return strconv.FormatUint(t.IssuedSeq, 10) })
 }
 
 // revokeToken handles DELETE /api/v1/tokens/{sha256}.

@@ -99,14 +99,21 @@ func listRoute[T any](l projectionReader, spec listSpec, cursor func(T) string) 
 			abortErr(c, err)
 			return
 		}
-		body := gin.H{spec.name: rows}
-		if len(rows) > limit {
-			rows = rows[:limit]
-			body[spec.name] = rows
-			body["next"] = nextPage(c, param, cursor(rows[limit-1]))
-		}
-		c.JSON(http.StatusOK, body)
+		answerPage(c, spec.name, rows, limit, param, cursor)
 	}
+}
+
+// answerPage answers rows, read with limit+1, as {name: rows}: cut to
+// limit, with the next page's URL (param set to the cursor of the last
+// row kept) when more follow.
+func answerPage[T any](c *gin.Context, name string, rows []T, limit int, param string, cursor func(T) string) {
+	body := gin.H{name: rows}
+	if len(rows) > limit {
+		rows = rows[:limit]
+		body[name] = rows
+		body["next"] = nextPage(c, param, cursor(rows[limit-1]))
+	}
+	c.JSON(http.StatusOK, body)
 }
 
 // limitParam reads ?limit=, a page size from 1 to max; max when absent.
