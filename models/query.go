@@ -209,11 +209,13 @@ func QueryEvents(db *gorm.DB, q EventQuery) (EventPage, error) {
 			tx = tx.Where(cond, args...)
 		}
 	}
-	// Read apart, each of the partner's events is checked against the
-	// EPC matches; otherwise the matches list their events first.
+	// Read apart, each of the partner's events is checked against a
+	// match of a few keys and ranges; otherwise, and for a long match
+	// (each of its keys and ranges is a lookup per event), the match
+	// lists its events first.
 	for _, km := range matches {
 		cond, args := km.sql()
-		if apart {
+		if apart && len(km.keys)+len(km.ranges) <= maxMatchLookupsPerEvent {
 			cond, args = km.exists()
 		}
 		tx = tx.Where(cond, args...)
@@ -252,6 +254,11 @@ func QueryEvents(db *gorm.DB, q EventQuery) (EventPage, error) {
 	return page, nil
 }
 
+// maxMatchLookupsPerEvent is how many keys and ranges an EPC match may
+// have and still be checked per event of a partner's (keyMatch.exists):
+// each is one lookup in the event-EPC index per event read.
+const maxMatchLookupsPerEvent = 16
+
 // selectiveEvents is how many events a filter with an index of its own
 // may select and still be read by that index in a trading partner's
 // query (a variable for tests).
@@ -286,9 +293,10 @@ func (q EventQuery) filtersSelective(db *gorm.DB, bizLocations []string, matches
 		counts = append(counts, count{`SELECT 1 FROM event_records WHERE biz_location IN ?`, []any{bizLocations}})
 	}
 	for _, km := range matches {
-		// Every row under the match's keys, whatever its roles: a count
-		// that skipped the rows of other roles could read all of them.
-		rows, args := km.indexRows(false)
+		// Under a range, every row whatever its roles: a count that
+		// skipped the rows of other roles could read all of a company's.
+		// Exact keys hold few rows each, so there it counts by role.
+		rows, args := km.indexRows(len(km.ranges) == 0)
 		counts = append(counts, count{rows, args})
 	}
 	if len(counts) == 0 {

@@ -389,9 +389,18 @@ func TestAPartnersEPCMatchIsCheckedPerEvent(t *testing.T) {
 	}
 	t.Cleanup(func() { db.Callback().Query().Remove("test:statements") })
 	productA := "urn:epc:idpat:sgtin:4012345." + gtinA[:1] + gtinA[8:13] + ".*"
-	for _, param := range []string{"MATCH_anyEPC", "MATCH_epc"} {
+	var manyPacks []string // more keys than are worth a lookup each per event
+	for i := range maxMatchLookupsPerEvent + 1 {
+		manyPacks = append(manyPacks, sgtinDL(gtinA, "Q"+strconv.Itoa(i)))
+	}
+	for _, tc := range []struct {
+		param    string
+		values   []string
+		perEvent bool
+	}{{"MATCH_anyEPC", []string{productA}, true}, {"MATCH_epc", []string{productA}, true}, {"MATCH_anyEPC", manyPacks, false}} {
+		param := tc.param
 		ran = ran[:0]
-		q := EventQuery{Viewer: &Viewer{Org: glnPharmacy, Role: RolePharmacy}, Match: []EPCMatch{{Param: param, Values: []string{productA}}}}
+		q := EventQuery{Viewer: &Viewer{Org: glnPharmacy, Role: RolePharmacy}, Match: []EPCMatch{{Param: param, Values: tc.values}}}
 		if _, err := QueryEvents(db, q); err != nil {
 			t.Fatal(err)
 		}
@@ -411,8 +420,9 @@ func TestAPartnersEPCMatchIsCheckedPerEvent(t *testing.T) {
 				plan = append(plan, step.Detail)
 			}
 			joined := strings.Join(plan, "; ")
-			if !strings.Contains(joined, "USING INDEX idx_event_epcs_event (event_id=?") || strings.Contains(joined, "LIST SUBQUERY") {
-				t.Errorf("%s: %s\nplan: %s\nwant the event's own index rows, no list of matching events", param, s.sql, joined)
+			perEvent := strings.Contains(joined, "USING INDEX idx_event_epcs_event (event_id=?") && !strings.Contains(joined, "LIST SUBQUERY")
+			if perEvent != tc.perEvent {
+				t.Errorf("%s of %d values: %s\nplan: %s\nchecked per event %v, want %v", param, len(tc.values), s.sql, joined, perEvent, tc.perEvent)
 			}
 		}
 	}
