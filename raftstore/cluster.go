@@ -221,7 +221,12 @@ func (s *Store) addMember(ctx context.Context, id raft.ServerID, addr raft.Serve
 			}
 		}
 		// Same id at a new address, or another id at this address, or a
-		// voter to become a read replica: the old entry must go first.
+		// voter to become a read replica: the old entry must go first,
+		// unless it is a live member: a second node given a member's id
+		// (a cloned unit file) would remove the member it copies.
+		if srv.ID == id && srv.Address != addr && s.answersAs(ctx, srv.Address, srv.ID) {
+			return false, fmt.Errorf("%w: %s is a member at %s and answers there, so another node cannot join as %s; give it its own --node-id, or remove %s first", ErrInvalid, id, srv.Address, id, id)
+		}
 		if err := waitFuture(ctx, s.raft.RemoveServer(srv.ID, 0, 0)); err != nil {
 			return false, fmt.Errorf("remove stale member %s: %w", srv.ID, err)
 		}
@@ -248,14 +253,29 @@ const joinProbeWait = 3 * time.Second
 func (s *Store) checkJoinerCluster(ctx context.Context, n NodeInfo) error {
 	ctx, cancel := context.WithTimeout(ctx, joinProbeWait)
 	defer cancel()
-	_, err := s.fwd.call(ctx, n.RaftAddr, rpcRequest{Op: rpcApplied})
+	resp, err := s.fwd.call(ctx, n.RaftAddr, rpcRequest{Op: rpcApplied})
 	// Only the refusal, not the errForward around it: retrying cannot
 	// change the node's mind, so Join must not.
 	var refused *clusterRefusal
 	if errors.As(err, &refused) {
 		return fmt.Errorf("%s cannot join: %w; a node that holds another cluster's state joins only with an empty data directory", n.ID, refused)
 	}
+	// Another node answering at the joiner's address (a copied
+	// --raft-advertise) would take the joiner's place in the
+	// configuration, and its own entry would be removed as stale.
+	if err == nil && resp.Node != "" && resp.Node != n.ID {
+		return fmt.Errorf("%w: %s cannot join at %s: node %s answers there; give each node its own --raft-advertise address", ErrInvalid, n.ID, n.RaftAddr, resp.Node)
+	}
 	return nil
+}
+
+// answersAs reports whether the node at addr answers, now, as the node
+// id: a member that does is alive, and no stale entry to remove.
+func (s *Store) answersAs(ctx context.Context, addr raft.ServerAddress, id raft.ServerID) bool {
+	ctx, cancel := context.WithTimeout(ctx, joinProbeWait)
+	defer cancel()
+	resp, err := s.fwd.call(ctx, string(addr), rpcRequest{Op: rpcApplied})
+	return err == nil && resp.Node == string(id)
 }
 
 // joinCatchUpWait bounds how long one Join waits for a new node to catch

@@ -72,8 +72,12 @@ type rpcResponse struct {
 	// Rules is the newest rules version the answering node applies
 	// (rpcApplied); absent from a binary older than rule versions, which
 	// applies version 1.
-	Rules int       `json:"rules,omitempty"`
-	Err   *rpcError `json:"err,omitempty"`
+	Rules int `json:"rules,omitempty"`
+	// Node is the answering node's id (rpcApplied), so that a join can
+	// tell whether the node at an address is the one it names; absent
+	// from older binaries.
+	Node string    `json:"node,omitempty"`
+	Err  *rpcError `json:"err,omitempty"`
 }
 
 var sentinelCodes = []struct {
@@ -430,6 +434,7 @@ func (s *Store) handleRPC(ctx context.Context, req rpcRequest) rpcResponse {
 	case rpcApplied:
 		_, _, resp.Index = s.ledger.committed()
 		resp.Rules = s.rulesSupported()
+		resp.Node = s.cfg.NodeID
 	case rpcHead:
 		// Any node answers, for the others' audits, but one that found
 		// its own ledger wrong is no witness.
