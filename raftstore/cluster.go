@@ -131,6 +131,11 @@ func (s *Store) joinLocal(ctx context.Context, n NodeInfo, voter bool) error {
 		return err
 	}
 	id, addr := raft.ServerID(n.ID), raft.ServerAddress(n.RaftAddr)
+	if voter {
+		if err := s.refuseWipedVoter(ctx, n, id, addr); err != nil {
+			return err
+		}
+	}
 	var member bool
 	err := s.admitMember(ctx, n, func() (err error) {
 		member, err = s.addMember(ctx, id, addr, voter)
@@ -154,6 +159,33 @@ func (s *Store) joinLocal(ctx context.Context, n NodeInfo, voter bool) error {
 		return err
 	}
 	return s.admitMember(ctx, n, func() error { return s.promote(ctx, id, addr) })
+}
+
+// refuseWipedVoter refuses a node that asks to join as the voter it is
+// listed as, at its address, with another node key than the one listed:
+// its data directory was lost, and with it the votes it cast. Raft would
+// take the join as a no-op and count it in the quorum at once, empty, and
+// a voter that forgot its votes could help elect a second leader in a
+// term it voted in. Removed first, it joins as a new member: a non-voter
+// until it has copied the ledger.
+func (s *Store) refuseWipedVoter(ctx context.Context, n NodeInfo, id raft.ServerID, addr raft.ServerAddress) error {
+	cf := s.raft.GetConfiguration()
+	if err := waitFuture(ctx, cf); err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(cf.Configuration().Servers, func(srv raft.Server) bool {
+		return srv.ID == id && srv.Address == addr && srv.Suffrage == raft.Voter
+	}) {
+		return nil
+	}
+	infos, err := s.ledger.nodeInfos()
+	if err != nil {
+		return err
+	}
+	if listed := infos[n.ID].PublicKey; listed != "" && n.PublicKey != "" && listed != n.PublicKey {
+		return fmt.Errorf("%w: %s is a voter, and the node asking to join as it has another node key: its data directory was lost, and with it the votes it cast; remove it first (DELETE /api/v1/cluster/nodes/%s), then join it again", ErrInvalid, n.ID, n.ID)
+	}
+	return nil
 }
 
 // keepListedKey gives n the key the listing already holds for node n.ID,

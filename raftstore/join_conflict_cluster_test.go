@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -73,4 +74,33 @@ func TestAJoinNeverRemovesALiveMember(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAWipedVoterIsNotCountedBeforeItRejoins: a voter whose data
+// directory was lost, restarted at its address and asking to join as the
+// voter it is listed as, was taken by Raft as a no-op and counted in the
+// quorum at once, empty, having forgotten the votes it cast. Its new node
+// key gives it away: the join is refused until the node is removed, and
+// then it joins as a new member and catches up.
+func TestAWipedVoterIsNotCountedBeforeItRejoins(t *testing.T) {
+	c := mustCluster(t, 3, nil)
+	leader := mustLeader(t, c.nodes)
+	wiped := followers(c.nodes, leader)[0]
+	writeN(t, leader.s, "a", 20, 1)
+	waitFor(t, 10*time.Second, "the follower's key is listed", func() bool { return listedKey(t, leader.s, wiped.id) != "" })
+	c.kill(wiped)
+	if err := os.RemoveAll(wiped.dir); err != nil {
+		t.Fatal(err)
+	}
+	c.restart(wiped)
+	if err := leader.s.Join(testCtx(t), wiped.s.Info(), true); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("the wiped voter's join: %v, want ErrInvalid", err)
+	}
+	if err := leader.s.Remove(testCtx(t), wiped.id); err != nil {
+		t.Fatal(err)
+	}
+	if err := leader.s.Join(testCtx(t), wiped.s.Info(), true); err != nil {
+		t.Fatalf("the wiped node's join once removed: %v", err)
+	}
+	mustConverge(t, c.nodes, 20)
 }
