@@ -234,7 +234,7 @@ func serveMain(ctx context.Context, o serveOptions, stdout, stderr io.Writer) er
 	if o.join != "" && bootstrappedAlone(store, o.dataDir) {
 		return fmt.Errorf("%s holds a ledger of its own (it was started with --bootstrap, or restored from a backup), so it cannot join another cluster; join with an empty --data directory", o.dataDir)
 	}
-	if o.join != "" && !isMember(store, !o.nonvoter) {
+	if o.join != "" && (!isMember(store, !o.nonvoter) || removedBy(ctx, o, store.ID())) {
 		if err := joinCluster(ctx, o, store, httpURL); err != nil {
 			if ctx.Err() != nil {
 				return nil // stopped (a signal) while joining: a clean stop
@@ -468,6 +468,38 @@ func isMember(store *raftstore.Store, voter bool) bool {
 	}
 	return false
 }
+
+// removedBy reports whether the member at --join, knowing a leader, lists
+// this node otherwise than it is to be (as a voter, or a read replica),
+// or not at all. A node removed while it was stopped never saw its
+// removal: its own configuration still lists it, and it would wait for
+// votes nobody gives it. An answer that cannot be had (the member down)
+// leaves the node's own configuration to stand, as before.
+func removedBy(ctx context.Context, o serveOptions, id string) bool {
+	ctx, cancel := context.WithTimeout(ctx, removedByWait)
+	defer cancel()
+	var view struct {
+		Leader string `json:"leader"`
+		Nodes  []struct {
+			ID    string `json:"id"`
+			Voter bool   `json:"voter"`
+		} `json:"nodes"`
+	}
+	client := &http.Client{Timeout: removedByWait}
+	if err := callMember(ctx, client, http.MethodGet, strings.TrimSuffix(o.join, "/")+"/api/v1/cluster", o.token, nil, &view); err != nil || view.Leader == "" {
+		return false
+	}
+	for _, n := range view.Nodes {
+		if n.ID == id {
+			return n.Voter == o.nonvoter
+		}
+	}
+	return true
+}
+
+// removedByWait bounds asking the --join member whether this node is
+// still listed.
+const removedByWait = 5 * time.Second
 
 // joinCluster asks a member (any: it forwards to the leader) to add this
 // node, retrying while the member is unreachable or has no leader. Each

@@ -502,3 +502,56 @@ func TestServeRefusesToJoinWithARestoredLedger(t *testing.T) {
 	r.stop(t)
 	mustRefuseToJoin(t, raftR, "r1", dR, n1.http, token)
 }
+
+// TestServeRejoinsWhenRemovedWhileStopped: a member removed while it was
+// stopped never saw its removal, and its own configuration still lists
+// it. Restarted with its --join flags it asks the member it joins
+// through, learns it is no longer listed, and joins again, rather than
+// waiting for votes nobody gives it.
+func TestServeRejoinsWhenRemovedWhileStopped(t *testing.T) {
+	dir1, dir2 := t.TempDir(), t.TempDir()
+	n1 := startServe(t, "--node-id", "n1", "--data", dir1, "--bootstrap")
+	tokenPath := filepath.Join(dir1, "admin.token")
+	pollUntil(t, "n1 ready", func() bool { return getJSON(t, n1.http+"/readyz", "", nil) == 200 })
+	pollUntil(t, "the admin token file", func() bool { _, err := os.Stat(tokenPath); return err == nil })
+	raw, _ := os.ReadFile(tokenPath)
+	token := strings.TrimSpace(string(raw))
+	raft2 := freeAddr(t)
+	n2 := startServeAt(t, raft2, "--node-id", "n2", "--data", dir2, "--join", n1.http, "--token", token)
+	pollUntil(t, "n2 to join", func() bool { return strings.Contains(n2.stdout.String(), "serving HTTP") })
+	n2.stop(t)
+
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodDelete, n1.http+"/api/v1/cluster/nodes/n2", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("removing the stopped n2: HTTP %d", resp.StatusCode)
+	}
+
+	again := startServeAt(t, raft2, "--node-id", "n2", "--data", dir2, "--join", n1.http, "--token", token)
+	var cluster struct {
+		Nodes []struct {
+			ID    string `json:"id"`
+			Voter bool   `json:"voter"`
+		} `json:"nodes"`
+	}
+	pollUntil(t, "n2 to be listed again as a voter", func() bool {
+		if getJSON(t, n1.http+"/api/v1/cluster", token, &cluster) != 200 {
+			return false
+		}
+		for _, n := range cluster.Nodes {
+			if n.ID == "n2" && n.Voter {
+				return true
+			}
+		}
+		return false
+	})
+	pollUntil(t, "n2 ready", func() bool { return getJSON(t, again.http+"/readyz", "", nil) == 200 })
+}
