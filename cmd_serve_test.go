@@ -252,20 +252,11 @@ func TestServeBootstrapThenJoin(t *testing.T) {
 // TestServeRestartedMemberNeedsNoPeer: a member restarted with --join does
 // not depend on the peer it once joined through being up.
 func TestServeRestartedMemberNeedsNoPeer(t *testing.T) {
-	dir1, dir2 := t.TempDir(), t.TempDir()
-	n1 := startServe(t, "--node-id", "n1", "--data", dir1, "--bootstrap")
-	tokenPath := filepath.Join(dir1, "admin.token")
-	pollUntil(t, "n1 ready", func() bool { return getJSON(t, n1.http+"/readyz", "", nil) == 200 })
-	pollUntil(t, "the admin token file", func() bool { _, err := os.Stat(tokenPath); return err == nil })
-	raw, _ := os.ReadFile(tokenPath)
-	token := strings.TrimSpace(string(raw))
-	raft2 := freeAddr(t)
-	n2 := startServeAt(t, raft2, "--node-id", "n2", "--data", dir2, "--join", n1.http, "--token", token)
-	pollUntil(t, "n2 to join", func() bool { return strings.Contains(n2.stdout.String(), "serving HTTP") })
+	n1, n2, token := startPair(t)
 	n2.stop(t)
 	n1.stop(t)
 	// n1 is gone; n2 restarts from its data directory with the same flags.
-	again := startServeAt(t, raft2, "--node-id", "n2", "--data", dir2, "--join", n1.http, "--token", token, "--join-timeout", "2s")
+	again := startServeAt(t, n2.raft, "--node-id", "n2", "--data", n2.data, "--join", n1.http, "--token", token, "--join-timeout", "2s")
 	// serve says it is serving only after the join step; a member that
 	// tried to join through the dead peer would exit with an error instead.
 	pollUntil(t, "the restarted member to serve", func() bool { return again.serving(t) })
@@ -509,16 +500,7 @@ func TestServeRefusesToJoinWithARestoredLedger(t *testing.T) {
 // through, learns it is no longer listed, and joins again, rather than
 // waiting for votes nobody gives it.
 func TestServeRejoinsWhenRemovedWhileStopped(t *testing.T) {
-	dir1, dir2 := t.TempDir(), t.TempDir()
-	n1 := startServe(t, "--node-id", "n1", "--data", dir1, "--bootstrap")
-	tokenPath := filepath.Join(dir1, "admin.token")
-	pollUntil(t, "n1 ready", func() bool { return getJSON(t, n1.http+"/readyz", "", nil) == 200 })
-	pollUntil(t, "the admin token file", func() bool { _, err := os.Stat(tokenPath); return err == nil })
-	raw, _ := os.ReadFile(tokenPath)
-	token := strings.TrimSpace(string(raw))
-	raft2 := freeAddr(t)
-	n2 := startServeAt(t, raft2, "--node-id", "n2", "--data", dir2, "--join", n1.http, "--token", token)
-	pollUntil(t, "n2 to join", func() bool { return strings.Contains(n2.stdout.String(), "serving HTTP") })
+	n1, n2, token := startPair(t)
 	n2.stop(t)
 
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodDelete, n1.http+"/api/v1/cluster/nodes/n2", nil)
@@ -535,7 +517,7 @@ func TestServeRejoinsWhenRemovedWhileStopped(t *testing.T) {
 		t.Fatalf("removing the stopped n2: HTTP %d", resp.StatusCode)
 	}
 
-	again := startServeAt(t, raft2, "--node-id", "n2", "--data", dir2, "--join", n1.http, "--token", token)
+	again := startServeAt(t, n2.raft, "--node-id", "n2", "--data", n2.data, "--join", n1.http, "--token", token)
 	var cluster struct {
 		Nodes []struct {
 			ID    string `json:"id"`
@@ -554,4 +536,28 @@ func TestServeRejoinsWhenRemovedWhileStopped(t *testing.T) {
 		return false
 	})
 	pollUntil(t, "n2 ready", func() bool { return getJSON(t, again.http+"/readyz", "", nil) == 200 })
+}
+
+// pairNode is a serve node with the Raft address and data directory it
+// restarts with.
+type pairNode struct {
+	*serveNode
+	raft, data string
+}
+
+// startPair bootstraps n1 and joins n2 to it through n1's admin token,
+// and returns both once n2 serves, with the token.
+func startPair(t *testing.T) (n1 *serveNode, n2 pairNode, token string) {
+	t.Helper()
+	dir1 := t.TempDir()
+	n1 = startServe(t, "--node-id", "n1", "--data", dir1, "--bootstrap")
+	tokenPath := filepath.Join(dir1, "admin.token")
+	pollUntil(t, "n1 ready", func() bool { return getJSON(t, n1.http+"/readyz", "", nil) == 200 })
+	pollUntil(t, "the admin token file", func() bool { _, err := os.Stat(tokenPath); return err == nil })
+	raw, _ := os.ReadFile(tokenPath)
+	token = strings.TrimSpace(string(raw))
+	n2 = pairNode{raft: freeAddr(t), data: t.TempDir()}
+	n2.serveNode = startServeAt(t, n2.raft, "--node-id", "n2", "--data", n2.data, "--join", n1.http, "--token", token)
+	pollUntil(t, "n2 to join", func() bool { return strings.Contains(n2.stdout.String(), "serving HTTP") })
+	return n1, n2, token
 }
