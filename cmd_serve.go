@@ -138,6 +138,13 @@ func parseServeFlags(args []string, stdout, stderr io.Writer) (serveOptions, int
 	if n := countSet(o.tlsCert, o.tlsKey, o.tlsCA); n != 0 && n != 3 {
 		problems = append(problems, "--raft-tls-cert, --raft-tls-key and --raft-tls-ca go together")
 	}
+	// An empty value given (an unset variable in a unit file) would run
+	// the node without TLS, and with no word of it.
+	fs.Visit(func(f *flag.Flag) {
+		if strings.HasPrefix(f.Name, "raft-tls-") && f.Value.String() == "" {
+			problems = append(problems, "--"+f.Name+" is given empty; leave the --raft-tls-* flags out to run without TLS")
+		}
+	})
 	if _, ok := logLevels[o.logLevel]; !ok {
 		problems = append(problems, "--log-level is debug, info, warn or error")
 	}

@@ -29,6 +29,7 @@ func TestServeFlagErrors(t *testing.T) {
 		"join without token":    {"--node-id", "n1", "--data", "x", "--join", "http://a"},
 		"nonvoter, no join":     {"--node-id", "n1", "--data", "x", "--nonvoter"},
 		"half the TLS files":    {"--node-id", "n1", "--data", "x", "--raft-tls-cert", "c.pem"},
+		"empty TLS files":       {"--node-id", "n1", "--data", "x", "--raft-tls-cert", "", "--raft-tls-key", "", "--raft-tls-ca", ""},
 		"bad log level":         {"--node-id", "n1", "--data", "x", "--log-level", "loud"},
 		"negative index size":   {"--node-id", "n1", "--data", "x", "--verify-index-packs", "-1"},
 		"no snapshot threshold": {"--node-id", "n1", "--data", "x", "--snapshot-threshold", "0"},

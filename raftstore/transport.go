@@ -139,6 +139,10 @@ func (m *mux) route(c net.Conn) {
 		service, withID = muxRaft, true
 	case muxRPCID:
 		service, withID = muxRPC, true
+	case tlsHandshakeRecord:
+		m.log.Warn("a peer opened a TLS connection, and this node runs without TLS: give every node the same --raft-tls-* flags", "remote", c.RemoteAddr())
+		m.closeConn(c)
+		return
 	default:
 		m.log.Warn("unknown connection header", "remote", c.RemoteAddr(), "header", hdr[0])
 		m.closeConn(c)
@@ -295,11 +299,15 @@ func (m *mux) greet(c net.Conn, addr string, service byte, cluster string) (net.
 	return conn, nil
 }
 
+// tlsHandshakeRecord is the first byte of a TLS connection (a handshake
+// record), which a node without TLS reads where it expects a header.
+const tlsHandshakeRecord = 0x16
+
 // readAdmission reads a node's answer to a cluster header.
 func readAdmission(r io.Reader, addr, cluster string) error {
 	var code [1]byte
 	if _, err := io.ReadFull(r, code[:]); err != nil {
-		return fmt.Errorf("%s gave no answer to this node's cluster header (%v); a Pedigree binary older than cluster ids closes the connection at it", addr, err)
+		return fmt.Errorf("%s gave no answer to this node's cluster header (%v): it runs with TLS (--raft-tls-*) and this node without, or it is a Pedigree binary older than cluster ids, which closes the connection at it", addr, err)
 	}
 	if code[0] == admitOK {
 		return nil

@@ -10,10 +10,12 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"log/slog"
 	"math/big"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -300,4 +302,29 @@ func TestMutualTLSServesARenewedCertificate(t *testing.T) {
 func keyFileFor(t *testing.T, certFile string) string {
 	t.Helper()
 	return filepath.Join(filepath.Dir(certFile), "key.pem")
+}
+
+// TestANodeWithoutTLSSaysAPeerSpeaksTLS: a node started without its
+// --raft-tls-* flags, among peers with them, read their TLS handshakes
+// as unknown headers ("header=22"). It now says what they are.
+func TestANodeWithoutTLSSaysAPeerSpeaksTLS(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out lockedBuffer
+	m := newMux(ln, ln.Addr(), nil, nil, slog.New(slog.NewTextHandler(&out, nil)))
+	go m.serve()
+	t.Cleanup(func() { ln.Close() })
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte{tlsHandshakeRecord, 3, 1, 0, 0}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the node to log the TLS connection", func() bool {
+		return strings.Contains(string(out.Bytes()), "runs without TLS")
+	})
 }
