@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -137,6 +138,14 @@ func parseServeFlags(args []string, stdout, stderr io.Writer) (serveOptions, int
 	}
 	if n := countSet(o.tlsCert, o.tlsKey, o.tlsCA); n != 0 && n != 3 {
 		problems = append(problems, "--raft-tls-cert, --raft-tls-key and --raft-tls-ca go together")
+	}
+	// Addresses are checked before anything is made in --data: a bad one
+	// would otherwise fail the start after node.key and raft.db exist.
+	if !hostPort(o.raftAddr, false) {
+		problems = append(problems, "--raft-addr is [host]:port, the address Raft listens on")
+	}
+	if o.raftAdvertise != "" && !hostPort(o.raftAdvertise, true) {
+		problems = append(problems, "--raft-advertise is host:port, the address peers dial")
 	}
 	// An empty value given (an unset variable in a unit file) would run
 	// the node without TLS, and with no word of it.
@@ -474,6 +483,17 @@ func isMember(store *raftstore.Store, voter bool) bool {
 		}
 	}
 	return false
+}
+
+// hostPort reports whether addr is host:port with a port number (1 to
+// 65535, or 0 for a listener to choose), and a host if needHost.
+func hostPort(addr string, needHost bool) bool {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || needHost && host == "" {
+		return false
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && n >= 0 && n <= 65535 && (n > 0 || !needHost)
 }
 
 // removedBy reports whether the member at --join, knowing a leader, lists
