@@ -229,20 +229,8 @@ func mustRestoredNode(t testing.TB, rc *testCluster, id, file string, want Backu
 // got, and that want holds packs and events.
 func mustSameTables(t testing.TB, want, got *sql.DB, what string) {
 	t.Helper()
-	rows, err := want.Query(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'
+	tables := mustStrings(t, want, `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'
 		AND name NOT IN ('cluster_nodes', 'raftstore_meta') ORDER BY name`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tables []string
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			t.Fatal(err)
-		}
-		tables = append(tables, name)
-	}
-	rows.Close()
 	counts := map[string]int64{}
 	for _, table := range tables {
 		var w, g int64

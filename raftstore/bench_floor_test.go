@@ -326,21 +326,7 @@ func floorTableCounts(t *testing.T, db *sql.DB) map[string]int {
 // floorLastRowTypes is "column type" per line for every column of the
 // table's last row (by rowid, or by key where it has none).
 func floorLastRowTypes(t *testing.T, db *sql.DB, table string) string {
-	rows, err := db.Query(`SELECT name FROM pragma_table_info(?) ORDER BY cid`, table)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cols []string
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			t.Fatal(err)
-		}
-		cols = append(cols, name)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
+	cols := mustStrings(t, db, `SELECT name FROM pragma_table_info(?) ORDER BY cid`, table)
 	types := make([]string, len(cols))
 	dest := make([]any, len(cols))
 	for i, c := range cols {
