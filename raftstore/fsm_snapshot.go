@@ -158,7 +158,14 @@ func (l *ledger) restore(r io.Reader) (err error) {
 	if _, err := readBackupInfo(tmp); err != nil {
 		return fmt.Errorf("restore snapshot: %w", err)
 	}
-	if err := copyDatabase(l.sqlDB, tmp); err != nil {
+	src, err := inPageSizeOf(l.sqlDB, tmp)
+	if err != nil {
+		return fmt.Errorf("restore snapshot: %w", err)
+	}
+	if src != tmp {
+		defer removeDB(src)
+	}
+	if err := copyDatabase(l.sqlDB, src); err != nil {
 		return fmt.Errorf("restore snapshot: %w", err)
 	}
 	if l.testHookRestoreCopied != nil {
@@ -178,6 +185,73 @@ func (l *ledger) restore(r io.Reader) (err error) {
 	l.restores.Add(1)
 	l.m.snapRestore.WithLabelValues(l.node).Inc()
 	return nil
+}
+
+// inPageSizeOf returns the path of a database holding what the one at
+// path holds, in pages of the size dst's are: path itself when they are
+// already, else a copy beside it. The backup API that copyDatabase uses
+// refuses (SQLITE_READONLY) to copy pages of one size into a WAL database
+// of another, and ledgers differ: a file keeps the page size it was made
+// with, so a node whose file an older binary made, or a newer one, installs
+// snapshots of another size. The copy is VACUUM INTO, which writes pages
+// of the size last set on its connection.
+func inPageSizeOf(dst *sql.DB, path string) (string, error) {
+	want, err := pageSize(dst)
+	if err != nil {
+		return "", err
+	}
+	// Read-write: on a read-only connection VACUUM INTO ignores the size.
+	_, src, err := openSQLiteDSN(path, sqliteFileURI(path))
+	if err != nil {
+		return "", err
+	}
+	defer src.Close()
+	src.SetMaxOpenConns(1) // the pragma holds for its connection only
+	have, err := pageSize(src)
+	if err != nil {
+		return "", err
+	}
+	if have == want {
+		return path, nil
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), restoreCopyPattern)
+	if err != nil {
+		return "", err
+	}
+	out := f.Name()
+	f.Close()
+	os.Remove(out) // VACUUM INTO wants to create the file itself
+	if _, err := src.Exec(fmt.Sprintf(`PRAGMA page_size = %d`, want)); err != nil {
+		return "", fmt.Errorf("set the page size of a snapshot copy: %w", err)
+	}
+	if _, err := src.Exec(`VACUUM INTO ?`, out); err != nil {
+		removeDB(out)
+		return "", fmt.Errorf("copy a snapshot of %d-byte pages into %d-byte pages: %w", have, want, err)
+	}
+	conv, err := openCopy(out)
+	if err != nil {
+		removeDB(out)
+		return "", err
+	}
+	got, err := pageSize(conv)
+	conv.Close()
+	if err == nil && got != want {
+		err = fmt.Errorf("a snapshot copied into %d-byte pages has %d-byte pages", want, got)
+	}
+	if err != nil {
+		removeDB(out)
+		return "", err
+	}
+	return out, nil
+}
+
+// pageSize is the size of db's pages in bytes.
+func pageSize(db *sql.DB) (int, error) {
+	var n int
+	if err := db.QueryRow(`PRAGMA page_size`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("read the page size: %w", err)
+	}
+	return n, nil
 }
 
 // copyDatabase replaces the database dst holds with the one at path,

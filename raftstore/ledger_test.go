@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"database/sql"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/raft"
 
 	"github.com/pedigree-ledger/pedigree/fixtures/demo"
 	"github.com/pedigree-ledger/pedigree/models"
@@ -299,4 +302,67 @@ func mustPacksLedger(t *testing.T) (l *ledger, commission func(id string, from, 
 		return models.VerifyRequest{Scan: gs1.ElementString{{AI: "01", Value: gtin}, {AI: "21", Value: randomisedSerial(j)}}}
 	}
 	return l, commission, verifyPack
+}
+
+// TestASnapshotRestoresAcrossPageSizes: a file keeps the page size it was
+// made with, so a node installs snapshots of ledgers whose pages are
+// larger or smaller than its own. The snapshot must arrive whole, the
+// node's file keep its page size, and no copy stay behind.
+func TestASnapshotRestoresAcrossPageSizes(t *testing.T) {
+	for _, sizes := range [][2]int{{4096, 16384}, {16384, 4096}, {4096, 4096}} {
+		from, to := sizes[0], sizes[1]
+		t.Run(fmt.Sprintf("%d_to_%d", from, to), func(t *testing.T) {
+			dir := t.TempDir()
+			src := mustOpenLedgerWithPageSize(t, filepath.Join(dir, "src.db"), from)
+			fsmApplier(t, src, time.Now)(orgCmd(t, "a", "alice"), orgCmd(t, "b", "bob"))
+			f := mustSnapshotFile(t, src)
+
+			l := mustOpenLedgerWithPageSize(t, filepath.Join(dir, ledgerFile), to)
+			fsmApplier(t, l, time.Now)(orgCmd(t, "c", "carol"))
+			if err := l.restore(f); err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := pageSize(l.sqlDB); got != to {
+				t.Errorf("the node's pages after the restore: %d bytes, want %d", got, to)
+			}
+			// The same next entry makes the same tree on both.
+			data, err := encodeEntry(logEntry{Op: opLedger, Cmds: []models.Command{orgCmd(t, "d", "dave")}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			next := []*raft.Log{{Index: 3, Type: raft.LogCommand, Data: data}}
+			for _, node := range []*ledger{src, l} {
+				if res, ok := node.applyBatch(next)[0].([]models.Result); !ok || !res[0].Accepted {
+					t.Fatalf("the entry after the restore: %+v", res)
+				}
+			}
+			wantSize, wantRoot, _ := src.committed()
+			if size, root, _ := l.committed(); size != wantSize || !bytes.Equal(root, wantRoot) {
+				t.Errorf("restored tree %d %x, want %d %x", size, root, wantSize, wantRoot)
+			}
+			if got := mustStrings(t, l.sqlDB, `SELECT id FROM organisations ORDER BY id`); strings.Join(got, " ") != "alice bob dave" {
+				t.Errorf("organisations after the restore: %q, want alice bob dave", got)
+			}
+			left, _ := filepath.Glob(filepath.Join(dir, "restore-*"))
+			if len(left) > 0 {
+				t.Errorf("the restore left %q", left)
+			}
+		})
+	}
+}
+
+// mustOpenLedgerWithPageSize opens a ledger in a file made with pages of
+// size bytes, as a node made by a binary of another page size holds.
+func mustOpenLedgerWithPageSize(t *testing.T, path string, size int) *ledger {
+	t.Helper()
+	db, err := sql.Open(sqliteDriver, sqliteFileURI(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The table makes SQLite write the file, and its page size with it.
+	if _, err := db.Exec(fmt.Sprintf(`PRAGMA page_size = %d; CREATE TABLE made_by_hand (x)`, size)); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	return mustOpenLedger(t, path)
 }
