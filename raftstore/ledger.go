@@ -7,9 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"math"
 	"math/bits"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -188,9 +190,45 @@ func init() {
 // restarted node replays what SQLite lost. Each connection caches up to
 // 64 MiB of pages (SQLite's default is 2 MiB): the apply path reads index
 // pages of items and events for every command, and re-reading them through
-// the OS costs a syscall each.
+// the OS costs a syscall each. A new file gets pages of ledgerPageSize.
 func openSQLite(path string) (*gorm.DB, *sql.DB, error) {
+	if err := createWithPageSize(path, ledgerPageSize); err != nil {
+		return nil, nil, fmt.Errorf("create %s: %w", path, err)
+	}
 	return openSQLiteDSN(path, sqliteFileURI(path)+"?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=10000&_foreign_keys=on&_cache_size=-65536")
+}
+
+// ledgerPageSize is the page size of a new ledger file: 16 KiB rather
+// than SQLite's 4 KiB. Each capture's random keys (serials, event ids)
+// land on pages all over three indexes, and a commit writes every page it
+// touched; with larger pages the indexes have fewer levels and pages to
+// split and write, and a 3-node cluster spent about 15% less CPU per
+// captured event (BenchmarkClusterCapture1000, eight alternated runs:
+// median 222 against 189 µs) and the same per single-event write (798
+// against 789). Reading one pack's rows, as a verification outside the
+// verify index does, measured no slower. A file keeps the page size it
+// was made with: a ledger made before stays at 4 KiB, which works as
+// before, and a snapshot of the other size is converted before it is
+// installed (inPageSizeOf).
+const ledgerPageSize = 16 << 10
+
+// createWithPageSize makes an empty database file at path with pages of
+// size bytes, unless path exists. A database's page size is fixed when it
+// is first written, and opening a file in WAL mode writes it, so it is set
+// on a connection of its own before that.
+func createWithPageSize(path string, size int) error {
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	db, err := sql.Open(sqliteDriver, sqliteFileURI(path))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	// The table makes SQLite write the file, at the page size set.
+	_, err = db.Exec(fmt.Sprintf(`PRAGMA page_size = %d; CREATE TABLE page_size_set (x); DROP TABLE page_size_set`, size))
+	return err
 }
 
 // uriPathEscaper escapes what a SQLite URI would otherwise read as the

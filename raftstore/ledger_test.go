@@ -366,3 +366,30 @@ func mustOpenLedgerWithPageSize(t *testing.T, path string, size int) *ledger {
 	db.Close()
 	return mustOpenLedger(t, path)
 }
+
+// TestANewLedgerHasLargePages: a ledger file made now has pages of
+// ledgerPageSize, and so do the snapshots copied from it; a file made
+// with SQLite's default pages, as ledgers were before, opens and keeps
+// them.
+func TestANewLedgerHasLargePages(t *testing.T) {
+	l := mustOpenLedger(t, filepath.Join(t.TempDir(), ledgerFile))
+	if got, err := pageSize(l.sqlDB); got != ledgerPageSize {
+		t.Errorf("a new ledger's pages: %d bytes (%v), want %d", got, err, ledgerPageSize)
+	}
+	var mode string
+	if err := l.sqlDB.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+		t.Errorf("journal mode %q (%v), want wal", mode, err)
+	}
+	copied, err := l.vacuumCopy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(copied)
+	if got, err := pageSize(mustOpenCopy(t, copied)); got != ledgerPageSize {
+		t.Errorf("a snapshot's pages: %d bytes (%v), want %d", got, err, ledgerPageSize)
+	}
+	old := mustOpenLedgerWithPageSize(t, filepath.Join(t.TempDir(), ledgerFile), 4096)
+	if got, err := pageSize(old.sqlDB); got != 4096 {
+		t.Errorf("a ledger made with 4 KiB pages opens with %d (%v)", got, err)
+	}
+}

@@ -64,7 +64,7 @@ func TestAFullDiskStopsApplyInsteadOfRejecting(t *testing.T) {
 		t.Fatal(err)
 	}
 	setMaxPages(fmt.Sprint(pages))
-	prefixes := make([]string, 500)
+	prefixes := make([]string, 5000) // more than the free room in a few pages of any size
 	for i := range prefixes {
 		prefixes[i] = fmt.Sprintf("5%08d", i)
 	}
