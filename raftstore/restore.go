@@ -213,33 +213,6 @@ func refuseLostRaftLog(dir string) error {
 		ErrDataDirInUse, dir, strings.Join(held, " and "), raftLogFile, lostRaftLogAdvice)
 }
 
-// forgetKeyWithoutRaftLog removes node.key from a data directory that
-// holds no raft.db, so that the node makes a new key, as a new node does.
-// Such a node starts empty and joins a cluster; if it was a voter and
-// only its Raft state was lost (an emptied volume, node.key kept or put
-// back), its old key would let it pass for the member it was, counted in
-// the quorum at once though it forgot its log and the votes it cast. With
-// a new key, the leader refuses its join until it has been removed
-// (refuseWipedVoter), and it then joins as a new member. A node that
-// bootstraps or is restored keeps its key: it founds a cluster of its own.
-func (s *Store) forgetKeyWithoutRaftLog() error {
-	dir := s.cfg.Dir
-	if _, err := os.Lstat(filepath.Join(dir, raftLogFile)); !errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	path := filepath.Join(dir, nodeKeyFile)
-	err := os.Remove(path)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return nil
-	case err != nil:
-		return fmt.Errorf("remove the node key of a node without Raft state: %w", err)
-	}
-	s.log.Warn("this data directory held a node key but no Raft state (raft.db), so the node makes a new key, as a new node does; "+
-		"if it was a voter, remove it from the cluster before it joins again", "dir", dir)
-	return nil
-}
-
 // prepareRestore writes the restore's marker and ledger.db: the backup
 // copied (and checked as a copy, not the original, which could change
 // between a check and a copy), then replayed into a new projection

@@ -254,22 +254,17 @@ func (s *Store) open() error {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
-	if s.seedIndex == 0 {
-		if err := refuseLostRaftLog(cfg.Dir); err != nil {
-			return err
-		}
-		if !cfg.Bootstrap {
-			if err := s.forgetKeyWithoutRaftLog(); err != nil {
-				return err
-			}
-		}
-	}
 	key, err := loadOrCreateKey(filepath.Join(cfg.Dir, nodeKeyFile))
 	if err != nil {
 		return err
 	}
 	s.key = key
 	s.signer = newSigner(cfg.Origin, nodeKeyName(cfg.NodeID), key)
+	if s.seedIndex == 0 {
+		if err := refuseLostRaftLog(cfg.Dir); err != nil {
+			return err
+		}
+	}
 
 	hlog := hclog.New(&hclog.LoggerOptions{
 		Name:   "raft",
