@@ -393,3 +393,62 @@ func TestANewLedgerHasLargePages(t *testing.T) {
 		t.Errorf("a ledger made with 4 KiB pages opens with %d (%v)", got, err)
 	}
 }
+
+// TestAnOldListingTakesIncarnationsOnce: a cluster listing made before
+// incarnations were listed gets the column when the ledger opens; a
+// member's announce then lists its incarnation, and no later put replaces
+// it (only a removal clears it), so a voter that lost its Raft state
+// cannot list another.
+func TestAnOldListingTakesIncarnationsOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), ledgerFile)
+	db, err := sql.Open(sqliteDriver, sqliteFileURI(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE cluster_nodes (id TEXT PRIMARY KEY, raft_addr TEXT NOT NULL, http_addr TEXT NOT NULL, public_key TEXT NOT NULL) WITHOUT ROWID;
+		INSERT INTO cluster_nodes VALUES ('n1', '127.0.0.1:1', 'http://n1', 'key-1')`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	l := mustOpenLedger(t, path)
+	var index uint64
+	put := func(n NodeInfo) {
+		t.Helper()
+		data, err := encodeEntry(logEntry{Op: opNodePut, Node: &n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		index++
+		if r := l.applyBatch([]*raft.Log{{Index: index, Type: raft.LogCommand, Data: data}})[0]; r != nil {
+			t.Fatalf("node put: %v", r)
+		}
+	}
+	listed := func() NodeInfo {
+		t.Helper()
+		infos, err := l.nodeInfos()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return infos["n1"]
+	}
+	if got := listed(); got.PublicKey != "key-1" || got.Incarnation != "" {
+		t.Fatalf("the old listing reads %+v", got)
+	}
+	n1 := NodeInfo{ID: "n1", RaftAddr: "127.0.0.1:1", HTTPAddr: "http://n1", PublicKey: "key-1", Incarnation: "first"}
+	if listed().sameListing(n1) {
+		t.Error("a listing without the node's incarnation counts as the same")
+	}
+	put(n1)
+	if got := listed(); got != n1 {
+		t.Fatalf("after the announce the listing reads %+v, want %+v", got, n1)
+	}
+	wiped := n1
+	wiped.PublicKey, wiped.Incarnation = "key-2", "second"
+	put(wiped)
+	if got := listed(); got.PublicKey != "key-2" || got.Incarnation != "first" {
+		t.Fatalf("after another incarnation's put the listing reads %+v, want key-2 and incarnation first", got)
+	}
+	if !listed().sameListing(wiped) {
+		t.Error("the listing with its own incarnation does not count as the same: announce would put it again and again")
+	}
+}

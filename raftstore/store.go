@@ -147,6 +147,8 @@ type Store struct {
 	fsm       *fsm
 	key       ed25519.PrivateKey
 	signer    *signer
+	// incarnation names this node's Raft state (loadOrCreateIncarnation).
+	incarnation string
 	// rounds coalesce a follower's read-index requests: [0] for leader
 	// reads, [1] for linearizable ones (readrounds.go).
 	rounds [2]*readRounds
@@ -280,6 +282,9 @@ func (s *Store) open() error {
 	// After raft.db's lock is ours: another process on this directory
 	// may not have its copies removed under it.
 	removeStaleCopies(cfg.Dir)
+	if s.incarnation, err = loadOrCreateIncarnation(s.bolt); err != nil {
+		return err
+	}
 	files, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, hlog)
 	if err != nil {
 		return fmt.Errorf("open snapshot store: %w", err)
@@ -460,7 +465,7 @@ func (s *Store) announce() {
 		case <-time.After(wait):
 		}
 		infos, err := s.ledger.nodeInfos()
-		if err == nil && infos[me.ID] == me {
+		if listed, ok := infos[me.ID]; err == nil && ok && listed.sameListing(me) {
 			wait = 2 * time.Second // re-check now and then: a restore may drop it
 			continue
 		}
@@ -498,10 +503,11 @@ func (s *Store) isMember() bool {
 // Info is what this node records about itself in the cluster listing.
 func (s *Store) Info() NodeInfo {
 	return NodeInfo{
-		ID:        s.cfg.NodeID,
-		RaftAddr:  s.mux.advertise.String(),
-		HTTPAddr:  s.cfg.HTTPAddr,
-		PublicKey: s.signer.verifierKey,
+		ID:          s.cfg.NodeID,
+		RaftAddr:    s.mux.advertise.String(),
+		HTTPAddr:    s.cfg.HTTPAddr,
+		PublicKey:   s.signer.verifierKey,
+		Incarnation: s.incarnation,
 	}
 }
 
