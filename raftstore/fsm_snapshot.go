@@ -163,6 +163,8 @@ func (l *ledger) restore(r io.Reader) (err error) {
 		return fmt.Errorf("restore snapshot: %w", err)
 	}
 	if src != tmp {
+		// The received copy is not needed beside the converted one.
+		removeDB(tmp)
 		defer removeDB(src)
 	}
 	if err := copyDatabase(l.sqlDB, src); err != nil {

@@ -319,8 +319,15 @@ func TestASnapshotRestoresAcrossPageSizes(t *testing.T) {
 
 			l := mustOpenLedgerWithPageSize(t, filepath.Join(dir, ledgerFile), to)
 			fsmApplier(t, l, time.Now)(orgCmd(t, "c", "carol"))
+			// One copy of the snapshot at a time on disk: the received
+			// one is gone once converted.
+			var copies []string
+			l.testHookRestoreCopied = func() { copies, _ = filepath.Glob(filepath.Join(dir, "restore-*.db")) }
 			if err := l.restore(f); err != nil {
 				t.Fatal(err)
+			}
+			if len(copies) != 1 {
+				t.Errorf("copies of the snapshot on disk while it was installed: %q, want one", copies)
 			}
 			if got, _ := pageSize(l.sqlDB); got != to {
 				t.Errorf("the node's pages after the restore: %d bytes, want %d", got, to)
@@ -391,6 +398,15 @@ func TestANewLedgerHasLargePages(t *testing.T) {
 	old := mustOpenLedgerWithPageSize(t, filepath.Join(t.TempDir(), ledgerFile), 4096)
 	if got, err := pageSize(old.sqlDB); got != 4096 {
 		t.Errorf("a ledger made with 4 KiB pages opens with %d (%v)", got, err)
+	}
+	// An empty file (a start stopped before the file was written) holds
+	// no database yet.
+	empty := filepath.Join(t.TempDir(), ledgerFile)
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := pageSize(mustOpenLedger(t, empty).sqlDB); got != ledgerPageSize {
+		t.Errorf("a ledger opened on an empty file has %d-byte pages (%v), want %d", got, err, ledgerPageSize)
 	}
 }
 

@@ -43,8 +43,8 @@ func TestAnOpenedNodeSaysWhatItsOpeningTook(t *testing.T) {
 	if opened == nil {
 		t.Fatalf("no \"ledger node opened\" line in the log:\n%s", out.Bytes())
 	}
-	if opened["level"] != "INFO" || opened["tree_size"] != float64(2) || opened["applied_index"] == float64(0) {
-		t.Errorf("opened line %v: want INFO, tree_size 2 and the applied index", opened)
+	if opened["level"] != "INFO" || opened["tree_size"] != float64(2) || opened["applied_index"] == float64(0) || opened["ledger_page_size"] != float64(ledgerPageSize) {
+		t.Errorf("opened line %v: want INFO, tree_size 2, the applied index and the page size", opened)
 	}
 	total, _ := opened["seconds"].(float64)
 	var steps float64

@@ -397,10 +397,14 @@ func (s *Store) open() error {
 	}
 	go s.auditLoop(interval)
 	size, _, applied := s.ledger.committed()
+	// The page size says which binaries can install this node's snapshots
+	// (README, Upgrades).
+	pages, _ := pageSize(s.ledger.sqlDB)
 	s.log.Info("ledger node opened", "seconds", time.Since(began).Seconds(),
 		"raft_log_seconds", took.raftLog.Seconds(), "ledger_seconds", took.ledger.Seconds(),
 		"ledger_migrate_seconds", s.ledger.openTook.migrate.Seconds(), "ledger_load_seconds", s.ledger.openTook.load.Seconds(),
-		"raft_start_seconds", took.raft.Seconds(), "tree_size", size, "applied_index", applied)
+		"raft_start_seconds", took.raft.Seconds(), "tree_size", size, "applied_index", applied,
+		"ledger_page_size", pages)
 	return nil
 }
 
