@@ -127,13 +127,9 @@ func (s *Store) joinLocal(ctx context.Context, n NodeInfo, voter bool) error {
 	if err := checkJoiner(n); err != nil {
 		return err
 	}
-	inc, err := s.checkJoinerCluster(ctx, n)
-	if err != nil {
+	if err := s.checkJoinerCluster(ctx, n); err != nil {
 		return err
 	}
-	// The joiner's own answer, not what the request says: the listing
-	// keeps it, and the next join is judged by it.
-	n.Incarnation = inc
 	id, addr := raft.ServerID(n.ID), raft.ServerAddress(n.RaftAddr)
 	if voter {
 		if err := s.refuseWipedVoter(ctx, n, id, addr); err != nil {
@@ -141,7 +137,7 @@ func (s *Store) joinLocal(ctx context.Context, n NodeInfo, voter bool) error {
 		}
 	}
 	var member bool
-	err = s.admitMember(ctx, n, func() (err error) {
+	err := s.admitMember(ctx, n, func() (err error) {
 		member, err = s.addMember(ctx, id, addr, voter)
 		return err
 	})
@@ -166,9 +162,8 @@ func (s *Store) joinLocal(ctx context.Context, n NodeInfo, voter bool) error {
 }
 
 // refuseWipedVoter refuses a node that asks to join as the voter it is
-// listed as, at its address, with other Raft state than the listed
-// (another incarnation, or where either side does not say, another node
-// key): its raft.db was lost, and with it the votes it cast. Raft would
+// listed as, at its address, with another node key than the one listed:
+// its data directory was lost, and with it the votes it cast. Raft would
 // take the join as a no-op and count it in the quorum at once, empty, and
 // a voter that forgot its votes could help elect a second leader in a
 // term it voted in. Removed first, it joins as a new member: a non-voter
@@ -187,18 +182,7 @@ func (s *Store) refuseWipedVoter(ctx context.Context, n NodeInfo, id raft.Server
 	if err != nil {
 		return err
 	}
-	listed := infos[n.ID]
-	if listed.Incarnation != "" && n.Incarnation != "" {
-		// The Raft state decides, whatever the key: a node that kept its
-		// key but lost raft.db has another incarnation.
-		if listed.Incarnation != n.Incarnation {
-			return fmt.Errorf("%w: %s is a voter, and the node asking to join as it holds other Raft state than the one listed: it lost its raft.db, and with it the votes it cast; remove it first (DELETE /api/v1/cluster/nodes/%s), then join it again", ErrInvalid, n.ID, n.ID)
-		}
-		return nil
-	}
-	// The listing or the joiner does not say which Raft state (an older
-	// binary, or the joiner did not answer): the key is all to go by.
-	if listed.PublicKey != "" && n.PublicKey != "" && listed.PublicKey != n.PublicKey {
+	if listed := infos[n.ID].PublicKey; listed != "" && n.PublicKey != "" && listed != n.PublicKey {
 		return fmt.Errorf("%w: %s is a voter, and the node asking to join as it has another node key: its data directory was lost, and with it the votes it cast; remove it first (DELETE /api/v1/cluster/nodes/%s), then join it again", ErrInvalid, n.ID, n.ID)
 	}
 	return nil
@@ -298,7 +282,7 @@ const joinProbeWait = 3 * time.Second
 // the configuration unreachable, or, without cluster ids, take this
 // cluster's log for its own. A node that cannot be reached now is let
 // through, as before: waitCaughtUp says why it is not promoted.
-func (s *Store) checkJoinerCluster(ctx context.Context, n NodeInfo) (incarnation string, err error) {
+func (s *Store) checkJoinerCluster(ctx context.Context, n NodeInfo) error {
 	ctx, cancel := context.WithTimeout(ctx, joinProbeWait)
 	defer cancel()
 	resp, err := s.fwd.call(ctx, n.RaftAddr, rpcRequest{Op: rpcApplied})
@@ -306,18 +290,15 @@ func (s *Store) checkJoinerCluster(ctx context.Context, n NodeInfo) (incarnation
 	// change the node's mind, so Join must not.
 	var refused *clusterRefusal
 	if errors.As(err, &refused) {
-		return "", fmt.Errorf("%s cannot join: %w; a node that holds another cluster's state joins only with an empty data directory", n.ID, refused)
+		return fmt.Errorf("%s cannot join: %w; a node that holds another cluster's state joins only with an empty data directory", n.ID, refused)
 	}
 	// Another node answering at the joiner's address (a copied
 	// --raft-advertise) would take the joiner's place in the
 	// configuration, and its own entry would be removed as stale.
 	if err == nil && resp.Node != "" && resp.Node != n.ID {
-		return "", fmt.Errorf("%w: %s cannot join at %s: node %s answers there; give each node its own --raft-advertise address", ErrInvalid, n.ID, n.RaftAddr, resp.Node)
+		return fmt.Errorf("%w: %s cannot join at %s: node %s answers there; give each node its own --raft-advertise address", ErrInvalid, n.ID, n.RaftAddr, resp.Node)
 	}
-	if err == nil && resp.Node == n.ID {
-		return resp.Incarnation, nil
-	}
-	return "", nil
+	return nil
 }
 
 // answersAs reports whether the node at addr answers, now, as the node

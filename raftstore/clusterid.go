@@ -49,31 +49,6 @@ import (
 // own keys ("CurrentTerm", ...) never start with "pedigree.".
 var clusterKey = []byte("pedigree.cluster")
 
-// incarnationKey is the stable-store key of this node's incarnation: a
-// random id made when its raft.db is, so it names this node's Raft state
-// rather than the node. The cluster listing records it, and a voter that
-// asks to join with another one lost the Raft state it voted with, even
-// if it kept its node key (refuseWipedVoter).
-var incarnationKey = []byte("pedigree.incarnation")
-
-// loadOrCreateIncarnation reads the node's incarnation from raft.db, and
-// makes one if there is none: a new raft.db, or one an older binary made
-// (whose node then lists it by announcing itself).
-func loadOrCreateIncarnation(bolt *raftboltdb.BoltStore) (string, error) {
-	b, err := bolt.Get(incarnationKey)
-	switch {
-	case err == nil && len(b) > 0:
-		return string(b), nil
-	case err != nil && !errors.Is(err, raftboltdb.ErrKeyNotFound):
-		return "", fmt.Errorf("read the node's incarnation: %w", err)
-	}
-	inc := rand.Text()
-	if err := bolt.Set(incarnationKey, []byte(inc)); err != nil {
-		return "", fmt.Errorf("record the node's incarnation: %w", err)
-	}
-	return inc, nil
-}
-
 // clusterRecord is what raft.db records of the node's cluster.
 type clusterRecord struct {
 	ID string `json:"id"`

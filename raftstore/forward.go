@@ -76,12 +76,8 @@ type rpcResponse struct {
 	// Node is the answering node's id (rpcApplied), so that a join can
 	// tell whether the node at an address is the one it names; absent
 	// from older binaries.
-	Node string `json:"node,omitempty"`
-	// Incarnation is the answering node's (rpcApplied), so that a join
-	// can tell whether a listed voter kept its Raft state; absent from
-	// older binaries.
-	Incarnation string    `json:"incarnation,omitempty"`
-	Err         *rpcError `json:"err,omitempty"`
+	Node string    `json:"node,omitempty"`
+	Err  *rpcError `json:"err,omitempty"`
 }
 
 var sentinelCodes = []struct {
@@ -439,7 +435,6 @@ func (s *Store) handleRPC(ctx context.Context, req rpcRequest) rpcResponse {
 		_, _, resp.Index = s.ledger.committed()
 		resp.Rules = s.rulesSupported()
 		resp.Node = s.cfg.NodeID
-		resp.Incarnation = s.incarnation
 	case rpcHead:
 		// Any node answers, for the others' audits, but one that found
 		// its own ledger wrong is no witness.

@@ -158,11 +158,9 @@ func (l *ledger) applyBatch(logs []*raft.Log) []any {
 				continue
 			}
 			n := e.Node
-			// A listed incarnation is kept (NodeInfo.Incarnation).
-			b.exec(`INSERT INTO cluster_nodes (id, raft_addr, http_addr, public_key, incarnation) VALUES (?, ?, ?, ?, ?)
-				ON CONFLICT(id) DO UPDATE SET raft_addr = excluded.raft_addr, http_addr = excluded.http_addr, public_key = excluded.public_key,
-				incarnation = CASE WHEN cluster_nodes.incarnation = '' THEN excluded.incarnation ELSE cluster_nodes.incarnation END`,
-				n.ID, n.RaftAddr, n.HTTPAddr, n.PublicKey, n.Incarnation)
+			b.exec(`INSERT INTO cluster_nodes (id, raft_addr, http_addr, public_key) VALUES (?, ?, ?, ?)
+				ON CONFLICT(id) DO UPDATE SET raft_addr = excluded.raft_addr, http_addr = excluded.http_addr, public_key = excluded.public_key`,
+				n.ID, n.RaftAddr, n.HTTPAddr, n.PublicKey)
 		case opNodeDelete:
 			if e.Node == nil {
 				resp[i] = fmt.Errorf("%w: node_delete without a node", ErrInvalid)

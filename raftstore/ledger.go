@@ -55,11 +55,10 @@ CREATE TABLE IF NOT EXISTS merkle_nodes (
 	PRIMARY KEY (level, idx)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS cluster_nodes (
-	id          TEXT PRIMARY KEY,
-	raft_addr   TEXT NOT NULL,
-	http_addr   TEXT NOT NULL,
-	public_key  TEXT NOT NULL,
-	incarnation TEXT NOT NULL DEFAULT ''
+	id         TEXT PRIMARY KEY,
+	raft_addr  TEXT NOT NULL,
+	http_addr  TEXT NOT NULL,
+	public_key TEXT NOT NULL
 ) WITHOUT ROWID;
 `
 
@@ -308,17 +307,6 @@ func (l *ledger) migrate() error {
 	if err := l.db.Exec(schema).Error; err != nil {
 		return fmt.Errorf("create ledger schema: %w", err)
 	}
-	// A listing made before incarnations were listed has no column for
-	// them.
-	var has int
-	if err := l.sqlDB.QueryRow(`SELECT COUNT(*) FROM pragma_table_info('cluster_nodes') WHERE name = 'incarnation'`).Scan(&has); err != nil {
-		return fmt.Errorf("read the cluster listing's columns: %w", err)
-	}
-	if has == 0 {
-		if _, err := l.sqlDB.Exec(`ALTER TABLE cluster_nodes ADD COLUMN incarnation TEXT NOT NULL DEFAULT ''`); err != nil {
-			return fmt.Errorf("add incarnations to the cluster listing: %w", err)
-		}
-	}
 	return nil
 }
 
@@ -526,23 +514,10 @@ type NodeInfo struct {
 	RaftAddr  string `json:"raft_addr"`
 	HTTPAddr  string `json:"http_addr"`
 	PublicKey string `json:"public_key"`
-	// Incarnation names the node's Raft state (loadOrCreateIncarnation).
-	// Once listed it is never replaced: only a removal clears it, so a
-	// voter that lost its Raft state cannot list its new one.
-	Incarnation string `json:"incarnation,omitempty"`
-}
-
-// sameListing reports whether listed, as the listing holds it, says all
-// that n would: the listed incarnation stands for n's if there is one.
-func (listed NodeInfo) sameListing(n NodeInfo) bool {
-	if listed.Incarnation != "" {
-		n.Incarnation = listed.Incarnation
-	}
-	return listed == n
 }
 
 func (l *ledger) nodeInfos() (map[string]NodeInfo, error) {
-	rows, err := l.sqlDB.Query(`SELECT id, raft_addr, http_addr, public_key, incarnation FROM cluster_nodes`)
+	rows, err := l.sqlDB.Query(`SELECT id, raft_addr, http_addr, public_key FROM cluster_nodes`)
 	if err != nil {
 		return nil, fmt.Errorf("read cluster nodes: %w", err)
 	}
@@ -550,7 +525,7 @@ func (l *ledger) nodeInfos() (map[string]NodeInfo, error) {
 	out := map[string]NodeInfo{}
 	for rows.Next() {
 		var n NodeInfo
-		if err := rows.Scan(&n.ID, &n.RaftAddr, &n.HTTPAddr, &n.PublicKey, &n.Incarnation); err != nil {
+		if err := rows.Scan(&n.ID, &n.RaftAddr, &n.HTTPAddr, &n.PublicKey); err != nil {
 			return nil, err
 		}
 		out[n.ID] = n

@@ -147,8 +147,6 @@ type Store struct {
 	fsm       *fsm
 	key       ed25519.PrivateKey
 	signer    *signer
-	// incarnation names this node's Raft state (loadOrCreateIncarnation).
-	incarnation string
 	// rounds coalesce a follower's read-index requests: [0] for leader
 	// reads, [1] for linearizable ones (readrounds.go).
 	rounds [2]*readRounds
@@ -282,9 +280,6 @@ func (s *Store) open() error {
 	// After raft.db's lock is ours: another process on this directory
 	// may not have its copies removed under it.
 	removeStaleCopies(cfg.Dir)
-	if s.incarnation, err = loadOrCreateIncarnation(s.bolt); err != nil {
-		return err
-	}
 	files, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, hlog)
 	if err != nil {
 		return fmt.Errorf("open snapshot store: %w", err)
@@ -469,7 +464,7 @@ func (s *Store) announce() {
 		case <-time.After(wait):
 		}
 		infos, err := s.ledger.nodeInfos()
-		if listed, ok := infos[me.ID]; err == nil && ok && listed.sameListing(me) {
+		if err == nil && infos[me.ID] == me {
 			wait = 2 * time.Second // re-check now and then: a restore may drop it
 			continue
 		}
@@ -507,11 +502,10 @@ func (s *Store) isMember() bool {
 // Info is what this node records about itself in the cluster listing.
 func (s *Store) Info() NodeInfo {
 	return NodeInfo{
-		ID:          s.cfg.NodeID,
-		RaftAddr:    s.mux.advertise.String(),
-		HTTPAddr:    s.cfg.HTTPAddr,
-		PublicKey:   s.signer.verifierKey,
-		Incarnation: s.incarnation,
+		ID:        s.cfg.NodeID,
+		RaftAddr:  s.mux.advertise.String(),
+		HTTPAddr:  s.cfg.HTTPAddr,
+		PublicKey: s.signer.verifierKey,
 	}
 }
 
