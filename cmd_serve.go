@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -506,11 +507,8 @@ func removedBy(ctx context.Context, o serveOptions, id string) bool {
 	ctx, cancel := context.WithTimeout(ctx, removedByWait)
 	defer cancel()
 	var view struct {
-		Leader string `json:"leader"`
-		Nodes  []struct {
-			ID    string `json:"id"`
-			Voter bool   `json:"voter"`
-		} `json:"nodes"`
+		Leader string       `json:"leader"`
+		Nodes  []listedNode `json:"nodes"`
 	}
 	client := &http.Client{Timeout: removedByWait}
 	if err := callMember(ctx, client, http.MethodGet, strings.TrimSuffix(o.join, "/")+"/api/v1/cluster", o.token, nil, &view); err != nil || view.Leader == "" {
@@ -522,6 +520,12 @@ func removedBy(ctx context.Context, o serveOptions, id string) bool {
 		}
 	}
 	return true
+}
+
+// listedNode is a member as GET /api/v1/cluster lists it.
+type listedNode struct {
+	ID    string `json:"id"`
+	Voter bool   `json:"voter"`
 }
 
 // removedByWait bounds asking the --join member whether this node is
@@ -549,7 +553,7 @@ func joinCluster(ctx context.Context, o serveOptions, store joiner, httpURL stri
 	wait := 100 * time.Millisecond
 	var last error // the last answer not cut short by the join timeout
 	for {
-		err := joinOnce(ctx, client, base, o.token, body, store.PrepareJoin)
+		err := joinOnce(ctx, client, base, o.token, body, store)
 		if err == nil {
 			return nil
 		}
@@ -577,6 +581,7 @@ func joinCluster(ctx context.Context, o serveOptions, store joiner, httpURL stri
 type joiner interface {
 	Info() raftstore.NodeInfo
 	PrepareJoin(clusterID string) error
+	HoldsRaftState() bool
 }
 
 // permanentError is a join refusal that retrying cannot fix (bad token,
@@ -587,22 +592,33 @@ func (e *permanentError) Error() string { return e.msg }
 
 // joinOnce is one attempt: learn the member's cluster id, prepare the
 // store for it, ask to join, and check the answer names the same cluster.
-func joinOnce(ctx context.Context, client *http.Client, base, token string, body []byte, prepare func(clusterID string) error) error {
+func joinOnce(ctx context.Context, client *http.Client, base, token string, body []byte, store joiner) error {
 	var view struct {
 		Leader string `json:"leader"`
 		Self   struct {
 			ClusterID string `json:"cluster_id"`
 		} `json:"self"`
+		Nodes []listedNode `json:"nodes"`
 	}
 	if err := callMember(ctx, client, http.MethodGet, base+"/api/v1/cluster", token, nil, &view); err != nil {
 		return err
+	}
+	// A node without Raft state that the cluster counts as a voter lost
+	// its raft.db, and with it the votes it cast, whatever its node key
+	// (kept, or put back): once it admits the cluster's connections Raft
+	// counts it in the quorum, empty. A node becomes a voter only once it
+	// has caught up, so a new node's join asked again after it succeeded
+	// finds state here. Checked before the node admits anyone (prepare).
+	if me := store.Info(); !store.HoldsRaftState() && slices.Contains(view.Nodes, listedNode{ID: me.ID, Voter: true}) {
+		return &permanentError{fmt.Sprintf("the cluster counts %s as a voter, but this node holds no Raft state: it lost its raft.db, and with it the votes it cast. "+
+			"Remove it first (DELETE /api/v1/cluster/nodes/%s), then start it again", me.ID, me.ID)}
 	}
 	if view.Leader == "" {
 		// Its cluster id is not to be trusted yet: a node that belongs
 		// to no cluster reports none either.
 		return fmt.Errorf("%s knows no leader yet", base)
 	}
-	if err := prepare(view.Self.ClusterID); err != nil {
+	if err := store.PrepareJoin(view.Self.ClusterID); err != nil {
 		return &permanentError{err.Error()}
 	}
 	var answer struct {

@@ -379,13 +379,58 @@ func TestJoinChecksTheClusterItJoined(t *testing.T) {
 	}
 }
 
+// TestAStatelessNodeListedAsAVoterDoesNotJoin: a node that holds no Raft
+// state, which the cluster counts as a voter, lost its raft.db; it fails
+// the join at once, before it admits the cluster's connections (it is
+// not prepared) or asks to join. A node listed as a non-voter, or not at
+// all, joins; so does one listed as a voter that holds state (its join
+// asked again after it succeeded).
+func TestAStatelessNodeListedAsAVoterDoesNotJoin(t *testing.T) {
+	var joins atomic.Int32
+	listing := `{"leader":"n1","self":{"cluster_id":"c1"},"nodes":[{"id":"n1","voter":true},{"id":"n3","voter":true},{"id":"r1","voter":false}]}`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			io.WriteString(w, listing)
+			return
+		}
+		joins.Add(1)
+		io.WriteString(w, `{"id":"x","voter":true,"cluster_id":"c1"}`)
+	}))
+	defer srv.Close()
+	o := serveOptions{join: srv.URL, token: "t", joinTimeout: 10 * time.Second}
+	for _, tc := range []struct {
+		id      string
+		state   bool
+		refused bool
+	}{
+		{"n3", false, true},
+		{"n3", true, false},
+		{"r1", false, false},
+		{"n4", false, false},
+	} {
+		joins.Store(0)
+		j := &fakeJoiner{info: raftstore.NodeInfo{ID: tc.id, RaftAddr: "127.0.0.1:1"}, state: tc.state}
+		err := joinCluster(t.Context(), o, j, "http://127.0.0.1:2")
+		switch {
+		case tc.refused && (err == nil || !strings.Contains(err.Error(), "holds no Raft state") || strings.Contains(err.Error(), "not done within")):
+			t.Errorf("%s without Raft state, listed as a voter: join error %v, want an immediate refusal", tc.id, err)
+		case tc.refused && (j.prepared != "" || joins.Load() != 0):
+			t.Errorf("%s refused after it was prepared for %q and asked to join %d times", tc.id, j.prepared, joins.Load())
+		case !tc.refused && (err != nil || joins.Load() != 1):
+			t.Errorf("%s (holds state: %v): join error %v after %d joins, want it joined", tc.id, tc.state, err, joins.Load())
+		}
+	}
+}
+
 // fakeJoiner records the cluster joinCluster prepares it for.
 type fakeJoiner struct {
 	info     raftstore.NodeInfo
 	prepared string
 	err      error
+	state    bool // HoldsRaftState
 }
 
+func (f *fakeJoiner) HoldsRaftState() bool     { return f.state }
 func (f *fakeJoiner) Info() raftstore.NodeInfo { return f.info }
 func (f *fakeJoiner) PrepareJoin(id string) error {
 	f.prepared = id
@@ -541,6 +586,60 @@ func TestServeRejoinsWhenRemovedWhileStopped(t *testing.T) {
 		return false
 	})
 	pollUntil(t, "n2 ready", func() bool { return getJSON(t, again.http+"/readyz", "", nil) == 200 })
+}
+
+// TestServeRefusesAVoterThatLostItsRaftState: a voter whose data
+// directory was emptied, its node.key kept, starts again with --join.
+// It holds no Raft state while the cluster counts it as a voter, so it
+// stops, saying so, rather than be counted in the quorum empty (with the
+// same key, the leader would take its join as a no-op). Removed first,
+// it joins again as a new member.
+func TestServeRefusesAVoterThatLostItsRaftState(t *testing.T) {
+	n1, n2, token := startPair(t)
+	n3 := pairNode{raft: freeAddr(t), data: t.TempDir()}
+	n3.serveNode = startServeAt(t, n3.raft, "--node-id", "n3", "--data", n3.data, "--join", n1.http, "--token", token)
+	pollUntil(t, "n3 to join", func() bool { return n3.serving(t) })
+	n3.stop(t)
+	key, err := os.ReadFile(filepath.Join(n3.data, "node.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(n3.data); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(n3.data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(n3.data, "node.key"), key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	wiped := startServeAt(t, n3.raft, "--node-id", "n3", "--data", n3.data, "--join", n1.http, "--token", token)
+	select {
+	case code := <-wiped.done:
+		wiped.done <- code
+		if msg := wiped.stderr.String(); code != 1 || !strings.Contains(msg, "holds no Raft state") {
+			t.Fatalf("the wiped voter's serve exited %d: %s", code, msg)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the wiped voter still runs: %s", wiped.stdout.String())
+	}
+
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodDelete, n1.http+"/api/v1/cluster/nodes/n3", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("removing n3: HTTP %d", resp.StatusCode)
+	}
+	again := startServeAt(t, n3.raft, "--node-id", "n3", "--data", n3.data, "--join", n2.http, "--token", token)
+	pollUntil(t, "n3 to join again once removed", func() bool { return again.serving(t) })
 }
 
 // pairNode is a serve node with the Raft address and data directory it

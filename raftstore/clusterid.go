@@ -284,6 +284,14 @@ func (s *Store) Founded() bool {
 	return founded
 }
 
+// HoldsRaftState reports whether this node holds any Raft log or
+// snapshot. A node becomes a voter only once it has caught up, so a node
+// that holds none yet is counted as a voter only if it lost its raft.db
+// (pedigree serve refuses to join then).
+func (s *Store) HoldsRaftState() bool {
+	return s.raft.LastIndex() > 0
+}
+
 // PrepareJoin tells a node which cluster it is about to ask to join (the
 // id a member of it reports in its Status): from then on it admits that
 // cluster's connections alone, and records the id at the first, which is
