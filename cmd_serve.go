@@ -524,8 +524,9 @@ func removedBy(ctx context.Context, o serveOptions, id string) bool {
 
 // listedNode is a member as GET /api/v1/cluster lists it.
 type listedNode struct {
-	ID    string `json:"id"`
-	Voter bool   `json:"voter"`
+	ID       string `json:"id"`
+	RaftAddr string `json:"raft_addr"`
+	Voter    bool   `json:"voter"`
 }
 
 // removedByWait bounds asking the --join member whether this node is
@@ -603,20 +604,24 @@ func joinOnce(ctx context.Context, client *http.Client, base, token string, body
 	if err := callMember(ctx, client, http.MethodGet, base+"/api/v1/cluster", token, nil, &view); err != nil {
 		return err
 	}
-	// A node without Raft state that the cluster counts as a voter lost
-	// its raft.db, and with it the votes it cast, whatever its node key
-	// (kept, or put back): once it admits the cluster's connections Raft
-	// counts it in the quorum, empty. A node becomes a voter only once it
-	// has caught up, so a new node's join asked again after it succeeded
-	// finds state here. Checked before the node admits anyone (prepare).
-	if me := store.Info(); !store.HoldsRaftState() && slices.Contains(view.Nodes, listedNode{ID: me.ID, Voter: true}) {
-		return &permanentError{fmt.Sprintf("the cluster counts %s as a voter, but this node holds no Raft state: it lost its raft.db, and with it the votes it cast. "+
-			"Remove it first (DELETE /api/v1/cluster/nodes/%s), then start it again", me.ID, me.ID)}
-	}
 	if view.Leader == "" {
 		// Its cluster id is not to be trusted yet: a node that belongs
 		// to no cluster reports none either.
 		return fmt.Errorf("%s knows no leader yet", base)
+	}
+	// A node without Raft state that the cluster counts as a voter at its
+	// own address lost its raft.db, and with it the votes it cast,
+	// whatever its node key (kept, or put back): Raft takes its join as a
+	// no-op, and counts it in the quorum, empty, once it admits the
+	// cluster's connections. A node becomes a voter only once it has
+	// caught up, so a new node's join asked again after it succeeded finds
+	// state here. Checked before the node admits anyone (PrepareJoin).
+	// Listed at another address, the leader judges the join (a member
+	// that answers there keeps its place; a dead one is replaced, the
+	// node added as a non-voter until it has caught up).
+	if me := store.Info(); !store.HoldsRaftState() && slices.Contains(view.Nodes, listedNode{ID: me.ID, RaftAddr: me.RaftAddr, Voter: true}) {
+		return &permanentError{fmt.Sprintf("the cluster counts %s at %s as a voter, but this node holds no Raft state: it lost its raft.db, and with it the votes it cast. "+
+			"Remove it first (DELETE /api/v1/cluster/nodes/%s), then start it again", me.ID, me.RaftAddr, me.ID)}
 	}
 	if err := store.PrepareJoin(view.Self.ClusterID); err != nil {
 		return &permanentError{err.Error()}

@@ -380,17 +380,22 @@ func TestJoinChecksTheClusterItJoined(t *testing.T) {
 }
 
 // TestAStatelessNodeListedAsAVoterDoesNotJoin: a node that holds no Raft
-// state, which the cluster counts as a voter, lost its raft.db; it fails
-// the join at once, before it admits the cluster's connections (it is
-// not prepared) or asks to join. A node listed as a non-voter, or not at
-// all, joins; so does one listed as a voter that holds state (its join
-// asked again after it succeeded).
+// state, which the cluster counts as a voter at its address, lost its
+// raft.db; it fails the join at once, before it admits the cluster's
+// connections (it is not prepared) or asks to join. A node listed as a
+// non-voter, or not at all, joins; so does one listed as a voter that
+// holds state (its join asked again after it succeeded), and one listed
+// at another address (the leader judges: a clone of a live member, or a
+// dead member's replacement). A member that knows no leader is asked
+// again, not believed.
 func TestAStatelessNodeListedAsAVoterDoesNotJoin(t *testing.T) {
 	var joins atomic.Int32
-	listing := `{"leader":"n1","self":{"cluster_id":"c1"},"nodes":[{"id":"n1","voter":true},{"id":"n3","voter":true},{"id":"r1","voter":false}]}`
+	var leader atomic.Value
+	leader.Store("n1")
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet {
-			io.WriteString(w, listing)
+			fmt.Fprintf(w, `{"leader":%q,"self":{"cluster_id":"c1"},"nodes":[{"id":"n1","raft_addr":"127.0.0.1:1","voter":true},`+
+				`{"id":"n3","raft_addr":"127.0.0.1:3","voter":true},{"id":"r1","raft_addr":"127.0.0.1:5","voter":false}]}`, leader.Load())
 			return
 		}
 		joins.Add(1)
@@ -399,17 +404,18 @@ func TestAStatelessNodeListedAsAVoterDoesNotJoin(t *testing.T) {
 	defer srv.Close()
 	o := serveOptions{join: srv.URL, token: "t", joinTimeout: 10 * time.Second}
 	for _, tc := range []struct {
-		id      string
-		state   bool
-		refused bool
+		id, addr string
+		state    bool
+		refused  bool
 	}{
-		{"n3", false, true},
-		{"n3", true, false},
-		{"r1", false, false},
-		{"n4", false, false},
+		{"n3", "127.0.0.1:3", false, true},
+		{"n3", "127.0.0.1:3", true, false},
+		{"n3", "127.0.0.1:4", false, false},
+		{"r1", "127.0.0.1:5", false, false},
+		{"n4", "127.0.0.1:6", false, false},
 	} {
 		joins.Store(0)
-		j := &fakeJoiner{info: raftstore.NodeInfo{ID: tc.id, RaftAddr: "127.0.0.1:1"}, state: tc.state}
+		j := &fakeJoiner{info: raftstore.NodeInfo{ID: tc.id, RaftAddr: tc.addr}, state: tc.state}
 		err := joinCluster(t.Context(), o, j, "http://127.0.0.1:2")
 		switch {
 		case tc.refused && (err == nil || !strings.Contains(err.Error(), "holds no Raft state") || strings.Contains(err.Error(), "not done within")):
@@ -417,8 +423,14 @@ func TestAStatelessNodeListedAsAVoterDoesNotJoin(t *testing.T) {
 		case tc.refused && (j.prepared != "" || joins.Load() != 0):
 			t.Errorf("%s refused after it was prepared for %q and asked to join %d times", tc.id, j.prepared, joins.Load())
 		case !tc.refused && (err != nil || joins.Load() != 1):
-			t.Errorf("%s (holds state: %v): join error %v after %d joins, want it joined", tc.id, tc.state, err, joins.Load())
+			t.Errorf("%s at %s (holds state: %v): join error %v after %d joins, want it joined", tc.id, tc.addr, tc.state, err, joins.Load())
 		}
+	}
+	leader.Store("")
+	o.joinTimeout = 300 * time.Millisecond
+	j := &fakeJoiner{info: raftstore.NodeInfo{ID: "n3", RaftAddr: "127.0.0.1:3"}}
+	if err := joinCluster(t.Context(), o, j, "http://127.0.0.1:2"); err == nil || strings.Contains(err.Error(), "holds no Raft state") || !strings.Contains(err.Error(), "no leader") {
+		t.Errorf("a listing from a member without a leader: join error %v, want it asked again until the timeout", err)
 	}
 }
 
