@@ -565,19 +565,7 @@ func TestServeRejoinsWhenRemovedWhileStopped(t *testing.T) {
 	n1, n2, token := startPair(t)
 	n2.stop(t)
 
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodDelete, n1.http+"/api/v1/cluster/nodes/n2", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("removing the stopped n2: HTTP %d", resp.StatusCode)
-	}
+	mustRemoveNode(t, n1.http, token, "n2")
 
 	again := startServeAt(t, n2.raft, "--node-id", "n2", "--data", n2.data, "--join", n1.http, "--token", token)
 	var cluster struct {
@@ -637,7 +625,16 @@ func TestServeRefusesAVoterThatLostItsRaftState(t *testing.T) {
 		t.Fatalf("the wiped voter still runs: %s", wiped.stdout.String())
 	}
 
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodDelete, n1.http+"/api/v1/cluster/nodes/n3", nil)
+	mustRemoveNode(t, n1.http, token, "n3")
+	again := startServeAt(t, n3.raft, "--node-id", "n3", "--data", n3.data, "--join", n2.http, "--token", token)
+	pollUntil(t, "n3 to join again once removed", func() bool { return again.serving(t) })
+}
+
+// mustRemoveNode removes node id from the cluster through the member at
+// base, as an admin with token.
+func mustRemoveNode(t *testing.T, base, token, id string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodDelete, base+"/api/v1/cluster/nodes/"+id, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -648,10 +645,8 @@ func TestServeRefusesAVoterThatLostItsRaftState(t *testing.T) {
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("removing n3: HTTP %d", resp.StatusCode)
+		t.Fatalf("removing %s: HTTP %d", id, resp.StatusCode)
 	}
-	again := startServeAt(t, n3.raft, "--node-id", "n3", "--data", n3.data, "--join", n2.http, "--token", token)
-	pollUntil(t, "n3 to join again once removed", func() bool { return again.serving(t) })
 }
 
 // pairNode is a serve node with the Raft address and data directory it
