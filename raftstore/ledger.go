@@ -219,7 +219,10 @@ const ledgerPageSize = 16 << 10
 // first written, and opening a file in WAL mode writes it, so it is set
 // on a connection of its own before that.
 func createWithPageSize(path string, size int) error {
-	if st, err := os.Stat(path); err == nil && st.Size() > 0 || err != nil && !errors.Is(err, fs.ErrNotExist) {
+	switch st, err := os.Stat(path); {
+	case err == nil && st.Size() > 0:
+		return nil
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
 		return err
 	}
 	db, err := sql.Open(sqliteDriver, sqliteFileURI(path))

@@ -362,15 +362,9 @@ func TestASnapshotRestoresAcrossPageSizes(t *testing.T) {
 // size bytes, as a node made by a binary of another page size holds.
 func mustOpenLedgerWithPageSize(t *testing.T, path string, size int) *ledger {
 	t.Helper()
-	db, err := sql.Open(sqliteDriver, sqliteFileURI(path))
-	if err != nil {
+	if err := createWithPageSize(path, size); err != nil {
 		t.Fatal(err)
 	}
-	// The table makes SQLite write the file, and its page size with it.
-	if _, err := db.Exec(fmt.Sprintf(`PRAGMA page_size = %d; CREATE TABLE made_by_hand (x)`, size)); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
 	return mustOpenLedger(t, path)
 }
 
