@@ -248,7 +248,10 @@ func (a *applier) decommission(p DecommissionPayload) error {
 			return err
 		}
 	}
-	return a.savePacks(items)
+	if err := a.savePacks(items); err != nil {
+		return err
+	}
+	return a.writeLifecycle(items, p.Status, loc, p.SuppliedToPublic)
 }
 
 func (a *applier) undoDecommission(p UndoDecommissionPayload) error {
@@ -290,7 +293,10 @@ func (a *applier) undoDecommission(p UndoDecommissionPayload) error {
 		it.DecommissionedBy, it.DecommissionedAt, it.DecommissionedLoc, it.DecommissionedSeq = "", nil, "", 0
 		it.Seq = a.seq
 	}
-	return a.savePacks(items)
+	if err := a.savePacks(items); err != nil {
+		return err
+	}
+	return a.writeLifecycle(items, StatusActive, loc, false)
 }
 
 // maySupply refuses to hand expired packs, or packs of a recalled lot, to

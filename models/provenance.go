@@ -183,6 +183,15 @@ type Custody struct {
 	// lot, may exist: past lotScanBudget packs, the events are those
 	// before the first pack not read.
 	Truncated bool
+	// Changes are the decommissions and undos of the pack or the lot's
+	// packs (LifecycleRecord), in ledger order; for a viewer that does
+	// not see everything, only those of Items. ChangesTruncated says
+	// there are more than the limit.
+	Changes          []LifecycleChange
+	ChangesTruncated bool
+	// Recall is the recall of the lot, or of a pack's lot; nil if none.
+	// Recalls are public: every organisation must stop supplying the lot.
+	Recall *Recall
 }
 
 // ChainOfCustody returns the subject's records and events for q. It
@@ -192,7 +201,7 @@ type Custody struct {
 // The items are read before the events, each statement at its moment:
 // their records change in place, so no bound on ids would hold them.
 func ChainOfCustody(db *gorm.DB, s Subject, q CustodyQuery) (Custody, error) {
-	c := Custody{Items: []Item{}, Events: []HistoryEntry{}}
+	c := Custody{Items: []Item{}, Events: []HistoryEntry{}, Changes: []LifecycleChange{}}
 	items := db.Model(&Item{}).Where(s.items, s.itemArgs...)
 	restricted := q.Viewer != nil && !q.Viewer.SeesEverything()
 	if restricted {
@@ -250,7 +259,16 @@ func ChainOfCustody(db *gorm.DB, s Subject, q CustodyQuery) (Custody, error) {
 		// A trading partner sees only its own trade: a pack it never
 		// handled is, to it, not on the ledger. (Of a lot read only in
 		// part, that cannot be said.)
-		return Custody{Items: []Item{}, Events: []HistoryEntry{}}, ErrNotFound
+		return Custody{Items: []Item{}, Events: []HistoryEntry{}, Changes: []LifecycleChange{}}, ErrNotFound
+	}
+	if c.Changes, err = lifecycleChanges(db, s, c.Items, restricted, limit+1); err != nil {
+		return c, err
+	}
+	if len(c.Changes) > limit {
+		c.Changes, c.ChangesTruncated = c.Changes[:limit], true
+	}
+	if c.Recall, err = subjectRecall(db, s, c.Items); err != nil {
+		return c, err
 	}
 	return c, nil
 }

@@ -289,6 +289,7 @@ func tables() []any {
 	return []any{
 		&Organisation{}, &CompanyPrefix{}, &Token{}, &Product{}, &SigningKey{},
 		&Item{}, &EventRecord{}, &EventEPC{}, &EventDeclaration{}, &Recall{}, &Alert{}, &RulesAdoption{},
+		&LifecycleRecord{},
 	}
 }
 

@@ -177,8 +177,10 @@ func (l *ledger) applyBatch(logs []*raft.Log) []any {
 		}
 	}
 	b.flush()
-	if meta := b.txStmt(`INSERT INTO raftstore_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`); meta != nil && b.err == nil {
-		if _, err := meta.Exec(metaApplied, last); err != nil {
+	// The rules wrote the lifecycle rows of this batch's entries, so the
+	// lifecycle mark moves with the applied index (indexLifecycle).
+	if meta := b.txStmt(`INSERT INTO raftstore_meta (key, value) VALUES (?, ?), (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`); meta != nil && b.err == nil {
+		if _, err := meta.Exec(metaApplied, last, metaLifecycleIndexed, b.rng.End()); err != nil {
 			b.fail(fmt.Errorf("record applied index: %w", err))
 		}
 	}

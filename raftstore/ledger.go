@@ -64,6 +64,13 @@ CREATE TABLE IF NOT EXISTS cluster_nodes (
 
 const metaApplied = "applied_index"
 
+// metaLifecycleIndexed is the ledger size up to which the lifecycle rows
+// (models.LifecycleRecord) of every entry are written. Each batch a
+// binary with those rows applies moves it with the applied index; a
+// binary without them leaves it behind, and the next open catches up
+// (indexLifecycle).
+const metaLifecycleIndexed = "lifecycle_indexed"
+
 var hasher = rfc6962.DefaultHasher
 
 var rangeFactory = &compact.RangeFactory{Hash: hasher.HashChildren}
@@ -310,6 +317,82 @@ func (l *ledger) migrate() error {
 	if err := l.db.Exec(schema).Error; err != nil {
 		return fmt.Errorf("create ledger schema: %w", err)
 	}
+	return l.indexLifecycle()
+}
+
+// indexLifecycle writes the lifecycle rows of the decommissions and undos
+// committed past the lifecycle mark: all of them in a ledger older than
+// the rows, or those a node applied while it ran a binary without them
+// (rolled back, or a snapshot such a node took). The rows of an entry are
+// read from the entry alone (models.LifecycleRecordsOf), so every node
+// writes the same ones, and writing an entry's rows again changes nothing.
+func (l *ledger) indexLifecycle() error {
+	var mark, size uint64
+	err := l.sqlDB.QueryRow(`SELECT value FROM raftstore_meta WHERE key = ?`, metaLifecycleIndexed).Scan(&mark)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("read the lifecycle mark: %w", err)
+	}
+	if err := l.sqlDB.QueryRow(`SELECT COALESCE(MAX(seq), 0) FROM ledger_entries`).Scan(&size); err != nil {
+		return fmt.Errorf("read ledger size: %w", err)
+	}
+	if mark >= size {
+		return nil
+	}
+	start := time.Now()
+	tx := l.db.Begin()
+	if tx.Error != nil {
+		return fmt.Errorf("index lifecycle: %w", tx.Error)
+	}
+	defer tx.Rollback()
+	rows, err := tx.Raw(`SELECT e.seq, e.command_id, e.kind, e.actor, e.time, e.payload, e.accepted, e.code, e.message, e.data, e.raft_index, x''
+		FROM ledger_entries e WHERE e.seq > ? AND e.accepted AND e.kind IN (?, ?) ORDER BY e.seq`,
+		mark, models.KindDecommission, models.KindUndoDecommission).Rows()
+	if err != nil {
+		return fmt.Errorf("read decommission entries: %w", err)
+	}
+	// An entry whose rows cannot be written (its payload unreadable, a
+	// pack it names missing from the projection) is logged and passed
+	// over: the rows serve chains of custody, and a node that would not
+	// open over one would stop a rolling upgrade.
+	skip := func(seq uint64, err error) {
+		l.log.Error("a decommission entry's lifecycle rows cannot be written; chains of custody will not list them", "seq", seq, "err", err)
+	}
+	var todo []models.LifecycleOf
+	for rows.Next() {
+		e, err := scanEntry(rows)
+		if err != nil {
+			rows.Close()
+			return err
+		}
+		of, err := models.LifecycleRecordsOf(e.Seq, e.Command)
+		if err != nil {
+			skip(e.Seq, err)
+			continue
+		}
+		todo = append(todo, of)
+	}
+	if err := rows.Close(); err != nil {
+		return fmt.Errorf("read decommission entries: %w", err)
+	}
+	for _, of := range todo {
+		err := models.RecordLifecycle(tx, of)
+		if errors.Is(err, models.ErrNotFound) {
+			skip(of.Change.Seq, err)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if err := tx.Exec(`INSERT INTO raftstore_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
+		metaLifecycleIndexed, size).Error; err != nil {
+		return fmt.Errorf("record the lifecycle mark: %w", err)
+	}
+	if err := tx.Commit().Error; err != nil {
+		return fmt.Errorf("index lifecycle: %w", err)
+	}
+	l.log.Info("recorded the lifecycle of decommissioned packs", "entries", len(todo), "from_seq", mark+1, "to_seq", size,
+		"took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
