@@ -85,6 +85,13 @@ type Provenance struct {
 	// Truncated says there are more events than Events holds or, of a
 	// lot read only in part (models.Custody), that there may be.
 	Truncated bool `json:"truncated,omitempty"`
+	// Changes are the decommissions and undos of the pack, or of the
+	// lot's packs, made through /api/v1/decommission (not EPCIS events),
+	// in ledger order; ChangesTruncated says there are more.
+	Changes          []provenanceChange `json:"changes"`
+	ChangesTruncated bool               `json:"changes_truncated,omitempty"`
+	// Recall is the recall of the lot, or of the pack's lot.
+	Recall *provenanceRecall `json:"recall,omitempty"`
 }
 
 // provenanceHead is the signed tree head the proofs are against.
@@ -166,7 +173,7 @@ func (h *provenanceAPI) answer(c *gin.Context, s models.Subject) {
 // projection_mismatch, when one differs) and adds an inclusion proof of
 // that entry against one signed tree head. Shared with the dashboard.
 func loadProvenance(c *gin.Context, l LifecycleLedger, cl Caller, s models.Subject) (Provenance, error) {
-	p := Provenance{Key: s.Key, Items: []models.Item{}, Events: []provenanceEvent{}}
+	p := Provenance{Key: s.Key, Items: []models.Item{}, Events: []provenanceEvent{}, Changes: []provenanceChange{}}
 	db, err := l.Read(c.Request.Context(), raftstore.Local)
 	if err != nil {
 		return p, storeErr(err)
@@ -196,6 +203,22 @@ func loadProvenance(c *gin.Context, l LifecycleLedger, cl Caller, s models.Subje
 	head := l.Head()
 	p.Head = provenanceHead{Size: head.Size, Root: head.Root, Checkpoint: head.Checkpoint, Key: head.Key}
 	proofs := map[uint64]*raftstore.InclusionProof{}
+	// proofAt is the proof of the entry at seq, read once per answer; nil
+	// for an entry committed after the head was read.
+	proofAt := func(seq uint64) (*raftstore.InclusionProof, error) {
+		if seq > head.Size {
+			return nil, nil
+		}
+		if pr, ok := proofs[seq]; ok {
+			return pr, nil
+		}
+		got, err := l.InclusionProof(seq, head.Size)
+		if err != nil {
+			return nil, err
+		}
+		proofs[seq] = &got
+		return &got, nil
+	}
 	for _, r := range cust.Events {
 		// An event is served only as its committed entry has it
 		// (provenance_check.go).
@@ -209,19 +232,16 @@ func loadProvenance(c *gin.Context, l LifecycleLedger, cl Caller, s models.Subje
 		ev := provenanceEvent{Seq: r.Seq, EventID: r.EventID, Type: r.Type, EventTime: r.EventTime, RecordTime: r.RecordTime,
 			BizStep: r.BizStep, Disposition: r.Disposition, BizLocation: r.BizLocation, Actor: r.Actor, Event: r.Event,
 			Entry: entryPath(r.Seq), DeclaredIn: declaredIn}
-		if r.Seq <= head.Size {
-			pr, ok := proofs[r.Seq]
-			if !ok {
-				got, err := l.InclusionProof(r.Seq, head.Size)
-				if err != nil {
-					return p, err
-				}
-				pr = &got
-				proofs[r.Seq] = pr
-			}
-			ev.Proof = pr
+		if ev.Proof, err = proofAt(r.Seq); err != nil {
+			return p, err
 		}
 		p.Events = append(p.Events, ev)
+	}
+	if err := addLifecycle(l, cust, &p, proofAt); err != nil {
+		if statusOf(err, 0) == http.StatusInternalServerError {
+			_ = c.Error(err)
+		}
+		return p, err
 	}
 	return p, nil
 }

@@ -1,0 +1,155 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/pedigree-ledger/pedigree/models"
+	"github.com/pedigree-ledger/pedigree/models/gs1"
+	"github.com/pedigree-ledger/pedigree/raftstore"
+)
+
+// A chain of custody's decommissions, undos and recall. They are not
+// EPCIS events: /api/v1/decommission, its undo and /api/v1/recalls make
+// them. The projection keeps them apart (models.LifecycleRecord, the
+// recalls table), and, as with the events, each row served is first held
+// to the committed entry at its seq, so a rewritten row is refused
+// (projection_mismatch) rather than shown beside a proof.
+
+// provenanceChange is a decommission or undo of a pack in a chain of
+// custody, checked against the entry that made it.
+type provenanceChange struct {
+	// Seq is the position of the decommission or undo entry.
+	Seq uint64 `json:"seq"`
+	// Key is the pack's canonical key.
+	Key string `json:"key"`
+	// Kind is decommission or undo_decommission.
+	Kind models.CommandKind `json:"kind"`
+	// Status is the status the entry set: the decommissioned one, or
+	// active for an undo.
+	Status           models.Status `json:"status"`
+	Actor            string        `json:"actor"`
+	Location         string        `json:"location"`
+	SuppliedToPublic bool          `json:"supplied_to_public,omitempty"`
+	RecordTime       time.Time     `json:"record_time"`
+	// Entry and Proof are as for an event (provenanceEvent).
+	Entry string                    `json:"entry"`
+	Proof *raftstore.InclusionProof `json:"proof,omitempty"`
+}
+
+// provenanceRecall is the recall of the lot (of the pack) a chain of
+// custody is about, checked against the entry that made it.
+type provenanceRecall struct {
+	Seq        uint64                    `json:"seq"`
+	GTIN       string                    `json:"gtin"`
+	Lot        string                    `json:"lot"`
+	By         string                    `json:"by"`
+	Reason     string                    `json:"reason,omitempty"`
+	RecordTime time.Time                 `json:"record_time"`
+	Entry      string                    `json:"entry"`
+	Proof      *raftstore.InclusionProof `json:"proof,omitempty"`
+}
+
+// recordMismatch is projectionMismatch for a row that is not an event.
+func recordMismatch(seq uint64, what, detail string) error {
+	return errf(http.StatusInternalServerError, "projection_mismatch",
+		"this node's copy of %s does not match the ledger entry %d that made it (%s), so it is not served as proven; ask another node, and tell this node's operator",
+		what, seq, detail)
+}
+
+// acceptedEntry reads the entry at seq for a row describing what, and
+// holds it to its leaf and to being an accepted command of kind.
+func acceptedEntry(l proofSource, seq uint64, kind models.CommandKind, what string) (raftstore.Entry, error) {
+	e, err := l.Entry(seq)
+	if errors.Is(err, raftstore.ErrNotFound) {
+		return e, recordMismatch(seq, what, "the ledger has no such entry")
+	}
+	if err != nil {
+		return e, err
+	}
+	if !bytes.Equal(raftstore.LeafHash(e.Seq, e.Command, e.Result), e.LeafHash) {
+		return e, recordMismatch(seq, what, "the stored entry does not hash to its leaf in the tree")
+	}
+	if e.Command.Kind != kind || !e.Result.Accepted {
+		return e, recordMismatch(seq, what, fmt.Sprintf("the entry is a %s, accepted %v, not an accepted %s", e.Command.Kind, e.Result.Accepted, kind))
+	}
+	return e, nil
+}
+
+// checkChange holds a lifecycle row to its entry: the entry names the
+// pack and made the change the row records.
+func checkChange(l proofSource, ch models.LifecycleChange) error {
+	what := fmt.Sprintf("the %s of %s", ch.Kind, ch.Key)
+	e, err := acceptedEntry(l, ch.Seq, ch.Kind, what)
+	if err != nil {
+		return err
+	}
+	of, err := models.LifecycleRecordsOf(e.Seq, e.Command)
+	if err != nil {
+		return recordMismatch(ch.Seq, what, err.Error())
+	}
+	want := of.Change
+	switch {
+	case !slices.Contains(of.Keys, ch.Key):
+		return recordMismatch(ch.Seq, what, "the entry does not name the pack")
+	case ch.Status != want.Status || ch.Actor != want.Actor || ch.Location != want.Location ||
+		ch.SuppliedToPublic != want.SuppliedToPublic || !ch.RecordTime.Equal(want.RecordTime):
+		return recordMismatch(ch.Seq, what, "the entry made another change")
+	}
+	return nil
+}
+
+// checkRecallRow holds the recall row to its entry.
+func checkRecallRow(l proofSource, r models.Recall) error {
+	what := fmt.Sprintf("the recall of lot %s of %s", r.Lot, r.GTIN)
+	e, err := acceptedEntry(l, r.Seq, models.KindRecall, what)
+	if err != nil {
+		return err
+	}
+	var p models.RecallPayload
+	if err := json.Unmarshal(e.Command.Payload, &p); err != nil {
+		return recordMismatch(r.Seq, what, err.Error())
+	}
+	gtin, err := gs1.NormalizeGTIN(p.GTIN)
+	switch {
+	case err != nil || gtin != r.GTIN || p.Lot != r.Lot:
+		return recordMismatch(r.Seq, what, "the entry recalls another lot")
+	case p.Reason != r.Reason || e.Command.Actor != r.RecalledBy || !e.Command.Time.Equal(r.RecordTime):
+		return recordMismatch(r.Seq, what, "the entry records another recall")
+	}
+	return nil
+}
+
+// addLifecycle adds the custody's changes and recall to p, each checked
+// against its entry and with its proof (proofAt).
+func addLifecycle(l proofSource, cust models.Custody, p *Provenance, proofAt func(seq uint64) (*raftstore.InclusionProof, error)) error {
+	for _, ch := range cust.Changes {
+		if err := checkChange(l, ch); err != nil {
+			return err
+		}
+		pr, err := proofAt(ch.Seq)
+		if err != nil {
+			return err
+		}
+		p.Changes = append(p.Changes, provenanceChange{Seq: ch.Seq, Key: ch.Key, Kind: ch.Kind, Status: ch.Status, Actor: ch.Actor,
+			Location: ch.Location, SuppliedToPublic: ch.SuppliedToPublic, RecordTime: ch.RecordTime, Entry: entryPath(ch.Seq), Proof: pr})
+	}
+	p.ChangesTruncated = cust.ChangesTruncated
+	if r := cust.Recall; r != nil {
+		if err := checkRecallRow(l, *r); err != nil {
+			return err
+		}
+		pr, err := proofAt(r.Seq)
+		if err != nil {
+			return err
+		}
+		p.Recall = &provenanceRecall{Seq: r.Seq, GTIN: r.GTIN, Lot: r.Lot, By: r.RecalledBy, Reason: r.Reason,
+			RecordTime: r.RecordTime, Entry: entryPath(r.Seq), Proof: pr}
+	}
+	return nil
+}
