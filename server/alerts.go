@@ -1,7 +1,10 @@
 package server
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -55,4 +58,31 @@ func loadAlerts(c *gin.Context, l LifecycleLedger, q models.AlertQuery) ([]model
 		alerts = []models.Alert{} // a JSON list, never null
 	}
 	return alerts, nil
+}
+
+// proposeAlert commits the alert a suspect verification raised, on the
+// caller's authority. The alert is a side effect of a verification, not
+// the request itself, so the request's Idempotency-Key alone cannot be its
+// id: a till that sends its sale's id with every scan of the sale would
+// have the second suspect scan's alert refused as the key reused, and lose
+// that scan's verdict with it. The id is the key together with a digest of
+// the alert (the scan as parsed, the place, the verdict and its reason): a
+// retry judged the same gets the first alert back and records none, while
+// another scan under the same key is another alert.
+func proposeAlert(c *gin.Context, p commandProposer, cl Caller, alert models.AlertPayload) (models.Result, error) {
+	k, err := idempotencyKey(c)
+	if err != nil {
+		return models.Result{}, err
+	}
+	cmd, err := models.NewCommand("", models.KindAlert, cl.Org, time.Time{}, alert)
+	if err != nil {
+		return models.Result{}, err
+	}
+	if k != "" {
+		// The digest is of the payload the command carries, the bytes a
+		// repeat is compared by, so one id never names two payloads.
+		sum := sha256.Sum256(cmd.Payload)
+		cmd.ID = "idem:" + cl.Org + ":" + string(models.KindAlert) + ":" + hex.EncodeToString(sum[:16]) + ":" + k
+	}
+	return propose(c, p, cmd)
 }

@@ -638,7 +638,7 @@ func (d *Dashboard) verifyForm(c *gin.Context) {
 		return
 	}
 	if alert != nil {
-		res, err := proposeOne(c, d.ledger, cl, models.KindAlert, *alert)
+		res, err := proposeAlert(c, d.ledger, cl, *alert)
 		if err != nil {
 			d.fail(c, err)
 			return

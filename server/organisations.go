@@ -173,11 +173,12 @@ func randomSecret() (string, error) {
 // is the caller's Idempotency-Key (scoped to the caller, so two
 // organisations cannot collide), or one the store makes.
 func proposeOne(c *gin.Context, p commandProposer, cl Caller, kind models.CommandKind, payload any) (models.Result, error) {
+	k, err := idempotencyKey(c)
+	if err != nil {
+		return models.Result{}, err
+	}
 	id := ""
-	if k := c.GetHeader("Idempotency-Key"); k != "" {
-		if len(k) > 200 {
-			return models.Result{}, errf(http.StatusBadRequest, "bad_idempotency_key", "Idempotency-Key is longer than 200 characters")
-		}
+	if k != "" {
 		id = "idem:" + cl.Org + ":" + string(kind) + ":" + k
 	}
 	cmd, err := models.NewCommand(id, kind, cl.Org, time.Time{}, payload)
@@ -185,6 +186,15 @@ func proposeOne(c *gin.Context, p commandProposer, cl Caller, kind models.Comman
 		return models.Result{}, err
 	}
 	return propose(c, p, cmd)
+}
+
+// idempotencyKey is the request's Idempotency-Key, "" without one.
+func idempotencyKey(c *gin.Context) (string, error) {
+	k := c.GetHeader("Idempotency-Key")
+	if len(k) > 200 {
+		return "", errf(http.StatusBadRequest, "bad_idempotency_key", "Idempotency-Key is longer than 200 characters")
+	}
+	return k, nil
 }
 
 // TokenSHA256 is the hash under which a token is stored and looked up

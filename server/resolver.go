@@ -123,7 +123,7 @@ func (h *resolverAPI) resolve(c *gin.Context) {
 		// Anonymous: no party, no alert.
 		withoutParties(&resp)
 	} else if alert != nil {
-		res, err := proposeOne(c, h.ledger, cl, models.KindAlert, *alert)
+		res, err := proposeAlert(c, h.ledger, cl, *alert)
 		if err != nil {
 			h.fail(c, err)
 			return

@@ -237,7 +237,7 @@ func (h *verifyAPI) answer(c *gin.Context, cl Caller, scan, loc string) {
 		return
 	}
 	if alert != nil {
-		res, err := proposeOne(c, h.ledger, cl, models.KindAlert, *alert)
+		res, err := proposeAlert(c, h.ledger, cl, *alert)
 		if err != nil {
 			abortErr(c, err)
 			return

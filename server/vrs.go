@@ -73,7 +73,7 @@ func vrsAnswer(c *gin.Context, v *verifyAPI, es gs1.ElementString) {
 		return
 	}
 	if alert != nil {
-		if _, err := proposeOne(c, v.ledger, cl, models.KindAlert, *alert); err != nil {
+		if _, err := proposeAlert(c, v.ledger, cl, *alert); err != nil {
 			abortErr(c, err)
 			return
 		}
