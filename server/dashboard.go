@@ -632,7 +632,7 @@ func (d *Dashboard) verifyForm(c *gin.Context) {
 		return
 	}
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxScanLen+1024)
-	resp, alert, err := d.verify.check(c.Request.Context(), cl, c.PostForm("scan"), "", false)
+	resp, alert, err := d.verify.check(c.Request.Context(), cl, c.PostForm("scan"), "", checkScan)
 	if err != nil {
 		d.fail(c, err)
 		return

@@ -76,7 +76,7 @@ var apiOperations = []apiOperation{
 
 	{"GET", "/01/:gtin", "resolver", "GS1 Digital Link resolver for a product: its page (Accept: text/html) or JSON. " + consistencyDoc, "optional",
 		[]string{"linkType", "consistency"}, nil, 200},
-	{"GET", "/01/:gtin/*rest", "resolver", "GS1 Digital Link resolver: a verification page (Accept: text/html) or JSON; with linkType=verificationService the DSCSA VRS answer. Path and query together are at most " + strconv.Itoa(maxResolverLink) + " bytes (beyond: 400 link_too_long). " + consistencyDoc, "optional",
+	{"GET", "/01/:gtin/*rest", "resolver", "GS1 Digital Link resolver: a verification page (Accept: text/html) or JSON; with linkType=verificationService the DSCSA VRS answer, which is about the identifier and its status, the same whoever asks (a pharmacy's custody of the pack, an EU FMD check, is not part of it). Path and query together are at most " + strconv.Itoa(maxResolverLink) + " bytes (beyond: 400 link_too_long). " + consistencyDoc, "optional",
 		[]string{"17", "linkType", "context", "reqGLN", "corrUUID", "consistency"}, nil, 200},
 
 	{"GET", "/", "dashboard", "The dashboard (sign-in page without a session).", "cookie", nil, nil, 200},

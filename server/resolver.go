@@ -114,7 +114,7 @@ func (h *resolverAPI) resolve(c *gin.Context) {
 		h.product(c, es, authErr != nil)
 		return
 	}
-	resp, alert, err := h.verify.checkElements(c.Request.Context(), cl, es, "", true)
+	resp, alert, err := h.verify.checkElements(c.Request.Context(), cl, es, "", checkLink)
 	if err != nil {
 		h.fail(c, err)
 		return

@@ -98,6 +98,58 @@ func TestDigitalLinkResolverAndVRS(t *testing.T) {
 	}
 }
 
+// TestVRSAnswersForTheIdentifierWhoeverAsks: a DSCSA VRS request asks
+// whether the manufacturer assigned a product identifier and what its
+// status is. A pharmacy's custody of the pack is EU FMD's notion and no
+// part of that: a genuine pack held by pharmacy 1 is verified for a
+// wholesaler, for pharmacy 1 and for pharmacy 2 alike, and asking raises
+// no custody alert. A recalled pack is still reported as recalled, and a
+// scan at pharmacy 2's counter still finds the pack not in its custody.
+func TestVRSAnswersForTheIdentifierWhoeverAsks(t *testing.T) {
+	n := mustAPINode(t)
+	net, s := mustSeed(t, n, 40)
+	p := net.Packs[net.Cases[0].Packs[5]] // held by pharmacy 1
+	recalled := net.Packs[net.Cases[1].Packs[0]]
+	vrs := func(pk demo.Pack, who demo.Org) (verified bool, info string) {
+		t.Helper()
+		path := "/01/" + pk.GTIN + "/10/" + pk.Lot + "/21/" + pk.Serial + "?17=" + pk.ExpiryAI +
+			"&linkType=verificationService&context=dscsaSaleableReturn&reqGLN=" + who.GLN +
+			"&corrUUID=0f2c6a8e-3b1d-4e5f-9a7b-1c2d3e4f5a6b"
+		status, body := getWith(t, n, path, "application/json", s.Tokens[who.GLN])
+		var out struct {
+			Data struct {
+				Verified bool
+				Info     string `json:"additionalInfo"`
+			}
+		}
+		if status != 200 || json.Unmarshal([]byte(body), &out) != nil {
+			t.Fatalf("VRS for %s: %d %s", who.Name, status, body)
+		}
+		return out.Data.Verified, out.Data.Info
+	}
+	for _, who := range []demo.Org{net.Wholesaler, net.Pharmacy1, net.Pharmacy2} {
+		if verified, info := vrs(p, who); !verified {
+			t.Errorf("VRS for %s: a genuine identifier answered not verified (%s)", who.Name, info)
+		}
+		if verified, info := vrs(recalled, who); verified || info != "Recalled" {
+			t.Errorf("VRS for %s of a recalled pack: verified %v, %q", who.Name, verified, info)
+		}
+	}
+	reg := n.client(s.Tokens[net.Regulator.GLN])
+	var list struct {
+		Alerts []struct{ Actor, Serial string }
+	}
+	if err := reg.Do(t.Context(), "GET", "/api/v1/alerts?verdict=not_in_custody", "", nil, &list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Alerts) != 0 {
+		t.Fatalf("VRS requests raised custody alerts: %+v", list.Alerts)
+	}
+	if v := mustVerify(t, n.client(s.Tokens[net.Pharmacy2.GLN]), p.Scan); v.Verdict != "not_in_custody" {
+		t.Fatalf("pharmacy 2 scanning pharmacy 1's pack: %s, want not_in_custody", v.Verdict)
+	}
+}
+
 // TestResolverAnonymousAnswerNamesNoParty: an anonymous resolution of a
 // dispensed pack, and of a recalled one, says what happened without naming
 // any organisation, as JSON and as a page; a signed-in caller still learns

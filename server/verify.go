@@ -231,7 +231,7 @@ func (h *verifyAPI) answer(c *gin.Context, cl Caller, scan, loc string) {
 		abortErr(c, err)
 		return
 	}
-	resp, alert, err := h.check(c.Request.Context(), cl, scan, loc, false)
+	resp, alert, err := h.check(c.Request.Context(), cl, scan, loc, checkScan)
 	if err != nil {
 		abortErr(c, err)
 		return
@@ -259,11 +259,28 @@ func (h *verifyAPI) answer(c *gin.Context, cl Caller, scan, loc string) {
 // handler writes, so a buffer is free again when c.Data returns.
 var answerBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
+// checkKind says where a verification comes from, which decides what it
+// judges besides the pack's identifier and status.
+type checkKind int
+
+const (
+	// checkScan is a printed code scanned (or typed): everything is
+	// judged, a pharmacy's custody of the pack included (EU FMD).
+	checkScan checkKind = iota
+	// checkLink is a Digital Link on the web, which carries no signature
+	// as printed codes do, so a missing 8030 is "not checked" rather than
+	// suspect.
+	checkLink
+	// checkVRS is a DSCSA Verification Router Service request: a link, as
+	// checkLink, asking whether the manufacturer assigned the identifier
+	// and what its status is. Custody is EU FMD's notion, no part of that
+	// question: a genuine pack held elsewhere is verified whoever asks.
+	checkVRS
+)
+
 // check does a verification without writing: it returns the answer and,
-// for a verdict other than authentic, the alert to propose. With
-// linkOnly the scan came from a Digital Link on the web, which carries no
-// signature as printed codes do, so a missing 8030 is "not checked"
-// rather than suspect.
+// for a verdict other than authentic, the alert to propose; kind says
+// what it judges.
 //
 // An authentic verdict comes from this node's state as it is, which keeps
 // the common answer local and fast. Any other verdict is judged again
@@ -272,7 +289,7 @@ var answerBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return 
 // otherwise be judged suspect, and alerted to regulators, from a state
 // the ledger has left. The alert is a write through the leader anyway, so
 // catching up needs no availability the answer did not already need.
-func (h *verifyAPI) check(ctx context.Context, cl Caller, scan, loc string, linkOnly bool) (verifyResponse, *models.AlertPayload, error) {
+func (h *verifyAPI) check(ctx context.Context, cl Caller, scan, loc string, kind checkKind) (verifyResponse, *models.AlertPayload, error) {
 	if strings.TrimSpace(scan) == "" {
 		return verifyResponse{}, nil, errf(http.StatusBadRequest, "bad_scan", "the scan is empty")
 	}
@@ -283,19 +300,19 @@ func (h *verifyAPI) check(ctx context.Context, cl Caller, scan, loc string, link
 	if err != nil {
 		return verifyResponse{}, nil, errf(http.StatusBadRequest, "bad_gs1", "%v", err)
 	}
-	return h.checkElements(ctx, cl, es, loc, linkOnly)
+	return h.checkElements(ctx, cl, es, loc, kind)
 }
 
 // checkElements is check of a scan already parsed and validated, such as
 // a Digital Link the resolver read, which need not be written out and
 // parsed again.
-func (h *verifyAPI) checkElements(ctx context.Context, cl Caller, es gs1.ElementString, loc string, linkOnly bool) (verifyResponse, *models.AlertPayload, error) {
-	resp, alert, err := h.judge(ctx, cl, es, loc, linkOnly)
+func (h *verifyAPI) checkElements(ctx context.Context, cl Caller, es gs1.ElementString, loc string, kind checkKind) (verifyResponse, *models.AlertPayload, error) {
+	resp, alert, err := h.judge(ctx, cl, es, loc, kind)
 	if err == nil && alert != nil {
 		if err := catchUp(ctx, h.ledger); err != nil {
 			return resp, nil, err
 		}
-		resp, alert, err = h.judge(ctx, cl, es, loc, linkOnly)
+		resp, alert, err = h.judge(ctx, cl, es, loc, kind)
 	}
 	if err == nil {
 		countVerifyRead(resp.fromIndex)
@@ -304,7 +321,7 @@ func (h *verifyAPI) checkElements(ctx context.Context, cl Caller, es gs1.Element
 }
 
 // judge is one verification against this node's state as it is.
-func (h *verifyAPI) judge(ctx context.Context, cl Caller, es gs1.ElementString, loc string, linkOnly bool) (verifyResponse, *models.AlertPayload, error) {
+func (h *verifyAPI) judge(ctx context.Context, cl Caller, es gs1.ElementString, loc string, kind checkKind) (verifyResponse, *models.AlertPayload, error) {
 	var resp verifyResponse
 	if _, ok := es.Get("01"); !ok {
 		return resp, nil, errf(http.StatusBadRequest, "bad_gs1", "the scan has no GTIN (01)")
@@ -321,11 +338,11 @@ func (h *verifyAPI) judge(ctx context.Context, cl Caller, es gs1.ElementString, 
 		return resp, nil, err
 	}
 	req := models.VerifyRequest{Scan: es, Signature: signatureStatus(sig.Status), KeyOwner: sig.KeyOwner}
-	if linkOnly && sig.Status == scanner.SigMissing {
+	if kind != checkScan && sig.Status == scanner.SigMissing {
 		req.Signature = models.SignatureNotChecked
 		sig.Reason = "a Digital Link carries no signature; scan the printed code to check it"
 	}
-	if cl.Role == models.RolePharmacy {
+	if cl.Role == models.RolePharmacy && kind != checkVRS {
 		req.Pharmacy = cl.Org
 	}
 	// From memory when the node's verify index holds the pack, else from

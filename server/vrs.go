@@ -15,7 +15,11 @@ import (
 // Standard for Verification of Product Identifiers: a requester (usually a
 // wholesaler checking a saleable return) GETs the pack's Digital Link with
 // linkType=verificationService, context, reqGLN and corrUUID, and gets
-// verified true or false with a failure reason.
+// verified true or false with a failure reason. The question is whether
+// the manufacturer assigned the product identifier and what its status is
+// (recalled, expired, ...), so the answer is the same whoever asks: which
+// pharmacy holds the pack is EU FMD's check at the counter, not VRS's
+// (checkVRS).
 
 // vrsResponse is the Lightweight Messaging response body.
 type vrsResponse struct {
@@ -62,7 +66,7 @@ func vrsAnswer(c *gin.Context, v *verifyAPI, es gs1.ElementString) {
 			return
 		}
 	}
-	resp, alert, err := v.checkElements(c.Request.Context(), cl, es, "", true)
+	resp, alert, err := v.checkElements(c.Request.Context(), cl, es, "", checkVRS)
 	if err != nil {
 		abortErr(c, err)
 		return
