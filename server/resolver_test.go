@@ -150,6 +150,41 @@ func TestVRSAnswersForTheIdentifierWhoeverAsks(t *testing.T) {
 	}
 }
 
+// TestADigitalLinkWithAGTIN13VerifiesAsItsGTIN14: a Digital Link may carry
+// the GTIN-13 form of a pack's GTIN (a phone app that knows the product by
+// its EAN writes that). Sent to POST /api/v1/verify, signature and all, or
+// opened at the resolver, it is the same pack as the printed code.
+func TestADigitalLinkWithAGTIN13VerifiesAsItsGTIN14(t *testing.T) {
+	n := mustAPINode(t)
+	net, s := mustSeed(t, n, 40)
+	ph1 := n.client(s.Tokens[net.Pharmacy1.GLN])
+	p := net.Packs[net.Cases[0].Packs[3]] // at pharmacy 1
+	gtin13, ok := strings.CutPrefix(p.GTIN, "0")
+	if !ok {
+		t.Fatalf("GTIN %s has no GTIN-13 form", p.GTIN)
+	}
+	sig := p.HRI[strings.Index(p.HRI, "(8030)")+len("(8030)"):]
+	path := "/01/" + gtin13 + "/10/" + p.Lot + "/21/" + p.Serial + "?17=" + p.ExpiryAI
+
+	var v struct {
+		verifyAnswer
+		Scan struct{ HRI string }
+	}
+	link := "https://id.gs1.org" + path + "&8030=" + sig
+	if err := ph1.Do(t.Context(), "POST", "/api/v1/verify", "application/json", map[string]any{"scan": link}, &v); err != nil {
+		t.Fatalf("verify %s: %v", link, err)
+	}
+	if v.Verdict != "authentic" || v.Signature.Status != "valid" || !strings.HasPrefix(v.Scan.HRI, "(01)"+p.GTIN) {
+		t.Fatalf("verify %s: %+v", link, v)
+	}
+
+	var r verifyAnswer
+	status, body := getWith(t, n, path, "application/json", s.Tokens[net.Pharmacy1.GLN])
+	if status != 200 || json.Unmarshal([]byte(body), &r) != nil || r.Verdict != "authentic" || r.Pack == nil || r.Pack.Holder != net.Pharmacy1.GLN {
+		t.Fatalf("GET %s: %d %s", path, status, body)
+	}
+}
+
 // TestResolverAnonymousAnswerNamesNoParty: an anonymous resolution of a
 // dispensed pack, and of a recalled one, says what happened without naming
 // any organisation, as JSON and as a page; a signed-in caller still learns

@@ -25,14 +25,15 @@ const MaxDigitalLinkLen = 4096
 // stands for a space as in any query string. Values and query keys are
 // percent-decoded ("?%31%37=281231" carries AI 17), and a malformed escape
 // anywhere in the query is an error. Query parameters that are not AIs
-// (linkType, context...) are ignored. As
-// in the GS1 Barcode Syntax Engine, a GTIN must have its full 14 digits, an
-// AI may appear only once, and a qualifier that belongs in the path may not
-// stand in the query. Unlike the engine, which takes only all-lower or
-// all-upper case, the scheme may be in any case (RFC 3986 §3.1; a phone's
-// keyboard writes "Https://"). A URI longer than MaxDigitalLinkLen is
-// refused, and so is a path that ends in more AI segments than a primary
-// key and its qualifiers can fill.
+// (linkType, context...) are ignored. A GTIN may be written as a GTIN-8,
+// GTIN-12 or GTIN-13, in the path or the query, and reads as the GTIN-14,
+// zero-padded on the left; a GTIN of any other length is refused. As in
+// the GS1 Barcode Syntax Engine, an AI may appear only once, and a
+// qualifier that belongs in the path may not stand in the query. Unlike
+// the engine, which takes only all-lower or all-upper case, the scheme may
+// be in any case (RFC 3986 §3.1; a phone's keyboard writes "Https://").
+// A URI longer than MaxDigitalLinkLen is refused, and so is a path that
+// ends in more AI segments than a primary key and its qualifiers can fill.
 func ParseDigitalLink(uri string) (ElementString, error) {
 	return validated(parseDigitalLink, uri)
 }
@@ -46,8 +47,9 @@ func ParseDigitalLink(uri string) (ElementString, error) {
 // that chooses between the old reading and the new. It differs from
 // parseDigitalLink in the query, whose attributes an EPC does not use: a
 // key is taken as written (a percent-encoded one is no AI and is ignored,
-// as is any parameter that is not an AI, malformed escapes and all); and
-// the AIs of ledgerUnknownAIs are unknown, in the query and the path.
+// as is any parameter that is not an AI, malformed escapes and all); the
+// AIs of ledgerUnknownAIs are unknown, in the query and the path; and a
+// GTIN in the path must have its 14 digits.
 func parseLedgerDigitalLink(uri string) (ElementString, error) {
 	return parseDigitalLinkAs(uri, true)
 }
@@ -111,6 +113,9 @@ func parseDigitalLinkAs(uri string, ledger bool) (ElementString, error) {
 		if err != nil {
 			return nil, errorf(d.AI, segs[k-1], "bad percent-encoding in %q", clip(segs[k-1]))
 		}
+		if d.AI == "01" && !ledger {
+			v = gtin14(v)
+		}
 		path = append(path, Element{AI: d.AI, Value: v})
 		if d.DLPrimaryKey {
 			key = d
@@ -163,10 +168,10 @@ func parseDigitalLinkAs(uri string, ledger bool) (ElementString, error) {
 		if err != nil {
 			return nil, errorf(k, v, "bad percent-encoding in %q", clip(v))
 		}
-		if k == "01" && (len(dv) == 8 || len(dv) == 12 || len(dv) == 13) && isDigits(dv) {
-			// A GTIN as a data attribute may be zero-suppressed (the Digital
-			// Link standard's own example); in the path it may not.
-			dv = strings.Repeat("0", 14-len(dv)) + dv
+		if k == "01" {
+			// A GTIN as a data attribute may be zero-suppressed too (the
+			// Digital Link standard's own example).
+			dv = gtin14(dv)
 		}
 		if dv == "" {
 			return nil, errorf(k, "", "no value")
@@ -177,6 +182,20 @@ func parseDigitalLinkAs(uri string, ledger bool) (ElementString, error) {
 		return nil, errorf(es[i].AI, es[i].Value, "appears more than once in the Digital Link URI")
 	}
 	return es, nil
+}
+
+// gtin14 is a GTIN-8, GTIN-12 or GTIN-13 written as the GTIN-14 it is,
+// zero-padded on the left, and any other value as it is, for the AI (01)
+// check to judge. A Digital Link may carry the shorter forms (GS1's
+// Digital Link toolkit reads /01/ as (\d{12,14}|\d{8}); the Syntax Engine
+// does with PermitZeroSuppressedGTINinDLuris), and a phone app that knows
+// a product by its EAN-13 writes that. Leading zeros leave the check
+// digit as it was, so the padded GTIN is checked as the printed one.
+func gtin14(v string) string {
+	if (len(v) == 8 || len(v) == 12 || len(v) == 13) && isDigits(v) {
+		return strings.Repeat("0", 14-len(v)) + v
+	}
+	return v
 }
 
 // firstRepeatedAI returns the index of the first element whose AI an

@@ -138,6 +138,51 @@ func BenchmarkParseDigitalLink(b *testing.B) {
 	}
 }
 
+// TestDigitalLinkReadsAShortGTINAsItsGTIN14: GS1 Digital Link takes a
+// GTIN-8, GTIN-12 or GTIN-13 in the /01/ path (GS1's toolkit reads it as
+// (\d{12,14}|\d{8})), and it is the GTIN-14 zero-padded on the left. The
+// check digit is checked all the same, other lengths are refused, and the
+// Digital Link written back carries the 14 digits.
+func TestDigitalLinkReadsAShortGTINAsItsGTIN14(t *testing.T) {
+	for _, c := range []struct{ link, want string }{
+		{"https://id.gs1.org/01/9506000134352/10/L1/21/S1?17=281231", "(01)09506000134352(10)L1(21)S1(17)281231"}, // GTIN-13
+		{"https://a.example/01/416000336108/21/S1", "(01)00416000336108(21)S1"},                                   // GTIN-12
+		{"https://a.example/01/02345673", "(01)00000002345673"},                                                   // GTIN-8
+		{"https://a.example/01/09506000134352/21/S1", "(01)09506000134352(21)S1"},                                 // GTIN-14
+		{"https://a.example/8004/9520614141234567?01=9506000134352", "(8004)9520614141234567(01)09506000134352"},  // in the query
+	} {
+		es, err := ParseDigitalLink(c.link)
+		if err != nil || es.HRI() != c.want {
+			t.Errorf("%s: %s, %v; want %s", c.link, es.HRI(), err, c.want)
+			continue
+		}
+		dl, err := es.DigitalLink("")
+		gtin, _ := es.Get("01")
+		if err != nil || !strings.Contains(dl, "/01/"+gtin) && !strings.Contains(dl, "01="+gtin) {
+			t.Errorf("%s: written back as %q, %v; want the GTIN-14 %s", c.link, dl, err, gtin)
+		}
+	}
+	// The ledger reads an EPC as its entries were judged (see
+	// TestTheLedgerReadsAnEPCsQueryAsItAlwaysHas): a short GTIN in the
+	// path stays refused there until a rules version says otherwise.
+	if e, err := ParseEPC("https://id.gs1.org/01/9506000134352/21/S1"); err == nil {
+		t.Errorf("ParseEPC took a GTIN-13 in the path: %+v", e)
+	}
+	for gtin, reason := range map[string]string{
+		"9506000134353":   "check digit", // GTIN-13, wrong check digit
+		"416000336109":    "check digit", // GTIN-12
+		"02345674":        "check digit", // GTIN-8
+		"0234567":         "too short",   // 7 digits
+		"950600013":       "too short",   // 9
+		"9506000134":      "too short",   // 10
+		"95060001343":     "too short",   // 11
+		"095060001343520": "too long",    // 15
+		"950600013435X":   "",            // 13, not all digits
+	} {
+		wantDLError(t, "https://id.gs1.org/01/"+gtin+"/21/S1", reason)
+	}
+}
+
 // TestTheLedgerReadsAnEPCsQueryAsItAlwaysHas: whether a capture is
 // accepted, and its events' hash ids, depend on how its EPCs are read, so
 // ParseEPC and CanonicalDigitalLink read a Digital Link's query as before

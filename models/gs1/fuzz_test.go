@@ -22,6 +22,7 @@ var pharmaSeeds = []string{
 	"(7003)2612311230(4309)09000000001800000000(8007)GB82WEST12345698765432",
 	`(01)09506000134352(10)L1(21)A\(10)L1`,
 	"https://id.gs1.org/01/09506000134352/10/L(2/21/A%2810%29L1?%31%37=281231",
+	"https://id.gs1.org/01/9506000134352/10/9876ABC/21/SER123?17=281231", // a GTIN-13
 }
 
 // FuzzParseScan checks that no input panics, and that whatever parses

@@ -309,7 +309,6 @@ func TestDigitalLink(t *testing.T) {
 		"https://id.gs1.org/01/09506000134352/21/%ZZ",      // bad escape
 		"https://id.gs1.org/01/09506000134353",             // check digit
 		"https://id.gs1.org/01/09506000134352?17=281231&17=290101",
-		"https://id.gs1.org/01/9506000134352",                 // GTIN-13: 14 digits required
 		"https://id.gs1.org/01/09506000134352/21/1/",          // trailing slash
 		"https://id.gs1.org/01/09506000134352/21/1?99=a+b",    // + is a space in a query
 		"https://id$gs1.org/01/09506000134352",                // bad domain
