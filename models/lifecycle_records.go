@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/pedigree-ledger/pedigree/models/gs1"
@@ -30,9 +31,9 @@ type LifecycleRecord struct {
 	// from the entries without doubling.
 	ItemID int64 `gorm:"uniqueIndex:idx_lifecycle_records_item_seq,priority:1;not null" json:"-"`
 	// Seq is the ledger position of the decommission or undo.
-	Seq uint64 `gorm:"uniqueIndex:idx_lifecycle_records_item_seq,priority:2;not null" json:"seq"`
+	Seq uint64 `gorm:"uniqueIndex:idx_lifecycle_records_item_seq,priority:2;index:idx_lifecycle_records_lot,priority:3;not null" json:"seq"`
 	// GTIN and Lot are the pack's, so a lot's changes are one index
-	// range rather than a walk of its packs.
+	// range, in ledger order, rather than a walk of its packs.
 	GTIN string      `gorm:"index:idx_lifecycle_records_lot,priority:1;not null" json:"gtin"`
 	Lot  string      `gorm:"index:idx_lifecycle_records_lot,priority:2;not null" json:"lot"`
 	Kind CommandKind `gorm:"not null" json:"kind"`
@@ -46,11 +47,14 @@ type LifecycleRecord struct {
 	RecordTime       time.Time `gorm:"not null" json:"record_time"`
 }
 
-// LifecycleChange is a LifecycleRecord with the key of the pack it
-// changed, as a chain of custody lists it.
+// LifecycleChange is a LifecycleRecord with the pack it changed, as a
+// chain of custody lists it: its key, and the GTIN and lot of its record
+// (ItemGTIN, ItemLot), which a reader compares with the row's own.
 type LifecycleChange struct {
 	LifecycleRecord
-	Key string `json:"key"`
+	Key      string `json:"key"`
+	ItemGTIN string `json:"-"`
+	ItemLot  string `json:"-"`
 }
 
 // writeLifecycle records the change the accepted command just made to
@@ -124,44 +128,81 @@ func LifecycleRecordsOf(seq uint64, cmd Command) (LifecycleOf, error) {
 	return out, nil
 }
 
-// RecordLifecycle writes the lifecycle rows of an accepted entry (see
-// LifecycleRecordsOf) that are not yet written. It writes none, with
-// ErrNotFound, when a pack the entry names is not in the projection. A node calls it for the
-// entries applied without writing them; the rows it writes are those
-// Apply would have written, each pack's GTIN and lot read from its record,
-// which a pack never changes.
-func RecordLifecycle(tx *gorm.DB, of LifecycleOf) error {
-	if len(of.Keys) == 0 {
-		return nil
+// RecordLifecycle writes the lifecycle rows of accepted entries (see
+// LifecycleRecordsOf), in their order and each entry's packs in payload
+// order, as Apply writes them, and passes over rows already written. Each
+// pack's GTIN and lot come from its record, which a pack never changes.
+// An entry naming a pack the projection does not hold gets no row; its
+// seq is returned in skipped, with why.
+func RecordLifecycle(tx *gorm.DB, ofs []LifecycleOf) (skipped map[uint64]error, err error) {
+	seen := map[string]bool{}
+	var keys []string
+	for _, of := range ofs {
+		for _, k := range of.Keys {
+			if !seen[k] {
+				seen[k] = true
+				keys = append(keys, k)
+			}
+		}
 	}
-	var items []Item
-	for chunk := range slices.Chunk(of.Keys, sqlChunk) {
+	byKey := make(map[string]Item, len(keys))
+	for chunk := range slices.Chunk(keys, sqlChunk) {
 		var part []Item
 		if err := tx.Select("id", "key", "gtin", "lot").Where(`"key" IN ?`, chunk).Find(&part).Error; err != nil {
-			return fmt.Errorf("models: lifecycle packs: %w", err)
+			return nil, fmt.Errorf("models: lifecycle packs: %w", err)
 		}
-		items = append(items, part...)
-	}
-	if len(items) != len(of.Keys) {
-		return fmt.Errorf("%w: entry %d names %d packs, of which %d are in the projection", ErrNotFound, of.Change.Seq, len(of.Keys), len(items))
-	}
-	for _, it := range items {
-		row := of.Change
-		row.ItemID, row.GTIN, row.Lot = it.ID, it.GTIN, it.Lot
-		if err := tx.Exec(`INSERT OR IGNORE INTO lifecycle_records (item_id, seq, gtin, lot, kind, status, actor, location, supplied_to_public, record_time)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, row.ItemID, row.Seq, row.GTIN, row.Lot, row.Kind, row.Status, row.Actor,
-			row.Location, row.SuppliedToPublic, row.RecordTime).Error; err != nil {
-			return fmt.Errorf("models: record lifecycle of entry %d: %w", of.Change.Seq, err)
+		for _, it := range part {
+			byKey[it.Key] = it
 		}
 	}
-	return nil
+	const cols = 10
+	var vals []any
+	flush := func() error {
+		if len(vals) == 0 {
+			return nil
+		}
+		row := "(?" + strings.Repeat(",?", cols-1) + ")"
+		q := `INSERT OR IGNORE INTO lifecycle_records (item_id, seq, gtin, lot, kind, status, actor, location, supplied_to_public, record_time) VALUES ` +
+			row + strings.Repeat(","+row, len(vals)/cols-1)
+		if err := tx.Exec(q, vals...).Error; err != nil {
+			return fmt.Errorf("models: record lifecycle rows: %w", err)
+		}
+		vals = vals[:0]
+		return nil
+	}
+next:
+	for _, of := range ofs {
+		for _, k := range of.Keys {
+			if _, ok := byKey[k]; !ok {
+				if skipped == nil {
+					skipped = map[uint64]error{}
+				}
+				skipped[of.Change.Seq] = fmt.Errorf("%w: the entry names %s, which the projection does not hold", ErrNotFound, k)
+				continue next
+			}
+		}
+		ch := of.Change
+		for _, k := range of.Keys {
+			it := byKey[k]
+			vals = append(vals, it.ID, ch.Seq, it.GTIN, it.Lot, ch.Kind, ch.Status, ch.Actor, ch.Location, ch.SuppliedToPublic, ch.RecordTime)
+			if len(vals) >= 300*cols {
+				if err := flush(); err != nil {
+					return skipped, err
+				}
+			}
+		}
+	}
+	return skipped, flush()
 }
 
 // lifecycleChanges reads the subject's lifecycle changes in ledger order,
-// at most limit; only those of items when it is set (the items a
-// restricted viewer may see).
-func lifecycleChanges(db *gorm.DB, s Subject, items []Item, restricted bool, limit int) ([]LifecycleChange, error) {
-	q := db.Table("lifecycle_records").Select(`lifecycle_records.*, items."key" AS "key"`).
+// at most limit; for a viewer that does not see everything, only those it
+// made or that were made at its premises, as with events (a change is a
+// decommission entry's, which SeesEntry gives its writer alone): another
+// pharmacy's dispense of a pack the viewer once held is not its business.
+func lifecycleChanges(db *gorm.DB, s Subject, viewer *Viewer, limit int) ([]LifecycleChange, error) {
+	q := db.Table("lifecycle_records").
+		Select(`lifecycle_records.*, items."key" AS "key", items.gtin AS item_gtin, items.lot AS item_lot`).
 		Joins("JOIN items ON items.id = lifecycle_records.item_id")
 	switch {
 	case s.lot != "":
@@ -169,15 +210,12 @@ func lifecycleChanges(db *gorm.DB, s Subject, items []Item, restricted bool, lim
 	default:
 		q = q.Where(`lifecycle_records.item_id IN (SELECT id FROM items WHERE `+s.items+`)`, s.itemArgs...)
 	}
-	if restricted {
-		ids := make([]int64, len(items))
-		for i, it := range items {
-			ids[i] = it.ID
-		}
-		q = q.Where("lifecycle_records.item_id IN ?", ids)
+	if viewer != nil && !viewer.SeesEverything() {
+		q = q.Where("(lifecycle_records.actor = ? OR lifecycle_records.location = ?)", viewer.Org, viewer.Org)
 	}
 	out := []LifecycleChange{}
-	if err := q.Order("lifecycle_records.id").Limit(limit).Scan(&out).Error; err != nil {
+	// Both indexes end in seq (and the rowid): ledger order without a sort.
+	if err := q.Order("lifecycle_records.seq, lifecycle_records.id").Limit(limit).Scan(&out).Error; err != nil {
 		return nil, fmt.Errorf("models: lifecycle changes: %w", err)
 	}
 	return out, nil

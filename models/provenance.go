@@ -118,6 +118,10 @@ type Subject struct {
 	gtin, lot string
 }
 
+// Lot returns the GTIN and lot of a lot subject; ok is false for a pack
+// or a container.
+func (s Subject) Lot() (gtin, lot string, ok bool) { return s.gtin, s.lot, s.lot != "" }
+
 // PackSubject names a pack: its events are those that named it or a
 // container it was in.
 func PackSubject(gtin, serial string) (Subject, error) {
@@ -185,8 +189,8 @@ type Custody struct {
 	Truncated bool
 	// Changes are the decommissions and undos of the pack or the lot's
 	// packs (LifecycleRecord), in ledger order; for a viewer that does
-	// not see everything, only those of Items. ChangesTruncated says
-	// there are more than the limit.
+	// not see everything, only those it made or that were made at its
+	// premises. ChangesTruncated says there are more than the limit.
 	Changes          []LifecycleChange
 	ChangesTruncated bool
 	// Recall is the recall of the lot, or of a pack's lot; nil if none.
@@ -261,7 +265,7 @@ func ChainOfCustody(db *gorm.DB, s Subject, q CustodyQuery) (Custody, error) {
 		// part, that cannot be said.)
 		return Custody{Items: []Item{}, Events: []HistoryEntry{}, Changes: []LifecycleChange{}}, ErrNotFound
 	}
-	if c.Changes, err = lifecycleChanges(db, s, c.Items, restricted, limit+1); err != nil {
+	if c.Changes, err = lifecycleChanges(db, s, q.Viewer, limit+1); err != nil {
 		return c, err
 	}
 	if len(c.Changes) > limit {

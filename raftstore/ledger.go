@@ -326,6 +326,8 @@ func (l *ledger) migrate() error {
 // (rolled back, or a snapshot such a node took). The rows of an entry are
 // read from the entry alone (models.LifecycleRecordsOf), so every node
 // writes the same ones, and writing an entry's rows again changes nothing.
+// It goes lifecyclePage entries a transaction, each moving the mark, so a
+// large ledger's first open holds little memory and, stopped, resumes.
 func (l *ledger) indexLifecycle() error {
 	var mark, size uint64
 	err := l.sqlDB.QueryRow(`SELECT value FROM raftstore_meta WHERE key = ?`, metaLifecycleIndexed).Scan(&mark)
@@ -338,17 +340,42 @@ func (l *ledger) indexLifecycle() error {
 	if mark >= size {
 		return nil
 	}
-	start := time.Now()
+	start, from, entries := time.Now(), mark+1, 0
+	for mark < size {
+		n, next, err := l.indexLifecyclePage(mark, size)
+		if err != nil {
+			return err
+		}
+		entries += n
+		mark = next
+		if n == lifecyclePage {
+			l.log.Info("recording the lifecycle of decommissioned packs", "entries", entries, "through_seq", mark, "of", size)
+		}
+	}
+	l.log.Info("recorded the lifecycle of decommissioned packs", "entries", entries, "from_seq", from, "to_seq", size,
+		"took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// lifecyclePage is how many decommission entries indexLifecycle reads a
+// transaction; a variable so tests can make it small.
+var lifecyclePage = 2000
+
+// indexLifecyclePage writes the rows of the next lifecyclePage decommission
+// entries after mark and moves the mark past them (to size after the
+// last), in one transaction; it returns how many entries it read and the
+// new mark.
+func (l *ledger) indexLifecyclePage(mark, size uint64) (int, uint64, error) {
 	tx := l.db.Begin()
 	if tx.Error != nil {
-		return fmt.Errorf("index lifecycle: %w", tx.Error)
+		return 0, mark, fmt.Errorf("index lifecycle: %w", tx.Error)
 	}
 	defer tx.Rollback()
 	rows, err := tx.Raw(`SELECT e.seq, e.command_id, e.kind, e.actor, e.time, e.payload, e.accepted, e.code, e.message, e.data, e.raft_index, x''
-		FROM ledger_entries e WHERE e.seq > ? AND e.accepted AND e.kind IN (?, ?) ORDER BY e.seq`,
-		mark, models.KindDecommission, models.KindUndoDecommission).Rows()
+		FROM ledger_entries e WHERE e.seq > ? AND e.seq <= ? AND e.accepted AND e.kind IN (?, ?) ORDER BY e.seq LIMIT ?`,
+		mark, size, models.KindDecommission, models.KindUndoDecommission, lifecyclePage).Rows()
 	if err != nil {
-		return fmt.Errorf("read decommission entries: %w", err)
+		return 0, mark, fmt.Errorf("read decommission entries: %w", err)
 	}
 	// An entry whose rows cannot be written (its payload unreadable, a
 	// pack it names missing from the projection) is logged and passed
@@ -357,43 +384,45 @@ func (l *ledger) indexLifecycle() error {
 	skip := func(seq uint64, err error) {
 		l.log.Error("a decommission entry's lifecycle rows cannot be written; chains of custody will not list them", "seq", seq, "err", err)
 	}
-	var todo []models.LifecycleOf
+	var ofs []models.LifecycleOf
+	n, next := 0, size
 	for rows.Next() {
 		e, err := scanEntry(rows)
 		if err != nil {
 			rows.Close()
-			return err
+			return 0, mark, err
+		}
+		n++
+		if n == lifecyclePage {
+			next = e.Seq // a full page: there may be more
 		}
 		of, err := models.LifecycleRecordsOf(e.Seq, e.Command)
 		if err != nil {
 			skip(e.Seq, err)
 			continue
 		}
-		todo = append(todo, of)
+		ofs = append(ofs, of)
 	}
 	if err := rows.Close(); err != nil {
-		return fmt.Errorf("read decommission entries: %w", err)
+		return 0, mark, fmt.Errorf("read decommission entries: %w", err)
 	}
-	for _, of := range todo {
-		err := models.RecordLifecycle(tx, of)
-		if errors.Is(err, models.ErrNotFound) {
+	skipped, err := models.RecordLifecycle(tx, ofs)
+	if err != nil {
+		return 0, mark, err
+	}
+	for _, of := range ofs {
+		if err := skipped[of.Change.Seq]; err != nil {
 			skip(of.Change.Seq, err)
-			continue
-		}
-		if err != nil {
-			return err
 		}
 	}
 	if err := tx.Exec(`INSERT INTO raftstore_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
-		metaLifecycleIndexed, size).Error; err != nil {
-		return fmt.Errorf("record the lifecycle mark: %w", err)
+		metaLifecycleIndexed, next).Error; err != nil {
+		return 0, mark, fmt.Errorf("record the lifecycle mark: %w", err)
 	}
 	if err := tx.Commit().Error; err != nil {
-		return fmt.Errorf("index lifecycle: %w", err)
+		return 0, mark, fmt.Errorf("index lifecycle: %w", err)
 	}
-	l.log.Info("recorded the lifecycle of decommissioned packs", "entries", len(todo), "from_seq", mark+1, "to_seq", size,
-		"took", time.Since(start).Round(time.Millisecond))
-	return nil
+	return n, next, nil
 }
 
 // load reads the committed state (applied index, tree frontier, the

@@ -38,8 +38,11 @@ func readLifecycle(t *testing.T, l *ledger) lifecycleState {
 // lifecycle rows of a decommission and its undo as it applies them, and
 // its mark follows the ledger. A ledger that lacks them (made before the
 // rows existed, or whose node ran an older binary for a while: the mark
-// behind) gets them when it opens, the same rows, none twice.
+// behind) gets them when it opens, the same rows, none twice, a page of
+// entries a transaction (here one entry a page).
 func TestALedgerWritesTheLifecycleRowsItsEntriesLack(t *testing.T) {
+	defer func(p int) { lifecyclePage = p }(lifecyclePage)
+	lifecyclePage = 1
 	path := filepath.Join(t.TempDir(), ledgerFile)
 	l, err := openLedger(path, "node1", 0, 0, testLogger(t))
 	if err != nil {

@@ -237,7 +237,7 @@ func loadProvenance(c *gin.Context, l LifecycleLedger, cl Caller, s models.Subje
 		}
 		p.Events = append(p.Events, ev)
 	}
-	if err := addLifecycle(l, cust, &p, proofAt); err != nil {
+	if err := addLifecycle(l, s, cust, &p, proofAt); err != nil {
 		if statusOf(err, 0) == http.StatusInternalServerError {
 			_ = c.Error(err)
 		}

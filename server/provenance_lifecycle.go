@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
+	"strings"
 	"time"
 
 	"github.com/pedigree-ledger/pedigree/models"
@@ -81,25 +81,87 @@ func acceptedEntry(l proofSource, seq uint64, kind models.CommandKind, what stri
 	return e, nil
 }
 
-// checkChange holds a lifecycle row to its entry: the entry names the
-// pack and made the change the row records.
-func checkChange(l proofSource, ch models.LifecycleChange) error {
+// changeChecker checks the lifecycle rows of one answer. A lot's rows
+// come in ledger order, so an entry's rows (up to 10,000 packs) come
+// together: it reads, hashes and parses each entry once for all of them,
+// and keeps the few read last.
+type changeChecker struct {
+	ledger  proofSource
+	subject models.Subject
+	entries map[uint64]*changeEntry
+	used    []uint64 // seqs, least recently used first
+}
+
+// changeEntry is what one decommission or undo entry recorded.
+type changeEntry struct {
+	change models.LifecycleRecord
+	keys   map[string]bool
+	err    error // why the entry cannot stand behind any row
+}
+
+func newChangeChecker(l proofSource, s models.Subject) *changeChecker {
+	return &changeChecker{ledger: l, subject: s, entries: map[uint64]*changeEntry{}}
+}
+
+// entry reads the entry at seq once per answer.
+func (k *changeChecker) entry(ch models.LifecycleChange, what string) (*changeEntry, error) {
+	if ce, ok := k.entries[ch.Seq]; ok {
+		return ce, nil
+	}
+	if len(k.entries) >= maxCheckedEntries {
+		delete(k.entries, k.used[0])
+		k.used = k.used[1:]
+	}
+	ce := &changeEntry{}
+	e, err := acceptedEntry(k.ledger, ch.Seq, ch.Kind, what)
+	if err != nil && statusOf(err, 0) != http.StatusInternalServerError {
+		return nil, err // the store's fault, not the row's
+	}
+	ce.err = err
+	if err == nil {
+		of, err := models.LifecycleRecordsOf(e.Seq, e.Command)
+		if err != nil {
+			ce.err = recordMismatch(ch.Seq, what, err.Error())
+		}
+		ce.change, ce.keys = of.Change, make(map[string]bool, len(of.Keys))
+		for _, key := range of.Keys {
+			ce.keys[key] = true
+		}
+	}
+	k.entries[ch.Seq] = ce
+	k.used = append(k.used, ch.Seq)
+	return ce, nil
+}
+
+// check holds a lifecycle row to its entry (the entry names the pack and
+// made the change the row records) and to the chain it is listed in (the
+// row is of the pack asked about, or of a pack of the lot asked about,
+// as the pack's record has it).
+func (k *changeChecker) check(ch models.LifecycleChange) error {
 	what := fmt.Sprintf("the %s of %s", ch.Kind, ch.Key)
-	e, err := acceptedEntry(l, ch.Seq, ch.Kind, what)
+	ce, err := k.entry(ch, what)
 	if err != nil {
 		return err
 	}
-	of, err := models.LifecycleRecordsOf(e.Seq, e.Command)
-	if err != nil {
-		return recordMismatch(ch.Seq, what, err.Error())
+	if ce.err != nil {
+		return ce.err
 	}
-	want := of.Change
+	want := ce.change
 	switch {
-	case !slices.Contains(of.Keys, ch.Key):
+	case !ce.keys[ch.Key]:
 		return recordMismatch(ch.Seq, what, "the entry does not name the pack")
 	case ch.Status != want.Status || ch.Actor != want.Actor || ch.Location != want.Location ||
 		ch.SuppliedToPublic != want.SuppliedToPublic || !ch.RecordTime.Equal(want.RecordTime):
 		return recordMismatch(ch.Seq, what, "the entry made another change")
+	case ch.GTIN != ch.ItemGTIN || ch.Lot != ch.ItemLot || !strings.HasPrefix(ch.Key, "(01)"+ch.GTIN+"(21)"):
+		return recordMismatch(ch.Seq, what, "the row names another lot than the pack's")
+	}
+	if gtin, lot, ok := k.subject.Lot(); ok {
+		if ch.GTIN != gtin || ch.Lot != lot {
+			return recordMismatch(ch.Seq, what, "the pack is not of the lot asked about")
+		}
+	} else if ch.Key != k.subject.Key {
+		return recordMismatch(ch.Seq, what, "the row is not of the pack asked about")
 	}
 	return nil
 }
@@ -127,9 +189,10 @@ func checkRecallRow(l proofSource, r models.Recall) error {
 
 // addLifecycle adds the custody's changes and recall to p, each checked
 // against its entry and with its proof (proofAt).
-func addLifecycle(l proofSource, cust models.Custody, p *Provenance, proofAt func(seq uint64) (*raftstore.InclusionProof, error)) error {
+func addLifecycle(l proofSource, s models.Subject, cust models.Custody, p *Provenance, proofAt func(seq uint64) (*raftstore.InclusionProof, error)) error {
+	check := newChangeChecker(l, s)
 	for _, ch := range cust.Changes {
-		if err := checkChange(l, ch); err != nil {
+		if err := check.check(ch); err != nil {
 			return err
 		}
 		pr, err := proofAt(ch.Seq)

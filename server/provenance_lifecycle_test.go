@@ -3,16 +3,19 @@ package server
 import (
 	"bytes"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
 
 	"github.com/pedigree-ledger/pedigree/fixtures/demo"
 	"github.com/pedigree-ledger/pedigree/models"
+	"github.com/pedigree-ledger/pedigree/models/gs1"
 	"github.com/pedigree-ledger/pedigree/raftstore"
 )
 
@@ -167,5 +170,63 @@ func TestProvenanceShowsDecommissionsUndosAndTheRecall(t *testing.T) {
 		if err := reg.Do(t.Context(), "GET", packPath, "", nil, nil); err != nil {
 			t.Fatalf("%s restored: %v", tc.name, err)
 		}
+	}
+}
+
+// TestALotsChangesAreItsOwnAndEachEntryIsReadOnce: a lot's changes come
+// from entries of many packs each, and the checker reads each entry once
+// for all its rows (it read, hashed and parsed the whole entry once per
+// row: seconds for a lot locked in entries of 1,000 packs). A row whose
+// lot was edited into another lot's chain is refused there, not shown as
+// proven beside that lot's packs.
+func TestALotsChangesAreItsOwnAndEachEntryIsReadOnce(t *testing.T) {
+	n := mustAPINode(t)
+	net, s := mustSeed(t, n, 40)
+	mfr := n.client(s.Tokens[net.Manufacturer.GLN])
+	reg := n.client(s.Tokens[net.Regulator.GLN])
+	gtin, at := net.Packs[0].GTIN, time.Now().Add(-time.Minute)
+	var epcs []string
+	for i := range 4 {
+		epcs = append(epcs, gs1.SGTIN{GTIN: gtin, Serial: fmt.Sprintf("LK%d", i)}.DigitalLink())
+	}
+	if err := mfr.Do(t.Context(), "POST", "/epcis/capture", "application/ld+json",
+		demo.Document(at, demo.Commission(at, net.Manufacturer.GLN, epcs, "LK", net.Packs[0].Expiry)), nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, batch := range [][]string{epcs[:2], epcs[2:4]} {
+		if err := mfr.Do(t.Context(), "POST", "/api/v1/decommission", "application/json", map[string]any{"epcs": batch, "status": "locked"}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db, err := n.store.Read(t.Context(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	subject, err := models.LotSubject(gtin, "LK")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cust, err := models.ChainOfCustody(db, subject, models.CustodyQuery{})
+	if err != nil || len(cust.Changes) != 4 {
+		t.Fatalf("the lot's changes: %v, %+v", err, cust.Changes)
+	}
+	src := &countingSource{proofSource: n.store}
+	var p Provenance
+	if err := addLifecycle(src, subject, cust, &p, func(uint64) (*raftstore.InclusionProof, error) { return nil, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if src.reads != 2 || len(p.Changes) != 4 {
+		t.Fatalf("%d entries read for %d changes of 2 entries", src.reads, len(p.Changes))
+	}
+
+	other := net.Packs[0] // a pack of another lot
+	for _, set := range []string{
+		"gtin = '" + other.GTIN + "', lot = '" + other.Lot + "'", // the row moved to another lot
+	} {
+		if err := db.Exec("UPDATE lifecycle_records SET " + set).Error; err != nil {
+			t.Fatal(err)
+		}
+		wantAPIError(t, reg.Do(t.Context(), "GET", "/api/v1/provenance/lots/"+other.GTIN+"/"+url.PathEscape(other.Lot), "", nil, nil),
+			http.StatusInternalServerError, "projection_mismatch")
 	}
 }
