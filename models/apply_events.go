@@ -526,6 +526,17 @@ func (c *capture) unpack(e *Event) error {
 		if err := c.flush(); err != nil {
 			return err
 		}
+		// The event, the last one flushed, names none of the children, so
+		// it is indexed for them as moveContainer indexes a container's
+		// contents: under contentsKey, with no role, so provenance shows
+		// it and EPCIS queries (which look at what events name) do not.
+		// Only the direct children: they are what leaves the container,
+		// as if the event had named them; what is inside a child case
+		// stays in that case, as an unpacking naming the case leaves it.
+		if err := c.a.tx.Exec(`INSERT OR IGNORE INTO event_epcs ("key", event_id, roles) SELECT `+contentsKeySQL(`"key"`)+`, ?, 0 FROM items WHERE parent_id = ?`,
+			c.lastEventID, parent.ID).Error; err != nil {
+			return fmt.Errorf("index unpacked contents: %w", err)
+		}
 		if err := c.a.tx.Exec(`UPDATE items SET parent_id = 0, seq = ? WHERE parent_id = ?`, c.a.seq, parent.ID).Error; err != nil {
 			return err
 		}

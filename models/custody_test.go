@@ -2,6 +2,7 @@ package models
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"strconv"
@@ -55,9 +56,9 @@ func TestChainOfCustody(t *testing.T) {
 		t.Fatalf("keys %q %q %q", pack.Key, lot.Key, container.Key)
 	}
 	regulator := &Viewer{Org: glnReg, Role: RoleRegulator}
-	// The pack travels in the case until the wholesaler unpacks it; unpacking
-	// names only the case.
-	packSteps := []string{"commissioning", "packing", "shipping", "receiving", "shipping", "receiving"}
+	// The pack travels in the case until the wholesaler unpacks all of it,
+	// an event that names only the case and is in the pack's history too.
+	packSteps := []string{"commissioning", "packing", "shipping", "receiving", "unpacking", "shipping", "receiving"}
 	for _, tc := range []struct {
 		name  string
 		s     Subject
@@ -94,9 +95,9 @@ func TestChainOfCustody(t *testing.T) {
 		want   int
 	}{
 		{"the pharmacy's pack", pack, Viewer{Org: glnPharmacy, Role: RolePharmacy}, 1},
-		{"the wholesaler's pack", pack, Viewer{Org: glnWholesal, Role: RoleWholesaler}, 2},
+		{"the wholesaler's pack", pack, Viewer{Org: glnWholesal, Role: RoleWholesaler}, 3},
 		{"the maker's case", container, Viewer{Org: glnMaker, Role: RoleManufacturer}, 2},
-		{"the wholesaler's lot", lot, Viewer{Org: glnWholesal, Role: RoleWholesaler}, 2},
+		{"the wholesaler's lot", lot, Viewer{Org: glnWholesal, Role: RoleWholesaler}, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := ChainOfCustody(l.db, tc.s, CustodyQuery{Viewer: &tc.viewer})
@@ -133,6 +134,74 @@ func TestChainOfCustody(t *testing.T) {
 	}
 	if _, err := PackSubject("123", "X"); err == nil {
 		t.Fatal("a bad GTIN made a subject")
+	}
+}
+
+// TestUnpackingAllIsInTheHistoryOfWhatItUnpacked: an unpacking that names
+// a container and no children (EPCIS: all of them) is in the chain of
+// custody of every item it took out, as an event that named a container
+// the item was in, whether the capture runs alone or after another in a
+// batch. It is not in the history of what stays inside an unpacked case
+// (only the case left the pallet), nor of a pack unpacked before; and
+// EPCIS queries, which look at what an event names, do not match it for
+// the children it did not name.
+func TestUnpackingAllIsInTheHistoryOfWhatItUnpacked(t *testing.T) {
+	l := newLedger(t)
+	l.network()
+	u1, early := sgtinDL(gtinA, "U1"), sgtinDL(gtinA, "U2")
+	box, pallet := ssccDL(51), ssccDL(52)
+	l.capture(glnMaker, l.commissionEv("L1", "2028-12-31", u1, early), l.packEv(box, u1, early), l.packEv(pallet, box))
+	l.capture(glnMaker, l.unpackEv(box, early))
+	// Both in one batch: the second runs after the first, in SQL, as a
+	// node applies a busy log.
+	var cmds []Command
+	for i, e := range []Event{l.unpackEv(pallet), l.unpackEv(box)} {
+		cmd, err := NewCommand(fmt.Sprintf("unpack-all-%d", i), KindCaptureEvents, glnMaker, l.now, CaptureEventsPayload{Events: []Event{e}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmds = append(cmds, cmd)
+	}
+	res, err := l.applyBatch(0, cmds...)
+	if err != nil || !res[0].Accepted || !res[1].Accepted {
+		t.Fatalf("unpacking all: %+v, %v", res, err)
+	}
+	palletSeq, boxSeq := res[0].Seq, res[1].Seq
+	for _, tc := range []struct {
+		name string
+		key  string
+		want []uint64 // the unpackings in its history that did not name it
+	}{
+		{"a pack in the unpacked case", PackKey(gtinA, "U1"), []uint64{boxSeq}},
+		{"the case on the unpacked pallet", keyOf(box), []uint64{palletSeq}},
+		{"a pack unpacked before", PackKey(gtinA, "U2"), nil},
+	} {
+		var got []uint64
+		for _, e := range custodyEvents(t, l.db, itemSubject(tc.key)) {
+			if e.BizStep == "unpacking" && !e.Direct {
+				got = append(got, e.Seq)
+			}
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: unpackings at %v that did not name it, want %v", tc.name, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		param  string
+		values []string
+		want   int
+	}{
+		{"MATCH_epc", []string{u1, box}, 0},
+		{"MATCH_anyEPC", []string{u1}, 0},
+		{"MATCH_anyEPC", []string{box}, 2}, // the case's own unpackings, by parentID
+	} {
+		page, err := QueryEvents(l.db, EventQuery{BizStep: []string{"unpacking"}, Match: []EPCMatch{{Param: tc.param, Values: tc.values}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Events) != tc.want {
+			t.Errorf("%s %v: %d unpackings, want %d", tc.param, tc.values, len(page.Events), tc.want)
+		}
 	}
 }
 

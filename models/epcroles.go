@@ -5,7 +5,7 @@ package models
 // and childEPCs, MATCH_parentID in parentID only, MATCH_anyEPC in every
 // instance field, and the MATCH_*EPCClass parameters in the quantity
 // lists. An index row with no role (0) is an item inside a container the
-// event moved: provenance follows those, EPCIS queries do not.
+// event moved or emptied: provenance follows those, EPCIS queries do not.
 const (
 	RoleEPCList        = 1 << iota // epcList
 	RoleChildEPC                   // childEPCs
@@ -18,10 +18,11 @@ const (
 )
 
 // contentsKey is the key under which the event-EPC index holds an item
-// inside a container an event moved (with no role): apart from the keys
-// events name, so that EPCIS queries, which look only at what events name,
-// never read those rows, however often a product's cases and pallets
-// move. Provenance reads both. No identifier's key begins with "~".
+// inside a container an event moved, or one an unpacking of all took out
+// (with no role): apart from the keys events name, so that EPCIS queries,
+// which look only at what events name, never read those rows, however
+// often a product's cases and pallets move. Provenance reads both. No
+// identifier's key begins with "~".
 func contentsKey(key string) string { return "~" + key }
 
 // contentsKeySQL is contentsKey in SQL, of the column or value expr.

@@ -133,7 +133,8 @@ func PackSubject(gtin, serial string) (Subject, error) {
 }
 
 // itemSubject names a pack or container by its key: its events are those
-// that named it and those that moved a container it was in.
+// that named it, those that moved a container it was in and those that
+// unpacked all of one it was in.
 func itemSubject(k string) Subject {
 	return Subject{Key: k, events: `event_epcs."key" IN (?, ?)`, eventArgs: []any{k, contentsKey(k)}, items: `"key" = ?`, itemArgs: []any{k}}
 }

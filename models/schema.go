@@ -247,7 +247,8 @@ func eventIDHashes(ids []string) []int64 {
 // the EPCIS MATCH_* filters are index lookups. Roles says where the event
 // names the identifier (RoleEPCList, RoleParentID...). Shipping or
 // receiving a container indexes the event for everything inside it too,
-// with no role and under contentsKey.
+// and unpacking all of a container for what it held, with no role and
+// under contentsKey.
 type EventEPC struct {
 	Key     string `gorm:"primaryKey"`
 	EventID int64  `gorm:"primaryKey"`
