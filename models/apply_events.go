@@ -2,6 +2,8 @@ package models
 
 import (
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/pedigree-ledger/pedigree/models/gs1"
 )
@@ -227,12 +229,58 @@ func (c *capture) commission(e *Event) error {
 			if e.ILMD == nil || e.ILMD.LotNumber == "" || e.ILMD.ItemExpirationDate == "" {
 				return reject(CodeBadPayload, "commissioning %s needs ilmd cbvmda:lotNumber and cbvmda:itemExpirationDate", key)
 			}
+			if c.a.rules >= rulesCaptureConsistency {
+				if err := c.codeCarries(s, epc.SGTIN.GTIN, e.ILMD); err != nil {
+					return err
+				}
+			}
 			it.Kind, it.GTIN, it.Serial = ItemPack, epc.SGTIN.GTIN, epc.SGTIN.Serial
 			it.Lot, it.Expiry = e.ILMD.LotNumber, e.ILMD.ItemExpirationDate
 		default:
 			return reject(CodeBadPayload, "cannot commission a %s", epc.Kind)
 		}
 		c.put(it)
+	}
+	return nil
+}
+
+// codeCarries checks, from rules version 3 (rulesCaptureConsistency),
+// that the pack uri names can carry in its code the lot and expiry its
+// commissioning records (m): a recall names a lot as AI (10), a scan
+// reads both from the code, and a pack whose lot no code can carry could
+// never be recalled nor verified. AI (17) has two digits for the year,
+// read in the century the GS1 rule gives them at the time of reading: the
+// entry's record time, never the clock, for every node to judge alike. A
+// Digital Link may also name the lot or the expiry; then the ILMD must
+// say the same, or the ledger would record one and the event say another.
+func (c *capture) codeCarries(uri, gtin string, m *ILMD) error {
+	if err := (gs1.ElementString{{AI: "01", Value: gtin}, {AI: "10", Value: m.LotNumber}}).Validate(); err != nil {
+		return reject(CodeBadPayload, "cbvmda:lotNumber %q is no lot a pack's code can carry: %v", m.LotNumber, err)
+	}
+	expiry, err := time.Parse(time.DateOnly, m.ItemExpirationDate)
+	if err != nil {
+		return reject(CodeBadPayload, "cbvmda:itemExpirationDate %q is not a date like 2027-06-30", m.ItemExpirationDate)
+	}
+	if year := gs1.CenturyYear(expiry.Year()%100, c.a.at.Year()); year != expiry.Year() {
+		return reject(CodeBadPayload, "cbvmda:itemExpirationDate %s is no expiry a pack's code can carry: AI (17) writes the year as %02d, which reads as %d at this entry's time (%s)",
+			m.ItemExpirationDate, expiry.Year()%100, year, c.a.at.Format(time.DateOnly))
+	}
+	// Only a link with a query or a /10/ segment can name either; the
+	// others, nearly all, need not be read again.
+	if !strings.Contains(uri, "?") && !strings.Contains(uri, "/10/") {
+		return nil
+	}
+	attrs, err := gs1.EPCAttributes(uri)
+	if err != nil {
+		return reject(CodeBadPayload, "%v", err)
+	}
+	if lot, ok := attrs.Get("10"); ok && lot != m.LotNumber {
+		return reject(CodeBadPayload, "%s names lot %q, but its cbvmda:lotNumber is %q", uri, lot, m.LotNumber)
+	}
+	if yymmdd, ok := attrs.Get("17"); ok {
+		if read, err := gs1.ParseExpiry(yymmdd, c.a.at); err != nil || !read.Equal(expiry) {
+			return reject(CodeBadPayload, "%s names expiry %s, but its cbvmda:itemExpirationDate is %s", uri, yymmdd, m.ItemExpirationDate)
+		}
 	}
 	return nil
 }

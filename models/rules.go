@@ -22,7 +22,7 @@ import (
 // ledger without an adoption is at version 1.
 
 // RulesVersion is the newest version of the rules this binary applies.
-const RulesVersion = 2
+const RulesVersion = 3
 
 // The versions of the rules, each named for what it changed.
 const (
@@ -36,6 +36,16 @@ const (
 	//   - A CBV value written as a compact URI (cbv:BizStep-shipping) is
 	//     the standard value it names, not an extension.
 	rulesEPCISFidelity = 2
+	// rulesCaptureConsistency (3): a capture records only what the ledger
+	// can stand behind.
+	//   - A commissioned pack's lot (ILMD cbvmda:lotNumber) is one AI (10)
+	//     carries, 1 to 20 characters of CSET 82, or no code could name it
+	//     and no recall reach it; its expiry (cbvmda:itemExpirationDate)
+	//     is one AI (17) carries, its two-digit year read in the century
+	//     the GS1 rule gives it at the entry's record time; and a pack
+	//     named by a Digital Link with a lot (/10/) or an expiry (?17=)
+	//     other than its ILMD's is refused, not recorded by the ILMD.
+	rulesCaptureConsistency = 3
 )
 
 // RulesAdoption records that the ledger adopted a version of the rules:

@@ -14,9 +14,12 @@ import (
 // Verify reads its row packed into one text value (verifySQL). It must
 // return exactly what gorm reads from the same rows, for every kind of
 // value: non-ASCII text (the lengths are in bytes), colons and digits
-// inside values, empty strings, NULLs, booleans, times.
+// inside values, empty strings, NULLs, booleans, times. A lot outside
+// GS1 CSET 82 is refused from rules version 3, but a ledger commissioned
+// under older rules holds such lots, so this one is at version 2.
 func TestVerifyReadsRowsAsStored(t *testing.T) {
 	l := newLedger(t)
+	l.rules = 2
 	l.network()
 	l.mustApply(glnMaker, KindRegisterProduct, RegisterProductPayload{GTIN: mkKey("0401234599999"),
 		Name: "Paracétamol 500 mg — 20:1 «test» 日本", Form: "", Strength: "12:34", PackSize: "-1:", Signed: true})

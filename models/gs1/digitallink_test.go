@@ -234,3 +234,24 @@ func TestTheAITableIsTheOneTheLedgerReadsBy(t *testing.T) {
 		t.Fatalf("the AI table changed (sha256 %s, was %s): the ledger's reading of EPCs depends on it; see this test's comment", got, want)
 	}
 }
+
+// TestEPCAttributesAreWhatALinkCarriesBesideItsKey: a pack's Digital Link
+// may name its lot in the path and its expiry in the query; the EPC leaves
+// them out, EPCAttributes gives them with the serial, read as ParseEPC
+// reads the link. An EPC URI carries none.
+func TestEPCAttributesAreWhatALinkCarriesBesideItsKey(t *testing.T) {
+	for uri, want := range map[string]string{
+		dlGTIN + "/10/L1/21/S1?17=281231&linkType=all": "(10)L1(21)S1(17)281231",
+		dlGTIN + "/21/S1":                    "(21)S1",
+		dlGTIN + "/21/S1?%31%37=281231":      "(21)S1", // not an AI as the ledger reads it
+		"urn:epc:id:sgtin:9506000.013435.S1": "",
+	} {
+		es, err := EPCAttributes(uri)
+		if err != nil || es.HRI() != want {
+			t.Errorf("EPCAttributes(%s): %q, %v; want %q", uri, es.HRI(), err, want)
+		}
+	}
+	if _, err := EPCAttributes(dlGTIN + "/10/L%201/21/S1"); err == nil {
+		t.Error("a link with a lot AI (10) cannot carry was read")
+	}
+}

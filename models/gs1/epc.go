@@ -181,6 +181,23 @@ func epcFromDigitalLink(uri string) (EPC, error) {
 	return EPC{}, errorf(key.AI, key.Value, "this Digital Link key is not an EPC Pedigree tracks")
 }
 
+// EPCAttributes returns what an EPC written as a GS1 Digital Link carries
+// beside its primary key, as ParseEPC reads the link: the qualifiers in
+// its path (a pack's lot, 10, and serial, 21) and the data attributes of
+// its query (an expiry, 17). An EPC URI has none of them apart: nil. The
+// EPC keeps only what identifies the object, not the lot or the expiry;
+// a rule that records those from elsewhere checks them against these.
+func EPCAttributes(uri string) (ElementString, error) {
+	if !isHTTPURI(uri) {
+		return nil, nil
+	}
+	es, err := validated(parseLedgerDigitalLink, uri)
+	if err != nil {
+		return nil, err
+	}
+	return es[1:], nil
+}
+
 // escapeEPC percent-encodes the characters that EPC URIs reserve.
 func escapeEPC(s string) string {
 	if !strings.ContainsAny(s, "\"%&/<>?#") {
