@@ -28,6 +28,12 @@ import (
 // organisation holding a pack of that class (mayNameClass). An event is
 // indexed under every key it names, so these checks are what keeps an
 // organisation's events out of the history of packs and lots it never had.
+//
+// From rules version 3 an event's disposition, when it is a status the
+// ledger keeps (dispositionStatus), must be the status the event leaves
+// what it names in (dispositionHolds): an inspecting event that says
+// "destroyed" would otherwise show a destruction in the chain of custody
+// of a pack that stays active and can still be dispensed.
 
 func (c *capture) apply(e *Event) error {
 	if e.ErrorDeclaration != nil {
@@ -39,6 +45,17 @@ func (c *capture) apply(e *Event) error {
 	if err := c.classes(e); err != nil {
 		return err
 	}
+	if err := c.applyByType(e); err != nil {
+		return err
+	}
+	if c.a.rules >= rulesCaptureConsistency {
+		return c.dispositionHolds(e)
+	}
+	return nil
+}
+
+// applyByType applies the rule of the event's type and business step.
+func (c *capture) applyByType(e *Event) error {
 	switch e.Type {
 	case ObjectEvent:
 		return c.objectEvent(e)
@@ -61,6 +78,62 @@ func (c *capture) apply(e *Event) error {
 			return err
 		}
 		return c.observe(e.OutputEPCList)
+	}
+	return nil
+}
+
+// dispositionStatus maps the CBV dispositions that are statuses the
+// ledger keeps for packs and containers to those statuses. The others
+// (damaged, expired, returned, sellable_not_accessible, ...) describe
+// what the ledger does not track, and any event may carry them.
+var dispositionStatus = map[string]Status{
+	"active":     StatusActive,
+	"in_transit": StatusInTransit,
+	"dispensed":  StatusDispensed,
+	"destroyed":  StatusDestroyed,
+	"stolen":     StatusStolen,
+}
+
+// statusSetBy names the business steps whose events set each status of
+// dispositionStatus, for a refusal to say which to use.
+var statusSetBy = map[Status]string{
+	StatusActive:    "commissioning, receiving or void_shipping",
+	StatusInTransit: "shipping",
+	StatusDispensed: "dispensing (or decommissioning)",
+	StatusDestroyed: "destroying (or decommissioning)",
+	StatusStolen:    "decommissioning",
+}
+
+// dispositionHolds checks, once the event is applied, that a disposition
+// which is a status the ledger keeps is the status of every pack and
+// container the event names: the status the event set, or the one it
+// left them in. An event naming no pack or container, only classes,
+// leaves no pack in any status, so it may not carry one. (Rules version
+// 3, rulesCaptureConsistency.)
+func (c *capture) dispositionHolds(e *Event) error {
+	want, kept := dispositionStatus[e.Disposition]
+	if !kept {
+		return nil
+	}
+	keys := instanceKeys(e)
+	if len(keys) == 0 {
+		return reject(CodeUnsupportedEvent, "disposition %s is a status the ledger keeps for each pack, and an event naming only classes sets it for none; an ObjectEvent naming the packs with bizStep %s sets %s",
+			e.Disposition, statusSetBy[want], want)
+	}
+	step := "this " + e.Type + " without bizStep"
+	if e.BizStep != "" {
+		step = "this " + e.Type + " with bizStep " + e.BizStep
+	}
+	for _, k := range keys {
+		it, err := c.item(k)
+		if err != nil {
+			return err
+		}
+		if it == nil || it.Status == want {
+			continue // every item an applied event names exists: nothing to judge
+		}
+		return reject(CodeUnsupportedEvent, "disposition %s says %s is %s, but %s leaves it %s; an ObjectEvent with bizStep %s sets %s",
+			e.Disposition, k, want, step, it.Status, statusSetBy[want], want)
 	}
 	return nil
 }

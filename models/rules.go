@@ -45,6 +45,10 @@ const (
 	//     the GS1 rule gives it at the entry's record time; and a pack
 	//     named by a Digital Link with a lot (/10/) or an expiry (?17=)
 	//     other than its ILMD's is refused, not recorded by the ILMD.
+	//   - An event's disposition, when it is a status the ledger keeps
+	//     (active, in_transit, dispensed, destroyed, stolen), is the status
+	//     the event leaves every pack and container it names in; an event
+	//     that names only classes carries none of them.
 	rulesCaptureConsistency = 3
 )
 

@@ -101,3 +101,116 @@ func TestRules3ReadAnExpiryAtTheEntrysTime(t *testing.T) {
 	l.capture(glnMaker, l.commissionEv("L1", "2140-12-31", sgtinDL(gtinA, "F1")))
 	l.captureReject(CodeBadPayload, glnMaker, l.commissionEv("L1", "2039-12-31", sgtinDL(gtinA, "F2")))
 }
+
+// TestRules3DispositionsAreTheStatusesEventsLeave captures events whose
+// disposition is a status the ledger keeps but not the one the event
+// leaves its packs in: rules version 2 accepted them, and an event that
+// changes no status left its pack as it was (an "inspecting → destroyed"
+// pack still active, held and dispensable); version 3 refuses them,
+// naming the business step that sets the status. Dispositions that are no
+// status the ledger keeps, and those that say what the event did, are
+// accepted by both.
+func TestRules3DispositionsAreTheStatusesEventsLeave(t *testing.T) {
+	l := newLedger(t)
+	l.rules = 2
+	l.network()
+	with := func(e Event, disposition string) Event {
+		e.Disposition = disposition
+		return e
+	}
+	transaction := func(bizStep, disposition string, epcs ...string) Event {
+		e := l.event(TransactionEvent, ActionAdd, bizStep)
+		e.EPCList, e.Disposition = epcs, disposition
+		e.BizTransactionList = []BizTransaction{{Type: "inv", BizTransaction: "urn:epcglobal:cbv:bt:" + glnPharmacy + ":INV1"}}
+		return e
+	}
+	aggregation := func(disposition, parent string, children ...string) Event {
+		e := l.event(AggregationEvent, ActionObserve, "inspecting")
+		e.ParentID, e.ChildEPCs, e.Disposition = parent, children, disposition
+		return e
+	}
+	refused := []struct {
+		name string
+		sets string // the bizStep the refusal names
+		// event is the event about pack, held active by the pharmacy in
+		// case box, or dispensed there when the case is dispensed.
+		event     func(pack, box string) Event
+		dispensed bool
+		moves     bool // under rules 2 the event changes the pack's status
+	}{
+		{"inspecting, destroyed", "destroying", func(p, _ string) Event { return with(l.observeEv("inspecting", p), "destroyed") }, false, false},
+		{"a TransactionEvent shipping, in_transit", "shipping", func(p, _ string) Event { return transaction("shipping", "in_transit", p) }, false, false},
+		{"an AssociationEvent, dispensed", "dispensing", func(p, box string) Event {
+			e := l.event(AssociationEvent, ActionAdd, "")
+			e.ParentID, e.ChildEPCs, e.Disposition = box, []string{p}, "dispensed"
+			return e
+		}, false, false},
+		{"no bizStep, stolen", "decommissioning", func(p, _ string) Event { return with(l.observeEv("", p), "stolen") }, false, false},
+		{"an aggregation inspected, in_transit", "shipping", func(p, box string) Event { return aggregation("in_transit", box, p) }, false, false},
+		{"a case unpacked, destroyed", "destroying", func(p, box string) Event { return with(l.unpackEv(box, p), "destroyed") }, false, false},
+		{"a lot inspected, destroyed", "destroying", func(string, string) Event { return with(l.classEv("inspecting", lotDL(gtinA, "L1")), "destroyed") }, false, false},
+		{"a dispensed pack inspected, active", "receiving", func(p, _ string) Event { return with(l.observeEv("inspecting", p), "active") }, true, false},
+		{"dispensing, active", "receiving", func(p, box string) Event {
+			return with(l.observeEv("dispensing", p), "active")
+		}, false, true},
+		{"destroying, stolen", "decommissioning", func(p, _ string) Event { return with(l.observeEv("destroying", p), "stolen") }, false, true},
+		{"shipping, active", "receiving", func(p, box string) Event { return with(l.shipEv(glnPharm2, box), "active") }, false, true},
+	}
+	for _, rules := range []int{2, 3} {
+		if rules == 3 {
+			l.adoptRules3()
+		}
+		for i, tc := range refused {
+			serial, box := fmt.Sprintf("D%d-%d", i, rules), ssccDL(600+10*i+rules)
+			pack := l.supplyChain(serial)[0]
+			l.capture(glnPharmacy, l.packEv(box, pack))
+			want := StatusActive
+			if tc.dispensed {
+				l.capture(glnPharmacy, l.unpackEv(box, pack), l.observeEv("dispensing", pack))
+				want = StatusDispensed
+			}
+			res := l.apply(glnPharmacy, KindCaptureEvents, CaptureEventsPayload{Events: []Event{tc.event(pack, box)}})
+			_, hint, _ := strings.Cut(res.Message, "; an ObjectEvent ")
+			switch {
+			case rules == 2 && !res.Accepted:
+				t.Errorf("rules 2, %s: refused: %s %s", tc.name, res.Code, res.Message)
+			case rules == 3 && (res.Accepted || res.Code != CodeUnsupportedEvent || !strings.Contains(hint, tc.sets)):
+				t.Errorf("rules 3, %s: accepted %v, %s %q; want %s naming bizStep %s", tc.name, res.Accepted, res.Code, res.Message, CodeUnsupportedEvent, tc.sets)
+			}
+			if rules == 2 && tc.moves {
+				continue
+			}
+			if it := l.mustItem(PackKey(gtinA, serial)); it.Status != want || it.Holder != glnPharmacy {
+				t.Errorf("rules %d, %s: the pack is %s, held by %s; want %s at the pharmacy", rules, tc.name, it.Status, it.Holder, want)
+			}
+		}
+
+		// Accepted by both: dispositions that are no status, and those
+		// that say what the event did or left.
+		n := func(s string) string { return fmt.Sprintf("%s-%d", s, rules) }
+		packs := l.supplyChain(n("A"), n("B"), n("C"), n("D"), n("E"))
+		a, b, c, d, e := packs[0], packs[1], packs[2], packs[3], packs[4]
+		box := ssccDL(900 + rules)
+		l.capture(glnPharmacy,
+			l.packEv(box, c),
+			with(l.observeEv("inspecting", a), "damaged"),
+			with(l.observeEv("inspecting", a), "sellable_not_accessible"),
+			with(l.observeEv("inspecting", a), "expired"),
+			with(l.observeEv("inspecting", a), "returned"),
+			with(l.observeEv("inspecting", a), "active"),
+			aggregation("active", box, c),
+			transaction("", "", a),
+			transaction("", "active", a),
+			with(l.classEv("inspecting", lotDL(gtinA, "L1")), "recalled"),
+			with(l.unpackEv(box), "active"),
+			with(l.observeEv("dispensing", d), "dispensed"),
+			with(l.observeEv("inspecting", d), "dispensed"),
+			with(l.observeEv("destroying", c), "destroyed"),
+			with(l.observeEv("decommissioning", b), "stolen"),
+			with(l.shipEv(glnPharm2, e), "in_transit"),
+			with(l.observeEv("void_shipping", e), "active"),
+			with(l.shipEv(glnPharm2, e), "in_transit"),
+		)
+		l.capture(glnPharm2, with(l.observeEv("receiving", e), "active"))
+	}
+}

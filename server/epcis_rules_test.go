@@ -44,3 +44,39 @@ func TestALotNoCodeCarriesIsNotCommissioned(t *testing.T) {
 		t.Fatalf("recalling the lot commissioned: %v", err)
 	}
 }
+
+// TestAnEventMayNotClaimAStatusItDoesNotSet: a pharmacy holding an active
+// pack may not record it as "inspecting → destroyed" nor "shipping →
+// in_transit" in a TransactionEvent (422 unsupported_event): the pack
+// would stay active and dispensable while its chain of custody said
+// otherwise. Neither event is in the chain; the pack is dispensed.
+func TestAnEventMayNotClaimAStatusItDoesNotSet(t *testing.T) {
+	n := mustAPINode(t)
+	net, s := mustSeed(t, n, 1)
+	ph1 := n.client(s.Tokens[net.Pharmacy1.GLN])
+	p := net.Packs[net.Cases[0].Packs[3]] // active at pharmacy 1
+	epc, ph := demo.PackEPC(p.GTIN, p.Serial), net.Pharmacy1.GLN
+	at := time.Now().Truncate(time.Second)
+	inspect := demo.Receive(at, ph, []string{epc})
+	inspect["bizStep"], inspect["disposition"] = "inspecting", "destroyed"
+	transaction := demo.Event{"type": "TransactionEvent", "eventTime": at.UTC().Format(time.RFC3339), "eventTimeZoneOffset": "+00:00",
+		"action": "ADD", "bizStep": "shipping", "disposition": "in_transit", "epcList": []string{epc},
+		"bizTransactionList": []any{map[string]any{"type": "inv", "bizTransaction": "urn:epcglobal:cbv:bt:" + ph + ":INV1"}}}
+	for _, e := range []demo.Event{inspect, transaction} {
+		err := ph1.Do(t.Context(), "POST", "/epcis/capture", "application/ld+json", demo.Document(at, e), nil)
+		wantAPIError(t, err, http.StatusUnprocessableEntity, "unsupported_event")
+	}
+	var prov Provenance
+	if err := ph1.Do(t.Context(), "GET", "/api/v1/provenance/packs/"+p.GTIN+"/"+p.Serial, "", nil, &prov); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range prov.Events {
+		if e.Disposition == "destroyed" || e.BizStep == "shipping" && e.Type == "TransactionEvent" {
+			t.Errorf("the chain of custody shows %s %s → %s", e.Type, e.BizStep, e.Disposition)
+		}
+	}
+	if err := ph1.Do(t.Context(), "POST", "/api/v1/decommission", "application/json",
+		map[string]any{"epcs": []string{epc}, "status": "dispensed"}, nil); err != nil {
+		t.Fatalf("dispensing the pack: %v", err)
+	}
+}
