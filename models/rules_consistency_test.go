@@ -1,6 +1,7 @@
 package models
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -213,4 +214,29 @@ func TestRules3DispositionsAreTheStatusesEventsLeave(t *testing.T) {
 		)
 		l.capture(glnPharm2, with(l.observeEv("receiving", e), "active"))
 	}
+}
+
+// TestRules3TakeDeclarationsOfEventsTakenBefore: an event rules version 2
+// took, whose disposition says what it did not do, is what an
+// errorDeclaration retracts; once the ledger is at 3 its capturer may
+// still declare it erroneous, as the declaration restates the event
+// unchanged.
+func TestRules3TakeDeclarationsOfEventsTakenBefore(t *testing.T) {
+	l := newLedger(t)
+	l.rules = 2
+	l.network()
+	pack := l.supplyChain("E1")[0]
+	e := l.observeEv("inspecting", pack)
+	e.Disposition = "destroyed"
+	var ids CaptureResult
+	if err := json.Unmarshal(l.capture(glnPharmacy, e).Data, &ids); err != nil {
+		t.Fatal(err)
+	}
+	l.adoptRules3()
+	again := e
+	again.EventTime = again.EventTime.Add(time.Second)
+	l.captureReject(CodeUnsupportedEvent, glnPharmacy, again)
+	e.EventID = ids.EventIDs[0]
+	e.ErrorDeclaration = &ErrorDeclaration{DeclarationTime: l.now, Reason: "incorrect_data"}
+	l.capture(glnPharmacy, e)
 }
