@@ -3,10 +3,8 @@ package server
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
-	"net/http"
 	"slices"
 	"time"
 
@@ -77,9 +75,7 @@ func newEventChecker(l proofSource, adoptions []models.RulesAdoption) *eventChec
 // entry at seq contradicts. It is the node's fault, not the client's, and
 // another node's copy may well be sound.
 func projectionMismatch(seq uint64, eventID, what string) error {
-	return errf(http.StatusInternalServerError, "projection_mismatch",
-		"this node's copy of event %s does not match the ledger entry %d that committed it (%s), so it is not served as proven; ask another node, and tell this node's operator",
-		eventID, seq, what)
+	return recordMismatch(seq, "event "+eventID, what)
 }
 
 // rulesAt is the rules version an entry at seq was applied by: the newest
@@ -106,20 +102,9 @@ func (k *eventChecker) capture(seq uint64, eventID string) (*capturedEvents, err
 		delete(k.entries, k.used[0])
 		k.used = k.used[1:]
 	}
-	e, err := k.ledger.Entry(seq)
-	if errors.Is(err, raftstore.ErrNotFound) {
-		return nil, projectionMismatch(seq, eventID, "the ledger has no such entry")
-	}
+	e, err := acceptedEntry(k.ledger, seq, models.KindCaptureEvents, "event "+eventID)
 	if err != nil {
 		return nil, err
-	}
-	// The entry as stored must be the leaf the tree, and so the proof,
-	// holds.
-	if !bytes.Equal(raftstore.LeafHash(e.Seq, e.Command, e.Result), e.LeafHash) {
-		return nil, projectionMismatch(seq, eventID, "the stored entry does not hash to its leaf in the tree")
-	}
-	if e.Command.Kind != models.KindCaptureEvents || !e.Result.Accepted {
-		return nil, projectionMismatch(seq, eventID, fmt.Sprintf("the entry is a %s, accepted %v, not an accepted capture", e.Command.Kind, e.Result.Accepted))
 	}
 	ce := &capturedEvents{entry: e, rules: k.rulesAt(seq)}
 	if ce.raw, err = rawArray(e.Command.Payload, "events"); err != nil {

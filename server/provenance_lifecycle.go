@@ -55,7 +55,9 @@ type provenanceRecall struct {
 	Proof      *raftstore.InclusionProof `json:"proof,omitempty"`
 }
 
-// recordMismatch is projectionMismatch for a row that is not an event.
+// recordMismatch is the error of a row (what it describes) that the
+// committed entry at seq contradicts. It is the node's fault, not the
+// client's, and another node's copy may well be sound.
 func recordMismatch(seq uint64, what, detail string) error {
 	return errf(http.StatusInternalServerError, "projection_mismatch",
 		"this node's copy of %s does not match the ledger entry %d that made it (%s), so it is not served as proven; ask another node, and tell this node's operator",
@@ -63,7 +65,8 @@ func recordMismatch(seq uint64, what, detail string) error {
 }
 
 // acceptedEntry reads the entry at seq for a row describing what, and
-// holds it to its leaf and to being an accepted command of kind.
+// holds it to its leaf (the entry as stored must be the leaf the tree,
+// and so the proof, holds) and to being an accepted command of kind.
 func acceptedEntry(l proofSource, seq uint64, kind models.CommandKind, what string) (raftstore.Entry, error) {
 	e, err := l.Entry(seq)
 	if errors.Is(err, raftstore.ErrNotFound) {
