@@ -30,10 +30,10 @@ import (
 // organisation's events out of the history of packs and lots it never had.
 //
 // From rules version 3 an event's disposition, when it is a status the
-// ledger keeps (dispositionStatus), must be the status the event leaves
-// what it names in (dispositionHolds): an inspecting event that says
-// "destroyed" would otherwise show a destruction in the chain of custody
-// of a pack that stays active and can still be dispensed.
+// ledger keeps (dispositionStatus), must agree with what the event did
+// (dispositionHolds): an inspecting event that says "destroyed" would
+// otherwise show a destruction in the chain of custody of a pack that
+// stays active and can still be dispensed.
 
 func (c *capture) apply(e *Event) error {
 	if e.ErrorDeclaration != nil {
@@ -45,13 +45,19 @@ func (c *capture) apply(e *Event) error {
 	if err := c.classes(e); err != nil {
 		return err
 	}
+	_, kept := dispositionStatus[e.Disposition]
+	if !kept || c.a.rules < rulesCaptureConsistency {
+		return c.applyByType(e)
+	}
+	keys := instanceKeys(e)
+	before, err := c.statuses(keys)
+	if err != nil {
+		return err
+	}
 	if err := c.applyByType(e); err != nil {
 		return err
 	}
-	if c.a.rules >= rulesCaptureConsistency {
-		return c.dispositionHolds(e)
-	}
-	return nil
+	return c.dispositionHolds(e, keys, before)
 }
 
 // applyByType applies the rule of the event's type and business step.
@@ -104,19 +110,43 @@ var statusSetBy = map[Status]string{
 	StatusStolen:    "decommissioning",
 }
 
-// dispositionHolds checks, once the event is applied, that a disposition
-// which is a status the ledger keeps is the status of every pack and
-// container the event names: the status the event set, or the one it
-// left them in. An event naming no pack or container, only classes,
-// leaves no pack in any status, so it may not carry one. (Rules version
-// 3, rulesCaptureConsistency.)
-func (c *capture) dispositionHolds(e *Event) error {
-	want, kept := dispositionStatus[e.Disposition]
-	if !kept {
-		return nil
+// statuses returns the status of each item of keys ("" for one not on
+// the ledger), loaded in one query.
+func (c *capture) statuses(keys []string) (map[string]Status, error) {
+	if err := c.load(keys); err != nil {
+		return nil, err
 	}
-	keys := instanceKeys(e)
+	out := make(map[string]Status, len(keys))
+	for _, k := range keys {
+		if it := c.items[k]; it != nil {
+			out[k] = it.Status
+		}
+	}
+	return out, nil
+}
+
+// dispositionHolds checks, once the event is applied, that its
+// disposition (a status of dispositionStatus) agrees with what it did to
+// the packs and containers it describes (keys, whose statuses before it
+// were before). (Rules version 3, rulesCaptureConsistency.)
+//   - An event that changed an item's status must say the status it set:
+//     a shipment that says "active" leaves the pack in transit.
+//   - An event that left it as it was may not say it was taken out of the
+//     supply chain (dispensed, destroyed, stolen) unless it was: the
+//     chain would show a pack gone that the ledger keeps saleable. It may
+//     say active or in_transit: EPCIS events may be recorded late, and
+//     listed in any order in a document (a TransactionEvent before its
+//     shipment, an inspection recorded after it), so those may rightly
+//     describe a state the item has since left.
+//   - An event naming only classes leaves no pack in any status, so it
+//     may not say one was taken out either.
+func (c *capture) dispositionHolds(e *Event, keys []string, before map[string]Status) error {
+	want := dispositionStatus[e.Disposition]
+	gone := want == StatusDispensed || want == StatusDestroyed || want == StatusStolen
 	if len(keys) == 0 {
+		if !gone {
+			return nil
+		}
 		return reject(CodeUnsupportedEvent, "disposition %s is a status the ledger keeps for each pack, and an event naming only classes sets it for none; an ObjectEvent naming the packs with bizStep %s sets %s",
 			e.Disposition, statusSetBy[want], want)
 	}
@@ -124,13 +154,16 @@ func (c *capture) dispositionHolds(e *Event) error {
 	if e.BizStep != "" {
 		step = "this " + e.Type + " with bizStep " + e.BizStep
 	}
+	if err := c.load(keys); err != nil { // a container move empties the cache
+		return err
+	}
 	for _, k := range keys {
-		it, err := c.item(k)
-		if err != nil {
-			return err
-		}
+		it := c.items[k]
 		if it == nil || it.Status == want {
 			continue // every item an applied event names exists: nothing to judge
+		}
+		if changed := before[k] != it.Status; !changed && !gone {
+			continue
 		}
 		return reject(CodeUnsupportedEvent, "disposition %s says %s is %s, but %s leaves it %s; an ObjectEvent with bizStep %s sets %s",
 			e.Disposition, k, want, step, it.Status, statusSetBy[want], want)
@@ -654,9 +687,14 @@ func (c *capture) unpack(e *Event) error {
 		// Only the direct children: they are what leaves the container,
 		// as if the event had named them; what is inside a child case
 		// stays in that case, as an unpacking naming the case leaves it.
-		if err := c.a.tx.Exec(`INSERT OR IGNORE INTO event_epcs ("key", event_id, roles) SELECT `+contentsKeySQL(`"key"`)+`, ?, 0 FROM items WHERE parent_id = ?`,
-			c.lastEventID, parent.ID).Error; err != nil {
-			return fmt.Errorf("index unpacked contents: %w", err)
+		// From rules version 3 only, though it changes no result: every
+		// node, and every replay of an older entry, then indexes an entry
+		// alike, whichever binary applies it.
+		if c.a.rules >= rulesCaptureConsistency {
+			if err := c.a.tx.Exec(`INSERT OR IGNORE INTO event_epcs ("key", event_id, roles) SELECT `+contentsKeySQL(`"key"`)+`, ?, 0 FROM items WHERE parent_id = ?`,
+				c.lastEventID, parent.ID).Error; err != nil {
+				return fmt.Errorf("index unpacked contents: %w", err)
+			}
 		}
 		if err := c.a.tx.Exec(`UPDATE items SET parent_id = 0, seq = ? WHERE parent_id = ?`, c.a.seq, parent.ID).Error; err != nil {
 			return err

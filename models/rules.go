@@ -46,9 +46,16 @@ const (
 	//     named by a Digital Link with a lot (/10/) or an expiry (?17=)
 	//     other than its ILMD's is refused, not recorded by the ILMD.
 	//   - An event's disposition, when it is a status the ledger keeps
-	//     (active, in_transit, dispensed, destroyed, stolen), is the status
-	//     the event leaves every pack and container it names in; an event
-	//     that names only classes carries none of them.
+	//     (active, in_transit, dispensed, destroyed, stolen), agrees with
+	//     what the event did: the status it set, for a pack or container
+	//     whose status it changed; for one it left as it was, any but
+	//     dispensed, destroyed and stolen, which it must then be in (an
+	//     event recorded late, or listed before another in its document,
+	//     may describe a state since left). An event naming only classes
+	//     may not say dispensed, destroyed or stolen.
+	//   - An unpacking of a container's whole contents is indexed for what
+	//     it took out (a projection change, tied to the version so every
+	//     node and replay indexes an entry alike).
 	rulesCaptureConsistency = 3
 )
 

@@ -140,17 +140,14 @@ func TestRules3DispositionsAreTheStatusesEventsLeave(t *testing.T) {
 		moves     bool // under rules 2 the event changes the pack's status
 	}{
 		{"inspecting, destroyed", "destroying", func(p, _ string) Event { return with(l.observeEv("inspecting", p), "destroyed") }, false, false},
-		{"a TransactionEvent shipping, in_transit", "shipping", func(p, _ string) Event { return transaction("shipping", "in_transit", p) }, false, false},
 		{"an AssociationEvent, dispensed", "dispensing", func(p, box string) Event {
 			e := l.event(AssociationEvent, ActionAdd, "")
 			e.ParentID, e.ChildEPCs, e.Disposition = box, []string{p}, "dispensed"
 			return e
 		}, false, false},
 		{"no bizStep, stolen", "decommissioning", func(p, _ string) Event { return with(l.observeEv("", p), "stolen") }, false, false},
-		{"an aggregation inspected, in_transit", "shipping", func(p, box string) Event { return aggregation("in_transit", box, p) }, false, false},
 		{"a case unpacked, destroyed", "destroying", func(p, box string) Event { return with(l.unpackEv(box, p), "destroyed") }, false, false},
 		{"a lot inspected, destroyed", "destroying", func(string, string) Event { return with(l.classEv("inspecting", lotDL(gtinA, "L1")), "destroyed") }, false, false},
-		{"a dispensed pack inspected, active", "receiving", func(p, _ string) Event { return with(l.observeEv("inspecting", p), "active") }, true, false},
 		{"dispensing, active", "receiving", func(p, box string) Event {
 			return with(l.observeEv("dispensing", p), "active")
 		}, false, true},
@@ -186,11 +183,29 @@ func TestRules3DispositionsAreTheStatusesEventsLeave(t *testing.T) {
 			}
 		}
 
-		// Accepted by both: dispositions that are no status, and those
-		// that say what the event did or left.
+		// Accepted by both: dispositions that are no status, those that
+		// say what the event did or left, and active or in_transit said
+		// by an event that changed nothing: events may be recorded late
+		// and listed in any order, so those may describe a state the
+		// pack has since left (a TransactionEvent before its shipment, an
+		// inspection recorded after it).
 		n := func(s string) string { return fmt.Sprintf("%s-%d", s, rules) }
-		packs := l.supplyChain(n("A"), n("B"), n("C"), n("D"), n("E"))
-		a, b, c, d, e := packs[0], packs[1], packs[2], packs[3], packs[4]
+		packs := l.supplyChain(n("A"), n("B"), n("C"), n("D"), n("E"), n("F"))
+		a, b, c, d, e, f := packs[0], packs[1], packs[2], packs[3], packs[4], packs[5]
+		l.capture(glnPharmacy,
+			transaction("shipping", "in_transit", f),
+			with(l.shipEv(glnPharm2, f), "in_transit"),
+			with(l.observeEv("inspecting", f), "active"),
+		)
+		// A transformation changes no pack, and its disposition is its
+		// outputs': its input destroyed, its output active, it says
+		// active.
+		out := sgtinDL(gtinB, n("OUT"))
+		tr := l.event(TransformationEvent, "", "repackaging")
+		tr.InputEPCList, tr.OutputEPCList, tr.Disposition = []string{sgtinDL(gtinA, n("IN"))}, []string{out}, "active"
+		l.capture(glnMaker, l.commissionEv("L1", "2028-12-31", tr.InputEPCList...), l.shipEv(glnMaker2, tr.InputEPCList...))
+		l.capture(glnMaker2, with(l.observeEv("receiving", tr.InputEPCList...), "active"))
+		l.capture(glnMaker2, with(l.observeEv("destroying", tr.InputEPCList...), "destroyed"), l.commissionEv("LB1", "2028-12-31", out), tr)
 		box := ssccDL(900 + rules)
 		l.capture(glnPharmacy,
 			l.packEv(box, c),
@@ -200,12 +215,15 @@ func TestRules3DispositionsAreTheStatusesEventsLeave(t *testing.T) {
 			with(l.observeEv("inspecting", a), "returned"),
 			with(l.observeEv("inspecting", a), "active"),
 			aggregation("active", box, c),
+			aggregation("in_transit", box, c),
+			transaction("shipping", "in_transit", a),
 			transaction("", "", a),
 			transaction("", "active", a),
 			with(l.classEv("inspecting", lotDL(gtinA, "L1")), "recalled"),
 			with(l.unpackEv(box), "active"),
 			with(l.observeEv("dispensing", d), "dispensed"),
 			with(l.observeEv("inspecting", d), "dispensed"),
+			with(l.observeEv("inspecting", d), "active"),
 			with(l.observeEv("destroying", c), "destroyed"),
 			with(l.observeEv("decommissioning", b), "stolen"),
 			with(l.shipEv(glnPharm2, e), "in_transit"),
