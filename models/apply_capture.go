@@ -53,6 +53,11 @@ type capture struct {
 	ids      []string
 	// lastEventID is the database id of the last event flushed.
 	lastEventID int64
+	// event is the index in its capture of the event being applied, and
+	// goneClaims what the capture's events said that must hold once all
+	// are applied (rules version 3: dispositionHolds).
+	event      int
+	goneClaims []goneClaim
 	// nextItemID is the id the next new item gets (0: not yet looked up).
 	nextItemID int64
 
@@ -172,7 +177,7 @@ func (a *applier) captureEvents(p CaptureEventsPayload) (any, error) {
 	if !a.batch.inMemory {
 		c = newCapture(a.batch)
 	}
-	c.a, c.ids = a, nil
+	c.a, c.ids, c.goneClaims = a, nil, nil
 	if a.rules >= rulesEPCISFidelity {
 		if err := readEPCIS2(p.Events); err != nil {
 			return nil, err
@@ -186,6 +191,7 @@ func (a *applier) captureEvents(p CaptureEventsPayload) (any, error) {
 		return nil, err
 	}
 	for i := range p.Events {
+		c.event = i
 		if err := c.apply(&p.Events[i]); err != nil {
 			var rej *Rejection
 			if errors.As(err, &rej) {
@@ -193,6 +199,9 @@ func (a *applier) captureEvents(p CaptureEventsPayload) (any, error) {
 			}
 			return nil, err
 		}
+	}
+	if err := c.checkGoneClaims(); err != nil {
+		return nil, err
 	}
 	if !a.batch.inMemory {
 		if err := c.flush(); err != nil {

@@ -29,8 +29,9 @@ import (
 // indexed under every key it names, so these checks are what keeps an
 // organisation's events out of the history of packs and lots it never had.
 //
-// From rules version 3 an event's disposition, when it is a status the
-// ledger keeps (dispositionStatus), must agree with what the event did
+// From rules version 3 an event's disposition, when it says something of
+// a status the ledger keeps (dispositionClaims), must agree with what the
+// event did
 // (dispositionHolds): an inspecting event that says "destroyed" would
 // otherwise show a destruction in the chain of custody of a pack that
 // stays active and can still be dispensed.
@@ -45,7 +46,7 @@ func (c *capture) apply(e *Event) error {
 	if err := c.classes(e); err != nil {
 		return err
 	}
-	_, kept := dispositionStatus[e.Disposition]
+	_, kept := dispositionClaims[e.Disposition]
 	if !kept || c.a.rules < rulesCaptureConsistency {
 		return c.applyByType(e)
 	}
@@ -88,26 +89,44 @@ func (c *capture) applyByType(e *Event) error {
 	return nil
 }
 
-// dispositionStatus maps the CBV dispositions that are statuses the
-// ledger keeps for packs and containers to those statuses. The others
-// (damaged, expired, returned, sellable_not_accessible, ...) describe
-// what the ledger does not track, and any event may carry them.
-var dispositionStatus = map[string]Status{
-	"active":     StatusActive,
-	"in_transit": StatusInTransit,
-	"dispensed":  StatusDispensed,
-	"destroyed":  StatusDestroyed,
-	"stolen":     StatusStolen,
+// dispositionClaim is what a CBV disposition says of the status of the
+// packs and containers an event describes, for the dispositions that say
+// something of a status the ledger keeps. The others (damaged, expired,
+// returned, sellable_not_accessible, ...) describe what the ledger does
+// not track, and any event may carry them.
+type dispositionClaim struct {
+	holds func(Status) bool
+	says  string // the status it names, for a refusal
+	setBy string // the business steps whose events make it so
+	// gone is true of a disposition saying the pack left the supply
+	// chain: it must hold of a pack the event left as it was.
+	gone bool
 }
 
-// statusSetBy names the business steps whose events set each status of
-// dispositionStatus, for a refusal to say which to use.
-var statusSetBy = map[Status]string{
-	StatusActive:    "commissioning, receiving or void_shipping",
-	StatusInTransit: "shipping",
-	StatusDispensed: "dispensing (or decommissioning)",
-	StatusDestroyed: "destroying (or decommissioning)",
-	StatusStolen:    "decommissioning",
+func isStatus(s Status) func(Status) bool { return func(t Status) bool { return t == s } }
+
+var dispositionClaims = map[string]dispositionClaim{
+	"active":     {isStatus(StatusActive), "active", "commissioning, receiving or void_shipping", false},
+	"in_transit": {isStatus(StatusInTransit), "in_transit", "shipping", false},
+	"dispensed":  {isStatus(StatusDispensed), "dispensed", "dispensing (or decommissioning)", true},
+	"destroyed":  {isStatus(StatusDestroyed), "destroyed", "destroying (or decommissioning)", true},
+	"stolen":     {isStatus(StatusStolen), "stolen", "decommissioning", true},
+	// CBV dispositions of a pack out of the supply chain that name no one
+	// status of the ledger's: any decommissioned status holds them.
+	"inactive":    {Status.Decommissioned, "decommissioned", "decommissioning, dispensing or destroying", true},
+	"disposed":    {Status.Decommissioned, "decommissioned", "destroying (or decommissioning)", true},
+	"retail_sold": {Status.Decommissioned, "decommissioned", "dispensing (or decommissioning)", true},
+}
+
+// goneClaim is a disposition saying that a pack an event left as it was
+// is out of the supply chain, which must hold once the whole capture is
+// applied (checkGoneClaims).
+type goneClaim struct {
+	event   int
+	eventID string
+	key     string
+	claim   dispositionClaim
+	step    string
 }
 
 // statuses returns the status of each item of keys ("" for one not on
@@ -125,30 +144,34 @@ func (c *capture) statuses(keys []string) (map[string]Status, error) {
 	return out, nil
 }
 
+// hasClasses reports whether the event names classes (quantity lists).
+func hasClasses(e *Event) bool {
+	return len(e.QuantityList) > 0 || len(e.ChildQuantityList) > 0 || len(e.InputQuantityList) > 0 || len(e.OutputQuantityList) > 0
+}
+
 // dispositionHolds checks, once the event is applied, that its
-// disposition (a status of dispositionStatus) agrees with what it did to
-// the packs and containers it describes (keys, whose statuses before it
-// were before). (Rules version 3, rulesCaptureConsistency.)
+// disposition (one of dispositionClaims) agrees with what it did to the
+// packs and containers it describes (keys, whose statuses before it were
+// before). (Rules version 3, rulesCaptureConsistency.)
 //   - An event that changed an item's status must say the status it set:
 //     a shipment that says "active" leaves the pack in transit.
-//   - An event that left it as it was may not say it was taken out of the
-//     supply chain (dispensed, destroyed, stolen) unless it was: the
-//     chain would show a pack gone that the ledger keeps saleable. It may
-//     say active or in_transit: EPCIS events may be recorded late, and
-//     listed in any order in a document (a TransactionEvent before its
-//     shipment, an inspection recorded after it), so those may rightly
-//     describe a state the item has since left.
-//   - An event naming only classes leaves no pack in any status, so it
-//     may not say one was taken out either.
+//   - An event that left it as it was may say active or in_transit:
+//     EPCIS events may be recorded late, and listed in any order in a
+//     document (a TransactionEvent before its shipment, an inspection
+//     recorded after it), so those may rightly describe a state the item
+//     has since left. It may say the pack left the supply chain
+//     (dispensed, destroyed, ...) only if, once the whole capture is
+//     applied, it has: the chain would otherwise show a pack gone that
+//     the ledger keeps saleable. That is checked at the capture's end
+//     (checkGoneClaims), since a sale's TransactionEvent may come before
+//     the dispensing it records.
+//   - An event naming classes leaves no pack in any status, so it may
+//     not say they left the supply chain.
 func (c *capture) dispositionHolds(e *Event, keys []string, before map[string]Status) error {
-	want := dispositionStatus[e.Disposition]
-	gone := want == StatusDispensed || want == StatusDestroyed || want == StatusStolen
-	if len(keys) == 0 {
-		if !gone {
-			return nil
-		}
-		return reject(CodeUnsupportedEvent, "disposition %s is a status the ledger keeps for each pack, and an event naming only classes sets it for none; an ObjectEvent naming the packs with bizStep %s sets %s",
-			e.Disposition, statusSetBy[want], want)
+	claim := dispositionClaims[e.Disposition]
+	if claim.gone && hasClasses(e) {
+		return reject(CodeUnsupportedEvent, "disposition %s says the packs left the supply chain, and an event naming classes takes none of them out; an ObjectEvent naming the packs with bizStep %s does",
+			e.Disposition, claim.setBy)
 	}
 	step := "this " + e.Type + " without bizStep"
 	if e.BizStep != "" {
@@ -159,14 +182,39 @@ func (c *capture) dispositionHolds(e *Event, keys []string, before map[string]St
 	}
 	for _, k := range keys {
 		it := c.items[k]
-		if it == nil || it.Status == want {
+		if it == nil || claim.holds(it.Status) {
 			continue // every item an applied event names exists: nothing to judge
 		}
-		if changed := before[k] != it.Status; !changed && !gone {
-			continue
+		if before[k] != it.Status {
+			return reject(CodeUnsupportedEvent, "disposition %s says %s is %s, but %s leaves it %s; an ObjectEvent with bizStep %s sets %s",
+				e.Disposition, k, claim.says, step, it.Status, claim.setBy, claim.says)
 		}
-		return reject(CodeUnsupportedEvent, "disposition %s says %s is %s, but %s leaves it %s; an ObjectEvent with bizStep %s sets %s",
-			e.Disposition, k, want, step, it.Status, statusSetBy[want], want)
+		if claim.gone {
+			c.goneClaims = append(c.goneClaims, goneClaim{event: c.event, eventID: e.EventID, key: k, claim: claim, step: step})
+		}
+	}
+	return nil
+}
+
+// checkGoneClaims checks, once every event of a capture is applied, that
+// the packs its events said were out of the supply chain without taking
+// them out are (dispositionHolds).
+func (c *capture) checkGoneClaims() error {
+	if len(c.goneClaims) == 0 {
+		return nil
+	}
+	keys := make([]string, len(c.goneClaims))
+	for i, g := range c.goneClaims {
+		keys[i] = g.key
+	}
+	if err := c.load(keys); err != nil {
+		return err
+	}
+	for _, g := range c.goneClaims {
+		if it := c.items[g.key]; it != nil && !g.claim.holds(it.Status) {
+			return reject(CodeUnsupportedEvent, "event %d (%s): disposition says %s is %s, but %s leaves it %s, and no event of the capture makes it so; an ObjectEvent with bizStep %s does",
+				g.event, g.eventID, g.key, g.claim.says, g.step, it.Status, g.claim.setBy)
+		}
 	}
 	return nil
 }

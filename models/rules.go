@@ -45,14 +45,16 @@ const (
 	//     the GS1 rule gives it at the entry's record time; and a pack
 	//     named by a Digital Link with a lot (/10/) or an expiry (?17=)
 	//     other than its ILMD's is refused, not recorded by the ILMD.
-	//   - An event's disposition, when it is a status the ledger keeps
-	//     (active, in_transit, dispensed, destroyed, stolen), agrees with
-	//     what the event did: the status it set, for a pack or container
-	//     whose status it changed; for one it left as it was, any but
-	//     dispensed, destroyed and stolen, which it must then be in (an
-	//     event recorded late, or listed before another in its document,
-	//     may describe a state since left). An event naming only classes
-	//     may not say dispensed, destroyed or stolen.
+	//   - An event's disposition, when it says something of a status the
+	//     ledger keeps (active, in_transit, dispensed, destroyed, stolen;
+	//     inactive, disposed, retail_sold: any decommissioned status),
+	//     agrees with what the event did: the status it set, for a pack or
+	//     container whose status it changed; for one it left as it was,
+	//     active or in_transit freely (an event recorded late, or listed
+	//     before another in its document, may describe a state since
+	//     left), and the others only if the pack is so once the whole
+	//     capture is applied. An event naming classes may not say a pack
+	//     left the supply chain.
 	//   - An unpacking of a container's whole contents is indexed for what
 	//     it took out (a projection change, tied to the version so every
 	//     node and replay indexes an entry alike).

@@ -258,3 +258,49 @@ func TestRules3TakeDeclarationsOfEventsTakenBefore(t *testing.T) {
 	e.ErrorDeclaration = &ErrorDeclaration{DeclarationTime: l.now, Reason: "incorrect_data"}
 	l.capture(glnPharmacy, e)
 }
+
+// TestRules3GoneClaimsHoldOnceTheCaptureIsApplied: a disposition saying a
+// pack left the supply chain (dispensed, destroyed, stolen, or CBV's
+// inactive, disposed, retail_sold) of a pack the event left as it was is
+// judged once the whole capture is applied, so a sale's TransactionEvent
+// listed before the dispensing it records is taken, in either order; one
+// no event of the capture makes true is refused, and so is one on an
+// event naming a class, even beside a pack that is gone.
+func TestRules3GoneClaimsHoldOnceTheCaptureIsApplied(t *testing.T) {
+	l := newLedger(t)
+	l.network()
+	packs := l.supplyChain("G1", "G2", "G3", "G4", "G5")
+	sale := func(p string) Event {
+		e := l.event(TransactionEvent, ActionAdd, "retail_selling")
+		e.EPCList, e.Disposition = []string{p}, "dispensed"
+		e.BizTransactionList = []BizTransaction{{Type: "inv", BizTransaction: "urn:epcglobal:cbv:bt:" + glnPharmacy + ":R1"}}
+		return e
+	}
+	dispense := func(p string) Event {
+		e := l.observeEv("dispensing", p)
+		e.Disposition = "dispensed"
+		return e
+	}
+	l.capture(glnPharmacy, dispense(packs[0]), sale(packs[0]))
+	l.capture(glnPharmacy, sale(packs[1]), dispense(packs[1]))
+	l.captureReject(CodeUnsupportedEvent, glnPharmacy, sale(packs[2]))
+	for _, d := range []string{"inactive", "disposed", "retail_sold"} {
+		e := l.observeEv("inspecting", packs[2])
+		e.Disposition = d
+		l.captureReject(CodeUnsupportedEvent, glnPharmacy, e)
+		e = l.observeEv("inspecting", packs[0]) // dispensed
+		e.Disposition = d
+		l.capture(glnPharmacy, e)
+	}
+	destroy := l.observeEv("destroying", packs[3])
+	destroy.Disposition = "destroyed"
+	l.capture(glnPharmacy, destroy)
+	mixed := l.classEv("inspecting", lotDL(gtinA, "L1"))
+	mixed.EPCList, mixed.Disposition = []string{packs[3]}, "destroyed"
+	l.captureReject(CodeUnsupportedEvent, glnPharmacy, mixed)
+	for _, p := range packs[2:3] {
+		if it := l.mustItem(keyOf(p)); it.Status != StatusActive {
+			t.Fatalf("%s is %s after refused captures", p, it.Status)
+		}
+	}
+}

@@ -326,8 +326,9 @@ func (l *ledger) migrate() error {
 // (rolled back, or a snapshot such a node took). The rows of an entry are
 // read from the entry alone (models.LifecycleRecordsOf), so every node
 // writes the same ones, and writing an entry's rows again changes nothing.
-// It goes lifecyclePage entries a transaction, each moving the mark, so a
-// large ledger's first open holds little memory and, stopped, resumes.
+// It goes a page of entries a transaction (lifecyclePage), each moving the
+// mark, so a large ledger's first open holds little memory and, stopped,
+// resumes.
 func (l *ledger) indexLifecycle() error {
 	var mark, size uint64
 	err := l.sqlDB.QueryRow(`SELECT value FROM raftstore_meta WHERE key = ?`, metaLifecycleIndexed).Scan(&mark)
@@ -348,7 +349,7 @@ func (l *ledger) indexLifecycle() error {
 		}
 		entries += n
 		mark = next
-		if n == lifecyclePage {
+		if mark < size {
 			l.log.Info("recording the lifecycle of decommissioned packs", "entries", entries, "through_seq", mark, "of", size)
 		}
 	}
@@ -357,9 +358,13 @@ func (l *ledger) indexLifecycle() error {
 	return nil
 }
 
-// lifecyclePage is how many decommission entries indexLifecycle reads a
-// transaction; a variable so tests can make it small.
-var lifecyclePage = 2000
+// lifecyclePage and lifecyclePageKeys bound the decommission entries
+// indexLifecycle reads a transaction, and the packs they name (an entry
+// may name 10,000); variables so tests can make them small.
+var (
+	lifecyclePage     = 2000
+	lifecyclePageKeys = 50000
+)
 
 // indexLifecyclePage writes the rows of the next lifecyclePage decommission
 // entries after mark and moves the mark past them (to size after the
@@ -385,7 +390,7 @@ func (l *ledger) indexLifecyclePage(mark, size uint64) (int, uint64, error) {
 		l.log.Error("a decommission entry's lifecycle rows cannot be written; chains of custody will not list them", "seq", seq, "err", err)
 	}
 	var ofs []models.LifecycleOf
-	n, next := 0, size
+	n, keys, next := 0, 0, size
 	for rows.Next() {
 		e, err := scanEntry(rows)
 		if err != nil {
@@ -393,15 +398,15 @@ func (l *ledger) indexLifecyclePage(mark, size uint64) (int, uint64, error) {
 			return 0, mark, err
 		}
 		n++
-		if n == lifecyclePage {
-			next = e.Seq // a full page: there may be more
-		}
-		of, err := models.LifecycleRecordsOf(e.Seq, e.Command)
-		if err != nil {
+		if of, err := models.LifecycleRecordsOf(e.Seq, e.Command); err != nil {
 			skip(e.Seq, err)
-			continue
+		} else {
+			ofs, keys = append(ofs, of), keys+len(of.Keys)
 		}
-		ofs = append(ofs, of)
+		if n == lifecyclePage || keys >= lifecyclePageKeys {
+			next = e.Seq // a full page: there may be more
+			break
+		}
 	}
 	if err := rows.Close(); err != nil {
 		return 0, mark, fmt.Errorf("read decommission entries: %w", err)

@@ -1,10 +1,13 @@
 package raftstore
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -39,10 +42,17 @@ func readLifecycle(t *testing.T, l *ledger) lifecycleState {
 // its mark follows the ledger. A ledger that lacks them (made before the
 // rows existed, or whose node ran an older binary for a while: the mark
 // behind) gets them when it opens, the same rows, none twice, a page of
-// entries a transaction (here one entry a page).
+// entries a transaction (here one entry a page, bounded by entries or by
+// the packs they name).
 func TestALedgerWritesTheLifecycleRowsItsEntriesLack(t *testing.T) {
-	defer func(p int) { lifecyclePage = p }(lifecyclePage)
-	lifecyclePage = 1
+	defer func(p, k int) { lifecyclePage, lifecyclePageKeys = p, k }(lifecyclePage, lifecyclePageKeys)
+	for _, bound := range []struct{ entries, keys int }{{1, 1000}, {1000, 1}} {
+		lifecyclePage, lifecyclePageKeys = bound.entries, bound.keys
+		t.Run(fmt.Sprintf("pages of %d entries, %d packs", bound.entries, bound.keys), testLifecycleRowsEntriesLack)
+	}
+}
+
+func testLifecycleRowsEntriesLack(t *testing.T) {
 	path := filepath.Join(t.TempDir(), ledgerFile)
 	l, err := openLedger(path, "node1", 0, 0, testLogger(t))
 	if err != nil {
@@ -87,21 +97,24 @@ func TestALedgerWritesTheLifecycleRowsItsEntriesLack(t *testing.T) {
 	if len(applied.rows) != 2 || applied.mark != size || applied.rows[0].Status != models.StatusLocked || applied.rows[1].Status != models.StatusActive {
 		t.Fatalf("after apply: mark %d (ledger %d), rows %+v", applied.mark, size, applied.rows)
 	}
+	var logged bytes.Buffer
 	reopen := func() {
 		t.Helper()
 		l.close()
-		if l, err = openLedger(path, "node1", 0, 0, testLogger(t)); err != nil {
+		logged.Reset()
+		if l, err = openLedger(path, "node1", 0, 0, slog.New(slog.NewTextHandler(&logged, nil))); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for _, tc := range []struct {
 		name  string
 		older string // what a ledger without the rows, or behind, looks like
+		pages int    // the pages written before the last
 	}{
-		{"a ledger older than the rows", `DELETE FROM lifecycle_records; DELETE FROM raftstore_meta WHERE key = 'lifecycle_indexed'`},
+		{"a ledger older than the rows", `DELETE FROM lifecycle_records; DELETE FROM raftstore_meta WHERE key = 'lifecycle_indexed'`, 1},
 		{"the undo applied by an older binary", fmt.Sprintf(`DELETE FROM lifecycle_records WHERE seq = %d; UPDATE raftstore_meta SET value = %d WHERE key = 'lifecycle_indexed'`,
-			size, size-1)},
-		{"the mark behind, the rows there", `UPDATE raftstore_meta SET value = 0 WHERE key = 'lifecycle_indexed'`},
+			size, size-1), 0},
+		{"the mark behind, the rows there", `UPDATE raftstore_meta SET value = 0 WHERE key = 'lifecycle_indexed'`, 1},
 	} {
 		if _, err := l.sqlDB.Exec(tc.older); err != nil {
 			t.Fatal(err)
@@ -109,6 +122,10 @@ func TestALedgerWritesTheLifecycleRowsItsEntriesLack(t *testing.T) {
 		reopen()
 		if got := readLifecycle(t, l); !reflect.DeepEqual(got, applied) {
 			t.Fatalf("%s, reopened:\n got %+v\nwant %+v", tc.name, got, applied)
+		}
+		// Two entries, one a page: the first page leaves the mark short.
+		if pages := strings.Count(logged.String(), "recording the lifecycle"); tc.pages != pages {
+			t.Fatalf("%s, reopened: %d pages before the last, want %d:\n%s", tc.name, pages, tc.pages, logged.String())
 		}
 	}
 	// An entry whose rows cannot be written is passed over: the node

@@ -153,7 +153,7 @@ func (k *changeChecker) check(ch models.LifecycleChange) error {
 	switch {
 	case !ce.keys[ch.Key]:
 		return recordMismatch(ch.Seq, what, "the entry does not name the pack")
-	case ch.Status != want.Status || ch.Actor != want.Actor || ch.Location != want.Location ||
+	case ch.Kind != want.Kind || ch.Status != want.Status || ch.Actor != want.Actor || ch.Location != want.Location ||
 		ch.SuppliedToPublic != want.SuppliedToPublic || !ch.RecordTime.Equal(want.RecordTime):
 		return recordMismatch(ch.Seq, what, "the entry made another change")
 	case ch.GTIN != ch.ItemGTIN || ch.Lot != ch.ItemLot || !strings.HasPrefix(ch.Key, "(01)"+ch.GTIN+"(21)"):

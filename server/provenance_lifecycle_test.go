@@ -219,6 +219,20 @@ func TestALotsChangesAreItsOwnAndEachEntryIsReadOnce(t *testing.T) {
 		t.Fatalf("%d entries read for %d changes of 2 entries", src.reads, len(p.Changes))
 	}
 
+	// The second row of an entry is held to it as the first is: its entry
+	// is read once, its kind compared all the same.
+	lotPath := "/api/v1/provenance/lots/" + gtin + "/LK"
+	second := "(SELECT id FROM lifecycle_records WHERE lot = 'LK' ORDER BY id LIMIT 1 OFFSET 1)"
+	if err := db.Exec("UPDATE lifecycle_records SET kind = 'undo_decommission' WHERE id = " + second).Error; err != nil {
+		t.Fatal(err)
+	}
+	wantAPIError(t, reg.Do(t.Context(), "GET", lotPath, "", nil, nil), http.StatusInternalServerError, "projection_mismatch")
+	if err := db.Exec("UPDATE lifecycle_records SET kind = 'decommission'").Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.Do(t.Context(), "GET", lotPath, "", nil, nil); err != nil {
+		t.Fatal(err)
+	}
 	other := net.Packs[0] // a pack of another lot
 	for _, set := range []string{
 		"gtin = '" + other.GTIN + "', lot = '" + other.Lot + "'", // the row moved to another lot
