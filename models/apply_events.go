@@ -46,9 +46,14 @@ func (c *capture) apply(e *Event) error {
 	if err := c.classes(e); err != nil {
 		return err
 	}
-	_, kept := dispositionClaims[e.Disposition]
-	if !kept || c.a.rules < rulesCaptureConsistency {
+	if c.a.rules < rulesCaptureConsistency {
 		return c.applyByType(e)
+	}
+	if _, kept := dispositionClaims[e.Disposition]; !kept {
+		if err := c.applyByType(e); err != nil {
+			return err
+		}
+		return c.settleGoneClaims()
 	}
 	keys := instanceKeys(e)
 	before, err := c.statuses(keys)
@@ -56,6 +61,9 @@ func (c *capture) apply(e *Event) error {
 		return err
 	}
 	if err := c.applyByType(e); err != nil {
+		return err
+	}
+	if err := c.settleGoneClaims(); err != nil {
 		return err
 	}
 	return c.dispositionHolds(e, keys, before)
@@ -92,12 +100,13 @@ func (c *capture) applyByType(e *Event) error {
 // dispositionClaim is what a CBV disposition says of the status of the
 // packs and containers an event describes, for the dispositions that say
 // something of a status the ledger keeps. The others (damaged, expired,
-// returned, sellable_not_accessible, ...) describe what the ledger does
-// not track, and any event may carry them.
+// returned, disposed: returned for disposal, still in the chain;
+// sellable_not_accessible, ...) describe what the ledger does not track,
+// and any event may carry them.
 type dispositionClaim struct {
 	holds func(Status) bool
 	says  string // the status it names, for a refusal
-	setBy string // the business steps whose events make it so
+	hint  string // what makes it so, for a refusal
 	// gone is true of a disposition saying the pack left the supply
 	// chain: it must hold of a pack the event left as it was.
 	gone bool
@@ -105,28 +114,32 @@ type dispositionClaim struct {
 
 func isStatus(s Status) func(Status) bool { return func(t Status) bool { return t == s } }
 
+// inactiveStatus is CBV's inactive: decommissioned, and may come back
+// into the supply chain (not destroyed nor stolen).
+func inactiveStatus(s Status) bool { return s.Decommissioned() && !s.Final() }
+
 var dispositionClaims = map[string]dispositionClaim{
-	"active":     {isStatus(StatusActive), "active", "commissioning, receiving or void_shipping", false},
-	"in_transit": {isStatus(StatusInTransit), "in_transit", "shipping", false},
-	"dispensed":  {isStatus(StatusDispensed), "dispensed", "dispensing (or decommissioning)", true},
-	"destroyed":  {isStatus(StatusDestroyed), "destroyed", "destroying (or decommissioning)", true},
-	"stolen":     {isStatus(StatusStolen), "stolen", "decommissioning", true},
-	// CBV dispositions of a pack out of the supply chain that name no one
-	// status of the ledger's: any decommissioned status holds them.
-	"inactive":    {Status.Decommissioned, "decommissioned", "decommissioning, dispensing or destroying", true},
-	"disposed":    {Status.Decommissioned, "decommissioned", "destroying (or decommissioning)", true},
-	"retail_sold": {Status.Decommissioned, "decommissioned", "dispensing (or decommissioning)", true},
+	"active":     {isStatus(StatusActive), "active", "an ObjectEvent with bizStep commissioning, receiving or void_shipping sets it", false},
+	"in_transit": {isStatus(StatusInTransit), "in_transit", "an ObjectEvent with bizStep shipping sets it", false},
+	"dispensed":  {isStatus(StatusDispensed), "dispensed", "an ObjectEvent with bizStep dispensing (or decommissioning) sets it", true},
+	"destroyed":  {isStatus(StatusDestroyed), "destroyed", "an ObjectEvent with bizStep destroying (or decommissioning) sets it", true},
+	"stolen":     {isStatus(StatusStolen), "stolen", "an ObjectEvent with bizStep decommissioning sets it", true},
+	// A sale to a consumer is a dispense to the ledger.
+	"retail_sold": {isStatus(StatusDispensed), "dispensed", "an ObjectEvent with bizStep dispensing sets it", true},
+	"inactive":    {inactiveStatus, "decommissioned (and not destroyed or stolen)", "the decommission command sets it", true},
 }
 
 // goneClaim is a disposition saying that a pack an event left as it was
-// is out of the supply chain, which must hold once the whole capture is
-// applied (checkGoneClaims).
+// is out of the supply chain, which some event of the capture must make
+// true (settleGoneClaims, checkGoneClaims).
 type goneClaim struct {
-	event   int
-	eventID string
-	key     string
-	claim   dispositionClaim
-	step    string
+	event       int
+	eventID     string
+	disposition string
+	key         string
+	claim       dispositionClaim
+	step        string
+	held        bool // an event of the capture left the pack so
 }
 
 // statuses returns the status of each item of keys ("" for one not on
@@ -170,8 +183,8 @@ func hasClasses(e *Event) bool {
 func (c *capture) dispositionHolds(e *Event, keys []string, before map[string]Status) error {
 	claim := dispositionClaims[e.Disposition]
 	if claim.gone && hasClasses(e) {
-		return reject(CodeUnsupportedEvent, "disposition %s says the packs left the supply chain, and an event naming classes takes none of them out; an ObjectEvent naming the packs with bizStep %s does",
-			e.Disposition, claim.setBy)
+		return reject(CodeUnsupportedEvent, "disposition %s says the packs left the supply chain, and an event naming classes takes none of them out; for packs, %s",
+			e.Disposition, claim.hint)
 	}
 	step := "this " + e.Type + " without bizStep"
 	if e.BizStep != "" {
@@ -186,34 +199,50 @@ func (c *capture) dispositionHolds(e *Event, keys []string, before map[string]St
 			continue // every item an applied event names exists: nothing to judge
 		}
 		if before[k] != it.Status {
-			return reject(CodeUnsupportedEvent, "disposition %s says %s is %s, but %s leaves it %s; an ObjectEvent with bizStep %s sets %s",
-				e.Disposition, k, claim.says, step, it.Status, claim.setBy, claim.says)
+			return reject(CodeUnsupportedEvent, "disposition %s says %s is %s, but %s leaves it %s; %s",
+				e.Disposition, k, claim.says, step, it.Status, claim.hint)
 		}
 		if claim.gone {
-			c.goneClaims = append(c.goneClaims, goneClaim{event: c.event, eventID: e.EventID, key: k, claim: claim, step: step})
+			c.goneClaims = append(c.goneClaims, goneClaim{event: c.event, eventID: e.EventID, disposition: e.Disposition, key: k, claim: claim, step: step})
 		}
 	}
 	return nil
 }
 
-// checkGoneClaims checks, once every event of a capture is applied, that
-// the packs its events said were out of the supply chain without taking
-// them out are (dispositionHolds).
-func (c *capture) checkGoneClaims() error {
-	if len(c.goneClaims) == 0 {
-		return nil
+// settleGoneClaims marks the capture's open gone claims that hold now,
+// after an event: a claim is taken if, at some point of the capture, an
+// event left the pack as it says, whatever came after (a destruction
+// after the dispense a sale records), so the order of a document's
+// events does not decide.
+func (c *capture) settleGoneClaims() error {
+	var keys []string
+	for _, g := range c.goneClaims {
+		if !g.held {
+			keys = append(keys, g.key)
+		}
 	}
-	keys := make([]string, len(c.goneClaims))
-	for i, g := range c.goneClaims {
-		keys[i] = g.key
+	if len(keys) == 0 {
+		return nil
 	}
 	if err := c.load(keys); err != nil {
 		return err
 	}
+	for i := range c.goneClaims {
+		if g := &c.goneClaims[i]; !g.held {
+			it := c.items[g.key]
+			g.held = it == nil || g.claim.holds(it.Status)
+		}
+	}
+	return nil
+}
+
+// checkGoneClaims refuses, once every event of a capture is applied, a
+// claim no event of it made true (dispositionHolds).
+func (c *capture) checkGoneClaims() error {
 	for _, g := range c.goneClaims {
-		if it := c.items[g.key]; it != nil && !g.claim.holds(it.Status) {
-			return reject(CodeUnsupportedEvent, "event %d (%s): disposition says %s is %s, but %s leaves it %s, and no event of the capture makes it so; an ObjectEvent with bizStep %s does",
-				g.event, g.eventID, g.key, g.claim.says, g.step, it.Status, g.claim.setBy)
+		if !g.held {
+			return reject(CodeUnsupportedEvent, "event %d (%s): disposition %s says %s is %s, but %s leaves it as it was, and no event of the capture makes it so; %s",
+				g.event, g.eventID, g.disposition, g.key, g.claim.says, g.step, g.claim.hint)
 		}
 	}
 	return nil

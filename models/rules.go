@@ -47,13 +47,13 @@ const (
 	//     other than its ILMD's is refused, not recorded by the ILMD.
 	//   - An event's disposition, when it says something of a status the
 	//     ledger keeps (active, in_transit, dispensed, destroyed, stolen;
-	//     inactive, disposed, retail_sold: any decommissioned status),
-	//     agrees with what the event did: the status it set, for a pack or
-	//     container whose status it changed; for one it left as it was,
-	//     active or in_transit freely (an event recorded late, or listed
-	//     before another in its document, may describe a state since
-	//     left), and the others only if the pack is so once the whole
-	//     capture is applied. An event naming classes may not say a pack
+	//     retail_sold: dispensed; inactive: decommissioned, not destroyed
+	//     or stolen), agrees with what the event did: the status it set,
+	//     for a pack or container whose status it changed; for one it left
+	//     as it was, active or in_transit freely (an event recorded late,
+	//     or listed before another in its document, may describe a state
+	//     since left), and the others only if some event of the capture
+	//     leaves the pack so. An event naming classes may not say a pack
 	//     left the supply chain.
 	//   - An unpacking of a container's whole contents is indexed for what
 	//     it took out (a projection change, tied to the version so every
