@@ -115,10 +115,7 @@ func TestRules3DispositionsAreTheStatusesEventsLeave(t *testing.T) {
 	l := newLedger(t)
 	l.rules = 2
 	l.network()
-	with := func(e Event, disposition string) Event {
-		e.Disposition = disposition
-		return e
-	}
+	with := withDisposition
 	transaction := func(bizStep, disposition string, epcs ...string) Event {
 		e := l.event(TransactionEvent, ActionAdd, bizStep)
 		e.EPCList, e.Disposition = epcs, disposition
@@ -259,6 +256,12 @@ func TestRules3TakeDeclarationsOfEventsTakenBefore(t *testing.T) {
 	l.capture(glnPharmacy, e)
 }
 
+// withDisposition is e saying disposition d.
+func withDisposition(e Event, d string) Event {
+	e.Disposition = d
+	return e
+}
+
 // TestRules3GoneClaimsHoldOnceTheCaptureIsApplied: a disposition saying a
 // pack left the supply chain (dispensed, destroyed, stolen, or CBV's
 // inactive and retail_sold) of a pack the event left as it was is taken
@@ -280,16 +283,8 @@ func TestRules3GoneClaimsHoldOnceTheCaptureIsApplied(t *testing.T) {
 		e.BizTransactionList = []BizTransaction{{Type: "inv", BizTransaction: "urn:epcglobal:cbv:bt:" + glnPharmacy + ":R1"}}
 		return e
 	}
-	dispense := func(p string) Event {
-		e := l.observeEv("dispensing", p)
-		e.Disposition = "dispensed"
-		return e
-	}
-	destroying := func(p string) Event {
-		e := l.observeEv("destroying", p)
-		e.Disposition = "destroyed"
-		return e
-	}
+	dispense := func(p string) Event { return withDisposition(l.observeEv("dispensing", p), "dispensed") }
+	destroying := func(p string) Event { return withDisposition(l.observeEv("destroying", p), "destroyed") }
 	l.capture(glnPharmacy, dispense(packs[0]), sale(packs[0]))
 	l.capture(glnPharmacy, sale(packs[1]), dispense(packs[1]))
 	l.capture(glnPharmacy, sale(packs[5]), dispense(packs[5]), destroying(packs[5]))
@@ -297,27 +292,17 @@ func TestRules3GoneClaimsHoldOnceTheCaptureIsApplied(t *testing.T) {
 	l.captureReject(CodeUnsupportedEvent, glnPharmacy, sale(packs[2]))
 	l.captureReject(CodeUnsupportedEvent, glnPharmacy, sale(packs[2]), destroying(packs[2]))
 	for _, d := range []string{"inactive", "retail_sold"} {
-		e := l.observeEv("inspecting", packs[2])
-		e.Disposition = d
-		l.captureReject(CodeUnsupportedEvent, glnPharmacy, e)
-		e = l.observeEv("inspecting", packs[0]) // dispensed
-		e.Disposition = d
-		l.capture(glnPharmacy, e)
+		l.captureReject(CodeUnsupportedEvent, glnPharmacy, withDisposition(l.observeEv("inspecting", packs[2]), d))
+		l.capture(glnPharmacy, withDisposition(l.observeEv("inspecting", packs[0]), d)) // dispensed
 	}
-	disposed := l.observeEv("holding", packs[2])
-	disposed.Disposition = "disposed"
-	l.capture(glnPharmacy, disposed)
+	l.capture(glnPharmacy, withDisposition(l.observeEv("holding", packs[2]), "disposed"))
 	l.mustApply(glnPharmacy, KindDecommission, DecommissionPayload{EPCs: packs[6:7], Status: StatusStolen})
 	for _, d := range []string{"inactive", "retail_sold", "dispensed"} {
-		e := l.observeEv("retail_selling", packs[6])
-		e.Disposition = d
-		l.captureReject(CodeUnsupportedEvent, glnPharmacy, e)
+		l.captureReject(CodeUnsupportedEvent, glnPharmacy, withDisposition(l.observeEv("retail_selling", packs[6]), d))
 	}
-	destroy := l.observeEv("destroying", packs[3])
-	destroy.Disposition = "destroyed"
-	l.capture(glnPharmacy, destroy)
-	mixed := l.classEv("inspecting", lotDL(gtinA, "L1"))
-	mixed.EPCList, mixed.Disposition = []string{packs[3]}, "destroyed"
+	l.capture(glnPharmacy, destroying(packs[3]))
+	mixed := withDisposition(l.classEv("inspecting", lotDL(gtinA, "L1")), "destroyed")
+	mixed.EPCList = []string{packs[3]}
 	l.captureReject(CodeUnsupportedEvent, glnPharmacy, mixed)
 	for _, p := range packs[2:3] {
 		if it := l.mustItem(keyOf(p)); it.Status != StatusActive {
