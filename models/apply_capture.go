@@ -53,11 +53,14 @@ type capture struct {
 	ids      []string
 	// lastEventID is the database id of the last event flushed.
 	lastEventID int64
-	// event is the index in its capture of the event being applied, and
-	// goneClaims what the capture's events said that must hold once all
-	// are applied (rules version 3: dispositionHolds).
+	// event is the index in its capture of the event being applied,
+	// goneClaims what the capture's events said that must hold by its
+	// end, and reached the statuses each pack an event named was left in,
+	// when an event may say packs left the supply chain (rules version 3:
+	// dispositionHolds, checkGoneClaims).
 	event      int
 	goneClaims []goneClaim
+	reached    map[string][]Status
 	// nextItemID is the id the next new item gets (0: not yet looked up).
 	nextItemID int64
 
@@ -177,11 +180,15 @@ func (a *applier) captureEvents(p CaptureEventsPayload) (any, error) {
 	if !a.batch.inMemory {
 		c = newCapture(a.batch)
 	}
-	c.a, c.ids, c.goneClaims = a, nil, nil
+	c.a, c.ids, c.goneClaims, c.reached = a, nil, nil, nil
 	if a.rules >= rulesEPCISFidelity {
 		if err := readEPCIS2(p.Events); err != nil {
 			return nil, err
 		}
+	}
+	// After readEPCIS2, which reads cbv:Disp-dispensed as dispensed.
+	if a.rules >= rulesCaptureConsistency && mayClaimGone(p.Events) {
+		c.reached = map[string][]Status{}
 	}
 	if err := c.assignIDs(p.Events); err != nil {
 		return nil, err

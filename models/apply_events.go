@@ -2,6 +2,7 @@ package models
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -49,11 +50,12 @@ func (c *capture) apply(e *Event) error {
 	if c.a.rules < rulesCaptureConsistency {
 		return c.applyByType(e)
 	}
-	if _, kept := dispositionClaims[e.Disposition]; !kept {
+	said := saidDispositions(e)
+	if len(said) == 0 {
 		if err := c.applyByType(e); err != nil {
 			return err
 		}
-		return c.settleGoneClaims()
+		return c.trackReached(instanceKeys(e))
 	}
 	keys := instanceKeys(e)
 	before, err := c.statuses(keys)
@@ -63,10 +65,15 @@ func (c *capture) apply(e *Event) error {
 	if err := c.applyByType(e); err != nil {
 		return err
 	}
-	if err := c.settleGoneClaims(); err != nil {
+	if err := c.trackReached(keys); err != nil {
 		return err
 	}
-	return c.dispositionHolds(e, keys, before)
+	for _, d := range said {
+		if err := c.dispositionHolds(e, d, keys, before); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // applyByType applies the rule of the event's type and business step.
@@ -131,7 +138,7 @@ var dispositionClaims = map[string]dispositionClaim{
 
 // goneClaim is a disposition saying that a pack an event left as it was
 // is out of the supply chain, which some event of the capture must make
-// true (settleGoneClaims, checkGoneClaims).
+// true, before or after it (checkGoneClaims).
 type goneClaim struct {
 	event       int
 	eventID     string
@@ -139,7 +146,6 @@ type goneClaim struct {
 	key         string
 	claim       dispositionClaim
 	step        string
-	held        bool // an event of the capture left the pack so
 }
 
 // statuses returns the status of each item of keys ("" for one not on
@@ -162,9 +168,58 @@ func hasClasses(e *Event) bool {
 	return len(e.QuantityList) > 0 || len(e.ChildQuantityList) > 0 || len(e.InputQuantityList) > 0 || len(e.OutputQuantityList) > 0
 }
 
-// dispositionHolds checks, once the event is applied, that its
-// disposition (one of dispositionClaims) agrees with what it did to the
-// packs and containers it describes (keys, whose statuses before it were
+// saidDispositions are the dispositions of dispositionClaims an event
+// says its packs are in: its disposition, and those its
+// persistentDisposition sets.
+func saidDispositions(e *Event) []string {
+	var said []string
+	if _, ok := dispositionClaims[e.Disposition]; ok {
+		said = append(said, e.Disposition)
+	}
+	if pd := e.PersistentDisposition; pd != nil {
+		for _, d := range pd.Set {
+			if _, ok := dispositionClaims[d]; ok && !slices.Contains(said, d) {
+				said = append(said, d)
+			}
+		}
+	}
+	return said
+}
+
+// mayClaimGone reports whether any event of a capture says its packs left
+// the supply chain: only then does the capture keep the statuses its
+// packs reach (trackReached).
+func mayClaimGone(events []Event) bool {
+	for i := range events {
+		for _, d := range saidDispositions(&events[i]) {
+			if dispositionClaims[d].gone {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// trackReached notes the statuses keys are in after an event, when the
+// capture may need them (mayClaimGone).
+func (c *capture) trackReached(keys []string) error {
+	if c.reached == nil || len(keys) == 0 {
+		return nil
+	}
+	if err := c.load(keys); err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if it := c.items[k]; it != nil {
+			c.reached[k] = append(c.reached[k], it.Status)
+		}
+	}
+	return nil
+}
+
+// dispositionHolds checks, once the event is applied, that disposition d
+// (one of dispositionClaims) it says agrees with what it did to the packs
+// and containers it describes (keys, whose statuses before it were
 // before). (Rules version 3, rulesCaptureConsistency.)
 //   - An event that changed an item's status must say the status it set:
 //     a shipment that says "active" leaves the pack in transit.
@@ -173,18 +228,18 @@ func hasClasses(e *Event) bool {
 //     document (a TransactionEvent before its shipment, an inspection
 //     recorded after it), so those may rightly describe a state the item
 //     has since left. It may say the pack left the supply chain
-//     (dispensed, destroyed, ...) only if, once the whole capture is
-//     applied, it has: the chain would otherwise show a pack gone that
-//     the ledger keeps saleable. That is checked at the capture's end
-//     (checkGoneClaims), since a sale's TransactionEvent may come before
-//     the dispensing it records.
+//     (dispensed, destroyed, ...) only if some event of the capture,
+//     before or after it, leaves the pack so (checkGoneClaims): a sale's
+//     TransactionEvent may come before or after the dispensing it
+//     records, and a destruction after both. Otherwise the chain would
+//     show a pack gone that the ledger keeps saleable.
 //   - An event naming classes leaves no pack in any status, so it may
 //     not say they left the supply chain.
-func (c *capture) dispositionHolds(e *Event, keys []string, before map[string]Status) error {
-	claim := dispositionClaims[e.Disposition]
+func (c *capture) dispositionHolds(e *Event, d string, keys []string, before map[string]Status) error {
+	claim := dispositionClaims[d]
 	if claim.gone && hasClasses(e) {
 		return reject(CodeUnsupportedEvent, "disposition %s says the packs left the supply chain, and an event naming classes takes none of them out; for packs, %s",
-			e.Disposition, claim.hint)
+			d, claim.hint)
 	}
 	step := "this " + e.Type + " without bizStep"
 	if e.BizStep != "" {
@@ -200,47 +255,35 @@ func (c *capture) dispositionHolds(e *Event, keys []string, before map[string]St
 		}
 		if before[k] != it.Status {
 			return reject(CodeUnsupportedEvent, "disposition %s says %s is %s, but %s leaves it %s; %s",
-				e.Disposition, k, claim.says, step, it.Status, claim.hint)
+				d, k, claim.says, step, it.Status, claim.hint)
 		}
 		if claim.gone {
-			c.goneClaims = append(c.goneClaims, goneClaim{event: c.event, eventID: e.EventID, disposition: e.Disposition, key: k, claim: claim, step: step})
-		}
-	}
-	return nil
-}
-
-// settleGoneClaims marks the capture's open gone claims that hold now,
-// after an event: a claim is taken if, at some point of the capture, an
-// event left the pack as it says, whatever came after (a destruction
-// after the dispense a sale records), so the order of a document's
-// events does not decide.
-func (c *capture) settleGoneClaims() error {
-	var keys []string
-	for _, g := range c.goneClaims {
-		if !g.held {
-			keys = append(keys, g.key)
-		}
-	}
-	if len(keys) == 0 {
-		return nil
-	}
-	if err := c.load(keys); err != nil {
-		return err
-	}
-	for i := range c.goneClaims {
-		if g := &c.goneClaims[i]; !g.held {
-			it := c.items[g.key]
-			g.held = it == nil || g.claim.holds(it.Status)
+			c.goneClaims = append(c.goneClaims, goneClaim{event: c.event, eventID: e.EventID, disposition: d, key: k, claim: claim, step: step})
 		}
 	}
 	return nil
 }
 
 // checkGoneClaims refuses, once every event of a capture is applied, a
-// claim no event of it made true (dispositionHolds).
+// claim (dispositionHolds) that no status its pack reached during the
+// capture, nor the one it is left in, holds.
 func (c *capture) checkGoneClaims() error {
+	if len(c.goneClaims) == 0 {
+		return nil
+	}
+	keys := make([]string, len(c.goneClaims))
+	for i, g := range c.goneClaims {
+		keys[i] = g.key
+	}
+	if err := c.load(keys); err != nil {
+		return err
+	}
 	for _, g := range c.goneClaims {
-		if !g.held {
+		reached := c.reached[g.key]
+		if it := c.items[g.key]; it != nil {
+			reached = append(reached, it.Status)
+		}
+		if !slices.ContainsFunc(reached, g.claim.holds) {
 			return reject(CodeUnsupportedEvent, "event %d (%s): disposition %s says %s is %s, but %s leaves it as it was, and no event of the capture makes it so; %s",
 				g.event, g.eventID, g.disposition, g.key, g.claim.says, g.step, g.claim.hint)
 		}
@@ -336,6 +379,15 @@ func (c *capture) objectEvent(e *Event) error {
 			return c.decommissionByEvent(e, StatusDestroyed, false)
 		case "dispensed":
 			return c.decommissionByEvent(e, StatusDispensed, true)
+		case "inactive":
+			// From rules version 3, CBV's record of a decommission the
+			// decommission command made (locked, exported, a sample...):
+			// it sets no status, which of the EU FMD statuses being the
+			// command's to say, and the disposition check holds the
+			// packs to being so (dispositionHolds).
+			if c.a.rules >= rulesCaptureConsistency {
+				return c.observe(e.EPCList)
+			}
 		}
 		return reject(CodeUnsupportedEvent, "decommissioning with disposition %q: use the decommission command for other EU FMD statuses", e.Disposition)
 	}

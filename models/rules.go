@@ -54,7 +54,9 @@ const (
 	//     or listed before another in its document, may describe a state
 	//     since left), and the others only if some event of the capture
 	//     leaves the pack so. An event naming classes may not say a pack
-	//     left the supply chain.
+	//     left the supply chain. What a persistentDisposition sets is said
+	//     as the disposition is. A decommissioning event saying inactive
+	//     records a decommission the command made, of packs so.
 	//   - An unpacking of a container's whole contents is indexed for what
 	//     it took out (a projection change, tied to the version so every
 	//     node and replay indexes an entry alike).

@@ -266,17 +266,17 @@ func withDisposition(e Event, d string) Event {
 // pack left the supply chain (dispensed, destroyed, stolen, or CBV's
 // inactive and retail_sold) of a pack the event left as it was is taken
 // if some event of the capture leaves the pack so, before or after it,
-// whatever comes later: a sale's TransactionEvent listed before the
-// dispensing it records is taken, in any order, a destruction after it
-// too. One no event of the capture makes true is refused, and so is one
+// whatever comes later: a sale's TransactionEvent is taken before or
+// after the dispensing it records, a destruction after both too. One no event of the capture makes true is refused, and so is one
 // on an event naming a class, even beside a pack that is gone. CBV's
 // disposed (returned for disposal) is no status of the ledger's.
 // retail_sold is a dispense, and inactive no final status: neither holds
-// of a stolen pack.
+// of a stolen pack. What a persistentDisposition sets is said as the
+// disposition is.
 func TestRules3GoneClaimsHoldOnceTheCaptureIsApplied(t *testing.T) {
 	l := newLedger(t)
 	l.network()
-	packs := l.supplyChain("G1", "G2", "G3", "G4", "G5", "G6", "G7")
+	packs := l.supplyChain("G1", "G2", "G3", "G4", "G5", "G6", "G7", "G8", "G9")
 	sale := func(p string) Event {
 		e := l.event(TransactionEvent, ActionAdd, "retail_selling")
 		e.EPCList, e.Disposition = []string{p}, "dispensed"
@@ -288,7 +288,12 @@ func TestRules3GoneClaimsHoldOnceTheCaptureIsApplied(t *testing.T) {
 	l.capture(glnPharmacy, dispense(packs[0]), sale(packs[0]))
 	l.capture(glnPharmacy, sale(packs[1]), dispense(packs[1]))
 	l.capture(glnPharmacy, sale(packs[5]), dispense(packs[5]), destroying(packs[5]))
-	l.capture(glnPharmacy, sale(packs[4]), l.observeEv("dispensing", packs[4])) // a dispensing that says no disposition
+	l.capture(glnPharmacy, sale(packs[4]), l.observeEv("dispensing", packs[4]))      // a dispensing that says no disposition
+	l.capture(glnPharmacy, dispense(packs[7]), destroying(packs[7]), sale(packs[7])) // the sale recorded last
+	// A disposition persistentDisposition sets is judged as the event's own.
+	persistent := l.observeEv("inspecting", packs[8])
+	persistent.PersistentDisposition = &PersistentDisposition{Set: []string{"stolen"}}
+	l.captureReject(CodeUnsupportedEvent, glnPharmacy, persistent)
 	l.captureReject(CodeUnsupportedEvent, glnPharmacy, sale(packs[2]))
 	l.captureReject(CodeUnsupportedEvent, glnPharmacy, sale(packs[2]), destroying(packs[2]))
 	for _, d := range []string{"inactive", "retail_sold"} {
@@ -307,6 +312,33 @@ func TestRules3GoneClaimsHoldOnceTheCaptureIsApplied(t *testing.T) {
 	for _, p := range packs[2:3] {
 		if it := l.mustItem(keyOf(p)); it.Status != StatusActive {
 			t.Fatalf("%s is %s after refused captures", p, it.Status)
+		}
+	}
+}
+
+// TestRules3DecommissioningInactiveRecordsTheCommand: CBV's decommissioning
+// event says inactive, which no one EU FMD status is; from rules version
+// 3 it is taken as the record of a decommission the command made (here a
+// lock), and still refused of an active pack, and before version 3.
+func TestRules3DecommissioningInactiveRecordsTheCommand(t *testing.T) {
+	for _, rules := range []int{2, RulesVersion} {
+		l := newLedger(t)
+		l.rules = rules
+		l.network()
+		packs := l.supplyChain("I1", "I2")
+		l.mustApply(glnPharmacy, KindDecommission, DecommissionPayload{EPCs: packs[:1], Status: StatusLocked})
+		inactive := func(p string) Event {
+			e := l.event(ObjectEvent, ActionDelete, "decommissioning")
+			e.EPCList, e.Disposition = []string{p}, "inactive"
+			return e
+		}
+		res := l.apply(glnPharmacy, KindCaptureEvents, CaptureEventsPayload{Events: []Event{inactive(packs[0])}})
+		if res.Accepted != (rules >= rulesCaptureConsistency) {
+			t.Errorf("rules %d, a locked pack: accepted %v (%s)", rules, res.Accepted, res.Message)
+		}
+		l.captureReject(CodeUnsupportedEvent, glnPharmacy, inactive(packs[1]))
+		if it := l.mustItem(keyOf(packs[0])); it.Status != StatusLocked {
+			t.Errorf("rules %d: the locked pack is %s", rules, it.Status)
 		}
 	}
 }
