@@ -52,12 +52,19 @@ func (c *capture) apply(e *Event) error {
 	}
 	said := saidDispositions(e)
 	if len(said) == 0 {
+		keys := instanceKeys(e)
+		if err := c.trackStart(keys); err != nil {
+			return err
+		}
 		if err := c.applyByType(e); err != nil {
 			return err
 		}
-		return c.trackReached(instanceKeys(e))
+		return c.trackReached(keys)
 	}
 	keys := instanceKeys(e)
+	if err := c.trackStart(keys); err != nil {
+		return err
+	}
 	before, err := c.statuses(keys)
 	if err != nil {
 		return err
@@ -200,6 +207,27 @@ func mayClaimGone(events []Event) bool {
 	return false
 }
 
+// trackStart notes, before an event, the status each of keys had when
+// the capture began, for those no earlier event of it named: that status
+// was reached too (a pack dispensed before a capture that destroys it and
+// then records its sale), when the capture may need it (mayClaimGone).
+func (c *capture) trackStart(keys []string) error {
+	if c.reached == nil || len(keys) == 0 {
+		return nil
+	}
+	if err := c.load(keys); err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if _, seen := c.reached[k]; !seen {
+			if it := c.items[k]; it != nil {
+				c.reached[k] = []Status{it.Status}
+			}
+		}
+	}
+	return nil
+}
+
 // trackReached notes the statuses keys are in after an event, when the
 // capture may need them (mayClaimGone).
 func (c *capture) trackReached(keys []string) error {
@@ -265,8 +293,8 @@ func (c *capture) dispositionHolds(e *Event, d string, keys []string, before map
 }
 
 // checkGoneClaims refuses, once every event of a capture is applied, a
-// claim (dispositionHolds) that no status its pack reached during the
-// capture, nor the one it is left in, holds.
+// claim (dispositionHolds) that no status its pack had during the capture
+// (at its start, after each event naming it, at its end) holds.
 func (c *capture) checkGoneClaims() error {
 	if len(c.goneClaims) == 0 {
 		return nil
@@ -284,7 +312,7 @@ func (c *capture) checkGoneClaims() error {
 			reached = append(reached, it.Status)
 		}
 		if !slices.ContainsFunc(reached, g.claim.holds) {
-			return reject(CodeUnsupportedEvent, "event %d (%s): disposition %s says %s is %s, but %s leaves it as it was, and no event of the capture makes it so; %s",
+			return reject(CodeUnsupportedEvent, "event %d (%s): disposition %s says %s is %s, but %s leaves it as it was, and it is so at no point of the capture; %s",
 				g.event, g.eventID, g.disposition, g.key, g.claim.says, g.step, g.claim.hint)
 		}
 	}

@@ -52,8 +52,8 @@ const (
 	//     for a pack or container whose status it changed; for one it left
 	//     as it was, active or in_transit freely (an event recorded late,
 	//     or listed before another in its document, may describe a state
-	//     since left), and the others only if some event of the capture
-	//     leaves the pack so. An event naming classes may not say a pack
+	//     since left), and the others only if the pack is so at some
+	//     point of the capture (its start, or after any of its events). An event naming classes may not say a pack
 	//     left the supply chain. What a persistentDisposition sets is said
 	//     as the disposition is. A decommissioning event saying inactive
 	//     records a decommission the command made, of packs so.

@@ -276,7 +276,7 @@ func withDisposition(e Event, d string) Event {
 func TestRules3GoneClaimsHoldOnceTheCaptureIsApplied(t *testing.T) {
 	l := newLedger(t)
 	l.network()
-	packs := l.supplyChain("G1", "G2", "G3", "G4", "G5", "G6", "G7", "G8", "G9")
+	packs := l.supplyChain("G1", "G2", "G3", "G4", "G5", "G6", "G7", "G8", "G9", "G10")
 	sale := func(p string) Event {
 		e := l.event(TransactionEvent, ActionAdd, "retail_selling")
 		e.EPCList, e.Disposition = []string{p}, "dispensed"
@@ -290,6 +290,8 @@ func TestRules3GoneClaimsHoldOnceTheCaptureIsApplied(t *testing.T) {
 	l.capture(glnPharmacy, sale(packs[5]), dispense(packs[5]), destroying(packs[5]))
 	l.capture(glnPharmacy, sale(packs[4]), l.observeEv("dispensing", packs[4]))      // a dispensing that says no disposition
 	l.capture(glnPharmacy, dispense(packs[7]), destroying(packs[7]), sale(packs[7])) // the sale recorded last
+	l.capture(glnPharmacy, dispense(packs[9]))
+	l.capture(glnPharmacy, destroying(packs[9]), sale(packs[9])) // dispensed before the capture
 	// A disposition persistentDisposition sets is judged as the event's own.
 	persistent := l.observeEv("inspecting", packs[8])
 	persistent.PersistentDisposition = &PersistentDisposition{Set: []string{"stolen"}}
