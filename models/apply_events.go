@@ -51,28 +51,24 @@ func (c *capture) apply(e *Event) error {
 		return c.applyByType(e)
 	}
 	said := saidDispositions(e)
-	if len(said) == 0 {
-		keys := instanceKeys(e)
-		if err := c.trackStart(keys); err != nil {
-			return err
-		}
-		if err := c.applyByType(e); err != nil {
-			return err
-		}
-		return c.trackReached(keys)
+	if len(said) == 0 && c.reached == nil {
+		return c.applyByType(e) // nothing to judge nor to note: the common case
 	}
 	keys := instanceKeys(e)
-	if err := c.trackStart(keys); err != nil {
+	if err := c.trackStatuses(keys, true); err != nil {
 		return err
 	}
-	before, err := c.statuses(keys)
-	if err != nil {
-		return err
+	var before map[string]Status
+	if len(said) > 0 {
+		var err error
+		if before, err = c.statuses(keys); err != nil {
+			return err
+		}
 	}
 	if err := c.applyByType(e); err != nil {
 		return err
 	}
-	if err := c.trackReached(keys); err != nil {
+	if err := c.trackStatuses(keys, false); err != nil {
 		return err
 	}
 	for _, d := range said {
@@ -195,7 +191,7 @@ func saidDispositions(e *Event) []string {
 
 // mayClaimGone reports whether any event of a capture says its packs left
 // the supply chain: only then does the capture keep the statuses its
-// packs reach (trackReached).
+// packs reach (trackStatuses).
 func mayClaimGone(events []Event) bool {
 	for i := range events {
 		for _, d := range saidDispositions(&events[i]) {
@@ -207,11 +203,12 @@ func mayClaimGone(events []Event) bool {
 	return false
 }
 
-// trackStart notes, before an event, the status each of keys had when
-// the capture began, for those no earlier event of it named: that status
-// was reached too (a pack dispensed before a capture that destroys it and
-// then records its sale), when the capture may need it (mayClaimGone).
-func (c *capture) trackStart(keys []string) error {
+// trackStatuses notes the statuses keys are in, when the capture may
+// need them (mayClaimGone): after an event, every key's; before one
+// (first), only those of keys no earlier event named, which is the status
+// the capture found them in and counts too (a pack dispensed before a
+// capture that destroys it and then records its sale).
+func (c *capture) trackStatuses(keys []string, first bool) error {
 	if c.reached == nil || len(keys) == 0 {
 		return nil
 	}
@@ -219,28 +216,11 @@ func (c *capture) trackStart(keys []string) error {
 		return err
 	}
 	for _, k := range keys {
-		if _, seen := c.reached[k]; !seen {
-			if it := c.items[k]; it != nil {
-				c.reached[k] = []Status{it.Status}
-			}
+		it := c.items[k]
+		if _, seen := c.reached[k]; it == nil || first && seen {
+			continue
 		}
-	}
-	return nil
-}
-
-// trackReached notes the statuses keys are in after an event, when the
-// capture may need them (mayClaimGone).
-func (c *capture) trackReached(keys []string) error {
-	if c.reached == nil || len(keys) == 0 {
-		return nil
-	}
-	if err := c.load(keys); err != nil {
-		return err
-	}
-	for _, k := range keys {
-		if it := c.items[k]; it != nil {
-			c.reached[k] = append(c.reached[k], it.Status)
-		}
+		c.reached[k] = append(c.reached[k], it.Status)
 	}
 	return nil
 }
