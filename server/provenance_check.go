@@ -59,16 +59,47 @@ type capturedEvents struct {
 type eventChecker struct {
 	ledger   proofSource
 	adoption []models.RulesAdoption
-	entries  map[uint64]*capturedEvents
-	used     []uint64 // the seqs of entries, least recently used first
+	entries  recentEntries[*capturedEvents]
 }
 
-// maxCheckedEntries bounds the entries an eventChecker keeps: the capture
-// of the events at hand and the declarations of some of them.
+// maxCheckedEntries bounds the entries a checker keeps: the capture of
+// the events at hand and the declarations of some of them.
 const maxCheckedEntries = 4
 
+// recentEntries keeps the maxCheckedEntries entries of one answer used
+// last, by seq, the least recently used going first: an entry that
+// declared many of a chain's events stays while their captures come and
+// go.
+type recentEntries[T any] struct {
+	bySeq map[uint64]T
+	used  []uint64 // least recently used first
+}
+
+// get returns the entry kept for seq, and makes it the most recently used.
+func (r *recentEntries[T]) get(seq uint64) (T, bool) {
+	v, ok := r.bySeq[seq]
+	if ok {
+		i := slices.Index(r.used, seq)
+		r.used = append(slices.Delete(r.used, i, i+1), seq)
+	}
+	return v, ok
+}
+
+// put keeps v for seq, which get did not find.
+func (r *recentEntries[T]) put(seq uint64, v T) {
+	if r.bySeq == nil {
+		r.bySeq = map[uint64]T{}
+	}
+	if len(r.bySeq) >= maxCheckedEntries {
+		delete(r.bySeq, r.used[0])
+		r.used = r.used[1:]
+	}
+	r.bySeq[seq] = v
+	r.used = append(r.used, seq)
+}
+
 func newEventChecker(l proofSource, adoptions []models.RulesAdoption) *eventChecker {
-	return &eventChecker{ledger: l, adoption: adoptions, entries: map[uint64]*capturedEvents{}}
+	return &eventChecker{ledger: l, adoption: adoptions}
 }
 
 // projectionMismatch is the error of an event whose row the committed
@@ -92,15 +123,8 @@ func (k *eventChecker) rulesAt(seq uint64) int {
 
 // capture reads and decodes the entry at seq once per answer.
 func (k *eventChecker) capture(seq uint64, eventID string) (*capturedEvents, error) {
-	if ce, ok := k.entries[seq]; ok {
-		k.touch(seq)
+	if ce, ok := k.entries.get(seq); ok {
 		return ce, nil
-	}
-	if len(k.entries) >= maxCheckedEntries {
-		// The least recently used goes: an entry that declared many of
-		// a chain's events stays while their captures come and go.
-		delete(k.entries, k.used[0])
-		k.used = k.used[1:]
 	}
 	e, err := acceptedEntry(k.ledger, seq, models.KindCaptureEvents, "event "+eventID)
 	if err != nil {
@@ -140,15 +164,8 @@ func (k *eventChecker) capture(seq uint64, eventID string) (*capturedEvents, err
 		}
 		ce.byID[id] = i
 	}
-	k.entries[seq] = ce
-	k.used = append(k.used, seq)
+	k.entries.put(seq, ce)
 	return ce, nil
-}
-
-// touch makes seq the most recently used entry.
-func (k *eventChecker) touch(seq uint64) {
-	i := slices.Index(k.used, seq)
-	k.used = append(slices.Delete(k.used, i, i+1), seq)
 }
 
 // check checks one event of a chain of custody against its entry, and

@@ -91,48 +91,37 @@ func acceptedEntry(l proofSource, seq uint64, kind models.CommandKind, what stri
 type changeChecker struct {
 	ledger  proofSource
 	subject models.Subject
-	entries map[uint64]*changeEntry
-	used    []uint64 // seqs, least recently used first
+	entries recentEntries[*changeEntry]
 }
 
 // changeEntry is what one decommission or undo entry recorded.
 type changeEntry struct {
 	change models.LifecycleRecord
 	keys   map[string]bool
-	err    error // why the entry cannot stand behind any row
 }
 
 func newChangeChecker(l proofSource, s models.Subject) *changeChecker {
-	return &changeChecker{ledger: l, subject: s, entries: map[uint64]*changeEntry{}}
+	return &changeChecker{ledger: l, subject: s}
 }
 
 // entry reads the entry at seq once per answer.
 func (k *changeChecker) entry(ch models.LifecycleChange, what string) (*changeEntry, error) {
-	if ce, ok := k.entries[ch.Seq]; ok {
+	if ce, ok := k.entries.get(ch.Seq); ok {
 		return ce, nil
 	}
-	if len(k.entries) >= maxCheckedEntries {
-		delete(k.entries, k.used[0])
-		k.used = k.used[1:]
-	}
-	ce := &changeEntry{}
 	e, err := acceptedEntry(k.ledger, ch.Seq, ch.Kind, what)
-	if err != nil && statusOf(err, 0) != http.StatusInternalServerError {
-		return nil, err // the store's fault, not the row's
+	if err != nil {
+		return nil, err
 	}
-	ce.err = err
-	if err == nil {
-		of, err := models.LifecycleRecordsOf(e.Seq, e.Command)
-		if err != nil {
-			ce.err = recordMismatch(ch.Seq, what, err.Error())
-		}
-		ce.change, ce.keys = of.Change, make(map[string]bool, len(of.Keys))
-		for _, key := range of.Keys {
-			ce.keys[key] = true
-		}
+	of, err := models.LifecycleRecordsOf(e.Seq, e.Command)
+	if err != nil {
+		return nil, recordMismatch(ch.Seq, what, err.Error())
 	}
-	k.entries[ch.Seq] = ce
-	k.used = append(k.used, ch.Seq)
+	ce := &changeEntry{change: of.Change, keys: make(map[string]bool, len(of.Keys))}
+	for _, key := range of.Keys {
+		ce.keys[key] = true
+	}
+	k.entries.put(ch.Seq, ce)
 	return ce, nil
 }
 
@@ -145,9 +134,6 @@ func (k *changeChecker) check(ch models.LifecycleChange) error {
 	ce, err := k.entry(ch, what)
 	if err != nil {
 		return err
-	}
-	if ce.err != nil {
-		return ce.err
 	}
 	want := ce.change
 	switch {
