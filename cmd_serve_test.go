@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -670,5 +671,16 @@ func startPair(t *testing.T) (n1 *serveNode, n2 pairNode, token string) {
 	n2 = pairNode{raft: freeAddr(t), data: t.TempDir()}
 	n2.serveNode = startServeAt(t, n2.raft, "--node-id", "n2", "--data", n2.data, "--join", n1.http, "--token", token)
 	pollUntil(t, "n2 to join", func() bool { return strings.Contains(n2.stdout.String(), "serving HTTP") })
+	// A joiner is a non-voter until it has caught up; the tests stop and
+	// restart n2 as the member it is to be, so they wait until n2's own
+	// configuration says it was promoted (a node stopped before then
+	// rightly joins again on restart, through a peer that may be gone).
+	var cluster struct {
+		Nodes []listedNode `json:"nodes"`
+	}
+	pollUntil(t, "n2 to see itself a voter", func() bool {
+		return getJSON(t, n2.http+"/api/v1/cluster", token, &cluster) == 200 &&
+			slices.ContainsFunc(cluster.Nodes, func(n listedNode) bool { return n.ID == "n2" && n.Voter })
+	})
 	return n1, n2, token
 }
